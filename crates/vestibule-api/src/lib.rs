@@ -1,0 +1,50 @@
+//! Input types for vestibule: the Kubernetes, Istio, Ingress and Gateway API
+//! kinds it reads, and the loader that reads them from YAML/JSON manifests
+//! with errors that name file, line and field path.
+#![forbid(unsafe_code)]
+
+pub mod core;
+pub mod istio;
+pub mod load;
+mod meta;
+
+pub use load::{load_paths, load_str, Diagnostic, LoadError, Loaded};
+pub use meta::{ObjectMeta, Resource, Source, TypeMeta, DEFAULT_NAMESPACE};
+
+use serde::Serialize;
+
+use crate::core::{
+    EndpointSliceSpec, EndpointsSpec, NamespaceSpec, PodStatus, SecretSpec, ServiceSpec,
+};
+use crate::istio::{DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec};
+
+pub type Namespace = Resource<NamespaceSpec>;
+pub type Service = Resource<ServiceSpec>;
+/// Body: the document's top-level `addressType`, `endpoints`, `ports`.
+pub type EndpointSlice = Resource<EndpointSliceSpec>;
+/// Body: the document's top-level `subsets`.
+pub type Endpoints = Resource<EndpointsSpec>;
+/// Body: the document's `status` (labels are in the metadata).
+pub type Pod = Resource<PodStatus>;
+/// Body: the document's top-level `type`, `data`, `stringData`.
+pub type Secret = Resource<SecretSpec>;
+pub type IstioGateway = Resource<GatewaySpec>;
+pub type VirtualService = Resource<VirtualServiceSpec>;
+pub type DestinationRule = Resource<DestinationRuleSpec>;
+pub type ServiceEntry = Resource<ServiceEntrySpec>;
+
+/// One consistent set of resources: everything the translator reads.
+/// Each list keeps the order the resources were read in.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Inputs {
+    pub namespaces: Vec<Namespace>,
+    pub services: Vec<Service>,
+    pub endpoint_slices: Vec<EndpointSlice>,
+    pub endpoints: Vec<Endpoints>,
+    pub pods: Vec<Pod>,
+    pub secrets: Vec<Secret>,
+    pub gateways: Vec<IstioGateway>,
+    pub virtual_services: Vec<VirtualService>,
+    pub destination_rules: Vec<DestinationRule>,
+    pub service_entries: Vec<ServiceEntry>,
+}

@@ -1,0 +1,81 @@
+//! One document of a file and the typed parse of it: every parse records the
+//! fields it ignored and, on failure, the field path and the file position.
+
+use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer};
+
+use super::path::FieldPath;
+use super::select::Select;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Yaml,
+    Json,
+}
+
+/// A document: its text and where it sits in its file.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Doc<'a> {
+    pub(crate) text: &'a str,
+    pub(crate) format: Format,
+    /// Lines of the file before `text`: added to every line a parser reports.
+    pub(crate) line_offset: u32,
+    /// 1-based file line of the document's first non-empty line.
+    pub(crate) line: u32,
+}
+
+/// A successful parse and the fields it skipped (unknown to the target type).
+pub(crate) struct Parsed<T> {
+    pub(crate) value: T,
+    pub(crate) ignored: Vec<FieldPath>,
+}
+
+/// Why a parse failed, and where.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Failure {
+    /// File line, 0 when the parser did not say.
+    pub(crate) line: u32,
+    pub(crate) column: u32,
+    /// Empty for syntax errors.
+    pub(crate) path: FieldPath,
+    pub(crate) message: String,
+}
+
+impl Doc<'_> {
+    /// Parses the document (or its `items[item]`) as `T`.
+    pub(crate) fn parse<T: DeserializeOwned>(&self, item: Option<usize>) -> Result<Parsed<T>, Failure> {
+        match self.format {
+            Format::Yaml => super::yaml::parse(self, item),
+            Format::Json => super::json::parse(self, item),
+        }
+    }
+
+    /// File line and column of the value at `path`, when the format keeps positions.
+    pub(crate) fn locate(&self, path: &FieldPath) -> Option<(u32, u32)> {
+        match self.format {
+            Format::Yaml => super::locate::locate(self, path),
+            Format::Json => None,
+        }
+    }
+}
+
+/// Runs `T`'s deserialization for `item` on `de`, recording ignored fields
+/// and, on error, the path of the failing field in `failed_at`.
+pub(crate) fn tracked<'de, D, T>(
+    de: D,
+    item: Option<usize>,
+    ignored: &mut Vec<FieldPath>,
+    failed_at: &mut FieldPath,
+) -> Result<T, D::Error>
+where
+    D: Deserializer<'de>,
+    T: DeserializeOwned,
+{
+    let mut on_ignored = |path: serde_ignored::Path<'_>| ignored.push(FieldPath::from_ignored(&path));
+    let de = serde_ignored::Deserializer::new(de, &mut on_ignored);
+    let mut track = serde_path_to_error::Track::new();
+    let result = Select::<T>::new(item).deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
+    if result.is_err() {
+        *failed_at = FieldPath::from_tracked(&track.path());
+    }
+    result
+}

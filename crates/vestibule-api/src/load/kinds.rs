@@ -1,0 +1,169 @@
+//! The dispatch table: which (API group, kind) pairs are read, and how.
+//! To read a new kind, add its `Inputs` list and one row here.
+
+use super::context::{no_check, Body, Ctx, Rules};
+use super::path::FieldPath;
+use crate::core::{decode_base64, SecretSpec};
+
+/// One readable kind. Any version of `group` is accepted.
+pub(crate) struct KindDef {
+    /// API group; empty for the core group (`apiVersion: v1`).
+    pub(crate) group: &'static str,
+    pub(crate) kind: &'static str,
+    pub(crate) load: fn(&mut Ctx<'_>),
+}
+
+const CORE: &str = "";
+const DISCOVERY: &str = "discovery.k8s.io";
+const ISTIO: &str = "networking.istio.io";
+
+pub(crate) fn lookup(group: &str, kind: &str) -> Option<&'static KindDef> {
+    KINDS.iter().find(|def| def.group == group && def.kind == kind)
+}
+
+/// `List` (what `kubectl get -o yaml` writes) and typed lists (`ServiceList`).
+pub(crate) fn is_list(kind: &str) -> bool {
+    kind.ends_with("List")
+}
+
+static KINDS: &[KindDef] = &[
+    KindDef {
+        group: CORE,
+        kind: "Namespace",
+        load: |cx| {
+            cx.load(&Rules {
+                body: Body::Spec,
+                tolerated: &["spec.finalizers"],
+                check: no_check,
+                list: |i| &mut i.namespaces,
+            })
+        },
+    },
+    KindDef {
+        group: CORE,
+        kind: "Service",
+        load: |cx| {
+            cx.load(&Rules {
+                body: Body::Spec,
+                tolerated: SERVICE_TOLERATED,
+                check: no_check,
+                list: |i| &mut i.services,
+            })
+        },
+    },
+    KindDef {
+        group: CORE,
+        kind: "Endpoints",
+        load: |cx| {
+            cx.load(&Rules {
+                body: Body::Root,
+                tolerated: &[
+                    "subsets[].addresses[].hostname",
+                    "subsets[].addresses[].nodeName",
+                    "subsets[].notReadyAddresses[].hostname",
+                    "subsets[].notReadyAddresses[].nodeName",
+                ],
+                check: no_check,
+                list: |i| &mut i.endpoints,
+            })
+        },
+    },
+    KindDef {
+        group: CORE,
+        kind: "Pod",
+        load: |cx| {
+            cx.load(&Rules {
+                body: Body::Status,
+                tolerated: &["spec"],
+                check: no_check,
+                list: |i| &mut i.pods,
+            })
+        },
+    },
+    KindDef {
+        group: CORE,
+        kind: "Secret",
+        load: |cx| {
+            cx.load(&Rules {
+                body: Body::Root,
+                tolerated: &["immutable"],
+                check: check_secret,
+                list: |i| &mut i.secrets,
+            })
+        },
+    },
+    KindDef {
+        group: DISCOVERY,
+        kind: "EndpointSlice",
+        load: |cx| {
+            cx.load(&Rules {
+                body: Body::Root,
+                tolerated: &["endpoints[].deprecatedTopology", "endpoints[].hints"],
+                check: no_check,
+                list: |i| &mut i.endpoint_slices,
+            })
+        },
+    },
+    KindDef {
+        group: ISTIO,
+        kind: "Gateway",
+        load: |cx| cx.load(&istio(|i| &mut i.gateways)),
+    },
+    KindDef {
+        group: ISTIO,
+        kind: "VirtualService",
+        load: |cx| cx.load(&istio(|i| &mut i.virtual_services)),
+    },
+    KindDef {
+        group: ISTIO,
+        kind: "DestinationRule",
+        load: |cx| cx.load(&istio(|i| &mut i.destination_rules)),
+    },
+    KindDef {
+        group: ISTIO,
+        kind: "ServiceEntry",
+        load: |cx| cx.load(&istio(|i| &mut i.service_entries)),
+    },
+];
+
+fn istio<S>(list: fn(&mut crate::Inputs) -> &mut Vec<crate::Resource<S>>) -> Rules<S> {
+    Rules {
+        body: Body::Spec,
+        tolerated: &[],
+        check: no_check,
+        list,
+    }
+}
+
+/// Service fields Kubernetes fills in that vestibule has no use for.
+const SERVICE_TOLERATED: &[&str] = &[
+    "spec.allocateLoadBalancerNodePorts",
+    "spec.clusterIPs",
+    "spec.externalIPs",
+    "spec.externalTrafficPolicy",
+    "spec.healthCheckNodePort",
+    "spec.internalTrafficPolicy",
+    "spec.ipFamilies",
+    "spec.ipFamilyPolicy",
+    "spec.loadBalancerClass",
+    "spec.loadBalancerIP",
+    "spec.loadBalancerSourceRanges",
+    "spec.ports[].nodePort",
+    "spec.publishNotReadyAddresses",
+    "spec.sessionAffinity",
+    "spec.sessionAffinityConfig",
+    "spec.trafficDistribution",
+];
+
+/// `data` values must be base64, as the API server requires.
+fn check_secret(secret: &SecretSpec) -> Vec<(FieldPath, String)> {
+    secret
+        .data
+        .iter()
+        .filter_map(|(key, value)| {
+            let err = decode_base64(value).err()?;
+            let path = FieldPath::default().key("data").key(key);
+            Some((path, format!("value is not valid base64: {err}")))
+        })
+        .collect()
+}

@@ -1,0 +1,75 @@
+//! The routing table: what every configuration API translates into and what
+//! the data plane serves. Plain data (`Serialize`), no I/O, no Kubernetes
+//! types. Regexes are compiled here, at translation time, so the request path
+//! never compiles one.
+#![forbid(unsafe_code)]
+
+mod backend;
+mod host;
+mod pattern;
+mod route;
+pub mod status;
+
+use serde::Serialize;
+
+pub use backend::{AppProtocol, Backend, BackendKey, Endpoint, EndpointAddress, LoadBalancer};
+pub use host::HostPattern;
+pub use pattern::{Pattern, PatternError};
+pub use route::{
+    DirectResponse, Forward, HeaderMatch, HeaderMutations, PathMatch, PathRewrite, QueryMatch,
+    Redirect, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, StringMatcher,
+    WeightedBackend,
+};
+
+/// Everything the data plane serves, as one immutable value.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RouteTable {
+    /// Sorted by port.
+    pub listeners: Vec<Listener>,
+    /// Every backend a route names, by key.
+    pub backends: std::collections::BTreeMap<BackendKey, Backend>,
+}
+
+/// Ready endpoints per backend. Kept apart from the routes because endpoints
+/// change far more often (pod churn must not rebuild the route table).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct EndpointTable {
+    pub backends: std::collections::BTreeMap<BackendKey, Vec<Endpoint>>,
+}
+
+/// One listening port. `port` is the port the configuration names (the
+/// gateway Service port, e.g. 80); the process binds the local port that
+/// `--port-map` maps it to.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Listener {
+    /// `http.80`, as Istio names the route table of a plain-text port.
+    pub name: String,
+    pub port: u16,
+    pub protocol: ListenerProtocol,
+    /// Virtual hosts in the order they were declared; the data plane picks
+    /// exactly one per request (exact > longest wildcard suffix > `*`).
+    pub virtual_hosts: Vec<VirtualHost>,
+}
+
+/// What is spoken on a listener.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ListenerProtocol {
+    /// HTTP/1.1 and h2c (prior knowledge) on one port.
+    Http,
+    /// TLS-terminated HTTP/1.1 and HTTP/2 (ALPN).
+    Https,
+    /// TLS passthrough or termination routed by SNI to TCP backends.
+    Tls,
+    /// Opaque TCP.
+    Tcp,
+}
+
+/// A set of host names and the ordered routes that serve them.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct VirtualHost {
+    pub name: String,
+    pub domains: Vec<HostPattern>,
+    /// Ordered: the first route whose match accepts the request wins.
+    pub routes: Vec<Route>,
+}

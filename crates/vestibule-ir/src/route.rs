@@ -1,0 +1,247 @@
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::{BackendKey, Pattern};
+
+/// One routing rule: when `matches` accepts a request, `action` serves it.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Route {
+    /// Stable name for logs and metrics (`%ROUTE_NAME%`).
+    pub name: String,
+    pub origin: RouteOrigin,
+    /// Alternatives (OR). Empty means every request matches.
+    pub matches: Vec<RouteMatch>,
+    pub action: RouteAction,
+    /// Applied to the request before it is forwarded.
+    #[serde(skip_serializing_if = "HeaderMutations::is_empty")]
+    pub request_headers: HeaderMutations,
+    /// Applied to the response before it is returned.
+    #[serde(skip_serializing_if = "HeaderMutations::is_empty")]
+    pub response_headers: HeaderMutations,
+    /// Bound on the whole request, retries included; `None` means no timeout.
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<Duration>,
+    pub retry: RetryPolicy,
+}
+
+/// The resource a route was translated from.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RouteOrigin {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+}
+
+/// Conditions that must all hold (AND).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct RouteMatch {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathMatch>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<StringMatcher>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<StringMatcher>,
+    /// Matched against the raw authority, port included (as Envoy does).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authority: Option<StringMatcher>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HeaderMatch>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<QueryMatch>,
+}
+
+/// How a request path is matched. Paths are compared after normalization.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum PathMatch {
+    Exact { value: String, ignore_case: bool },
+    /// A raw string prefix (Istio VirtualService `prefix`: `/foo` matches `/foobar`).
+    Prefix { value: String, ignore_case: bool },
+    /// A prefix on `/` boundaries with any trailing `/` ignored (Ingress
+    /// `Prefix`, Gateway API `PathPrefix`): `/foo` matches `/foo`, `/foo/`
+    /// and `/foo/bar` but not `/foobar`.
+    SegmentPrefix { value: String },
+    Regex { pattern: Pattern },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum StringMatcher {
+    Exact(String),
+    Prefix(String),
+    Suffix(String),
+    Regex(Pattern),
+}
+
+/// A header condition. `matcher: None` means "present with any value".
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct HeaderMatch {
+    /// Lower-case.
+    pub name: String,
+    pub matcher: Option<StringMatcher>,
+    /// True for Istio `withoutHeaders`: the match must fail (a missing header
+    /// counts as the empty value).
+    pub invert: bool,
+}
+
+/// A query parameter condition. `matcher: None` means "present".
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct QueryMatch {
+    pub name: String,
+    pub matcher: Option<StringMatcher>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteAction {
+    Forward(Forward),
+    Redirect(Redirect),
+    DirectResponse(DirectResponse),
+}
+
+/// Forward to one of several weighted backends.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct Forward {
+    pub backends: Vec<WeightedBackend>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_rewrite: Option<PathRewrite>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_rewrite: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WeightedBackend {
+    /// `None` when the reference could not be resolved: requests that pick
+    /// this share get 500 (Gateway API) without contacting anything.
+    pub backend: Option<BackendKey>,
+    pub weight: u32,
+    #[serde(skip_serializing_if = "HeaderMutations::is_empty")]
+    pub request_headers: HeaderMutations,
+    #[serde(skip_serializing_if = "HeaderMutations::is_empty")]
+    pub response_headers: HeaderMutations,
+}
+
+/// How a path is rewritten (before forwarding or in a redirect).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum PathRewrite {
+    /// Replace the whole path.
+    Full(String),
+    /// Replace the part of the path that the route's prefix matched.
+    Prefix(String),
+    /// Replace every match of the pattern, `\1`-style groups allowed.
+    Regex { pattern: Pattern, substitution: String },
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Redirect {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// An explicit port; `None` derives it (scheme default, else the listener port).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathRewrite>,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DirectResponse {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Header edits, applied in the order remove, set, add.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct HeaderMutations {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<(String, String)>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+impl HeaderMutations {
+    pub fn is_empty(&self) -> bool {
+        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RetryPolicy {
+    /// Retries after the first try; 0 disables retries.
+    pub attempts: u32,
+    pub retry_on: RetryOn,
+    /// Statuses retried when `retry_on.retriable_status_codes` is set.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub retriable_status_codes: Vec<u16>,
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub per_try_timeout: Option<Duration>,
+}
+
+impl RetryPolicy {
+    /// Istio's mesh default when a VirtualService sets no `retries`: 2 retries
+    /// on connect-failure, refused-stream, unavailable, cancelled and
+    /// retriable-status-codes (`pilot/pkg/networking/core/route/retry/retry.go`).
+    pub fn istio_default() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 2,
+            retry_on: RetryOn {
+                connect_failure: true,
+                refused_stream: true,
+                unavailable: true,
+                cancelled: true,
+                ..RetryOn::default()
+            },
+            retriable_status_codes: Vec::new(),
+            per_try_timeout: None,
+        }
+    }
+
+    pub fn disabled() -> RetryPolicy {
+        RetryPolicy {
+            attempts: 0,
+            retry_on: RetryOn::default(),
+            retriable_status_codes: Vec::new(),
+            per_try_timeout: None,
+        }
+    }
+}
+
+/// Envoy `retry_on` conditions vestibule implements.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+pub struct RetryOn {
+    pub connect_failure: bool,
+    pub refused_stream: bool,
+    /// gRPC status UNAVAILABLE (14) in the response.
+    pub unavailable: bool,
+    /// gRPC status CANCELLED (1) in the response.
+    pub cancelled: bool,
+    /// Any 5xx or a reset before the response started.
+    pub server_errors: bool,
+    /// 502, 503, 504.
+    pub gateway_errors: bool,
+    /// Reset before the response started.
+    pub reset: bool,
+    pub retriable_status_codes: bool,
+}
+
+mod opt_duration {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Option<Duration>,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match value {
+            Some(duration) => serializer.collect_str(&format_args!("{}s", duration.as_secs_f64())),
+            None => serializer.serialize_none(),
+        }
+    }
+}

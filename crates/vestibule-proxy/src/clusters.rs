@@ -1,0 +1,137 @@
+//! Backends at run time: each cluster's endpoints, each endpoint's active
+//! request count and connection pool. These outlive configuration reloads:
+//! the registry hands the same `Arc`s to every new snapshot, so pools and
+//! least-request counters carry over and pod churn swaps only endpoint lists.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
+
+use arc_swap::ArcSwap;
+use vestibule_ir::{AppProtocol, BackendKey, EndpointAddress, EndpointTable, RouteTable};
+
+use crate::pool::Pool;
+
+/// A backend: a service port and its ready endpoints.
+#[derive(Debug)]
+pub(crate) struct Cluster {
+    pub protocol: AppProtocol,
+    endpoints: ArcSwap<Vec<Arc<EndpointState>>>,
+}
+
+impl Cluster {
+    /// The current endpoints: one atomic load, no lock.
+    pub(crate) fn endpoints(&self) -> arc_swap::Guard<Arc<Vec<Arc<EndpointState>>>> {
+        self.endpoints.load()
+    }
+}
+
+/// One upstream address with its live state.
+#[derive(Debug)]
+pub(crate) struct EndpointState {
+    pub address: EndpointAddress,
+    pub protocol: AppProtocol,
+    active: AtomicUsize,
+    pub(crate) pool: Pool,
+}
+
+impl EndpointState {
+    fn new(address: EndpointAddress, protocol: AppProtocol) -> EndpointState {
+        EndpointState {
+            address,
+            protocol,
+            active: AtomicUsize::new(0),
+            pool: Pool::default(),
+        }
+    }
+
+    pub(crate) fn active_requests(&self) -> usize {
+        self.active.load(Ordering::Relaxed)
+    }
+
+    /// Counts a request as active until the guard drops (least request).
+    pub(crate) fn start_request(self: &Arc<Self>) -> ActiveRequest {
+        self.active.fetch_add(1, Ordering::Relaxed);
+        ActiveRequest {
+            endpoint: Arc::clone(self),
+        }
+    }
+}
+
+/// Keeps an endpoint's active request count up while a request is in flight.
+#[derive(Debug)]
+pub(crate) struct ActiveRequest {
+    endpoint: Arc<EndpointState>,
+}
+
+impl Drop for ActiveRequest {
+    fn drop(&mut self) {
+        self.endpoint.active.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+type EndpointId = (EndpointAddress, AppProtocol);
+
+/// Owns clusters across reloads. Only the control plane touches its locks.
+#[derive(Debug, Default)]
+pub(crate) struct ClusterRegistry {
+    clusters: Mutex<HashMap<BackendKey, Arc<Cluster>>>,
+    endpoints: Mutex<HashMap<EndpointId, Weak<EndpointState>>>,
+}
+
+impl ClusterRegistry {
+    /// Brings every cluster of `table` up to date with `endpoints` and
+    /// returns them by key. Clusters no longer named are forgotten (their
+    /// in-flight requests keep their `Arc`s).
+    pub(crate) fn sync(
+        &self,
+        table: &RouteTable,
+        endpoints: &EndpointTable,
+    ) -> HashMap<BackendKey, Arc<Cluster>> {
+        let mut clusters = self.clusters.lock().expect("cluster registry poisoned");
+        let mut states = self.endpoints.lock().expect("endpoint registry poisoned");
+        let mut current = HashMap::with_capacity(table.backends.len());
+        for (key, backend) in &table.backends {
+            let cluster = clusters
+                .get(key)
+                .filter(|cluster| cluster.protocol == backend.protocol)
+                .cloned()
+                .unwrap_or_else(|| {
+                    Arc::new(Cluster {
+                        protocol: backend.protocol,
+                        endpoints: ArcSwap::from_pointee(Vec::new()),
+                    })
+                });
+            let wanted = endpoints.backends.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            let list: Vec<Arc<EndpointState>> = wanted
+                .iter()
+                .map(|endpoint| endpoint_state(&mut states, &endpoint.address, backend.protocol))
+                .collect();
+            if !same_endpoints(&cluster.endpoints.load(), &list) {
+                cluster.endpoints.store(Arc::new(list));
+            }
+            current.insert(key.clone(), cluster);
+        }
+        states.retain(|_, state| state.strong_count() > 0);
+        *clusters = current.clone();
+        current
+    }
+}
+
+fn endpoint_state(
+    states: &mut HashMap<EndpointId, Weak<EndpointState>>,
+    address: &EndpointAddress,
+    protocol: AppProtocol,
+) -> Arc<EndpointState> {
+    let id = (address.clone(), protocol);
+    if let Some(state) = states.get(&id).and_then(Weak::upgrade) {
+        return state;
+    }
+    let state = Arc::new(EndpointState::new(address.clone(), protocol));
+    states.insert(id, Arc::downgrade(&state));
+    state
+}
+
+fn same_endpoints(old: &[Arc<EndpointState>], new: &[Arc<EndpointState>]) -> bool {
+    old.len() == new.len() && old.iter().zip(new).all(|(a, b)| Arc::ptr_eq(a, b))
+}

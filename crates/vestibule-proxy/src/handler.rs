@@ -1,0 +1,286 @@
+//! The request path, as named phases:
+//! `route` (host → virtual host → first matching route, on the normalized
+//! path) → `act` (direct response | redirect | forward) → `forward`
+//! (request headers, upstream call with retries and timeout) → `respond`
+//! (response headers) → count.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode, Uri};
+use hyper::body::Incoming;
+use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
+use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
+
+use crate::body::ResponseBody;
+use crate::error::ProxyError;
+use crate::headers;
+use crate::snapshot::{ListenerRuntime, RouteRuntime, Target};
+use crate::Shared;
+
+/// What a connection knows about itself.
+pub(crate) struct ConnInfo {
+    /// The configured listener port (not the local bind port).
+    pub port: u16,
+    pub peer: SocketAddr,
+    pub scheme: &'static str,
+}
+
+pub(crate) async fn handle(
+    shared: &Shared,
+    conn: &ConnInfo,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    let snapshot = shared.snapshot.load_full();
+    let Some(listener) = snapshot.listeners.get(&conn.port) else {
+        return local_reply(shared, ProxyError::NoRoute);
+    };
+    match route(listener, conn, &request) {
+        Ok(decision) => {
+            let runtime = &listener.routes[decision.vhost][decision.route];
+            let route = &listener.listener.virtual_hosts[decision.vhost].routes[decision.route];
+            let response = act(shared, conn, route, runtime, decision, request).await;
+            runtime.stats.record(response.status().as_u16());
+            response
+        }
+        Err(error) => {
+            listener.unrouted.record(error.status().as_u16());
+            local_reply(shared, error)
+        }
+    }
+}
+
+/// The outcome of routing, owning what later phases need of the request.
+struct Decision {
+    vhost: usize,
+    route: usize,
+    /// The authority as the client sent it.
+    authority: String,
+    /// The path to send upstream (normalized, then rewritten) with its query.
+    path_and_query: String,
+}
+
+fn route(
+    listener: &ListenerRuntime,
+    conn: &ConnInfo,
+    request: &Request<Incoming>,
+) -> Result<Decision, ProxyError> {
+    let authority = request_authority(request).ok_or(ProxyError::BadRequest("missing host"))?;
+    let vhost = listener
+        .hosts
+        .find(&normalize_host(authority))
+        .ok_or(ProxyError::NoRoute)?;
+    let raw = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let normalized = normalize_path(raw).map_err(|_| ProxyError::BadRequest("invalid path"))?;
+    let view = RequestView::new(
+        request.method(),
+        conn.scheme,
+        authority,
+        &normalized.path,
+        normalized.query,
+        request.headers(),
+    );
+    let routes = &listener.listener.virtual_hosts[vhost].routes;
+    let selected = select(routes, &view).ok_or(ProxyError::NoRoute)?;
+    let rewrite = match &selected.route.action {
+        RouteAction::Forward(forward) => forward.path_rewrite.as_ref(),
+        RouteAction::Redirect(redirect) => redirect.path.as_ref(),
+        RouteAction::DirectResponse(_) => None,
+    };
+    let path: Cow<'_, str> = match rewrite {
+        Some(rewrite) => {
+            let matched = selected.matched.and_then(|m| m.path.as_ref());
+            Cow::Owned(rewrite_path(&normalized.path, matched, rewrite))
+        }
+        None => Cow::Borrowed(&normalized.path),
+    };
+    let path_and_query = match normalized.query {
+        Some(query) => format!("{path}?{query}"),
+        None => path.into_owned(),
+    };
+    Ok(Decision {
+        vhost,
+        route: selected.route_index,
+        authority: authority.to_owned(),
+        path_and_query,
+    })
+}
+
+/// `:authority` for HTTP/2 and absolute-form targets, else `Host`.
+fn request_authority(request: &Request<Incoming>) -> Option<&str> {
+    match request.uri().authority() {
+        Some(authority) => Some(authority.as_str()),
+        None => request.headers().get(header::HOST)?.to_str().ok(),
+    }
+    .filter(|authority| !authority.is_empty())
+}
+
+async fn act(
+    shared: &Shared,
+    conn: &ConnInfo,
+    route: &Route,
+    runtime: &RouteRuntime,
+    decision: Decision,
+    request: Request<Incoming>,
+) -> Response<ResponseBody> {
+    match &route.action {
+        RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
+        RouteAction::Redirect(redirect) => redirect_response(shared, conn, redirect, &decision),
+        RouteAction::Forward(_) => {
+            let Some(target) = runtime.pick_target() else {
+                return local_reply(shared, ProxyError::InvalidBackend);
+            };
+            match forward(shared, conn, route, runtime, target, decision, request).await {
+                Ok(response) => response,
+                Err(error) => local_reply(shared, error),
+            }
+        }
+    }
+}
+
+async fn forward(
+    shared: &Shared,
+    conn: &ConnInfo,
+    route: &Route,
+    runtime: &RouteRuntime,
+    target: &Target,
+    decision: Decision,
+    mut request: Request<Incoming>,
+) -> Result<Response<ResponseBody>, ProxyError> {
+    let cluster = target.cluster.as_deref().ok_or(ProxyError::InvalidBackend)?;
+    let headers = request.headers_mut();
+    headers::prepare_request(headers, conn.peer.ip(), conn.scheme);
+    runtime.request_headers.apply(headers);
+    target.request_headers.apply(headers);
+    let authority = match &runtime.host_rewrite {
+        Some(host) => host.to_str().unwrap_or(&decision.authority).to_owned(),
+        None => decision.authority,
+    };
+    set_upstream_target(&mut request, cluster.protocol, &authority, &decision.path_and_query)?;
+
+    let started = Instant::now();
+    let call = crate::forward::forward(cluster, request, &route.retry, shared.config.connect_timeout);
+    let upstream = match route.timeout {
+        Some(timeout) => tokio::time::timeout(timeout, call)
+            .await
+            .map_err(|_| ProxyError::Timeout)??,
+        None => call.await?,
+    };
+    let (mut parts, body) = upstream.into_parts();
+    headers::prepare_response(&mut parts.headers, &shared.server_header);
+    parts.headers.insert(
+        headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
+        headers::millis_value(started.elapsed().as_millis()),
+    );
+    runtime.response_headers.apply(&mut parts.headers);
+    target.response_headers.apply(&mut parts.headers);
+    Ok(Response::from_parts(parts, ResponseBody::Upstream(body)))
+}
+
+/// HTTP/1.1 upstreams get an origin-form target and a `Host` header;
+/// HTTP/2 upstreams an absolute URI, from which `:authority` is taken.
+fn set_upstream_target(
+    request: &mut Request<Incoming>,
+    protocol: AppProtocol,
+    authority: &str,
+    path_and_query: &str,
+) -> Result<(), ProxyError> {
+    let invalid = |_| ProxyError::BadRequest("invalid request target");
+    let host = HeaderValue::from_str(authority).map_err(|_| ProxyError::BadRequest("invalid host"))?;
+    match protocol {
+        AppProtocol::Http1 => {
+            *request.uri_mut() = Uri::try_from(path_and_query).map_err(invalid)?;
+            *request.version_mut() = http::Version::HTTP_11;
+            request.headers_mut().insert(header::HOST, host);
+        }
+        AppProtocol::H2c => {
+            *request.uri_mut() =
+                Uri::try_from(format!("http://{authority}{path_and_query}")).map_err(invalid)?;
+            *request.version_mut() = http::Version::HTTP_2;
+            request.headers_mut().remove(header::HOST);
+        }
+    }
+    Ok(())
+}
+
+fn direct_response(
+    shared: &Shared,
+    runtime: &RouteRuntime,
+    direct: &DirectResponse,
+) -> Response<ResponseBody> {
+    let mut response = Response::new(ResponseBody::text(direct.body.clone()));
+    *response.status_mut() = StatusCode::from_u16(direct.status).unwrap_or(StatusCode::OK);
+    let headers = response.headers_mut();
+    headers.insert(header::SERVER, shared.server_header.clone());
+    if !direct.body.is_empty() {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    }
+    runtime.response_headers.apply(headers);
+    response
+}
+
+/// A redirect's `Location`: the configured parts over the request's. With no
+/// explicit port, a scheme change implies that scheme's default port, else
+/// the listener's port (never the local bind port); default ports are
+/// omitted.
+fn redirect_response(
+    shared: &Shared,
+    conn: &ConnInfo,
+    redirect: &Redirect,
+    decision: &Decision,
+) -> Response<ResponseBody> {
+    let scheme = redirect.scheme.as_deref().unwrap_or(conn.scheme);
+    let host = match &redirect.host {
+        Some(host) => host.as_str(),
+        None => host_without_port(&decision.authority),
+    };
+    let port = match redirect.port {
+        Some(port) => port,
+        None if scheme != conn.scheme => default_port(scheme),
+        None => conn.port,
+    };
+    let location = if port == default_port(scheme) {
+        format!("{scheme}://{host}{}", decision.path_and_query)
+    } else {
+        format!("{scheme}://{host}:{port}{}", decision.path_and_query)
+    };
+    let mut response = Response::new(ResponseBody::empty());
+    *response.status_mut() = StatusCode::from_u16(redirect.status).unwrap_or(StatusCode::MOVED_PERMANENTLY);
+    let headers = response.headers_mut();
+    headers.insert(header::SERVER, shared.server_header.clone());
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
+}
+
+fn default_port(scheme: &str) -> u16 {
+    if scheme.eq_ignore_ascii_case("https") {
+        443
+    } else {
+        80
+    }
+}
+
+fn host_without_port(authority: &str) -> &str {
+    if authority.starts_with('[') {
+        return authority.split_once(']').map_or(authority, |(host, _)| &authority[..host.len() + 1]);
+    }
+    authority.rsplit_once(':').map_or(authority, |(host, _)| host)
+}
+
+/// A response generated by vestibule itself (Envoy's "local reply").
+pub(crate) fn local_reply(shared: &Shared, error: ProxyError) -> Response<ResponseBody> {
+    let body = error.body();
+    let mut response = Response::new(ResponseBody::text(body));
+    *response.status_mut() = error.status();
+    let headers = response.headers_mut();
+    headers.insert(header::SERVER, shared.server_header.clone());
+    if !body.is_empty() {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+    }
+    tracing::debug!(flag = error.flag(), %error, "local reply");
+    response
+}

@@ -1,0 +1,94 @@
+//! Headers a proxy must add, drop or rewrite on the way through.
+
+use std::net::IpAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub(crate) static X_ENVOY_UPSTREAM_SERVICE_TIME: HeaderName =
+    HeaderName::from_static("x-envoy-upstream-service-time");
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");
+
+/// Removes hop-by-hop headers (RFC 9110 §7.6.1): `Connection` and every
+/// header it names, `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`,
+/// `Upgrade`, and `TE` unless it is `trailers` (which gRPC needs).
+pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    if let Some(connection) = headers.remove(header::CONNECTION) {
+        if let Ok(listed) = connection.to_str() {
+            for name in listed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                if !name.eq_ignore_ascii_case("trailers") {
+                    headers.remove(name);
+                }
+            }
+        }
+    }
+    headers.remove(&KEEP_ALIVE);
+    headers.remove(&PROXY_CONNECTION);
+    headers.remove(header::TRANSFER_ENCODING);
+    headers.remove(header::UPGRADE);
+    if headers
+        .get(header::TE)
+        .is_some_and(|te| te.as_bytes() != b"trailers")
+    {
+        headers.remove(header::TE);
+    }
+}
+
+/// Edge headers on a request going upstream: the peer appended to
+/// `x-forwarded-for` (Envoy `use_remote_address`), `x-forwarded-proto`
+/// overwritten, `x-request-id` generated when absent, and `x-envoy-*`
+/// headers from outside dropped (Envoy's header sanitizing).
+pub(crate) fn prepare_request(headers: &mut HeaderMap, peer: IpAddr, scheme: &'static str) {
+    strip_hop_by_hop(headers);
+    strip_envoy_headers(headers);
+    append_forwarded_for(headers, peer);
+    headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
+    if !headers.contains_key(&X_REQUEST_ID) {
+        let id = uuid::Uuid::new_v4();
+        let mut buffer = uuid::Uuid::encode_buffer();
+        let text = id.hyphenated().encode_lower(&mut buffer);
+        if let Ok(value) = HeaderValue::from_str(text) {
+            headers.insert(X_REQUEST_ID.clone(), value);
+        }
+    }
+}
+
+fn strip_envoy_headers(headers: &mut HeaderMap) {
+    // Rare in practice; only pay for the collection when one is present.
+    if headers.keys().any(|name| name.as_str().starts_with("x-envoy-")) {
+        let names: Vec<HeaderName> = headers
+            .keys()
+            .filter(|name| name.as_str().starts_with("x-envoy-"))
+            .cloned()
+            .collect();
+        for name in names {
+            headers.remove(name);
+        }
+    }
+}
+
+fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
+    let peer = peer.to_canonical().to_string();
+    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
+        Some(existing) if !existing.is_empty() => format!("{existing},{peer}"),
+        _ => peer,
+    };
+    if let Ok(value) = HeaderValue::from_str(&value) {
+        headers.insert(X_FORWARDED_FOR.clone(), value);
+    }
+}
+
+/// The upstream's response as the client sees it: hop-by-hop headers gone,
+/// `server` overwritten (Istio `server_header_transformation: OVERWRITE`).
+pub(crate) fn prepare_response(headers: &mut HeaderMap, server: &HeaderValue) {
+    strip_hop_by_hop(headers);
+    headers.insert(header::SERVER, server.clone());
+}
+
+/// Milliseconds as a header value, without going through a `String`.
+pub(crate) fn millis_value(millis: u128) -> HeaderValue {
+    HeaderValue::from(u64::try_from(millis).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,198 @@
+//! The listener reconciler: binds exactly the ports the configuration asks
+//! for (through the port map), drains ports no longer asked for, and
+//! reports ports it could not bind while the others keep serving.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use serde::Serialize;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::handler::{handle, ConnInfo};
+use crate::Shared;
+
+/// What happened to one configured listener port.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerState {
+    /// The port the configuration names.
+    pub port: u16,
+    /// Where it is actually bound, once bound.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+struct Running {
+    address: SocketAddr,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+#[derive(Default)]
+pub(crate) struct Listeners {
+    running: Mutex<BTreeMap<u16, Running>>,
+    failed: Mutex<BTreeMap<u16, String>>,
+    /// Listeners being drained after removal, awaited on shutdown.
+    draining: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Listeners {
+    pub(crate) fn reconcile(&self, shared: &Arc<Shared>, wanted: &[u16]) {
+        let mut running = self.running.lock().expect("listeners poisoned");
+        let mut failed = self.failed.lock().expect("listeners poisoned");
+        let removed: Vec<u16> = running
+            .keys()
+            .filter(|port| !wanted.contains(port))
+            .copied()
+            .collect();
+        for port in removed {
+            if let Some(listener) = running.remove(&port) {
+                tracing::info!(port, address = %listener.address, "listener removed; draining");
+                listener.stop.cancel();
+                self.draining.lock().expect("listeners poisoned").push(listener.task);
+            }
+        }
+        failed.retain(|port, _| wanted.contains(port));
+        for &port in wanted {
+            if running.contains_key(&port) {
+                continue;
+            }
+            match bind(shared, port) {
+                Ok(listener) => {
+                    tracing::info!(port, address = %listener.address, "listener bound");
+                    failed.remove(&port);
+                    running.insert(port, listener);
+                }
+                Err(error) => {
+                    tracing::error!(port, %error, "cannot bind listener");
+                    failed.insert(port, error);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn states(&self) -> Vec<ListenerState> {
+        let running = self.running.lock().expect("listeners poisoned");
+        let failed = self.failed.lock().expect("listeners poisoned");
+        let mut states: Vec<ListenerState> = running
+            .iter()
+            .map(|(port, listener)| ListenerState {
+                port: *port,
+                address: Some(listener.address),
+                error: None,
+            })
+            .chain(failed.iter().map(|(port, error)| ListenerState {
+                port: *port,
+                address: None,
+                error: Some(error.clone()),
+            }))
+            .collect();
+        states.sort_by_key(|state| state.port);
+        states
+    }
+
+    /// Stops accepting everywhere and waits for every connection to finish
+    /// (each listener enforces the drain deadline).
+    pub(crate) async fn shutdown(&self) {
+        let mut tasks: Vec<JoinHandle<()>> = Vec::new();
+        for (_, listener) in std::mem::take(&mut *self.running.lock().expect("listeners poisoned")) {
+            listener.stop.cancel();
+            tasks.push(listener.task);
+        }
+        tasks.append(&mut self.draining.lock().expect("listeners poisoned"));
+        for task in tasks {
+            let _ = task.await;
+        }
+    }
+}
+
+fn bind(shared: &Arc<Shared>, port: u16) -> Result<Running, String> {
+    let local_port = shared.config.port_map.get(&port).copied().unwrap_or(port);
+    let address = SocketAddr::new(shared.config.bind_address, local_port);
+    let listener = bind_socket(address).map_err(|error| format!("bind {address}: {error}"))?;
+    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(accept_loop(listener, port, Arc::clone(shared), stop.clone()));
+    Ok(Running { address, stop, task })
+}
+
+fn bind_socket(address: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = socket2::Socket::new(
+        socket2::Domain::for_address(address),
+        socket2::Type::STREAM,
+        Some(socket2::Protocol::TCP),
+    )?;
+    // Lets a restarted gateway bind while old connections sit in TIME_WAIT.
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&address.into())?;
+    socket.listen(1024)?;
+    TcpListener::from_std(socket.into())
+}
+
+fn connection_builder(shared: &Shared) -> auto::Builder<TokioExecutor> {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.config.header_read_timeout);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_concurrent_streams(100);
+    builder
+}
+
+async fn accept_loop(listener: TcpListener, port: u16, shared: Arc<Shared>, stop: CancellationToken) {
+    let graceful = GracefulShutdown::new();
+    let builder = connection_builder(&shared);
+    loop {
+        let accepted = tokio::select! {
+            accepted = listener.accept() => accepted,
+            () = stop.cancelled() => break,
+        };
+        let (stream, peer) = match accepted {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // Usually out of file descriptors: back off instead of spinning.
+                tracing::warn!(port, %error, "accept failed");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let conn = Arc::new(ConnInfo {
+            port,
+            peer,
+            scheme: "http",
+        });
+        let shared = Arc::clone(&shared);
+        let service = service_fn(move |request| {
+            let shared = Arc::clone(&shared);
+            let conn = Arc::clone(&conn);
+            async move { Ok::<_, Infallible>(handle(&shared, &conn, request).await) }
+        });
+        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+        let connection = graceful.watch(connection.into_owned());
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "connection closed with error");
+            }
+        });
+    }
+    drop(listener);
+    let deadline = shared.config.drain_timeout;
+    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
+        tracing::warn!(port, ?deadline, "drain deadline passed; closing remaining connections");
+    }
+}

@@ -1,0 +1,112 @@
+//! Upstream connections per endpoint. HTTP/1.1: idle connections wait in a
+//! lock-free queue and go back into it when a response body has been read to
+//! the end. HTTP/2: one shared connection multiplexes every request.
+
+use std::io;
+use std::time::Duration;
+
+use arc_swap::ArcSwapOption;
+use crossbeam_queue::ArrayQueue;
+use hyper::body::Incoming;
+use hyper::client::conn::{http1, http2};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tokio::net::TcpStream;
+use vestibule_ir::{AppProtocol, EndpointAddress};
+
+/// Idle HTTP/1.1 connections kept per endpoint; more are closed.
+const MAX_IDLE_PER_ENDPOINT: usize = 128;
+
+#[derive(Debug)]
+pub(crate) struct Pool {
+    idle: ArrayQueue<http1::SendRequest<Incoming>>,
+    shared: ArcSwapOption<http2::SendRequest<Incoming>>,
+}
+
+impl Default for Pool {
+    fn default() -> Pool {
+        Pool {
+            idle: ArrayQueue::new(MAX_IDLE_PER_ENDPOINT),
+            shared: ArcSwapOption::empty(),
+        }
+    }
+}
+
+/// A connection ready to carry one request.
+pub(crate) enum Connection {
+    Http1(http1::SendRequest<Incoming>),
+    Http2(http2::SendRequest<Incoming>),
+}
+
+/// Why no connection could be had.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConnectError {
+    #[error("connection failure: {0}")]
+    Io(#[from] io::Error),
+    #[error("connection timeout")]
+    Timeout,
+    #[error("connection failure: {0}")]
+    Handshake(#[from] hyper::Error),
+}
+
+impl Pool {
+    /// An idle connection if one is still usable, else a new one.
+    pub(crate) async fn get(
+        &self,
+        address: &EndpointAddress,
+        protocol: AppProtocol,
+        connect_timeout: Duration,
+    ) -> Result<Connection, ConnectError> {
+        match protocol {
+            AppProtocol::Http1 => {
+                while let Some(mut sender) = self.idle.pop() {
+                    if sender.ready().await.is_ok() {
+                        return Ok(Connection::Http1(sender));
+                    }
+                }
+                let stream = connect(address, connect_timeout).await?;
+                let (sender, connection) = http1::Builder::new()
+                    .handshake::<_, Incoming>(TokioIo::new(stream))
+                    .await?;
+                tokio::spawn(connection);
+                Ok(Connection::Http1(sender))
+            }
+            AppProtocol::H2c => {
+                if let Some(shared) = self.shared.load_full() {
+                    let mut sender = (*shared).clone();
+                    if !sender.is_closed() && sender.ready().await.is_ok() {
+                        return Ok(Connection::Http2(sender));
+                    }
+                }
+                let stream = connect(address, connect_timeout).await?;
+                let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+                    .handshake::<_, Incoming>(TokioIo::new(stream))
+                    .await?;
+                tokio::spawn(connection);
+                self.shared.store(Some(std::sync::Arc::new(sender.clone())));
+                Ok(Connection::Http2(sender))
+            }
+        }
+    }
+
+    /// Returns an HTTP/1.1 connection whose response has been fully read.
+    pub(crate) fn put_back(&self, sender: http1::SendRequest<Incoming>) {
+        if !sender.is_closed() {
+            // A full queue drops (closes) the connection.
+            let _ = self.idle.push(sender);
+        }
+    }
+}
+
+async fn connect(address: &EndpointAddress, timeout: Duration) -> Result<TcpStream, ConnectError> {
+    let connecting = async {
+        match address {
+            EndpointAddress::Socket(address) => TcpStream::connect(address).await,
+            EndpointAddress::Dns { host, port } => TcpStream::connect((host.as_str(), *port)).await,
+        }
+    };
+    let stream = tokio::time::timeout(timeout, connecting)
+        .await
+        .map_err(|_| ConnectError::Timeout)??;
+    stream.set_nodelay(true)?;
+    Ok(stream)
+}

@@ -1,0 +1,192 @@
+//! The immutable value the request path reads: per listener, the host index
+//! and, per route, everything pre-computed (weighted targets with their
+//! clusters, header names and values parsed, counters). Built by the control
+//! plane, swapped in atomically.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use http::{HeaderName, HeaderValue};
+use vestibule_ir::{BackendKey, HeaderMutations, Listener, Route, RouteAction, RouteTable};
+use vestibule_route::HostIndex;
+
+use crate::clusters::Cluster;
+use crate::stats::{RouteStats, StatsRegistry};
+
+pub struct Snapshot {
+    pub generation: u64,
+    pub(crate) listeners: HashMap<u16, ListenerRuntime>,
+}
+
+pub(crate) struct ListenerRuntime {
+    pub listener: Listener,
+    pub hosts: HostIndex,
+    /// `[virtual host][route]`, parallel to `listener.virtual_hosts`.
+    pub routes: Vec<Vec<RouteRuntime>>,
+    pub unrouted: Arc<RouteStats>,
+}
+
+pub(crate) struct RouteRuntime {
+    pub stats: Arc<RouteStats>,
+    pub request_headers: CompiledMutations,
+    pub response_headers: CompiledMutations,
+    pub host_rewrite: Option<HeaderValue>,
+    pub targets: Vec<Target>,
+    total_weight: u32,
+}
+
+/// One weighted backend of a forwarding route.
+pub(crate) struct Target {
+    /// `None`: the reference is invalid; requests that pick it get 500.
+    pub cluster: Option<Arc<Cluster>>,
+    pub request_headers: CompiledMutations,
+    pub response_headers: CompiledMutations,
+    /// Cumulative weight up to and including this target.
+    until: u32,
+}
+
+/// Header edits with names and values already parsed.
+#[derive(Default)]
+pub(crate) struct CompiledMutations {
+    pub set: Vec<(HeaderName, HeaderValue)>,
+    pub add: Vec<(HeaderName, HeaderValue)>,
+    pub remove: Vec<HeaderName>,
+}
+
+impl CompiledMutations {
+    fn new(mutations: &HeaderMutations) -> CompiledMutations {
+        let pairs = |list: &[(String, String)]| {
+            list.iter()
+                .filter_map(|(name, value)| {
+                    Some((
+                        HeaderName::from_bytes(name.as_bytes()).ok()?,
+                        HeaderValue::from_str(value).ok()?,
+                    ))
+                })
+                .collect()
+        };
+        CompiledMutations {
+            set: pairs(&mutations.set),
+            add: pairs(&mutations.add),
+            remove: mutations
+                .remove
+                .iter()
+                .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
+                .collect(),
+        }
+    }
+
+    /// Remove, then set (overwrite), then add (append).
+    pub(crate) fn apply(&self, headers: &mut http::HeaderMap) {
+        for name in &self.remove {
+            headers.remove(name);
+        }
+        for (name, value) in &self.set {
+            headers.insert(name.clone(), value.clone());
+        }
+        for (name, value) in &self.add {
+            headers.append(name.clone(), value.clone());
+        }
+    }
+}
+
+impl RouteRuntime {
+    fn new(
+        listener: &str,
+        route: &Route,
+        clusters: &HashMap<BackendKey, Arc<Cluster>>,
+        stats: &StatsRegistry,
+    ) -> RouteRuntime {
+        let mut targets = Vec::new();
+        let mut total_weight = 0u32;
+        let mut host_rewrite = None;
+        if let RouteAction::Forward(forward) = &route.action {
+            for backend in &forward.backends {
+                total_weight = total_weight.saturating_add(backend.weight);
+                targets.push(Target {
+                    cluster: backend.backend.as_ref().and_then(|key| clusters.get(key).cloned()),
+                    request_headers: CompiledMutations::new(&backend.request_headers),
+                    response_headers: CompiledMutations::new(&backend.response_headers),
+                    until: total_weight,
+                });
+            }
+            host_rewrite = forward
+                .host_rewrite
+                .as_deref()
+                .and_then(|host| HeaderValue::from_str(host).ok());
+        }
+        RouteRuntime {
+            stats: stats.route(listener, &route.name),
+            request_headers: CompiledMutations::new(&route.request_headers),
+            response_headers: CompiledMutations::new(&route.response_headers),
+            host_rewrite,
+            targets,
+            total_weight,
+        }
+    }
+
+    /// A target chosen at random in proportion to the weights.
+    pub(crate) fn pick_target(&self) -> Option<&Target> {
+        match self.targets.len() {
+            0 => None,
+            1 => self.targets.first(),
+            _ if self.total_weight == 0 => None,
+            _ => {
+                let point = fastrand::u32(..self.total_weight);
+                self.targets.iter().find(|target| point < target.until)
+            }
+        }
+    }
+}
+
+impl Snapshot {
+    pub fn empty() -> Snapshot {
+        Snapshot {
+            generation: 0,
+            listeners: HashMap::new(),
+        }
+    }
+
+    pub(crate) fn build(
+        generation: u64,
+        table: &RouteTable,
+        clusters: &HashMap<BackendKey, Arc<Cluster>>,
+        stats: &StatsRegistry,
+    ) -> Snapshot {
+        let listeners = table
+            .listeners
+            .iter()
+            .map(|listener| {
+                let routes = listener
+                    .virtual_hosts
+                    .iter()
+                    .map(|vhost| {
+                        vhost
+                            .routes
+                            .iter()
+                            .map(|route| RouteRuntime::new(&listener.name, route, clusters, stats))
+                            .collect()
+                    })
+                    .collect();
+                let runtime = ListenerRuntime {
+                    hosts: HostIndex::new(&listener.virtual_hosts),
+                    routes,
+                    unrouted: stats.route(&listener.name, ""),
+                    listener: listener.clone(),
+                };
+                (listener.port, runtime)
+            })
+            .collect();
+        Snapshot {
+            generation,
+            listeners,
+        }
+    }
+
+    /// The configured listener ports.
+    pub fn ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.listeners.keys().copied().collect();
+        ports.sort_unstable();
+        ports
+    }
+}

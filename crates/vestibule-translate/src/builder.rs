@@ -1,0 +1,144 @@
+//! Accumulates listeners, virtual hosts, backends and endpoints while the
+//! translators run, then produces the immutable tables.
+
+use std::collections::BTreeMap;
+
+use vestibule_ir::{
+    Backend, BackendKey, Endpoint, EndpointTable, HostPattern, Listener, ListenerProtocol,
+    LoadBalancer, Route, RouteTable, VirtualHost,
+};
+
+use crate::services::{Registry, ServicePortRef};
+
+#[derive(Default)]
+pub(crate) struct TableBuilder {
+    listeners: BTreeMap<u16, ListenerBuilder>,
+    backends: BTreeMap<BackendKey, Backend>,
+    endpoints: BTreeMap<BackendKey, Vec<Endpoint>>,
+}
+
+struct ListenerBuilder {
+    protocol: ListenerProtocol,
+    virtual_hosts: Vec<VirtualHost>,
+}
+
+impl TableBuilder {
+    /// Declares a listener port. Returns false when the port is already
+    /// declared with another protocol (the caller reports the conflict).
+    pub(crate) fn listener(&mut self, port: u16, protocol: ListenerProtocol) -> bool {
+        let listener = self.listeners.entry(port).or_insert(ListenerBuilder {
+            protocol,
+            virtual_hosts: Vec::new(),
+        });
+        listener.protocol == protocol
+    }
+
+
+    /// The virtual host for `domain` on `port`, created on first use.
+    /// The listener must have been declared.
+    pub(crate) fn virtual_host(&mut self, port: u16, domain: &str) -> &mut VirtualHost {
+        let listener = self
+            .listeners
+            .get_mut(&port)
+            .expect("listener declared before its virtual hosts");
+        let pattern = HostPattern::parse(domain, false);
+        let position = listener
+            .virtual_hosts
+            .iter()
+            .position(|vhost| vhost.domains.first() == Some(&pattern));
+        let index = position.unwrap_or_else(|| {
+            listener.virtual_hosts.push(VirtualHost {
+                name: format!("{pattern}:{port}"),
+                domains: vec![pattern],
+                routes: Vec::new(),
+            });
+            listener.virtual_hosts.len() - 1
+        });
+        &mut listener.virtual_hosts[index]
+    }
+
+    /// Registers the backend for a resolved service port and its endpoints.
+    pub(crate) fn backend(&mut self, registry: &Registry<'_>, target: &ServicePortRef<'_>) -> BackendKey {
+        let key = format!("outbound|{}||{}", target.port, target.host);
+        if !self.backends.contains_key(&key) {
+            self.backends.insert(
+                key.clone(),
+                Backend {
+                    key: key.clone(),
+                    host: target.host.clone(),
+                    port: target.port,
+                    protocol: target.protocol,
+                    load_balancer: LoadBalancer::LeastRequest,
+                },
+            );
+            self.endpoints
+                .insert(key.clone(), registry.endpoints(target));
+        }
+        key
+    }
+
+    /// Applies `arrange` to the routes of every virtual host (e.g. moving
+    /// catch-all routes last).
+    pub(crate) fn arrange_routes(&mut self, mut arrange: impl FnMut(&mut Vec<Route>)) {
+        for listener in self.listeners.values_mut() {
+            for vhost in &mut listener.virtual_hosts {
+                arrange(&mut vhost.routes);
+            }
+        }
+    }
+
+    pub(crate) fn finish(self) -> (RouteTable, EndpointTable) {
+        let listeners = self
+            .listeners
+            .into_iter()
+            .map(|(port, listener)| Listener {
+                name: format!("{}.{port}", protocol_prefix(listener.protocol)),
+                port,
+                protocol: listener.protocol,
+                virtual_hosts: listener.virtual_hosts,
+            })
+            .collect();
+        (
+            RouteTable {
+                listeners,
+                backends: self.backends,
+            },
+            EndpointTable {
+                backends: self.endpoints,
+            },
+        )
+    }
+}
+
+fn protocol_prefix(protocol: ListenerProtocol) -> &'static str {
+    match protocol {
+        ListenerProtocol::Http => "http",
+        ListenerProtocol::Https => "https",
+        ListenerProtocol::Tls => "tls",
+        ListenerProtocol::Tcp => "tcp",
+    }
+}
+
+impl TableBuilder {
+    /// A backend for a destination that names no known service. Istio routes
+    /// such a request to a cluster that does not exist, and Envoy answers 503;
+    /// a backend with no endpoints gives the same answer.
+    pub(crate) fn missing_backend(&mut self, host: &str, namespace: &str, port: Option<u16>) -> BackendKey {
+        let host = if host.contains('.') {
+            host.to_ascii_lowercase()
+        } else {
+            format!("{}.{namespace}.{}", host.to_ascii_lowercase(), crate::services::CLUSTER_DOMAIN)
+        };
+        let port = port.unwrap_or(0);
+        let key = format!("outbound|{port}||{host}");
+        self.backends.entry(key.clone()).or_insert_with(|| Backend {
+            key: key.clone(),
+            host,
+            port,
+            protocol: vestibule_ir::AppProtocol::Http1,
+            load_balancer: LoadBalancer::LeastRequest,
+        });
+        self.endpoints.entry(key.clone()).or_default();
+        key
+    }
+}

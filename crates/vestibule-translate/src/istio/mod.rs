@@ -1,0 +1,241 @@
+//! Istio `Gateway` + `VirtualService` → listeners and virtual hosts, merged
+//! the way Istio builds a gateway's route configuration
+//! (`pilot/pkg/networking/core/gateway.go`):
+//! - all plain-text HTTP servers on one port share one route table;
+//! - one virtual host per host in (server hosts ∩ VirtualService hosts);
+//! - several VirtualServices for one host are concatenated oldest first,
+//!   then every catch-all route moves to the end; the first match wins.
+
+mod gateway;
+mod hosts;
+mod matches;
+mod rules;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use vestibule_api::{Inputs, VirtualService};
+use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+use vestibule_ir::{ListenerProtocol, PathMatch, Route};
+
+use crate::builder::TableBuilder;
+use crate::services::Registry;
+use crate::GatewayIdentity;
+use gateway::{GatewayKey, HttpServer};
+use rules::CandidateRoute;
+
+pub(crate) fn translate(
+    inputs: &Inputs,
+    identity: &GatewayIdentity,
+    registry: &Registry<'_>,
+    builder: &mut TableBuilder,
+    statuses: &mut Statuses,
+) {
+    let servers = selected_servers(inputs, identity, builder, statuses);
+    let mut attached: BTreeMap<(GatewayKey, usize), BTreeSet<String>> = BTreeMap::new();
+    for vs in by_creation(&inputs.virtual_services) {
+        let status = bind_virtual_service(vs, &servers, registry, builder, &mut attached);
+        statuses.virtual_services.push(status);
+    }
+    for ((gateway, index), routes) in attached {
+        let status = statuses
+            .gateways
+            .iter_mut()
+            .find(|s| s.api_group == "networking.istio.io" && (s.namespace.as_str(), s.name.as_str()) == (gateway.0.as_str(), gateway.1.as_str()));
+        if let Some(listener) = status.and_then(|status| status.listeners.get_mut(index)) {
+            listener.attached_routes = routes.len() as u32;
+        }
+    }
+    builder.arrange_routes(move_catch_alls_last);
+}
+
+/// HTTP servers of the Gateways that select this workload, with a status
+/// for every Gateway. Declares their listener ports.
+fn selected_servers(
+    inputs: &Inputs,
+    identity: &GatewayIdentity,
+    builder: &mut TableBuilder,
+    statuses: &mut Statuses,
+) -> Vec<HttpServer> {
+    let mut servers = Vec::new();
+    for gateway in by_creation(&inputs.gateways) {
+        let selected = gateway::selects(gateway, identity);
+        let mut status = gateway::new_status(gateway, selected);
+        if selected {
+            for server in gateway::http_servers(gateway, &mut status) {
+                if builder.listener(server.port, ListenerProtocol::Http) {
+                    servers.push(server);
+                } else {
+                    let listener = &mut status.listeners[server.status_index];
+                    listener.conditions = vec![Condition::new(
+                        "Accepted",
+                        false,
+                        "ProtocolConflict",
+                        format!("port {} is already used with another protocol", server.port),
+                    )
+                    .at_generation(gateway.meta.generation)];
+                }
+            }
+        }
+        statuses.gateways.push(status);
+    }
+    servers
+}
+
+/// Resources in Istio's merge order: oldest first, then namespace/name.
+fn by_creation<S>(resources: &[vestibule_api::Resource<S>]) -> Vec<&vestibule_api::Resource<S>> {
+    let mut sorted: Vec<_> = resources.iter().collect();
+    sorted.sort_by(|a, b| {
+        let created = |r: &vestibule_api::Resource<S>| r.meta.creation_timestamp.clone().unwrap_or_default();
+        created(a)
+            .cmp(&created(b))
+            .then_with(|| a.namespace().cmp(b.namespace()))
+            .then_with(|| a.name().cmp(b.name()))
+    });
+    sorted
+}
+
+fn bind_virtual_service(
+    vs: &VirtualService,
+    servers: &[HttpServer],
+    registry: &Registry<'_>,
+    builder: &mut TableBuilder,
+    attached: &mut BTreeMap<(GatewayKey, usize), BTreeSet<String>>,
+) -> ResourceStatus {
+    let mut status = ResourceStatus {
+        namespace: vs.namespace().to_owned(),
+        name: vs.name().to_owned(),
+        source: vs.source.to_string(),
+        conditions: Vec::new(),
+        warnings: Vec::new(),
+    };
+    let generation = vs.meta.generation;
+    let gateways: Vec<GatewayKey> = vs
+        .spec
+        .gateways
+        .iter()
+        .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
+        .collect();
+    let bindings = bindings(vs, &gateways, servers);
+    if bindings.is_empty() {
+        let reason = if gateways.is_empty() { "MeshOnly" } else { "NoMatchingGateway" };
+        let message = if gateways.is_empty() {
+            "binds no ingress gateway (gateways is empty or only `mesh`)".to_owned()
+        } else {
+            "no server of a Gateway it names, selected by this workload, has a matching host".to_owned()
+        };
+        status
+            .conditions
+            .push(Condition::new("Accepted", false, reason, message).at_generation(generation));
+        return status;
+    }
+    let converted = match rules::convert(vs, registry, builder) {
+        Ok(converted) => converted,
+        Err((field, message)) => {
+            status.conditions.push(
+                Condition::new("Accepted", false, "Invalid", format!("{field}: {message}"))
+                    .at_generation(generation),
+            );
+            return status;
+        }
+    };
+    status.warnings = converted.warnings;
+    for binding in &bindings {
+        let server = &servers[binding.server];
+        let routes = routes_for(&converted.routes, &gateways, server);
+        attached
+            .entry((server.gateway.clone(), server.status_index))
+            .or_default()
+            .insert(format!("{}/{}", vs.namespace(), vs.name()));
+        builder
+            .virtual_host(server.port, &binding.domain)
+            .routes
+            .extend(routes);
+    }
+    status
+        .conditions
+        .push(Condition::new("Accepted", true, "Accepted", "").at_generation(generation));
+    status
+}
+
+struct Binding {
+    server: usize,
+    domain: String,
+}
+
+/// The (server, domain) pairs a VirtualService is served on: servers of the
+/// Gateways it names (at VirtualService or match level) whose hosts admit
+/// its namespace, one domain per intersecting host pair. A domain is bound
+/// once per port even when several servers offer it.
+fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]) -> Vec<Binding> {
+    let match_gateways: Vec<GatewayKey> = vs
+        .spec
+        .http
+        .iter()
+        .flat_map(|rule| &rule.matches)
+        .flat_map(|m| &m.gateways)
+        .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
+        .collect();
+    let mut seen: HashMap<(u16, String), ()> = HashMap::new();
+    let mut found = Vec::new();
+    for (index, server) in servers.iter().enumerate() {
+        if !gateways.contains(&server.gateway) && !match_gateways.contains(&server.gateway) {
+            continue;
+        }
+        for server_host in server.hosts_for(vs.namespace()) {
+            for vs_host in &vs.spec.hosts {
+                let Some(domain) = hosts::intersect(server_host, vs_host) else {
+                    continue;
+                };
+                if seen.insert((server.port, domain.clone()), ()).is_none() {
+                    found.push(Binding { server: index, domain });
+                }
+            }
+        }
+    }
+    found
+}
+
+/// The routes a server gets: those whose match-level `gateways` (or else the
+/// VirtualService's) include the server's Gateway, and whose match-level
+/// `port` (if any) is the server's port.
+fn routes_for(routes: &[CandidateRoute], gateways: &[GatewayKey], server: &HttpServer) -> Vec<Route> {
+    routes
+        .iter()
+        .filter(|candidate| {
+            let names = if candidate.gateways.is_empty() { gateways } else { &candidate.gateways };
+            names.contains(&server.gateway)
+                && candidate.port.is_none_or(|port| port == u32::from(server.port))
+        })
+        .map(|candidate| candidate.route.clone())
+        .collect()
+}
+
+/// Istio `SortVHostRoutes`: catch-all routes (path prefix `/` or regex `*`
+/// with no header or query conditions, or no match at all) go last, in
+/// their relative order, so a merged VirtualService's catch-all cannot
+/// shadow another's specific routes.
+fn move_catch_alls_last(routes: &mut Vec<Route>) {
+    let (specific, catch_alls): (Vec<Route>, Vec<Route>) =
+        std::mem::take(routes).into_iter().partition(|route| !is_catch_all(route));
+    routes.extend(specific);
+    routes.extend(catch_alls);
+}
+
+fn is_catch_all(route: &Route) -> bool {
+    let Some(first) = route.matches.first() else {
+        return true;
+    };
+    let catch_all_path = match &first.path {
+        None => true,
+        Some(PathMatch::Prefix { value, .. }) => value == "/",
+        Some(PathMatch::SegmentPrefix { value }) => value == "/",
+        Some(PathMatch::Regex { pattern }) => pattern.as_str() == "*" || pattern.as_str() == ".*",
+        Some(PathMatch::Exact { .. }) => false,
+    };
+    let only_path = first.method.is_none()
+        && first.scheme.is_none()
+        && first.authority.is_none()
+        && first.headers.is_empty()
+        && first.query_params.is_empty();
+    route.matches.len() == 1 && catch_all_path && only_path
+}

@@ -1,0 +1,398 @@
+//! The service registry: Services and ServiceEntries by host name, and the
+//! ready endpoints of each service port.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+
+use vestibule_api::core::{IntOrString, ServicePort};
+use vestibule_api::{Inputs, Service, ServiceEntry};
+use vestibule_ir::{AppProtocol, Endpoint, EndpointAddress};
+
+/// The cluster DNS suffix Kubernetes Services live under.
+pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
+
+/// Label that ties an EndpointSlice to its Service.
+const SERVICE_NAME_LABEL: &str = "kubernetes.io/service-name";
+
+/// A service port resolved from a destination.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServicePortRef<'a> {
+    pub host: String,
+    pub port: u16,
+    pub protocol: AppProtocol,
+    pub target: PortTarget<'a>,
+}
+
+/// Where the endpoints of a service port come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PortTarget<'a> {
+    Kubernetes {
+        service: &'a Service,
+        port: &'a ServicePort,
+    },
+    Entry {
+        entry: &'a ServiceEntry,
+        port_name: String,
+        port: u16,
+        target_port: Option<u32>,
+    },
+}
+
+/// Why a destination could not be resolved to a service port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolveError {
+    UnknownHost(String),
+    UnknownPort { host: String, port: u16 },
+    PortRequired { host: String, ports: usize },
+}
+
+impl std::fmt::Display for ResolveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ResolveError::UnknownHost(host) => {
+                write!(f, "referenced service {host:?} not found")
+            }
+            ResolveError::UnknownPort { host, port } => {
+                write!(f, "service {host:?} has no port {port}")
+            }
+            ResolveError::PortRequired { host, ports } => write!(
+                f,
+                "destination port required: service {host:?} has {ports} ports"
+            ),
+        }
+    }
+}
+
+enum Entry<'a> {
+    Service(&'a Service),
+    ServiceEntry(&'a ServiceEntry),
+}
+
+pub struct Registry<'a> {
+    by_host: HashMap<String, Entry<'a>>,
+    slices_by_service: HashMap<(&'a str, &'a str), Vec<&'a vestibule_api::EndpointSlice>>,
+    endpoints_by_service: HashMap<(&'a str, &'a str), &'a vestibule_api::Endpoints>,
+    pod_ips: HashMap<(&'a str, &'a str), &'a str>,
+}
+
+impl<'a> Registry<'a> {
+    pub fn new(inputs: &'a Inputs) -> Registry<'a> {
+        let mut by_host = HashMap::new();
+        for service in &inputs.services {
+            let host = format!("{}.{}.{CLUSTER_DOMAIN}", service.name(), service.namespace());
+            by_host.insert(host, Entry::Service(service));
+        }
+        for entry in &inputs.service_entries {
+            for host in &entry.spec.hosts {
+                by_host
+                    .entry(host.to_ascii_lowercase())
+                    .or_insert(Entry::ServiceEntry(entry));
+            }
+        }
+        let mut slices_by_service: HashMap<_, Vec<_>> = HashMap::new();
+        for slice in &inputs.endpoint_slices {
+            if let Some(service) = slice.meta.labels.get(SERVICE_NAME_LABEL) {
+                slices_by_service
+                    .entry((slice.namespace(), service.as_str()))
+                    .or_default()
+                    .push(slice);
+            }
+        }
+        let endpoints_by_service = inputs
+            .endpoints
+            .iter()
+            .map(|endpoints| ((endpoints.namespace(), endpoints.name()), endpoints))
+            .collect();
+        let pod_ips = inputs
+            .pods
+            .iter()
+            .filter_map(|pod| Some(((pod.namespace(), pod.name()), pod.spec.pod_ip.as_deref()?)))
+            .collect();
+        Registry {
+            by_host,
+            slices_by_service,
+            endpoints_by_service,
+            pod_ips,
+        }
+    }
+
+    /// Resolves a destination host as written in a resource of `namespace`:
+    /// `httpbin`, `httpbin.default`, `httpbin.default.svc`,
+    /// `httpbin.default.svc.cluster.local`, or a ServiceEntry host.
+    pub fn resolve(
+        &self,
+        host: &str,
+        namespace: &str,
+        port: Option<u16>,
+    ) -> Result<ServicePortRef<'a>, ResolveError> {
+        let (fqdn, entry) = self
+            .candidates(host, namespace)
+            .into_iter()
+            .find_map(|candidate| self.by_host.get(&candidate).map(|entry| (candidate, entry)))
+            .ok_or_else(|| ResolveError::UnknownHost(host.to_owned()))?;
+        match entry {
+            Entry::Service(service) => resolve_service_port(fqdn, service, port),
+            Entry::ServiceEntry(entry) => resolve_entry_port(fqdn, entry, port),
+        }
+    }
+
+    fn candidates(&self, host: &str, namespace: &str) -> Vec<String> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let mut candidates = vec![host.clone()];
+        match host.matches('.').count() {
+            0 => candidates.push(format!("{host}.{namespace}.{CLUSTER_DOMAIN}")),
+            1 => candidates.push(format!("{host}.{CLUSTER_DOMAIN}")),
+            2 if host.ends_with(".svc") => candidates.push(format!("{host}.cluster.local")),
+            _ => {}
+        }
+        candidates
+    }
+
+    /// Ready endpoints of a resolved service port.
+    pub fn endpoints(&self, target: &ServicePortRef<'a>) -> Vec<Endpoint> {
+        let mut endpoints = match &target.target {
+            PortTarget::Kubernetes { service, port } => self.service_endpoints(service, port),
+            PortTarget::Entry {
+                entry,
+                port_name,
+                port,
+                target_port,
+            } => entry_endpoints(entry, port_name, *port, *target_port),
+        };
+        endpoints.sort();
+        endpoints.dedup();
+        endpoints
+    }
+
+    fn service_endpoints(&self, service: &Service, port: &ServicePort) -> Vec<Endpoint> {
+        let key = (service.namespace(), service.name());
+        if let Some(slices) = self.slices_by_service.get(&key) {
+            return slices
+                .iter()
+                .flat_map(|slice| slice_endpoints(slice, port))
+                .collect();
+        }
+        if let Some(endpoints) = self.endpoints_by_service.get(&key) {
+            return legacy_endpoints(endpoints, port, |pod| {
+                self.pod_ips.get(&(service.namespace(), pod)).copied()
+            });
+        }
+        Vec::new()
+    }
+}
+
+fn resolve_service_port<'a>(
+    host: String,
+    service: &'a Service,
+    port: Option<u16>,
+) -> Result<ServicePortRef<'a>, ResolveError> {
+    let ports = &service.spec.ports;
+    let chosen = match port {
+        Some(number) => ports.iter().find(|p| p.port == i64::from(number)),
+        None if ports.len() == 1 => ports.first(),
+        None => {
+            return Err(ResolveError::PortRequired {
+                host,
+                ports: ports.len(),
+            })
+        }
+    };
+    let chosen = chosen.ok_or(ResolveError::UnknownPort {
+        host: host.clone(),
+        port: port.unwrap_or(0),
+    })?;
+    Ok(ServicePortRef {
+        host,
+        port: u16::try_from(chosen.port).unwrap_or(0),
+        protocol: protocol_of(chosen.app_protocol.as_deref(), &chosen.name),
+        target: PortTarget::Kubernetes {
+            service,
+            port: chosen,
+        },
+    })
+}
+
+fn resolve_entry_port<'a>(
+    host: String,
+    entry: &'a ServiceEntry,
+    port: Option<u16>,
+) -> Result<ServicePortRef<'a>, ResolveError> {
+    let ports = &entry.spec.ports;
+    let chosen = match port {
+        Some(number) => ports.iter().find(|p| p.number == u32::from(number)),
+        None if ports.len() == 1 => ports.first(),
+        None => {
+            return Err(ResolveError::PortRequired {
+                host,
+                ports: ports.len(),
+            })
+        }
+    };
+    let chosen = chosen.ok_or(ResolveError::UnknownPort {
+        host: host.clone(),
+        port: port.unwrap_or(0),
+    })?;
+    let number = u16::try_from(chosen.number).unwrap_or(0);
+    Ok(ServicePortRef {
+        host,
+        port: number,
+        protocol: protocol_of(Some(&chosen.protocol), &chosen.name),
+        target: PortTarget::Entry {
+            entry,
+            port_name: chosen.name.clone(),
+            port: number,
+            target_port: chosen.target_port,
+        },
+    })
+}
+
+/// The protocol vestibule speaks to a port: h2c for `appProtocol`
+/// `kubernetes.io/h2c`, `grpc`, `http2`, or a port name starting with
+/// `grpc`/`http2`/`h2c` (Istio's port naming convention); else HTTP/1.1.
+pub fn protocol_of(app_protocol: Option<&str>, port_name: &str) -> AppProtocol {
+    let declared = app_protocol.unwrap_or(port_name).to_ascii_lowercase();
+    let prefix = declared.split('-').next().unwrap_or("");
+    match prefix {
+        "kubernetes.io/h2c" | "grpc" | "http2" | "h2c" | "grpc_web" => AppProtocol::H2c,
+        _ => AppProtocol::Http1,
+    }
+}
+
+fn slice_endpoints(slice: &vestibule_api::EndpointSlice, port: &ServicePort) -> Vec<Endpoint> {
+    let Some(number) = slice
+        .spec
+        .ports
+        .iter()
+        .find(|p| p.name == port.name)
+        .and_then(|p| p.port)
+        .and_then(|p| u16::try_from(p).ok())
+    else {
+        return Vec::new();
+    };
+    slice
+        .spec
+        .endpoints
+        .iter()
+        .filter(|endpoint| endpoint.conditions.is_ready())
+        .flat_map(|endpoint| endpoint.addresses.iter())
+        .filter_map(|address| socket_endpoint(address, number))
+        .collect()
+}
+
+fn legacy_endpoints<'p>(
+    endpoints: &'p vestibule_api::Endpoints,
+    port: &ServicePort,
+    pod_ip: impl Fn(&'p str) -> Option<&'p str>,
+) -> Vec<Endpoint> {
+    let mut found = Vec::new();
+    for subset in &endpoints.spec.subsets {
+        let Some(number) = subset
+            .ports
+            .iter()
+            .find(|p| p.name == port.name)
+            .and_then(|p| p.port)
+            .and_then(|p| u16::try_from(p).ok())
+        else {
+            continue;
+        };
+        for address in &subset.addresses {
+            let ip = if address.ip.is_empty() {
+                address
+                    .target_ref
+                    .as_ref()
+                    .and_then(|pod| pod_ip(&pod.name))
+                    .unwrap_or("")
+            } else {
+                &address.ip
+            };
+            found.extend(socket_endpoint(ip, number));
+        }
+    }
+    found
+}
+
+fn socket_endpoint(address: &str, port: u16) -> Option<Endpoint> {
+    let ip: IpAddr = address.parse().ok()?;
+    Some(Endpoint {
+        address: EndpointAddress::Socket(SocketAddr::new(ip, port)),
+        weight: 1,
+    })
+}
+
+/// ServiceEntry endpoints: STATIC addresses, or DNS names (the endpoints'
+/// addresses, else the hosts) resolved when connecting.
+fn entry_endpoints(
+    entry: &ServiceEntry,
+    port_name: &str,
+    port: u16,
+    target_port: Option<u32>,
+) -> Vec<Endpoint> {
+    let default_port = target_port
+        .and_then(|p| u16::try_from(p).ok())
+        .unwrap_or(port);
+    let resolution = entry
+        .spec
+        .resolution
+        .as_deref()
+        .unwrap_or("NONE")
+        .to_ascii_uppercase();
+    let dns = resolution.starts_with("DNS");
+    if entry.spec.endpoints.is_empty() {
+        if !dns {
+            return Vec::new();
+        }
+        return entry
+            .spec
+            .hosts
+            .iter()
+            .filter(|host| !host.starts_with('*'))
+            .map(|host| Endpoint {
+                address: EndpointAddress::Dns {
+                    host: host.clone(),
+                    port: default_port,
+                },
+                weight: 1,
+            })
+            .collect();
+    }
+    entry
+        .spec
+        .endpoints
+        .iter()
+        .filter_map(|workload| {
+            let port = workload
+                .ports
+                .get(port_name)
+                .and_then(|p| u16::try_from(*p).ok())
+                .unwrap_or(default_port);
+            let weight = workload.weight.unwrap_or(1).max(1);
+            let address = match workload.address.parse::<IpAddr>() {
+                Ok(ip) => EndpointAddress::Socket(SocketAddr::new(ip, port)),
+                Err(_) if dns => EndpointAddress::Dns {
+                    host: workload.address.clone(),
+                    port,
+                },
+                Err(_) => return None,
+            };
+            Some(Endpoint { address, weight })
+        })
+        .collect()
+}
+
+/// Resolves a Service port by name or number to the container port, for
+/// backends that name a `targetPort` (used by Ingress named ports).
+pub fn target_port_name(port: &ServicePort) -> Option<&str> {
+    match &port.target_port {
+        Some(IntOrString::String(name)) => Some(name),
+        _ => None,
+    }
+}
+
+/// Labels of a namespace by name, for selectors.
+pub fn namespace_labels(inputs: &Inputs) -> BTreeMap<&str, &BTreeMap<String, String>> {
+    inputs
+        .namespaces
+        .iter()
+        .map(|namespace| (namespace.name(), &namespace.meta.labels))
+        .collect()
+}

@@ -1,0 +1,118 @@
+//! The admin API (DESIGN.md): `/ready`, `/status`, `/config_dump`,
+//! `/metrics`. Bind it to localhost; it is never served on data ports.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::{header, Method, Request, Response, StatusCode};
+use http_body_util::Full;
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::metrics;
+use crate::state::ControlState;
+
+pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(address).await
+}
+
+pub async fn serve(listener: TcpListener, state: Arc<ControlState>) {
+    let builder = auto::Builder::new(TokioExecutor::new());
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let state = Arc::clone(&state);
+        let service = service_fn(move |request| {
+            let state = Arc::clone(&state);
+            async move { Ok::<_, Infallible>(route(&state, &request)) }
+        });
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
+        tokio::spawn(connection);
+    }
+}
+
+fn route(state: &Arc<ControlState>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+    if request.method() != Method::GET {
+        return text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n".to_owned());
+    }
+    match request.uri().path() {
+        "/ready" | "/healthz/ready" => {
+            if state.is_ready() {
+                text(StatusCode::OK, "ready\n".to_owned())
+            } else {
+                text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned())
+            }
+        }
+        "/status" => json_response(status(state)),
+        "/config_dump" => json_response(config_dump(state)),
+        "/metrics" | "/stats/prometheus" => {
+            let mut response = text(StatusCode::OK, metrics::render(state));
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+            );
+            response
+        }
+        _ => text(StatusCode::NOT_FOUND, "not found\n".to_owned()),
+    }
+}
+
+/// What the translator decided per resource, plus load errors and listeners.
+fn status(state: &ControlState) -> serde_json::Value {
+    let applied = state.applied.load_full();
+    let last_reload = state.last_reload.load_full();
+    let statuses = applied.as_ref().map(|a| &a.translation.statuses);
+    let mut errors: Vec<String> = last_reload.errors.iter().map(ToString::to_string).collect();
+    if let Some(applied) = &applied {
+        errors.extend(crate::config::translation_problems(&applied.translation));
+    }
+    json!({
+        "generation": state.generation(),
+        "ready": state.is_ready(),
+        "lastReload": &*last_reload,
+        "gateways": statuses.map(|s| &s.gateways),
+        "routes": statuses.map(|s| &s.routes),
+        "ingresses": statuses.map(|s| &s.ingresses),
+        "virtualServices": statuses.map(|s| &s.virtual_services),
+        "listeners": state.data_plane.listeners(),
+        "errors": errors,
+        "warnings": applied.as_ref().map(|a| a.warnings.iter().map(ToString::to_string).collect::<Vec<_>>()),
+    })
+}
+
+fn config_dump(state: &ControlState) -> serde_json::Value {
+    let applied = state.applied.load_full();
+    json!({
+        "generation": state.generation(),
+        "files": applied.as_ref().map(|a| &a.files),
+        "routeTable": applied.as_ref().map(|a| &a.translation.table),
+        "endpoints": applied.as_ref().map(|a| &a.translation.endpoints),
+        "listeners": state.data_plane.listeners(),
+    })
+}
+
+fn json_response(value: serde_json::Value) -> Response<Full<Bytes>> {
+    let mut body = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned());
+    body.push('\n');
+    let mut response = text(StatusCode::OK, body);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+fn text(status: StatusCode, body: String) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+}

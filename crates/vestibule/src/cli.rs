@@ -1,0 +1,129 @@
+//! The command line (DESIGN.md "Command line" is the contract).
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "vestibule", version, about = "An ingress gateway for Istio, Ingress and Gateway API configuration")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve traffic as the configuration says, reloading it when it changes.
+    Serve(ServeArgs),
+    /// Parse and translate configuration, print every problem, exit non-zero on error.
+    Validate(ValidateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Files or directories of *.yaml / *.yml / *.json manifests (repeatable).
+    #[arg(long = "config", value_name = "PATH", required_unless_present = "kubernetes")]
+    pub config: Vec<PathBuf>,
+    /// Watch the Kubernetes API server instead of files.
+    #[arg(long)]
+    pub kubernetes: bool,
+    /// Admin API address (/ready, /status, /config_dump, /metrics).
+    #[arg(long, default_value = "127.0.0.1:15000", value_name = "ADDR")]
+    pub admin: SocketAddr,
+    /// A listener port and the local port it binds, e.g. 80=8080 (repeatable; 0 picks a free port).
+    #[arg(long = "port-map", value_name = "PORT=LOCAL", value_parser = parse_port_map)]
+    pub port_map: Vec<(u16, u16)>,
+    /// Address the listeners bind.
+    #[arg(long, default_value = "0.0.0.0", value_name = "IP")]
+    pub bind_address: IpAddr,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// GatewayClass controllerNames served (repeatable).
+    #[arg(long = "controller-name", value_name = "NAME", default_values_t = default_controllers())]
+    pub controller_names: Vec<String>,
+    /// The `server` header on every response.
+    #[arg(long, default_value = "vestibule", value_name = "NAME")]
+    pub server_name: String,
+    /// How long connections may take to finish on shutdown or listener removal.
+    #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+}
+
+/// Who this gateway is, for Istio `Gateway` selectors and namespaces.
+#[derive(Debug, Args)]
+pub struct IdentityArgs {
+    /// This gateway's own labels, KEY=VALUE (repeatable or comma-separated).
+    #[arg(long = "labels", value_name = "KEY=VALUE", value_delimiter = ',', value_parser = parse_label, default_value = "istio=ingressgateway")]
+    pub labels: Vec<(String, String)>,
+    /// This gateway's own namespace.
+    #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
+    pub namespace: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Files or directories to check.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+}
+
+impl IdentityArgs {
+    pub fn identity(&self) -> vestibule_translate::GatewayIdentity {
+        vestibule_translate::GatewayIdentity {
+            labels: self.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
+            namespace: self.namespace.clone(),
+        }
+    }
+}
+
+fn default_controllers() -> Vec<String> {
+    vec![
+        "vestibule.io/gateway-controller".to_owned(),
+        "istio.io/gateway-controller".to_owned(),
+    ]
+}
+
+fn parse_port_map(value: &str) -> Result<(u16, u16), String> {
+    let (port, local) = value
+        .split_once('=')
+        .ok_or_else(|| format!("expected PORT=LOCAL, got {value:?}"))?;
+    let parse = |text: &str| {
+        text.trim()
+            .parse::<u16>()
+            .map_err(|_| format!("{text:?} is not a port number"))
+    };
+    Ok((parse(port)?, parse(local)?))
+}
+
+fn parse_label(value: &str) -> Result<(String, String), String> {
+    let (key, label) = value
+        .split_once('=')
+        .ok_or_else(|| format!("expected KEY=VALUE, got {value:?}"))?;
+    if key.is_empty() {
+        return Err(format!("empty label key in {value:?}"));
+    }
+    Ok((key.to_owned(), label.to_owned()))
+}
+
+fn parse_duration(value: &str) -> Result<Duration, String> {
+    vestibule_translate::duration::parse_duration(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{parse_label, parse_port_map};
+
+    #[test]
+    fn port_maps_and_labels_parse() {
+        assert_eq!(parse_port_map("80=8080"), Ok((80, 8080)));
+        assert!(parse_port_map("80").is_err());
+        assert!(parse_port_map("80=http").is_err());
+        assert_eq!(parse_label("istio=ingressgateway"), Ok(("istio".into(), "ingressgateway".into())));
+        assert!(parse_label("=x").is_err());
+    }
+}

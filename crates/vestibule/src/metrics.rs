@@ -1,0 +1,111 @@
+//! Prometheus metrics: request counts by listener, route and response code
+//! (read from the data plane's lock-free counters at scrape time), and the
+//! configuration's generation and reload outcomes.
+
+use std::sync::Arc;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
+
+use crate::state::ControlState;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct OutcomeLabels {
+    outcome: &'static str,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    listener: String,
+    route: String,
+    response_code: String,
+}
+
+#[derive(Debug, Default)]
+pub struct Metrics {
+    generation: Gauge,
+    reloads: Family<OutcomeLabels, Counter>,
+    last_reload_success: Gauge,
+    config_errors: Gauge,
+}
+
+impl Metrics {
+    pub fn record_reload(&self, ok: bool, generation: u64, errors: usize) {
+        let outcome = if ok { "success" } else { "failure" };
+        self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
+        self.generation.set(i64::try_from(generation).unwrap_or(i64::MAX));
+        self.last_reload_success.set(i64::from(ok));
+        self.config_errors.set(i64::try_from(errors).unwrap_or(i64::MAX));
+    }
+}
+
+/// Renders every metric in the Prometheus text format.
+pub fn render(state: &Arc<ControlState>) -> String {
+    let mut registry = Registry::with_prefix("vestibule");
+    let metrics = &state.metrics;
+    registry.register(
+        "config_generation",
+        "Generation of the configuration serving traffic",
+        metrics.generation.clone(),
+    );
+    registry.register(
+        "config_reloads",
+        "Configuration load attempts by outcome",
+        metrics.reloads.clone(),
+    );
+    registry.register(
+        "config_last_reload_successful",
+        "1 if the last configuration load succeeded, 0 if it was rejected",
+        metrics.last_reload_success.clone(),
+    );
+    registry.register(
+        "config_errors",
+        "Errors in the last rejected configuration load (0 after a success)",
+        metrics.config_errors.clone(),
+    );
+    registry.register_collector(Box::new(RequestCollector(Arc::clone(state))));
+    let mut text = String::new();
+    // Writing to a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+    text
+}
+
+#[derive(Debug)]
+struct RequestCollector(Arc<ControlState>);
+
+impl std::fmt::Debug for ControlState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControlState").finish_non_exhaustive()
+    }
+}
+
+impl Collector for RequestCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let stats = self.0.data_plane.stats().collect();
+        let mut family = encoder.encode_descriptor(
+            "requests",
+            "HTTP requests by listener, route (empty: no route matched) and response code",
+            None,
+            MetricType::Counter,
+        )?;
+        for ((listener, route), codes) in &stats {
+            for (code, count) in codes {
+                let code = if *code == 0 { "other".to_owned() } else { code.to_string() };
+                let labels = RequestLabels {
+                    listener: listener.clone(),
+                    route: route.clone(),
+                    response_code: code,
+                };
+                let counter = Counter::<u64>::default();
+                counter.inc_by(*count);
+                counter.encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}

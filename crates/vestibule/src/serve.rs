@@ -1,0 +1,157 @@
+//! `vestibule serve`: load, translate, publish; reload on change; drain on
+//! SIGTERM.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{bail, Context};
+use vestibule_proxy::{DataPlane, ProxyConfig};
+use vestibule_translate::GatewayIdentity;
+
+use crate::cli::ServeArgs;
+use crate::config::{self, Applied};
+use crate::state::ControlState;
+use crate::{admin, watch};
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    if args.kubernetes {
+        bail!("--kubernetes is not available in this build yet; use --config PATH");
+    }
+    let identity = args.identity.identity();
+    let (inputs, translation, warnings, files) = match config::load(&args.config, &identity) {
+        Ok(loaded) => loaded,
+        Err(errors) => {
+            for error in &errors {
+                tracing::error!("{error}");
+            }
+            bail!("configuration is invalid ({} errors); not starting", errors.len());
+        }
+    };
+    log_warnings(&warnings);
+    let data_plane = DataPlane::new(proxy_config(&args))?;
+    let state = ControlState::new(data_plane);
+
+    let admin_listener = admin::bind(args.admin)
+        .await
+        .with_context(|| format!("binding the admin API on {}", args.admin))?;
+    let admin_address = admin_listener.local_addr()?;
+    tokio::spawn(admin::serve(admin_listener, Arc::clone(&state)));
+
+    let applied = Applied {
+        generation: 1,
+        inputs,
+        translation,
+        warnings,
+        files,
+    };
+    log_translation_problems(&applied);
+    state.apply(applied);
+    state.mark_ready();
+    println!("vestibule admin listening on http://{admin_address}");
+    for listener in state.data_plane.listeners() {
+        match (listener.address, &listener.error) {
+            (Some(address), _) => println!("vestibule listener {} on {address}", listener.port),
+            (None, Some(error)) => println!("vestibule listener {} failed: {error}", listener.port),
+            (None, None) => {}
+        }
+    }
+
+    let (_watcher, mut changes) = watch::watch(&args.config).context("watching the configuration")?;
+    let reloads = {
+        let state = Arc::clone(&state);
+        let paths = args.config.clone();
+        tokio::spawn(async move {
+            while changes.recv().await.is_some() {
+                reload(&state, &paths, &identity);
+            }
+        })
+    };
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: draining connections");
+    state.start_draining();
+    reloads.abort();
+    state.data_plane.shutdown().await;
+    tracing::info!("drained; exiting");
+    Ok(())
+}
+
+fn proxy_config(args: &ServeArgs) -> ProxyConfig {
+    ProxyConfig {
+        server_name: args.server_name.clone(),
+        bind_address: args.bind_address,
+        port_map: args.port_map.iter().copied().collect(),
+        drain_timeout: args.drain_timeout,
+        ..ProxyConfig::default()
+    }
+}
+
+/// Loads the paths again; a set with errors keeps the current one serving.
+fn reload(state: &ControlState, paths: &[PathBuf], identity: &GatewayIdentity) {
+    match config::load(paths, identity) {
+        Ok((inputs, translation, warnings, files)) => {
+            let unchanged = state
+                .applied
+                .load()
+                .as_ref()
+                .is_some_and(|applied| applied.inputs == inputs);
+            if unchanged {
+                tracing::debug!("configuration unchanged");
+                return;
+            }
+            let generation = state.generation() + 1;
+            log_warnings(&warnings);
+            let applied = Applied {
+                generation,
+                inputs,
+                translation,
+                warnings,
+                files,
+            };
+            log_translation_problems(&applied);
+            state.apply(applied);
+            tracing::info!(generation, "configuration reloaded");
+        }
+        Err(errors) => {
+            for error in &errors {
+                tracing::error!(
+                    file = %error.file,
+                    line = error.line,
+                    field = %error.field,
+                    "configuration rejected, previous one keeps serving: {error}"
+                );
+            }
+            state.reject(errors);
+        }
+    }
+}
+
+fn log_warnings(warnings: &[vestibule_api::Diagnostic]) {
+    for warning in warnings {
+        tracing::warn!("{warning}");
+    }
+}
+
+fn log_translation_problems(applied: &Applied) {
+    for problem in config::translation_problems(&applied.translation) {
+        tracing::warn!("{problem}");
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,45 @@
+//! `vestibule validate`: every problem, with file, line and field path.
+
+use std::process::ExitCode;
+
+use crate::cli::ValidateArgs;
+use crate::config;
+
+pub fn run(args: &ValidateArgs) -> ExitCode {
+    let loaded = vestibule_api::load::load_paths(&args.paths);
+    for warning in &loaded.warnings {
+        println!("warning: {warning}");
+    }
+    let mut problems: Vec<String> = loaded
+        .errors
+        .iter()
+        .map(|error| format!("error: {error}"))
+        .collect();
+    if loaded.errors.is_empty() {
+        let translation = vestibule_translate::translate(&loaded.inputs, &args.identity.identity());
+        problems.extend(
+            config::translation_problems(&translation)
+                .into_iter()
+                .map(|problem| format!("error: {problem}")),
+        );
+        for vs in &translation.statuses.virtual_services {
+            for warning in &vs.warnings {
+                println!("warning: {}: VirtualService {}/{}: {warning}", vs.source, vs.namespace, vs.name);
+            }
+        }
+    }
+    for problem in &problems {
+        println!("{problem}");
+    }
+    if problems.is_empty() {
+        println!(
+            "ok: {} files, {} problems",
+            loaded.files.len(),
+            0
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("invalid: {} problems", problems.len());
+        ExitCode::FAILURE
+    }
+}
