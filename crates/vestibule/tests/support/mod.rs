@@ -1,0 +1,299 @@
+//! End-to-end test support: the real `vestibule` binary on `127.0.0.1:0`
+//! ports, in-process httpbin backends, and a small real HTTP/1.1 client.
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, StatusCode};
+use http_body_util::{BodyExt, Empty};
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio::process::{Child, Command};
+
+pub const HOST: &str = "httpbin.example.com";
+
+/// A directory of manifests the gateway watches.
+pub struct ConfigDir {
+    dir: tempfile::TempDir,
+}
+
+impl ConfigDir {
+    pub fn new() -> ConfigDir {
+        ConfigDir {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file atomically (temp file + rename), as editors and
+    /// Kubernetes ConfigMap volumes do.
+    pub fn write(&self, name: &str, text: &str) {
+        let temporary = self.dir.path().join(format!(".tmp-{name}"));
+        std::fs::write(&temporary, text).expect("write config");
+        std::fs::rename(&temporary, self.dir.path().join(name)).expect("rename config");
+    }
+
+    pub fn remove(&self, name: &str) {
+        std::fs::remove_file(self.dir.path().join(name)).expect("remove config");
+    }
+}
+
+/// A Service with one port and an EndpointSlice naming `backends`.
+pub fn service(name: &str, namespace: &str, port: u16, backends: &[SocketAddr]) -> String {
+    // One slice per backend port: pods may listen on different ports.
+    let mut slices = String::new();
+    for (index, backend) in backends.iter().enumerate() {
+        slices.push_str(&format!(
+            "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: {name}-{index}\n  namespace: {namespace}\n  labels:\n    kubernetes.io/service-name: {name}\naddressType: IPv4\nports:\n- name: http\n  port: {}\nendpoints:\n- addresses: [\"{}\"]\n",
+            backend.port(),
+            backend.ip()
+        ));
+    }
+    format!(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n  ports:\n  - name: http\n    port: {port}\n    targetPort: 8080\n{slices}"
+    )
+}
+
+/// The seed's Gateway and VirtualService for httpbin.example.com.
+pub const SEED_GATEWAY: &str = r#"
+apiVersion: networking.istio.io/v1alpha3
+kind: Gateway
+metadata:
+  name: httpbin-gateway
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "httpbin.example.com"
+"#;
+
+pub const SEED_VIRTUAL_SERVICE: &str = r#"
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: httpbin
+spec:
+  hosts:
+  - "httpbin.example.com"
+  gateways:
+  - httpbin-gateway
+  http:
+  - match:
+    - uri:
+        prefix: /status
+    - uri:
+        prefix: /delay
+    route:
+    - destination:
+        port:
+          number: 8000
+        host: httpbin
+"#;
+
+/// Starts an httpbin backend on 127.0.0.1:0.
+pub async fn httpbin(name: &str) -> SocketAddr {
+    httpbin::spawn(httpbin::Options {
+        name: Some(name.to_owned()),
+    })
+    .await
+    .expect("httpbin")
+}
+
+/// A running gateway process.
+pub struct Gateway {
+    child: Child,
+    pub admin: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Gateway {
+    /// Starts `vestibule serve` on `config`, every listener port mapped to a
+    /// free local port, and waits until it is ready.
+    pub async fn start(config: &Path, ports: &[u16], extra: &[&str]) -> Gateway {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_vestibule"));
+        command
+            .arg("serve")
+            .arg("--config")
+            .arg(config)
+            .args(["--admin", "127.0.0.1:0", "--bind-address", "127.0.0.1"])
+            .args(["--drain-timeout", "5s"])
+            .args(extra)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for port in ports {
+            command.args(["--port-map", &format!("{port}=0")]);
+        }
+        let mut child = command.spawn().expect("spawn vestibule");
+        let log = Arc::new(Mutex::new(String::new()));
+        let stderr = child.stderr.take().expect("stderr");
+        let sink = Arc::clone(&log);
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                sink.lock().unwrap().push_str(&line);
+                sink.lock().unwrap().push('\n');
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let admin = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = lines.next_line().await.expect("stdout") {
+                if let Some(address) = line.strip_prefix("vestibule admin listening on http://") {
+                    return address.parse::<SocketAddr>().expect("admin address");
+                }
+            }
+            panic!("vestibule exited before it was ready; log:\n{}", log.lock().unwrap());
+        })
+        .await
+        .expect("vestibule did not start in time");
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Gateway { child, admin, log }
+    }
+
+    /// Where the configured listener `port` is bound now.
+    pub async fn listener(&self, port: u16) -> SocketAddr {
+        let status = self.status().await;
+        status["listeners"]
+            .as_array()
+            .and_then(|listeners| {
+                listeners
+                    .iter()
+                    .find(|l| l["port"] == port && l["address"].is_string())
+            })
+            .and_then(|l| l["address"].as_str())
+            .unwrap_or_else(|| panic!("listener {port} not bound: {status:#}"))
+            .parse()
+            .expect("listener address")
+    }
+
+    pub async fn status(&self) -> serde_json::Value {
+        let (_, _, body) = get(self.admin, "localhost", "/status").await;
+        serde_json::from_slice(&body).expect("status json")
+    }
+
+    pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
+        let (status, _, body) = get(self.admin, "localhost", path).await;
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    pub async fn generation(&self) -> u64 {
+        self.status().await["generation"].as_u64().expect("generation")
+    }
+
+    /// Waits until the served configuration generation reaches `generation`.
+    pub async fn wait_generation(&self, generation: u64) {
+        for _ in 0..100 {
+            if self.generation().await >= generation {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("generation {generation} never served; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn sigterm(&self) {
+        let pid = self.child.id().expect("running");
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &pid.to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    pub async fn wait(&mut self) -> std::process::ExitStatus {
+        tokio::time::timeout(Duration::from_secs(20), self.child.wait())
+            .await
+            .expect("vestibule did not exit")
+            .expect("wait")
+    }
+}
+
+/// One HTTP/1.1 keep-alive connection.
+pub struct Client {
+    sender: http1::SendRequest<Empty<Bytes>>,
+}
+
+impl Client {
+    pub async fn connect(address: SocketAddr) -> Client {
+        let stream = TcpStream::connect(address).await.expect("connect");
+        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        tokio::spawn(connection);
+        Client { sender }
+    }
+
+    pub async fn get(&mut self, host: &str, path: &str) -> (StatusCode, HeaderMap, Bytes) {
+        self.request(host, path, &[]).await
+    }
+
+    pub async fn request(
+        &mut self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> (StatusCode, HeaderMap, Bytes) {
+        self.try_request(host, path, headers).await.expect("request failed")
+    }
+
+    pub async fn try_request(
+        &mut self,
+        host: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<(StatusCode, HeaderMap, Bytes), hyper::Error> {
+        let mut builder = Request::get(path).header("host", host);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        self.sender.ready().await?;
+        let response = self.sender.send_request(builder.body(Empty::new()).unwrap()).await?;
+        let (parts, body) = response.into_parts();
+        let body = body.collect().await?.to_bytes();
+        Ok((parts.status, parts.headers, body))
+    }
+}
+
+/// One request on a fresh connection.
+pub async fn get(address: SocketAddr, host: &str, path: &str) -> (StatusCode, HeaderMap, Bytes) {
+    Client::connect(address).await.get(host, path).await
+}
+
+pub async fn get_with(
+    address: SocketAddr,
+    host: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (StatusCode, HeaderMap, Bytes) {
+    Client::connect(address).await.request(host, path, headers).await
+}
+
+/// Runs curl (a real, independent client) and returns its stdout.
+pub async fn curl(args: &[&str]) -> String {
+    let output = Command::new("curl")
+        .args(["-s", "--max-time", "10"])
+        .args(args)
+        .output()
+        .await
+        .expect("curl");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
