@@ -18,6 +18,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         bail!("--kubernetes is not available in this build yet; use --config PATH");
     }
     let identity = args.identity.identity();
+    // Watch before the first load, so an edit made while starting is not missed.
+    let (_watcher, mut changes) = watch::watch(&args.config).context("watching the configuration")?;
     let (inputs, translation, warnings, files) = match config::load(&args.config, &identity) {
         Ok(loaded) => loaded,
         Err(errors) => {
@@ -56,7 +58,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
 
-    let (_watcher, mut changes) = watch::watch(&args.config).context("watching the configuration")?;
     let reloads = {
         let state = Arc::clone(&state);
         let paths = args.config.clone();
@@ -96,7 +97,10 @@ fn reload(state: &ControlState, paths: &[PathBuf], identity: &GatewayIdentity) {
                 .as_ref()
                 .is_some_and(|applied| applied.inputs == inputs);
             if unchanged {
+                // Valid again (or touched without change): nothing to swap,
+                // but the last attempt succeeded.
                 tracing::debug!("configuration unchanged");
+                state.confirm_unchanged();
                 return;
             }
             let generation = state.generation() + 1;

@@ -72,6 +72,17 @@ impl ControlState {
         self.applied.store(Some(Arc::new(applied)));
     }
 
+    /// Records a successful load that changed nothing.
+    pub fn confirm_unchanged(&self) {
+        let generation = self.generation();
+        self.metrics.record_reload(true, generation, 0);
+        self.last_reload.store(Arc::new(LastReload {
+            ok: true,
+            generation,
+            errors: Vec::new(),
+        }));
+    }
+
     /// Records a rejected reload; the current configuration keeps serving.
     pub fn reject(&self, errors: Vec<Diagnostic>) {
         let generation = self.generation();

@@ -1,9 +1,9 @@
 //! End-to-end test support: the real `vestibule` binary on `127.0.0.1:0`
 //! ports, in-process httpbin backends, and a small real HTTP/1.1 client.
-#![allow(dead_code)]
+#![allow(dead_code, unreachable_pub)]
 
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
