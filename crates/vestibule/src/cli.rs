@@ -47,6 +47,9 @@ pub struct ServeArgs {
     /// The `server` header on every response.
     #[arg(long, default_value = "vestibule", value_name = "NAME")]
     pub server_name: String,
+    /// Worker threads serving traffic (default: one per CPU).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
     /// How long connections may take to finish on shutdown or listener removal.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,

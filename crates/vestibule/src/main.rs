@@ -23,7 +23,11 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Serve(args) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+            let mut builder = tokio::runtime::Builder::new_multi_thread();
+            if let Some(workers) = args.workers {
+                builder.worker_threads(workers.max(1));
+            }
+            let runtime = match builder.enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(error) => {
                     eprintln!("vestibule: cannot start the runtime: {error}");
