@@ -131,12 +131,14 @@ impl Gateway {
             .arg("--config")
             .arg(config)
             .args(["--admin", "127.0.0.1:0", "--bind-address", "127.0.0.1"])
-            .args(["--drain-timeout", "5s"])
             .args(extra)
             .env("RUST_LOG", "info")
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
+        if !extra.contains(&"--drain-timeout") {
+            command.args(["--drain-timeout", "5s"]);
+        }
         for port in ports {
             command.args(["--port-map", &format!("{port}=0")]);
         }
