@@ -49,7 +49,10 @@ pub struct Endpoint {
 pub enum EndpointAddress {
     Socket(SocketAddr),
     /// Resolved by DNS when a connection is made (ServiceEntry `resolution: DNS`).
-    Dns { host: String, port: u16 },
+    Dns {
+        host: String,
+        port: u16,
+    },
 }
 
 impl std::fmt::Display for EndpointAddress {

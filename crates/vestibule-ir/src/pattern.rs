@@ -37,11 +37,25 @@ impl Pattern {
         })
     }
 
+    /// A pattern that matches anywhere in a value, for rewrites that replace
+    /// every match (Envoy `regex_rewrite`, Istio `uriRegexRewrite`).
+    pub fn unanchored(source: &str) -> Result<Pattern, PatternError> {
+        let compiled = regex::RegexBuilder::new(source)
+            .size_limit(PATTERN_SIZE_LIMIT)
+            .build()
+            .map_err(|error| PatternError(error.to_string()))?;
+        Ok(Pattern {
+            source: source.to_owned(),
+            compiled,
+        })
+    }
+
     pub fn as_str(&self) -> &str {
         &self.source
     }
 
-    /// Whether the whole of `value` matches.
+    /// Whether `value` matches: the whole of it, unless the pattern was
+    /// built with [`Pattern::unanchored`].
     pub fn is_match(&self, value: &str) -> bool {
         self.compiled.is_match(value)
     }

@@ -55,14 +55,24 @@ pub struct RouteMatch {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "snake_case")]
 pub enum PathMatch {
-    Exact { value: String, ignore_case: bool },
+    Exact {
+        value: String,
+        ignore_case: bool,
+    },
     /// A raw string prefix (Istio VirtualService `prefix`: `/foo` matches `/foobar`).
-    Prefix { value: String, ignore_case: bool },
+    Prefix {
+        value: String,
+        ignore_case: bool,
+    },
     /// A prefix on `/` boundaries with any trailing `/` ignored (Ingress
     /// `Prefix`, Gateway API `PathPrefix`): `/foo` matches `/foo`, `/foo/`
     /// and `/foo/bar` but not `/foobar`.
-    SegmentPrefix { value: String },
-    Regex { pattern: Pattern },
+    SegmentPrefix {
+        value: String,
+    },
+    Regex {
+        pattern: Pattern,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -131,7 +141,10 @@ pub enum PathRewrite {
     /// Replace the part of the path that the route's prefix matched.
     Prefix(String),
     /// Replace every match of the pattern, `\1`-style groups allowed.
-    Regex { pattern: Pattern, substitution: String },
+    Regex {
+        pattern: Pattern,
+        substitution: String,
+    },
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

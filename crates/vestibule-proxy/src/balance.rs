@@ -12,7 +12,8 @@ pub(crate) fn pick(
     endpoints: &[Arc<EndpointState>],
     tried: &[usize],
 ) -> Option<Arc<EndpointState>> {
-    let untried = |endpoint: &&Arc<EndpointState>| !tried.contains(&(Arc::as_ptr(endpoint) as usize));
+    let untried =
+        |endpoint: &&Arc<EndpointState>| !tried.contains(&(Arc::as_ptr(endpoint) as usize));
     let fresh = endpoints.iter().filter(untried).count();
     if fresh == 0 {
         return least_of_two(endpoints, endpoints.len()).cloned();

@@ -102,7 +102,11 @@ impl ClusterRegistry {
                         endpoints: ArcSwap::from_pointee(Vec::new()),
                     })
                 });
-            let wanted = endpoints.backends.get(key).map(Vec::as_slice).unwrap_or(&[]);
+            let wanted = endpoints
+                .backends
+                .get(key)
+                .map(Vec::as_slice)
+                .unwrap_or(&[]);
             let list: Vec<Arc<EndpointState>> = wanted
                 .iter()
                 .map(|endpoint| endpoint_state(&mut states, &endpoint.address, backend.protocol))

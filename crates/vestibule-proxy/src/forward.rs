@@ -50,7 +50,10 @@ pub(crate) async fn forward(
         match send(connection, request, &endpoint).await {
             Ok(response) => {
                 let (parts, (body, reuse)) = response.into_parts();
-                return Ok(Response::from_parts(parts, UpstreamBody::new(body, reuse, active)));
+                return Ok(Response::from_parts(
+                    parts,
+                    UpstreamBody::new(body, reuse, active),
+                ));
             }
             // Never sent: safe to send again elsewhere.
             Err(Unsent(Some(unsent), error)) => {
@@ -72,7 +75,10 @@ pub(crate) async fn forward(
 /// A failed send: the request back when it never left, and why.
 struct Unsent(Option<Request<Incoming>>, hyper::Error);
 
-type Reuse = Option<(hyper::client::conn::http1::SendRequest<Incoming>, Arc<EndpointState>)>;
+type Reuse = Option<(
+    hyper::client::conn::http1::SendRequest<Incoming>,
+    Arc<EndpointState>,
+)>;
 
 async fn send(
     connection: Connection,

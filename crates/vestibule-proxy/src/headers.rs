@@ -58,7 +58,10 @@ pub(crate) fn prepare_request(headers: &mut HeaderMap, peer: IpAddr, scheme: &'s
 
 fn strip_envoy_headers(headers: &mut HeaderMap) {
     // Rare in practice; only pay for the collection when one is present.
-    if headers.keys().any(|name| name.as_str().starts_with("x-envoy-")) {
+    if headers
+        .keys()
+        .any(|name| name.as_str().starts_with("x-envoy-"))
+    {
         let names: Vec<HeaderName> = headers
             .keys()
             .filter(|name| name.as_str().starts_with("x-envoy-"))

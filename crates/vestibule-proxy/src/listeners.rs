@@ -59,7 +59,10 @@ impl Listeners {
             if let Some(listener) = running.remove(&port) {
                 tracing::info!(port, address = %listener.address, "listener removed; draining");
                 listener.stop.cancel();
-                self.draining.lock().expect("listeners poisoned").push(listener.task);
+                self.draining
+                    .lock()
+                    .expect("listeners poisoned")
+                    .push(listener.task);
             }
         }
         failed.retain(|port, _| wanted.contains(port));
@@ -105,7 +108,8 @@ impl Listeners {
     /// (each listener enforces the drain deadline).
     pub(crate) async fn shutdown(&self) {
         let mut tasks: Vec<JoinHandle<()>> = Vec::new();
-        for (_, listener) in std::mem::take(&mut *self.running.lock().expect("listeners poisoned")) {
+        for (_, listener) in std::mem::take(&mut *self.running.lock().expect("listeners poisoned"))
+        {
             listener.stop.cancel();
             tasks.push(listener.task);
         }
@@ -122,8 +126,17 @@ fn bind(shared: &Arc<Shared>, port: u16) -> Result<Running, String> {
     let listener = bind_socket(address).map_err(|error| format!("bind {address}: {error}"))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     let stop = CancellationToken::new();
-    let task = tokio::spawn(accept_loop(listener, port, Arc::clone(shared), stop.clone()));
-    Ok(Running { address, stop, task })
+    let task = tokio::spawn(accept_loop(
+        listener,
+        port,
+        Arc::clone(shared),
+        stop.clone(),
+    ));
+    Ok(Running {
+        address,
+        stop,
+        task,
+    })
 }
 
 fn bind_socket(address: SocketAddr) -> std::io::Result<TcpListener> {
@@ -153,7 +166,12 @@ fn connection_builder(shared: &Shared) -> auto::Builder<TokioExecutor> {
     builder
 }
 
-async fn accept_loop(listener: TcpListener, port: u16, shared: Arc<Shared>, stop: CancellationToken) {
+async fn accept_loop(
+    listener: TcpListener,
+    port: u16,
+    shared: Arc<Shared>,
+    stop: CancellationToken,
+) {
     let graceful = GracefulShutdown::new();
     let builder = connection_builder(&shared);
     loop {
@@ -192,7 +210,14 @@ async fn accept_loop(listener: TcpListener, port: u16, shared: Arc<Shared>, stop
     }
     drop(listener);
     let deadline = shared.config.drain_timeout;
-    if tokio::time::timeout(deadline, graceful.shutdown()).await.is_err() {
-        tracing::warn!(port, ?deadline, "drain deadline passed; closing remaining connections");
+    if tokio::time::timeout(deadline, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            port,
+            ?deadline,
+            "drain deadline passed; closing remaining connections"
+        );
     }
 }

@@ -104,7 +104,10 @@ impl RouteRuntime {
             for backend in &forward.backends {
                 total_weight = total_weight.saturating_add(backend.weight);
                 targets.push(Target {
-                    cluster: backend.backend.as_ref().and_then(|key| clusters.get(key).cloned()),
+                    cluster: backend
+                        .backend
+                        .as_ref()
+                        .and_then(|key| clusters.get(key).cloned()),
                     request_headers: CompiledMutations::new(&backend.request_headers),
                     response_headers: CompiledMutations::new(&backend.response_headers),
                     until: total_weight,

@@ -25,7 +25,7 @@ fn replace_prefix(path: &str, matched: &PathMatch, replacement: &str) -> String 
 
 fn regex_rewrite(path: &str, pattern: &str, substitution: &str) -> String {
     let rewrite = PathRewrite::Regex {
-        pattern: Pattern::new(pattern).unwrap(),
+        pattern: Pattern::unanchored(pattern).unwrap(),
         substitution: substitution.to_owned(),
     };
     rewrite_path(path, None, &rewrite)
@@ -153,7 +153,18 @@ fn regex_rewrite_of_a_missing_group_inserts_nothing() {
 
 #[test]
 fn regex_rewrite_leaves_a_non_matching_path_alone() {
-    // The IR pattern is anchored: it matches the whole path or nothing.
-    assert_eq!(regex_rewrite("/x/one", "one", "two"), "/x/one");
-    assert_eq!(regex_rewrite("/one", "/one", "/two"), "/two");
+    assert_eq!(regex_rewrite("/x/one", "three", "two"), "/x/one");
+}
+
+#[test]
+fn regex_rewrite_replaces_every_match_like_envoy() {
+    assert_eq!(regex_rewrite("/x/one/y/one", "one", "two"), "/x/two/y/two");
+    assert_eq!(
+        regex_rewrite(
+            "/service/foo/v1/api",
+            "^/service/([^/]+)(/.*)$",
+            "\\2/instance/\\1"
+        ),
+        "/v1/api/instance/foo"
+    );
 }

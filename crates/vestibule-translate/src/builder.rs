@@ -33,7 +33,6 @@ impl TableBuilder {
         listener.protocol == protocol
     }
 
-
     /// The virtual host for `domain` on `port`, created on first use.
     /// The listener must have been declared.
     pub(crate) fn virtual_host(&mut self, port: u16, domain: &str) -> &mut VirtualHost {
@@ -58,7 +57,11 @@ impl TableBuilder {
     }
 
     /// Registers the backend for a resolved service port and its endpoints.
-    pub(crate) fn backend(&mut self, registry: &Registry<'_>, target: &ServicePortRef<'_>) -> BackendKey {
+    pub(crate) fn backend(
+        &mut self,
+        registry: &Registry<'_>,
+        target: &ServicePortRef<'_>,
+    ) -> BackendKey {
         let key = format!("outbound|{}||{}", target.port, target.host);
         if !self.backends.contains_key(&key) {
             self.backends.insert(
@@ -75,6 +78,18 @@ impl TableBuilder {
                 .insert(key.clone(), registry.endpoints(target));
         }
         key
+    }
+
+    /// Takes over the backends and endpoints registered in `scratch`: a
+    /// resource is converted into a scratch builder first, so that one
+    /// rejected half-way leaves no backend of its earlier rules behind.
+    pub(crate) fn adopt_backends(&mut self, scratch: TableBuilder) {
+        for (key, backend) in scratch.backends {
+            self.backends.entry(key).or_insert(backend);
+        }
+        for (key, endpoints) in scratch.endpoints {
+            self.endpoints.entry(key).or_insert(endpoints);
+        }
     }
 
     /// Applies `arrange` to the routes of every virtual host (e.g. moving
@@ -123,11 +138,20 @@ impl TableBuilder {
     /// A backend for a destination that names no known service. Istio routes
     /// such a request to a cluster that does not exist, and Envoy answers 503;
     /// a backend with no endpoints gives the same answer.
-    pub(crate) fn missing_backend(&mut self, host: &str, namespace: &str, port: Option<u16>) -> BackendKey {
+    pub(crate) fn missing_backend(
+        &mut self,
+        host: &str,
+        namespace: &str,
+        port: Option<u16>,
+    ) -> BackendKey {
         let host = if host.contains('.') {
             host.to_ascii_lowercase()
         } else {
-            format!("{}.{namespace}.{}", host.to_ascii_lowercase(), crate::services::CLUSTER_DOMAIN)
+            format!(
+                "{}.{namespace}.{}",
+                host.to_ascii_lowercase(),
+                crate::services::CLUSTER_DOMAIN
+            )
         };
         let port = port.unwrap_or(0);
         let key = format!("outbound|{port}||{host}");

@@ -79,7 +79,11 @@ impl<'a> Registry<'a> {
     pub fn new(inputs: &'a Inputs) -> Registry<'a> {
         let mut by_host = HashMap::new();
         for service in &inputs.services {
-            let host = format!("{}.{}.{CLUSTER_DOMAIN}", service.name(), service.namespace());
+            let host = format!(
+                "{}.{}.{CLUSTER_DOMAIN}",
+                service.name(),
+                service.namespace()
+            );
             by_host.insert(host, Entry::Service(service));
         }
         for entry in &inputs.service_entries {

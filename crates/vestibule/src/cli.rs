@@ -8,7 +8,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "vestibule", version, about = "An ingress gateway for Istio, Ingress and Gateway API configuration")]
+#[command(
+    name = "vestibule",
+    version,
+    about = "An ingress gateway for Istio, Ingress and Gateway API configuration"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -25,7 +29,11 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Files or directories of *.yaml / *.yml / *.json manifests (repeatable).
-    #[arg(long = "config", value_name = "PATH", required_unless_present = "kubernetes")]
+    #[arg(
+        long = "config",
+        value_name = "PATH",
+        required_unless_present = "kubernetes"
+    )]
     pub config: Vec<PathBuf>,
     /// Watch the Kubernetes API server instead of files.
     #[arg(long)]
@@ -126,7 +134,10 @@ mod tests {
         assert_eq!(parse_port_map("80=8080"), Ok((80, 8080)));
         assert!(parse_port_map("80").is_err());
         assert!(parse_port_map("80=http").is_err());
-        assert_eq!(parse_label("istio=ingressgateway"), Ok(("istio".into(), "ingressgateway".into())));
+        assert_eq!(
+            parse_label("istio=ingressgateway"),
+            Ok(("istio".into(), "ingressgateway".into()))
+        );
         assert!(parse_label("=x").is_err());
     }
 }

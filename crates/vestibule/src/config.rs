@@ -19,12 +19,30 @@ pub struct Applied {
     pub files: Vec<PathBuf>,
 }
 
+impl Applied {
+    /// A configuration that loaded cleanly, as generation `generation`.
+    pub fn new(generation: u64, candidate: Candidate) -> Applied {
+        Applied {
+            generation,
+            inputs: candidate.inputs,
+            translation: candidate.translation,
+            warnings: candidate.warnings,
+            files: candidate.files,
+        }
+    }
+}
+
+/// A loaded, translated configuration not yet serving.
+pub struct Candidate {
+    pub inputs: Inputs,
+    pub translation: Translation,
+    pub warnings: Vec<Diagnostic>,
+    pub files: Vec<PathBuf>,
+}
+
 /// Reads and translates the configured paths. `Err` holds every load error;
 /// per-resource translation problems are in the statuses instead.
-pub fn load(
-    paths: &[PathBuf],
-    identity: &GatewayIdentity,
-) -> Result<(Inputs, Translation, Vec<Diagnostic>, Vec<PathBuf>), Vec<Diagnostic>> {
+pub fn load(paths: &[PathBuf], identity: &GatewayIdentity) -> Result<Candidate, Vec<Diagnostic>> {
     let Loaded {
         inputs,
         errors,
@@ -35,7 +53,12 @@ pub fn load(
         return Err(errors);
     }
     let translation = translate(&inputs, identity);
-    Ok((inputs, translation, warnings, files))
+    Ok(Candidate {
+        inputs,
+        translation,
+        warnings,
+        files,
+    })
 }
 
 /// Translation problems, one line each, naming the resource and its source.
@@ -43,7 +66,11 @@ pub fn translation_problems(translation: &Translation) -> Vec<String> {
     let statuses = &translation.statuses;
     let mut problems: Vec<String> = statuses.errors.clone();
     for vs in &statuses.virtual_services {
-        for condition in vs.conditions.iter().filter(|c| !c.is_true() && c.reason == "Invalid") {
+        for condition in vs
+            .conditions
+            .iter()
+            .filter(|c| !c.is_true() && c.reason == "Invalid")
+        {
             problems.push(format!(
                 "{}: VirtualService {}/{}: {}",
                 vs.source, vs.namespace, vs.name, condition.message

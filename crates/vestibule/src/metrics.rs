@@ -38,9 +38,11 @@ impl Metrics {
     pub fn record_reload(&self, ok: bool, generation: u64, errors: usize) {
         let outcome = if ok { "success" } else { "failure" };
         self.reloads.get_or_create(&OutcomeLabels { outcome }).inc();
-        self.generation.set(i64::try_from(generation).unwrap_or(i64::MAX));
+        self.generation
+            .set(i64::try_from(generation).unwrap_or(i64::MAX));
         self.last_reload_success.set(i64::from(ok));
-        self.config_errors.set(i64::try_from(errors).unwrap_or(i64::MAX));
+        self.config_errors
+            .set(i64::try_from(errors).unwrap_or(i64::MAX));
     }
 }
 
@@ -95,7 +97,11 @@ impl Collector for RequestCollector {
         )?;
         for ((listener, route), codes) in &stats {
             for (code, count) in codes {
-                let code = if *code == 0 { "other".to_owned() } else { code.to_string() };
+                let code = if *code == 0 {
+                    "other".to_owned()
+                } else {
+                    code.to_string()
+                };
                 let labels = RequestLabels {
                     listener: listener.clone(),
                     route: route.clone(),

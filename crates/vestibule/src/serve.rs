@@ -19,17 +19,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     let identity = args.identity.identity();
     // Watch before the first load, so an edit made while starting is not missed.
-    let (_watcher, mut changes) = watch::watch(&args.config).context("watching the configuration")?;
-    let (inputs, translation, warnings, files) = match config::load(&args.config, &identity) {
+    let (_watcher, mut changes) =
+        watch::watch(&args.config).context("watching the configuration")?;
+    let candidate = match config::load(&args.config, &identity) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for error in &errors {
                 tracing::error!("{error}");
             }
-            bail!("configuration is invalid ({} errors); not starting", errors.len());
+            bail!(
+                "configuration is invalid ({} errors); not starting",
+                errors.len()
+            );
         }
     };
-    log_warnings(&warnings);
+    log_warnings(&candidate.warnings);
     let data_plane = DataPlane::new(proxy_config(&args))?;
     let state = ControlState::new(data_plane);
 
@@ -39,13 +43,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let admin_address = admin_listener.local_addr()?;
     tokio::spawn(admin::serve(admin_listener, Arc::clone(&state)));
 
-    let applied = Applied {
-        generation: 1,
-        inputs,
-        translation,
-        warnings,
-        files,
-    };
+    let applied = Applied::new(1, candidate);
     log_translation_problems(&applied);
     state.apply(applied);
     state.mark_ready();
@@ -90,12 +88,12 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
 /// Loads the paths again; a set with errors keeps the current one serving.
 fn reload(state: &ControlState, paths: &[PathBuf], identity: &GatewayIdentity) {
     match config::load(paths, identity) {
-        Ok((inputs, translation, warnings, files)) => {
+        Ok(candidate) => {
             let unchanged = state
                 .applied
                 .load()
                 .as_ref()
-                .is_some_and(|applied| applied.inputs == inputs);
+                .is_some_and(|applied| applied.inputs == candidate.inputs);
             if unchanged {
                 // Valid again (or touched without change): nothing to swap,
                 // but the last attempt succeeded.
@@ -104,14 +102,8 @@ fn reload(state: &ControlState, paths: &[PathBuf], identity: &GatewayIdentity) {
                 return;
             }
             let generation = state.generation() + 1;
-            log_warnings(&warnings);
-            let applied = Applied {
-                generation,
-                inputs,
-                translation,
-                warnings,
-                files,
-            };
+            log_warnings(&candidate.warnings);
+            let applied = Applied::new(generation, candidate);
             log_translation_problems(&applied);
             state.apply(applied);
             tracing::info!(generation, "configuration reloaded");

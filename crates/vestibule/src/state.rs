@@ -61,8 +61,11 @@ impl ControlState {
     /// Swaps in a configuration that loaded cleanly.
     pub fn apply(&self, applied: Applied) {
         let translation = &applied.translation;
-        self.data_plane
-            .publish(applied.generation, &translation.table, &translation.endpoints);
+        self.data_plane.publish(
+            applied.generation,
+            &translation.table,
+            &translation.endpoints,
+        );
         self.metrics.record_reload(true, applied.generation, 0);
         self.last_reload.store(Arc::new(LastReload {
             ok: true,

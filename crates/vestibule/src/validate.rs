@@ -24,7 +24,10 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
         );
         for vs in &translation.statuses.virtual_services {
             for warning in &vs.warnings {
-                println!("warning: {}: VirtualService {}/{}: {warning}", vs.source, vs.namespace, vs.name);
+                println!(
+                    "warning: {}: VirtualService {}/{}: {warning}",
+                    vs.source, vs.namespace, vs.name
+                );
             }
         }
     }
@@ -32,11 +35,7 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
         println!("{problem}");
     }
     if problems.is_empty() {
-        println!(
-            "ok: {} files, {} problems",
-            loaded.files.len(),
-            0
-        );
+        println!("ok: {} files, {} problems", loaded.files.len(), 0);
         ExitCode::SUCCESS
     } else {
         println!("invalid: {} problems", problems.len());

@@ -13,7 +13,9 @@ use tokio::sync::mpsc;
 const DEBOUNCE: Duration = Duration::from_millis(100);
 
 /// Starts watching; the receiver yields once per burst of changes.
-pub fn watch(paths: &[PathBuf]) -> notify::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
+pub fn watch(
+    paths: &[PathBuf],
+) -> notify::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
     let (events_tx, mut events_rx) = mpsc::unbounded_channel::<()>();
     let relevant: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {

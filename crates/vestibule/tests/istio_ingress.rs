@@ -5,14 +5,19 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{curl, get, httpbin, service, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE};
+use support::{
+    curl, get, httpbin, service, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE,
+};
 
 async fn seed_gateway() -> (ConfigDir, Gateway) {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
     config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
     (config, gateway)
 }
@@ -24,7 +29,10 @@ async fn status_200_is_served_with_a_server_header() {
     let url = format!("http://{address}/status/200");
     let head = curl(&["-I", "-HHost:httpbin.example.com", &url]).await;
     assert!(head.starts_with("HTTP/1.1 200 OK"), "{head}");
-    assert!(head.to_ascii_lowercase().contains("\nserver: vestibule"), "{head}");
+    assert!(
+        head.to_ascii_lowercase().contains("\nserver: vestibule"),
+        "{head}"
+    );
     assert!(head.contains("x-envoy-upstream-service-time:"), "{head}");
 }
 
@@ -60,7 +68,12 @@ async fn unexposed_paths_and_unknown_hosts_get_an_empty_404() {
 async fn host_matching_ignores_case_port_and_trailing_dot() {
     let (_config, gateway) = seed_gateway().await;
     let address = gateway.listener(80).await;
-    for host in ["HTTPBIN.example.COM", "httpbin.example.com:80", "httpbin.example.com.", "httpbin.example.com.:8080"] {
+    for host in [
+        "HTTPBIN.example.COM",
+        "httpbin.example.com:80",
+        "httpbin.example.com.",
+        "httpbin.example.com.:8080",
+    ] {
         let (status, _, _) = get(address, host, "/status/200").await;
         assert_eq!(status, 200, "host {host}");
     }
@@ -85,7 +98,16 @@ async fn h2c_with_prior_knowledge_is_served_on_the_same_port() {
     let (_config, gateway) = seed_gateway().await;
     let address = gateway.listener(80).await;
     let url = format!("http://{address}/status/200");
-    let out = curl(&["--http2-prior-knowledge", "-o", "/dev/null", "-w", "%{http_version} %{http_code}", "-HHost:httpbin.example.com", &url]).await;
+    let out = curl(&[
+        "--http2-prior-knowledge",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version} %{http_code}",
+        "-HHost:httpbin.example.com",
+        &url,
+    ])
+    .await;
     assert_eq!(out, "2 200");
 }
 
@@ -130,7 +152,10 @@ async fn browser_variant_serves_any_host_and_shows_the_request_headers() {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
     config.write("browser.yaml", BROWSER);
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
     let address = gateway.listener(80).await;
     let body = curl(&[&format!("http://{address}/headers")]).await;
@@ -139,7 +164,11 @@ async fn browser_variant_serves_any_host_and_shows_the_request_headers() {
     assert_eq!(headers["Host"], address.to_string());
     assert_eq!(headers["X-Forwarded-For"], "127.0.0.1");
     assert_eq!(headers["X-Forwarded-Proto"], "http");
-    assert_eq!(headers["X-Request-Id"].as_str().map(str::len), Some(36), "{json}");
+    assert_eq!(
+        headers["X-Request-Id"].as_str().map(str::len),
+        Some(36),
+        "{json}"
+    );
     assert!(headers["User-Agent"].as_str().unwrap().starts_with("curl/"));
 }
 
@@ -199,25 +228,58 @@ async fn mesh_in_gateways_changes_nothing_and_mesh_only_is_not_served() {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
-    config.write("with-mesh.yaml", &vs_with_gateways("with-mesh", "[httpbin-gateway, mesh]", "/status"));
-    config.write("mesh-only.yaml", &vs_with_gateways("mesh-only", "[mesh]", "/get"));
-    config.write("no-gateways.yaml", &vs_with_gateways("no-gateways", "[]", "/ip"));
-    config.write("other-gateway.yaml", &vs_with_gateways("other", "[other-gateway]", "/uuid"));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    config.write(
+        "with-mesh.yaml",
+        &vs_with_gateways("with-mesh", "[httpbin-gateway, mesh]", "/status"),
+    );
+    config.write(
+        "mesh-only.yaml",
+        &vs_with_gateways("mesh-only", "[mesh]", "/get"),
+    );
+    config.write(
+        "no-gateways.yaml",
+        &vs_with_gateways("no-gateways", "[]", "/ip"),
+    );
+    config.write(
+        "other-gateway.yaml",
+        &vs_with_gateways("other", "[other-gateway]", "/uuid"),
+    );
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
     let address = gateway.listener(80).await;
     assert_eq!(get(address, HOST, "/status/200").await.0, 200);
     for path in ["/get", "/ip", "/uuid"] {
-        assert_eq!(get(address, HOST, path).await.0, 404, "{path} must not be served");
+        assert_eq!(
+            get(address, HOST, path).await.0,
+            404,
+            "{path} must not be served"
+        );
     }
     let status = gateway.status().await;
     let reasons: Vec<(String, String)> = status["virtualServices"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|vs| (vs["name"].as_str().unwrap().to_owned(), vs["conditions"][0]["reason"].as_str().unwrap().to_owned()))
+        .map(|vs| {
+            (
+                vs["name"].as_str().unwrap().to_owned(),
+                vs["conditions"][0]["reason"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
-    assert!(reasons.contains(&("with-mesh".into(), "Accepted".into())), "{reasons:?}");
-    assert!(reasons.contains(&("mesh-only".into(), "MeshOnly".into())), "{reasons:?}");
-    assert!(reasons.contains(&("other".into(), "NoMatchingGateway".into())), "{reasons:?}");
+    assert!(
+        reasons.contains(&("with-mesh".into(), "Accepted".into())),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("mesh-only".into(), "MeshOnly".into())),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("other".into(), "NoMatchingGateway".into())),
+        "{reasons:?}"
+    );
 }

@@ -8,14 +8,19 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use support::{get, httpbin, service, Client, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE};
+use support::{
+    get, httpbin, service, Client, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE,
+};
 
 async fn seed() -> (ConfigDir, Gateway) {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
     config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
     let gateway = Gateway::start(config.path(), &[80, 8081], &[]).await;
     (config, gateway)
 }
@@ -39,7 +44,10 @@ async fn an_edit_changes_routing_within_a_second_on_kept_alive_connections() {
         if status == 200 {
             break;
         }
-        assert!(edited.elapsed() < Duration::from_secs(1), "not applied within 1s");
+        assert!(
+            edited.elapsed() < Duration::from_secs(1),
+            "not applied within 1s"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(gateway.generation().await, 2);
@@ -69,7 +77,11 @@ async fn reloads_under_load_fail_no_request() {
         }));
     }
     for generation in 2..=11 {
-        let text = if generation % 2 == 0 { exposing_headers() } else { SEED_VIRTUAL_SERVICE.to_owned() };
+        let text = if generation % 2 == 0 {
+            exposing_headers()
+        } else {
+            SEED_VIRTUAL_SERVICE.to_owned()
+        };
         config.write("virtualservice.yaml", &text);
         gateway.wait_generation(generation).await;
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -79,15 +91,27 @@ async fn reloads_under_load_fail_no_request() {
     for worker in workers {
         failures.extend(worker.await.unwrap());
     }
-    assert!(failures.is_empty(), "{} failed requests: {:?}", failures.len(), &failures[..failures.len().min(5)]);
-    assert!(ok.load(Ordering::Relaxed) > 100, "too little load: {}", ok.load(Ordering::Relaxed));
+    assert!(
+        failures.is_empty(),
+        "{} failed requests: {:?}",
+        failures.len(),
+        &failures[..failures.len().min(5)]
+    );
+    assert!(
+        ok.load(Ordering::Relaxed) > 100,
+        "too little load: {}",
+        ok.load(Ordering::Relaxed)
+    );
 }
 
 #[tokio::test]
 async fn a_broken_edit_keeps_the_last_good_configuration_and_reports_why() {
     let (config, gateway) = seed().await;
     let address = gateway.listener(80).await;
-    config.write("virtualservice.yaml", &SEED_VIRTUAL_SERVICE.replace("number: 8000", "number: eight"));
+    config.write(
+        "virtualservice.yaml",
+        &SEED_VIRTUAL_SERVICE.replace("number: 8000", "number: eight"),
+    );
     // Wait for the rejection to be recorded.
     let mut status = gateway.status().await;
     for _ in 0..100 {
@@ -98,21 +122,43 @@ async fn a_broken_edit_keeps_the_last_good_configuration_and_reports_why() {
         status = gateway.status().await;
     }
     let error = &status["lastReload"]["errors"][0];
-    assert!(error["file"].as_str().unwrap().ends_with("virtualservice.yaml"), "{status:#}");
+    assert!(
+        error["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("virtualservice.yaml"),
+        "{status:#}"
+    );
     assert_eq!(error["line"], 20, "{status:#}");
-    assert_eq!(error["field"], "spec.http[0].route[0].destination.port.number");
+    assert_eq!(
+        error["field"],
+        "spec.http[0].route[0].destination.port.number"
+    );
     assert_eq!(status["generation"], 1);
     let errors = status["errors"].as_array().unwrap();
-    assert!(errors[0].as_str().unwrap().contains("virtualservice.yaml:20:"), "{errors:?}");
+    assert!(
+        errors[0]
+            .as_str()
+            .unwrap()
+            .contains("virtualservice.yaml:20:"),
+        "{errors:?}"
+    );
 
     // Still serving the last good configuration.
     assert_eq!(get(address, HOST, "/status/200").await.0, 200);
     let (_, metrics) = gateway.admin_get("/metrics").await;
-    assert!(metrics.contains("vestibule_config_last_reload_successful 0"), "{metrics}");
-    assert!(metrics.contains("vestibule_config_reloads_total{outcome=\"failure\"}"), "{metrics}");
+    assert!(
+        metrics.contains("vestibule_config_last_reload_successful 0"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("vestibule_config_reloads_total{outcome=\"failure\"}"),
+        "{metrics}"
+    );
     let log = gateway.log();
     assert!(
-        log.contains("virtualservice.yaml:20:") && log.contains("spec.http[0].route[0].destination.port.number"),
+        log.contains("virtualservice.yaml:20:")
+            && log.contains("spec.http[0].route[0].destination.port.number"),
         "{log}"
     );
 
@@ -128,7 +174,10 @@ async fn a_broken_edit_keeps_the_last_good_configuration_and_reports_why() {
 async fn listeners_open_and_close_with_the_configuration() {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
     let gateway = Gateway::start(config.path(), &[80, 8081], &[]).await;
     // No configuration asks for a port: none is open.
     assert_eq!(gateway.status().await["listeners"], serde_json::json!([]));
@@ -140,14 +189,20 @@ async fn listeners_open_and_close_with_the_configuration() {
     assert_eq!(get(address, HOST, "/status/200").await.0, 200);
 
     // Move the server to port 8081: 80 closes, 8081 opens.
-    config.write("gateway.yaml", &SEED_GATEWAY.replace("number: 80", "number: 8081"));
+    config.write(
+        "gateway.yaml",
+        &SEED_GATEWAY.replace("number: 80", "number: 8081"),
+    );
     gateway.wait_generation(3).await;
     let moved = gateway.listener(8081).await;
     assert_eq!(get(moved, HOST, "/status/200").await.0, 200);
     let listeners = gateway.status().await["listeners"].clone();
     assert_eq!(listeners.as_array().unwrap().len(), 1, "{listeners}");
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(tokio::net::TcpStream::connect(address).await.is_err(), "port 80's listener still accepts");
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "port 80's listener still accepts"
+    );
 }
 
 #[tokio::test]
@@ -156,12 +211,20 @@ async fn a_port_that_cannot_be_bound_is_reported_and_others_keep_working() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let taken_port = taken.local_addr().unwrap().port();
     let config = ConfigDir::new();
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
     let two_servers = SEED_GATEWAY.to_owned()
         + "  - port:\n      number: 81\n      name: http-2\n      protocol: HTTP\n    hosts:\n    - \"httpbin.example.com\"\n";
     config.write("gateway.yaml", &two_servers);
     config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    let gateway = Gateway::start(config.path(), &[80], &["--port-map", &format!("81={taken_port}")]).await;
+    let gateway = Gateway::start(
+        config.path(),
+        &[80],
+        &["--port-map", &format!("81={taken_port}")],
+    )
+    .await;
     let status = gateway.status().await;
     let failed = status["listeners"]
         .as_array()
@@ -169,7 +232,13 @@ async fn a_port_that_cannot_be_bound_is_reported_and_others_keep_working() {
         .iter()
         .find(|l| l["port"] == 81)
         .expect("port 81 reported");
-    assert!(failed["error"].as_str().unwrap().contains("Address already in use"), "{failed}");
+    assert!(
+        failed["error"]
+            .as_str()
+            .unwrap()
+            .contains("Address already in use"),
+        "{failed}"
+    );
     assert!(gateway.log().contains("cannot bind listener"));
     let address = gateway.listener(80).await;
     assert_eq!(get(address, HOST, "/status/200").await.0, 200);

@@ -4,7 +4,9 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use support::{httpbin, service, Client, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE};
+use support::{
+    httpbin, service, Client, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE,
+};
 
 #[tokio::test]
 async fn sigterm_drains_in_flight_requests_then_exits_zero() {
@@ -12,7 +14,10 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
     config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
     let mut gateway = Gateway::start(config.path(), &[80], &[]).await;
     let address = gateway.listener(80).await;
     let admin = gateway.admin;
@@ -27,12 +32,19 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
     // Not ready any more, and no new connections once the listener closed.
     let (ready, _, _) = support::get(admin, "localhost", "/ready").await;
     assert_eq!(ready, 503);
-    assert!(tokio::net::TcpStream::connect(address).await.is_err(), "still accepting");
+    assert!(
+        tokio::net::TcpStream::connect(address).await.is_err(),
+        "still accepting"
+    );
 
     assert_eq!(in_flight.await.unwrap(), 200, "in-flight request was cut");
     let status = gateway.wait().await;
     assert!(status.success(), "exit status {status:?}");
-    assert!(signalled.elapsed() < Duration::from_secs(4), "drain took {:?}", signalled.elapsed());
+    assert!(
+        signalled.elapsed() < Duration::from_secs(4),
+        "drain took {:?}",
+        signalled.elapsed()
+    );
 }
 
 #[tokio::test]
@@ -41,7 +53,10 @@ async fn the_drain_deadline_bounds_shutdown() {
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
     config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, &[backend]));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
     let mut gateway = Gateway::start(config.path(), &[80], &["--drain-timeout", "1s"]).await;
     let address = gateway.listener(80).await;
     let mut client = Client::connect(address).await;
@@ -52,6 +67,12 @@ async fn the_drain_deadline_bounds_shutdown() {
     let status = gateway.wait().await;
     assert!(status.success());
     let waited = signalled.elapsed();
-    assert!(waited >= Duration::from_millis(900) && waited < Duration::from_secs(4), "{waited:?}");
-    assert!(in_flight.await.unwrap().is_err(), "a request past the deadline cannot complete");
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(4),
+        "{waited:?}"
+    );
+    assert!(
+        in_flight.await.unwrap().is_err(),
+        "a request past the deadline cannot complete"
+    );
 }

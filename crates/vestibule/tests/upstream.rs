@@ -7,7 +7,10 @@ mod support;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 
-use support::{get, get_with, httpbin, service, Client, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE};
+use support::{
+    get, get_with, httpbin, service, Client, ConfigDir, Gateway, HOST, SEED_GATEWAY,
+    SEED_VIRTUAL_SERVICE,
+};
 
 /// A local address nothing listens on (bound, then released).
 fn dead_address() -> SocketAddr {
@@ -19,7 +22,10 @@ async fn gateway_with(backends: &[SocketAddr], virtual_service: &str) -> (Config
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
     config.write("virtualservice.yaml", virtual_service);
-    config.write("httpbin.yaml", &service("httpbin", "default", 8000, backends));
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, backends),
+    );
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
     (config, gateway)
 }
@@ -51,7 +57,10 @@ async fn retries_can_be_disabled() {
             failures += 1;
         }
     }
-    assert!(failures > 0, "with retries off, some requests must hit the dead endpoint");
+    assert!(
+        failures > 0,
+        "with retries off, some requests must hit the dead endpoint"
+    );
 }
 
 #[tokio::test]
@@ -84,7 +93,9 @@ async fn requests_spread_over_endpoints() {
     let mut client = Client::connect(address).await;
     for _ in 0..200 {
         let (_, headers, _) = client.get(HOST, "/status/200").await;
-        *seen.entry(headers["x-httpbin-name"].to_str().unwrap().to_owned()).or_default() += 1;
+        *seen
+            .entry(headers["x-httpbin-name"].to_str().unwrap().to_owned())
+            .or_default() += 1;
     }
     assert!(seen["a"] > 40 && seen["b"] > 40, "{seen:?}");
 }
@@ -124,7 +135,11 @@ async fn upstream_server_header_is_overwritten() {
     let address = gateway.listener(80).await;
     let (_, headers, _) = get(address, HOST, "/status/200").await;
     assert_eq!(headers["server"], "vestibule");
-    assert!(headers["x-envoy-upstream-service-time"].to_str().unwrap().parse::<u64>().is_ok());
+    assert!(headers["x-envoy-upstream-service-time"]
+        .to_str()
+        .unwrap()
+        .parse::<u64>()
+        .is_ok());
 }
 
 #[tokio::test]
@@ -136,8 +151,10 @@ async fn h2c_upstreams_are_spoken_to_over_http2() {
         "virtualservice.yaml",
         &SEED_VIRTUAL_SERVICE.replace("prefix: /delay", "prefix: /get"),
     );
-    let h2_service = service("httpbin", "default", 8000, &[backend])
-        .replace("  - name: http\n    port: 8000\n", "  - name: http\n    port: 8000\n    appProtocol: kubernetes.io/h2c\n");
+    let h2_service = service("httpbin", "default", 8000, &[backend]).replace(
+        "  - name: http\n    port: 8000\n",
+        "  - name: http\n    port: 8000\n    appProtocol: kubernetes.io/h2c\n",
+    );
     config.write("httpbin.yaml", &h2_service);
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
     let address = gateway.listener(80).await;

@@ -31,29 +31,50 @@ fn every_example_validates() {
         }
         let output = validate(&[&directory]);
         let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(output.status.success(), "{}:\n{stdout}", directory.display());
+        assert!(
+            output.status.success(),
+            "{}:\n{stdout}",
+            directory.display()
+        );
         assert!(stdout.contains("ok: "), "{stdout}");
-        assert!(!stdout.contains("warning"), "{}: {stdout}", directory.display());
+        assert!(
+            !stdout.contains("warning"),
+            "{}: {stdout}",
+            directory.display()
+        );
         checked += 1;
     }
-    assert!(checked >= 3, "expected the httpbin, browser and octopus examples");
+    assert!(
+        checked >= 3,
+        "expected the httpbin, browser and octopus examples"
+    );
 }
 
 #[test]
 fn broken_files_exit_non_zero_and_name_every_problem() {
     let config = ConfigDir::new();
-    config.write("gateway.yaml", &SEED_GATEWAY.replace("number: 80", "number: [80]"));
+    config.write(
+        "gateway.yaml",
+        &SEED_GATEWAY.replace("number: 80", "number: [80]"),
+    );
     config.write(
         "virtualservice.yaml",
         &SEED_VIRTUAL_SERVICE.replace("number: 8000", "number: eight"),
     );
-    config.write("syntax.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x\n");
+    config.write(
+        "syntax.yaml",
+        "apiVersion: v1\nkind: Service\nmetadata: {name: x\n",
+    );
     let output = validate(&[config.path()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
-    assert!(stdout.contains("gateway.yaml:11:") && stdout.contains("spec.servers[0].port.number"), "{stdout}");
     assert!(
-        stdout.contains("virtualservice.yaml:20:") && stdout.contains("spec.http[0].route[0].destination.port.number"),
+        stdout.contains("gateway.yaml:11:") && stdout.contains("spec.servers[0].port.number"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("virtualservice.yaml:20:")
+            && stdout.contains("spec.http[0].route[0].destination.port.number"),
         "{stdout}"
     );
     assert!(stdout.contains("syntax.yaml:"), "{stdout}");
@@ -72,23 +93,35 @@ fn translation_problems_fail_validation_with_their_source() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert_eq!(output.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("virtualservice.yaml:2:"), "{stdout}");
-    assert!(stdout.contains("spec.http[0].match[1].uri.regex"), "{stdout}");
+    assert!(
+        stdout.contains("spec.http[0].match[1].uri.regex"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn unknown_kinds_are_warnings_not_errors() {
     let config = ConfigDir::new();
-    config.write("other.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n");
+    config.write(
+        "other.yaml",
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: w\n",
+    );
     let output = validate(&[config.path()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains("warning:") && stdout.contains("other.yaml:1"), "{stdout}");
+    assert!(
+        stdout.contains("warning:") && stdout.contains("other.yaml:1"),
+        "{stdout}"
+    );
 }
 
 #[test]
 fn serve_refuses_to_start_on_an_invalid_configuration() {
     let config = ConfigDir::new();
-    config.write("virtualservice.yaml", &SEED_VIRTUAL_SERVICE.replace("number: 8000", "number: eight"));
+    config.write(
+        "virtualservice.yaml",
+        &SEED_VIRTUAL_SERVICE.replace("number: 8000", "number: eight"),
+    );
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
         .args(["serve", "--admin", "127.0.0.1:0", "--config"])
         .arg(config.path())
@@ -96,5 +129,8 @@ fn serve_refuses_to_start_on_an_invalid_configuration() {
         .expect("run vestibule serve");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
-    assert!(stderr.contains("virtualservice.yaml:20:") && stderr.contains("not starting"), "{stderr}");
+    assert!(
+        stderr.contains("virtualservice.yaml:20:") && stderr.contains("not starting"),
+        "{stderr}"
+    );
 }

@@ -25,7 +25,10 @@ pub(crate) struct HttpServer {
 
 impl HttpServer {
     /// The hosts this server offers to a VirtualService in `namespace`.
-    pub(super) fn hosts_for<'s>(&'s self, namespace: &'s str) -> impl Iterator<Item = &'s str> + 's {
+    pub(super) fn hosts_for<'s>(
+        &'s self,
+        namespace: &'s str,
+    ) -> impl Iterator<Item = &'s str> + 's {
         self.hosts
             .iter()
             .filter(move |(scope, _)| scope.as_deref().is_none_or(|scope| scope == namespace))
@@ -72,10 +75,7 @@ pub(crate) fn server_kind(server: &Server) -> ServerKind {
 }
 
 /// Builds the status entry of a Gateway and its HTTP servers.
-pub(crate) fn http_servers(
-    gateway: &IstioGateway,
-    status: &mut GatewayStatus,
-) -> Vec<HttpServer> {
+pub(crate) fn http_servers(gateway: &IstioGateway, status: &mut GatewayStatus) -> Vec<HttpServer> {
     let key = (gateway.namespace().to_owned(), gateway.name().to_owned());
     let mut servers = Vec::new();
     for (index, server) in gateway.spec.servers.iter().enumerate() {

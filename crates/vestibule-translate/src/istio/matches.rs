@@ -38,10 +38,7 @@ fn path_match(
     })
 }
 
-fn optional(
-    value: &Option<StringMatch>,
-    field: &str,
-) -> Result<Option<StringMatcher>, FieldError> {
+fn optional(value: &Option<StringMatch>, field: &str) -> Result<Option<StringMatcher>, FieldError> {
     match value {
         Some(value) => string_matcher(value, field),
         None => Ok(None),
@@ -84,7 +81,10 @@ pub(crate) fn string_matcher(
 }
 
 fn header_matches(input: &HttpMatchRequest, field: &str) -> Result<Vec<HeaderMatch>, FieldError> {
-    let present = input.headers.iter().map(|(name, value)| (name, value, false));
+    let present = input
+        .headers
+        .iter()
+        .map(|(name, value)| (name, value, false));
     let absent = input
         .without_headers
         .iter()

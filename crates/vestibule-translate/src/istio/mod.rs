@@ -37,10 +37,11 @@ pub(crate) fn translate(
         statuses.virtual_services.push(status);
     }
     for ((gateway, index), routes) in attached {
-        let status = statuses
-            .gateways
-            .iter_mut()
-            .find(|s| s.api_group == "networking.istio.io" && (s.namespace.as_str(), s.name.as_str()) == (gateway.0.as_str(), gateway.1.as_str()));
+        let status = statuses.gateways.iter_mut().find(|s| {
+            s.api_group == "networking.istio.io"
+                && (s.namespace.as_str(), s.name.as_str())
+                    == (gateway.0.as_str(), gateway.1.as_str())
+        });
         if let Some(listener) = status.and_then(|status| status.listeners.get_mut(index)) {
             listener.attached_routes = routes.len() as u32;
         }
@@ -85,7 +86,8 @@ fn selected_servers(
 fn by_creation<S>(resources: &[vestibule_api::Resource<S>]) -> Vec<&vestibule_api::Resource<S>> {
     let mut sorted: Vec<_> = resources.iter().collect();
     sorted.sort_by(|a, b| {
-        let created = |r: &vestibule_api::Resource<S>| r.meta.creation_timestamp.clone().unwrap_or_default();
+        let created =
+            |r: &vestibule_api::Resource<S>| r.meta.creation_timestamp.clone().unwrap_or_default();
         created(a)
             .cmp(&created(b))
             .then_with(|| a.namespace().cmp(b.namespace()))
@@ -117,18 +119,26 @@ fn bind_virtual_service(
         .collect();
     let bindings = bindings(vs, &gateways, servers);
     if bindings.is_empty() {
-        let reason = if gateways.is_empty() { "MeshOnly" } else { "NoMatchingGateway" };
+        let reason = if gateways.is_empty() {
+            "MeshOnly"
+        } else {
+            "NoMatchingGateway"
+        };
         let message = if gateways.is_empty() {
             "binds no ingress gateway (gateways is empty or only `mesh`)".to_owned()
         } else {
-            "no server of a Gateway it names, selected by this workload, has a matching host".to_owned()
+            "no server of a Gateway it names, selected by this workload, has a matching host"
+                .to_owned()
         };
         status
             .conditions
             .push(Condition::new("Accepted", false, reason, message).at_generation(generation));
         return status;
     }
-    let converted = match rules::convert(vs, registry, builder) {
+    // Backends go to a scratch builder until the whole VirtualService is
+    // known to be valid: a rejected one must not leave backends behind.
+    let mut scratch = TableBuilder::default();
+    let converted = match rules::convert(vs, registry, &mut scratch) {
         Ok(converted) => converted,
         Err((field, message)) => {
             status.conditions.push(
@@ -138,6 +148,7 @@ fn bind_virtual_service(
             return status;
         }
     };
+    builder.adopt_backends(scratch);
     status.warnings = converted.warnings;
     for binding in &bindings {
         let server = &servers[binding.server];
@@ -187,7 +198,10 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
                     continue;
                 };
                 if seen.insert((server.port, domain.clone()), ()).is_none() {
-                    found.push(Binding { server: index, domain });
+                    found.push(Binding {
+                        server: index,
+                        domain,
+                    });
                 }
             }
         }
@@ -198,13 +212,23 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
 /// The routes a server gets: those whose match-level `gateways` (or else the
 /// VirtualService's) include the server's Gateway, and whose match-level
 /// `port` (if any) is the server's port.
-fn routes_for(routes: &[CandidateRoute], gateways: &[GatewayKey], server: &HttpServer) -> Vec<Route> {
+fn routes_for(
+    routes: &[CandidateRoute],
+    gateways: &[GatewayKey],
+    server: &HttpServer,
+) -> Vec<Route> {
     routes
         .iter()
         .filter(|candidate| {
-            let names = if candidate.gateways.is_empty() { gateways } else { &candidate.gateways };
+            let names = if candidate.gateways.is_empty() {
+                gateways
+            } else {
+                &candidate.gateways
+            };
             names.contains(&server.gateway)
-                && candidate.port.is_none_or(|port| port == u32::from(server.port))
+                && candidate
+                    .port
+                    .is_none_or(|port| port == u32::from(server.port))
         })
         .map(|candidate| candidate.route.clone())
         .collect()
@@ -215,8 +239,9 @@ fn routes_for(routes: &[CandidateRoute], gateways: &[GatewayKey], server: &HttpS
 /// their relative order, so a merged VirtualService's catch-all cannot
 /// shadow another's specific routes.
 fn move_catch_alls_last(routes: &mut Vec<Route>) {
-    let (specific, catch_alls): (Vec<Route>, Vec<Route>) =
-        std::mem::take(routes).into_iter().partition(|route| !is_catch_all(route));
+    let (specific, catch_alls): (Vec<Route>, Vec<Route>) = std::mem::take(routes)
+        .into_iter()
+        .partition(|route| !is_catch_all(route));
     routes.extend(specific);
     routes.extend(catch_alls);
 }

@@ -45,7 +45,15 @@ pub(crate) fn convert(
     };
     for (index, rule) in vs.spec.http.iter().enumerate() {
         let field = format!("spec.http[{index}]");
-        let Some(template) = rule_template(vs, rule, index, &field, registry, builder, &mut converted.warnings)?
+        let Some(template) = rule_template(
+            vs,
+            rule,
+            index,
+            &field,
+            registry,
+            builder,
+            &mut converted.warnings,
+        )?
         else {
             continue;
         };
@@ -103,7 +111,9 @@ fn rule_template(
         return Ok(None);
     };
     for unsupported in unsupported_fields(rule) {
-        warnings.push(format!("{field}.{unsupported} is not supported yet and is ignored"));
+        warnings.push(format!(
+            "{field}.{unsupported} is not supported yet and is ignored"
+        ));
     }
     let (request_headers, response_headers) = header_mutations(rule.headers.as_ref(), field)?;
     let timeout = match rule.timeout.as_deref() {
@@ -176,10 +186,15 @@ fn action(
         }
     }
     if rule.redirect.is_some() && rule.rewrite.is_some() {
-        return Err((field.to_owned(), "redirect and rewrite cannot both be set".to_owned()));
+        return Err((
+            field.to_owned(),
+            "redirect and rewrite cannot both be set".to_owned(),
+        ));
     }
     if rule.delegate.is_some() {
-        warnings.push(format!("{field}.delegate is not supported yet; rule skipped"));
+        warnings.push(format!(
+            "{field}.delegate is not supported yet; rule skipped"
+        ));
         return Ok(None);
     }
     if let Some(redirect) = &rule.redirect {
@@ -240,7 +255,9 @@ fn forward(
             .and_then(|port| u16::try_from(port.number).ok())
             .filter(|port| *port != 0);
         if destination.destination.subset.is_some() {
-            warnings.push(format!("{field}.destination.subset is not supported yet and is ignored"));
+            warnings.push(format!(
+                "{field}.destination.subset is not supported yet and is ignored"
+            ));
         }
         let backend = match registry.resolve(&destination.destination.host, vs.namespace(), port) {
             Ok(target) => builder.backend(registry, &target),
@@ -269,8 +286,11 @@ fn forward(
         Some(rewrite) => match (&rewrite.uri, &rewrite.uri_regex_rewrite) {
             (Some(uri), _) => Some(PathRewrite::Prefix(uri.clone())),
             (None, Some(regex)) => Some(PathRewrite::Regex {
-                pattern: vestibule_ir::Pattern::new(&regex.pattern).map_err(|error| {
-                    (format!("{field}.rewrite.uriRegexRewrite.match"), error.to_string())
+                pattern: vestibule_ir::Pattern::unanchored(&regex.pattern).map_err(|error| {
+                    (
+                        format!("{field}.rewrite.uriRegexRewrite.match"),
+                        error.to_string(),
+                    )
                 })?,
                 substitution: regex.rewrite.clone(),
             }),
@@ -292,7 +312,11 @@ fn weights(rule: &HttpRoute, field: &str) -> Result<Vec<u32>, FieldError> {
     if rule.route.len() == 1 {
         return Ok(vec![1]);
     }
-    if rule.route.iter().all(|destination| destination.weight.is_none()) {
+    if rule
+        .route
+        .iter()
+        .all(|destination| destination.weight.is_none())
+    {
         return Ok(vec![1; rule.route.len()]);
     }
     let mut weights = Vec::with_capacity(rule.route.len());
@@ -307,7 +331,10 @@ fn weights(rule: &HttpRoute, field: &str) -> Result<Vec<u32>, FieldError> {
         weights.push(weight);
     }
     if weights.iter().all(|weight| *weight == 0) {
-        return Err((format!("{field}.route"), "total weight must not be 0".to_owned()));
+        return Err((
+            format!("{field}.route"),
+            "total weight must not be 0".to_owned(),
+        ));
     }
     Ok(weights)
 }
@@ -320,8 +347,14 @@ fn header_mutations(
         return Ok(Default::default());
     };
     Ok((
-        operations(headers.request.as_ref(), &format!("{field}.headers.request"))?,
-        operations(headers.response.as_ref(), &format!("{field}.headers.response"))?,
+        operations(
+            headers.request.as_ref(),
+            &format!("{field}.headers.request"),
+        )?,
+        operations(
+            headers.response.as_ref(),
+            &format!("{field}.headers.response"),
+        )?,
     ))
 }
 
@@ -366,9 +399,8 @@ fn retry_policy(retries: Option<&HttpRetry>, field: &str) -> Result<RetryPolicy,
     let mut policy = RetryPolicy::istio_default();
     policy.attempts = u32::try_from(retries.attempts).unwrap_or(u32::MAX);
     if let Some(value) = retries.per_try_timeout.as_deref() {
-        policy.per_try_timeout = Some(
-            parse_duration(value).map_err(|e| (format!("{field}.retries.perTryTimeout"), e))?,
-        );
+        policy.per_try_timeout =
+            Some(parse_duration(value).map_err(|e| (format!("{field}.retries.perTryTimeout"), e))?);
     }
     if let Some(retry_on) = retries.retry_on.as_deref().filter(|v| !v.trim().is_empty()) {
         policy.retry_on = RetryOn::default();
@@ -393,8 +425,13 @@ fn apply_retry_token(policy: &mut RetryPolicy, token: &str) -> Result<(), String
         "reset" | "reset-before-request" => on.reset = true,
         "retriable-status-codes" => on.retriable_status_codes = true,
         // Accepted for compatibility; vestibule has no equivalent condition.
-        "retriable-4xx" | "retriable-headers" | "envoy-ratelimited" | "deadline-exceeded"
-        | "internal" | "resource-exhausted" | "http3-post-connect-failure" => {}
+        "retriable-4xx"
+        | "retriable-headers"
+        | "envoy-ratelimited"
+        | "deadline-exceeded"
+        | "internal"
+        | "resource-exhausted"
+        | "http3-post-connect-failure" => {}
         code => {
             let status: u16 = code
                 .parse()

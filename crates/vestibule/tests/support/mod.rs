@@ -161,7 +161,10 @@ impl Gateway {
                     return address.parse::<SocketAddr>().expect("admin address");
                 }
             }
-            panic!("vestibule exited before it was ready; log:\n{}", log.lock().unwrap());
+            panic!(
+                "vestibule exited before it was ready; log:\n{}",
+                log.lock().unwrap()
+            );
         })
         .await
         .expect("vestibule did not start in time");
@@ -196,7 +199,9 @@ impl Gateway {
     }
 
     pub async fn generation(&self) -> u64 {
-        self.status().await["generation"].as_u64().expect("generation")
+        self.status().await["generation"]
+            .as_u64()
+            .expect("generation")
     }
 
     /// Waits until the served configuration generation reaches `generation`.
@@ -239,7 +244,9 @@ pub struct Client {
 impl Client {
     pub async fn connect(address: SocketAddr) -> Client {
         let stream = TcpStream::connect(address).await.expect("connect");
-        let (sender, connection) = http1::handshake(TokioIo::new(stream)).await.expect("handshake");
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .expect("handshake");
         tokio::spawn(connection);
         Client { sender }
     }
@@ -254,7 +261,9 @@ impl Client {
         path: &str,
         headers: &[(&str, &str)],
     ) -> (StatusCode, HeaderMap, Bytes) {
-        self.try_request(host, path, headers).await.expect("request failed")
+        self.try_request(host, path, headers)
+            .await
+            .expect("request failed")
     }
 
     pub async fn try_request(
@@ -268,7 +277,10 @@ impl Client {
             builder = builder.header(*name, *value);
         }
         self.sender.ready().await?;
-        let response = self.sender.send_request(builder.body(Empty::new()).unwrap()).await?;
+        let response = self
+            .sender
+            .send_request(builder.body(Empty::new()).unwrap())
+            .await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
         Ok((parts.status, parts.headers, body))
@@ -286,7 +298,10 @@ pub async fn get_with(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (StatusCode, HeaderMap, Bytes) {
-    Client::connect(address).await.request(host, path, headers).await
+    Client::connect(address)
+        .await
+        .request(host, path, headers)
+        .await
 }
 
 /// Runs curl (a real, independent client) and returns its stdout.
