@@ -88,7 +88,10 @@ async fn send(
     match connection {
         Connection::Http1(mut sender) => {
             let response = sender.try_send_request(request).await.map_err(unsent)?;
-            Ok(response.map(|body| (body, Some((sender, Arc::clone(endpoint))))))
+            // A switched connection belongs to the tunnel, not the pool.
+            let reuse = (response.status() != http::StatusCode::SWITCHING_PROTOCOLS)
+                .then(|| (sender, Arc::clone(endpoint)));
+            Ok(response.map(|body| (body, reuse)))
         }
         Connection::Http2(mut sender) => {
             let response = sender.try_send_request(request).await.map_err(unsent)?;

@@ -18,6 +18,7 @@ use crate::body::ResponseBody;
 use crate::error::ProxyError;
 use crate::headers;
 use crate::snapshot::{ListenerRuntime, RouteRuntime, Target};
+use crate::upgrade;
 use crate::Shared;
 
 /// What a connection knows about itself.
@@ -153,10 +154,14 @@ async fn forward(
         .cluster
         .as_deref()
         .ok_or(ProxyError::InvalidBackend)?;
+    let upgrade = upgrade::requested(&mut request);
     let headers = request.headers_mut();
     headers::prepare_request(headers, conn.peer.ip(), conn.scheme);
     runtime.request_headers.apply(headers);
     target.request_headers.apply(headers);
+    if let Some(upgrade) = &upgrade {
+        upgrade.restore_request_headers(headers);
+    }
     let authority = match &runtime.host_rewrite {
         Some(host) => host.to_str().unwrap_or(&decision.authority).to_owned(),
         None => decision.authority,
@@ -181,8 +186,12 @@ async fn forward(
             .map_err(|_| ProxyError::Timeout)??,
         None => call.await?,
     };
+    let mut upstream = upstream;
+    headers::prepare_response(upstream.headers_mut(), &shared.server_header);
+    if let Some(upgrade) = upgrade {
+        upgrade.complete(&mut upstream);
+    }
     let (mut parts, body) = upstream.into_parts();
-    headers::prepare_response(&mut parts.headers, &shared.server_header);
     parts.headers.insert(
         headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
         headers::millis_value(started.elapsed().as_millis()),

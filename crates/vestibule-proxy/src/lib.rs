@@ -14,6 +14,7 @@ mod listeners;
 mod pool;
 mod snapshot;
 mod stats;
+mod upgrade;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};

@@ -67,7 +67,7 @@ impl Pool {
                 let (sender, connection) = http1::Builder::new()
                     .handshake::<_, Incoming>(TokioIo::new(stream))
                     .await?;
-                tokio::spawn(connection);
+                tokio::spawn(connection.with_upgrades());
                 Ok(Connection::Http1(sender))
             }
             AppProtocol::H2c => {

@@ -66,7 +66,6 @@ fn load_item(file: &str, doc: &Doc<'_>, index: usize, item: &Item, out: &mut Loa
             }
         }
     }
-    eprintln!("FALLBACK {index}");
     let (header, failure) = match doc.parse::<Header>(Some(index)) {
         Ok(parsed) => (parsed.value, None),
         Err(failure) => (Header::default(), Some(failure)),

@@ -11,7 +11,7 @@ mod hosts;
 mod matches;
 mod rules;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use vestibule_api::{Inputs, VirtualService};
 use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
@@ -151,14 +151,20 @@ fn bind_virtual_service(
     builder.adopt_backends(scratch);
     status.warnings = converted.warnings;
     for binding in &bindings {
-        let server = &servers[binding.server];
-        let routes = routes_for(&converted.routes, &gateways, server);
-        attached
-            .entry((server.gateway.clone(), server.status_index))
-            .or_default()
-            .insert(format!("{}/{}", vs.namespace(), vs.name()));
+        let bound: Vec<&HttpServer> = binding
+            .servers
+            .iter()
+            .map(|&index| &servers[index])
+            .collect();
+        for server in &bound {
+            attached
+                .entry((server.gateway.clone(), server.status_index))
+                .or_default()
+                .insert(format!("{}/{}", vs.namespace(), vs.name()));
+        }
+        let routes = routes_for(&converted.routes, &gateways, &bound);
         builder
-            .virtual_host(server.port, &binding.domain)
+            .virtual_host(binding.port, &binding.domain)
             .routes
             .extend(routes);
     }
@@ -169,14 +175,18 @@ fn bind_virtual_service(
 }
 
 struct Binding {
-    server: usize,
+    port: u16,
     domain: String,
+    /// Every server on `port` that offers `domain` to the VirtualService.
+    servers: Vec<usize>,
 }
 
-/// The (server, domain) pairs a VirtualService is served on: servers of the
+/// The (port, domain) pairs a VirtualService is served on: servers of the
 /// Gateways it names (at VirtualService or match level) whose hosts admit
 /// its namespace, one domain per intersecting host pair. A domain is bound
-/// once per port even when several servers offer it.
+/// once per port even when several servers (of several Gateways) offer it;
+/// the binding keeps all of them, as Istio appends the routes each server's
+/// Gateway gets to the one virtual host.
 fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]) -> Vec<Binding> {
     let match_gateways: Vec<GatewayKey> = vs
         .spec
@@ -186,8 +196,7 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
         .flat_map(|m| &m.gateways)
         .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
         .collect();
-    let mut seen: HashMap<(u16, String), ()> = HashMap::new();
-    let mut found = Vec::new();
+    let mut found: Vec<Binding> = Vec::new();
     for (index, server) in servers.iter().enumerate() {
         if !gateways.contains(&server.gateway) && !match_gateways.contains(&server.gateway) {
             continue;
@@ -197,11 +206,15 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
                 let Some(domain) = hosts::intersect(server_host, vs_host) else {
                     continue;
                 };
-                if seen.insert((server.port, domain.clone()), ()).is_none() {
-                    found.push(Binding {
-                        server: index,
+                let same = |b: &&mut Binding| b.port == server.port && b.domain == domain;
+                match found.iter_mut().find(same) {
+                    Some(binding) if binding.servers.contains(&index) => {}
+                    Some(binding) => binding.servers.push(index),
+                    None => found.push(Binding {
+                        port: server.port,
                         domain,
-                    });
+                        servers: vec![index],
+                    }),
                 }
             }
         }
@@ -209,13 +222,14 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
     found
 }
 
-/// The routes a server gets: those whose match-level `gateways` (or else the
-/// VirtualService's) include the server's Gateway, and whose match-level
-/// `port` (if any) is the server's port.
+/// The routes a binding gets, in rule order: those that one of its servers
+/// admits, i.e. whose match-level `gateways` (or else the VirtualService's)
+/// include the server's Gateway, and whose match-level `port` (if any) is
+/// the server's port.
 fn routes_for(
     routes: &[CandidateRoute],
     gateways: &[GatewayKey],
-    server: &HttpServer,
+    servers: &[&HttpServer],
 ) -> Vec<Route> {
     routes
         .iter()
@@ -225,10 +239,12 @@ fn routes_for(
             } else {
                 &candidate.gateways
             };
-            names.contains(&server.gateway)
-                && candidate
-                    .port
-                    .is_none_or(|port| port == u32::from(server.port))
+            servers.iter().any(|server| {
+                names.contains(&server.gateway)
+                    && candidate
+                        .port
+                        .is_none_or(|port| port == u32::from(server.port))
+            })
         })
         .map(|candidate| candidate.route.clone())
         .collect()

@@ -1,0 +1,77 @@
+//! Protocol upgrades (WebSocket): Istio enables them on every HTTP listener.
+//! The `Upgrade` request goes upstream with its hop-by-hop headers put back;
+//! on `101 Switching Protocols` both connections are handed over and bytes
+//! are copied both ways until either side closes.
+
+use http::header::{self, HeaderValue};
+use http::{Request, Response, StatusCode};
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+
+static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
+
+/// The `Upgrade` header of an HTTP/1.1 request that asks to switch
+/// protocols, and the handle to its connection once switched.
+pub(crate) struct Requested {
+    protocol: HeaderValue,
+    downstream: OnUpgrade,
+}
+
+/// Takes the upgrade parts from a request that asks for one.
+pub(crate) fn requested<B>(request: &mut Request<B>) -> Option<Requested> {
+    if request.version() != http::Version::HTTP_11 {
+        return None;
+    }
+    let asks = request
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(','))
+        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let protocol = request.headers().get(header::UPGRADE)?.clone();
+    asks.then(|| Requested {
+        protocol,
+        downstream: hyper::upgrade::on(request),
+    })
+}
+
+impl Requested {
+    /// Puts back the headers hop-by-hop stripping removed.
+    pub(crate) fn restore_request_headers(&self, headers: &mut http::HeaderMap) {
+        headers.insert(header::CONNECTION, UPGRADE_TOKEN.clone());
+        headers.insert(header::UPGRADE, self.protocol.clone());
+    }
+
+    /// On a 101 from upstream: restores the response's upgrade headers and
+    /// splices the two connections together in the background.
+    pub(crate) fn complete<B>(self, response: &mut Response<B>) {
+        if response.status() != StatusCode::SWITCHING_PROTOCOLS {
+            return;
+        }
+        let upstream_protocol = response.headers().get(header::UPGRADE).cloned();
+        let upstream = hyper::upgrade::on(&mut *response);
+        let headers = response.headers_mut();
+        headers.insert(header::CONNECTION, UPGRADE_TOKEN.clone());
+        headers.insert(
+            header::UPGRADE,
+            upstream_protocol.unwrap_or_else(|| self.protocol.clone()),
+        );
+        let downstream = self.downstream;
+        tokio::spawn(async move {
+            let (downstream, upstream) = match tokio::try_join!(downstream, upstream) {
+                Ok(pair) => pair,
+                Err(error) => {
+                    tracing::debug!(%error, "upgrade failed");
+                    return;
+                }
+            };
+            let mut downstream = TokioIo::new(downstream);
+            let mut upstream = TokioIo::new(upstream);
+            if let Err(error) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await
+            {
+                tracing::debug!(%error, "upgraded connection closed with error");
+            }
+        });
+    }
+}

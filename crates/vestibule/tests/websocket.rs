@@ -1,0 +1,67 @@
+//! WebSocket through the gateway: the upgrade is forwarded, then frames flow
+//! both ways over the spliced connections.
+
+mod support;
+
+use futures_util::{SinkExt, StreamExt};
+use tokio::net::TcpListener;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+use support::{service, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE};
+
+/// A WebSocket server that echoes every text message, prefixed.
+async fn echo_server() -> std::net::SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+                while let Some(Ok(message)) = socket.next().await {
+                    if let Message::Text(text) = message {
+                        socket
+                            .send(Message::text(format!("echo: {text}")))
+                            .await
+                            .unwrap();
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn websocket_upgrades_are_proxied_both_ways() {
+    let backend = echo_server().await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write(
+        "virtualservice.yaml",
+        &SEED_VIRTUAL_SERVICE.replace("prefix: /delay", "prefix: /ws"),
+    );
+    config.write(
+        "backend.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let address = gateway.listener(80).await;
+
+    let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
+    request.headers_mut().insert("host", HOST.parse().unwrap());
+    let (mut socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    assert_eq!(response.status(), 101);
+    assert_eq!(response.headers()["server"], "vestibule");
+    for index in 0..3 {
+        socket
+            .send(Message::text(format!("hello {index}")))
+            .await
+            .unwrap();
+        let reply = socket.next().await.unwrap().unwrap();
+        assert_eq!(reply, Message::text(format!("echo: hello {index}")));
+    }
+    socket.close(None).await.unwrap();
+}
