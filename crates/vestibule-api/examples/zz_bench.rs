@@ -9,10 +9,16 @@ fn main() {
     let t = std::time::Instant::now();
     let mut l = vestibule_api::Loaded::default();
     for i in 0..3000 {
-        vestibule_api::load_str("x.yaml", &doc.replace("name: a", &format!("name: a{i}")), &mut l);
+        vestibule_api::load_str(
+            "x.yaml",
+            &doc.replace("name: a", &format!("name: a{i}")),
+            &mut l,
+        );
     }
     eprintln!("load_str 3000 docs: {:?}", t.elapsed());
-    let big: String = (0..3000).map(|i| doc.replace("name: a", &format!("name: a{i}")) + "---\n").collect();
+    let big: String = (0..3000)
+        .map(|i| doc.replace("name: a", &format!("name: a{i}")) + "---\n")
+        .collect();
     let t = std::time::Instant::now();
     let mut l = vestibule_api::Loaded::default();
     vestibule_api::load_str("x.yaml", &big, &mut l);

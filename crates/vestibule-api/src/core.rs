@@ -180,7 +180,10 @@ impl SecretSpec {
 /// Decodes standard base64, ignoring line breaks as the API server does.
 pub(crate) fn decode_base64(value: &str) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine as _;
-    let compact: String = value.chars().filter(|c| !matches!(c, '\n' | '\r')).collect();
+    let compact: String = value
+        .chars()
+        .filter(|c| !matches!(c, '\n' | '\r'))
+        .collect();
     base64::engine::general_purpose::STANDARD.decode(compact)
 }
 

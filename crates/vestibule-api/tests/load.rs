@@ -16,7 +16,8 @@ fn only_error(loaded: &Loaded) -> &Diagnostic {
     &loaded.errors[0]
 }
 
-const SERVICE_A: &str = "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  ports:\n  - port: 80\n";
+const SERVICE_A: &str =
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: a\nspec:\n  ports:\n  - port: 80\n";
 
 #[test]
 fn multi_document_lines_are_file_lines() {
@@ -49,7 +50,11 @@ metadata:
         .collect();
     assert_eq!(
         lines,
-        vec![("one", "ns.yaml", 2), ("two", "ns.yaml", 9), ("three", "ns.yaml", 14)]
+        vec![
+            ("one", "ns.yaml", 2),
+            ("two", "ns.yaml", 9),
+            ("three", "ns.yaml", 14)
+        ]
     );
 }
 
@@ -82,7 +87,10 @@ spec:
     let err = only_error(&loaded);
     assert_eq!((err.line, err.column), (21, 15));
     assert_eq!(err.field, "spec.http[0].route[0].weight");
-    assert_eq!(err.resource.as_deref(), Some("VirtualService default/httpbin"));
+    assert_eq!(
+        err.resource.as_deref(),
+        Some("VirtualService default/httpbin")
+    );
     assert!(err.message.contains("ten"), "{}", err.message);
     // The other documents still load.
     assert_eq!(loaded.inputs.namespaces.len(), 2);
@@ -118,7 +126,10 @@ spec:
 
 #[test]
 fn yaml_syntax_error_has_line_and_column_and_other_documents_load() {
-    let text = format!("{SERVICE_A}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: [b\n---\n{}", SERVICE_A.replace("name: a", "name: c"));
+    let text = format!(
+        "{SERVICE_A}---\napiVersion: v1\nkind: Service\nmetadata:\n  name: [b\n---\n{}",
+        SERVICE_A.replace("name: a", "name: c")
+    );
     let loaded = load("svc.yaml", &text);
     let err = only_error(&loaded);
     assert!(err.line >= 11 && err.line <= 12, "{err}");
@@ -151,7 +162,11 @@ fn json_file() {
     assert_eq!(err.field, "spec.ports[0].port");
     assert_eq!(err.line, 6);
     assert!(err.column > 0);
-    assert!(err.message.starts_with("invalid type: string \"eighty\""), "{}", err.message);
+    assert!(
+        err.message.starts_with("invalid type: string \"eighty\""),
+        "{}",
+        err.message
+    );
     assert!(!err.message.contains("at line"), "{}", err.message);
 }
 
@@ -200,7 +215,12 @@ fn kind_list_items_with_lines_and_paths() {
     assert_eq!(err.field, "items[1].spec.ports[0].port");
     assert_eq!((err.line, err.column), (17, 13));
     assert_eq!(err.resource.as_deref(), Some("Service other/second"));
-    let svc: Vec<_> = loaded.inputs.services.iter().map(|s| (s.key(), s.source.line)).collect();
+    let svc: Vec<_> = loaded
+        .inputs
+        .services
+        .iter()
+        .map(|s| (s.key(), s.source.line))
+        .collect();
     assert_eq!(svc, vec![("default/first".to_string(), 3)]);
     assert_eq!(loaded.inputs.gateways[0].source.line, 18);
     assert_eq!(loaded.inputs.gateways[0].type_meta.kind, "Gateway");
@@ -251,13 +271,18 @@ fn unknown_kind_is_skipped_with_warning() {
         .iter()
         .find(|w| w.message.contains("Ingress"))
         .expect("a warning for the Ingress");
-    assert_eq!(warning.message, "unknown kind networking.k8s.io/v1 Ingress, skipped");
+    assert_eq!(
+        warning.message,
+        "unknown kind networking.k8s.io/v1 Ingress, skipped"
+    );
     assert_eq!((warning.file.as_str(), warning.line), ("mixed.yaml", 9));
 }
 
 #[test]
 fn missing_name_is_an_error_and_drops_the_resource() {
-    let text = format!("{SERVICE_A}---\n\napiVersion: v1\nkind: Service\nmetadata:\n  namespace: x\nspec: {{}}\n");
+    let text = format!(
+        "{SERVICE_A}---\n\napiVersion: v1\nkind: Service\nmetadata:\n  namespace: x\nspec: {{}}\n"
+    );
     let loaded = load("svc.yaml", &text);
     let err = only_error(&loaded);
     assert_eq!((err.line, err.field.as_str()), (10, "metadata.name"));
@@ -275,7 +300,10 @@ fn missing_kind_is_an_error() {
 fn empty_file_is_valid() {
     for text in ["", "\n\n", "---\n", "\u{feff}"] {
         let loaded = load("empty.yaml", text);
-        assert!(loaded.errors.is_empty() && loaded.warnings.is_empty(), "{text:?}");
+        assert!(
+            loaded.errors.is_empty() && loaded.warnings.is_empty(),
+            "{text:?}"
+        );
         assert_eq!(loaded.inputs, Default::default());
     }
     let loaded = load("empty.json", "  \n");
@@ -286,7 +314,10 @@ fn empty_file_is_valid() {
 fn comment_only_and_null_documents_are_skipped() {
     let text = format!("# just a comment\n---\n# another\n---\n~\n---\n{SERVICE_A}---\n...\n");
     let loaded = load("c.yaml", &text);
-    assert!(loaded.errors.is_empty() && loaded.warnings.is_empty(), "{loaded:#?}");
+    assert!(
+        loaded.errors.is_empty() && loaded.warnings.is_empty(),
+        "{loaded:#?}"
+    );
     assert_eq!(loaded.inputs.services[0].source.line, 7);
 }
 
@@ -319,7 +350,11 @@ data:
 fn duplicates_keep_the_last_and_warn_with_both_locations() {
     let mut loaded = Loaded::default();
     load_str("one.yaml", SERVICE_A, &mut loaded);
-    load_str("two.yaml", &format!("# x\n{}", SERVICE_A.replace("80", "81")), &mut loaded);
+    load_str(
+        "two.yaml",
+        &format!("# x\n{}", SERVICE_A.replace("80", "81")),
+        &mut loaded,
+    );
     assert_eq!(loaded.inputs.services.len(), 1);
     assert_eq!(loaded.inputs.services[0].spec.ports[0].port, 81);
     assert_eq!(loaded.warnings.len(), 1, "{:#?}", loaded.warnings);
@@ -350,8 +385,15 @@ status:
 ";
     let loaded = load("svc.yaml", text);
     assert!(loaded.errors.is_empty());
-    let warned: Vec<_> = loaded.warnings.iter().map(|w| (w.field.as_str(), w.line, w.column)).collect();
-    assert_eq!(warned, vec![("spec.ports[0].colour", 12, 5), ("spec.bogus", 13, 3)]);
+    let warned: Vec<_> = loaded
+        .warnings
+        .iter()
+        .map(|w| (w.field.as_str(), w.line, w.column))
+        .collect();
+    assert_eq!(
+        warned,
+        vec![("spec.ports[0].colour", 12, 5), ("spec.bogus", 13, 3)]
+    );
     assert_eq!(loaded.inputs.services.len(), 1);
 }
 
@@ -391,13 +433,22 @@ subsets:
   ports: [{port: 8080}]
 ";
     let loaded = load("eps.yaml", text);
-    assert!(loaded.errors.is_empty() && loaded.warnings.is_empty(), "{loaded:#?}");
+    assert!(
+        loaded.errors.is_empty() && loaded.warnings.is_empty(),
+        "{loaded:#?}"
+    );
     let slice = &loaded.inputs.endpoint_slices[0];
     assert_eq!(slice.spec.address_type, "IPv4");
     assert_eq!(slice.spec.ports[0].port, Some(8080));
     assert_eq!(slice.meta.labels["kubernetes.io/service-name"], "web");
-    assert_eq!(loaded.inputs.pods[0].spec.pod_ip.as_deref(), Some("10.0.0.5"));
-    assert_eq!(loaded.inputs.endpoints[0].spec.subsets[0].addresses[0].ip, "10.0.0.6");
+    assert_eq!(
+        loaded.inputs.pods[0].spec.pod_ip.as_deref(),
+        Some("10.0.0.5")
+    );
+    assert_eq!(
+        loaded.inputs.endpoints[0].spec.subsets[0].addresses[0].ip,
+        "10.0.0.6"
+    );
 }
 
 #[test]
@@ -420,10 +471,19 @@ data:
   b: '##'
 ";
     let loaded = load("many.yaml", text);
-    let fields: Vec<_> = loaded.errors.iter().map(|e| (e.field.as_str(), e.line)).collect();
+    let fields: Vec<_> = loaded
+        .errors
+        .iter()
+        .map(|e| (e.field.as_str(), e.line))
+        .collect();
     assert_eq!(
         fields,
-        vec![("metadata.generation", 5), ("spec.ports", 7), ("data.a", 14), ("data.b", 15)]
+        vec![
+            ("metadata.generation", 5),
+            ("spec.ports", 7),
+            ("data.a", 14),
+            ("data.b", 15)
+        ]
     );
 }
 
@@ -462,9 +522,15 @@ fn directory_loading_skips_dotfiles_and_other_files_sorted() {
     let loaded = load_paths(&[dir.path().to_path_buf(), missing.clone()]);
     let names: Vec<_> = loaded.inputs.namespaces.iter().map(|n| n.name()).collect();
     assert_eq!(names, vec!["a", "b", "c"]);
-    let expected: Vec<PathBuf> = ["a.yml", "b.yaml", "c.json"].iter().map(|f| dir.path().join(f)).collect();
+    let expected: Vec<PathBuf> = ["a.yml", "b.yaml", "c.json"]
+        .iter()
+        .map(|f| dir.path().join(f))
+        .collect();
     assert_eq!(loaded.files, expected);
-    assert_eq!(loaded.inputs.namespaces[0].source.file, dir.path().join("a.yml").display().to_string());
+    assert_eq!(
+        loaded.inputs.namespaces[0].source.file,
+        dir.path().join("a.yml").display().to_string()
+    );
     let err = only_error(&loaded);
     assert_eq!(err.file, missing.display().to_string());
     assert!(err.message.starts_with("cannot read"), "{}", err.message);
@@ -502,7 +568,10 @@ fn display_format() {
         resource: None,
         ..d
     };
-    assert_eq!(bare.to_string(), "cfg/vs.yaml:3: invalid type: string \"ten\", expected i64");
+    assert_eq!(
+        bare.to_string(),
+        "cfg/vs.yaml:3: invalid type: string \"ten\", expected i64"
+    );
 }
 
 const ISTIO_EXAMPLE: &str = r#"apiVersion: networking.istio.io/v1alpha3
@@ -545,14 +614,23 @@ spec:
 #[test]
 fn istio_docs_example() {
     let loaded = load("httpbin.yaml", ISTIO_EXAMPLE);
-    assert!(loaded.errors.is_empty() && loaded.warnings.is_empty(), "{loaded:#?}");
+    assert!(
+        loaded.errors.is_empty() && loaded.warnings.is_empty(),
+        "{loaded:#?}"
+    );
     let gw = &loaded.inputs.gateways[0];
     assert_eq!(gw.key(), "default/httpbin-gateway");
     assert_eq!(gw.type_meta.api_version, "networking.istio.io/v1alpha3");
     let selector = gw.spec.selector.as_ref().expect("selector");
-    assert_eq!(selector.get("istio").map(String::as_str), Some("ingressgateway"));
+    assert_eq!(
+        selector.get("istio").map(String::as_str),
+        Some("ingressgateway")
+    );
     let server = &gw.spec.servers[0];
-    assert_eq!((server.port.number, server.port.protocol.as_str()), (80, "HTTP"));
+    assert_eq!(
+        (server.port.number, server.port.protocol.as_str()),
+        (80, "HTTP")
+    );
     assert_eq!(server.port.name, "http");
     assert_eq!(server.hosts, vec!["httpbin.example.com"]);
 
@@ -563,7 +641,13 @@ fn istio_docs_example() {
     let route = &vs.spec.http[0];
     let uri = route.matches[0].uri.as_ref().expect("uri");
     assert_eq!(uri.prefix.as_deref(), Some("/status"));
-    assert_eq!(route.matches[1].uri.as_ref().and_then(|u| u.prefix.as_deref()), Some("/delay"));
+    assert_eq!(
+        route.matches[1]
+            .uri
+            .as_ref()
+            .and_then(|u| u.prefix.as_deref()),
+        Some("/delay")
+    );
     let dest = &route.route[0].destination;
     assert_eq!(dest.host, "httpbin");
     assert_eq!(dest.port.as_ref().map(|p| p.number), Some(8000));

@@ -16,9 +16,9 @@ pub use backend::{AppProtocol, Backend, BackendKey, Endpoint, EndpointAddress, L
 pub use host::HostPattern;
 pub use pattern::{Pattern, PatternError};
 pub use route::{
-    DirectResponse, Forward, HeaderMatch, HeaderMutations, PathMatch, PathRewrite, QueryMatch,
-    Redirect, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, StringMatcher,
-    WeightedBackend,
+    CorsPolicy, DirectResponse, Forward, HeaderMatch, HeaderMutations, Mirror, PathMatch,
+    PathRewrite, QueryMatch, Redirect, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch,
+    RouteOrigin, StringMatcher, WeightedBackend,
 };
 
 /// Everything the data plane serves, as one immutable value.

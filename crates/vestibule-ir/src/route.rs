@@ -23,6 +23,8 @@ pub struct Route {
     #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     pub retry: RetryPolicy,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cors: Option<CorsPolicy>,
 }
 
 /// The resource a route was translated from.
@@ -114,10 +116,41 @@ pub enum RouteAction {
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Forward {
     pub backends: Vec<WeightedBackend>,
+    /// Fire-and-forget copies of the request; their responses are ignored.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<Mirror>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path_rewrite: Option<PathRewrite>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_rewrite: Option<String>,
+}
+
+/// Where a copy of each request goes, and how often (0–100 %).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Mirror {
+    /// `None`: the reference is invalid and nothing is mirrored.
+    pub backend: Option<BackendKey>,
+    pub percent: f64,
+}
+
+/// Cross-origin resource sharing (Gateway API `CORS` filter, Istio
+/// `corsPolicy`).
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct CorsPolicy {
+    /// Origins allowed; a matching request's `Origin` is echoed back.
+    pub allow_origins: Vec<StringMatcher>,
+    /// `*` was listed: any origin is allowed.
+    pub allow_any_origin: bool,
+    pub allow_methods: Vec<String>,
+    pub allow_headers: Vec<String>,
+    pub expose_headers: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<u64>,
+    pub allow_credentials: bool,
+    /// A preflight whose origin is not allowed goes upstream (Istio's
+    /// `unmatchedPreflights: FORWARD`) instead of being answered locally
+    /// without CORS headers (the Gateway API).
+    pub forward_unmatched_preflights: bool,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -194,6 +227,10 @@ pub struct RetryPolicy {
     pub retriable_status_codes: Vec<u16>,
     #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
     pub per_try_timeout: Option<Duration>,
+    /// Base interval between retries (Envoy's default is 25 ms, doubling
+    /// with jitter).
+    #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
+    pub backoff: Option<Duration>,
 }
 
 impl RetryPolicy {
@@ -212,6 +249,7 @@ impl RetryPolicy {
             },
             retriable_status_codes: Vec::new(),
             per_try_timeout: None,
+            backoff: None,
         }
     }
 
@@ -221,6 +259,7 @@ impl RetryPolicy {
             retry_on: RetryOn::default(),
             retriable_status_codes: Vec::new(),
             per_try_timeout: None,
+            backoff: None,
         }
     }
 }

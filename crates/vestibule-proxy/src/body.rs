@@ -12,6 +12,8 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 use hyper::client::conn::http1;
 
+use crate::request_body::RequestBody;
+
 use crate::clusters::{ActiveRequest, EndpointState};
 
 pub enum ResponseBody {
@@ -33,14 +35,14 @@ impl ResponseBody {
 /// endpoint's active count and, for HTTP/1.1, the connection to return.
 pub struct UpstreamBody {
     inner: Incoming,
-    reuse: Option<(http1::SendRequest<Incoming>, Arc<EndpointState>)>,
+    reuse: Option<(http1::SendRequest<RequestBody>, Arc<EndpointState>)>,
     _active: ActiveRequest,
 }
 
 impl UpstreamBody {
     pub(crate) fn new(
         inner: Incoming,
-        reuse: Option<(http1::SendRequest<Incoming>, Arc<EndpointState>)>,
+        reuse: Option<(http1::SendRequest<RequestBody>, Arc<EndpointState>)>,
         active: ActiveRequest,
     ) -> UpstreamBody {
         let mut body = UpstreamBody {

@@ -1,12 +1,14 @@
 //! Sends a request to a cluster: pick an endpoint, get a connection, send;
 //! retry on the conditions the route's policy names (Istio's default:
 //! connect failure and refused stream, twice), each time preferring an
-//! endpoint not yet tried.
+//! endpoint not yet tried, with Envoy's jittered exponential backoff.
+//! Retries after a response (status codes, gRPC status) replay the request
+//! only when it had no body.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use http::{Request, Response};
+use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use hyper::body::Incoming;
 use vestibule_ir::RetryPolicy;
 
@@ -15,92 +17,228 @@ use crate::body::UpstreamBody;
 use crate::clusters::{Cluster, EndpointState};
 use crate::error::ProxyError;
 use crate::pool::Connection;
+use crate::request_body::RequestBody;
+
+/// Envoy's default retry backoff base interval.
+const DEFAULT_BACKOFF: Duration = Duration::from_millis(25);
 
 pub(crate) async fn forward(
     cluster: &Cluster,
-    mut request: Request<Incoming>,
+    request: Request<RequestBody>,
     retry: &RetryPolicy,
     connect_timeout: Duration,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
+    let replay = Replay::of(&request, retry);
+    let mut request = Some(request);
     let mut tried: Vec<usize> = Vec::new();
     let mut attempt = 0u32;
     loop {
-        let endpoint = {
-            let endpoints = cluster.endpoints();
-            balance::pick(&endpoints, &tried).ok_or(ProxyError::NoHealthyUpstream)?
-        };
-        tried.push(Arc::as_ptr(&endpoint) as usize);
+        if attempt > 0 {
+            tokio::time::sleep(backoff(retry, attempt)).await;
+        }
         let retries_left = attempt < retry.attempts;
         attempt += 1;
-        let active = endpoint.start_request();
-        let connection = match endpoint
-            .pool
-            .get(&endpoint.address, endpoint.protocol, connect_timeout)
-            .await
-        {
-            Ok(connection) => connection,
-            Err(error) => {
-                tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
-                if retries_left && retry.retry_on.connect_failure {
-                    continue;
-                }
-                return Err(ProxyError::ConnectFailure);
-            }
+        let Some(current) = request
+            .take()
+            .or_else(|| replay.as_ref().map(Replay::request))
+        else {
+            return Err(ProxyError::UpstreamReset);
         };
-        match send(connection, request, &endpoint).await {
-            Ok(response) => {
-                let (parts, (body, reuse)) = response.into_parts();
-                return Ok(Response::from_parts(
-                    parts,
-                    UpstreamBody::new(body, reuse, active),
-                ));
+        let outcome = match retry.per_try_timeout {
+            Some(limit) => tokio::time::timeout(
+                limit,
+                try_once(cluster, current, &mut tried, connect_timeout),
+            )
+            .await
+            .unwrap_or(Err(Failure::Timeout)),
+            None => try_once(cluster, current, &mut tried, connect_timeout).await,
+        };
+        match outcome {
+            Ok(response)
+                if retries_left && replay.is_some() && retryable_response(retry, &response) =>
+            {
+                tracing::debug!(status = %response.status(), "retrying on response");
             }
-            // Never sent: safe to send again elsewhere.
-            Err(Unsent(Some(unsent), error)) => {
-                tracing::debug!(endpoint = %endpoint.address, %error, "request not sent upstream");
-                request = unsent;
-                if retries_left && retry.retry_on.refused_stream {
-                    continue;
-                }
-                return Err(ProxyError::UpstreamReset);
+            Ok(response) => return Ok(response),
+            Err(Failure::Connect(unsent)) if retries_left && retry.retry_on.connect_failure => {
+                request = Some(unsent);
             }
-            Err(Unsent(None, error)) => {
-                tracing::debug!(endpoint = %endpoint.address, %error, "upstream reset");
-                return Err(ProxyError::UpstreamReset);
+            Err(Failure::Refused(unsent))
+                if retries_left && (retry.retry_on.refused_stream || retry.retry_on.reset) =>
+            {
+                request = Some(unsent);
             }
+            Err(Failure::Reset | Failure::Timeout)
+                if retries_left
+                    && replay.is_some()
+                    && (retry.retry_on.reset
+                        || retry.retry_on.server_errors
+                        || retry.retry_on.gateway_errors) => {}
+            Err(failure) => return Err(failure.into()),
         }
     }
 }
 
-/// A failed send: the request back when it never left, and why.
-struct Unsent(Option<Request<Incoming>>, hyper::Error);
+/// How one attempt failed.
+enum Failure {
+    NoEndpoint,
+    /// No connection: the request was never sent.
+    Connect(Request<RequestBody>),
+    /// The connection refused the request before sending it.
+    Refused(Request<RequestBody>),
+    /// Sent, then the connection failed before a response.
+    Reset,
+    Timeout,
+}
+
+impl From<Failure> for ProxyError {
+    fn from(failure: Failure) -> ProxyError {
+        match failure {
+            Failure::NoEndpoint => ProxyError::NoHealthyUpstream,
+            Failure::Connect(_) => ProxyError::ConnectFailure,
+            Failure::Refused(_) | Failure::Reset => ProxyError::UpstreamReset,
+            Failure::Timeout => ProxyError::Timeout,
+        }
+    }
+}
+
+async fn try_once(
+    cluster: &Cluster,
+    request: Request<RequestBody>,
+    tried: &mut Vec<usize>,
+    connect_timeout: Duration,
+) -> Result<Response<UpstreamBody>, Failure> {
+    let endpoint = {
+        let endpoints = cluster.endpoints();
+        balance::pick(&endpoints, tried).ok_or(Failure::NoEndpoint)?
+    };
+    tried.push(Arc::as_ptr(&endpoint) as usize);
+    let active = endpoint.start_request();
+    let connection = match endpoint
+        .pool
+        .get(&endpoint.address, endpoint.protocol, connect_timeout)
+        .await
+    {
+        Ok(connection) => connection,
+        Err(error) => {
+            tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
+            return Err(Failure::Connect(request));
+        }
+    };
+    let response = send(connection, request, &endpoint).await?;
+    let (parts, (body, reuse)) = response.into_parts();
+    Ok(Response::from_parts(
+        parts,
+        UpstreamBody::new(body, reuse, active),
+    ))
+}
 
 type Reuse = Option<(
-    hyper::client::conn::http1::SendRequest<Incoming>,
+    hyper::client::conn::http1::SendRequest<RequestBody>,
     Arc<EndpointState>,
 )>;
 
 async fn send(
     connection: Connection,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
-) -> Result<Response<(Incoming, Reuse)>, Unsent> {
+) -> Result<Response<(Incoming, Reuse)>, Failure> {
     match connection {
         Connection::Http1(mut sender) => {
-            let response = sender.try_send_request(request).await.map_err(unsent)?;
+            let response = sender
+                .try_send_request(request)
+                .await
+                .map_err(|e| failed(e, endpoint))?;
             // A switched connection belongs to the tunnel, not the pool.
             let reuse = (response.status() != http::StatusCode::SWITCHING_PROTOCOLS)
                 .then(|| (sender, Arc::clone(endpoint)));
             Ok(response.map(|body| (body, reuse)))
         }
         Connection::Http2(mut sender) => {
-            let response = sender.try_send_request(request).await.map_err(unsent)?;
+            let response = sender
+                .try_send_request(request)
+                .await
+                .map_err(|e| failed(e, endpoint))?;
             Ok(response.map(|body| (body, None)))
         }
     }
 }
 
-fn unsent(mut error: hyper::client::conn::TrySendError<Request<Incoming>>) -> Unsent {
-    let request = error.take_message();
-    Unsent(request, error.into_error())
+fn failed(
+    mut error: hyper::client::conn::TrySendError<Request<RequestBody>>,
+    endpoint: &EndpointState,
+) -> Failure {
+    let unsent = error.take_message();
+    tracing::debug!(endpoint = %endpoint.address, error = %error.error(), sent = unsent.is_none(), "upstream send failed");
+    match unsent {
+        Some(request) => Failure::Refused(request),
+        None => Failure::Reset,
+    }
+}
+
+/// Whether a response is one the policy retries.
+fn retryable_response(retry: &RetryPolicy, response: &Response<UpstreamBody>) -> bool {
+    let status = response.status().as_u16();
+    let on = &retry.retry_on;
+    if on.server_errors && status >= 500
+        || on.gateway_errors && matches!(status, 502..=504)
+        || on.retriable_status_codes && retry.retriable_status_codes.contains(&status)
+    {
+        return true;
+    }
+    // gRPC answers failures in a trailers-only response: status in the headers.
+    let grpc = response
+        .headers()
+        .get("grpc-status")
+        .and_then(|value| value.to_str().ok());
+    matches!(grpc, Some("14") if on.unavailable) || matches!(grpc, Some("1") if on.cancelled)
+}
+
+/// Envoy: a random wait in [0, base × 2^(n-1)), capped at 10 × base.
+fn backoff(retry: &RetryPolicy, attempt: u32) -> Duration {
+    let base = retry.backoff.unwrap_or(DEFAULT_BACKOFF);
+    let ceiling = base
+        .saturating_mul(1 << attempt.saturating_sub(1).min(10))
+        .min(base * 10);
+    let millis = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(fastrand::u64(..millis))
+}
+
+/// What it takes to send a request again after it was sent once: only for
+/// requests without a body, and only when the policy retries on responses.
+struct Replay {
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn of(request: &Request<RequestBody>, retry: &RetryPolicy) -> Option<Replay> {
+        use http_body::Body as _;
+        let on = &retry.retry_on;
+        let after_response = on.server_errors
+            || on.gateway_errors
+            || on.retriable_status_codes
+            || on.unavailable
+            || on.cancelled
+            || on.reset;
+        (retry.attempts > 0 && after_response && request.body().is_end_stream()).then(|| Replay {
+            method: request.method().clone(),
+            uri: request.uri().clone(),
+            version: request.version(),
+            headers: request.headers().clone(),
+        })
+    }
+
+    fn request(&self) -> Request<RequestBody> {
+        let mut request = Request::new(RequestBody::Empty);
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        *request.version_mut() = self.version;
+        *request.headers_mut() = self.headers.clone();
+        request
+    }
 }

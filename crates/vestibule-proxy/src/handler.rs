@@ -15,8 +15,10 @@ use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
 use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
 
 use crate::body::ResponseBody;
+use crate::cors;
 use crate::error::ProxyError;
 use crate::headers;
+use crate::request_body::RequestBody;
 use crate::snapshot::{ListenerRuntime, RouteRuntime, Target};
 use crate::upgrade;
 use crate::Shared;
@@ -126,19 +128,35 @@ async fn act(
     decision: Decision,
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
-    match &route.action {
-        RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
-        RouteAction::Redirect(redirect) => redirect_response(shared, conn, redirect, &decision),
-        RouteAction::Forward(_) => {
-            let Some(target) = runtime.pick_target() else {
-                return local_reply(shared, ProxyError::InvalidBackend);
-            };
-            match forward(shared, conn, route, runtime, target, decision, request).await {
-                Ok(response) => response,
-                Err(error) => local_reply(shared, error),
-            }
+    let verdict = match &runtime.cors {
+        Some(cors) => cors.check(&request),
+        None => cors::Verdict::Pass,
+    };
+    let mut response = match verdict {
+        cors::Verdict::Respond(mut preflight) => {
+            preflight
+                .headers_mut()
+                .insert(header::SERVER, shared.server_header.clone());
+            return preflight;
         }
+        _ => match &route.action {
+            RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
+            RouteAction::Redirect(redirect) => redirect_response(shared, conn, redirect, &decision),
+            RouteAction::Forward(_) => match runtime.pick_target() {
+                None => local_reply(shared, ProxyError::InvalidBackend),
+                Some(target) => {
+                    match forward(shared, conn, route, runtime, target, decision, request).await {
+                        Ok(response) => response,
+                        Err(error) => local_reply(shared, error),
+                    }
+                }
+            },
+        },
+    };
+    if let (cors::Verdict::Decorate(origin), Some(cors)) = (verdict, &runtime.cors) {
+        cors.decorate(response.headers_mut(), origin);
     }
+    response
 }
 
 async fn forward(
@@ -172,6 +190,13 @@ async fn forward(
         &authority,
         &decision.path_and_query,
     )?;
+    let request = send_mirrors(
+        shared,
+        runtime,
+        request,
+        &authority,
+        &decision.path_and_query,
+    );
 
     let started = Instant::now();
     let call = crate::forward::forward(
@@ -203,8 +228,8 @@ async fn forward(
 
 /// HTTP/1.1 upstreams get an origin-form target and a `Host` header;
 /// HTTP/2 upstreams an absolute URI, from which `:authority` is taken.
-fn set_upstream_target(
-    request: &mut Request<Incoming>,
+fn set_upstream_target<B>(
+    request: &mut Request<B>,
     protocol: AppProtocol,
     authority: &str,
     path_and_query: &str,
@@ -311,4 +336,58 @@ pub(crate) fn local_reply(shared: &Shared, error: ProxyError) -> Response<Respon
     }
     tracing::debug!(flag = error.flag(), %error, "local reply");
     response
+}
+
+/// Sends a copy of the request to each mirror whose percentage comes up,
+/// in the background (responses ignored), with Envoy's `-shadow` suffix on
+/// the authority. Returns the request to forward, its body teed to the
+/// copies.
+fn send_mirrors(
+    shared: &Shared,
+    runtime: &RouteRuntime,
+    request: Request<Incoming>,
+    authority: &str,
+    path_and_query: &str,
+) -> Request<RequestBody> {
+    let (parts, body) = request.into_parts();
+    let body = RequestBody::Incoming(body);
+    if runtime.mirrors.is_empty() {
+        return Request::from_parts(parts, body);
+    }
+    let chosen: Vec<_> = runtime
+        .mirrors
+        .iter()
+        .filter(|mirror| mirror.roll())
+        .collect();
+    let (body, copies) = body.tee(chosen.len());
+    let shadow = format!("{}-shadow", host_without_port(authority));
+    for (mirror, copy) in chosen.into_iter().zip(copies) {
+        let mut copy_request = Request::new(copy);
+        *copy_request.method_mut() = parts.method.clone();
+        *copy_request.headers_mut() = parts.headers.clone();
+        if set_upstream_target(
+            &mut copy_request,
+            mirror.cluster.protocol,
+            &shadow,
+            path_and_query,
+        )
+        .is_err()
+        {
+            continue;
+        }
+        let cluster = std::sync::Arc::clone(&mirror.cluster);
+        let connect_timeout = shared.config.connect_timeout;
+        tokio::spawn(async move {
+            let retry = vestibule_ir::RetryPolicy::disabled();
+            match crate::forward::forward(&cluster, copy_request, &retry, connect_timeout).await {
+                // Read the response to the end so the connection can be reused.
+                Ok(response) => {
+                    use http_body_util::BodyExt as _;
+                    let _ = ResponseBody::Upstream(response.into_body()).collect().await;
+                }
+                Err(error) => tracing::debug!(%error, "mirror request failed"),
+            }
+        });
+    }
+    Request::from_parts(parts, body)
 }

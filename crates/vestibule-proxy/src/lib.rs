@@ -6,12 +6,14 @@
 mod balance;
 mod body;
 mod clusters;
+mod cors;
 mod error;
 mod forward;
 mod handler;
 mod headers;
 mod listeners;
 mod pool;
+mod request_body;
 mod snapshot;
 mod stats;
 mod upgrade;

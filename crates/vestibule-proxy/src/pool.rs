@@ -5,9 +5,9 @@
 use std::io;
 use std::time::Duration;
 
+use crate::request_body::RequestBody;
 use arc_swap::ArcSwapOption;
 use crossbeam_queue::ArrayQueue;
-use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
@@ -18,8 +18,8 @@ const MAX_IDLE_PER_ENDPOINT: usize = 128;
 
 #[derive(Debug)]
 pub(crate) struct Pool {
-    idle: ArrayQueue<http1::SendRequest<Incoming>>,
-    shared: ArcSwapOption<http2::SendRequest<Incoming>>,
+    idle: ArrayQueue<http1::SendRequest<RequestBody>>,
+    shared: ArcSwapOption<http2::SendRequest<RequestBody>>,
 }
 
 impl Default for Pool {
@@ -33,8 +33,8 @@ impl Default for Pool {
 
 /// A connection ready to carry one request.
 pub(crate) enum Connection {
-    Http1(http1::SendRequest<Incoming>),
-    Http2(http2::SendRequest<Incoming>),
+    Http1(http1::SendRequest<RequestBody>),
+    Http2(http2::SendRequest<RequestBody>),
 }
 
 /// Why no connection could be had.
@@ -65,7 +65,7 @@ impl Pool {
                 }
                 let stream = connect(address, connect_timeout).await?;
                 let (sender, connection) = http1::Builder::new()
-                    .handshake::<_, Incoming>(TokioIo::new(stream))
+                    .handshake::<_, RequestBody>(TokioIo::new(stream))
                     .await?;
                 tokio::spawn(connection.with_upgrades());
                 Ok(Connection::Http1(sender))
@@ -79,7 +79,7 @@ impl Pool {
                 }
                 let stream = connect(address, connect_timeout).await?;
                 let (sender, connection) = http2::Builder::new(TokioExecutor::new())
-                    .handshake::<_, Incoming>(TokioIo::new(stream))
+                    .handshake::<_, RequestBody>(TokioIo::new(stream))
                     .await?;
                 tokio::spawn(connection);
                 self.shared.store(Some(std::sync::Arc::new(sender.clone())));
@@ -89,7 +89,7 @@ impl Pool {
     }
 
     /// Returns an HTTP/1.1 connection whose response has been fully read.
-    pub(crate) fn put_back(&self, sender: http1::SendRequest<Incoming>) {
+    pub(crate) fn put_back(&self, sender: http1::SendRequest<RequestBody>) {
         if !sender.is_closed() {
             // A full queue drops (closes) the connection.
             let _ = self.idle.push(sender);

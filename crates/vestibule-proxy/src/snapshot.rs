@@ -11,6 +11,7 @@ use vestibule_ir::{BackendKey, HeaderMutations, Listener, Route, RouteAction, Ro
 use vestibule_route::HostIndex;
 
 use crate::clusters::Cluster;
+use crate::cors::CompiledCors;
 use crate::stats::{RouteStats, StatsRegistry};
 
 pub struct Snapshot {
@@ -33,6 +34,20 @@ pub(crate) struct RouteRuntime {
     pub host_rewrite: Option<HeaderValue>,
     pub targets: Vec<Target>,
     total_weight: u32,
+    pub mirrors: Vec<MirrorTarget>,
+    pub cors: Option<CompiledCors>,
+}
+
+/// A cluster that gets a copy of `percent` % of the requests.
+pub(crate) struct MirrorTarget {
+    pub cluster: Arc<Cluster>,
+    pub percent: f64,
+}
+
+impl MirrorTarget {
+    pub(crate) fn roll(&self) -> bool {
+        self.percent >= 100.0 || fastrand::f64() * 100.0 < self.percent
+    }
 }
 
 /// One weighted backend of a forwarding route.
@@ -100,7 +115,19 @@ impl RouteRuntime {
         let mut targets = Vec::new();
         let mut total_weight = 0u32;
         let mut host_rewrite = None;
+        let mut mirrors = Vec::new();
         if let RouteAction::Forward(forward) = &route.action {
+            mirrors = forward
+                .mirrors
+                .iter()
+                .filter_map(|mirror| {
+                    Some(MirrorTarget {
+                        cluster: clusters.get(mirror.backend.as_ref()?)?.clone(),
+                        percent: mirror.percent,
+                    })
+                })
+                .filter(|mirror| mirror.percent > 0.0)
+                .collect();
             for backend in &forward.backends {
                 total_weight = total_weight.saturating_add(backend.weight);
                 targets.push(Target {
@@ -125,6 +152,8 @@ impl RouteRuntime {
             host_rewrite,
             targets,
             total_weight,
+            mirrors,
+            cors: route.cors.as_ref().map(CompiledCors::new),
         }
     }
 

@@ -38,6 +38,7 @@ fn prefix_route(index: usize) -> Route {
         response_headers: HeaderMutations::default(),
         timeout: None,
         retry: RetryPolicy::disabled(),
+        cors: None,
     }
 }
 

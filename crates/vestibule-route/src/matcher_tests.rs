@@ -23,6 +23,7 @@ fn route(name: &str, matches: Vec<RouteMatch>) -> Route {
         response_headers: HeaderMutations::default(),
         timeout: None,
         retry: RetryPolicy::disabled(),
+        cors: None,
     }
 }
 

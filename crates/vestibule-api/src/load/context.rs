@@ -74,14 +74,21 @@ pub(crate) struct Ctx<'a> {
 impl Ctx<'_> {
     /// Reads the object as a `Resource<S>` and adds it, or reports why not.
     pub(crate) fn load<S: DeserializeOwned + Default>(&mut self, rules: &Rules<S>) {
-        let meta = self.parse::<MetaOf>().map(|p| p.value.metadata.unwrap_or_default());
+        let meta = self
+            .parse::<MetaOf>()
+            .map(|p| p.value.metadata.unwrap_or_default());
         let body = self.parse_body::<S>(rules.body);
         let (Some(mut meta), Some(body)) = (meta, body) else {
             return;
         };
         if meta.name.is_empty() {
             let path = self.in_object(FieldPath::default().key("metadata").key("name"));
-            self.error(self.line, 0, &path, "metadata.name is required; resource skipped");
+            self.error(
+                self.line,
+                0,
+                &path,
+                "metadata.name is required; resource skipped",
+            );
             return;
         }
         if meta.namespace.is_empty() {
@@ -133,7 +140,11 @@ impl Ctx<'_> {
     }
 
     pub(crate) fn failure(&mut self, failure: Failure) {
-        let line = if failure.line > 0 { failure.line } else { self.line };
+        let line = if failure.line > 0 {
+            failure.line
+        } else {
+            self.line
+        };
         self.error(line, failure.column, &failure.path, &failure.message);
     }
 
@@ -176,7 +187,9 @@ impl Ctx<'_> {
         // Linear: sets are hundreds of resources, and this keeps `Loaded` plain data.
         let previous = list
             .iter()
-            .position(|r| r.meta.namespace == resource.meta.namespace && r.meta.name == resource.meta.name)
+            .position(|r| {
+                r.meta.namespace == resource.meta.namespace && r.meta.name == resource.meta.name
+            })
             .map(|i| list.remove(i).source);
         list.push(resource);
         if let Some(previous) = previous {

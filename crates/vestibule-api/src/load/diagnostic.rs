@@ -62,7 +62,10 @@ mod tests {
     #[test]
     fn omits_unknown_parts() {
         let full = diag(12, 17, "spec.x", Some("VirtualService default/httpbin"));
-        assert_eq!(full.to_string(), "cfg/vs.yaml:12:17: spec.x: bad (VirtualService default/httpbin)");
+        assert_eq!(
+            full.to_string(),
+            "cfg/vs.yaml:12:17: spec.x: bad (VirtualService default/httpbin)"
+        );
         assert_eq!(diag(12, 0, "", None).to_string(), "cfg/vs.yaml:12: bad");
         assert_eq!(diag(0, 5, "", None).to_string(), "cfg/vs.yaml: bad");
     }

@@ -45,7 +45,10 @@ pub(crate) fn object(cx: &mut Ctx<'_>) {
     }
     let type_meta = &header.type_meta;
     let mut missing = false;
-    for (field, value) in [("apiVersion", &type_meta.api_version), ("kind", &type_meta.kind)] {
+    for (field, value) in [
+        ("apiVersion", &type_meta.api_version),
+        ("kind", &type_meta.kind),
+    ] {
         if value.is_empty() {
             let path = cx.in_object(FieldPath::default().key(field));
             cx.error(cx.line, 0, &path, &format!("{field} is missing"));
@@ -62,7 +65,10 @@ pub(crate) fn object(cx: &mut Ctx<'_>) {
     match lookup(type_meta.group(), &type_meta.kind) {
         Some(def) => (def.load)(cx),
         None => {
-            let message = format!("unknown kind {} {}, skipped", type_meta.api_version, type_meta.kind);
+            let message = format!(
+                "unknown kind {} {}, skipped",
+                type_meta.api_version, type_meta.kind
+            );
             cx.warn(cx.line, 0, &here, &message);
         }
     }

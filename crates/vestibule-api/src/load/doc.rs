@@ -42,7 +42,10 @@ pub(crate) struct Failure {
 
 impl Doc<'_> {
     /// Parses the document (or its `items[item]`) as `T`.
-    pub(crate) fn parse<T: DeserializeOwned>(&self, item: Option<usize>) -> Result<Parsed<T>, Failure> {
+    pub(crate) fn parse<T: DeserializeOwned>(
+        &self,
+        item: Option<usize>,
+    ) -> Result<Parsed<T>, Failure> {
         match self.format {
             Format::Yaml => super::yaml::parse(self, item),
             Format::Json => super::json::parse(self, item),
@@ -70,10 +73,12 @@ where
     D: Deserializer<'de>,
     T: DeserializeOwned,
 {
-    let mut on_ignored = |path: serde_ignored::Path<'_>| ignored.push(FieldPath::from_ignored(&path));
+    let mut on_ignored =
+        |path: serde_ignored::Path<'_>| ignored.push(FieldPath::from_ignored(&path));
     let de = serde_ignored::Deserializer::new(de, &mut on_ignored);
     let mut track = serde_path_to_error::Track::new();
-    let result = Select::<T>::new(item).deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
+    let result =
+        Select::<T>::new(item).deserialize(serde_path_to_error::Deserializer::new(de, &mut track));
     if result.is_err() {
         *failed_at = FieldPath::from_tracked(&track.path());
     }

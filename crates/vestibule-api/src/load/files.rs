@@ -51,7 +51,10 @@ fn files_of(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 }
 
 fn is_manifest_name(name: &str) -> bool {
-    !name.starts_with('.') && [".yaml", ".yml", ".json"].iter().any(|ext| name.ends_with(ext))
+    !name.starts_with('.')
+        && [".yaml", ".yml", ".json"]
+            .iter()
+            .any(|ext| name.ends_with(ext))
 }
 
 fn load_file(path: &Path, out: &mut Loaded) {
@@ -69,10 +72,15 @@ fn read_text(path: &Path) -> Result<String, LoadError> {
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(LoadError::TooLarge { limit: MAX_FILE_BYTES });
+        return Err(LoadError::TooLarge {
+            limit: MAX_FILE_BYTES,
+        });
     }
     String::from_utf8(bytes).map_err(|err| {
-        let valid = err.as_bytes().get(..err.utf8_error().valid_up_to()).unwrap_or_default();
+        let valid = err
+            .as_bytes()
+            .get(..err.utf8_error().valid_up_to())
+            .unwrap_or_default();
         let line = valid.iter().filter(|b| **b == b'\n').count() + 1;
         LoadError::NotUtf8 {
             line: u32::try_from(line).unwrap_or(u32::MAX),

@@ -26,7 +26,11 @@ impl Header {
         if self.name.is_empty() {
             return None;
         }
-        let (kind, ns, name) = (&self.type_meta.kind, self.namespace_or_default(), &self.name);
+        let (kind, ns, name) = (
+            &self.type_meta.kind,
+            self.namespace_or_default(),
+            &self.name,
+        );
         Some(format!("{kind} {ns}/{name}"))
     }
 

@@ -6,7 +6,10 @@ use serde_json::error::Category;
 use super::doc::{tracked, Doc, Failure, Parsed};
 use super::path::FieldPath;
 
-pub(crate) fn parse<T: DeserializeOwned>(doc: &Doc<'_>, item: Option<usize>) -> Result<Parsed<T>, Failure> {
+pub(crate) fn parse<T: DeserializeOwned>(
+    doc: &Doc<'_>,
+    item: Option<usize>,
+) -> Result<Parsed<T>, Failure> {
     let mut ignored = Vec::new();
     let mut failed_at = FieldPath::default();
     let mut de = serde_json::Deserializer::from_str(doc.text);
@@ -38,7 +41,11 @@ pub(crate) fn failure(err: &serde_json::Error, failed_at: FieldPath) -> Failure 
     Failure {
         line,
         column,
-        path: if syntax { FieldPath::default() } else { failed_at },
+        path: if syntax {
+            FieldPath::default()
+        } else {
+            failed_at
+        },
         message,
     }
 }

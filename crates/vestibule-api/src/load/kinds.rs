@@ -18,7 +18,9 @@ const DISCOVERY: &str = "discovery.k8s.io";
 const ISTIO: &str = "networking.istio.io";
 
 pub(crate) fn lookup(group: &str, kind: &str) -> Option<&'static KindDef> {
-    KINDS.iter().find(|def| def.group == group && def.kind == kind)
+    KINDS
+        .iter()
+        .find(|def| def.group == group && def.kind == kind)
 }
 
 /// `List` (what `kubectl get -o yaml` writes) and typed lists (`ServiceList`).

@@ -105,7 +105,11 @@ fn yaml_items(cx: &mut Ctx<'_>) -> Vec<Item> {
             let line = u32::try_from(line).unwrap_or(0);
             let column = u32::try_from(column).unwrap_or(0);
             Item {
-                line: if line > 0 { line.saturating_add(doc.line_offset) } else { cx.line },
+                line: if line > 0 {
+                    line.saturating_add(doc.line_offset)
+                } else {
+                    cx.line
+                },
                 header: Some(spanned.value),
                 cut: cut_block_item(doc, &starts, line, column),
             }
@@ -140,7 +144,9 @@ fn cut_block_item(doc: &Doc<'_>, starts: &[usize], line: u32, column: u32) -> Op
     while end < starts.len() && !ends_item(doc.text.get(starts[end]..end_of(end))?, indent) {
         end += 1;
     }
-    let body = doc.text.get(start + lead.len()..starts.get(end).copied().unwrap_or(doc.text.len()))?;
+    let body = doc
+        .text
+        .get(start + lead.len()..starts.get(end).copied().unwrap_or(doc.text.len()))?;
     Some(Cut {
         text: format!("{}{body}", " ".repeat(indent)),
         line_offset: doc.line_offset.saturating_add(u32::try_from(first).ok()?),

@@ -151,7 +151,11 @@ mod tests {
     fn finds_keys_and_items() {
         let text = "kind: A\nitems:\n- spec:\n    y: 1\n- {x: [a, b]}\n";
         let d = doc(text, 10);
-        let p = FieldPath::default().key("items").index(0).key("spec").key("y");
+        let p = FieldPath::default()
+            .key("items")
+            .index(0)
+            .key("spec")
+            .key("y");
         assert_eq!(locate(&d, &p), Some((14, 5)));
         let p = FieldPath::default().key("items").index(1);
         assert_eq!(locate(&d, &p), Some((15, 3)));

@@ -147,7 +147,13 @@ mod tests {
     fn strip_prefix_of_list_item() {
         let item = FieldPath::default().key("items").index(2);
         let p = item.clone().key("spec").key("x");
-        assert_eq!(p.strip_prefix(&item).map(|r| r.to_string()).as_deref(), Some("spec.x"));
-        assert!(FieldPath::default().key("kind").strip_prefix(&item).is_none());
+        assert_eq!(
+            p.strip_prefix(&item).map(|r| r.to_string()).as_deref(),
+            Some("spec.x")
+        );
+        assert!(FieldPath::default()
+            .key("kind")
+            .strip_prefix(&item)
+            .is_none());
     }
 }

@@ -24,7 +24,10 @@ pub(crate) fn options() -> Options {
     options
 }
 
-pub(crate) fn parse<T: DeserializeOwned>(doc: &Doc<'_>, item: Option<usize>) -> Result<Parsed<T>, Failure> {
+pub(crate) fn parse<T: DeserializeOwned>(
+    doc: &Doc<'_>,
+    item: Option<usize>,
+) -> Result<Parsed<T>, Failure> {
     let mut ignored = Vec::new();
     let mut failed_at = FieldPath::default();
     let result = serde_saphyr::with_deserializer_from_str_with_options(doc.text, options(), |de| {
@@ -50,9 +53,17 @@ fn failure(doc: &Doc<'_>, err: &Error, failed_at: FieldPath) -> Failure {
         }
     }
     Failure {
-        line: if line > 0 { line.saturating_add(doc.line_offset) } else { 0 },
+        line: if line > 0 {
+            line.saturating_add(doc.line_offset)
+        } else {
+            0
+        },
         column,
-        path: if syntax { FieldPath::default() } else { failed_at },
+        path: if syntax {
+            FieldPath::default()
+        } else {
+            failed_at
+        },
         message,
     }
 }
@@ -60,7 +71,9 @@ fn failure(doc: &Doc<'_>, err: &Error, failed_at: FieldPath) -> Failure {
 /// Errors of the YAML text itself (as opposed to a value of the wrong type).
 fn is_syntax(err: &Error) -> bool {
     match err {
-        Error::ExternalMessage { source, .. } => matches!(**source, ExternalMessageSource::Parser(_)),
+        Error::ExternalMessage { source, .. } => {
+            matches!(**source, ExternalMessageSource::Parser(_))
+        }
         Error::Budget { .. } => true,
         _ => false,
     }
@@ -69,12 +82,16 @@ fn is_syntax(err: &Error) -> bool {
 /// serde-saphyr's type errors are terse (`invalid u32`): these are worth
 /// completing with the text that was found.
 fn is_value_complaint(message: &str) -> bool {
-    message.starts_with("invalid ") || message.starts_with("expected ") || message.contains("did not match")
+    message.starts_with("invalid ")
+        || message.starts_with("expected ")
+        || message.contains("did not match")
 }
 
 /// The text at a document position, up to the end of the line or a comment.
 fn token_at(text: &str, line: u32, column: u32) -> Option<String> {
-    let row = text.lines().nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
+    let row = text
+        .lines()
+        .nth(usize::try_from(line).ok()?.checked_sub(1)?)?;
     let skip = usize::try_from(column).ok()?.saturating_sub(1);
     let rest: String = row.chars().skip(skip).collect();
     let rest = rest.split(" #").next().unwrap_or("").trim();
@@ -90,7 +107,10 @@ fn token_at(text: &str, line: u32, column: u32) -> Option<String> {
 
 /// Messages are embedded in single-line diagnostics.
 fn sanitize(message: &str) -> String {
-    message.chars().map(|c| if c.is_control() { ' ' } else { c }).collect()
+    message
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn clamp(n: u64) -> u32 {

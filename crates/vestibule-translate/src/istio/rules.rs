@@ -5,8 +5,8 @@
 use vestibule_api::istio::{HeaderOperations, Headers, HttpRetry, HttpRoute};
 use vestibule_api::VirtualService;
 use vestibule_ir::{
-    DirectResponse, Forward, HeaderMutations, PathRewrite, Redirect, RetryOn, RetryPolicy, Route,
-    RouteAction, RouteMatch, RouteOrigin, WeightedBackend,
+    CorsPolicy, DirectResponse, Forward, HeaderMutations, Mirror, PathRewrite, Redirect, RetryOn,
+    RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, WeightedBackend,
 };
 
 use super::gateway::GatewayKey;
@@ -139,6 +139,10 @@ fn rule_template(
         response_headers,
         timeout,
         retry: retry_policy(rule.retries.as_ref(), field)?,
+        cors: match &rule.cors_policy {
+            Some(policy) => Some(cors(policy, &format!("{field}.corsPolicy"))?),
+            None => None,
+        },
     }))
 }
 
@@ -146,12 +150,6 @@ fn unsupported_fields(rule: &HttpRoute) -> Vec<&'static str> {
     let mut fields = Vec::new();
     if rule.fault.is_some() {
         fields.push("fault");
-    }
-    if rule.mirror.is_some() || !rule.mirrors.is_empty() {
-        fields.push("mirror");
-    }
-    if rule.cors_policy.is_some() {
-        fields.push("corsPolicy");
     }
     fields
 }
@@ -298,8 +296,16 @@ fn forward(
         },
         None => None,
     };
+    if rule.mirror.is_some() && !rule.mirrors.is_empty() {
+        return Err((
+            field.to_owned(),
+            "mirror and mirrors cannot both be set".to_owned(),
+        ));
+    }
+    let mirrors = mirrors(vs, rule, field, registry, builder, warnings);
     Ok(RouteAction::Forward(Forward {
         backends,
+        mirrors,
         path_rewrite,
         host_rewrite: rewrite.and_then(|rewrite| rewrite.authority.clone()),
     }))
@@ -443,4 +449,87 @@ fn apply_retry_token(policy: &mut RetryPolicy, token: &str) -> Result<(), String
         }
     }
     Ok(())
+}
+
+/// `mirror` + `mirrorPercentage`, or `mirrors[]`; an unset percentage is
+/// 100 % (unlike fault injection, where it is 0 %).
+fn mirrors(
+    vs: &VirtualService,
+    rule: &HttpRoute,
+    field: &str,
+    registry: &Registry<'_>,
+    builder: &mut TableBuilder,
+    warnings: &mut Vec<String>,
+) -> Vec<Mirror> {
+    let single = rule.mirror.iter().map(|destination| {
+        (
+            destination,
+            rule.mirror_percentage.as_ref(),
+            format!("{field}.mirror"),
+        )
+    });
+    let listed = rule.mirrors.iter().enumerate().map(|(index, mirror)| {
+        (
+            &mirror.destination,
+            mirror.percentage.as_ref(),
+            format!("{field}.mirrors[{index}]"),
+        )
+    });
+    single
+        .chain(listed)
+        .map(|(destination, percentage, field)| {
+            let port = destination
+                .port
+                .as_ref()
+                .and_then(|port| u16::try_from(port.number).ok())
+                .filter(|port| *port != 0);
+            let backend = match registry.resolve(&destination.host, vs.namespace(), port) {
+                Ok(target) => Some(builder.backend(registry, &target)),
+                Err(error) => {
+                    warnings.push(format!("{field}: {error}; not mirrored"));
+                    None
+                }
+            };
+            Mirror {
+                backend,
+                percent: percentage.map_or(100.0, |p| p.value.clamp(0.0, 100.0)),
+            }
+        })
+        .collect()
+}
+
+fn cors(policy: &vestibule_api::istio::CorsPolicy, field: &str) -> Result<CorsPolicy, FieldError> {
+    let mut allow_any_origin = false;
+    let mut allow_origins = Vec::new();
+    for (index, origin) in policy.allow_origins.iter().enumerate() {
+        if origin.exact.as_deref() == Some("*") {
+            allow_any_origin = true;
+            continue;
+        }
+        let field = format!("{field}.allowOrigins[{index}]");
+        if let Some(matcher) = super::matches::string_matcher(origin, &field)? {
+            allow_origins.push(matcher);
+        }
+    }
+    let max_age_seconds = match policy.max_age.as_deref() {
+        Some(value) => Some(
+            parse_duration(value)
+                .map_err(|e| (format!("{field}.maxAge"), e))?
+                .as_secs(),
+        ),
+        None => None,
+    };
+    Ok(CorsPolicy {
+        allow_origins,
+        allow_any_origin,
+        allow_methods: policy.allow_methods.clone(),
+        allow_headers: policy.allow_headers.clone(),
+        expose_headers: policy.expose_headers.clone(),
+        max_age_seconds,
+        allow_credentials: policy.allow_credentials.unwrap_or(false),
+        forward_unmatched_preflights: !policy
+            .unmatched_preflights
+            .as_deref()
+            .is_some_and(|mode| mode.eq_ignore_ascii_case("IGNORE")),
+    })
 }

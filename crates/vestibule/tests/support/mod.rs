@@ -314,3 +314,82 @@ pub async fn curl(args: &[&str]) -> String {
         .expect("curl");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// A request a [`Recorder`] received.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub host: String,
+    pub body: String,
+}
+
+/// A backend that records every request and answers with the status the
+/// script gives for the n-th request (0-based).
+#[derive(Clone)]
+pub struct Recorder {
+    pub address: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl Recorder {
+    pub async fn start(script: impl Fn(usize) -> u16 + Send + Sync + 'static) -> Recorder {
+        use hyper::service::service_fn;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let script = Arc::new(script);
+        let recorder = Recorder {
+            address,
+            seen: Arc::clone(&seen),
+        };
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
+                let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
+                    async move {
+                        let (parts, body) = request.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        let host = parts
+                            .headers
+                            .get("host")
+                            .map(|h| h.to_str().unwrap().to_owned())
+                            .or_else(|| parts.uri.authority().map(|a| a.to_string()))
+                            .unwrap_or_default();
+                        let index = {
+                            let mut seen = seen.lock().unwrap();
+                            seen.push(Seen {
+                                method: parts.method.to_string(),
+                                path: parts.uri.path().to_owned(),
+                                host,
+                                body: String::from_utf8_lossy(&body).into_owned(),
+                            });
+                            seen.len() - 1
+                        };
+                        let mut response =
+                            http::Response::new(http_body_util::Full::new(Bytes::from("recorded")));
+                        *response.status_mut() = StatusCode::from_u16(script(index)).unwrap();
+                        Ok::<_, std::convert::Infallible>(response)
+                    }
+                });
+                tokio::spawn(
+                    hyper_util::server::conn::auto::Builder::new(
+                        hyper_util::rt::TokioExecutor::new(),
+                    )
+                    .serve_connection(TokioIo::new(stream), service)
+                    .into_owned(),
+                );
+            }
+        });
+        recorder
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}

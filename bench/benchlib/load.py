@@ -1,0 +1,228 @@
+"""Load generators (wrk, h2load, oha), their output parsed; readiness polls;
+correctness checks (curl)."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import time
+
+from . import procs
+from .proxies import HOST, MARK_HEADER, MARK_VALUE, SMALL_PATH, BIG_PATH, BIG_SIZE
+
+
+class BenchError(RuntimeError):
+    pass
+
+
+# ---------------------------------------------------------------- polling
+
+
+def http_status(port: int, host: str, path: str = SMALL_PATH, timeout: float = 1.0) -> int | None:
+    """One HTTP/1.1 GET on a fresh connection; the status code, or None if the
+    port does not answer yet."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            sock.sendall(
+                f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode()
+            )
+            data = b""
+            while b"\r\n" not in data:
+                chunk = sock.recv(4096)
+                if not chunk:
+                    return None
+                data += chunk
+            return int(data.split(b" ", 2)[1])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def wait_ready(proc, port: int, host: str, deadline_s: float, interval: float = 0.001) -> float:
+    """Polls until host+/status/200 answers 200; seconds waited. Fails if the
+    process exits or the deadline passes."""
+    start = time.monotonic()
+    while True:
+        if http_status(port, host, timeout=0.5) == 200:
+            return time.monotonic() - start
+        if proc.poll() is not None:
+            raise BenchError(f"exited with status {proc.returncode} before serving")
+        if time.monotonic() - start > deadline_s:
+            raise BenchError(f"not serving {host} after {deadline_s:.0f}s")
+        time.sleep(interval)
+
+
+# ---------------------------------------------------------------- checks
+
+
+def curl(args: list[str], timeout: float = 10) -> str:
+    out = procs.run(["curl", "-sS", "--max-time", str(int(timeout)), *args], timeout=timeout + 5)
+    if out.returncode != 0:
+        raise BenchError(f"curl {' '.join(args)}: {out.stderr.decode().strip()}")
+    return out.stdout.decode(errors="replace")
+
+
+def _probe(port: int, host: str, path: str, h2c: bool = False) -> tuple[int, str, dict[str, str], int]:
+    """(status, http version, lower-cased headers, body size)."""
+    args = [
+        "-o",
+        "/dev/null",
+        "-D",
+        "-",
+        "-w",
+        "\n%{http_code} %{http_version} %{size_download}",
+        "-H",
+        f"Host: {host}",
+    ]
+    if h2c:
+        args.append("--http2-prior-knowledge")
+    text = curl([*args, f"http://127.0.0.1:{port}{path}"])
+    head, _, tail = text.rpartition("\n")
+    code, version, size = tail.split()
+    headers = {}
+    for line in head.splitlines():
+        if ":" in line:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+    return int(code), version, headers, int(size)
+
+
+def check_routing(proxy, upstream, full: bool) -> list[str]:
+    """Every check; returns the list of failures (empty = correct)."""
+    failures = []
+
+    def expect(what, got, ok):
+        status = "ok" if ok else "FAIL"
+        procs.log(f"  check {proxy.name}: {what}: {got} [{status}]")
+        if not ok:
+            failures.append(f"{what}: got {got}")
+
+    def marked(headers):
+        return headers.get(MARK_HEADER) == MARK_VALUE
+
+    code, version, headers, _ = _probe(proxy.h1_port, HOST, SMALL_PATH)
+    expect(f"HTTP/1.1 Host {HOST} {SMALL_PATH} -> 200 from upstream", f"{code} marked={marked(headers)}",
+           code == 200 and marked(headers))
+    code, version, headers, _ = _probe(proxy.h1_port, HOST, "/headers")
+    expect(f"HTTP/1.1 Host {HOST} /headers -> 404 (not forwarded)", f"{code} marked={marked(headers)}",
+           code == 404 and not marked(headers))
+    code, version, headers, _ = _probe(proxy.h1_port, "other.example.com", SMALL_PATH)
+    expect(f"HTTP/1.1 Host other.example.com {SMALL_PATH} -> 404", f"{code} marked={marked(headers)}",
+           code == 404 and not marked(headers))
+    code, version, headers, _ = _probe(proxy.h2c_port, HOST, SMALL_PATH, h2c=True)
+    expect(f"h2c (prior knowledge) Host {HOST} {SMALL_PATH} -> 200 from upstream",
+           f"{code} HTTP/{version} marked={marked(headers)}",
+           code == 200 and version == "2" and marked(headers))
+    code, version, headers, _ = _probe(proxy.h2c_port, "other.example.com", SMALL_PATH, h2c=True)
+    expect(f"h2c Host other.example.com {SMALL_PATH} -> 404", f"{code} HTTP/{version} marked={marked(headers)}",
+           code == 404 and version == "2" and not marked(headers))
+    # Client keep-alive: two requests, one connection.
+    url = f"http://127.0.0.1:{proxy.h1_port}{SMALL_PATH}"
+    text = curl(["-H", f"Host: {HOST}", "-o", "/dev/null", "-o", "/dev/null",
+                 "-w", "%{http_code}:%{num_connects}\n", url, url])
+    expect("HTTP/1.1 client keep-alive (2 requests, connects 1 then 0)", text.split(),
+           text.split() == ["200:1", "200:0"])
+    if full:
+        code, version, headers, size = _probe(proxy.h1_port, HOST, BIG_PATH)
+        expect(f"HTTP/1.1 {BIG_PATH} -> 200, {BIG_SIZE} bytes", f"{code} {size} bytes",
+               code == 200 and size == BIG_SIZE)
+    # Upstream keep-alive: 100 requests over 4 client connections may open at
+    # most a handful of upstream connections.
+    before = upstream.accepted_connections()
+    if before is not None:
+        for _ in range(4):
+            urls = [url] * 25
+            curl(["-H", f"Host: {HOST}", *sum((["-o", "/dev/null"] for _ in urls), []), *urls], timeout=20)
+        opened = upstream.accepted_connections() - before - 1  # the stub_status request itself
+        expect("upstream keep-alive (100 requests -> upstream connections opened)", opened, opened <= 8)
+    return failures
+
+
+# ---------------------------------------------------------------- wrk
+
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
+
+
+def _ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise BenchError(f"cannot read duration {text!r}")
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def wrk(port: int, path: str, connections: int, seconds: float, extra_headers=(), timeout_s: float = 5) -> dict:
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
+            f"--timeout={timeout_s:g}s", "-H", f"Host: {HOST}"]
+    for header in extra_headers:
+        argv += ["-H", header]
+    argv.append(f"http://127.0.0.1:{port}{path}")
+    out = procs.run(argv, timeout=seconds + 60)
+    text = out.stdout.decode(errors="replace")
+    if out.returncode != 0:
+        raise BenchError(f"wrk failed: {out.stderr.decode()} {text}")
+    match = re.search(r"(\d+) requests in ([\d.]+\w+), ([\d.]+\w+) read", text)
+    if not match:
+        raise BenchError(f"cannot read wrk output:\n{text}")
+    result = {"requests": int(match.group(1)), "duration_ms": _ms(match.group(2)), "raw": text}
+    result["rps"] = result["requests"] / (result["duration_ms"] / 1e3)
+    for pct in ("50", "99"):
+        found = re.search(rf"^\s*{pct}%\s+(\S+)", text, re.M)
+        if found:
+            result[f"p{pct}_ms"] = _ms(found.group(1))
+    bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    result["non_2xx"] = int(bad.group(1)) if bad else 0
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+    result["socket_errors"] = sum(map(int, errors.groups())) if errors else 0
+    return result
+
+
+# ---------------------------------------------------------------- h2load
+
+
+def h2load(port: int, path: str, connections: int, streams: int, seconds: float) -> dict:
+    argv = ["h2load", "-t1", f"-c{connections}", f"-m{streams}", f"-D{max(1, round(seconds))}",
+            "-H", f":authority: {HOST}", f"http://127.0.0.1:{port}{path}"]
+    out = procs.run(argv, timeout=seconds + 60)
+    text = out.stdout.decode(errors="replace")
+    if out.returncode != 0:
+        raise BenchError(f"h2load failed: {out.stderr.decode()} {text}")
+    done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", text)
+    finished = re.search(r"finished in ([\d.]+)(\w+), ([\d.]+) req/s", text)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if not (done and finished and codes):
+        raise BenchError(f"cannot read h2load output:\n{text}")
+    ok = int(codes.group(1))
+    return {
+        "requests": ok,
+        "failed": int(done.group(5)) + int(done.group(6)) + int(codes.group(3)) + int(codes.group(4)),
+        "rps": float(finished.group(3)),
+        "h2": "h2c" in text or "Application protocol: h2c" in text,
+        "raw": text,
+    }
+
+
+# ---------------------------------------------------------------- oha
+
+
+def oha(binary: str, port: int, path: str, connections: int, rate: float, seconds: float) -> dict:
+    argv = [binary, "--no-tui", "--output-format", "json", "-z", f"{max(1, round(seconds))}s",
+            "-c", str(connections), "-q", f"{rate:.0f}", "--latency-correction",
+            "-H", f"Host: {HOST}", f"http://127.0.0.1:{port}{path}"]
+    out = procs.run(argv, timeout=seconds + 60)
+    if out.returncode != 0:
+        raise BenchError(f"oha failed: {out.stderr.decode()}")
+    data = json.loads(out.stdout)
+    pct = data["latencyPercentiles"]
+    summary = data["summary"]
+    codes = data.get("statusCodeDistribution", {})
+    return {
+        "requests": sum(codes.values()),
+        "non_2xx": sum(v for k, v in codes.items() if not k.startswith("2")),
+        "errors": sum(data.get("errorDistribution", {}).values()),
+        "rps": summary.get("requestsPerSec"),
+        "p50_ms": pct["p50"] * 1e3,
+        "p99_ms": pct["p99"] * 1e3,
+        "p999_ms": pct["p99.9"] * 1e3,
+    }

