@@ -168,10 +168,10 @@ def ensure_oha(args) -> tuple[str | None, str | None]:
 
 def build_vestibule(args) -> tuple[str, str | None]:
     """(vestibule binary, httpbin binary or None)."""
-    if args.vestibule_bin:
-        return args.vestibule_bin, args.httpbin_bin
     release = REPO / "target" / "release"
-    if not args.no_build:
+    if args.vestibule_bin:
+        binary = Path(args.vestibule_bin)
+    elif not args.no_build:
         packages = ["-p", "vestibule"]
         if args.check_only and not args.httpbin_bin:
             packages += ["-p", "httpbin"]
@@ -180,13 +180,16 @@ def build_vestibule(args) -> tuple[str, str | None]:
                         stdout=None, stderr=None)
         if out.returncode != 0:
             raise BenchError("cargo build --release failed")
-    binary = release / "vestibule"
+        binary = release / "vestibule"
+    else:
+        binary = release / "vestibule"
     if not binary.exists():
         raise BenchError(f"{binary} does not exist (build it or pass --vestibule-bin)")
     httpbin = args.httpbin_bin
     if not httpbin:
-        for profile in ("release", "debug"):
-            candidate = REPO / "target" / profile / "httpbin"
+        target = Path(os.environ.get("CARGO_TARGET_DIR", REPO / "target"))
+        for candidate in (binary.parent / "httpbin", target / "release" / "httpbin",
+                          target / "debug" / "httpbin"):
             if candidate.exists():
                 httpbin = str(candidate)
                 break
@@ -236,14 +239,14 @@ class Runner:
         self.oha_bin = oha_bin
         self.nginx_rps = None
 
-    def start(self, proxy, hosts, tag, ready_host=HOST):
+    def start(self, proxy, hosts, tag, ready_host=HOST, deadline_s=60):
         argv = proxy.configure(self.upstream.port, hosts, tag)
         logdir = self.workdir / proxy.name / tag
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         started = time.monotonic()
         proc = procs.spawn(argv, cpu=self.proxy_cpu, log_path=logdir / "stderr.log", env=env)
         try:
-            load.wait_ready(proc, proxy.h1_port, ready_host, deadline_s=60)
+            load.wait_ready(proc, proxy.h1_port, ready_host, deadline_s=deadline_s)
         except BenchError as error:
             procs.stop(proc)
             tail = (logdir / "stderr.log").read_text(errors="replace")[-2000:]
@@ -270,6 +273,10 @@ class Runner:
             time.sleep(0.2)
             res["start_mem"] = procs.memory(proc.pid)
             res["threads"] = procs.thread_count(proc.pid)
+            # An idle proxy should cost nothing: a background loop shows here.
+            c0, t0 = procs.cpu_seconds(proc.pid), time.monotonic()
+            time.sleep(2.0)
+            res["idle_cpu"] = (procs.cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
             failures = load.check_routing(proxy, self.upstream, full=True)
             if failures:
                 res["check_failures"] = failures
@@ -321,7 +328,7 @@ class Runner:
                     load.oha(self.oha_bin, proxy.h1_port, SMALL_PATH, 64, rate, w)
                     r = self.measure(proc, lambda: load.oha(self.oha_bin, proxy.h1_port, SMALL_PATH, 64, rate, d))
                     if r["non_2xx"] or r["errors"]:
-                        raise BenchError(f"{proxy.name}: fixed-rate run had {r['non_2xx']} non-2xx, {r['errors']} errors")
+                        raise BenchError(f"{proxy.name}: fixed-rate run had {r['non_2xx']} non-2xx, errors {r['errors']}")
                     r["rate"] = rate
                     res["fixedrate"] = r
         finally:
@@ -397,22 +404,20 @@ class Runner:
         for tag, host_list in (("1", [HOST]), ("n", hosts)):
             times, mems = [], []
             for trial in range(self.args.route_trials):
-                proc, ready_s = self.start(proxy, host_list, f"routes-{tag}-{trial}", ready_host=host_list[-1])
+                proc, ready_s = self.start(proxy, host_list, f"routes-{tag}-{trial}",
+                                           ready_host=host_list[-1], deadline_s=120)
                 try:
                     time.sleep(0.3)
                     mems.append(procs.memory(proc.pid))
                     if tag == "n" and trial == 0:
                         # The first host too, and an unknown one.
-                        if load.http_status(proxy.h1_port, host_list[0]) != 200:
+                        if load.http_status(proxy.h1_port, host_list[0], timeout=30) != 200:
                             raise BenchError(f"{proxy.name}: {host_list[0]} not routed with {n} routes")
-                        if load.http_status(proxy.h1_port, "nope.bench.example") != 404:
+                        if load.http_status(proxy.h1_port, "nope.bench.example", timeout=30) != 404:
                             raise BenchError(f"{proxy.name}: unknown host not 404 with {n} routes")
                 finally:
                     procs.stop(proc)
                 times.append(ready_s)
-                if tag == "n":
-                    # The configuration files stay; drop the copies of earlier trials.
-                    pass
             results[tag] = {
                 "ready_s": statistics.median(times),
                 "ready_all": times,
@@ -471,6 +476,8 @@ ROWS = [
      lambda r: r.get("routes", {}).get("extra_pss") and r["routes"]["extra_pss"] / 2**20, fmt),
     ("f) 1 route: time to ready (ms)", "cost",
      lambda r: r.get("routes", {}).get("1", {}).get("ready_s", None) and r["routes"]["1"]["ready_s"] * 1e3, fmt),
+    ("CPU while idle, 1 route (% of a core)", "info",
+     lambda r: r.get("idle_cpu"), lambda v: "—" if v is None else f"{v:.1%}"),
     ("memory at start, 1 route (MiB, PSS)", "cost",
      lambda r: r.get("start_mem", {}).get("pss") and r["start_mem"]["pss"] / 2**20, fmt),
     ("g) fixed rate: p50 (ms)", "cost",

@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+pub mod gateway_api;
+pub mod ingress;
 pub mod istio;
 pub mod load;
 mod meta;
@@ -16,6 +18,10 @@ use serde::Serialize;
 use crate::core::{
     EndpointSliceSpec, EndpointsSpec, NamespaceSpec, PodStatus, SecretSpec, ServiceSpec,
 };
+use crate::gateway_api::{
+    GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, L4RouteSpec, ReferenceGrantSpec,
+};
+use crate::ingress::{IngressClassSpec, IngressSpec};
 use crate::istio::{DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec};
 
 pub type Namespace = Resource<NamespaceSpec>;
@@ -32,6 +38,16 @@ pub type IstioGateway = Resource<GatewaySpec>;
 pub type VirtualService = Resource<VirtualServiceSpec>;
 pub type DestinationRule = Resource<DestinationRuleSpec>;
 pub type ServiceEntry = Resource<ServiceEntrySpec>;
+pub type Ingress = Resource<IngressSpec>;
+pub type IngressClass = Resource<IngressClassSpec>;
+pub type GatewayClass = Resource<GatewayClassSpec>;
+/// A Gateway API `Gateway` (not Istio's).
+pub type KubeGateway = Resource<gateway_api::GatewaySpec>;
+pub type HttpRoute = Resource<HttpRouteSpec>;
+pub type GrpcRoute = Resource<GrpcRouteSpec>;
+pub type TlsRoute = Resource<L4RouteSpec>;
+pub type TcpRoute = Resource<L4RouteSpec>;
+pub type ReferenceGrant = Resource<ReferenceGrantSpec>;
 
 /// One consistent set of resources: everything the translator reads.
 /// Each list keeps the order the resources were read in.
@@ -47,4 +63,14 @@ pub struct Inputs {
     pub virtual_services: Vec<VirtualService>,
     pub destination_rules: Vec<DestinationRule>,
     pub service_entries: Vec<ServiceEntry>,
+    pub ingresses: Vec<Ingress>,
+    pub ingress_classes: Vec<IngressClass>,
+    pub gateway_classes: Vec<GatewayClass>,
+    /// Gateway API Gateways (`gateways` holds Istio's).
+    pub kube_gateways: Vec<KubeGateway>,
+    pub http_routes: Vec<HttpRoute>,
+    pub grpc_routes: Vec<GrpcRoute>,
+    pub tls_routes: Vec<TlsRoute>,
+    pub tcp_routes: Vec<TcpRoute>,
+    pub reference_grants: Vec<ReferenceGrant>,
 }

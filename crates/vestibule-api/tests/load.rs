@@ -498,7 +498,9 @@ fn yaml_bomb_is_refused() {
     }
     text.push_str("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: bomb\n");
     let loaded = load("bomb.yaml", &text);
-    assert_eq!(loaded.errors.len(), 1, "{:#?}", loaded.errors);
+    let err = only_error(&loaded);
+    assert!(err.message.contains("too large or too complex"), "{err}");
+    assert_eq!(err.field, "");
     assert!(loaded.inputs.namespaces.is_empty());
 }
 
@@ -541,7 +543,7 @@ fn a_file_given_by_name_is_read_whatever_its_extension() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("manifest.txt");
     fs::write(&path, SERVICE_A).expect("write");
-    let loaded = load_paths(&[path.clone()]);
+    let loaded = load_paths(std::slice::from_ref(&path));
     assert!(loaded.is_valid());
     assert_eq!(loaded.files, vec![path]);
     assert_eq!(loaded.inputs.services.len(), 1);

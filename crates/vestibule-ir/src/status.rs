@@ -7,6 +7,7 @@ use serde::Serialize;
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Statuses {
+    pub gateway_classes: Vec<ResourceStatus>,
     pub gateways: Vec<GatewayStatus>,
     pub routes: Vec<RouteStatus>,
     pub ingresses: Vec<ResourceStatus>,
@@ -58,6 +59,9 @@ pub struct GatewayStatus {
     pub name: String,
     pub conditions: Vec<Condition>,
     pub listeners: Vec<ListenerStatus>,
+    /// Gateway API `status.addresses`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -66,6 +70,9 @@ pub struct ListenerStatus {
     pub name: String,
     pub attached_routes: u32,
     pub conditions: Vec<Condition>,
+    /// Gateway API `supportedKinds` (route kinds this listener accepts).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub supported_kinds: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq)]

@@ -161,8 +161,9 @@ impl RouteRuntime {
     pub(crate) fn pick_target(&self) -> Option<&Target> {
         match self.targets.len() {
             0 => None,
-            1 => self.targets.first(),
+            // A lone backend of weight 0 gets no traffic: 500.
             _ if self.total_weight == 0 => None,
+            1 => self.targets.first(),
             _ => {
                 let point = fastrand::u32(..self.total_weight);
                 self.targets.iter().find(|target| point < target.until)

@@ -62,7 +62,14 @@ impl TableBuilder {
         registry: &Registry<'_>,
         target: &ServicePortRef<'_>,
     ) -> BackendKey {
-        let key = format!("outbound|{}||{}", target.port, target.host);
+        // Istio's cluster name; a protocol forced over the Service's own
+        // (GRPCRoute backends) gets its own backend.
+        let key = match (target.protocol, crate::services::declared_protocol(target)) {
+            (vestibule_ir::AppProtocol::H2c, vestibule_ir::AppProtocol::Http1) => {
+                format!("outbound|{}|h2c|{}", target.port, target.host)
+            }
+            _ => format!("outbound|{}||{}", target.port, target.host),
+        };
         if !self.backends.contains_key(&key) {
             self.backends.insert(
                 key.clone(),

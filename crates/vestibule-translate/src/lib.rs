@@ -5,6 +5,8 @@
 
 mod builder;
 pub mod duration;
+mod gateway_api;
+mod hosts;
 mod istio;
 pub mod services;
 
@@ -23,6 +25,8 @@ pub struct GatewayIdentity {
     pub labels: BTreeMap<String, String>,
     /// This gateway's own namespace (`istio-system` by default).
     pub namespace: String,
+    /// GatewayClass `controllerName`s this gateway serves.
+    pub controller_names: Vec<String>,
 }
 
 impl Default for GatewayIdentity {
@@ -30,6 +34,10 @@ impl Default for GatewayIdentity {
         GatewayIdentity {
             labels: BTreeMap::from([("istio".to_owned(), "ingressgateway".to_owned())]),
             namespace: "istio-system".to_owned(),
+            controller_names: vec![
+                "vestibule.io/gateway-controller".to_owned(),
+                "istio.io/gateway-controller".to_owned(),
+            ],
         }
     }
 }
@@ -48,10 +56,28 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     let mut builder = builder::TableBuilder::default();
     let mut statuses = Statuses::default();
     istio::translate(inputs, identity, &registry, &mut builder, &mut statuses);
+    gateway_api::translate(inputs, identity, &registry, &mut builder, &mut statuses);
     let (table, endpoints) = builder.finish();
     Translation {
         table,
         endpoints,
         statuses,
     }
+}
+
+/// Resources in a stable order: oldest first, then namespace/name (Istio's
+/// merge order and the Gateway API's tie-break).
+pub(crate) fn by_creation<S>(
+    resources: &[vestibule_api::Resource<S>],
+) -> Vec<&vestibule_api::Resource<S>> {
+    let mut sorted: Vec<_> = resources.iter().collect();
+    sorted.sort_by(|a, b| {
+        let created =
+            |r: &vestibule_api::Resource<S>| r.meta.creation_timestamp.clone().unwrap_or_default();
+        created(a)
+            .cmp(&created(b))
+            .then_with(|| a.namespace().cmp(b.namespace()))
+            .then_with(|| a.name().cmp(b.name()))
+    });
+    sorted
 }

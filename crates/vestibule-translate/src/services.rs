@@ -250,6 +250,25 @@ fn resolve_entry_port<'a>(
     })
 }
 
+/// The protocol the service port itself declares.
+pub fn declared_protocol(target: &ServicePortRef<'_>) -> AppProtocol {
+    match &target.target {
+        PortTarget::Kubernetes { port, .. } => {
+            protocol_of(port.app_protocol.as_deref(), &port.name)
+        }
+        PortTarget::Entry {
+            entry, port_name, ..
+        } => entry
+            .spec
+            .ports
+            .iter()
+            .find(|p| &p.name == port_name)
+            .map_or(AppProtocol::Http1, |p| {
+                protocol_of(Some(&p.protocol), &p.name)
+            }),
+    }
+}
+
 /// The protocol vestibule speaks to a port: h2c for `appProtocol`
 /// `kubernetes.io/h2c`, `grpc`, `http2`, or a port name starting with
 /// `grpc`/`http2`/`h2c` (Istio's port naming convention); else HTTP/1.1.

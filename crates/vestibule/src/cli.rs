@@ -49,9 +49,6 @@ pub struct ServeArgs {
     pub bind_address: IpAddr,
     #[command(flatten)]
     pub identity: IdentityArgs,
-    /// GatewayClass controllerNames served (repeatable).
-    #[arg(long = "controller-name", value_name = "NAME", default_values_t = default_controllers())]
-    pub controller_names: Vec<String>,
     /// The `server` header on every response.
     #[arg(long, default_value = "vestibule", value_name = "NAME")]
     pub server_name: String,
@@ -72,6 +69,9 @@ pub struct IdentityArgs {
     /// This gateway's own namespace.
     #[arg(long, default_value = "istio-system", value_name = "NAMESPACE")]
     pub namespace: String,
+    /// GatewayClass controllerNames served (repeatable).
+    #[arg(long = "controller-name", value_name = "NAME", default_values_t = default_controllers())]
+    pub controller_names: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +88,7 @@ impl IdentityArgs {
         vestibule_translate::GatewayIdentity {
             labels: self.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
             namespace: self.namespace.clone(),
+            controller_names: self.controller_names.clone(),
         }
     }
 }

@@ -16,6 +16,10 @@ pub(crate) struct KindDef {
 const CORE: &str = "";
 const DISCOVERY: &str = "discovery.k8s.io";
 const ISTIO: &str = "networking.istio.io";
+const NETWORKING: &str = "networking.k8s.io";
+/// Ingress before `networking.k8s.io` (Kubernetes < 1.14).
+const EXTENSIONS: &str = "extensions";
+const GATEWAY: &str = crate::gateway_api::GROUP;
 
 pub(crate) fn lookup(group: &str, kind: &str) -> Option<&'static KindDef> {
     KINDS
@@ -126,7 +130,62 @@ static KINDS: &[KindDef] = &[
         kind: "ServiceEntry",
         load: |cx| cx.load(&istio(|i| &mut i.service_entries)),
     },
+    KindDef {
+        group: NETWORKING,
+        kind: "Ingress",
+        load: |cx| cx.load(&spec(|i| &mut i.ingresses)),
+    },
+    KindDef {
+        group: EXTENSIONS,
+        kind: "Ingress",
+        load: |cx| cx.load(&spec(|i| &mut i.ingresses)),
+    },
+    KindDef {
+        group: NETWORKING,
+        kind: "IngressClass",
+        load: |cx| cx.load(&spec(|i| &mut i.ingress_classes)),
+    },
+    KindDef {
+        group: GATEWAY,
+        kind: "GatewayClass",
+        load: |cx| cx.load(&spec(|i| &mut i.gateway_classes)),
+    },
+    KindDef {
+        group: GATEWAY,
+        kind: "Gateway",
+        load: |cx| cx.load(&spec(|i| &mut i.kube_gateways)),
+    },
+    KindDef {
+        group: GATEWAY,
+        kind: "HTTPRoute",
+        load: |cx| cx.load(&spec(|i| &mut i.http_routes)),
+    },
+    KindDef {
+        group: GATEWAY,
+        kind: "GRPCRoute",
+        load: |cx| cx.load(&spec(|i| &mut i.grpc_routes)),
+    },
+    KindDef {
+        group: GATEWAY,
+        kind: "TLSRoute",
+        load: |cx| cx.load(&spec(|i| &mut i.tls_routes)),
+    },
+    KindDef {
+        group: GATEWAY,
+        kind: "TCPRoute",
+        load: |cx| cx.load(&spec(|i| &mut i.tcp_routes)),
+    },
+    KindDef {
+        group: GATEWAY,
+        kind: "ReferenceGrant",
+        load: |cx| cx.load(&spec(|i| &mut i.reference_grants)),
+    },
 ];
+
+/// Kinds whose body is `spec`, with nothing Kubernetes-filled to tolerate.
+fn spec<S>(list: fn(&mut crate::Inputs) -> &mut Vec<crate::Resource<S>>) -> Rules<S> {
+    istio(list)
+}
 
 fn istio<S>(list: fn(&mut crate::Inputs) -> &mut Vec<crate::Resource<S>>) -> Rules<S> {
     Rules {

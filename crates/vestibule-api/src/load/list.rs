@@ -206,3 +206,51 @@ fn cut_json_item(text: &str, raw: &str) -> Option<(u32, Cut)> {
     };
     Some((line.saturating_add(1), cut))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn yaml(text: &str) -> Doc<'_> {
+        Doc {
+            text,
+            format: Format::Yaml,
+            line_offset: 10,
+            line: 11,
+        }
+    }
+
+    #[test]
+    fn cuts_block_items_up_to_the_next_less_indented_line() {
+        let text = "items:\n- kind: A\n  spec:\n    x: |\n      text\n# between\n-   kind: B\nkind: List\n";
+        let doc = yaml(text);
+        let starts = line_starts(text);
+        let first = cut_block_item(&doc, &starts, 2, 3).expect("first item");
+        assert_eq!(
+            first.text,
+            "  kind: A\n  spec:\n    x: |\n      text\n# between\n"
+        );
+        assert_eq!(first.line_offset, 11);
+        let second = cut_block_item(&doc, &starts, 7, 5).expect("second item");
+        assert_eq!(second.text, "    kind: B\n");
+        assert_eq!(second.line_offset, 16);
+    }
+
+    #[test]
+    fn flow_items_are_not_cut() {
+        let text = "items: [{kind: A}, {kind: B}]\n";
+        let doc = yaml(text);
+        assert!(cut_block_item(&doc, &line_starts(text), 1, 9).is_none());
+    }
+
+    #[test]
+    fn json_items_keep_their_position() {
+        let text = "{\"items\": [\n  {\"kind\": \"A\"}]}";
+        let start = text.find("{\"kind").expect("item");
+        let raw = &text[start..start + 13];
+        assert_eq!(raw, "{\"kind\": \"A\"}");
+        let (line, cut) = cut_json_item(text, raw).expect("cut");
+        assert_eq!((line, cut.line_offset), (2, 1));
+        assert_eq!(cut.text, "  {\"kind\": \"A\"}");
+    }
+}

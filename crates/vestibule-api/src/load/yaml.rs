@@ -14,11 +14,11 @@ pub(crate) fn options() -> Options {
     budget.max_depth = 128;
     budget.max_aliases = 10_000;
     budget.max_anchors = 10_000;
-    budget.max_recorded_anchor_events = 200_000;
+    budget.max_recorded_anchor_events = 50_000;
     budget.max_recorded_anchor_bytes = 16 * 1024 * 1024;
     let mut options = Options::default();
     options.budget = Some(budget);
-    options.alias_limits.max_total_replayed_events = 200_000;
+    options.alias_limits.max_total_replayed_events = 100_000;
     options.alias_limits.max_alias_expansions_per_anchor = 10_000;
     options.with_snippet = false;
     options
@@ -46,7 +46,9 @@ fn failure(doc: &Doc<'_>, err: &Error, failed_at: FieldPath) -> Failure {
         .map(|loc| (clamp(loc.line()), clamp(loc.column())))
         .unwrap_or((0, 0));
     let syntax = is_syntax(err);
-    let mut message = sanitize(&serde_saphyr::DefaultMessageFormatter.format_message(err));
+    let mut message = plain_words(&sanitize(
+        &serde_saphyr::UserMessageFormatter.format_message(err),
+    ));
     if !syntax && line > 0 && is_value_complaint(&message) {
         if let Some(found) = token_at(doc.text, line, column) {
             message = format!("{message}, found `{found}`");
@@ -74,7 +76,12 @@ fn is_syntax(err: &Error) -> bool {
         Error::ExternalMessage { source, .. } => {
             matches!(**source, ExternalMessageSource::Parser(_))
         }
-        Error::Budget { .. } => true,
+        Error::AliasError { error, .. } => is_syntax(error),
+        Error::Budget { .. }
+        | Error::AliasReplayCounterOverflow { .. }
+        | Error::AliasReplayLimitExceeded { .. }
+        | Error::AliasExpansionLimitExceeded { .. }
+        | Error::AliasReplayStackDepthExceeded { .. } => true,
         _ => false,
     }
 }
@@ -103,6 +110,17 @@ fn token_at(text: &str, line: u32, column: u32) -> Option<String> {
         return Some(format!("{}…", rest.chars().take(MAX).collect::<String>()));
     }
     Some(rest.to_owned())
+}
+
+/// Parser event names read as jargon in a manifest error.
+fn plain_words(message: &str) -> String {
+    message
+        .replace("expected mapping start", "expected a mapping")
+        .replace("expected sequence start", "expected a list")
+        .replace(
+            "data did not match any variant of untagged enum IntOrString",
+            "expected a number or a name",
+        )
 }
 
 /// Messages are embedded in single-line diagnostics.

@@ -112,6 +112,7 @@ pub(crate) fn http_servers(gateway: &IstioGateway, status: &mut GatewayStatus) -
             name,
             attached_routes: 0,
             conditions: vec![condition.at_generation(gateway.meta.generation)],
+            supported_kinds: Vec::new(),
         });
     }
     servers
@@ -147,6 +148,7 @@ pub(crate) fn new_status(gateway: &IstioGateway, selected: bool) -> GatewayStatu
         name: gateway.name().to_owned(),
         conditions: vec![condition.at_generation(gateway.meta.generation)],
         listeners: Vec::new(),
+        addresses: Vec::new(),
     }
 }
 

@@ -7,7 +7,6 @@
 //!   then every catch-all route moves to the end; the first match wins.
 
 mod gateway;
-mod hosts;
 mod matches;
 mod rules;
 
@@ -32,7 +31,7 @@ pub(crate) fn translate(
 ) {
     let servers = selected_servers(inputs, identity, builder, statuses);
     let mut attached: BTreeMap<(GatewayKey, usize), BTreeSet<String>> = BTreeMap::new();
-    for vs in by_creation(&inputs.virtual_services) {
+    for vs in crate::by_creation(&inputs.virtual_services) {
         let status = bind_virtual_service(vs, &servers, registry, builder, &mut attached);
         statuses.virtual_services.push(status);
     }
@@ -58,7 +57,7 @@ fn selected_servers(
     statuses: &mut Statuses,
 ) -> Vec<HttpServer> {
     let mut servers = Vec::new();
-    for gateway in by_creation(&inputs.gateways) {
+    for gateway in crate::by_creation(&inputs.gateways) {
         let selected = gateway::selects(gateway, identity);
         let mut status = gateway::new_status(gateway, selected);
         if selected {
@@ -80,20 +79,6 @@ fn selected_servers(
         statuses.gateways.push(status);
     }
     servers
-}
-
-/// Resources in Istio's merge order: oldest first, then namespace/name.
-fn by_creation<S>(resources: &[vestibule_api::Resource<S>]) -> Vec<&vestibule_api::Resource<S>> {
-    let mut sorted: Vec<_> = resources.iter().collect();
-    sorted.sort_by(|a, b| {
-        let created =
-            |r: &vestibule_api::Resource<S>| r.meta.creation_timestamp.clone().unwrap_or_default();
-        created(a)
-            .cmp(&created(b))
-            .then_with(|| a.namespace().cmp(b.namespace()))
-            .then_with(|| a.name().cmp(b.name()))
-    });
-    sorted
 }
 
 fn bind_virtual_service(
@@ -203,7 +188,7 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
         }
         for server_host in server.hosts_for(vs.namespace()) {
             for vs_host in &vs.spec.hosts {
-                let Some(domain) = hosts::intersect(server_host, vs_host) else {
+                let Some(domain) = crate::hosts::intersect(server_host, vs_host) else {
                     continue;
                 };
                 let same = |b: &&mut Binding| b.port == server.port && b.domain == domain;

@@ -1,0 +1,411 @@
+//! Gateway listeners: validation, allowed route kinds and namespaces,
+//! conflicts between listeners, and their status.
+
+use std::collections::BTreeMap;
+
+use vestibule_api::gateway_api::{Listener, RouteGroupKind, GROUP};
+use vestibule_api::{Inputs, KubeGateway};
+use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus};
+
+use super::refs::{permitted, From};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    Http,
+    Https,
+    Tls,
+    Tcp,
+}
+
+/// Route kinds a listener can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum RouteKind {
+    Http,
+    Grpc,
+    Tls,
+    Tcp,
+}
+
+impl RouteKind {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            RouteKind::Http => "HTTPRoute",
+            RouteKind::Grpc => "GRPCRoute",
+            RouteKind::Tls => "TLSRoute",
+            RouteKind::Tcp => "TCPRoute",
+        }
+    }
+
+    fn parse(kind: &RouteGroupKind) -> Option<RouteKind> {
+        if kind.group.as_deref().is_some_and(|group| group != GROUP) {
+            return None;
+        }
+        match kind.kind.as_str() {
+            "HTTPRoute" => Some(RouteKind::Http),
+            "GRPCRoute" => Some(RouteKind::Grpc),
+            "TLSRoute" => Some(RouteKind::Tls),
+            "TCPRoute" => Some(RouteKind::Tcp),
+            _ => None,
+        }
+    }
+}
+
+/// Which namespaces' routes a listener admits.
+#[derive(Debug, Clone)]
+pub(crate) enum Namespaces {
+    Same,
+    All,
+    Selector(vestibule_api::gateway_api::LabelSelector),
+    None,
+}
+
+/// A listener of a served Gateway, validated.
+#[derive(Debug)]
+pub(crate) struct GatewayListener {
+    pub gateway_namespace: String,
+    pub gateway_name: String,
+    pub generation: i64,
+    pub name: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    /// Lower-case; `None` matches every host.
+    pub hostname: Option<String>,
+    pub namespaces: Namespaces,
+    pub kinds: Vec<RouteKind>,
+    /// Accepted and not conflicted: routes may attach.
+    pub usable: bool,
+    /// Whether traffic is served (HTTP only for now).
+    pub programmed: bool,
+    /// Index of the Gateway's status in `Statuses::gateways`.
+    pub status: usize,
+    /// Index of this listener in that Gateway's status.
+    pub status_listener: usize,
+}
+
+impl GatewayListener {
+    pub(crate) fn admits_namespace(
+        &self,
+        namespace: &str,
+        namespace_labels: &BTreeMap<&str, &BTreeMap<String, String>>,
+    ) -> bool {
+        match &self.namespaces {
+            Namespaces::Same => namespace == self.gateway_namespace,
+            Namespaces::All => true,
+            Namespaces::None => false,
+            Namespaces::Selector(selector) => namespace_labels
+                .get(namespace)
+                .is_some_and(|labels| selector.matches(labels)),
+        }
+    }
+}
+
+fn protocol(name: &str) -> Option<Protocol> {
+    match name {
+        "HTTP" => Some(Protocol::Http),
+        "HTTPS" => Some(Protocol::Https),
+        "TLS" => Some(Protocol::Tls),
+        "TCP" => Some(Protocol::Tcp),
+        _ => None,
+    }
+}
+
+fn default_kinds(protocol: Protocol) -> Vec<RouteKind> {
+    match protocol {
+        Protocol::Http | Protocol::Https => vec![RouteKind::Http, RouteKind::Grpc],
+        Protocol::Tls => vec![RouteKind::Tls],
+        Protocol::Tcp => vec![RouteKind::Tcp],
+    }
+}
+
+/// Validates every listener of `gateway`, records its status, and returns
+/// the listeners. `status` is the index the Gateway's status will have.
+pub(crate) fn listeners(
+    inputs: &Inputs,
+    gateway: &KubeGateway,
+    status_index: usize,
+    status: &mut GatewayStatus,
+) -> Vec<GatewayListener> {
+    let generation = gateway.meta.generation;
+    let mut found = Vec::new();
+    for listener in &gateway.spec.listeners {
+        let (parsed, conditions, kinds) = validate(inputs, gateway, listener);
+        status.listeners.push(ListenerStatus {
+            name: listener.name.clone(),
+            attached_routes: 0,
+            conditions: conditions
+                .into_iter()
+                .map(|c| c.at_generation(generation))
+                .collect(),
+            supported_kinds: kinds.iter().map(|kind| kind.name().to_owned()).collect(),
+        });
+        if let Some(mut parsed) = parsed {
+            parsed.status = status_index;
+            parsed.status_listener = status.listeners.len() - 1;
+            parsed.kinds = kinds;
+            found.push(parsed);
+        }
+    }
+    mark_conflicts(&mut found, status);
+    found
+}
+
+/// Port and protocol checks, allowed kinds, certificate references.
+fn validate(
+    inputs: &Inputs,
+    gateway: &KubeGateway,
+    listener: &Listener,
+) -> (Option<GatewayListener>, Vec<Condition>, Vec<RouteKind>) {
+    let Some(protocol) = protocol(&listener.protocol) else {
+        let message = format!("protocol {:?} is not supported", listener.protocol);
+        return (
+            None,
+            vec![
+                Condition::new("Accepted", false, "UnsupportedProtocol", &message),
+                Condition::new("Programmed", false, "Invalid", &message),
+                Condition::new("ResolvedRefs", true, "ResolvedRefs", ""),
+                Condition::new("Conflicted", false, "NoConflicts", ""),
+            ],
+            Vec::new(),
+        );
+    };
+    let Some(port) = u16::try_from(listener.port).ok().filter(|p| *p != 0) else {
+        let message = format!("port {} is out of range", listener.port);
+        return (
+            None,
+            vec![
+                Condition::new("Accepted", false, "UnsupportedValue", &message),
+                Condition::new("Programmed", false, "Invalid", &message),
+            ],
+            Vec::new(),
+        );
+    };
+    let allowed = listener.allowed_routes.as_ref();
+    let requested = allowed.map(|a| a.kinds.as_slice()).unwrap_or(&[]);
+    let (kinds, invalid_kinds) = if requested.is_empty() {
+        (default_kinds(protocol), false)
+    } else {
+        let possible = default_kinds(protocol);
+        let kinds: Vec<RouteKind> = requested
+            .iter()
+            .filter_map(RouteKind::parse)
+            .filter(|kind| possible.contains(kind))
+            .collect();
+        let invalid = kinds.len() != requested.len();
+        (kinds, invalid)
+    };
+    let mut resolved = if invalid_kinds {
+        Condition::new(
+            "ResolvedRefs",
+            false,
+            "InvalidRouteKinds",
+            "some allowedRoutes.kinds are not supported on this listener",
+        )
+    } else {
+        Condition::new("ResolvedRefs", true, "ResolvedRefs", "")
+    };
+    if protocol == Protocol::Https || (protocol == Protocol::Tls && is_terminate(listener)) {
+        if let Some(problem) = certificate_problem(inputs, gateway, listener) {
+            resolved = problem;
+        }
+    }
+    let namespaces = match allowed
+        .and_then(|a| a.namespaces.as_ref())
+        .and_then(|n| n.from.as_deref())
+    {
+        None | Some("Same") => Namespaces::Same,
+        Some("All") => Namespaces::All,
+        Some("None") => Namespaces::None,
+        Some(_) => Namespaces::Selector(
+            allowed
+                .and_then(|a| a.namespaces.as_ref())
+                .and_then(|n| n.selector.clone())
+                .unwrap_or_default(),
+        ),
+    };
+    let refs_ok = resolved.is_true();
+    // Only plain-text HTTP is served until TLS and TCP listeners exist.
+    let programmed = protocol == Protocol::Http && refs_ok;
+    let programmed_condition = if programmed {
+        Condition::new("Programmed", true, "Programmed", "")
+    } else if !refs_ok {
+        Condition::new("Programmed", false, "Invalid", resolved.message.clone())
+    } else {
+        Condition::new(
+            "Programmed",
+            false,
+            "Pending",
+            format!("{} listeners are not served yet", listener.protocol),
+        )
+    };
+    let parsed = GatewayListener {
+        gateway_namespace: gateway.namespace().to_owned(),
+        gateway_name: gateway.name().to_owned(),
+        generation: gateway.meta.generation,
+        name: listener.name.clone(),
+        port,
+        protocol,
+        hostname: listener
+            .hostname
+            .as_ref()
+            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+            .filter(|h| !h.is_empty()),
+        namespaces,
+        kinds: Vec::new(),
+        usable: true,
+        programmed,
+        status: 0,
+        status_listener: 0,
+    };
+    (
+        Some(parsed),
+        vec![
+            Condition::new("Accepted", true, "Accepted", ""),
+            programmed_condition,
+            resolved,
+            Condition::new("Conflicted", false, "NoConflicts", ""),
+        ],
+        kinds,
+    )
+}
+
+fn is_terminate(listener: &Listener) -> bool {
+    listener
+        .tls
+        .as_ref()
+        .and_then(|tls| tls.mode.as_deref())
+        .is_none_or(|mode| mode == "Terminate")
+}
+
+/// `InvalidCertificateRef` / `RefNotPermitted` for a listener's
+/// certificates, `None` when they all resolve.
+fn certificate_problem(
+    inputs: &Inputs,
+    gateway: &KubeGateway,
+    listener: &Listener,
+) -> Option<Condition> {
+    let refs = listener
+        .tls
+        .as_ref()
+        .map(|tls| tls.certificate_refs.as_slice())
+        .unwrap_or(&[]);
+    if refs.is_empty() {
+        return Some(Condition::new(
+            "ResolvedRefs",
+            false,
+            "InvalidCertificateRef",
+            "an HTTPS listener needs tls.certificateRefs",
+        ));
+    }
+    let from = From {
+        group: GROUP,
+        kind: "Gateway",
+        namespace: gateway.namespace(),
+    };
+    for reference in refs {
+        let group = reference.group.as_deref().unwrap_or("");
+        let kind = reference.kind.as_deref().unwrap_or("Secret");
+        let namespace = reference
+            .namespace
+            .as_deref()
+            .unwrap_or(gateway.namespace());
+        if !group.is_empty() || kind != "Secret" {
+            return Some(Condition::new(
+                "ResolvedRefs",
+                false,
+                "InvalidCertificateRef",
+                format!("certificateRef {group}/{kind} is not a Secret"),
+            ));
+        }
+        if !permitted(
+            &inputs.reference_grants,
+            &from,
+            "",
+            "Secret",
+            namespace,
+            &reference.name,
+        ) {
+            return Some(Condition::new(
+                "ResolvedRefs",
+                false,
+                "RefNotPermitted",
+                format!(
+                    "no ReferenceGrant in {namespace} allows this Gateway to use Secret {}",
+                    reference.name
+                ),
+            ));
+        }
+        let secret = inputs
+            .secrets
+            .iter()
+            .find(|s| s.namespace() == namespace && s.name() == reference.name);
+        let valid = secret.is_some_and(|secret| {
+            secret.spec.get("tls.crt").is_some() && secret.spec.get("tls.key").is_some()
+        });
+        if !valid {
+            return Some(Condition::new(
+                "ResolvedRefs",
+                false,
+                "InvalidCertificateRef",
+                format!(
+                    "Secret {namespace}/{} is missing or has no tls.crt and tls.key",
+                    reference.name
+                ),
+            ));
+        }
+    }
+    None
+}
+
+/// Listeners on one port must be distinct: TCP by port alone; HTTP, HTTPS
+/// and TLS by hostname, and not mixed with another protocol. Every listener
+/// in a conflict is rejected; no winner is picked.
+fn mark_conflicts(listeners: &mut [GatewayListener], status: &mut GatewayStatus) {
+    let count = listeners.len();
+    for i in 0..count {
+        let mut reason = None;
+        for j in 0..count {
+            if i == j || listeners[i].port != listeners[j].port {
+                continue;
+            }
+            let (a, b) = (&listeners[i], &listeners[j]);
+            if a.protocol != b.protocol
+                && !matches!(
+                    (a.protocol, b.protocol),
+                    (Protocol::Https, Protocol::Tls) | (Protocol::Tls, Protocol::Https)
+                )
+            {
+                reason = Some("ProtocolConflict");
+                break;
+            }
+            if a.protocol == Protocol::Tcp || a.hostname == b.hostname {
+                reason.get_or_insert("HostnameConflict");
+            }
+        }
+        if let Some(reason) = reason {
+            let listener = &mut listeners[i];
+            listener.usable = false;
+            listener.programmed = false;
+            let generation = listener.generation;
+            let conditions = &mut status.listeners[listener.status_listener].conditions;
+            for condition in conditions.iter_mut() {
+                match condition.kind.as_str() {
+                    "Conflicted" => {
+                        *condition = Condition::new(
+                            "Conflicted",
+                            true,
+                            reason,
+                            "conflicts with another listener on the same port",
+                        )
+                        .at_generation(generation);
+                    }
+                    "Programmed" => {
+                        *condition =
+                            Condition::new("Programmed", false, "Invalid", "listener conflicts")
+                                .at_generation(generation);
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+}
