@@ -261,7 +261,7 @@ fn missing_namespace_is_default() {
 #[test]
 fn unknown_kind_is_skipped_with_warning() {
     let text = format!(
-        "{SERVICE_A}---\napiVersion: networking.k8s.io/v1\nkind: Ingress\nmetadata:\n  name: ing\nspec: {{}}\n"
+        "{SERVICE_A}---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec: {{}}\n"
     );
     let loaded = load("mixed.yaml", &text);
     assert!(loaded.errors.is_empty(), "{:#?}", loaded.errors);
@@ -269,13 +269,11 @@ fn unknown_kind_is_skipped_with_warning() {
     let warning = loaded
         .warnings
         .iter()
-        .find(|w| w.message.contains("Ingress"))
-        .expect("a warning for the Ingress");
-    assert_eq!(
-        warning.message,
-        "unknown kind networking.k8s.io/v1 Ingress, skipped"
-    );
+        .find(|w| w.message.contains("Deployment"))
+        .expect("a warning for the Deployment");
+    assert_eq!(warning.message, "unknown kind apps/v1 Deployment, skipped");
     assert_eq!((warning.file.as_str(), warning.line), ("mixed.yaml", 9));
+    assert_eq!(warning.resource.as_deref(), Some("Deployment default/web"));
 }
 
 #[test]
