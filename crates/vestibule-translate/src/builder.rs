@@ -36,11 +36,22 @@ impl TableBuilder {
     /// The virtual host for `domain` on `port`, created on first use.
     /// The listener must have been declared.
     pub(crate) fn virtual_host(&mut self, port: u16, domain: &str) -> &mut VirtualHost {
+        self.virtual_host_pattern(port, HostPattern::parse(domain, false))
+    }
+
+    /// The virtual host for an already parsed `pattern` on `port`, created
+    /// on first use: for translators whose wildcards do not mean what
+    /// Istio's do (a Kubernetes Ingress `*.foo.com` is exactly one label,
+    /// [`HostPattern::SingleLabel`]). The listener must have been declared.
+    pub(crate) fn virtual_host_pattern(
+        &mut self,
+        port: u16,
+        pattern: HostPattern,
+    ) -> &mut VirtualHost {
         let listener = self
             .listeners
             .get_mut(&port)
             .expect("listener declared before its virtual hosts");
-        let pattern = HostPattern::parse(domain, false);
         let position = listener
             .virtual_hosts
             .iter()

@@ -7,6 +7,7 @@ mod builder;
 pub mod duration;
 mod gateway_api;
 mod hosts;
+mod ingress;
 mod istio;
 pub mod services;
 
@@ -27,6 +28,9 @@ pub struct GatewayIdentity {
     pub namespace: String,
     /// GatewayClass `controllerName`s this gateway serves.
     pub controller_names: Vec<String>,
+    /// The `kubernetes.io/ingress.class` annotation value this gateway
+    /// serves (Istio's `meshConfig.ingressClass`, `istio` by default).
+    pub ingress_class: String,
 }
 
 impl Default for GatewayIdentity {
@@ -38,6 +42,7 @@ impl Default for GatewayIdentity {
                 "vestibule.io/gateway-controller".to_owned(),
                 "istio.io/gateway-controller".to_owned(),
             ],
+            ingress_class: "istio".to_owned(),
         }
     }
 }
@@ -56,6 +61,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     let mut builder = builder::TableBuilder::default();
     let mut statuses = Statuses::default();
     istio::translate(inputs, identity, &registry, &mut builder, &mut statuses);
+    ingress::translate(inputs, identity, &registry, &mut builder, &mut statuses);
     gateway_api::translate(inputs, identity, &registry, &mut builder, &mut statuses);
     let (table, endpoints) = builder.finish();
     Translation {

@@ -81,6 +81,39 @@ fn every_check_has_a_case_file() {
     }
 }
 
+/// Kubernetes Ingress cases: `tests/golden/ingress/<case>.yaml`, snapshots
+/// `golden__ingress@<case>.yaml.snap`, checks in `golden/ingress_checks.rs`.
+#[path = "golden/ingress_checks.rs"]
+mod ingress_checks;
+
+#[test]
+fn ingress() {
+    insta::glob!("golden/ingress/*.yaml", |path| {
+        let translation = run_case(path);
+        insta::assert_yaml_snapshot!(translation);
+        let name = case_name(path);
+        let check = ingress_checks::CHECKS
+            .iter()
+            .find(|(case, _)| *case == name)
+            .map(|(_, check)| *check)
+            .unwrap_or_else(|| panic!("ingress case {name} has no entry in CHECKS"));
+        check(&translation);
+    });
+}
+
+#[test]
+fn every_ingress_check_has_a_case_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/ingress");
+    for (name, _) in ingress_checks::CHECKS {
+        let file = dir.join(format!("{name}.yaml"));
+        assert!(
+            file.is_file(),
+            "ingress CHECKS names {name} but {} is missing",
+            file.display()
+        );
+    }
+}
+
 fn case_name(path: &Path) -> String {
     path.file_stem()
         .and_then(|stem| stem.to_str())

@@ -72,6 +72,9 @@ pub struct IdentityArgs {
     /// GatewayClass controllerNames served (repeatable).
     #[arg(long = "controller-name", value_name = "NAME", default_values_t = default_controllers())]
     pub controller_names: Vec<String>,
+    /// The `kubernetes.io/ingress.class` annotation value served (Istio's meshConfig.ingressClass).
+    #[arg(long, default_value = "istio", value_name = "CLASS")]
+    pub ingress_class: String,
 }
 
 #[derive(Debug, Args)]
@@ -89,6 +92,7 @@ impl IdentityArgs {
             labels: self.labels.iter().cloned().collect::<BTreeMap<_, _>>(),
             namespace: self.namespace.clone(),
             controller_names: self.controller_names.clone(),
+            ingress_class: self.ingress_class.clone(),
         }
     }
 }

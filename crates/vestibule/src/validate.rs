@@ -30,6 +30,20 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 );
             }
         }
+        // An Ingress that is not ours is not an error (another controller
+        // may serve it), but the user should know this gateway ignores it.
+        for ingress in &translation.statuses.ingresses {
+            let not_served = ingress.conditions.iter().filter(|c| !c.is_true());
+            let lines = not_served
+                .map(|c| format!("not served ({}): {}", c.reason, c.message))
+                .chain(ingress.warnings.iter().cloned());
+            for line in lines {
+                println!(
+                    "warning: {}: Ingress {}/{}: {line}",
+                    ingress.source, ingress.namespace, ingress.name
+                );
+            }
+        }
     }
     for problem in &problems {
         println!("{problem}");

@@ -1,23 +1,41 @@
 //! GRPCRoute rules → IR routes. A gRPC method is the path
 //! `/{service}/{method}`; backends are always spoken to over HTTP/2.
 
-use vestibule_api::gateway_api::GrpcMethodMatch;
+use vestibule_api::gateway_api::{GrpcMethodMatch, GrpcRouteRule};
 use vestibule_api::GrpcRoute;
 use vestibule_ir::{
-    HeaderMatch, PathMatch, Pattern, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin,
+    DirectResponse, HeaderMatch, PathMatch, Pattern, RetryPolicy, Route, RouteAction, RouteMatch,
+    RouteOrigin,
 };
 
-use super::http::{self, Context, Filters, Precedence};
+use super::http::{self, Context, Filters, Precedence, Problems};
 
 pub(crate) fn routes(route: &GrpcRoute, cx: &mut Context<'_, '_>) -> Vec<(Precedence, Route)> {
     let created = route.meta.creation_timestamp.clone().unwrap_or_default();
     let mut out = Vec::new();
     for (index, rule) in route.spec.rules.iter().enumerate() {
+        out.extend(Problems::rule(cx, |cx| {
+            rule_routes(route, rule, index, &created, cx)
+        }));
+    }
+    out
+}
+
+/// One IR route per match of a rule.
+fn rule_routes(
+    route: &GrpcRoute,
+    rule: &GrpcRouteRule,
+    index: usize,
+    created: &str,
+    cx: &mut Context<'_, '_>,
+) -> Vec<(Precedence, Route)> {
+    let mut out = Vec::new();
+    {
         let filters = Filters::collect(&rule.filters, cx);
         let action = if filters.invalid {
             RouteAction::DirectResponse(http::internal_error())
         } else {
-            http::forward(&rule.backend_refs, &filters, cx)
+            unavailable_when_all_invalid(http::forward(&rule.backend_refs, &filters, cx))
         };
         let name = match &rule.name {
             Some(name) => format!("{}.{}.{name}", route.namespace(), route.name()),
@@ -70,9 +88,13 @@ pub(crate) fn routes(route: &GrpcRoute, cx: &mut Context<'_, '_>) -> Vec<(Preced
                     .collect(),
                 ..RouteMatch::default()
             };
-            let precedence = Precedence::new(
-                &route_match,
-                &created,
+            let method = input.method.as_ref();
+            let length = |field: Option<&String>| field.map_or(0, String::len);
+            let precedence = Precedence::grpc(
+                length(method.and_then(|m| m.service.as_ref())),
+                length(method.and_then(|m| m.method.as_ref())),
+                route_match.headers.len(),
+                created,
                 route.namespace(),
                 route.name(),
                 index,
@@ -84,6 +106,26 @@ pub(crate) fn routes(route: &GrpcRoute, cx: &mut Context<'_, '_>) -> Vec<(Preced
         }
     }
     out
+}
+
+/// "If *all* entries in BackendRefs are invalid, and there are also no
+/// filters specified in this route rule, *all* traffic which matches this
+/// rule MUST receive an `UNAVAILABLE` status": HTTP 503, which gRPC clients
+/// read as UNAVAILABLE (500 would read as UNKNOWN).
+fn unavailable_when_all_invalid(action: RouteAction) -> RouteAction {
+    let all_invalid = match &action {
+        RouteAction::Forward(forward) => forward.backends.iter().all(|b| b.backend.is_none()),
+        RouteAction::DirectResponse(direct) => direct.status == 500,
+        RouteAction::Redirect(_) => false,
+    };
+    if all_invalid {
+        RouteAction::DirectResponse(DirectResponse {
+            status: 503,
+            body: String::new(),
+        })
+    } else {
+        action
+    }
 }
 
 /// `Exact` service and method → the exact path; service only → the

@@ -24,13 +24,24 @@ use crate::services::Registry;
 /// query params; ties go to the oldest route, then `{namespace}/{name}`,
 /// then rule order. Regular expressions (implementation-specific) rank
 /// after exact paths and before prefixes, by length, as Envoy Gateway does.
+///
+/// Routes of several host names serve one virtual host when their names
+/// cover it (`*.com` routes serve `example.com` too); among matches of
+/// equal rank the route of the more specific host name wins ("characters
+/// in a matching non-wildcard hostname, then in a matching hostname"), as
+/// the conformance test `HTTPRouteMatchingAcrossRoutes` requires the match
+/// rank to come first.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Precedence {
     path_kind: u8,
     path_length: Reverse<usize>,
     method: Reverse<bool>,
+    /// GRPCRoute: characters of the matched method name.
+    method_length: Reverse<usize>,
     headers: Reverse<usize>,
     query_params: Reverse<usize>,
+    /// Exact (0), wildcard (1) or any (2) host name, then its length.
+    host: (u8, Reverse<usize>),
     created: String,
     namespace: String,
     name: String,
@@ -59,8 +70,10 @@ impl Precedence {
             path_kind,
             path_length: Reverse(path_length),
             method: Reverse(route_match.method.is_some()),
+            method_length: Reverse(0),
             headers: Reverse(route_match.headers.len()),
             query_params: Reverse(route_match.query_params.len()),
+            host: (0, Reverse(0)),
             created: created.to_owned(),
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -70,12 +83,88 @@ impl Precedence {
     }
 }
 
-/// What converting a route found wrong: `Accepted=False` (the whole route)
-/// or `ResolvedRefs=False` (some backends, which then answer 500).
+impl Precedence {
+    /// GRPCRoute precedence: "the largest number of characters in a
+    /// matching service, then in a matching method, then the largest number
+    /// of header matches", then the route and rule order ties.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn grpc(
+        service_length: usize,
+        method_length: usize,
+        headers: usize,
+        created: &str,
+        namespace: &str,
+        name: &str,
+        rule: usize,
+        matched: usize,
+    ) -> Precedence {
+        Precedence {
+            path_kind: 0,
+            path_length: Reverse(service_length),
+            method: Reverse(false),
+            method_length: Reverse(method_length),
+            headers: Reverse(headers),
+            query_params: Reverse(0),
+            host: (0, Reverse(0)),
+            created: created.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            rule,
+            matched,
+        }
+    }
+
+    /// This precedence for a route placed under the host name `host`
+    /// (lower-case; `*` for any).
+    pub(crate) fn for_host(&self, host: &str) -> Precedence {
+        let rank = if host == "*" {
+            (2, Reverse(0))
+        } else if host.starts_with('*') {
+            (1, Reverse(host.len()))
+        } else {
+            (0, Reverse(host.len()))
+        };
+        Precedence {
+            host: rank,
+            ..self.clone()
+        }
+    }
+}
+
+/// What converting a route found wrong: unsupported values (the rules that
+/// hold them are dropped: `PartiallyInvalid`, or `Accepted=False` when no
+/// rule is left) or `ResolvedRefs=False` (some backends, which then answer
+/// 500).
 #[derive(Default)]
 pub(crate) struct Problems {
     pub unsupported: Option<String>,
     pub refs: Option<RefProblem>,
+    /// Rules kept and rules dropped for an unsupported value.
+    pub valid_rules: usize,
+    pub dropped_rules: usize,
+}
+
+impl Problems {
+    /// Converts one rule with `convert`; a rule that meets an unsupported
+    /// value is dropped whole ("Dropped Rule"), and the first such problem
+    /// is kept for the route's status.
+    pub(crate) fn rule<T>(
+        cx: &mut Context<'_, '_>,
+        convert: impl FnOnce(&mut Context<'_, '_>) -> Vec<T>,
+    ) -> Vec<T> {
+        let earlier = cx.problems.unsupported.take();
+        let converted = convert(cx);
+        let problem = cx.problems.unsupported.take();
+        let dropped = problem.is_some();
+        cx.problems.unsupported = earlier.or(problem);
+        if dropped {
+            cx.problems.dropped_rules += 1;
+            Vec::new()
+        } else {
+            cx.problems.valid_rules += 1;
+            converted
+        }
+    }
 }
 
 pub(crate) struct Context<'a, 'r> {
@@ -120,32 +209,47 @@ pub(crate) fn routes(route: &HttpRoute, cx: &mut Context<'_, '_>) -> Vec<(Preced
     let created = route.meta.creation_timestamp.clone().unwrap_or_default();
     let mut out = Vec::new();
     for (index, rule) in route.spec.rules.iter().enumerate() {
-        let template = rule_route(route, rule, index, cx);
-        let matches = if rule.matches.is_empty() {
-            vec![HttpRouteMatch::default()]
-        } else {
-            rule.matches.clone()
+        out.extend(Problems::rule(cx, |cx| {
+            rule_routes(route, rule, index, &created, cx)
+        }));
+    }
+    out
+}
+
+/// One IR route per match of a rule.
+fn rule_routes(
+    route: &HttpRoute,
+    rule: &HttpRouteRule,
+    index: usize,
+    created: &str,
+    cx: &mut Context<'_, '_>,
+) -> Vec<(Precedence, Route)> {
+    let template = rule_route(route, rule, index, cx);
+    let matches = if rule.matches.is_empty() {
+        vec![HttpRouteMatch::default()]
+    } else {
+        rule.matches.clone()
+    };
+    let mut out = Vec::new();
+    for (match_index, input) in matches.iter().enumerate() {
+        let route_match = match convert_match(input) {
+            Ok(route_match) => route_match,
+            Err(message) => {
+                cx.problems.unsupported.get_or_insert(message);
+                continue;
+            }
         };
-        for (match_index, input) in matches.iter().enumerate() {
-            let route_match = match convert_match(input) {
-                Ok(route_match) => route_match,
-                Err(message) => {
-                    cx.problems.unsupported.get_or_insert(message);
-                    continue;
-                }
-            };
-            let mut ir = template.clone();
-            let precedence = Precedence::new(
-                &route_match,
-                &created,
-                route.namespace(),
-                route.name(),
-                index,
-                match_index,
-            );
-            ir.matches = vec![route_match];
-            out.push((precedence, ir));
-        }
+        let mut ir = template.clone();
+        let precedence = Precedence::new(
+            &route_match,
+            created,
+            route.namespace(),
+            route.name(),
+            index,
+            match_index,
+        );
+        ir.matches = vec![route_match];
+        out.push((precedence, ir));
     }
     out
 }

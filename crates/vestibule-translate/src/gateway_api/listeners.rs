@@ -203,9 +203,13 @@ fn validate(
     } else {
         Condition::new("ResolvedRefs", true, "ResolvedRefs", "")
     };
+    // Unsupported kinds are only left out of supportedKinds: the listener
+    // still serves the others. A certificate problem makes it unusable.
+    let mut certificates_ok = true;
     if protocol == Protocol::Https || (protocol == Protocol::Tls && is_terminate(listener)) {
         if let Some(problem) = certificate_problem(inputs, gateway, listener) {
             resolved = problem;
+            certificates_ok = false;
         }
     }
     let namespaces = match allowed
@@ -222,12 +226,11 @@ fn validate(
                 .unwrap_or_default(),
         ),
     };
-    let refs_ok = resolved.is_true();
     // Only plain-text HTTP is served until TLS and TCP listeners exist.
-    let programmed = protocol == Protocol::Http && refs_ok;
+    let programmed = protocol == Protocol::Http && certificates_ok;
     let programmed_condition = if programmed {
         Condition::new("Programmed", true, "Programmed", "")
-    } else if !refs_ok {
+    } else if !certificates_ok {
         Condition::new("Programmed", false, "Invalid", resolved.message.clone())
     } else {
         Condition::new(

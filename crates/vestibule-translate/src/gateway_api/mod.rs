@@ -23,8 +23,9 @@ use attach::{attach, parent_key, Outcome};
 use http::{Context, Precedence, Problems};
 use listeners::{GatewayListener, Protocol, RouteKind};
 
-/// Routes gathered per (port, host), sorted by precedence at the end.
-type Gathered = BTreeMap<(u16, String), Vec<(Precedence, Route)>>;
+/// Routes gathered per (listener, host name), merged into virtual hosts
+/// and sorted by precedence at the end (see [`assemble`]).
+type Gathered = BTreeMap<(usize, String), Vec<(Precedence, Route)>>;
 
 pub(crate) fn translate(
     inputs: &Inputs,
@@ -44,41 +45,162 @@ pub(crate) fn translate(
         gateways: &gateways,
         labels: &labels,
     };
-    for route in crate::by_creation(&inputs.http_routes) {
-        let status = attach_route(
-            &env,
-            route,
-            RouteKind::Http,
-            &route.spec.parent_refs,
-            &route.spec.hostnames,
-            builder,
-            statuses,
-            &mut gathered,
-            |cx| http::routes(route, cx),
-        );
+    // HTTPRoutes and GRPCRoutes in one creation order: of two routes of
+    // different kinds on one listener with overlapping hostnames, the older
+    // is accepted.
+    let mut claims = Claims::new();
+    for route in by_creation(&inputs.http_routes, &inputs.grpc_routes) {
+        let mut state = State {
+            builder: &mut *builder,
+            statuses: &mut *statuses,
+            gathered: &mut gathered,
+            claims: &mut claims,
+        };
+        let status = match route {
+            AnyRoute::Http(route) => attach_route(
+                &env,
+                route,
+                RouteKind::Http,
+                &route.spec.parent_refs,
+                &route.spec.hostnames,
+                &mut state,
+                |cx| http::routes(route, cx),
+            ),
+            AnyRoute::Grpc(route) => attach_route(
+                &env,
+                route,
+                RouteKind::Grpc,
+                &route.spec.parent_refs,
+                &route.spec.hostnames,
+                &mut state,
+                |cx| grpc::routes(route, cx),
+            ),
+        };
         statuses.routes.extend(status);
     }
-    for route in crate::by_creation(&inputs.grpc_routes) {
-        let status = attach_route(
-            &env,
-            route,
-            RouteKind::Grpc,
-            &route.spec.parent_refs,
-            &route.spec.hostnames,
-            builder,
-            statuses,
-            &mut gathered,
-            |cx| grpc::routes(route, cx),
-        );
-        statuses.routes.extend(status);
+    assemble(&listeners, gathered, builder);
+}
+
+/// One virtual host per host name a route serves on a port. A virtual host
+/// `H` is served by the listener of that port whose hostname matches `H`
+/// most specifically (listener isolation: a request is never answered by
+/// the routes of a less specific listener), and carries every route of
+/// that listener whose host name covers `H` (a `*.com` route serves
+/// `example.com`, conformance `HTTPRouteMatchingAcrossRoutes`), ordered by
+/// [`Precedence`]. Several Gateways listening on one port are equally
+/// specific when their hostnames are the same, so their routes merge.
+fn assemble(listeners: &[GatewayListener], gathered: Gathered, builder: &mut TableBuilder) {
+    let mut hosts: BTreeMap<u16, Vec<&str>> = BTreeMap::new();
+    for (listener, host) in gathered.keys() {
+        let names = hosts.entry(listeners[*listener].port).or_default();
+        if !names.contains(&host.as_str()) {
+            names.push(host);
+        }
     }
-    for ((port, host), mut routes) in gathered {
-        routes.sort_by(|a, b| a.0.cmp(&b.0));
-        builder
-            .virtual_host(port, &host)
-            .routes
-            .extend(routes.into_iter().map(|(_, route)| route));
+    for (port, names) in hosts {
+        for host in names {
+            let covering = |listener: &GatewayListener| {
+                listener.port == port
+                    && listener.programmed
+                    && listener
+                        .hostname
+                        .as_deref()
+                        .is_none_or(|name| crate::hosts::covers(name, host))
+            };
+            let best = listeners
+                .iter()
+                .filter(|l| covering(l))
+                .map(|l| specificity(l.hostname.as_deref()))
+                .min();
+            let mut routes: Vec<(Precedence, &Route)> = Vec::new();
+            for ((index, name), entries) in &gathered {
+                let listener = &listeners[*index];
+                if !covering(listener)
+                    || Some(specificity(listener.hostname.as_deref())) != best
+                    || !crate::hosts::covers(name, host)
+                {
+                    continue;
+                }
+                routes.extend(
+                    entries
+                        .iter()
+                        .map(|(precedence, route)| (precedence.for_host(name), route)),
+                );
+            }
+            routes.sort_by(|a, b| a.0.cmp(&b.0));
+            // A route reached under several names (or through several
+            // listeners) is kept once, at its best rank.
+            let mut kept: Vec<&Route> = Vec::new();
+            routes.retain(|(_, route)| {
+                let seen = kept.iter().any(|known| {
+                    known.name == route.name
+                        && known.origin == route.origin
+                        && known.matches == route.matches
+                });
+                if !seen {
+                    kept.push(route);
+                }
+                !seen
+            });
+            builder
+                .virtual_host(port, host)
+                .routes
+                .extend(routes.into_iter().map(|(_, route)| route.clone()));
+        }
     }
+}
+
+/// Orders listener hostnames from the most specific: exact names, then
+/// wildcards by length, then none.
+fn specificity(hostname: Option<&str>) -> (u8, std::cmp::Reverse<usize>) {
+    match hostname {
+        None => (2, std::cmp::Reverse(0)),
+        Some(name) if name.starts_with('*') => (1, std::cmp::Reverse(name.len())),
+        Some(name) => (0, std::cmp::Reverse(name.len())),
+    }
+}
+
+enum AnyRoute<'a> {
+    Http(&'a vestibule_api::HttpRoute),
+    Grpc(&'a vestibule_api::GrpcRoute),
+}
+
+/// HTTPRoutes then GRPCRoutes, oldest first, then by `{namespace}/{name}`
+/// (the order [`crate::by_creation`] gives each kind).
+fn by_creation<'a>(
+    http: &'a [vestibule_api::HttpRoute],
+    grpc: &'a [vestibule_api::GrpcRoute],
+) -> Vec<AnyRoute<'a>> {
+    let key = |route: &AnyRoute<'_>| match route {
+        AnyRoute::Http(r) => (
+            r.meta.creation_timestamp.clone().unwrap_or_default(),
+            r.namespace().to_owned(),
+            r.name().to_owned(),
+        ),
+        AnyRoute::Grpc(r) => (
+            r.meta.creation_timestamp.clone().unwrap_or_default(),
+            r.namespace().to_owned(),
+            r.name().to_owned(),
+        ),
+    };
+    let mut all: Vec<AnyRoute<'a>> = crate::by_creation(http)
+        .into_iter()
+        .map(AnyRoute::Http)
+        .chain(crate::by_creation(grpc).into_iter().map(AnyRoute::Grpc))
+        .collect();
+    all.sort_by_key(key);
+    all
+}
+
+/// Host names served per listener by accepted routes, with their kind.
+type Claims = Vec<(usize, String, RouteKind)>;
+
+/// What attaching routes accumulates.
+struct State<'s> {
+    builder: &'s mut TableBuilder,
+    statuses: &'s mut Statuses,
+    gathered: &'s mut Gathered,
+    claims: &'s mut Claims,
 }
 
 struct Env<'a, 'r> {
@@ -171,16 +293,13 @@ fn gateway_conditions(gateway: &KubeGateway, listeners: &[GatewayListener]) -> V
 /// Attaches one route through each of its parentRefs, converts it once if
 /// it attached anywhere, and returns its status (`None` when no parent is
 /// ours).
-#[allow(clippy::too_many_arguments)]
 fn attach_route<S>(
     env: &Env<'_, '_>,
     route: &Resource<S>,
     kind: RouteKind,
     parents: &[ParentReference],
     hostnames: &[String],
-    builder: &mut TableBuilder,
-    statuses: &mut Statuses,
-    gathered: &mut Gathered,
+    state: &mut State<'_>,
     convert: impl FnOnce(&mut Context<'_, '_>) -> Vec<(Precedence, Route)>,
 ) -> Option<RouteStatus> {
     let generation = route.meta.generation;
@@ -198,10 +317,13 @@ fn attach_route<S>(
         ) {
             Outcome::NotOurs => {}
             Outcome::Rejected(condition) => parent_statuses.push((parent_index, Some(condition))),
-            Outcome::Attached(attachments) => {
-                parent_statuses.push((parent_index, None));
-                attached.extend(attachments.into_iter().map(|a| (parent_index, a)));
-            }
+            Outcome::Attached(attachments) => match other_kind(state.claims, kind, &attachments) {
+                Some(condition) => parent_statuses.push((parent_index, Some(condition))),
+                None => {
+                    parent_statuses.push((parent_index, None));
+                    attached.extend(attachments.into_iter().map(|a| (parent_index, a)));
+                }
+            },
         }
     }
     if parent_statuses.is_empty() {
@@ -214,7 +336,7 @@ fn attach_route<S>(
         let mut cx = Context {
             grants: &env.inputs.reference_grants,
             registry: env.registry,
-            builder,
+            builder: state.builder,
             problems: &mut problems,
             kind: kind.name(),
             namespace: route.namespace(),
@@ -222,10 +344,30 @@ fn attach_route<S>(
         };
         convert(&mut cx)
     };
-    let accepted = problems.unsupported.is_none();
+    // Rules with unsupported values were dropped; the route stands if any
+    // rule is left.
+    let accepted = problems.unsupported.is_none() || problems.valid_rules > 0;
     if accepted {
-        place(env, &attached, &routes, gathered, statuses);
+        place(env, &attached, &routes, state.gathered, state.statuses);
+        for (_, attachment) in &attached {
+            for host in &attachment.hostnames {
+                state.claims.push((attachment.listener, host.clone(), kind));
+            }
+        }
     }
+    let partially_invalid = match &problems.unsupported {
+        Some(message) if accepted => Some(Condition::new(
+            "PartiallyInvalid",
+            true,
+            "UnsupportedValue",
+            format!(
+                "{} of {} rules dropped: {message}",
+                problems.dropped_rules,
+                problems.dropped_rules + problems.valid_rules
+            ),
+        )),
+        _ => None,
+    };
     let resolved = match &problems.refs {
         Some((reason, message)) => Condition::new("ResolvedRefs", false, reason, message.clone()),
         None => Condition::new("ResolvedRefs", true, "ResolvedRefs", ""),
@@ -235,17 +377,21 @@ fn attach_route<S>(
         .map(|(index, rejected)| {
             let accepted_condition = match (rejected, &problems.unsupported) {
                 (Some(condition), _) => condition,
-                (None, Some(message)) => {
+                (None, Some(message)) if !accepted => {
                     Condition::new("Accepted", false, "UnsupportedValue", message.clone())
                 }
-                (None, None) => Condition::new("Accepted", true, "Accepted", ""),
+                (None, _) => Condition::new("Accepted", true, "Accepted", ""),
             };
+            let mut conditions = vec![
+                accepted_condition.at_generation(generation),
+                resolved.clone().at_generation(generation),
+            ];
+            if let Some(partially_invalid) = &partially_invalid {
+                conditions.push(partially_invalid.clone().at_generation(generation));
+            }
             ParentStatus {
                 parent_ref: parent_key(&parents[index], route.namespace()),
-                conditions: vec![
-                    accepted_condition.at_generation(generation),
-                    resolved.clone().at_generation(generation),
-                ],
+                conditions,
             }
         })
         .collect();
@@ -255,6 +401,40 @@ fn attach_route<S>(
         name: route.name().to_owned(),
         parents,
     })
+}
+
+/// "If a Route (A) of type HTTPRoute or GRPCRoute is attached to a Listener
+/// and that listener already has another Route (B) of the other type
+/// attached and the intersection of the hostnames of A and B is non-empty,
+/// then the implementation MUST accept exactly one of these two routes"
+/// (the older; routes are attached oldest first): the refusal for A's
+/// parentRef, or `None`.
+fn other_kind(
+    claims: &Claims,
+    kind: RouteKind,
+    attachments: &[attach::Attachment],
+) -> Option<Condition> {
+    let clash = attachments.iter().find_map(|attachment| {
+        claims.iter().find_map(|(listener, claimed, claimed_kind)| {
+            let overlaps = *listener == attachment.listener
+                && *claimed_kind != kind
+                && attachment
+                    .hostnames
+                    .iter()
+                    .any(|host| crate::hosts::intersect(host, claimed).is_some());
+            overlaps.then_some((claimed, *claimed_kind))
+        })
+    })?;
+    let (host, other) = clash;
+    Some(Condition::new(
+        "Accepted",
+        false,
+        "NotAllowedByListeners",
+        format!(
+            "an older {} serves the overlapping host name {host} on this listener",
+            other.name()
+        ),
+    ))
 }
 
 /// Puts a route's IR routes under each (port, host) it attached to, once,
@@ -279,9 +459,9 @@ fn place(
             continue;
         }
         for host in &attachment.hostnames {
-            if placed.insert((listener.port, host.clone())) {
+            if placed.insert((attachment.listener, host.clone())) {
                 gathered
-                    .entry((listener.port, host.clone()))
+                    .entry((attachment.listener, host.clone()))
                     .or_default()
                     .extend(routes.iter().cloned());
             }
