@@ -17,6 +17,28 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # Every process group this run started; stopped at exit whatever happens.
 _RUNNING: list[subprocess.Popen] = []
 _ISSUED_PORTS: set[int] = set()
+# Niceness for what is measured (None: inherit). With autogroup scheduling
+# (kernel.sched_autogroup_enabled), every new session is its own scheduling
+# group and the per-process nice value only ranks processes within it, so
+# the group's nice value is set too (/proc/self/autogroup).
+NICE: int | None = None
+
+
+def _apply_nice(group: bool = True) -> None:
+    """In a child after setsid(): its own new autogroup gets the nice value."""
+    if NICE is None:
+        return
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, NICE)
+    except OSError:
+        pass
+    if not group:
+        return
+    try:
+        with open("/proc/self/autogroup", "w") as f:
+            f.write(str(NICE))
+    except OSError:
+        pass
 
 
 def log(message: str) -> None:
@@ -26,6 +48,14 @@ def log(message: str) -> None:
 def pin_self(cpu: int | None) -> None:
     if cpu is not None:
         os.sched_setaffinity(0, {cpu})
+
+
+def set_nice(nice: int) -> None:
+    """From now on, this process and what it starts run at `nice`."""
+    global NICE
+    NICE = nice
+    # Not this process's autogroup: that is the caller's shell session.
+    _apply_nice(group=False)
 
 
 def spawn(
@@ -42,6 +72,7 @@ def spawn(
     def pre() -> None:
         if cpu is not None:
             os.sched_setaffinity(0, {cpu})
+        _apply_nice()
 
     log_file = open(log_path, "ab")
     proc = subprocess.Popen(
@@ -124,6 +155,7 @@ def run(argv: list[str], timeout: float, **kwargs) -> subprocess.CompletedProces
         stderr=kwargs.pop("stderr", subprocess.PIPE),
         stdin=kwargs.pop("stdin", subprocess.DEVNULL),
         start_new_session=True,
+        preexec_fn=_apply_nice,
         **kwargs,
     )
     _RUNNING.append(proc)
@@ -208,3 +240,21 @@ def thread_count(root: int) -> int:
         except OSError:
             pass
     return total
+
+
+def cpu_time(cpu: int | None) -> dict[str, float]:
+    """Seconds CPU `cpu` has spent running tasks (user, nice, system), in
+    interrupts (irq + softirq: loopback packet processing lands here and is
+    charged to no process) and stolen by the hypervisor, from /proc/stat."""
+    if cpu is None:
+        return {"tasks": 0.0, "irq": 0.0, "steal": 0.0}
+    with open("/proc/stat") as f:
+        for line in f:
+            if line.startswith(f"cpu{cpu} "):
+                v = [int(x) for x in line.split()[1:9]] + [0] * 8
+                return {
+                    "tasks": (v[0] + v[1] + v[2]) / CLK_TCK,
+                    "irq": (v[5] + v[6]) / CLK_TCK,
+                    "steal": v[7] / CLK_TCK,
+                }
+    return {"tasks": 0.0, "irq": 0.0, "steal": 0.0}

@@ -219,12 +219,17 @@ impl Replay {
     fn of(request: &Request<RequestBody>, retry: &RetryPolicy) -> Option<Replay> {
         use http_body::Body as _;
         let on = &retry.retry_on;
+        // gRPC conditions only concern gRPC requests; skipping the copy for
+        // the rest keeps Istio's default policy free for plain HTTP.
+        let grpc = request
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .is_some_and(|value| value.as_bytes().starts_with(b"application/grpc"));
         let after_response = on.server_errors
             || on.gateway_errors
             || on.retriable_status_codes
-            || on.unavailable
-            || on.cancelled
-            || on.reset;
+            || on.reset
+            || (grpc && (on.unavailable || on.cancelled));
         (retry.attempts > 0 && after_response && request.body().is_end_stream()).then(|| Replay {
             method: request.method().clone(),
             uri: request.uri().clone(),

@@ -37,7 +37,7 @@ pub(crate) async fn handle(
     request: Request<Incoming>,
 ) -> Response<ResponseBody> {
     let snapshot = shared.snapshot.load_full();
-    let Some(listener) = snapshot.listeners.get(&conn.port) else {
+    let Some(listener) = snapshot.listener(conn.port) else {
         return local_reply(shared, ProxyError::NoRoute);
     };
     match route(listener, conn, &request) {
@@ -61,8 +61,9 @@ struct Decision {
     route: usize,
     /// The authority as the client sent it.
     authority: String,
-    /// The path to send upstream (normalized, then rewritten) with its query.
-    path_and_query: String,
+    /// The path to send upstream (normalized, then rewritten) with its
+    /// query; `None` when it is the request's own, unchanged.
+    path_and_query: Option<String>,
 }
 
 fn route(
@@ -97,11 +98,13 @@ fn route(
             let matched = selected.matched.and_then(|m| m.path.as_ref());
             Cow::Owned(rewrite_path(&normalized.path, matched, rewrite))
         }
-        None => Cow::Borrowed(&normalized.path),
+        None => normalized.path,
     };
-    let path_and_query = match normalized.query {
-        Some(query) => format!("{path}?{query}"),
-        None => path.into_owned(),
+    let path_and_query = match (path, normalized.query) {
+        // Most requests: already normal, not rewritten, nothing to build.
+        (Cow::Borrowed(_), _) if request.uri().path_and_query().is_some() => None,
+        (path, Some(query)) => Some(format!("{path}?{query}")),
+        (path, None) => Some(path.into_owned()),
     };
     Ok(Decision {
         vhost,
@@ -141,7 +144,12 @@ async fn act(
         }
         _ => match &route.action {
             RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
-            RouteAction::Redirect(redirect) => redirect_response(shared, conn, redirect, &decision),
+            RouteAction::Redirect(redirect) => {
+                let path_and_query = decision.path_and_query.as_deref().unwrap_or_else(|| {
+                    request.uri().path_and_query().map_or("/", |pq| pq.as_str())
+                });
+                redirect_response(shared, conn, redirect, &decision.authority, path_and_query)
+            }
             RouteAction::Forward(_) => match runtime.pick_target() {
                 None => local_reply(shared, ProxyError::InvalidBackend),
                 Some(target) => {
@@ -184,19 +192,16 @@ async fn forward(
         Some(host) => host.to_str().unwrap_or(&decision.authority).to_owned(),
         None => decision.authority,
     };
-    set_upstream_target(
-        &mut request,
-        cluster.protocol,
-        &authority,
-        &decision.path_and_query,
-    )?;
-    let request = send_mirrors(
-        shared,
-        runtime,
-        request,
-        &authority,
-        &decision.path_and_query,
-    );
+    let path_and_query = decision.path_and_query.unwrap_or_else(|| {
+        request
+            .uri()
+            .path_and_query()
+            .map_or("/", |pq| pq.as_str())
+            .to_owned()
+    });
+    let request = send_mirrors(shared, runtime, request, &authority, &path_and_query);
+    let mut request = request;
+    set_upstream_target(&mut request, cluster.protocol, &authority, &path_and_query)?;
 
     let started = Instant::now();
     let call = crate::forward::forward(
@@ -236,12 +241,27 @@ fn set_upstream_target<B>(
 ) -> Result<(), ProxyError> {
     let invalid = |_| ProxyError::BadRequest("invalid request target");
     let host =
-        HeaderValue::from_str(authority).map_err(|_| ProxyError::BadRequest("invalid host"))?;
+        || HeaderValue::from_str(authority).map_err(|_| ProxyError::BadRequest("invalid host"));
     match protocol {
         AppProtocol::Http1 => {
-            *request.uri_mut() = Uri::try_from(path_and_query).map_err(invalid)?;
+            // Reuse the client's origin-form target and Host when they are
+            // already what goes upstream (the common case): no re-parse.
+            let uri = request.uri();
+            let same_target = uri.scheme().is_none()
+                && uri
+                    .path_and_query()
+                    .is_some_and(|pq| pq.as_str() == path_and_query);
+            if !same_target {
+                *request.uri_mut() = Uri::try_from(path_and_query).map_err(invalid)?;
+            }
             *request.version_mut() = http::Version::HTTP_11;
-            request.headers_mut().insert(header::HOST, host);
+            let same_host = request
+                .headers()
+                .get(header::HOST)
+                .is_some_and(|value| value.as_bytes() == authority.as_bytes());
+            if !same_host {
+                request.headers_mut().insert(header::HOST, host()?);
+            }
         }
         AppProtocol::H2c => {
             *request.uri_mut() =
@@ -277,12 +297,13 @@ fn redirect_response(
     shared: &Shared,
     conn: &ConnInfo,
     redirect: &Redirect,
-    decision: &Decision,
+    authority: &str,
+    path_and_query: &str,
 ) -> Response<ResponseBody> {
     let scheme = redirect.scheme.as_deref().unwrap_or(conn.scheme);
     let host = match &redirect.host {
         Some(host) => host.as_str(),
-        None => host_without_port(&decision.authority),
+        None => host_without_port(authority),
     };
     let port = match redirect.port {
         Some(port) => port,
@@ -290,9 +311,9 @@ fn redirect_response(
         None => conn.port,
     };
     let location = if port == default_port(scheme) {
-        format!("{scheme}://{host}{}", decision.path_and_query)
+        format!("{scheme}://{host}{path_and_query}")
     } else {
-        format!("{scheme}://{host}:{port}{}", decision.path_and_query)
+        format!("{scheme}://{host}:{port}{path_and_query}")
     };
     let mut response = Response::new(ResponseBody::empty());
     *response.status_mut() =

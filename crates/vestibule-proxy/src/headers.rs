@@ -16,6 +16,10 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// header it names, `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`,
 /// `Upgrade`, and `TE` unless it is `trailers` (which gRPC needs).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Usually none is present: one pass over the names (no hashing) tells.
+    if !headers.keys().any(is_hop_by_hop) {
+        return;
+    }
     if let Some(connection) = headers.remove(header::CONNECTION) {
         if let Ok(listed) = connection.to_str() {
             for name in listed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
@@ -35,6 +39,15 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     {
         headers.remove(header::TE);
     }
+}
+
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    name == header::CONNECTION
+        || name == KEEP_ALIVE
+        || name == PROXY_CONNECTION
+        || name == header::TRANSFER_ENCODING
+        || name == header::UPGRADE
+        || name == header::TE
 }
 
 /// Edge headers on a request going upstream: the peer appended to

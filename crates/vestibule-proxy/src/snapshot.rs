@@ -16,7 +16,8 @@ use crate::stats::{RouteStats, StatsRegistry};
 
 pub struct Snapshot {
     pub generation: u64,
-    pub(crate) listeners: HashMap<u16, ListenerRuntime>,
+    /// By port; a gateway has a handful, so a scan beats hashing.
+    listeners: Vec<(u16, ListenerRuntime)>,
 }
 
 pub(crate) struct ListenerRuntime {
@@ -176,8 +177,15 @@ impl Snapshot {
     pub fn empty() -> Snapshot {
         Snapshot {
             generation: 0,
-            listeners: HashMap::new(),
+            listeners: Vec::new(),
         }
+    }
+
+    pub(crate) fn listener(&self, port: u16) -> Option<&ListenerRuntime> {
+        self.listeners
+            .iter()
+            .find(|(listener_port, _)| *listener_port == port)
+            .map(|(_, listener)| listener)
     }
 
     pub(crate) fn build(
@@ -218,7 +226,7 @@ impl Snapshot {
 
     /// The configured listener ports.
     pub fn ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self.listeners.keys().copied().collect();
+        let mut ports: Vec<u16> = self.listeners.iter().map(|(port, _)| *port).collect();
         ports.sort_unstable();
         ports
     }

@@ -1,7 +1,7 @@
 //! Host → virtual host of one listener, in time proportional to the number
 //! of labels of the request host, not to the number of virtual hosts.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 use vestibule_ir::{HostPattern, VirtualHost};
 

@@ -640,6 +640,18 @@ fn listener_conflicts(t: &Translation) {
         route_conditions(http_route(t, "default", "to-dup"))[0],
         ("False", "NotAllowedByListeners")
     );
+    let only_invalid = gateway(t, "default", "only-invalid");
+    assert_eq!(
+        cond(&only_invalid.conditions, "Accepted"),
+        ("False", "ListenersNotValid")
+    );
+    assert_eq!(cond(&only_invalid.conditions, "Programmed").0, "False");
+    let invalid = gw_listener(only_invalid, "invalid");
+    assert_eq!(
+        cond(&invalid.conditions, "Accepted"),
+        ("False", "UnsupportedProtocol")
+    );
+    assert!(invalid.supported_kinds.is_empty());
 }
 
 fn https_certificates(t: &Translation) {
@@ -649,6 +661,8 @@ fn https_certificates(t: &Translation) {
         ("no-refs", "InvalidCertificateRef"),
         ("missing-secret", "InvalidCertificateRef"),
         ("not-a-secret", "InvalidCertificateRef"),
+        ("malformed", "InvalidCertificateRef"),
+        ("wrong-group", "InvalidCertificateRef"),
         ("wrong-grant", "RefNotPermitted"),
         ("missing-grant", "RefNotPermitted"),
     ] {

@@ -20,7 +20,10 @@ pub fn watch(
     let relevant: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
-            if event.paths.iter().any(|path| is_relevant(path, &relevant)) {
+            // Reading the files (our own reloads) produces access events;
+            // reacting to them would reload forever.
+            if is_change(&event.kind) && event.paths.iter().any(|path| is_relevant(path, &relevant))
+            {
                 let _ = events_tx.send(());
             }
         }
@@ -39,6 +42,16 @@ pub fn watch(
         }
     });
     Ok((watcher, reload_rx))
+}
+
+fn is_change(kind: &notify::EventKind) -> bool {
+    matches!(
+        kind,
+        notify::EventKind::Create(_)
+            | notify::EventKind::Modify(_)
+            | notify::EventKind::Remove(_)
+            | notify::EventKind::Any
+    )
 }
 
 fn absolute(path: &Path) -> PathBuf {

@@ -4,9 +4,12 @@
 //! HTTPRoutePartiallyInvalidViaInvalidReferenceGrant,
 //! HTTPRouteInvalidCrossNamespaceBackendRef,
 //! HTTPRouteInvalidBackendRefUnknownKind, HTTPRouteInvalidNonExistentBackendRef,
-//! HTTPRouteNoBackendRefs, HTTPRouteServiceTypes, HTTPRouteBackendProtocolH2C)
+//! HTTPRouteNoBackendRefs, HTTPRouteServiceTypes, HTTPRouteBackendProtocolH2C,
+//! HTTPRouteBackendProtocolWebSocket, HTTPRouteRequestHeaderModifierBackendWeights,
+//! HTTPRouteBackendRequestHeaderModifier)
 //! and GRPCRoute (GRPCExactMethodMatching, GRPCRouteHeaderMatching,
-//! GRPCRouteWeight, GRPCRouteListenerHostnameMatching) against an
+//! GRPCRouteWeight, GRPCRouteListenerHostnameMatching,
+//! GRPCRouteRequestHeaderModifier) against an
 //! HTTP/2-only (h2c) backend, with their status.
 
 mod gateway_api_support;
@@ -367,7 +370,8 @@ async fn service_types_and_h2c_backend_protocol() {
 // === GRPCRoute ===
 
 /// An HTTP/2-only (prior knowledge) backend answering every call with
-/// `grpc-status: 0`, its name in `x-backend` and the path in `x-path`.
+/// `grpc-status: 0`, its name in `x-backend`, the path in `x-path` and the
+/// request's `my-header` in `x-seen-my-header`.
 /// Speaking HTTP/1.1 to it fails, so an answer proves h2c upstream.
 struct H2Backend {
     address: SocketAddr,
@@ -379,6 +383,7 @@ impl H2Backend {
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
             while let Ok((stream, _)) = listener.accept().await {
+                let _ = stream.set_nodelay(true);
                 let service = hyper::service::service_fn(
                     move |request: Request<hyper::body::Incoming>| async move {
                         let content_type = request
@@ -388,6 +393,13 @@ impl H2Backend {
                             .unwrap_or("")
                             .to_owned();
                         let path = request.uri().path().to_owned();
+                        let seen: Vec<&str> = request
+                            .headers()
+                            .get_all("my-header")
+                            .iter()
+                            .filter_map(|v| v.to_str().ok())
+                            .collect();
+                        let seen = seen.join(",");
                         let _ = request.into_body().collect().await;
                         let response = Response::builder()
                             .header("content-type", "application/grpc")
@@ -395,6 +407,7 @@ impl H2Backend {
                             .header("x-backend", name)
                             .header("x-path", path)
                             .header("x-request-content-type", content_type)
+                            .header("x-seen-my-header", seen)
                             .body(Full::new(Bytes::new()))
                             .unwrap();
                         Ok::<_, Infallible>(response)
@@ -418,6 +431,21 @@ async fn grpc_call(
     path: &str,
     headers: &[(&str, &str)],
 ) -> (u16, Option<String>) {
+    let (status, response_headers) = grpc_call_headers(sender, authority, path, headers).await;
+    let backend = response_headers
+        .get("x-backend")
+        .and_then(|v| v.to_str().ok())
+        .map(ToOwned::to_owned);
+    (status, backend)
+}
+
+/// [`grpc_call`], returning every response header.
+async fn grpc_call_headers(
+    sender: &mut hyper::client::conn::http2::SendRequest<Full<Bytes>>,
+    authority: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, http::HeaderMap) {
     let mut builder = Request::post(format!("http://{authority}{path}"))
         .header("content-type", "application/grpc")
         .header("te", "trailers");
@@ -430,17 +458,14 @@ async fn grpc_call(
         .unwrap();
     let response = sender.send_request(request).await.expect("h2 request");
     let status = response.status().as_u16();
-    let backend = response
-        .headers()
-        .get("x-backend")
-        .and_then(|v| v.to_str().ok())
-        .map(ToOwned::to_owned);
-    let _ = response.into_body().collect().await;
-    (status, backend)
+    let (parts, body) = response.into_parts();
+    let _ = body.collect().await;
+    (status, parts.headers)
 }
 
 async fn h2_client(address: SocketAddr) -> hyper::client::conn::http2::SendRequest<Full<Bytes>> {
     let stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    stream.set_nodelay(true).unwrap();
     let (sender, connection) =
         hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
             .await
@@ -529,6 +554,31 @@ spec:
     - {name: grpc-v1, port: 8080, weight: 70}
     - {name: grpc-v2, port: 8080, weight: 30}
     - {name: grpc-v3, port: 8080, weight: 0}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata:
+  name: request-header-modifier
+  namespace: infra
+spec:
+  parentRefs: [{name: same-namespace}]
+  hostnames: [modifier.example.com]
+  rules:
+  - matches: [{method: {service: svc.Modify, method: Set}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: my-header, value: set-by-gateway}]}
+    backendRefs: [{name: grpc-v1, port: 8080}]
+  - matches: [{method: {service: svc.Modify, method: Add}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {add: [{name: my-header, value: added}]}
+    backendRefs: [{name: grpc-v1, port: 8080}]
+  - matches: [{method: {service: svc.Modify, method: Remove}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {remove: [my-header]}
+    backendRefs: [{name: grpc-v1, port: 8080}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
@@ -621,6 +671,26 @@ spec:
         assert_eq!(backend.as_deref(), expected, "{headers:?}");
     }
 
+    // GRPCRouteRequestHeaderModifier.
+    for (method, expected) in [
+        ("Set", "set-by-gateway"),
+        ("Add", "from-client,added"),
+        ("Remove", ""),
+    ] {
+        let (status, headers) = grpc_call_headers(
+            &mut client,
+            "modifier.example.com",
+            &format!("/svc.Modify/{method}"),
+            &[("my-header", "from-client")],
+        )
+        .await;
+        assert_eq!(status, 200, "{method}");
+        let seen = headers
+            .get("x-seen-my-header")
+            .map(|v| v.to_str().unwrap().to_owned());
+        assert_eq!(seen.as_deref(), Some(expected), "{method}");
+    }
+
     // GRPCRouteWeight.
     let total = 500;
     let mut seen: BTreeMap<Option<String>, usize> = BTreeMap::new();
@@ -653,7 +723,12 @@ spec:
     }
 
     let status = gateway.status().await;
-    for name in ["exact-matching", "header-matching", "weighted"] {
+    for name in [
+        "exact-matching",
+        "header-matching",
+        "weighted",
+        "request-header-modifier",
+    ] {
         let route = ("GRPCRoute", "infra", name);
         assert_eq!(
             [
@@ -674,4 +749,155 @@ spec:
         pair("True", "Accepted")
     );
     drop(backends);
+}
+
+#[tokio::test]
+async fn per_backend_request_header_modifiers_with_weights() {
+    let config = ConfigDir::new();
+    config.write("infra.yaml", INFRA);
+    for name in ["infra-backend-v1", "infra-backend-v2"] {
+        backend(&config, "infra", name).await;
+    }
+    config.write(
+        "route.yaml",
+        &route(
+            "backend-header-modifiers",
+            r#"
+  - matches: [{path: {type: PathPrefix, value: /anything}}]
+    filters:
+    - type: RequestHeaderModifier
+      requestHeaderModifier: {set: [{name: rule-header, value: rule}]}
+    backendRefs:
+    - name: infra-backend-v1
+      port: 8080
+      weight: 50
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier:
+          set: [{name: backend-header, value: v1}]
+          add: [{name: added-header, value: v1-added}]
+          remove: [removed-header]
+    - name: infra-backend-v2
+      port: 8080
+      weight: 50
+      filters:
+      - type: RequestHeaderModifier
+        requestHeaderModifier: {set: [{name: backend-header, value: v2}]}
+"#,
+        ),
+    );
+    let gateway = start(&config, &[80]).await;
+    let address = gateway.listener(80).await;
+    let mut seen = BTreeMap::new();
+    for _ in 0..60 {
+        let answer = gateway_api_support::get_with(
+            address,
+            "example.com",
+            "/anything/x",
+            &[("removed-header", "gone"), ("added-header", "client")],
+        )
+        .await;
+        let who = answer.backend().expect("a backend").to_owned();
+        let expected_backend = if who.starts_with("infra-backend-v1") {
+            "v1"
+        } else {
+            "v2"
+        };
+        assert_eq!(
+            answer.echoed_header("backend-header").as_deref(),
+            Some(expected_backend),
+            "{who}"
+        );
+        assert_eq!(answer.echoed_header("rule-header").as_deref(), Some("rule"));
+        if expected_backend == "v1" {
+            assert_eq!(answer.echoed_header("removed-header"), None);
+            assert_eq!(
+                answer.echoed_header("added-header").as_deref(),
+                Some("client,v1-added")
+            );
+        } else {
+            assert_eq!(
+                answer.echoed_header("removed-header").as_deref(),
+                Some("gone")
+            );
+            assert_eq!(
+                answer.echoed_header("added-header").as_deref(),
+                Some("client")
+            );
+        }
+        *seen.entry(who).or_insert(0) += 1;
+    }
+    assert_eq!(seen.len(), 2, "both backends get traffic: {seen:?}");
+    assert_eq!(
+        http_route_conditions(
+            &gateway.status().await,
+            "infra",
+            "backend-header-modifiers",
+            PARENT
+        ),
+        accepted_and_resolved()
+    );
+}
+
+/// A WebSocket server that echoes every text message, prefixed.
+async fn websocket_echo() -> SocketAddr {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut socket = tokio_tungstenite::accept_async(stream).await.unwrap();
+                while let Some(Ok(message)) = socket.next().await {
+                    if let Message::Text(text) = message {
+                        let _ = socket.send(Message::text(format!("echo: {text}"))).await;
+                    }
+                }
+            });
+        }
+    });
+    address
+}
+
+#[tokio::test]
+async fn websocket_backend_protocol() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+    let config = ConfigDir::new();
+    config.write("infra.yaml", INFRA);
+    let echo = websocket_echo().await;
+    config.write(
+        "ws.yaml",
+        &service("ws-backend", "infra", 8080, &[echo]).replace(
+            "  - name: http\n    port: 8080\n",
+            "  - name: http\n    port: 8080\n    appProtocol: kubernetes.io/ws\n",
+        ),
+    );
+    config.write(
+        "route.yaml",
+        &route(
+            "websocket",
+            "  - matches: [{path: {type: PathPrefix, value: /ws}}]\n    backendRefs: [{name: ws-backend, port: 8080}]\n",
+        ),
+    );
+    let gateway = start(&config, &[80]).await;
+    let address = gateway.listener(80).await;
+    let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("host", "example.com".parse().unwrap());
+    let (mut socket, response) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    assert_eq!(response.status(), 101);
+    socket.send(Message::text("hello")).await.unwrap();
+    let reply = socket.next().await.unwrap().unwrap();
+    assert_eq!(reply, Message::text("echo: hello"));
+    socket.close(None).await.unwrap();
+    assert_eq!(
+        http_route_conditions(&gateway.status().await, "infra", "websocket", PARENT),
+        accepted_and_resolved()
+    );
 }

@@ -3,7 +3,8 @@
 //! ...ResponseHeaderModifier, ...RedirectHostAndStatus, ...RedirectPath,
 //! ...RedirectPort, ...RedirectScheme, ...RedirectPortAndScheme,
 //! ...RewritePath, ...RewriteHost, ...RequestMirror, ...RequestMultipleMirrors,
-//! ...RequestPercentageMirror, ...CORS, ...TimeoutRequest,
+//! ...RequestPercentageMirror, ...CORS, ...TimeoutRequest, HTTPRoute303Redirect,
+//! HTTPRoute307Redirect, HTTPRoute308Redirect,
 //! ...TimeoutBackendRequest, ...Retry) and their status.
 
 mod gateway_api_support;
@@ -243,6 +244,8 @@ async fn redirects() {
             redirect("/scheme-https-and-port-443", "{scheme: https, port: 443, hostname: example.org}"),
             redirect("/scheme-https-and-port-8443", "{scheme: https, port: 8443, hostname: example.org}"),
             redirect("/status-308", "{statusCode: 308}"),
+            redirect("/status-307", "{statusCode: 307}"),
+            redirect("/status-303", "{statusCode: 303, scheme: https}"),
         ]
         .concat()
     };
@@ -359,6 +362,8 @@ async fn redirects() {
                 "https://example.org:8443/scheme-https-and-port-8443",
             ),
             ("/status-308", 308, "http://example.com/status-308"),
+            ("/status-307", 307, "http://example.com/status-307"),
+            ("/status-303", 303, "https://example.com/status-303"),
         ],
     )
     .await;

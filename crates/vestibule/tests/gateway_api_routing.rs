@@ -67,10 +67,7 @@ fn served_by(answer: &Answer) -> Option<&str> {
 
 /// Sends each `(host, path, headers)` and asserts which backend answered
 /// (`None`: the gateway answered 404 itself).
-async fn expect_backends(
-    address: std::net::SocketAddr,
-    cases: &[Case<'_>],
-) {
+async fn expect_backends(address: std::net::SocketAddr, cases: &[Case<'_>]) {
     for (host, path, headers, expected) in cases {
         let answer = get_with(address, host, path, headers).await;
         assert_eq!(
@@ -609,6 +606,28 @@ spec:
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata:
+  name: path-matching-order
+  namespace: infra
+spec:
+  parentRefs: [{name: same-namespace}]
+  hostnames: [pmo.example.org]
+  rules:
+  - matches:
+    - path: {type: PathPrefix, value: /match/prefix}
+    - path: {type: Exact, value: /match}
+    backendRefs: [{name: infra-backend-v1, port: 8080}]
+  - matches:
+    - path: {type: PathPrefix, value: /match/prefix/one}
+    - path: {type: Exact, value: /match/exact}
+    backendRefs: [{name: infra-backend-v2, port: 8080}]
+  - matches:
+    - path: {type: PathPrefix, value: /match}
+    - path: {type: Exact, value: /match/exact/one}
+    backendRefs: [{name: infra-backend-v3, port: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata:
   name: older
   namespace: infra
   creationTimestamp: "2024-01-01T00:00:00Z"
@@ -653,7 +672,21 @@ spec:
         ],
     )
     .await;
-    // HTTPRoutePathMatchOrder-style precedence inside one route.
+    // HTTPRoutePathMatchOrder: the six requests of the suite.
+    let pmo = "pmo.example.org";
+    expect_backends(
+        address,
+        &[
+            (pmo, "/match/exact/one", none, Some(V3)),
+            (pmo, "/match/exact", none, Some(V2)),
+            (pmo, "/match", none, Some(V1)),
+            (pmo, "/match/prefix/one/any", none, Some(V2)),
+            (pmo, "/match/prefix/any", none, Some(V1)),
+            (pmo, "/match/any", none, Some(V3)),
+        ],
+    )
+    .await;
+    // More of the precedence order inside one route.
     let order = "order.example.org";
     expect_backends(
         address,
@@ -671,7 +704,12 @@ spec:
     // Ties go to the oldest route, whatever the names.
     expect_backends(address, &[("age.example.org", "/same", none, Some(V1))]).await;
     let status = gateway.status().await;
-    for name in ["matching-part1", "matching-part2", "path-match-order"] {
+    for name in [
+        "matching-part1",
+        "matching-part2",
+        "path-match-order",
+        "path-matching-order",
+    ] {
         assert_eq!(
             http_route_conditions(&status, "infra", name, "infra/same-namespace"),
             accepted_and_resolved(),

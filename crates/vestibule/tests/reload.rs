@@ -244,3 +244,16 @@ async fn a_port_that_cannot_be_bound_is_reported_and_others_keep_working() {
     assert_eq!(get(address, HOST, "/status/200").await.0, 200);
     drop(taken);
 }
+
+#[tokio::test]
+async fn reading_the_configuration_does_not_trigger_a_reload() {
+    let (_config, gateway) = seed().await;
+    // Each load opens and reads the files; those access events must not
+    // start another load (which would loop forever).
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let (_, metrics) = gateway.admin_get("/metrics").await;
+    assert!(
+        metrics.contains("vestibule_config_reloads_total{outcome=\"success\"} 1\n"),
+        "{metrics}"
+    );
+}

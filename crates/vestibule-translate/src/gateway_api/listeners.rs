@@ -342,7 +342,8 @@ fn certificate_problem(
             .iter()
             .find(|s| s.namespace() == namespace && s.name() == reference.name);
         let valid = secret.is_some_and(|secret| {
-            secret.spec.get("tls.crt").is_some() && secret.spec.get("tls.key").is_some()
+            pem_looks_valid(secret.spec.get("tls.crt"), "CERTIFICATE")
+                && pem_looks_valid(secret.spec.get("tls.key"), "PRIVATE KEY")
         });
         if !valid {
             return Some(Condition::new(
@@ -350,13 +351,31 @@ fn certificate_problem(
                 false,
                 "InvalidCertificateRef",
                 format!(
-                    "Secret {namespace}/{} is missing or has no tls.crt and tls.key",
+                    "Secret {namespace}/{} is missing or has no PEM tls.crt and tls.key",
                     reference.name
                 ),
             ));
         }
     }
     None
+}
+
+/// Whether `value` holds a PEM block whose label ends with `label`
+/// (`CERTIFICATE`; `PRIVATE KEY` also covers `RSA PRIVATE KEY` and `EC
+/// PRIVATE KEY`). A Secret holding anything else ("malformed", conformance
+/// GatewayInvalidTLSConfiguration) is an invalid certificate reference. The
+/// certificate itself is parsed when the TLS data plane loads it.
+fn pem_looks_valid(value: Option<Vec<u8>>, label: &str) -> bool {
+    let Some(value) = value else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&value);
+    text.lines().any(|line| {
+        line.trim()
+            .strip_prefix("-----BEGIN ")
+            .and_then(|rest| rest.strip_suffix("-----"))
+            .is_some_and(|found| found.ends_with(label))
+    })
 }
 
 /// Listeners on one port must be distinct: TCP by port alone; HTTP, HTTPS
