@@ -1192,6 +1192,7 @@ fn timeouts_and_retry(t: &Translation) {
     assert_eq!(retry.attempts, 3);
     assert_eq!(retry.retriable_status_codes, [500, 502]);
     assert!(retry.retry_on.retriable_status_codes && retry.retry_on.connect_failure);
+    assert!(retry.retry_on.reset, "connection errors are retried");
     assert_eq!(retry.backoff, Some(Duration::from_millis(100)));
     assert_eq!(
         route(vhost, "default.timeouts.default-retry").retry,
@@ -1241,6 +1242,7 @@ fn grpc_methods(t: &Translation) {
             "prefix / -> v1",
         ]
     );
+    assert_eq!(vhost.routes[0].name, "default.methods.unary");
     let PathMatch::Regex { pattern } = path(&vhost.routes[3]) else {
         panic!("method-only is a regex");
     };

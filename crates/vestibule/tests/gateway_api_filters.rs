@@ -5,7 +5,8 @@
 //! ...RewritePath, ...RewriteHost, ...RequestMirror, ...RequestMultipleMirrors,
 //! ...RequestPercentageMirror, ...CORS, ...TimeoutRequest, HTTPRoute303Redirect,
 //! HTTPRoute307Redirect, HTTPRoute308Redirect,
-//! ...TimeoutBackendRequest, ...Retry) and their status.
+//! ...TimeoutBackendRequest, ...Retry, ...RetryConnectionError) and their
+//! status.
 
 mod gateway_api_support;
 mod support;
@@ -741,4 +742,73 @@ async fn retry_on_configured_codes() {
     assert_eq!(answer.status, 503, "503 is not among the codes");
     assert_eq!(never.seen().len(), 1);
     assert_route_ok(&gateway.status().await, "retry");
+}
+
+/// A backend whose first `failures` connections are closed as soon as a
+/// request arrives (no response), then answers 200.
+async fn dropping_backend(
+    failures: usize,
+) -> (
+    std::net::SocketAddr,
+    std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let requests = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = std::sync::Arc::clone(&requests);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let counter = std::sync::Arc::clone(&counter);
+            tokio::spawn(async move {
+                let mut buffer = vec![0u8; 4096];
+                loop {
+                    let Ok(read) = stream.read(&mut buffer).await else {
+                        return;
+                    };
+                    if read == 0 {
+                        return;
+                    }
+                    if counter.fetch_add(1, Ordering::SeqCst) < failures {
+                        // Drop the connection with the request unanswered.
+                        return;
+                    }
+                    let reply = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok";
+                    if stream.write_all(reply).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (address, requests)
+}
+
+#[tokio::test]
+async fn retry_on_connection_errors() {
+    use std::sync::atomic::Ordering;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", GATEWAY);
+    let (address, requests) = dropping_backend(2).await;
+    config.write(
+        "svc-dropping.yaml",
+        &service("dropping", "infra", 8080, &[address]),
+    );
+    config.write(
+        "route.yaml",
+        &route(
+            "retry-connection",
+            r#"
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    retry: {codes: [500], attempts: 2, backoff: 10ms}
+    backendRefs: [{name: dropping, port: 8080}]
+"#,
+        ),
+    );
+    let gateway = start(&config, &[80, 8080]).await;
+    let answer = get(gateway.listener(80).await, "example.com", "/close").await;
+    assert_eq!(answer.status, 200, "two resets, then an answer");
+    assert_eq!(requests.load(Ordering::SeqCst), 3);
+    assert_route_ok(&gateway.status().await, "retry-connection");
 }

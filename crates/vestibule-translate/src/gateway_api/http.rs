@@ -368,9 +368,12 @@ fn retry(rule: &HttpRouteRule, per_try_timeout: Option<std::time::Duration>) -> 
                     .attempts
                     .and_then(|a| u32::try_from(a).ok())
                     .unwrap_or(2),
+                // "Implementations SHOULD retry on connection errors
+                // (disconnect, reset, timeout, TCP failure)".
                 retry_on: RetryOn {
                     connect_failure: true,
                     refused_stream: true,
+                    reset: true,
                     retriable_status_codes: !codes.is_empty(),
                     ..RetryOn::default()
                 },
