@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import socket
-import subprocess
 import time
 
 from . import procs

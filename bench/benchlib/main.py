@@ -385,7 +385,7 @@ class Runner:
         if "idle" in a.scenarios:
             res["idle"] = self.idle(proxy)
         if "routes" in a.scenarios:
-            res["routes"] = self.routes(proxy, ready_s)
+            res["routes"] = self.routes(proxy)
         return res
 
     def require_ok(self, proxy, r, what):
@@ -445,7 +445,7 @@ class Runner:
             raise BenchError("idle-connection client exited")
         return line
 
-    def routes(self, proxy, _ready_1) -> dict:
+    def routes(self, proxy) -> dict:
         n = self.args.routes
         hosts = proxies.many_hosts(n)
         log(f"{proxy.name}: f) {n} host routes: time to ready, memory ({self.args.route_trials} starts each)")
@@ -542,8 +542,9 @@ ROWS = [
     ("g) load generator + upstream on the other core", "info",
      lambda r: other_core(r.get("fixedrate")),
      lambda v: "—" if v is None else f"{v:.0%}"),
-    ("g) proxy core busy", "info",
-     lambda r: r.get("fixedrate", {}).get("busy"), lambda v: "—" if v is None else f"{v:.0%}"),
+    ("g) proxy's core: proxy + softirq (near 100 % = overloaded, latency is queueing)", "info",
+     lambda r: r.get("fixedrate"),
+     lambda v: "—" if not v else f"{v['busy']:.0%} + {v['irq']:.0%}"),
     ("g) fixed rate: p50 (ms)", "cost",
      lambda r: r.get("fixedrate", {}).get("p50_ms"), lambda v: fmt(v, 3)),
     ("g) fixed rate: p99 (ms)", "cost",

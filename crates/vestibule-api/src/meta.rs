@@ -42,12 +42,17 @@ pub struct ObjectMeta {
     /// RFC 3339, as Kubernetes writes it. Compared as a string: the format sorts chronologically.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub creation_timestamp: Option<String>,
-    #[serde(default)]
+    /// Kubernetes starts it at 1; a file that does not say is at 1 too.
+    #[serde(default = "first_generation")]
     pub generation: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub uid: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_version: Option<String>,
+}
+
+fn first_generation() -> i64 {
+    1
 }
 
 /// Where a resource was declared, for error messages and status.

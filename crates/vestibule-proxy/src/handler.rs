@@ -307,7 +307,8 @@ fn redirect_response(
     };
     let port = match redirect.port {
         Some(port) => port,
-        None if scheme != conn.scheme => default_port(scheme),
+        // "If scheme is set and port is not, the scheme's well-known port."
+        None if redirect.scheme.is_some() => default_port(scheme),
         None => conn.port,
     };
     let location = if port == default_port(scheme) {

@@ -79,6 +79,7 @@ fn status(state: &ControlState) -> serde_json::Value {
         "generation": state.generation(),
         "ready": state.is_ready(),
         "lastReload": &*last_reload,
+        "gatewayClasses": statuses.map(|s| &s.gateway_classes),
         "gateways": statuses.map(|s| &s.gateways),
         "routes": statuses.map(|s| &s.routes),
         "ingresses": statuses.map(|s| &s.ingresses),
