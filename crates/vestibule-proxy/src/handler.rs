@@ -27,7 +27,8 @@ use crate::Shared;
 pub(crate) struct ConnInfo {
     /// The configured listener port (not the local bind port).
     pub port: u16,
-    pub peer: SocketAddr,
+    /// The client's IP as a header value (for `x-forwarded-for`).
+    pub peer_ip: HeaderValue,
     pub scheme: &'static str,
 }
 
@@ -182,7 +183,7 @@ async fn forward(
         .ok_or(ProxyError::InvalidBackend)?;
     let upgrade = upgrade::requested(&mut request);
     let headers = request.headers_mut();
-    headers::prepare_request(headers, conn.peer.ip(), conn.scheme);
+    headers::prepare_request(headers, &conn.peer_ip, conn.scheme);
     runtime.request_headers.apply(headers);
     target.request_headers.apply(headers);
     if let Some(upgrade) = &upgrade {

@@ -54,7 +54,7 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
 /// `x-forwarded-for` (Envoy `use_remote_address`), `x-forwarded-proto`
 /// overwritten, `x-request-id` generated when absent, and `x-envoy-*`
 /// headers from outside dropped (Envoy's header sanitizing).
-pub(crate) fn prepare_request(headers: &mut HeaderMap, peer: IpAddr, scheme: &'static str) {
+pub(crate) fn prepare_request(headers: &mut HeaderMap, peer: &HeaderValue, scheme: &'static str) {
     strip_hop_by_hop(headers);
     strip_envoy_headers(headers);
     append_forwarded_for(headers, peer);
@@ -86,15 +86,27 @@ fn strip_envoy_headers(headers: &mut HeaderMap) {
     }
 }
 
-fn append_forwarded_for(headers: &mut HeaderMap, peer: IpAddr) {
-    let peer = peer.to_canonical().to_string();
-    let value = match headers.get(&X_FORWARDED_FOR).and_then(|v| v.to_str().ok()) {
-        Some(existing) if !existing.is_empty() => format!("{existing},{peer}"),
-        _ => peer,
+fn append_forwarded_for(headers: &mut HeaderMap, peer: &HeaderValue) {
+    let value = match headers.get(&X_FORWARDED_FOR).map(HeaderValue::as_bytes) {
+        Some(existing) if !existing.is_empty() => {
+            let mut joined = Vec::with_capacity(existing.len() + 1 + peer.len());
+            joined.extend_from_slice(existing);
+            joined.push(b',');
+            joined.extend_from_slice(peer.as_bytes());
+            match HeaderValue::from_bytes(&joined) {
+                Ok(value) => value,
+                Err(_) => return,
+            }
+        }
+        _ => peer.clone(),
     };
-    if let Ok(value) = HeaderValue::from_str(&value) {
-        headers.insert(X_FORWARDED_FOR.clone(), value);
-    }
+    headers.insert(X_FORWARDED_FOR.clone(), value);
+}
+
+/// The peer address as a header value, formatted once per connection.
+pub(crate) fn peer_value(peer: IpAddr) -> HeaderValue {
+    HeaderValue::from_str(&peer.to_canonical().to_string())
+        .expect("an IP address is a valid header value")
 }
 
 /// The upstream's response as the client sees it: hop-by-hop headers gone,

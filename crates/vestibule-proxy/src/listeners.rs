@@ -191,7 +191,7 @@ async fn accept_loop(
         let _ = stream.set_nodelay(true);
         let conn = Arc::new(ConnInfo {
             port,
-            peer,
+            peer_ip: crate::headers::peer_value(peer.ip()),
             scheme: "http",
         });
         let shared = Arc::clone(&shared);
