@@ -5,7 +5,6 @@
 //! (response headers) → count.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
 use std::time::Instant;
 
 use http::header::{self, HeaderValue};
