@@ -163,6 +163,16 @@ pub struct WeightedBackend {
     pub request_headers: HeaderMutations,
     #[serde(skip_serializing_if = "HeaderMutations::is_empty")]
     pub response_headers: HeaderMutations,
+    /// Gateway API per-backend `URLRewrite`: overrides the route's when
+    /// this backend is picked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_rewrite: Option<PathRewrite>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host_rewrite: Option<String>,
+    /// Gateway API per-backend `RequestRedirect`: picking this backend
+    /// answers with the redirect.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect: Option<Redirect>,
 }
 
 /// How a path is rewritten (before forwarding or in a redirect).

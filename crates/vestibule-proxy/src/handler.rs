@@ -64,6 +64,8 @@ struct Decision {
     /// The path to send upstream (normalized, then rewritten) with its
     /// query; `None` when it is the request's own, unchanged.
     path_and_query: Option<String>,
+    /// The weighted backend picked for a forwarding route.
+    target: Option<usize>,
 }
 
 fn route(
@@ -88,8 +90,25 @@ fn route(
     );
     let routes = &listener.listener.virtual_hosts[vhost].routes;
     let selected = select(routes, &view).ok_or(ProxyError::NoRoute)?;
+    let runtime = &listener.routes[vhost][selected.route_index];
+    let mut target = None;
     let rewrite = match &selected.route.action {
-        RouteAction::Forward(forward) => forward.path_rewrite.as_ref(),
+        RouteAction::Forward(forward) => {
+            target = runtime.pick_target();
+            // A backend's own rewrite or redirect wins over the route's.
+            let picked = target.map(|index| &runtime.targets[index]);
+            match picked {
+                Some(Target {
+                    redirect: Some(redirect),
+                    ..
+                }) => redirect.path.as_ref(),
+                Some(Target {
+                    path_rewrite: Some(rewrite),
+                    ..
+                }) => Some(rewrite),
+                _ => forward.path_rewrite.as_ref(),
+            }
+        }
         RouteAction::Redirect(redirect) => redirect.path.as_ref(),
         RouteAction::DirectResponse(_) => None,
     };
@@ -111,6 +130,7 @@ fn route(
         route: selected.route_index,
         authority: authority.to_owned(),
         path_and_query,
+        target,
     })
 }
 
@@ -150,8 +170,17 @@ async fn act(
                 });
                 redirect_response(shared, conn, redirect, &decision.authority, path_and_query)
             }
-            RouteAction::Forward(_) => match runtime.pick_target() {
+            RouteAction::Forward(_) => match decision.target.map(|index| &runtime.targets[index]) {
                 None => local_reply(shared, ProxyError::InvalidBackend),
+                Some(Target {
+                    redirect: Some(redirect),
+                    ..
+                }) => {
+                    let path_and_query = decision.path_and_query.as_deref().unwrap_or_else(|| {
+                        request.uri().path_and_query().map_or("/", |pq| pq.as_str())
+                    });
+                    redirect_response(shared, conn, redirect, &decision.authority, path_and_query)
+                }
                 Some(target) => {
                     match forward(shared, conn, route, runtime, target, decision, request).await {
                         Ok(response) => response,
@@ -188,7 +217,11 @@ async fn forward(
     if let Some(upgrade) = &upgrade {
         upgrade.restore_request_headers(headers);
     }
-    let authority = match &runtime.host_rewrite {
+    let authority = match target
+        .host_rewrite
+        .as_ref()
+        .or(runtime.host_rewrite.as_ref())
+    {
         Some(host) => host.to_str().unwrap_or(&decision.authority).to_owned(),
         None => decision.authority,
     };

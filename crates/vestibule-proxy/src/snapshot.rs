@@ -57,6 +57,10 @@ pub(crate) struct Target {
     pub cluster: Option<Arc<Cluster>>,
     pub request_headers: CompiledMutations,
     pub response_headers: CompiledMutations,
+    /// Per-backend URLRewrite and RequestRedirect (Gateway API).
+    pub path_rewrite: Option<vestibule_ir::PathRewrite>,
+    pub host_rewrite: Option<HeaderValue>,
+    pub redirect: Option<vestibule_ir::Redirect>,
     /// Cumulative weight up to and including this target.
     until: u32,
 }
@@ -138,6 +142,12 @@ impl RouteRuntime {
                         .and_then(|key| clusters.get(key).cloned()),
                     request_headers: CompiledMutations::new(&backend.request_headers),
                     response_headers: CompiledMutations::new(&backend.response_headers),
+                    path_rewrite: backend.path_rewrite.clone(),
+                    host_rewrite: backend
+                        .host_rewrite
+                        .as_deref()
+                        .and_then(|host| HeaderValue::from_str(host).ok()),
+                    redirect: backend.redirect.clone(),
                     until: total_weight,
                 });
             }
@@ -158,16 +168,16 @@ impl RouteRuntime {
         }
     }
 
-    /// A target chosen at random in proportion to the weights.
-    pub(crate) fn pick_target(&self) -> Option<&Target> {
+    /// A target chosen at random in proportion to the weights, by index.
+    pub(crate) fn pick_target(&self) -> Option<usize> {
         match self.targets.len() {
             0 => None,
             // A lone backend of weight 0 gets no traffic: 500.
             _ if self.total_weight == 0 => None,
-            1 => self.targets.first(),
+            1 => Some(0),
             _ => {
                 let point = fastrand::u32(..self.total_weight);
-                self.targets.iter().find(|target| point < target.until)
+                self.targets.iter().position(|target| point < target.until)
             }
         }
     }

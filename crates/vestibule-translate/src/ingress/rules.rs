@@ -178,6 +178,9 @@ fn new_route(ingress: &Ingress, name: String, path: Option<PathMatch>, backend: 
                 weight: 1,
                 request_headers: Default::default(),
                 response_headers: Default::default(),
+                path_rewrite: None,
+                host_rewrite: None,
+                redirect: None,
             }],
             ..Forward::default()
         }),

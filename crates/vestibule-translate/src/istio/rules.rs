@@ -271,6 +271,9 @@ fn forward(
             weight,
             request_headers,
             response_headers,
+            path_rewrite: None,
+            host_rewrite: None,
+            redirect: None,
         });
     }
     let rewrite = rule.rewrite.as_ref();
