@@ -185,26 +185,36 @@ impl<'a> Registry<'a> {
     }
 }
 
+/// The port a destination means: the one with that number, or the only
+/// one when no number is given.
+fn choose_port<'p, P>(
+    ports: &'p [P],
+    wanted: Option<u16>,
+    number: impl Fn(&P) -> i64,
+    host: &str,
+) -> Result<&'p P, ResolveError> {
+    let chosen = match wanted {
+        Some(wanted) => ports.iter().find(|p| number(p) == i64::from(wanted)),
+        None if ports.len() == 1 => ports.first(),
+        None => {
+            return Err(ResolveError::PortRequired {
+                host: host.to_owned(),
+                ports: ports.len(),
+            })
+        }
+    };
+    chosen.ok_or(ResolveError::UnknownPort {
+        host: host.to_owned(),
+        port: wanted.unwrap_or(0),
+    })
+}
+
 fn resolve_service_port<'a>(
     host: String,
     service: &'a Service,
     port: Option<u16>,
 ) -> Result<ServicePortRef<'a>, ResolveError> {
-    let ports = &service.spec.ports;
-    let chosen = match port {
-        Some(number) => ports.iter().find(|p| p.port == i64::from(number)),
-        None if ports.len() == 1 => ports.first(),
-        None => {
-            return Err(ResolveError::PortRequired {
-                host,
-                ports: ports.len(),
-            })
-        }
-    };
-    let chosen = chosen.ok_or(ResolveError::UnknownPort {
-        host: host.clone(),
-        port: port.unwrap_or(0),
-    })?;
+    let chosen = choose_port(&service.spec.ports, port, |p| p.port, &host)?;
     Ok(ServicePortRef {
         host,
         port: u16::try_from(chosen.port).unwrap_or(0),
@@ -221,21 +231,7 @@ fn resolve_entry_port<'a>(
     entry: &'a ServiceEntry,
     port: Option<u16>,
 ) -> Result<ServicePortRef<'a>, ResolveError> {
-    let ports = &entry.spec.ports;
-    let chosen = match port {
-        Some(number) => ports.iter().find(|p| p.number == u32::from(number)),
-        None if ports.len() == 1 => ports.first(),
-        None => {
-            return Err(ResolveError::PortRequired {
-                host,
-                ports: ports.len(),
-            })
-        }
-    };
-    let chosen = chosen.ok_or(ResolveError::UnknownPort {
-        host: host.clone(),
-        port: port.unwrap_or(0),
-    })?;
+    let chosen = choose_port(&entry.spec.ports, port, |p| i64::from(p.number), &host)?;
     let number = u16::try_from(chosen.number).unwrap_or(0);
     Ok(ServicePortRef {
         host,

@@ -17,5 +17,8 @@ fn benchmark_routing_checks_pass_against_vestibule() {
         .expect("run bench/run");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "bench/run --check-only failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "bench/run --check-only failed:\n{stdout}\n{stderr}"
+    );
 }
