@@ -17,11 +17,6 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-/// mimalloc: measurably cheaper than glibc malloc for the many small,
-/// short-lived allocations of HTTP proxying (see docs/benchmarks.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     init_logging();

@@ -61,7 +61,14 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         let paths = args.config.clone();
         tokio::spawn(async move {
             while changes.recv().await.is_some() {
-                reload(&state, &paths, &identity);
+                // Loading and translating a large set takes a while: keep it
+                // off the threads that serve traffic.
+                let (state, paths, identity) =
+                    (Arc::clone(&state), paths.clone(), identity.clone());
+                let done = tokio::task::spawn_blocking(move || reload(&state, &paths, &identity));
+                if let Err(error) = done.await {
+                    tracing::error!(%error, "configuration reload failed");
+                }
             }
         })
     };
