@@ -153,6 +153,13 @@ fn bind_socket(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
+type RequestFuture = std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<http::Response<crate::ResponseBody>, Infallible>>
+            + Send,
+    >,
+>;
+
 fn connection_builder(shared: &Shared) -> auto::Builder<TokioExecutor> {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
@@ -195,10 +202,13 @@ async fn accept_loop(
             scheme: "http",
         });
         let shared = Arc::clone(&shared);
-        let service = service_fn(move |request| {
+        let service = service_fn(move |request| -> RequestFuture {
             let shared = Arc::clone(&shared);
             let conn = Arc::clone(&conn);
-            async move { Ok::<_, Infallible>(handle(&shared, &conn, request).await) }
+            // Boxed: hyper keeps room for one in-flight request future per
+            // connection for the connection's whole life; unboxed, every
+            // idle connection would hold a request's worth of state.
+            Box::pin(async move { Ok::<_, Infallible>(handle(&shared, &conn, request).await) })
         });
         let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
         let connection = graceful.watch(connection.into_owned());
