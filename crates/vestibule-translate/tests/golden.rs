@@ -17,10 +17,13 @@ use std::time::Duration;
 use vestibule_api::Loaded;
 use vestibule_ir::status::{Condition, GatewayStatus, ResourceStatus};
 use vestibule_ir::{
-    HeaderMatch, HeaderMutations, Listener, PathMatch, PathRewrite, QueryMatch, Route, RouteAction,
-    StringMatcher, VirtualHost,
+    HeaderMatch, HeaderMutations, PathMatch, PathRewrite, QueryMatch, Route, RouteAction,
+    StringMatcher,
 };
 use vestibule_translate::{translate, GatewayIdentity, Translation};
+
+mod golden_support;
+use golden_support::{backends, listener, route, route_names, vhost};
 
 type Check = fn(&Translation);
 
@@ -154,14 +157,6 @@ fn listener_names(t: &Translation) -> Vec<&str> {
     t.table.listeners.iter().map(|l| l.name.as_str()).collect()
 }
 
-fn listener(t: &Translation, port: u16) -> &Listener {
-    t.table
-        .listeners
-        .iter()
-        .find(|l| l.port == port)
-        .unwrap_or_else(|| panic!("no listener on port {port}: {:?}", listener_names(t)))
-}
-
 /// `domain:port` of every virtual host of the listener on `port`, in order.
 fn vhost_names(t: &Translation, port: u16) -> Vec<&str> {
     listener(t, port)
@@ -169,49 +164,6 @@ fn vhost_names(t: &Translation, port: u16) -> Vec<&str> {
         .iter()
         .map(|v| v.name.as_str())
         .collect()
-}
-
-fn vhost<'t>(t: &'t Translation, port: u16, domain: &str) -> &'t VirtualHost {
-    listener(t, port)
-        .virtual_hosts
-        .iter()
-        .find(|v| v.domains.iter().any(|d| d.to_string() == domain))
-        .unwrap_or_else(|| {
-            panic!(
-                "no vhost {domain} on port {port}: {:?}",
-                vhost_names(t, port)
-            )
-        })
-}
-
-fn route_names(vhost: &VirtualHost) -> Vec<&str> {
-    vhost.routes.iter().map(|r| r.name.as_str()).collect()
-}
-
-fn route<'v>(vhost: &'v VirtualHost, name: &str) -> &'v Route {
-    vhost
-        .routes
-        .iter()
-        .find(|r| r.name == name)
-        .unwrap_or_else(|| {
-            panic!(
-                "no route {name} in {}: {:?}",
-                vhost.name,
-                route_names(vhost)
-            )
-        })
-}
-
-/// `(backend key, weight)` of a forwarding route.
-fn backends(route: &Route) -> Vec<(&str, u32)> {
-    match &route.action {
-        RouteAction::Forward(forward) => forward
-            .backends
-            .iter()
-            .map(|b| (b.backend.as_deref().unwrap_or("<none>"), b.weight))
-            .collect(),
-        other => panic!("route {} does not forward: {other:?}", route.name),
-    }
 }
 
 fn endpoints(t: &Translation, backend: &str) -> Vec<String> {

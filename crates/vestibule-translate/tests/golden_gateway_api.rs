@@ -19,10 +19,13 @@ use std::time::Duration;
 use vestibule_api::{Inputs, Loaded};
 use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus, ParentStatus, RouteStatus};
 use vestibule_ir::{
-    AppProtocol, HeaderMatch, Listener, Mirror, PathMatch, PathRewrite, QueryMatch, Redirect,
-    Route, RouteAction, StringMatcher, VirtualHost,
+    AppProtocol, HeaderMatch, Mirror, PathMatch, PathRewrite, QueryMatch, Redirect, Route,
+    RouteAction, StringMatcher,
 };
 use vestibule_translate::{translate, GatewayIdentity, Translation};
+
+mod golden_support;
+use golden_support::{backends, listener, route, route_names, vhost};
 
 type Check = fn(&Translation);
 
@@ -200,14 +203,6 @@ fn listener_ports(t: &Translation) -> Vec<u16> {
     t.table.listeners.iter().map(|l| l.port).collect()
 }
 
-fn listener(t: &Translation, port: u16) -> &Listener {
-    t.table
-        .listeners
-        .iter()
-        .find(|l| l.port == port)
-        .unwrap_or_else(|| panic!("no listener on port {port}: {:?}", listener_ports(t)))
-}
-
 /// Domains of every virtual host of the listener on `port`, sorted.
 fn vhost_domains(t: &Translation, port: u16) -> Vec<String> {
     let mut domains: Vec<String> = listener(t, port)
@@ -217,50 +212,6 @@ fn vhost_domains(t: &Translation, port: u16) -> Vec<String> {
         .collect();
     domains.sort();
     domains
-}
-
-fn vhost<'t>(t: &'t Translation, port: u16, domain: &str) -> &'t VirtualHost {
-    listener(t, port)
-        .virtual_hosts
-        .iter()
-        .find(|v| v.domains.iter().any(|d| d.to_string() == domain))
-        .unwrap_or_else(|| {
-            panic!(
-                "no vhost {domain} on port {port}: {:?}",
-                vhost_domains(t, port)
-            )
-        })
-}
-
-fn route_names(vhost: &VirtualHost) -> Vec<&str> {
-    vhost.routes.iter().map(|r| r.name.as_str()).collect()
-}
-
-fn route<'v>(vhost: &'v VirtualHost, name: &str) -> &'v Route {
-    vhost
-        .routes
-        .iter()
-        .find(|r| r.name == name)
-        .unwrap_or_else(|| {
-            panic!(
-                "no route {name} in {}: {:?}",
-                vhost.name,
-                route_names(vhost)
-            )
-        })
-}
-
-/// `(backend key, weight)` of a forwarding route; `<none>` for an invalid
-/// reference.
-fn backends(route: &Route) -> Vec<(&str, u32)> {
-    match &route.action {
-        RouteAction::Forward(forward) => forward
-            .backends
-            .iter()
-            .map(|b| (b.backend.as_deref().unwrap_or("<none>"), b.weight))
-            .collect(),
-        other => panic!("route {} does not forward: {other:?}", route.name),
-    }
 }
 
 fn redirect(route: &Route) -> &Redirect {

@@ -1,0 +1,63 @@
+//! Accessors the golden tests share: find a listener, a virtual host, a
+//! route, and a route's backends in a translation, with a message naming
+//! what exists when the wanted one does not.
+
+use vestibule_ir::{Listener, Route, RouteAction, VirtualHost};
+use vestibule_translate::Translation;
+
+pub(crate) fn listener(t: &Translation, port: u16) -> &Listener {
+    t.table
+        .listeners
+        .iter()
+        .find(|l| l.port == port)
+        .unwrap_or_else(|| {
+            let ports: Vec<u16> = t.table.listeners.iter().map(|l| l.port).collect();
+            panic!("no listener on port {port}: {ports:?}")
+        })
+}
+
+pub(crate) fn vhost<'t>(t: &'t Translation, port: u16, domain: &str) -> &'t VirtualHost {
+    listener(t, port)
+        .virtual_hosts
+        .iter()
+        .find(|v| v.domains.iter().any(|d| d.to_string() == domain))
+        .unwrap_or_else(|| {
+            let names: Vec<&str> = listener(t, port)
+                .virtual_hosts
+                .iter()
+                .map(|v| v.name.as_str())
+                .collect();
+            panic!("no vhost {domain} on port {port}: {names:?}")
+        })
+}
+
+pub(crate) fn route_names(vhost: &VirtualHost) -> Vec<&str> {
+    vhost.routes.iter().map(|r| r.name.as_str()).collect()
+}
+
+pub(crate) fn route<'v>(vhost: &'v VirtualHost, name: &str) -> &'v Route {
+    vhost
+        .routes
+        .iter()
+        .find(|r| r.name == name)
+        .unwrap_or_else(|| {
+            panic!(
+                "no route {name} in {}: {:?}",
+                vhost.name,
+                route_names(vhost)
+            )
+        })
+}
+
+/// `(backend key, weight)` of a forwarding route; `<none>` for an invalid
+/// reference.
+pub(crate) fn backends(route: &Route) -> Vec<(&str, u32)> {
+    match &route.action {
+        RouteAction::Forward(forward) => forward
+            .backends
+            .iter()
+            .map(|b| (b.backend.as_deref().unwrap_or("<none>"), b.weight))
+            .collect(),
+        other => panic!("route {} does not forward: {other:?}", route.name),
+    }
+}
