@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
-use vestibule_api::core::{IntOrString, ServicePort};
+use vestibule_api::core::ServicePort;
 use vestibule_api::{Inputs, Service, ServiceEntry};
 use vestibule_ir::{AppProtocol, Endpoint, EndpointAddress};
 
@@ -396,15 +396,6 @@ fn entry_endpoints(
             Some(Endpoint { address, weight })
         })
         .collect()
-}
-
-/// Resolves a Service port by name or number to the container port, for
-/// backends that name a `targetPort` (used by Ingress named ports).
-pub fn target_port_name(port: &ServicePort) -> Option<&str> {
-    match &port.target_port {
-        Some(IntOrString::String(name)) => Some(name),
-        _ => None,
-    }
 }
 
 /// Labels of a namespace by name, for selectors.

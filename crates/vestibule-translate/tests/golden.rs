@@ -14,16 +14,15 @@
 use std::path::Path;
 use std::time::Duration;
 
-use vestibule_api::Loaded;
 use vestibule_ir::status::{Condition, GatewayStatus, ResourceStatus};
 use vestibule_ir::{
     HeaderMatch, HeaderMutations, PathMatch, PathRewrite, QueryMatch, Route, RouteAction,
     StringMatcher,
 };
-use vestibule_translate::{translate, GatewayIdentity, Translation};
+use vestibule_translate::Translation;
 
 mod golden_support;
-use golden_support::{backends, listener, route, route_names, vhost};
+use golden_support::{backends, listener, route, route_names, run_case, vhost};
 
 type Check = fn(&Translation);
 
@@ -59,7 +58,7 @@ const CHECKS: &[(&str, Check)] = &[
 #[test]
 fn istio() {
     insta::glob!("golden/istio/*.yaml", |path| {
-        let translation = run_case(path);
+        let translation = run_case(path).1;
         insta::assert_yaml_snapshot!(translation);
         let name = case_name(path);
         let check = CHECKS
@@ -92,7 +91,7 @@ mod ingress_checks;
 #[test]
 fn ingress() {
     insta::glob!("golden/ingress/*.yaml", |path| {
-        let translation = run_case(path);
+        let translation = run_case(path).1;
         insta::assert_yaml_snapshot!(translation);
         let name = case_name(path);
         let check = ingress_checks::CHECKS
@@ -122,33 +121,6 @@ fn case_name(path: &Path) -> String {
         .and_then(|stem| stem.to_str())
         .expect("case file name is UTF-8")
         .to_owned()
-}
-
-/// Loads a case (no load errors or warnings allowed: a misspelt field would
-/// otherwise be ignored silently) and translates it.
-fn run_case(path: &Path) -> Translation {
-    let text = std::fs::read_to_string(path).expect("case file is readable");
-    let file = path
-        .file_name()
-        .and_then(|name| name.to_str())
-        .expect("case file name is UTF-8");
-    assert!(
-        text.starts_with('#'),
-        "{file} must start with a `#` comment saying what it pins and the expected outcome"
-    );
-    let mut loaded = Loaded::default();
-    vestibule_api::load_str(file, &text, &mut loaded);
-    assert!(
-        loaded.errors.is_empty(),
-        "{file}: load errors: {:#?}",
-        loaded.errors
-    );
-    assert!(
-        loaded.warnings.is_empty(),
-        "{file}: load warnings: {:#?}",
-        loaded.warnings
-    );
-    translate(&loaded.inputs, &GatewayIdentity::default())
 }
 
 // === Lookup helpers ===

@@ -16,16 +16,16 @@
 use std::path::Path;
 use std::time::Duration;
 
-use vestibule_api::{Inputs, Loaded};
+use vestibule_api::Inputs;
 use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus, ParentStatus, RouteStatus};
 use vestibule_ir::{
     AppProtocol, HeaderMatch, Mirror, PathMatch, PathRewrite, QueryMatch, Redirect, Route,
     RouteAction, StringMatcher,
 };
-use vestibule_translate::{translate, GatewayIdentity, Translation};
+use vestibule_translate::Translation;
 
 mod golden_support;
-use golden_support::{backends, listener, route, route_names, vhost};
+use golden_support::{backends, listener, route, route_names, run_case, vhost};
 
 type Check = fn(&Translation);
 
@@ -92,34 +92,6 @@ fn case_name(path: &Path) -> String {
         .and_then(|stem| stem.to_str())
         .expect("case file name is UTF-8")
         .to_owned()
-}
-
-/// Loads a case (no load errors or warnings allowed: a misspelt field would
-/// otherwise be ignored silently) and translates it.
-fn run_case(path: &Path) -> (Inputs, Translation) {
-    let text = std::fs::read_to_string(path).expect("case file is readable");
-    let file = path
-        .file_name()
-        .and_then(|name| name.to_str())
-        .expect("case file name is UTF-8");
-    assert!(
-        text.starts_with('#'),
-        "{file} must start with a `#` comment saying what it pins and the expected outcome"
-    );
-    let mut loaded = Loaded::default();
-    vestibule_api::load_str(file, &text, &mut loaded);
-    assert!(
-        loaded.errors.is_empty(),
-        "{file}: load errors: {:#?}",
-        loaded.errors
-    );
-    assert!(
-        loaded.warnings.is_empty(),
-        "{file}: load warnings: {:#?}",
-        loaded.warnings
-    );
-    let translation = translate(&loaded.inputs, &GatewayIdentity::default());
-    (loaded.inputs, translation)
 }
 
 /// "observedGeneration MUST be set on every condition": each condition of a

@@ -2,8 +2,39 @@
 //! route, and a route's backends in a translation, with a message naming
 //! what exists when the wanted one does not.
 
+use std::path::Path;
+
+use vestibule_api::{Inputs, Loaded};
 use vestibule_ir::{Listener, Route, RouteAction, VirtualHost};
-use vestibule_translate::Translation;
+use vestibule_translate::{translate, GatewayIdentity, Translation};
+
+/// Loads a case (no load errors or warnings allowed: a misspelt field would
+/// otherwise be ignored silently) and translates it.
+pub(crate) fn run_case(path: &Path) -> (Inputs, Translation) {
+    let text = std::fs::read_to_string(path).expect("case file is readable");
+    let file = path
+        .file_name()
+        .and_then(|name| name.to_str())
+        .expect("case file name is UTF-8");
+    assert!(
+        text.starts_with('#'),
+        "{file} must start with a `#` comment saying what it pins and the expected outcome"
+    );
+    let mut loaded = Loaded::default();
+    vestibule_api::load_str(file, &text, &mut loaded);
+    assert!(
+        loaded.errors.is_empty(),
+        "{file}: load errors: {:#?}",
+        loaded.errors
+    );
+    assert!(
+        loaded.warnings.is_empty(),
+        "{file}: load warnings: {:#?}",
+        loaded.warnings
+    );
+    let translation = translate(&loaded.inputs, &GatewayIdentity::default());
+    (loaded.inputs, translation)
+}
 
 pub(crate) fn listener(t: &Translation, port: u16) -> &Listener {
     t.table
