@@ -10,6 +10,8 @@ pub enum ProxyError {
     NoRoute,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
+    #[error("request headers too large")]
+    HeadersTooLarge,
     #[error("the route's backend reference is invalid")]
     InvalidBackend,
     #[error("no healthy upstream")]
@@ -27,6 +29,7 @@ impl ProxyError {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ProxyError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::InvalidBackend => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyError::NoHealthyUpstream
             | ProxyError::ConnectFailure
@@ -40,6 +43,7 @@ impl ProxyError {
         match self {
             ProxyError::NoRoute | ProxyError::InvalidBackend => "",
             ProxyError::BadRequest(_) => "Bad Request",
+            ProxyError::HeadersTooLarge => "Request Header Fields Too Large",
             ProxyError::NoHealthyUpstream => "no healthy upstream",
             ProxyError::ConnectFailure => {
                 "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
@@ -55,7 +59,7 @@ impl ProxyError {
     pub fn flag(self) -> &'static str {
         match self {
             ProxyError::NoRoute => "NR",
-            ProxyError::BadRequest(_) => "DPE",
+            ProxyError::BadRequest(_) | ProxyError::HeadersTooLarge => "DPE",
             ProxyError::InvalidBackend => "NC",
             ProxyError::NoHealthyUpstream => "UH",
             ProxyError::ConnectFailure => "UF",

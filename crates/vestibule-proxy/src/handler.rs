@@ -9,7 +9,6 @@ use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use hyper::body::Incoming;
 use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
 use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
 
@@ -34,7 +33,7 @@ pub(crate) struct ConnInfo {
 pub(crate) async fn handle(
     shared: &Shared,
     conn: &ConnInfo,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Response<ResponseBody> {
     let snapshot = shared.snapshot.load_full();
     let Some(listener) = snapshot.listener(conn.port) else {
@@ -71,7 +70,7 @@ struct Decision {
 fn route(
     listener: &ListenerRuntime,
     conn: &ConnInfo,
-    request: &Request<Incoming>,
+    request: &Request<RequestBody>,
 ) -> Result<Decision, ProxyError> {
     let authority = request_authority(request).ok_or(ProxyError::BadRequest("missing host"))?;
     let vhost = listener
@@ -135,7 +134,7 @@ fn route(
 }
 
 /// `:authority` for HTTP/2 and absolute-form targets, else `Host`.
-fn request_authority(request: &Request<Incoming>) -> Option<&str> {
+fn request_authority(request: &Request<RequestBody>) -> Option<&str> {
     match request.uri().authority() {
         Some(authority) => Some(authority.as_str()),
         None => request.headers().get(header::HOST)?.to_str().ok(),
@@ -149,7 +148,7 @@ async fn act(
     route: &Route,
     runtime: &RouteRuntime,
     decision: Decision,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
 ) -> Response<ResponseBody> {
     let verdict = match &runtime.cors {
         Some(cors) => cors.check(&request),
@@ -203,7 +202,7 @@ async fn forward(
     runtime: &RouteRuntime,
     target: &Target,
     decision: Decision,
-    mut request: Request<Incoming>,
+    mut request: Request<RequestBody>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let cluster = target
         .cluster
@@ -400,12 +399,11 @@ pub(crate) fn local_reply(shared: &Shared, error: ProxyError) -> Response<Respon
 fn send_mirrors(
     shared: &Shared,
     runtime: &RouteRuntime,
-    request: Request<Incoming>,
+    request: Request<RequestBody>,
     authority: &str,
     path_and_query: &str,
 ) -> Request<RequestBody> {
     let (parts, body) = request.into_parts();
-    let body = RequestBody::Incoming(body);
     if runtime.mirrors.is_empty() {
         return Request::from_parts(parts, body);
     }

@@ -9,6 +9,7 @@ mod clusters;
 mod cors;
 mod error;
 mod forward;
+mod h1;
 mod handler;
 mod headers;
 mod listeners;
@@ -45,8 +46,20 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// How long connections may take to finish when a listener goes away.
     pub drain_timeout: Duration,
-    /// Bounds the wait for a request's headers (and idle keep-alive).
+    /// Bounds the wait for a request's headers once its first byte arrived.
     pub header_read_timeout: Duration,
+    /// How long a keep-alive connection may sit with no request in flight
+    /// (Envoy's and Istio's default: one hour).
+    pub idle_timeout: Duration,
+}
+
+impl ProxyConfig {
+    pub(crate) fn serve_settings(&self) -> h1::ServeSettings {
+        h1::ServeSettings {
+            idle_timeout: self.idle_timeout,
+            header_read_timeout: self.header_read_timeout,
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -58,6 +71,7 @@ impl Default for ProxyConfig {
             connect_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
             header_read_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(3600),
         }
     }
 }

@@ -3,20 +3,17 @@
 //! reports ports it could not bind while the others keep serving.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::GracefulShutdown;
 use serde::Serialize;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::handler::{handle, ConnInfo};
+use crate::h1;
+use crate::handler::ConnInfo;
 use crate::Shared;
 
 /// What happened to one configured listener port.
@@ -153,34 +150,15 @@ fn bind_socket(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::from_std(socket.into())
 }
 
-type RequestFuture = std::pin::Pin<
-    Box<
-        dyn std::future::Future<Output = Result<http::Response<crate::ResponseBody>, Infallible>>
-            + Send,
-    >,
->;
-
-fn connection_builder(shared: &Shared) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(shared.config.header_read_timeout);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_concurrent_streams(100);
-    builder
-}
-
 async fn accept_loop(
     listener: TcpListener,
     port: u16,
     shared: Arc<Shared>,
     stop: CancellationToken,
 ) {
-    let graceful = GracefulShutdown::new();
-    let builder = connection_builder(&shared);
+    // Every connection holds a receiver; a send asks them to drain, and the
+    // sender's `closed()` tells when the last one is gone.
+    let (drain, _) = watch::channel(());
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -201,26 +179,17 @@ async fn accept_loop(
             peer_ip: crate::headers::peer_value(peer.ip()),
             scheme: "http",
         });
-        let shared = Arc::clone(&shared);
-        let service = service_fn(move |request| -> RequestFuture {
-            let shared = Arc::clone(&shared);
-            let conn = Arc::clone(&conn);
-            // Boxed: hyper keeps room for one in-flight request future per
-            // connection for the connection's whole life; unboxed, every
-            // idle connection would hold a request's worth of state.
-            Box::pin(async move { Ok::<_, Infallible>(handle(&shared, &conn, request).await) })
-        });
-        let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection.into_owned());
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "connection closed with error");
-            }
-        });
+        tokio::spawn(h1::serve(
+            stream,
+            conn,
+            Arc::clone(&shared),
+            drain.subscribe(),
+        ));
     }
     drop(listener);
+    let _ = drain.send(());
     let deadline = shared.config.drain_timeout;
-    if tokio::time::timeout(deadline, graceful.shutdown())
+    if tokio::time::timeout(deadline, drain.closed())
         .await
         .is_err()
     {

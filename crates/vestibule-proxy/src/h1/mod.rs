@@ -1,0 +1,18 @@
+//! vestibule's own HTTP/1.1 server side, for the common request: one with
+//! no body and no protocol switch. It exists for two measured reasons
+//! (docs/benchmarks.md): an idle keep-alive connection holds no buffer at
+//! all (hyper keeps an 8 KiB read buffer per connection for its whole life),
+//! and the request path skips hyper's dispatcher.
+//!
+//! Anything else — a request body, `Expect`, `Upgrade`, `CONNECT`, or the
+//! HTTP/2 preface — hands the connection, with the bytes already read, to
+//! hyper for the rest of its life, so every feature and every framing rule
+//! hyper implements stays in force there.
+
+mod date;
+mod encode;
+mod parse;
+mod prefixed;
+mod server;
+
+pub(crate) use server::{serve, ServeSettings};

@@ -1,0 +1,237 @@
+//! Request heads: bytes → `http::Request`, and what the server must do with
+//! the request (serve it here, hand the connection to hyper, or refuse it).
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Uri, Version};
+
+/// Envoy's default `max_request_headers_kb` (60 KiB) and header count (100).
+pub(crate) const MAX_HEAD_BYTES: usize = 60 * 1024;
+const MAX_HEADERS: usize = 100;
+
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+pub(crate) enum Parsed {
+    /// More bytes are needed.
+    Partial,
+    /// A bodiless request, served here; its head was split off the buffer.
+    Request(Request<()>),
+    /// A request this server leaves to hyper (a body, `Expect`, `Upgrade`,
+    /// `CONNECT`), or the HTTP/2 preface: nothing was consumed.
+    Handoff,
+    /// Malformed or too large: answer with this status and close.
+    Reject(http::StatusCode),
+}
+
+pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
+    if starts_like(buf, H2_PREFACE) {
+        return if buf.len() >= H2_PREFACE.len() {
+            Parsed::Handoff
+        } else {
+            Parsed::Partial
+        };
+    }
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut slots);
+    let length = match head.parse(buf) {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
+            return Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        }
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(httparse::Error::TooManyHeaders) => {
+            return Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        }
+        Err(_) => return Parsed::Reject(http::StatusCode::BAD_REQUEST),
+    };
+    if length > MAX_HEAD_BYTES {
+        return Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    }
+    if needs_hyper(&head) {
+        return Parsed::Handoff;
+    }
+    let Some(spans) = Spans::of(&head, buf) else {
+        return Parsed::Reject(http::StatusCode::BAD_REQUEST);
+    };
+    let count = head.headers.len();
+    // Header values and the target share the buffer: no copies.
+    let bytes = buf.split_to(length).freeze();
+    match spans.build(&bytes, count) {
+        Some(request) => Parsed::Request(request),
+        None => Parsed::Reject(http::StatusCode::BAD_REQUEST),
+    }
+}
+
+fn starts_like(buf: &[u8], prefix: &[u8]) -> bool {
+    let n = buf.len().min(prefix.len());
+    n > 0 && buf[..n] == prefix[..n]
+}
+
+/// Requests whose framing or protocol switch hyper handles.
+fn needs_hyper(head: &httparse::Request<'_, '_>) -> bool {
+    if head.method == Some("CONNECT") {
+        return true;
+    }
+    head.headers.iter().any(|h| {
+        let name = h.name.as_bytes();
+        name.eq_ignore_ascii_case(b"transfer-encoding")
+            || name.eq_ignore_ascii_case(b"expect")
+            || name.eq_ignore_ascii_case(b"upgrade")
+            || (name.eq_ignore_ascii_case(b"content-length") && h.value != b"0")
+    })
+}
+
+type Span = (usize, usize);
+
+/// Where the parts of a head lie in the buffer, so that the buffer can be
+/// split (and the parts shared, not copied) once the parser lets go of it.
+struct Spans {
+    method: Method,
+    version: Version,
+    path: Span,
+    headers: [(Span, Span); MAX_HEADERS],
+}
+
+impl Spans {
+    fn of(head: &httparse::Request<'_, '_>, buf: &[u8]) -> Option<Spans> {
+        let base = buf.as_ptr() as usize;
+        // Every part httparse returns lies inside `buf`; an empty one might
+        // not point into it, and is empty either way.
+        let span = |part: &[u8]| {
+            let start = (part.as_ptr() as usize).wrapping_sub(base);
+            match start.checked_add(part.len()) {
+                Some(end) if end <= buf.len() && !part.is_empty() => (start, end),
+                _ => (0, 0),
+            }
+        };
+        let mut spans = Spans {
+            method: Method::from_bytes(head.method?.as_bytes()).ok()?,
+            version: match head.version? {
+                1 => Version::HTTP_11,
+                _ => Version::HTTP_10,
+            },
+            path: span(head.path?.as_bytes()),
+            headers: [((0, 0), (0, 0)); MAX_HEADERS],
+        };
+        for (slot, h) in spans.headers.iter_mut().zip(head.headers.iter()) {
+            *slot = (span(h.name.as_bytes()), span(h.value));
+        }
+        Some(spans)
+    }
+
+    fn build(&self, bytes: &Bytes, count: usize) -> Option<Request<()>> {
+        let part = |(start, end): Span| bytes.slice(start..end);
+        let uri = Uri::from_maybe_shared(part(self.path)).ok()?;
+        let mut headers = HeaderMap::with_capacity(count);
+        for &(name, value) in &self.headers[..count] {
+            let name = HeaderName::from_bytes(&bytes[name.0..name.1]).ok()?;
+            let value = HeaderValue::from_maybe_shared(part(value)).ok()?;
+            headers.append(name, value);
+        }
+        if self.version == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() > 1 {
+            return None;
+        }
+        let mut request = Request::new(());
+        *request.method_mut() = self.method.clone();
+        *request.uri_mut() = uri;
+        *request.version_mut() = self.version;
+        *request.headers_mut() = headers;
+        Some(request)
+    }
+}
+
+/// Whether the client wants the connection kept open after this exchange.
+pub(crate) fn keep_alive<B>(request: &Request<B>) -> bool {
+    let mut close = request.version() == Version::HTTP_10;
+    for value in request.headers().get_all(header::CONNECTION) {
+        for token in value.as_bytes().split(|&b| b == b',') {
+            let token = token.trim_ascii();
+            if token.eq_ignore_ascii_case(b"close") {
+                return false;
+            }
+            if token.eq_ignore_ascii_case(b"keep-alive") {
+                close = false;
+            }
+        }
+    }
+    !close
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Parsed {
+        parse(&mut BytesMut::from(text))
+    }
+
+    #[test]
+    fn a_bodiless_request_is_served_here() {
+        let mut buf =
+            BytesMut::from("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\n\r\nGET /next");
+        let Parsed::Request(request) = parse(&mut buf) else {
+            panic!("not parsed")
+        };
+        assert_eq!(request.uri().path_and_query().unwrap().as_str(), "/a?b=1");
+        assert_eq!(request.headers().get_all("x-a").iter().count(), 2);
+        assert_eq!(&buf[..], b"GET /next", "the next request stays buffered");
+    }
+
+    #[test]
+    fn bodies_and_switches_go_to_hyper() {
+        for text in [
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+            "PUT / HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n\r\n",
+            "CONNECT x:443 HTTP/1.1\r\nHost: x\r\n\r\n",
+            "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n",
+        ] {
+            assert!(matches!(parse_str(text), Parsed::Handoff), "{text}");
+        }
+        assert!(matches!(parse_str("PRI * HTTP/2"), Parsed::Partial));
+        assert!(matches!(
+            parse_str("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
+            Parsed::Request(_)
+        ));
+    }
+
+    #[test]
+    fn malformed_heads_are_rejected() {
+        for text in [
+            "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+            "GET / HTTP/1.1\r\nBad Name: 1\r\n\r\n",
+            "GET\0 / HTTP/1.1\r\n\r\n",
+        ] {
+            assert!(
+                matches!(
+                    parse_str(text),
+                    Parsed::Reject(http::StatusCode::BAD_REQUEST)
+                ),
+                "{text:?}"
+            );
+        }
+        let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD_BYTES));
+        assert!(matches!(
+            parse_str(&huge),
+            Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        ));
+    }
+
+    #[test]
+    fn keep_alive_follows_version_and_connection() {
+        let request = |version, connection: Option<&str>| {
+            let mut builder = Request::builder().version(version);
+            if let Some(value) = connection {
+                builder = builder.header("connection", value);
+            }
+            builder.body(()).unwrap()
+        };
+        assert!(keep_alive(&request(Version::HTTP_11, None)));
+        assert!(!keep_alive(&request(Version::HTTP_11, Some("Close"))));
+        assert!(!keep_alive(&request(Version::HTTP_10, None)));
+        assert!(keep_alive(&request(Version::HTTP_10, Some("keep-alive"))));
+        assert!(!keep_alive(&request(Version::HTTP_11, Some("foo, close"))));
+    }
+}

@@ -1,0 +1,282 @@
+//! One downstream connection: read a head, route and answer it, write the
+//! response, repeat. Between requests the connection holds no buffer.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Buf, BytesMut};
+use futures_util::FutureExt as _;
+use http::{Method, Request, Response, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt as _;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
+
+use super::encode::{self, Exchange, Framing};
+use super::parse::{self, Parsed, H2_PREFACE};
+use super::prefixed::Prefixed;
+use crate::body::ResponseBody;
+use crate::handler::{handle, local_reply, ConnInfo};
+use crate::request_body::RequestBody;
+use crate::{ProxyError, Shared};
+
+/// Bytes read per `read` while a head arrives.
+const READ_CHUNK: usize = 4096;
+/// Body bytes gathered before a write; larger frames are written directly.
+const COALESCE_LIMIT: usize = 16 * 1024;
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ServeSettings {
+    /// How long a keep-alive connection may sit with no request.
+    pub idle_timeout: Duration,
+    /// How long a request's head may take once its first byte arrived.
+    pub header_read_timeout: Duration,
+}
+
+/// Serves `stream` until the client closes, a timeout passes, or the
+/// listener drains (`drain` changes or its sender goes away).
+pub(crate) async fn serve(
+    mut stream: TcpStream,
+    conn: Arc<ConnInfo>,
+    shared: Arc<Shared>,
+    mut drain: watch::Receiver<()>,
+) {
+    let settings = shared.config.serve_settings();
+    let mut buf = BytesMut::new();
+    let timer = tokio::time::sleep(settings.idle_timeout);
+    tokio::pin!(timer);
+    loop {
+        let request =
+            match read_head(&mut stream, &mut buf, timer.as_mut(), &mut drain, settings).await {
+                Head::Request(request) => request,
+                Head::Handoff => return handoff(stream, buf, conn, shared, drain).await,
+                Head::Reject(error) => {
+                    let response = local_reply(&shared, error);
+                    let exchange = Exchange {
+                        head_request: false,
+                        http11: true,
+                        keep_alive: false,
+                    };
+                    let _ = write_response(&mut stream, response, &exchange).await;
+                    return;
+                }
+                Head::Closed => return,
+            };
+        let exchange = Exchange {
+            head_request: request.method() == Method::HEAD,
+            http11: request.version() == Version::HTTP_11,
+            keep_alive: parse::keep_alive(&request) && !draining(&drain),
+        };
+        // Boxed so that an idle connection's state does not reserve room
+        // for a request in flight.
+        let response = Box::pin(handle(&shared, &conn, request.map(|()| RequestBody::Empty))).await;
+        let keep_alive = write_response(&mut stream, response, &exchange).await;
+        if !keep_alive || draining(&drain) {
+            let _ = stream.shutdown().await;
+            return;
+        }
+        if buf.is_empty() {
+            // Idle from here: give the read buffer back.
+            buf = BytesMut::new();
+        }
+    }
+}
+
+enum Head {
+    Request(Request<()>),
+    Handoff,
+    Reject(ProxyError),
+    Closed,
+}
+
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    mut timer: Pin<&mut Sleep>,
+    drain: &mut watch::Receiver<()>,
+    settings: ServeSettings,
+) -> Head {
+    timer.as_mut().reset(Instant::now() + settings.idle_timeout);
+    let mut started = !buf.is_empty();
+    loop {
+        if !buf.is_empty() {
+            match parse::parse(buf) {
+                Parsed::Partial => {}
+                Parsed::Request(request) => return Head::Request(request),
+                Parsed::Handoff => return Head::Handoff,
+                Parsed::Reject(status) => return Head::Reject(reject(status)),
+            }
+        }
+        // Wait for bytes without holding a buffer.
+        tokio::select! {
+            biased;
+            ready = stream.readable() => if ready.is_err() { return Head::Closed },
+            () = timer.as_mut() => return Head::Closed,
+            _ = drain.changed(), if buf.is_empty() => return Head::Closed,
+        }
+        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+            buf.reserve(READ_CHUNK);
+        }
+        // `read_buf` (not `try_read`): a short read tells Tokio the socket
+        // is drained, which saves a `recv` that would return EAGAIN.
+        match stream.read_buf(buf).now_or_never() {
+            Some(Ok(0)) | Some(Err(_)) => return Head::Closed,
+            Some(Ok(_)) | None => {}
+        }
+        if !started && !buf.is_empty() {
+            started = true;
+            timer
+                .as_mut()
+                .reset(Instant::now() + settings.header_read_timeout);
+        }
+    }
+}
+
+fn reject(status: http::StatusCode) -> ProxyError {
+    if status == http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE {
+        ProxyError::HeadersTooLarge
+    } else {
+        ProxyError::BadRequest("malformed request")
+    }
+}
+
+fn draining(drain: &watch::Receiver<()>) -> bool {
+    drain.has_changed().unwrap_or(true)
+}
+
+/// Writes the response; returns whether the connection may carry another
+/// request.
+async fn write_response(
+    stream: &mut TcpStream,
+    response: Response<ResponseBody>,
+    exchange: &Exchange,
+) -> bool {
+    let (mut parts, mut body) = response.into_parts();
+    let mut out = Vec::with_capacity(512);
+    let (framing, keep_alive) = encode::head(&mut out, &mut parts, &body.size_hint(), exchange);
+    if framing == Framing::None {
+        return stream.write_all(&out).await.is_ok() && keep_alive;
+    }
+    let mut sent: u64 = 0;
+    loop {
+        // Gather what is ready now; wait (after flushing) only when nothing is.
+        let frame = match body.frame().now_or_never() {
+            Some(frame) => frame,
+            None => {
+                if !out.is_empty() && flush(stream, &mut out).await.is_err() {
+                    return false;
+                }
+                body.frame().await
+            }
+        };
+        let data = match frame {
+            None => break,
+            Some(Err(_)) => return false,
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                // Trailers have no place in an HTTP/1.1 response here.
+                Err(_) => continue,
+            },
+        };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        if framing == Framing::Chunked {
+            encode::chunk_start(&mut out, data.len());
+        }
+        if data.len() <= COALESCE_LIMIT {
+            out.extend_from_slice(&data);
+        } else if flush(stream, &mut out).await.is_err() || stream.write_all(&data).await.is_err() {
+            return false;
+        }
+        if framing == Framing::Chunked {
+            out.extend_from_slice(encode::CHUNK_END);
+        }
+        if out.len() >= COALESCE_LIMIT && flush(stream, &mut out).await.is_err() {
+            return false;
+        }
+    }
+    if framing == Framing::Chunked {
+        out.extend_from_slice(encode::LAST_CHUNK);
+    }
+    let complete = match framing {
+        Framing::Length(length) => sent == length,
+        _ => true,
+    };
+    flush(stream, &mut out).await.is_ok() && complete && keep_alive
+}
+
+async fn flush(stream: &mut TcpStream, out: &mut Vec<u8>) -> std::io::Result<()> {
+    stream.write_all(out).await?;
+    out.clear();
+    Ok(())
+}
+
+type RequestFuture =
+    Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
+
+/// Hands the connection, with what was read of it, to hyper: HTTP/2 after
+/// the preface, else HTTP/1.1 with upgrades. Drains gracefully.
+async fn handoff(
+    stream: TcpStream,
+    buf: BytesMut,
+    conn: Arc<ConnInfo>,
+    shared: Arc<Shared>,
+    drain: watch::Receiver<()>,
+) {
+    let h2 = buf.chunk().starts_with(H2_PREFACE);
+    let settings = shared.config.serve_settings();
+    let io = TokioIo::new(Prefixed::new(buf, stream));
+    let service = service_fn(
+        move |request: Request<hyper::body::Incoming>| -> RequestFuture {
+            let shared = Arc::clone(&shared);
+            let conn = Arc::clone(&conn);
+            Box::pin(async move {
+                let request = request.map(RequestBody::Incoming);
+                Ok::<_, Infallible>(handle(&shared, &conn, request).await)
+            })
+        },
+    );
+    if h2 {
+        let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+            .timer(TokioTimer::new())
+            .max_concurrent_streams(100)
+            .serve_connection(io, service);
+        drained(connection, drain, |c| c.graceful_shutdown()).await;
+    } else {
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(settings.header_read_timeout)
+            .serve_connection(io, service)
+            .with_upgrades();
+        drained(connection, drain, |c| c.graceful_shutdown()).await;
+    }
+}
+
+/// Runs a hyper connection; when the listener drains, asks it to finish
+/// gracefully and waits for it.
+async fn drained<C, E>(connection: C, mut drain: watch::Receiver<()>, shutdown: fn(Pin<&mut C>))
+where
+    C: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        _ = drain.changed() => {
+            shutdown(connection.as_mut());
+            connection.await
+        }
+    };
+    if let Err(error) = result {
+        tracing::debug!(%error, "connection closed with error");
+    }
+}
