@@ -8,7 +8,7 @@ use http::HeaderValue;
 
 thread_local! {
     static CACHED: RefCell<(u64, HeaderValue)> =
-        RefCell::new((u64::MAX, HeaderValue::from_static("")));
+        const { RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
 }
 
 pub(crate) fn now() -> HeaderValue {

@@ -12,6 +12,9 @@ const MAX_HEADERS: usize = 100;
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
+// Returned once per request and consumed at once: boxing the request would
+// cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Parsed {
     /// More bytes are needed.
     Partial,
