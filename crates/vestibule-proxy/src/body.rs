@@ -3,18 +3,16 @@
 //! locally generated one. An enum, not a box, so no allocation per response.
 
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::client::conn::http1;
 
-use crate::request_body::RequestBody;
-
-use crate::clusters::{ActiveRequest, EndpointState};
+use crate::clusters::ActiveRequest;
+use crate::h1::H1Body;
+use crate::request_body::BoxError;
 
 pub enum ResponseBody {
     Upstream(UpstreamBody),
@@ -32,55 +30,73 @@ impl ResponseBody {
 }
 
 /// An upstream response body, holding the request's place in the
-/// endpoint's active count and, for HTTP/1.1, the connection to return.
+/// endpoint's active count. An HTTP/1.1 body returns its connection to the
+/// pool itself.
 pub struct UpstreamBody {
-    inner: Incoming,
-    reuse: Option<(http1::SendRequest<RequestBody>, Arc<EndpointState>)>,
+    inner: Inner,
     _active: ActiveRequest,
 }
 
+enum Inner {
+    Http1(H1Body),
+    Http2(Incoming),
+}
+
 impl UpstreamBody {
-    pub(crate) fn new(
-        inner: Incoming,
-        reuse: Option<(http1::SendRequest<RequestBody>, Arc<EndpointState>)>,
-        active: ActiveRequest,
-    ) -> UpstreamBody {
-        let mut body = UpstreamBody {
-            inner,
-            reuse,
+    pub(crate) fn http1(body: H1Body, active: ActiveRequest) -> UpstreamBody {
+        UpstreamBody {
+            inner: Inner::Http1(body),
             _active: active,
-        };
-        if body.inner.is_end_stream() {
-            body.release();
         }
-        body
     }
 
-    fn release(&mut self) {
-        if let Some((sender, endpoint)) = self.reuse.take() {
-            endpoint.pool.put_back(sender);
+    pub(crate) fn http2(body: Incoming, active: ActiveRequest) -> UpstreamBody {
+        UpstreamBody {
+            inner: Inner::Http2(body),
+            _active: active,
+        }
+    }
+}
+
+impl Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.get_mut().inner {
+            Inner::Http1(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Inner::Http2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.inner {
+            Inner::Http1(body) => body.is_end_stream(),
+            Inner::Http2(body) => body.is_end_stream(),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match &self.inner {
+            Inner::Http1(body) => body.size_hint(),
+            Inner::Http2(body) => body.size_hint(),
         }
     }
 }
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
-            ResponseBody::Upstream(body) => {
-                let polled = Pin::new(&mut body.inner).poll_frame(cx);
-                if let Poll::Ready(None) = polled {
-                    body.release();
-                } else if body.inner.is_end_stream() {
-                    body.release();
-                }
-                polled
-            }
+            ResponseBody::Upstream(body) => Pin::new(body).poll_frame(cx),
             ResponseBody::Local(body) => Pin::new(body)
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
@@ -89,14 +105,14 @@ impl Body for ResponseBody {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            ResponseBody::Upstream(body) => body.inner.is_end_stream(),
+            ResponseBody::Upstream(body) => body.is_end_stream(),
             ResponseBody::Local(body) => body.is_end_stream(),
         }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            ResponseBody::Upstream(body) => body.inner.size_hint(),
+            ResponseBody::Upstream(body) => body.size_hint(),
             ResponseBody::Local(body) => body.size_hint(),
         }
     }

@@ -25,7 +25,7 @@ pub(crate) enum Verdict {
     /// Not a CORS request, or nothing to do.
     Pass,
     /// Answer now (a preflight).
-    Respond(Response<ResponseBody>),
+    Respond(Box<Response<ResponseBody>>),
     /// Forward, then add these headers to the response.
     Decorate(HeaderValue),
 }
@@ -58,9 +58,9 @@ impl CompiledCors {
                 .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
         let allowed = self.allows(origin);
         match (preflight, allowed) {
-            (true, true) => Verdict::Respond(self.preflight(origin)),
+            (true, true) => Verdict::Respond(Box::new(self.preflight(origin))),
             (true, false) if self.forward_unmatched_preflights => Verdict::Pass,
-            (true, false) => Verdict::Respond(Response::new(ResponseBody::empty())),
+            (true, false) => Verdict::Respond(Box::new(Response::new(ResponseBody::empty()))),
             (false, true) => Verdict::Decorate(origin.clone()),
             (false, false) => Verdict::Pass,
         }

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
-use hyper::body::Incoming;
 use vestibule_ir::RetryPolicy;
 
 use crate::balance;
 use crate::body::UpstreamBody;
 use crate::clusters::{Cluster, EndpointState};
 use crate::error::ProxyError;
+use crate::h1::{self, H1Body, SendError, UpstreamConn};
 use crate::pool::Connection;
 use crate::request_body::RequestBody;
 
@@ -125,43 +125,50 @@ async fn try_once(
             return Err(Failure::Connect(request));
         }
     };
-    let response = send(connection, request, &endpoint).await?;
-    let (parts, (body, reuse)) = response.into_parts();
-    Ok(Response::from_parts(
-        parts,
-        UpstreamBody::new(body, reuse, active),
-    ))
-}
-
-type Reuse = Option<(
-    hyper::client::conn::http1::SendRequest<RequestBody>,
-    Arc<EndpointState>,
-)>;
-
-async fn send(
-    connection: Connection,
-    request: Request<RequestBody>,
-    endpoint: &Arc<EndpointState>,
-) -> Result<Response<(Incoming, Reuse)>, Failure> {
     match connection {
-        Connection::Http1(mut sender) => {
-            let response = sender
-                .try_send_request(request)
-                .await
-                .map_err(|e| failed(e, endpoint))?;
-            // A switched connection belongs to the tunnel, not the pool.
-            let reuse = (response.status() != http::StatusCode::SWITCHING_PROTOCOLS)
-                .then(|| (sender, Arc::clone(endpoint)));
-            Ok(response.map(|body| (body, reuse)))
+        Connection::Http1(conn) => {
+            let response = send_http1(conn, request, &endpoint, connect_timeout).await?;
+            Ok(response.map(|body| UpstreamBody::http1(body, active)))
         }
         Connection::Http2(mut sender) => {
             let response = sender
                 .try_send_request(request)
                 .await
-                .map_err(|e| failed(e, endpoint))?;
-            Ok(response.map(|body| (body, None)))
+                .map_err(|e| failed(e, &endpoint))?;
+            Ok(response.map(|body| UpstreamBody::http2(body, active)))
         }
     }
+}
+
+/// Sends on a pooled HTTP/1.1 connection; if it had gone stale in the pool
+/// (closed before answering a bodiless request), once more on a new one.
+/// That is not a retry: the upstream never saw the request.
+async fn send_http1(
+    conn: UpstreamConn,
+    request: Request<RequestBody>,
+    endpoint: &Arc<EndpointState>,
+    connect_timeout: Duration,
+) -> Result<Response<H1Body>, Failure> {
+    let request = match h1::send(conn, request, endpoint).await {
+        Ok(response) => return Ok(response),
+        Err(SendError::Stale(request)) => *request,
+        Err(error) => return Err(upstream_failed(&error, endpoint)),
+    };
+    let conn = match crate::pool::connect_http1(&endpoint.address, connect_timeout).await {
+        Ok(conn) => conn,
+        Err(error) => {
+            tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
+            return Err(Failure::Connect(request));
+        }
+    };
+    h1::send(conn, request, endpoint)
+        .await
+        .map_err(|error| upstream_failed(&error, endpoint))
+}
+
+fn upstream_failed(error: &SendError, endpoint: &EndpointState) -> Failure {
+    tracing::debug!(endpoint = %endpoint.address, %error, "upstream request failed");
+    Failure::Reset
 }
 
 fn failed(

@@ -159,7 +159,7 @@ async fn act(
             preflight
                 .headers_mut()
                 .insert(header::SERVER, shared.server_header.clone());
-            return preflight;
+            return *preflight;
         }
         _ => match &route.action {
             RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),

@@ -1,6 +1,8 @@
 //! Upstream connections per endpoint. HTTP/1.1: idle connections wait in a
 //! lock-free queue and go back into it when a response body has been read to
-//! the end. HTTP/2: one shared connection multiplexes every request.
+//! the end; nothing polls them while they wait (a close is noticed from the
+//! socket's readiness at checkout). HTTP/2: one shared connection (hyper's
+//! client) multiplexes every request.
 
 use std::io;
 use std::time::Duration;
@@ -8,9 +10,11 @@ use std::time::Duration;
 use crate::request_body::RequestBody;
 use arc_swap::ArcSwapOption;
 use crossbeam_queue::ArrayQueue;
-use hyper::client::conn::{http1, http2};
+use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::net::TcpStream;
+
+use crate::h1::UpstreamConn;
 use vestibule_ir::{AppProtocol, EndpointAddress};
 
 /// Idle HTTP/1.1 connections kept per endpoint; more are closed.
@@ -18,7 +22,7 @@ const MAX_IDLE_PER_ENDPOINT: usize = 128;
 
 #[derive(Debug)]
 pub(crate) struct Pool {
-    idle: ArrayQueue<http1::SendRequest<RequestBody>>,
+    idle: ArrayQueue<UpstreamConn>,
     shared: ArcSwapOption<http2::SendRequest<RequestBody>>,
 }
 
@@ -33,7 +37,7 @@ impl Default for Pool {
 
 /// A connection ready to carry one request.
 pub(crate) enum Connection {
-    Http1(http1::SendRequest<RequestBody>),
+    Http1(UpstreamConn),
     Http2(http2::SendRequest<RequestBody>),
 }
 
@@ -58,17 +62,14 @@ impl Pool {
     ) -> Result<Connection, ConnectError> {
         match protocol {
             AppProtocol::Http1 => {
-                while let Some(mut sender) = self.idle.pop() {
-                    if sender.ready().await.is_ok() {
-                        return Ok(Connection::Http1(sender));
+                while let Some(conn) = self.idle.pop() {
+                    if conn.is_usable() {
+                        return Ok(Connection::Http1(conn));
                     }
                 }
-                let stream = connect(address, connect_timeout).await?;
-                let (sender, connection) = http1::Builder::new()
-                    .handshake::<_, RequestBody>(TokioIo::new(stream))
-                    .await?;
-                tokio::spawn(connection.with_upgrades());
-                Ok(Connection::Http1(sender))
+                Ok(Connection::Http1(
+                    connect_http1(address, connect_timeout).await?,
+                ))
             }
             AppProtocol::H2c => {
                 if let Some(shared) = self.shared.load_full() {
@@ -89,12 +90,18 @@ impl Pool {
     }
 
     /// Returns an HTTP/1.1 connection whose response has been fully read.
-    pub(crate) fn put_back(&self, sender: http1::SendRequest<RequestBody>) {
-        if !sender.is_closed() {
-            // A full queue drops (closes) the connection.
-            let _ = self.idle.push(sender);
-        }
+    pub(crate) fn put_back(&self, conn: UpstreamConn) {
+        // A full queue drops (closes) the connection.
+        let _ = self.idle.push(conn);
     }
+}
+
+/// A new HTTP/1.1 connection, bypassing the idle queue.
+pub(crate) async fn connect_http1(
+    address: &EndpointAddress,
+    connect_timeout: Duration,
+) -> Result<UpstreamConn, ConnectError> {
+    Ok(UpstreamConn::new(connect(address, connect_timeout).await?))
 }
 
 async fn connect(address: &EndpointAddress, timeout: Duration) -> Result<TcpStream, ConnectError> {

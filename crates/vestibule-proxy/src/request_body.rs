@@ -16,6 +16,7 @@ pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// mirror can never hold back the real request.
 const MIRROR_BUFFER_FRAMES: usize = 16;
 
+#[derive(Debug)]
 pub(crate) enum RequestBody {
     Incoming(Incoming),
     Empty,
@@ -27,6 +28,7 @@ pub(crate) enum RequestBody {
 }
 
 /// What a tee hands a mirror: data, then `End` once the client's body ended.
+#[derive(Debug)]
 pub(crate) enum Chunk {
     Data(Bytes),
     End,

@@ -8,6 +8,8 @@ use http::{Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
+use crate::h1::UpgradedUpstream;
+
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
 
 /// The `Upgrade` header of an HTTP/1.1 request that asks to switch
@@ -50,7 +52,10 @@ impl Requested {
             return;
         }
         let upstream_protocol = response.headers().get(header::UPGRADE).cloned();
-        let upstream = hyper::upgrade::on(&mut *response);
+        let upstream = response
+            .extensions_mut()
+            .remove::<UpgradedUpstream>()
+            .and_then(|slot| slot.0.lock().ok()?.take());
         let headers = response.headers_mut();
         headers.insert(header::CONNECTION, UPGRADE_TOKEN.clone());
         headers.insert(
@@ -58,16 +63,19 @@ impl Requested {
             upstream_protocol.unwrap_or_else(|| self.protocol.clone()),
         );
         let downstream = self.downstream;
+        let Some(mut upstream) = upstream else {
+            tracing::debug!("101 without an upstream connection to hand over");
+            return;
+        };
         tokio::spawn(async move {
-            let (downstream, upstream) = match tokio::try_join!(downstream, upstream) {
-                Ok(pair) => pair,
+            let downstream = match downstream.await {
+                Ok(downstream) => downstream,
                 Err(error) => {
                     tracing::debug!(%error, "upgrade failed");
                     return;
                 }
             };
             let mut downstream = TokioIo::new(downstream);
-            let mut upstream = TokioIo::new(upstream);
             if let Err(error) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await
             {
                 tracing::debug!(%error, "upgraded connection closed with error");

@@ -1,5 +1,6 @@
-//! vestibule's own HTTP/1.1 server side, for the common request: one with
-//! no body and no protocol switch. It exists for two measured reasons
+//! vestibule's own HTTP/1.1: the client for upstream connections (see
+//! `client`), and the server side for the common request: one with no body
+//! and no protocol switch. It exists for two measured reasons
 //! (docs/benchmarks.md): an idle keep-alive connection holds no buffer at
 //! all (hyper keeps an 8 KiB read buffer per connection for its whole life),
 //! and the request path skips hyper's dispatcher.
@@ -9,10 +10,16 @@
 //! hyper for the rest of its life, so every feature and every framing rule
 //! hyper implements stays in force there.
 
+mod chunked;
+mod client;
 mod date;
 mod encode;
 mod parse;
 mod prefixed;
 mod server;
+mod upstream_body;
+mod write;
 
+pub(crate) use client::{send, SendError, UpgradedUpstream, UpstreamConn};
 pub(crate) use server::{serve, ServeSettings};
+pub(crate) use upstream_body::H1Body;

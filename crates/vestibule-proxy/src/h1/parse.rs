@@ -3,7 +3,7 @@
 
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, Uri, Version};
+use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
 
 /// Envoy's default `max_request_headers_kb` (60 KiB) and header count (100).
 pub(crate) const MAX_HEAD_BYTES: usize = 60 * 1024;
@@ -24,7 +24,7 @@ pub(crate) enum Parsed {
     /// `CONNECT`), or the HTTP/2 preface: nothing was consumed.
     Handoff,
     /// Malformed or too large: answer with this status and close.
-    Reject(http::StatusCode),
+    Reject(StatusCode),
 }
 
 pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
@@ -35,34 +35,58 @@ pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
             Parsed::Partial
         };
     }
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut head = httparse::Request::new(&mut slots);
-    let length = match head.parse(buf) {
+    // Frozen for the parse, so that header values and the target can be
+    // slices of the same allocation (no copies) while the parser holds it.
+    let bytes = std::mem::take(buf).freeze();
+    let (parsed, length) = parse_frozen(&bytes);
+    *buf = match (&parsed, length) {
+        // Pipelined bytes of the next request (rare): copied out.
+        (Parsed::Request(_), Some(length)) if length < bytes.len() => {
+            BytesMut::from(&bytes[length..])
+        }
+        (Parsed::Request(_) | Parsed::Reject(_), _) => BytesMut::new(),
+        // Nothing consumed: the buffer goes back as it was.
+        _ => bytes
+            .try_into_mut()
+            .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
+    };
+    parsed
+}
+
+fn parse_frozen(bytes: &Bytes) -> (Parsed, Option<usize>) {
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut head = httparse::Request::new(&mut []);
+    let length = match httparse::ParserConfig::default()
+        .parse_request_with_uninit_headers(&mut head, bytes, &mut slots)
+    {
         Ok(httparse::Status::Complete(length)) => length,
-        Ok(httparse::Status::Partial) if buf.len() >= MAX_HEAD_BYTES => {
-            return Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+        Ok(httparse::Status::Partial) if bytes.len() >= MAX_HEAD_BYTES => {
+            return (
+                Parsed::Reject(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+                None,
+            )
         }
-        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Ok(httparse::Status::Partial) => return (Parsed::Partial, None),
         Err(httparse::Error::TooManyHeaders) => {
-            return Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            return (
+                Parsed::Reject(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+                None,
+            )
         }
-        Err(_) => return Parsed::Reject(http::StatusCode::BAD_REQUEST),
+        Err(_) => return (Parsed::Reject(StatusCode::BAD_REQUEST), None),
     };
     if length > MAX_HEAD_BYTES {
-        return Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+        return (
+            Parsed::Reject(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
+            None,
+        );
     }
     if needs_hyper(&head) {
-        return Parsed::Handoff;
+        return (Parsed::Handoff, None);
     }
-    let Some(spans) = Spans::of(&head, buf) else {
-        return Parsed::Reject(http::StatusCode::BAD_REQUEST);
-    };
-    let count = head.headers.len();
-    // Header values and the target share the buffer: no copies.
-    let bytes = buf.split_to(length).freeze();
-    match spans.build(&bytes, count) {
-        Some(request) => Parsed::Request(request),
-        None => Parsed::Reject(http::StatusCode::BAD_REQUEST),
+    match build(&head, bytes) {
+        Some(request) => (Parsed::Request(request), Some(length)),
+        None => (Parsed::Reject(StatusCode::BAD_REQUEST), None),
     }
 }
 
@@ -85,63 +109,28 @@ fn needs_hyper(head: &httparse::Request<'_, '_>) -> bool {
     })
 }
 
-type Span = (usize, usize);
-
-/// Where the parts of a head lie in the buffer, so that the buffer can be
-/// split (and the parts shared, not copied) once the parser lets go of it.
-struct Spans {
-    method: Method,
-    version: Version,
-    path: Span,
-    headers: [(Span, Span); MAX_HEADERS],
-}
-
-impl Spans {
-    fn of(head: &httparse::Request<'_, '_>, buf: &[u8]) -> Option<Spans> {
-        let base = buf.as_ptr() as usize;
-        // Every part httparse returns lies inside `buf`; an empty one might
-        // not point into it, and is empty either way.
-        let span = |part: &[u8]| {
-            let start = (part.as_ptr() as usize).wrapping_sub(base);
-            match start.checked_add(part.len()) {
-                Some(end) if end <= buf.len() && !part.is_empty() => (start, end),
-                _ => (0, 0),
-            }
-        };
-        let mut spans = Spans {
-            method: Method::from_bytes(head.method?.as_bytes()).ok()?,
-            version: match head.version? {
-                1 => Version::HTTP_11,
-                _ => Version::HTTP_10,
-            },
-            path: span(head.path?.as_bytes()),
-            headers: [((0, 0), (0, 0)); MAX_HEADERS],
-        };
-        for (slot, h) in spans.headers.iter_mut().zip(head.headers.iter()) {
-            *slot = (span(h.name.as_bytes()), span(h.value));
-        }
-        Some(spans)
+fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>> {
+    let method = Method::from_bytes(head.method?.as_bytes()).ok()?;
+    let version = match head.version? {
+        1 => Version::HTTP_11,
+        _ => Version::HTTP_10,
+    };
+    let uri = Uri::from_maybe_shared(bytes.slice_ref(head.path?.as_bytes())).ok()?;
+    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    for h in head.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+        let value = HeaderValue::from_maybe_shared(bytes.slice_ref(h.value)).ok()?;
+        headers.append(name, value);
     }
-
-    fn build(&self, bytes: &Bytes, count: usize) -> Option<Request<()>> {
-        let part = |(start, end): Span| bytes.slice(start..end);
-        let uri = Uri::from_maybe_shared(part(self.path)).ok()?;
-        let mut headers = HeaderMap::with_capacity(count);
-        for &(name, value) in &self.headers[..count] {
-            let name = HeaderName::from_bytes(&bytes[name.0..name.1]).ok()?;
-            let value = HeaderValue::from_maybe_shared(part(value)).ok()?;
-            headers.append(name, value);
-        }
-        if self.version == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() > 1 {
-            return None;
-        }
-        let mut request = Request::new(());
-        *request.method_mut() = self.method.clone();
-        *request.uri_mut() = uri;
-        *request.version_mut() = self.version;
-        *request.headers_mut() = headers;
-        Some(request)
+    if version == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() > 1 {
+        return None;
     }
+    let mut request = Request::new(());
+    *request.method_mut() = method;
+    *request.uri_mut() = uri;
+    *request.version_mut() = version;
+    *request.headers_mut() = headers;
+    Some(request)
 }
 
 /// Whether the client wants the connection kept open after this exchange.
@@ -208,10 +197,7 @@ mod tests {
             "GET\0 / HTTP/1.1\r\n\r\n",
         ] {
             assert!(
-                matches!(
-                    parse_str(text),
-                    Parsed::Reject(http::StatusCode::BAD_REQUEST)
-                ),
+                matches!(parse_str(text), Parsed::Reject(StatusCode::BAD_REQUEST)),
                 "{text:?}"
             );
         }

@@ -11,7 +11,6 @@ use bytes::{Buf, BytesMut};
 use futures_util::FutureExt as _;
 use http::{Method, Request, Response, Version};
 use http_body::Body as _;
-use http_body_util::BodyExt as _;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -22,6 +21,7 @@ use tokio::time::{Instant, Sleep};
 use super::encode::{self, Exchange, Framing};
 use super::parse::{self, Parsed, H2_PREFACE};
 use super::prefixed::Prefixed;
+use super::write::write_body;
 use crate::body::ResponseBody;
 use crate::handler::{handle, local_reply, ConnInfo};
 use crate::request_body::RequestBody;
@@ -29,8 +29,6 @@ use crate::{ProxyError, Shared};
 
 /// Bytes read per `read` while a head arrives.
 const READ_CHUNK: usize = 4096;
-/// Body bytes gathered before a write; larger frames are written directly.
-const COALESCE_LIMIT: usize = 16 * 1024;
 
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ServeSettings {
@@ -164,60 +162,15 @@ async fn write_response(
     if framing == Framing::None {
         return stream.write_all(&out).await.is_ok() && keep_alive;
     }
-    let mut sent: u64 = 0;
-    loop {
-        // Gather what is ready now; wait (after flushing) only when nothing is.
-        let frame = match body.frame().now_or_never() {
-            Some(frame) => frame,
-            None => {
-                if !out.is_empty() && flush(stream, &mut out).await.is_err() {
-                    return false;
-                }
-                body.frame().await
-            }
-        };
-        let data = match frame {
-            None => break,
-            Some(Err(_)) => return false,
-            Some(Ok(frame)) => match frame.into_data() {
-                Ok(data) => data,
-                // Trailers have no place in an HTTP/1.1 response here.
-                Err(_) => continue,
-            },
-        };
-        if data.is_empty() {
-            continue;
-        }
-        sent += data.len() as u64;
-        if framing == Framing::Chunked {
-            encode::chunk_start(&mut out, data.len());
-        }
-        if data.len() <= COALESCE_LIMIT {
-            out.extend_from_slice(&data);
-        } else if flush(stream, &mut out).await.is_err() || stream.write_all(&data).await.is_err() {
-            return false;
-        }
-        if framing == Framing::Chunked {
-            out.extend_from_slice(encode::CHUNK_END);
-        }
-        if out.len() >= COALESCE_LIMIT && flush(stream, &mut out).await.is_err() {
-            return false;
+    let chunked = framing == Framing::Chunked;
+    match write_body(stream, &mut out, &mut body, chunked).await {
+        // A body shorter or longer than its declared length ends the connection.
+        Ok(sent) => keep_alive && !matches!(framing, Framing::Length(length) if length != sent),
+        Err(error) => {
+            tracing::debug!(%error, "response not written to the end");
+            false
         }
     }
-    if framing == Framing::Chunked {
-        out.extend_from_slice(encode::LAST_CHUNK);
-    }
-    let complete = match framing {
-        Framing::Length(length) => sent == length,
-        _ => true,
-    };
-    flush(stream, &mut out).await.is_ok() && complete && keep_alive
-}
-
-async fn flush(stream: &mut TcpStream, out: &mut Vec<u8>) -> std::io::Result<()> {
-    stream.write_all(out).await?;
-    out.clear();
-    Ok(())
 }
 
 type RequestFuture =

@@ -1,0 +1,388 @@
+//! vestibule's own HTTP/1.1 client for upstream connections. The request's
+//! own task writes the request and reads the response on a connection it
+//! checked out of the pool: no connection task, no channel, no wakeup of
+//! another task per request (hyper's client has all three).
+
+use std::io;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http::header::{self, HeaderName, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http_body::Body as _;
+use tokio::io::AsyncReadExt as _;
+use tokio::net::TcpStream;
+
+use super::prefixed::Prefixed;
+use super::upstream_body::{BodyFraming, H1Body};
+use super::write::{flush, write_body};
+use crate::clusters::EndpointState;
+use crate::request_body::RequestBody;
+
+const MAX_HEADERS: usize = 100;
+const MAX_HEAD_BYTES: usize = 64 * 1024;
+const READ_CHUNK: usize = 8 * 1024;
+
+/// An open connection to an upstream.
+#[derive(Debug)]
+pub(crate) struct UpstreamConn {
+    pub(super) stream: TcpStream,
+    /// Bytes read and not yet used.
+    pub(super) buf: BytesMut,
+    /// Whether it carried a request before (then a close before any
+    /// response byte means it went stale in the pool, not that the upstream
+    /// refused the request).
+    reused: bool,
+}
+
+impl UpstreamConn {
+    pub(crate) fn new(stream: TcpStream) -> UpstreamConn {
+        UpstreamConn {
+            stream,
+            buf: BytesMut::new(),
+            reused: false,
+        }
+    }
+
+    pub(super) fn mark_reused(&mut self) {
+        self.reused = true;
+    }
+
+    /// Whether an idle connection still looks usable: nothing (a close, a
+    /// reset, stray bytes) arrived while it sat in the pool. Costs no system
+    /// call unless the socket reported readiness.
+    pub(crate) fn is_usable(&self) -> bool {
+        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        match self.stream.poll_read_ready(&mut cx) {
+            Poll::Pending => true,
+            Poll::Ready(Err(_)) => false,
+            // Readiness may be left over from the last response: confirm.
+            Poll::Ready(Ok(())) => {
+                let mut probe = [0u8; 1];
+                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
+            }
+        }
+    }
+}
+
+/// A connection handed over after `101 Switching Protocols`, with any bytes
+/// the upstream sent after the response head. In a response's extensions
+/// (which must be `Clone`), hence the shared slot.
+#[derive(Clone)]
+pub(crate) struct UpgradedUpstream(pub(crate) Arc<std::sync::Mutex<Option<Prefixed<TcpStream>>>>);
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum SendError {
+    /// A pooled connection had closed; the request, which has no body, was
+    /// not answered and can be sent again as it is.
+    #[error("pooled connection closed")]
+    Stale(Box<Request<RequestBody>>),
+    /// The connection failed after the request went out.
+    #[error("connection failed: {0}")]
+    Reset(String),
+    /// The upstream's response is not valid HTTP/1.1.
+    #[error("invalid response: {0}")]
+    Protocol(&'static str),
+}
+
+/// Sends `request` on `conn` and reads the response head. The body, read
+/// on demand, gives the connection back to `endpoint`'s pool at its end.
+pub(crate) async fn send(
+    mut conn: UpstreamConn,
+    request: Request<RequestBody>,
+    endpoint: &Arc<EndpointState>,
+) -> Result<Response<H1Body>, SendError> {
+    let head_request = request.method() == Method::HEAD;
+    let mut out = Vec::with_capacity(512);
+    let chunked = encode_head(&mut out, &request);
+    let request = if request.body().is_end_stream() {
+        // Kept until the response starts: it can be resent if the pooled
+        // connection turns out closed.
+        if let Err(error) = flush(&mut conn.stream, &mut out).await {
+            return Err(stale_or_reset(&conn, request, error));
+        }
+        Some(request)
+    } else {
+        let mut body = request.into_body();
+        write_body(&mut conn.stream, &mut out, &mut body, chunked)
+            .await
+            .map_err(|error| SendError::Reset(error.to_string()))?;
+        None
+    };
+    let head = loop {
+        match read_head(&mut conn).await {
+            Ok(head)
+                if head.status().is_informational()
+                    && head.status() != StatusCode::SWITCHING_PROTOCOLS => {}
+            Ok(head) => break head,
+            Err(HeadError::ClosedEarly(error)) => {
+                return Err(match request {
+                    Some(request) => stale_or_reset(&conn, request, error),
+                    None => SendError::Reset(error.to_string()),
+                })
+            }
+            Err(HeadError::Invalid(what)) => return Err(SendError::Protocol(what)),
+        }
+    };
+    let (parts, remainder) = head.into_parts();
+    let status = parts.status;
+    if status == StatusCode::SWITCHING_PROTOCOLS {
+        let mut response = Response::from_parts(parts, H1Body::empty());
+        let leftover = BytesMut::from(&remainder[..]);
+        let upgraded = Prefixed::new(leftover, conn.stream);
+        response
+            .extensions_mut()
+            .insert(UpgradedUpstream(Arc::new(std::sync::Mutex::new(Some(
+                upgraded,
+            )))));
+        return Ok(response);
+    }
+    let framing = body_framing(&parts.headers, status, head_request)
+        .ok_or(SendError::Protocol("invalid content-length"))?;
+    let reusable = parts.version == Version::HTTP_11 && !wants_close(&parts.headers);
+    conn.mark_reused();
+    let body = H1Body::new(conn, framing, remainder, reusable, Arc::clone(endpoint));
+    Ok(Response::from_parts(parts, body))
+}
+
+fn stale_or_reset(
+    conn: &UpstreamConn,
+    request: Request<RequestBody>,
+    error: io::Error,
+) -> SendError {
+    if conn.reused {
+        SendError::Stale(Box::new(request))
+    } else {
+        SendError::Reset(error.to_string())
+    }
+}
+
+/// The request line and headers; returns whether the body goes chunked.
+fn encode_head(out: &mut Vec<u8>, request: &Request<RequestBody>) -> bool {
+    out.extend_from_slice(request.method().as_str().as_bytes());
+    out.push(b' ');
+    let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\n");
+    let headers = request.headers();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    let body = request.body();
+    let mut chunked = false;
+    if !headers.contains_key(header::CONTENT_LENGTH) {
+        if body.is_end_stream() {
+            if matches!(
+                *request.method(),
+                Method::POST | Method::PUT | Method::PATCH
+            ) {
+                out.extend_from_slice(b"content-length: 0\r\n");
+            }
+        } else if let Some(length) = body.size_hint().exact() {
+            out.extend_from_slice(format!("content-length: {length}\r\n").as_bytes());
+        } else {
+            out.extend_from_slice(b"transfer-encoding: chunked\r\n");
+            chunked = true;
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    chunked
+}
+
+enum HeadError {
+    /// The connection closed or failed before a whole head arrived.
+    ClosedEarly(io::Error),
+    Invalid(&'static str),
+}
+
+/// Reads one response head; the response's body slot holds the bytes that
+/// came after it.
+async fn read_head(conn: &mut UpstreamConn) -> Result<Response<Bytes>, HeadError> {
+    loop {
+        if !conn.buf.is_empty() {
+            if let Some(response) = parse_head(&mut conn.buf)? {
+                return Ok(response);
+            }
+        }
+        if conn.buf.len() >= MAX_HEAD_BYTES {
+            return Err(HeadError::Invalid("response head too large"));
+        }
+        conn.buf.reserve(READ_CHUNK);
+        match conn.stream.read_buf(&mut conn.buf).await {
+            Ok(0) => {
+                return Err(HeadError::ClosedEarly(io::ErrorKind::UnexpectedEof.into()));
+            }
+            Ok(_) => {}
+            Err(error) => return Err(HeadError::ClosedEarly(error)),
+        }
+    }
+}
+
+fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<Bytes>>, HeadError> {
+    let bytes = std::mem::take(buf).freeze();
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+    let mut head = httparse::Response::new(&mut []);
+    let parsed = httparse::ParserConfig::default()
+        .allow_spaces_after_header_name_in_responses(true)
+        .parse_response_with_uninit_headers(&mut head, &bytes, &mut slots);
+    let length = match parsed {
+        Ok(httparse::Status::Complete(length)) => length,
+        Ok(httparse::Status::Partial) => {
+            *buf = bytes
+                .try_into_mut()
+                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            return Ok(None);
+        }
+        Err(_) => return Err(HeadError::Invalid("malformed response head")),
+    };
+    let invalid = HeadError::Invalid("malformed response head");
+    let status = head
+        .code
+        .and_then(|code| StatusCode::from_u16(code).ok())
+        .ok_or(HeadError::Invalid("invalid status"))?;
+    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    for h in head.headers.iter() {
+        let name = HeaderName::from_bytes(h.name.as_bytes())
+            .map_err(|_| HeadError::Invalid("invalid header name"))?;
+        let value = HeaderValue::from_maybe_shared(bytes.slice_ref(h.value))
+            .map_err(|_| HeadError::Invalid("invalid header value"))?;
+        headers.append(name, value);
+    }
+    let version = match head.version {
+        Some(1) => Version::HTTP_11,
+        Some(_) => Version::HTTP_10,
+        None => return Err(invalid),
+    };
+    let mut response = Response::new(bytes.slice(length..));
+    *response.status_mut() = status;
+    *response.version_mut() = version;
+    *response.headers_mut() = headers;
+    Ok(Some(response))
+}
+
+/// RFC 9112 §6.3: how the response body is delimited; `None` when its
+/// length is ambiguous (a framing attack or a broken upstream).
+fn body_framing(
+    headers: &HeaderMap,
+    status: StatusCode,
+    head_request: bool,
+) -> Option<BodyFraming> {
+    if head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        return Some(BodyFraming::Length(0));
+    }
+    if let Some(te) = headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .next_back()
+    {
+        let last = te.as_bytes().rsplit(|&b| b == b',').next().unwrap_or(&[]);
+        return Some(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            BodyFraming::Chunked
+        } else {
+            BodyFraming::UntilClose
+        });
+    }
+    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
+    match lengths.next() {
+        None => Some(BodyFraming::UntilClose),
+        Some(first) => {
+            if lengths.any(|other| other != first) {
+                return None;
+            }
+            let length = first.to_str().ok()?.trim().parse().ok()?;
+            Some(BodyFraming::Length(length))
+        }
+    }
+}
+
+fn wants_close(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn framing(headers: &[(&str, &str)], status: u16, head: bool) -> Option<BodyFraming> {
+        let mut map = HeaderMap::new();
+        for (name, value) in headers {
+            map.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        body_framing(&map, StatusCode::from_u16(status).unwrap(), head)
+    }
+
+    #[test]
+    fn response_bodies_are_delimited_as_rfc_9112_says() {
+        assert_eq!(
+            framing(&[("content-length", "3")], 200, false),
+            Some(BodyFraming::Length(3))
+        );
+        assert_eq!(
+            framing(&[("content-length", "3")], 200, true),
+            Some(BodyFraming::Length(0))
+        );
+        assert_eq!(framing(&[], 204, false), Some(BodyFraming::Length(0)));
+        assert_eq!(framing(&[], 304, false), Some(BodyFraming::Length(0)));
+        assert_eq!(framing(&[], 200, false), Some(BodyFraming::UntilClose));
+        assert_eq!(
+            framing(
+                &[
+                    ("transfer-encoding", "gzip, chunked"),
+                    ("content-length", "9")
+                ],
+                200,
+                false
+            ),
+            Some(BodyFraming::Chunked),
+            "chunked wins over a length"
+        );
+        assert_eq!(
+            framing(&[("transfer-encoding", "gzip")], 200, false),
+            Some(BodyFraming::UntilClose)
+        );
+        assert_eq!(
+            framing(
+                &[("content-length", "3"), ("content-length", "4")],
+                200,
+                false
+            ),
+            None
+        );
+        assert_eq!(framing(&[("content-length", "x")], 200, false), None);
+    }
+
+    #[test]
+    fn a_head_is_parsed_and_the_rest_kept() {
+        let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\nabc");
+        let response = match parse_head(&mut buf) {
+            Ok(Some(response)) => response,
+            _ => panic!("not parsed"),
+        };
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-a"], "b");
+        assert_eq!(&response.body()[..], b"abc");
+        let mut partial = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Le");
+        assert!(matches!(parse_head(&mut partial), Ok(None)));
+        assert_eq!(
+            &partial[..],
+            b"HTTP/1.1 200 OK\r\nContent-Le",
+            "kept for the next read"
+        );
+    }
+}

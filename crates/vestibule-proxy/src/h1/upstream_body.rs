@@ -1,0 +1,213 @@
+//! An upstream response body read straight off its connection, which goes
+//! back to the endpoint's pool the moment the body's last byte is read.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+
+use bytes::{Bytes, BytesMut};
+use http_body::{Body, Frame, SizeHint};
+
+use super::chunked::{Chunked, InvalidChunk, Step};
+use super::client::UpstreamConn;
+use crate::clusters::EndpointState;
+
+/// Bytes asked for per read of a body: large enough for streaming, small
+/// enough to bound what one stream holds.
+const READ_CHUNK: usize = 32 * 1024;
+
+/// How the response delimits its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BodyFraming {
+    Length(u64),
+    Chunked,
+    UntilClose,
+}
+
+enum State {
+    Length(u64),
+    Chunked(Chunked),
+    UntilClose,
+    Done,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum BodyError {
+    #[error("upstream read failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Chunk(#[from] InvalidChunk),
+    #[error("upstream closed the connection before the end of the body")]
+    Truncated,
+}
+
+pub(crate) struct H1Body {
+    conn: Option<UpstreamConn>,
+    state: State,
+    /// Body bytes that arrived with the head.
+    pending: Bytes,
+    reusable: bool,
+    endpoint: Option<Arc<EndpointState>>,
+}
+
+impl H1Body {
+    pub(crate) fn empty() -> H1Body {
+        H1Body {
+            conn: None,
+            state: State::Done,
+            pending: Bytes::new(),
+            reusable: false,
+            endpoint: None,
+        }
+    }
+
+    pub(crate) fn new(
+        mut conn: UpstreamConn,
+        framing: BodyFraming,
+        mut remainder: Bytes,
+        mut reusable: bool,
+        endpoint: Arc<EndpointState>,
+    ) -> H1Body {
+        let state = match framing {
+            BodyFraming::Length(length) => {
+                if remainder.len() as u64 > length {
+                    // More than the declared length: the rest is garbage.
+                    reusable = false;
+                    remainder.truncate(usize::try_from(length).unwrap_or(usize::MAX));
+                }
+                State::Length(length)
+            }
+            BodyFraming::Chunked => {
+                conn.buf = BytesMut::from(&remainder[..]);
+                remainder = Bytes::new();
+                State::Chunked(Chunked::Size)
+            }
+            BodyFraming::UntilClose => {
+                reusable = false;
+                State::UntilClose
+            }
+        };
+        let mut body = H1Body {
+            conn: Some(conn),
+            state,
+            pending: remainder,
+            reusable,
+            endpoint: Some(endpoint),
+        };
+        if matches!(body.state, State::Length(0)) {
+            body.finish();
+        }
+        body
+    }
+
+    /// The body is read to its end: the connection goes back to the pool
+    /// if nothing about it is in doubt.
+    fn finish(&mut self) {
+        self.state = State::Done;
+        let conn = self.conn.take();
+        if let (Some(conn), Some(endpoint), true) = (conn, self.endpoint.take(), self.reusable) {
+            if conn.buf.is_empty() && self.pending.is_empty() {
+                endpoint.pool.put_back(conn);
+            }
+        }
+    }
+
+    fn poll_fill(&mut self, cx: &mut Context<'_>) -> Poll<Result<usize, std::io::Error>> {
+        let Some(conn) = self.conn.as_mut() else {
+            return Poll::Ready(Ok(0));
+        };
+        if conn.buf.capacity() - conn.buf.len() < READ_CHUNK / 4 {
+            conn.buf.reserve(READ_CHUNK);
+        }
+        tokio_util::io::poll_read_buf(Pin::new(&mut conn.stream), cx, &mut conn.buf)
+    }
+
+    fn buffered(&mut self) -> Option<&mut BytesMut> {
+        self.conn
+            .as_mut()
+            .map(|conn| &mut conn.buf)
+            .filter(|buf| !buf.is_empty())
+    }
+}
+
+impl Body for H1Body {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.get_mut();
+        loop {
+            match &mut this.state {
+                State::Done => return Poll::Ready(None),
+                State::Length(remaining) => {
+                    let remaining = *remaining;
+                    let data = if !this.pending.is_empty() {
+                        std::mem::take(&mut this.pending)
+                    } else if let Some(buf) = this.buffered() {
+                        let n = usize::try_from(remaining)
+                            .unwrap_or(usize::MAX)
+                            .min(buf.len());
+                        buf.split_to(n).freeze()
+                    } else {
+                        match ready!(this.poll_fill(cx)) {
+                            Ok(0) => return Poll::Ready(Some(Err(BodyError::Truncated))),
+                            Ok(_) => continue,
+                            Err(error) => return Poll::Ready(Some(Err(error.into()))),
+                        }
+                    };
+                    let left = remaining - data.len() as u64;
+                    this.state = State::Length(left);
+                    if left == 0 {
+                        this.finish();
+                    }
+                    return Poll::Ready(Some(Ok(Frame::data(data))));
+                }
+                State::UntilClose => {
+                    if !this.pending.is_empty() {
+                        return Poll::Ready(Some(Ok(Frame::data(std::mem::take(
+                            &mut this.pending,
+                        )))));
+                    }
+                    if let Some(buf) = this.buffered() {
+                        return Poll::Ready(Some(Ok(Frame::data(buf.split().freeze()))));
+                    }
+                    match ready!(this.poll_fill(cx)) {
+                        Ok(0) => this.finish(),
+                        Ok(_) => {}
+                        Err(error) => return Poll::Ready(Some(Err(error.into()))),
+                    }
+                }
+                State::Chunked(decoder) => {
+                    let Some(conn) = this.conn.as_mut() else {
+                        return Poll::Ready(None);
+                    };
+                    match decoder.step(&mut conn.buf) {
+                        Ok(Step::Data(data)) => return Poll::Ready(Some(Ok(Frame::data(data)))),
+                        Ok(Step::Done) => this.finish(),
+                        Ok(Step::More) => match ready!(this.poll_fill(cx)) {
+                            Ok(0) => return Poll::Ready(Some(Err(BodyError::Truncated))),
+                            Ok(_) => {}
+                            Err(error) => return Poll::Ready(Some(Err(error.into()))),
+                        },
+                        Err(error) => return Poll::Ready(Some(Err(error.into()))),
+                    }
+                }
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self.state {
+            State::Length(remaining) => SizeHint::with_exact(remaining),
+            State::Done => SizeHint::with_exact(0),
+            _ => SizeHint::default(),
+        }
+    }
+}

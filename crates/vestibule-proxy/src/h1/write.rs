@@ -1,0 +1,91 @@
+//! Writing a message body after its head, shared by both directions:
+//! what is ready at once is gathered with the head into one write; the
+//! writer waits for the body only after flushing what it has.
+
+use bytes::Bytes;
+use futures_util::FutureExt as _;
+use http_body::Body;
+use http_body_util::BodyExt as _;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
+
+use super::encode;
+
+/// Body bytes gathered before a write; larger frames are written directly.
+const COALESCE_LIMIT: usize = 16 * 1024;
+
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum WriteError {
+    #[error("write failed: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("body failed: {0}")]
+    Body(String),
+}
+
+/// Writes `out` (a head, possibly empty), then the body, chunk-encoded when
+/// `chunked`. Returns the number of body bytes written.
+pub(crate) async fn write_body<S, B>(
+    stream: &mut S,
+    out: &mut Vec<u8>,
+    body: &mut B,
+    chunked: bool,
+) -> Result<u64, WriteError>
+where
+    S: AsyncWrite + Unpin,
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: std::fmt::Display,
+{
+    let mut sent: u64 = 0;
+    loop {
+        let frame = match body.frame().now_or_never() {
+            Some(frame) => frame,
+            None => {
+                flush(stream, out).await?;
+                body.frame().await
+            }
+        };
+        let data = match frame {
+            None => break,
+            Some(Err(error)) => return Err(WriteError::Body(error.to_string())),
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                // Trailers are not carried over HTTP/1.1 here.
+                Err(_) => continue,
+            },
+        };
+        if data.is_empty() {
+            continue;
+        }
+        sent += data.len() as u64;
+        if chunked {
+            encode::chunk_start(out, data.len());
+        }
+        if data.len() <= COALESCE_LIMIT {
+            out.extend_from_slice(&data);
+        } else {
+            flush(stream, out).await?;
+            stream.write_all(&data).await?;
+        }
+        if chunked {
+            out.extend_from_slice(encode::CHUNK_END);
+        }
+        if out.len() >= COALESCE_LIMIT {
+            flush(stream, out).await?;
+        }
+    }
+    if chunked {
+        out.extend_from_slice(encode::LAST_CHUNK);
+    }
+    flush(stream, out).await?;
+    Ok(sent)
+}
+
+pub(crate) async fn flush<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    out: &mut Vec<u8>,
+) -> std::io::Result<()> {
+    if !out.is_empty() {
+        stream.write_all(out).await?;
+        out.clear();
+    }
+    Ok(())
+}

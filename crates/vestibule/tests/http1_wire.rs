@@ -1,0 +1,355 @@
+//! HTTP/1.1 on the wire, both sides of the gateway: how upstream bodies are
+//! delimited (length, chunked, until close) and passed on, request bodies
+//! going upstream, pooled upstream connections that went stale, pipelined
+//! and malformed client requests, HTTP/1.0 clients. The upstream here is a
+//! raw socket script, so the bytes on the wire are exactly the test's.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use support::{curl, service, ConfigDir, Gateway, HOST, SEED_GATEWAY};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+const CHUNKED_BODY: &str = "5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nx-trailer: 1\r\n\r\n";
+
+/// A raw upstream: reads each request (head and body, by its framing),
+/// records it, and answers by path. `/stale` answers, then closes the
+/// connection silently a moment later, as an upstream's idle timeout does.
+struct RawUpstream {
+    address: SocketAddr,
+    requests: Arc<Mutex<Vec<String>>>,
+    connections: Arc<Mutex<usize>>,
+}
+
+impl RawUpstream {
+    async fn start() -> RawUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let requests: Arc<Mutex<Vec<String>>> = Arc::default();
+        let connections: Arc<Mutex<usize>> = Arc::default();
+        let (seen, count) = (Arc::clone(&requests), Arc::clone(&connections));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                *count.lock().unwrap() += 1;
+                tokio::spawn(serve_raw(stream, Arc::clone(&seen)));
+            }
+        });
+        RawUpstream {
+            address,
+            requests,
+            connections,
+        }
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    fn connections(&self) -> usize {
+        *self.connections.lock().unwrap()
+    }
+}
+
+async fn serve_raw(mut stream: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
+    let mut buf = Vec::new();
+    loop {
+        let Some(request) = read_request(&mut stream, &mut buf).await else {
+            return;
+        };
+        seen.lock().unwrap().push(request.clone());
+        let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
+        let body = request.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+        let response = match path.as_str() {
+            "/chunked" => {
+                format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{CHUNKED_BODY}")
+            }
+            "/close" => "HTTP/1.1 200 OK\r\n\r\nuntil the close".to_owned(),
+            "/no-content" => "HTTP/1.1 204 No Content\r\n\r\n".to_owned(),
+            "/echo" => format!(
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            ),
+            "/big-chunked" => {
+                let chunk = "x".repeat(1000);
+                let mut text = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_owned();
+                for _ in 0..1000 {
+                    text.push_str(&format!("3e8\r\n{chunk}\r\n"));
+                }
+                text.push_str("0\r\n\r\n");
+                text
+            }
+            _ => "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello".to_owned(),
+        };
+        if stream.write_all(response.as_bytes()).await.is_err() {
+            return;
+        }
+        match path.as_str() {
+            "/close" => return,
+            "/stale" => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                return;
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One request, head and body, de-chunked bodies left as sent.
+async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
+    let complete = |buf: &[u8]| -> Option<usize> {
+        let text = std::str::from_utf8(buf).ok()?;
+        let (head, rest) = text.split_once("\r\n\r\n")?;
+        let lower = head.to_ascii_lowercase();
+        let length = if lower.contains("transfer-encoding: chunked") {
+            rest.find("0\r\n\r\n")? + 5
+        } else {
+            lower
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length: "))
+                .map_or(0, |n| n.trim().parse().unwrap())
+        };
+        (rest.len() >= length).then_some(head.len() + 4 + length)
+    };
+    loop {
+        if let Some(end) = complete(buf) {
+            let request = String::from_utf8(buf.drain(..end).collect()).unwrap();
+            return Some(request);
+        }
+        let mut chunk = [0u8; 4096];
+        match stream.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+const ANY_PATH_VS: &str = r#"
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: httpbin
+spec:
+  hosts: ["httpbin.example.com"]
+  gateways: [httpbin-gateway]
+  http:
+  - route:
+    - destination:
+        host: httpbin
+        port:
+          number: 8000
+"#;
+
+async fn gateway_for(
+    upstream: SocketAddr,
+    virtual_service: &str,
+) -> (ConfigDir, Gateway, SocketAddr) {
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write("virtualservice.yaml", virtual_service);
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[upstream]),
+    );
+    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let address = gateway.listener(80).await;
+    (config, gateway, address)
+}
+
+fn url(address: SocketAddr, path: &str) -> String {
+    format!("http://{address}{path}")
+}
+
+#[tokio::test]
+async fn upstream_bodies_arrive_whole_whatever_their_framing() {
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) = gateway_for(upstream.address, ANY_PATH_VS).await;
+    let host = format!("Host: {HOST}");
+    for (path, expected) in [
+        ("/length", "hello".to_owned()),
+        ("/chunked", "hello world".to_owned()),
+        ("/close", "until the close".to_owned()),
+        ("/big-chunked", "x".repeat(1_000_000)),
+        ("/length", "hello".to_owned()),
+    ] {
+        let body = curl(&["-H", &host, &url(address, path)]).await;
+        assert_eq!(body.len(), expected.len(), "{path}");
+        assert_eq!(body, expected, "{path}");
+    }
+    let headers = curl(&[
+        "-sS",
+        "-D",
+        "-",
+        "-o",
+        "/dev/null",
+        "-H",
+        &host,
+        &url(address, "/no-content"),
+    ])
+    .await;
+    assert!(headers.starts_with("HTTP/1.1 204"), "{headers}");
+    assert!(
+        !headers.to_ascii_lowercase().contains("content-length"),
+        "{headers}"
+    );
+    let head = curl(&["-sS", "-I", "-H", &host, &url(address, "/length")]).await;
+    assert!(
+        head.to_ascii_lowercase().contains("content-length: 5"),
+        "HEAD keeps the length: {head}"
+    );
+}
+
+#[tokio::test]
+async fn upstream_connections_are_reused_and_stale_ones_replaced_without_a_retry() {
+    let upstream = RawUpstream::start().await;
+    let no_retries = ANY_PATH_VS.replace(
+        "  - route:\n",
+        "  - retries:\n      attempts: 0\n    route:\n",
+    );
+    let (_config, _gateway, address) = gateway_for(upstream.address, &no_retries).await;
+    let host = format!("Host: {HOST}");
+    for _ in 0..5 {
+        assert_eq!(
+            curl(&["-H", &host, &url(address, "/length")]).await,
+            "hello"
+        );
+    }
+    assert_eq!(
+        upstream.connections(),
+        1,
+        "one upstream connection carried all five"
+    );
+    for round in 0..3 {
+        assert_eq!(
+            curl(&["-H", &host, &url(address, "/stale")]).await,
+            "hello",
+            "round {round}"
+        );
+        // The upstream closes its side while the connection idles in the pool.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(upstream.requests().len(), 8, "no request was sent twice");
+}
+
+#[tokio::test]
+async fn request_bodies_go_upstream_with_their_framing() {
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) = gateway_for(upstream.address, ANY_PATH_VS).await;
+    let host = format!("Host: {HOST}");
+    let sized = curl(&[
+        "-H",
+        &host,
+        "--data-binary",
+        "sized body",
+        &url(address, "/echo"),
+    ])
+    .await;
+    assert_eq!(sized, "sized body");
+    let chunked = curl(&[
+        "-H",
+        &host,
+        "-H",
+        "Transfer-Encoding: chunked",
+        "--data-binary",
+        "chunked body",
+        &url(address, "/echo"),
+    ])
+    .await;
+    assert!(chunked.contains("chunked body"), "{chunked}");
+    let requests = upstream.requests();
+    let sent = requests
+        .iter()
+        .find(|r| r.contains("sized body"))
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(sent.contains("content-length: 10\r\n"), "{sent}");
+    let sent = requests
+        .iter()
+        .find(|r| r.contains("chunked body"))
+        .unwrap()
+        .to_ascii_lowercase();
+    assert!(sent.contains("transfer-encoding: chunked\r\n"), "{sent}");
+    assert!(sent.ends_with("0\r\n\r\n"), "{sent}");
+}
+
+async fn exchange(address: SocketAddr, bytes: &[u8]) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order() {
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) = gateway_for(upstream.address, ANY_PATH_VS).await;
+    let two = format!(
+        "GET /length HTTP/1.1\r\nHost: {HOST}\r\n\r\nGET /chunked HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n"
+    );
+    let out = exchange(address, two.as_bytes()).await;
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 2, "{out}");
+    let (first, second) = out.split_at(out.rfind("HTTP/1.1 200 OK").unwrap());
+    assert!(first.ends_with("\r\n\r\nhello"), "{out}");
+    // Re-chunked as the upstream's data frames arrived.
+    assert!(
+        second.ends_with("\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"),
+        "{out}"
+    );
+}
+
+#[tokio::test]
+async fn malformed_and_oversized_requests_are_refused() {
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) = gateway_for(upstream.address, ANY_PATH_VS).await;
+    let bad = exchange(address, b"GET / HTTP/1.1\r\nBad Header: x\r\n\r\n").await;
+    assert!(bad.starts_with("HTTP/1.1 400 "), "{bad}");
+    let two_hosts = exchange(
+        address,
+        format!("GET / HTTP/1.1\r\nHost: {HOST}\r\nHost: other\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(two_hosts.starts_with("HTTP/1.1 400 "), "{two_hosts}");
+    let huge = format!(
+        "GET / HTTP/1.1\r\nHost: {HOST}\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(70 * 1024)
+    );
+    let too_large = exchange(address, huge.as_bytes()).await;
+    assert!(too_large.starts_with("HTTP/1.1 431 "), "{too_large}");
+    assert!(
+        upstream.requests().is_empty(),
+        "nothing reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn http10_clients_get_a_closed_connection_unless_they_ask_to_keep_it() {
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) = gateway_for(upstream.address, ANY_PATH_VS).await;
+    let out = exchange(
+        address,
+        format!("GET /length HTTP/1.0\r\nHost: {HOST}\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+    assert!(
+        out.to_ascii_lowercase().contains("connection: close\r\n"),
+        "{out}"
+    );
+    assert!(out.ends_with("hello"), "{out}");
+    // A chunked upstream body cannot be chunked to an HTTP/1.0 client: the
+    // close ends it.
+    let out = exchange(
+        address,
+        format!("GET /chunked HTTP/1.0\r\nHost: {HOST}\r\n\r\n").as_bytes(),
+    )
+    .await;
+    assert!(
+        !out.to_ascii_lowercase().contains("transfer-encoding"),
+        "{out}"
+    );
+    assert!(out.ends_with("\r\n\r\nhello world"), "{out}");
+}
