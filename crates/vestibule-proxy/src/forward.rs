@@ -6,6 +6,8 @@
 //! only when it had no body.
 
 use std::sync::Arc;
+
+use smallvec::SmallVec;
 use std::time::Duration;
 
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
@@ -19,6 +21,9 @@ use crate::h1::{self, H1Body, SendError, UpstreamConn};
 use crate::pool::Connection;
 use crate::request_body::RequestBody;
 
+/// The endpoints a request was sent to, by address of their state.
+type Tried = SmallVec<[usize; 4]>;
+
 /// Envoy's default retry backoff base interval.
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(25);
 
@@ -30,7 +35,8 @@ pub(crate) async fn forward(
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let replay = Replay::of(&request, retry);
     let mut request = Some(request);
-    let mut tried: Vec<usize> = Vec::new();
+    // Inline: no allocation per request for the usual one or two attempts.
+    let mut tried: Tried = SmallVec::new();
     let mut attempt = 0u32;
     loop {
         if attempt > 0 {
@@ -105,7 +111,7 @@ impl From<Failure> for ProxyError {
 async fn try_once(
     cluster: &Cluster,
     request: Request<RequestBody>,
-    tried: &mut Vec<usize>,
+    tried: &mut Tried,
     connect_timeout: Duration,
 ) -> Result<Response<UpstreamBody>, Failure> {
     let endpoint = {

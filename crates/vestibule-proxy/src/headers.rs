@@ -116,7 +116,14 @@ pub(crate) fn prepare_response(headers: &mut HeaderMap, server: &HeaderValue) {
     headers.insert(header::SERVER, server.clone());
 }
 
-/// Milliseconds as a header value, without going through a `String`.
+/// Milliseconds as a header value. The first second's values are made once
+/// and shared (a reference count, not an allocation, per response).
 pub(crate) fn millis_value(millis: u128) -> HeaderValue {
-    HeaderValue::from(u64::try_from(millis).unwrap_or(u64::MAX))
+    static COMMON: std::sync::LazyLock<Vec<HeaderValue>> =
+        std::sync::LazyLock::new(|| (0..1000u16).map(HeaderValue::from).collect());
+    let millis = u64::try_from(millis).unwrap_or(u64::MAX);
+    match COMMON.get(millis as usize) {
+        Some(value) => value.clone(),
+        None => HeaderValue::from(millis),
+    }
 }

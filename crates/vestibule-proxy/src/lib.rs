@@ -148,3 +148,14 @@ impl DataPlane {
         self.listeners.shutdown().await;
     }
 }
+
+#[cfg(test)]
+impl Shared {
+    pub(crate) fn for_tests() -> Shared {
+        Shared {
+            snapshot: ArcSwap::from_pointee(Snapshot::empty()),
+            config: ProxyConfig::default(),
+            server_header: HeaderValue::from_static("vestibule"),
+        }
+    }
+}

@@ -244,7 +244,8 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<Bytes>>, HeadError> 
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or(HeadError::Invalid("invalid status"))?;
-    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    // Room for what the proxy adds (server, date, upstream time): no regrowth.
+    let mut headers = HeaderMap::with_capacity(head.headers.len() + 4);
     for h in head.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes())
             .map_err(|_| HeadError::Invalid("invalid header name"))?;

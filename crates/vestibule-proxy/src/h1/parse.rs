@@ -116,7 +116,8 @@ fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>>
         _ => Version::HTTP_10,
     };
     let uri = Uri::from_maybe_shared(bytes.slice_ref(head.path?.as_bytes())).ok()?;
-    let mut headers = HeaderMap::with_capacity(head.headers.len());
+    // Room for what the proxy adds (x-forwarded-*, x-request-id): no regrowth.
+    let mut headers = HeaderMap::with_capacity(head.headers.len() + 4);
     for h in head.headers.iter() {
         let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
         let value = HeaderValue::from_maybe_shared(bytes.slice_ref(h.value)).ok()?;

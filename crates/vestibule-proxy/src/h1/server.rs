@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Buf, BytesMut};
-use futures_util::FutureExt as _;
 use http::{Method, Request, Response, Version};
 use http_body::Body as _;
 use hyper::service::service_fn;
@@ -40,6 +39,10 @@ pub(crate) struct ServeSettings {
 
 /// Serves `stream` until the client closes, a timeout passes, or the
 /// listener drains (`drain` changes or its sender goes away).
+///
+/// The connection's own state is only what waiting needs; each request's
+/// work (head buffer, routing, upstream call, response) lives in one box
+/// allocated when bytes arrive and freed when the response is written.
 pub(crate) async fn serve(
     mut stream: TcpStream,
     conn: Arc<ConnInfo>,
@@ -47,43 +50,88 @@ pub(crate) async fn serve(
     mut drain: watch::Receiver<()>,
 ) {
     let settings = shared.config.serve_settings();
+    // Bytes of a pipelined next request; usually empty (no allocation).
     let mut buf = BytesMut::new();
     let timer = tokio::time::sleep(settings.idle_timeout);
     tokio::pin!(timer);
     loop {
-        let request =
-            match read_head(&mut stream, &mut buf, timer.as_mut(), &mut drain, settings).await {
-                Head::Request(request) => request,
-                Head::Handoff => return handoff(stream, buf, conn, shared, drain).await,
-                Head::Reject(error) => {
-                    let response = local_reply(&shared, error);
-                    let exchange = Exchange {
-                        head_request: false,
-                        http11: true,
-                        keep_alive: false,
-                    };
-                    let _ = write_response(&mut stream, response, &exchange).await;
-                    return;
-                }
-                Head::Closed => return,
-            };
-        let exchange = Exchange {
-            head_request: request.method() == Method::HEAD,
-            http11: request.version() == Version::HTTP_11,
-            keep_alive: parse::keep_alive(&request) && !draining(&drain),
-        };
-        // Boxed so that an idle connection's state does not reserve room
-        // for a request in flight.
-        let response = Box::pin(handle(&shared, &conn, request.map(|()| RequestBody::Empty))).await;
-        let keep_alive = write_response(&mut stream, response, &exchange).await;
-        if !keep_alive || draining(&drain) {
-            let _ = stream.shutdown().await;
-            return;
-        }
         if buf.is_empty() {
-            // Idle from here: give the read buffer back.
-            buf = BytesMut::new();
+            timer.as_mut().reset(Instant::now() + settings.idle_timeout);
+            // `poll_read_ready` rather than `readable()`: it keeps no waiter
+            // node in this state, which every idle connection would carry.
+            tokio::select! {
+                biased;
+                ready = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => if ready.is_err() { return },
+                () = timer.as_mut() => return,
+                _ = drain.changed() => return,
+            }
         }
+        let exchange = Box::pin(exchange(
+            &mut stream,
+            &mut buf,
+            timer.as_mut(),
+            &conn,
+            &shared,
+            &drain,
+        ));
+        match exchange.await {
+            Next::Request => {}
+            Next::Close => {
+                let _ = stream.shutdown().await;
+                return;
+            }
+            // Boxed: hyper's connection state is large and most
+            // connections never need it.
+            Next::Handoff => return Box::pin(handoff(stream, buf, conn, shared, drain)).await,
+        }
+    }
+}
+
+/// What the connection does after an exchange.
+enum Next {
+    Request,
+    Close,
+    Handoff,
+}
+
+/// Reads one request head, answers it and writes the response.
+async fn exchange(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    mut timer: Pin<&mut Sleep>,
+    conn: &ConnInfo,
+    shared: &Shared,
+    drain: &watch::Receiver<()>,
+) -> Next {
+    let settings = shared.config.serve_settings();
+    timer
+        .as_mut()
+        .reset(Instant::now() + settings.header_read_timeout);
+    let request = match read_head(stream, buf, timer).await {
+        Head::Request(request) => request,
+        Head::Handoff => return Next::Handoff,
+        Head::Closed => return Next::Close,
+        Head::Reject(error) => {
+            let response = local_reply(shared, error);
+            let refusal = Exchange {
+                head_request: false,
+                http11: true,
+                keep_alive: false,
+            };
+            write_response(stream, response, &refusal).await;
+            return Next::Close;
+        }
+    };
+    let exchange = Exchange {
+        head_request: request.method() == Method::HEAD,
+        http11: request.version() == Version::HTTP_11,
+        keep_alive: parse::keep_alive(&request) && !draining(drain),
+    };
+    let response = handle(shared, conn, request.map(|()| RequestBody::Empty)).await;
+    if write_response(stream, response, &exchange).await && !draining(drain) {
+        Next::Request
+    } else {
+        Next::Close
     }
 }
 
@@ -94,15 +142,9 @@ enum Head {
     Closed,
 }
 
-async fn read_head(
-    stream: &mut TcpStream,
-    buf: &mut BytesMut,
-    mut timer: Pin<&mut Sleep>,
-    drain: &mut watch::Receiver<()>,
-    settings: ServeSettings,
-) -> Head {
-    timer.as_mut().reset(Instant::now() + settings.idle_timeout);
-    let mut started = !buf.is_empty();
+/// Reads until `buf` holds a whole head (or the timer, the header read
+/// timeout, fires).
+async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut, mut timer: Pin<&mut Sleep>) -> Head {
     loop {
         if !buf.is_empty() {
             match parse::parse(buf) {
@@ -112,27 +154,18 @@ async fn read_head(
                 Parsed::Reject(status) => return Head::Reject(reject(status)),
             }
         }
-        // Wait for bytes without holding a buffer.
-        tokio::select! {
-            biased;
-            ready = stream.readable() => if ready.is_err() { return Head::Closed },
-            () = timer.as_mut() => return Head::Closed,
-            _ = drain.changed(), if buf.is_empty() => return Head::Closed,
-        }
         if buf.capacity() - buf.len() < READ_CHUNK / 4 {
             buf.reserve(READ_CHUNK);
         }
         // `read_buf` (not `try_read`): a short read tells Tokio the socket
         // is drained, which saves a `recv` that would return EAGAIN.
-        match stream.read_buf(buf).now_or_never() {
-            Some(Ok(0)) | Some(Err(_)) => return Head::Closed,
-            Some(Ok(_)) | None => {}
-        }
-        if !started && !buf.is_empty() {
-            started = true;
-            timer
-                .as_mut()
-                .reset(Instant::now() + settings.header_read_timeout);
+        tokio::select! {
+            biased;
+            read = stream.read_buf(buf) => match read {
+                Ok(0) | Err(_) => return Head::Closed,
+                Ok(_) => {}
+            },
+            () = timer.as_mut() => return Head::Closed,
         }
     }
 }
@@ -231,5 +264,30 @@ where
     };
     if let Err(error) = result {
         tracing::debug!(%error, "connection closed with error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    /// Every idle keep-alive connection holds this future (plus Tokio's
+    /// task header and I/O registration): it must stay far below the 1 KiB
+    /// per idle connection the design allows (docs/benchmarks.md).
+    #[tokio::test]
+    async fn an_idle_connection_holds_a_small_state() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let conn = Arc::new(crate::handler::ConnInfo {
+            port: 80,
+            peer_ip: http::HeaderValue::from_static("127.0.0.1"),
+            scheme: "http",
+        });
+        let (_drain, receiver) = tokio::sync::watch::channel(());
+        let connection = super::serve(stream, conn, Arc::new(crate::Shared::for_tests()), receiver);
+        let size = std::mem::size_of_val(&connection);
+        assert!(size <= 640, "the connection future is {size} bytes");
     }
 }
