@@ -27,7 +27,18 @@ pub(crate) struct ConnInfo {
     pub port: u16,
     /// The client's IP as a header value (for `x-forwarded-for`).
     pub peer_ip: HeaderValue,
-    pub scheme: &'static str,
+    pub tls: bool,
+}
+
+impl ConnInfo {
+    /// A flag rather than the string: this sits in every connection's state.
+    pub(crate) fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
 }
 
 pub(crate) async fn handle(
@@ -81,7 +92,7 @@ fn route(
     let normalized = normalize_path(raw).map_err(|_| ProxyError::BadRequest("invalid path"))?;
     let view = RequestView::new(
         request.method(),
-        conn.scheme,
+        conn.scheme(),
         authority,
         &normalized.path,
         normalized.query,
@@ -210,7 +221,7 @@ async fn forward(
         .ok_or(ProxyError::InvalidBackend)?;
     let upgrade = upgrade::requested(&mut request);
     let headers = request.headers_mut();
-    headers::prepare_request(headers, &conn.peer_ip, conn.scheme);
+    headers::prepare_request(headers, &conn.peer_ip, conn.scheme());
     runtime.request_headers.apply(headers);
     target.request_headers.apply(headers);
     if let Some(upgrade) = &upgrade {
@@ -332,7 +343,7 @@ fn redirect_response(
     authority: &str,
     path_and_query: &str,
 ) -> Response<ResponseBody> {
-    let scheme = redirect.scheme.as_deref().unwrap_or(conn.scheme);
+    let scheme = redirect.scheme.as_deref().unwrap_or(conn.scheme());
     let host = match &redirect.host {
         Some(host) => host.as_str(),
         None => host_without_port(authority),

@@ -53,15 +53,6 @@ pub struct ProxyConfig {
     pub idle_timeout: Duration,
 }
 
-impl ProxyConfig {
-    pub(crate) fn serve_settings(&self) -> h1::ServeSettings {
-        h1::ServeSettings {
-            idle_timeout: self.idle_timeout,
-            header_read_timeout: self.header_read_timeout,
-        }
-    }
-}
-
 impl Default for ProxyConfig {
     fn default() -> ProxyConfig {
         ProxyConfig {

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::TcpListener;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -156,12 +156,20 @@ async fn accept_loop(
     shared: Arc<Shared>,
     stop: CancellationToken,
 ) {
-    // Every connection holds a receiver; a send asks them to drain, and the
-    // sender's `closed()` tells when the last one is gone.
-    let (drain, _) = watch::channel(());
+    // Every connection holds the signal: ticks drive idle timeouts, the
+    // drain asks them to finish; when only this reference is left, all are
+    // gone.
+    let signal = h1::ListenerSignal::new();
+    let tick = (shared.config.idle_timeout / h1::IDLE_TICKS as u32).max(Duration::from_millis(10));
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
+            _ = ticks.tick() => {
+                signal.tick();
+                continue;
+            }
             () = stop.cancelled() => break,
         };
         let (stream, peer) = match accepted {
@@ -169,30 +177,32 @@ async fn accept_loop(
             Err(error) => {
                 // Usually out of file descriptors: back off instead of spinning.
                 tracing::warn!(port, %error, "accept failed");
-                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                tokio::time::sleep(Duration::from_millis(50)).await;
                 continue;
             }
         };
         let _ = stream.set_nodelay(true);
-        let conn = Arc::new(ConnInfo {
+        let conn = ConnInfo {
             port,
             peer_ip: crate::headers::peer_value(peer.ip()),
-            scheme: "http",
-        });
+            tls: false,
+        };
         tokio::spawn(h1::serve(
             stream,
             conn,
             Arc::clone(&shared),
-            drain.subscribe(),
+            Arc::clone(&signal),
         ));
     }
     drop(listener);
-    let _ = drain.send(());
+    signal.drain();
     let deadline = shared.config.drain_timeout;
-    if tokio::time::timeout(deadline, drain.closed())
-        .await
-        .is_err()
-    {
+    let all_closed = async {
+        while Arc::strong_count(&signal) > 1 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    if tokio::time::timeout(deadline, all_closed).await.is_err() {
         tracing::warn!(
             port,
             ?deadline,

@@ -17,9 +17,11 @@ mod encode;
 mod parse;
 mod prefixed;
 mod server;
+mod signal;
 mod upstream_body;
 mod write;
 
 pub(crate) use client::{send, SendError, UpgradedUpstream, UpstreamConn};
-pub(crate) use server::{serve, ServeSettings};
+pub(crate) use server::serve;
+pub(crate) use signal::{ListenerSignal, IDLE_TICKS};
 pub(crate) use upstream_body::H1Body;

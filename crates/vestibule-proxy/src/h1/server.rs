@@ -14,12 +14,11 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
-use tokio::time::{Instant, Sleep};
 
 use super::encode::{self, Exchange, Framing};
 use super::parse::{self, Parsed, H2_PREFACE};
 use super::prefixed::Prefixed;
+use super::signal::{ListenerSignal, DRAIN, IDLE_TICKS};
 use super::write::write_body;
 use crate::body::ResponseBody;
 use crate::handler::{handle, local_reply, ConnInfo};
@@ -29,60 +28,63 @@ use crate::{ProxyError, Shared};
 /// Bytes read per `read` while a head arrives.
 const READ_CHUNK: usize = 4096;
 
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ServeSettings {
-    /// How long a keep-alive connection may sit with no request.
-    pub idle_timeout: Duration,
-    /// How long a request's head may take once its first byte arrived.
-    pub header_read_timeout: Duration,
-}
-
-/// Serves `stream` until the client closes, a timeout passes, or the
-/// listener drains (`drain` changes or its sender goes away).
+/// Serves `stream` until the client closes, it idles for the idle timeout
+/// (give or take one tick), or the listener drains.
 ///
 /// The connection's own state is only what waiting needs; each request's
 /// work (head buffer, routing, upstream call, response) lives in one box
 /// allocated when bytes arrive and freed when the response is written.
 pub(crate) async fn serve(
     mut stream: TcpStream,
-    conn: Arc<ConnInfo>,
+    conn: ConnInfo,
     shared: Arc<Shared>,
-    mut drain: watch::Receiver<()>,
+    signal: Arc<ListenerSignal>,
 ) {
-    let settings = shared.config.serve_settings();
-    // Bytes of a pipelined next request; usually empty (no allocation).
-    let mut buf = BytesMut::new();
-    let timer = tokio::time::sleep(settings.idle_timeout);
-    tokio::pin!(timer);
     loop {
-        if buf.is_empty() {
-            timer.as_mut().reset(Instant::now() + settings.idle_timeout);
-            // `poll_read_ready` rather than `readable()`: it keeps no waiter
-            // node in this state, which every idle connection would carry.
-            tokio::select! {
-                biased;
-                ready = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => if ready.is_err() { return },
-                () = timer.as_mut() => return,
-                _ = drain.changed() => return,
+        if !wait_for_request(&stream, &signal).await {
+            return;
+        }
+        // Bytes read ahead: a pipelined next request is served before the
+        // connection waits again. Not alive while it waits.
+        let mut buf = BytesMut::new();
+        loop {
+            let exchange = Box::pin(exchange(&mut stream, &mut buf, &conn, &shared, &signal));
+            match exchange.await {
+                Next::Request if buf.is_empty() => break,
+                Next::Request => {}
+                Next::Close => {
+                    let _ = stream.shutdown().await;
+                    return;
+                }
+                // Boxed: hyper's connection state is large and most
+                // connections never need it.
+                Next::Handoff => {
+                    let conn = Arc::new(conn);
+                    return Box::pin(handoff(stream, buf, conn, shared, signal)).await;
+                }
             }
         }
-        let exchange = Box::pin(exchange(
-            &mut stream,
-            &mut buf,
-            timer.as_mut(),
-            &conn,
-            &shared,
-            &drain,
-        ));
-        match exchange.await {
-            Next::Request => {}
-            Next::Close => {
-                let _ = stream.shutdown().await;
-                return;
-            }
-            // Boxed: hyper's connection state is large and most
-            // connections never need it.
-            Next::Handoff => return Box::pin(handoff(stream, buf, conn, shared, drain)).await,
+    }
+}
+
+/// Waits until the client sends something (true), or closes, idles out or
+/// the listener drains (false).
+async fn wait_for_request(stream: &TcpStream, signal: &ListenerSignal) -> bool {
+    let idle_since = signal.now();
+    loop {
+        let notified = signal.notify().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        let now = signal.now();
+        if now == DRAIN || now.saturating_sub(idle_since) >= IDLE_TICKS {
+            return false;
+        }
+        // `poll_read_ready` rather than `readable()`: it keeps no waiter
+        // node in this state, which every idle connection would carry.
+        tokio::select! {
+            biased;
+            ready = std::future::poll_fn(|cx| stream.poll_read_ready(cx)) => return ready.is_ok(),
+            () = notified => {}
         }
     }
 }
@@ -98,16 +100,11 @@ enum Next {
 async fn exchange(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
-    mut timer: Pin<&mut Sleep>,
     conn: &ConnInfo,
     shared: &Shared,
-    drain: &watch::Receiver<()>,
+    signal: &ListenerSignal,
 ) -> Next {
-    let settings = shared.config.serve_settings();
-    timer
-        .as_mut()
-        .reset(Instant::now() + settings.header_read_timeout);
-    let request = match read_head(stream, buf, timer).await {
+    let request = match read_head(stream, buf, shared.config.header_read_timeout).await {
         Head::Request(request) => request,
         Head::Handoff => return Next::Handoff,
         Head::Closed => return Next::Close,
@@ -125,10 +122,10 @@ async fn exchange(
     let exchange = Exchange {
         head_request: request.method() == Method::HEAD,
         http11: request.version() == Version::HTTP_11,
-        keep_alive: parse::keep_alive(&request) && !draining(drain),
+        keep_alive: parse::keep_alive(&request) && !signal.draining(),
     };
     let response = handle(shared, conn, request.map(|()| RequestBody::Empty)).await;
-    if write_response(stream, response, &exchange).await && !draining(drain) {
+    if write_response(stream, response, &exchange).await && !signal.draining() {
         Next::Request
     } else {
         Next::Close
@@ -142,31 +139,50 @@ enum Head {
     Closed,
 }
 
-/// Reads until `buf` holds a whole head (or the timer, the header read
-/// timeout, fires).
-async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut, mut timer: Pin<&mut Sleep>) -> Head {
+/// Reads until `buf` holds a whole head. The header read timeout starts
+/// only if the first read does not bring a whole head (the usual request
+/// needs no timer at all).
+async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut, limit: Duration) -> Head {
+    if let Some(head) = read_and_parse(stream, buf).await {
+        return head;
+    }
+    let timer = tokio::time::sleep(limit);
+    tokio::pin!(timer);
     loop {
-        if !buf.is_empty() {
-            match parse::parse(buf) {
-                Parsed::Partial => {}
-                Parsed::Request(request) => return Head::Request(request),
-                Parsed::Handoff => return Head::Handoff,
-                Parsed::Reject(status) => return Head::Reject(reject(status)),
-            }
-        }
-        if buf.capacity() - buf.len() < READ_CHUNK / 4 {
-            buf.reserve(READ_CHUNK);
-        }
-        // `read_buf` (not `try_read`): a short read tells Tokio the socket
-        // is drained, which saves a `recv` that would return EAGAIN.
         tokio::select! {
             biased;
-            read = stream.read_buf(buf) => match read {
-                Ok(0) | Err(_) => return Head::Closed,
-                Ok(_) => {}
-            },
+            head = read_and_parse(stream, buf) => if let Some(head) = head { return head },
             () = timer.as_mut() => return Head::Closed,
         }
+    }
+}
+
+/// Parses what is buffered, reading once first if that is not a whole
+/// head; `None` when more bytes are needed.
+async fn read_and_parse(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<Head> {
+    if !buf.is_empty() {
+        if let Some(head) = parse_buffered(buf) {
+            return Some(head);
+        }
+    }
+    if buf.capacity() - buf.len() < READ_CHUNK / 4 {
+        buf.reserve(READ_CHUNK);
+    }
+    // `read_buf` (not `try_read`): a short read tells Tokio the socket is
+    // drained, which saves a `recv` that would return EAGAIN.
+    match stream.read_buf(buf).await {
+        Ok(0) | Err(_) => return Some(Head::Closed),
+        Ok(_) => {}
+    }
+    parse_buffered(buf)
+}
+
+fn parse_buffered(buf: &mut BytesMut) -> Option<Head> {
+    match parse::parse(buf) {
+        Parsed::Partial => None,
+        Parsed::Request(request) => Some(Head::Request(request)),
+        Parsed::Handoff => Some(Head::Handoff),
+        Parsed::Reject(status) => Some(Head::Reject(reject(status))),
     }
 }
 
@@ -176,10 +192,6 @@ fn reject(status: http::StatusCode) -> ProxyError {
     } else {
         ProxyError::BadRequest("malformed request")
     }
-}
-
-fn draining(drain: &watch::Receiver<()>) -> bool {
-    drain.has_changed().unwrap_or(true)
 }
 
 /// Writes the response; returns whether the connection may carry another
@@ -216,10 +228,10 @@ async fn handoff(
     buf: BytesMut,
     conn: Arc<ConnInfo>,
     shared: Arc<Shared>,
-    drain: watch::Receiver<()>,
+    signal: Arc<ListenerSignal>,
 ) {
     let h2 = buf.chunk().starts_with(H2_PREFACE);
-    let settings = shared.config.serve_settings();
+    let header_read_timeout = shared.config.header_read_timeout;
     let io = TokioIo::new(Prefixed::new(buf, stream));
     let service = service_fn(
         move |request: Request<hyper::body::Incoming>| -> RequestFuture {
@@ -236,30 +248,36 @@ async fn handoff(
             .timer(TokioTimer::new())
             .max_concurrent_streams(100)
             .serve_connection(io, service);
-        drained(connection, drain, |c| c.graceful_shutdown()).await;
+        drained(connection, signal, |c| c.graceful_shutdown()).await;
     } else {
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
-            .header_read_timeout(settings.header_read_timeout)
+            .header_read_timeout(header_read_timeout)
             .serve_connection(io, service)
             .with_upgrades();
-        drained(connection, drain, |c| c.graceful_shutdown()).await;
+        drained(connection, signal, |c| c.graceful_shutdown()).await;
     }
 }
 
 /// Runs a hyper connection; when the listener drains, asks it to finish
 /// gracefully and waits for it.
-async fn drained<C, E>(connection: C, mut drain: watch::Receiver<()>, shutdown: fn(Pin<&mut C>))
+async fn drained<C, E>(connection: C, signal: Arc<ListenerSignal>, shutdown: fn(Pin<&mut C>))
 where
     C: Future<Output = Result<(), E>>,
     E: std::fmt::Display,
 {
     tokio::pin!(connection);
-    let result = tokio::select! {
-        result = connection.as_mut() => result,
-        _ = drain.changed() => {
+    let result = loop {
+        let notified = signal.notify().notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        if signal.draining() {
             shutdown(connection.as_mut());
-            connection.await
+            break connection.await;
+        }
+        tokio::select! {
+            result = connection.as_mut() => break result,
+            () = notified => {}
         }
     };
     if let Err(error) = result {
@@ -280,14 +298,15 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
-        let conn = Arc::new(crate::handler::ConnInfo {
+        let conn = crate::handler::ConnInfo {
             port: 80,
             peer_ip: http::HeaderValue::from_static("127.0.0.1"),
-            scheme: "http",
-        });
-        let (_drain, receiver) = tokio::sync::watch::channel(());
-        let connection = super::serve(stream, conn, Arc::new(crate::Shared::for_tests()), receiver);
+            tls: false,
+        };
+        let signal = super::ListenerSignal::new();
+        let connection = super::serve(stream, conn, Arc::new(crate::Shared::for_tests()), signal);
         let size = std::mem::size_of_val(&connection);
-        assert!(size <= 640, "the connection future is {size} bytes");
+        eprintln!("serve future {size}");
+        assert!(size <= 400, "the connection future is {size} bytes");
     }
 }

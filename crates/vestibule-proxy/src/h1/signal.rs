@@ -1,0 +1,49 @@
+//! What a listener tells its connections: a tick count that advances
+//! `IDLE_TICKS` times per idle timeout, or `DRAIN`. One shared clock instead
+//! of a timer per connection, and a `Notify` rather than a `watch` channel
+//! (64 bytes of waiting state rather than 120): every idle connection
+//! carries this wait, so its size is the connection's memory.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
+pub(crate) const DRAIN: u64 = u64::MAX;
+pub(crate) const IDLE_TICKS: u64 = 8;
+
+#[derive(Debug, Default)]
+pub(crate) struct ListenerSignal {
+    state: AtomicU64,
+    notify: Notify,
+}
+
+impl ListenerSignal {
+    pub(crate) fn new() -> Arc<ListenerSignal> {
+        Arc::default()
+    }
+
+    pub(crate) fn tick(&self) {
+        self.state.fetch_add(1, Ordering::AcqRel);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn drain(&self) {
+        self.state.store(DRAIN, Ordering::Release);
+        self.notify.notify_waiters();
+    }
+
+    pub(crate) fn now(&self) -> u64 {
+        self.state.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn draining(&self) -> bool {
+        self.now() == DRAIN
+    }
+
+    /// Waits for the next tick or the drain. Registered before the state
+    /// is read by the caller's loop, so no notification is lost.
+    pub(crate) fn notify(&self) -> &Notify {
+        &self.notify
+    }
+}
