@@ -103,10 +103,36 @@ fn append_forwarded_for(headers: &mut HeaderMap, peer: &HeaderValue) {
     headers.insert(X_FORWARDED_FOR.clone(), value);
 }
 
-/// The peer address as a header value, formatted once per connection.
+/// The peer address as a header value, formatted once per connection
+/// (IPv4 by hand: `to_string` costs a thousand instructions per connection).
 pub(crate) fn peer_value(peer: IpAddr) -> HeaderValue {
-    HeaderValue::from_str(&peer.to_canonical().to_string())
-        .expect("an IP address is a valid header value")
+    match peer.to_canonical() {
+        IpAddr::V4(v4) => {
+            let mut text = [0u8; 15];
+            let mut len = 0;
+            for (index, octet) in v4.octets().into_iter().enumerate() {
+                if index > 0 {
+                    text[len] = b'.';
+                    len += 1;
+                }
+                let digits = [octet / 100, octet / 10 % 10, octet % 10];
+                let skip = if octet >= 100 {
+                    0
+                } else if octet >= 10 {
+                    1
+                } else {
+                    2
+                };
+                for digit in &digits[skip..] {
+                    text[len] = b'0' + digit;
+                    len += 1;
+                }
+            }
+            HeaderValue::from_bytes(&text[..len]).expect("digits and dots are a valid header value")
+        }
+        other => HeaderValue::from_str(&other.to_string())
+            .expect("an IP address is a valid header value"),
+    }
 }
 
 /// The upstream's response as the client sees it: hop-by-hop headers gone,
@@ -125,5 +151,28 @@ pub(crate) fn millis_value(millis: u128) -> HeaderValue {
     match COMMON.get(millis as usize) {
         Some(value) => value.clone(),
         None => HeaderValue::from(millis),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_addresses_format_as_their_text() {
+        for text in [
+            "127.0.0.1",
+            "10.20.30.40",
+            "255.255.255.255",
+            "0.0.0.0",
+            "192.168.1.100",
+            "::1",
+            "2001:db8::7",
+        ] {
+            let address: IpAddr = text.parse().unwrap();
+            assert_eq!(peer_value(address), text);
+        }
+        let mapped: IpAddr = "::ffff:10.0.0.9".parse().unwrap();
+        assert_eq!(peer_value(mapped), "10.0.0.9");
     }
 }

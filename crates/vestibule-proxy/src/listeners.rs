@@ -181,7 +181,8 @@ async fn accept_loop(
                 continue;
             }
         };
-        let _ = stream.set_nodelay(true);
+        // No `set_nodelay` here: the server sets it once the connection is
+        // kept alive, or for a response written in several pieces.
         let conn = ConnInfo {
             port,
             peer_ip: crate::headers::peer_value(peer.ip()),

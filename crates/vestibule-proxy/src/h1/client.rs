@@ -105,7 +105,7 @@ pub(crate) async fn send(
         Some(request)
     } else {
         let mut body = request.into_body();
-        write_body(&mut conn.stream, &mut out, &mut body, chunked)
+        write_body(&mut conn.stream, &mut out, &mut body, chunked, |_| {})
             .await
             .map_err(|error| SendError::Reset(error.to_string()))?;
         None

@@ -40,9 +40,15 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
 ) {
+    let mut first = true;
     loop {
         if !wait_for_request(&stream, &signal).await {
             return;
+        }
+        if !std::mem::take(&mut first) {
+            // Kept alive (nginx does the same at this point): back-to-back
+            // small responses must not wait for acknowledgements.
+            let _ = stream.set_nodelay(true);
         }
         // Bytes read ahead: a pipelined next request is served before the
         // connection waits again. Not alive while it waits.
@@ -53,12 +59,17 @@ pub(crate) async fn serve(
                 Next::Request if buf.is_empty() => break,
                 Next::Request => {}
                 Next::Close => {
-                    let _ = stream.shutdown().await;
+                    // Unread bytes would make `close` send a reset, which can
+                    // destroy the response before the client reads it.
+                    if !buf.is_empty() {
+                        let _ = stream.shutdown().await;
+                    }
                     return;
                 }
                 // Boxed: hyper's connection state is large and most
                 // connections never need it.
                 Next::Handoff => {
+                    let _ = stream.set_nodelay(true);
                     let conn = Arc::new(conn);
                     return Box::pin(handoff(stream, buf, conn, shared, signal)).await;
                 }
@@ -208,7 +219,13 @@ async fn write_response(
         return stream.write_all(&out).await.is_ok() && keep_alive;
     }
     let chunked = framing == Framing::Chunked;
-    match write_body(stream, &mut out, &mut body, chunked).await {
+    // Nagle's algorithm would hold back the tail of a response written in
+    // several pieces; one written at once (the usual small response) goes
+    // out whole either way, which saves the `setsockopt` per connection.
+    let nodelay = |stream: &mut TcpStream| {
+        let _ = stream.set_nodelay(true);
+    };
+    match write_body(stream, &mut out, &mut body, chunked, nodelay).await {
         // A body shorter or longer than its declared length ends the connection.
         Ok(sent) => keep_alive && !matches!(framing, Framing::Length(length) if length != sent),
         Err(error) => {

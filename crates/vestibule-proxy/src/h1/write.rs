@@ -22,23 +22,34 @@ pub(crate) enum WriteError {
 }
 
 /// Writes `out` (a head, possibly empty), then the body, chunk-encoded when
-/// `chunked`. Returns the number of body bytes written.
-pub(crate) async fn write_body<S, B>(
+/// `chunked`. Returns the number of body bytes written. `before_split` runs
+/// once, before the first write that is not the last: a message that goes
+/// out in one write needs nothing more.
+pub(crate) async fn write_body<S, B, F>(
     stream: &mut S,
     out: &mut Vec<u8>,
     body: &mut B,
     chunked: bool,
+    before_split: F,
 ) -> Result<u64, WriteError>
 where
     S: AsyncWrite + Unpin,
     B: Body<Data = Bytes> + Unpin,
     B::Error: std::fmt::Display,
+    F: FnOnce(&mut S),
 {
+    let mut before_split = Some(before_split);
+    let mut split = |stream: &mut S| {
+        if let Some(hook) = before_split.take() {
+            hook(stream);
+        }
+    };
     let mut sent: u64 = 0;
     loop {
         let frame = match body.frame().now_or_never() {
             Some(frame) => frame,
             None => {
+                split(stream);
                 flush(stream, out).await?;
                 body.frame().await
             }
@@ -62,6 +73,7 @@ where
         if data.len() <= COALESCE_LIMIT {
             out.extend_from_slice(&data);
         } else {
+            split(stream);
             flush(stream, out).await?;
             stream.write_all(&data).await?;
         }
@@ -69,6 +81,7 @@ where
             out.extend_from_slice(encode::CHUNK_END);
         }
         if out.len() >= COALESCE_LIMIT {
+            split(stream);
             flush(stream, out).await?;
         }
     }
