@@ -483,7 +483,7 @@ class Envoy(Proxy):
 class Vestibule(Proxy):
     name = "vestibule"
     label = "vestibule"
-    h2c_note = "same port (hyper auto: HTTP/1.1 or h2 prior knowledge)"
+    h2c_note = "same port (HTTP/1.1, or the HTTP/2 preface handed to hyper's h2 server)"
 
     def __init__(self, workdir, vestibule_binary: str | None, git_rev: str = ""):
         super().__init__(workdir)

@@ -12,9 +12,11 @@ use super::chunked::{Chunked, InvalidChunk, Step};
 use super::client::UpstreamConn;
 use crate::clusters::EndpointState;
 
-/// Bytes asked for per read of a body: large enough for streaming, small
-/// enough to bound what one stream holds.
-const READ_CHUNK: usize = 32 * 1024;
+/// Bytes asked for per read of a body: reads start small and double while
+/// they come back full, up to the most one stream may hold buffered (the
+/// harness's 1 MiB responses: 16 reads, not 64).
+const FIRST_READ: usize = 16 * 1024;
+const MAX_READ: usize = 64 * 1024;
 
 /// How the response delimits its body.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,6 +50,7 @@ pub(crate) struct H1Body {
     pending: Bytes,
     reusable: bool,
     endpoint: Option<Arc<EndpointState>>,
+    read_size: usize,
 }
 
 impl H1Body {
@@ -58,6 +61,7 @@ impl H1Body {
             pending: Bytes::new(),
             reusable: false,
             endpoint: None,
+            read_size: FIRST_READ,
         }
     }
 
@@ -93,6 +97,7 @@ impl H1Body {
             pending: remainder,
             reusable,
             endpoint: Some(endpoint),
+            read_size: FIRST_READ,
         };
         if matches!(body.state, State::Length(0)) {
             body.finish();
@@ -116,10 +121,19 @@ impl H1Body {
         let Some(conn) = self.conn.as_mut() else {
             return Poll::Ready(Ok(0));
         };
-        if conn.buf.capacity() - conn.buf.len() < READ_CHUNK / 4 {
-            conn.buf.reserve(READ_CHUNK);
+        if conn.buf.capacity() - conn.buf.len() < self.read_size / 4 {
+            conn.buf.reserve(self.read_size);
         }
-        tokio_util::io::poll_read_buf(Pin::new(&mut conn.stream), cx, &mut conn.buf)
+        let room = conn.buf.capacity() - conn.buf.len();
+        let read = ready!(tokio_util::io::poll_read_buf(
+            Pin::new(&mut conn.stream),
+            cx,
+            &mut conn.buf
+        ));
+        if matches!(read, Ok(n) if n == room) {
+            self.read_size = (self.read_size * 2).min(MAX_READ);
+        }
+        Poll::Ready(read)
     }
 
     fn buffered(&mut self) -> Option<&mut BytesMut> {
