@@ -287,13 +287,14 @@ fn set_upstream_target<B>(
         || HeaderValue::from_str(authority).map_err(|_| ProxyError::BadRequest("invalid host"));
     match protocol {
         AppProtocol::Http1 => {
-            // Reuse the client's origin-form target and Host when they are
-            // already what goes upstream (the common case): no re-parse.
+            // Reuse the client's target and Host when they are already what
+            // goes upstream (the common case): no re-parse. The HTTP/1.1
+            // client writes only the path and query of the target, so an
+            // HTTP/2 request's absolute URI needs no rewriting either.
             let uri = request.uri();
-            let same_target = uri.scheme().is_none()
-                && uri
-                    .path_and_query()
-                    .is_some_and(|pq| pq.as_str() == path_and_query);
+            let same_target = uri
+                .path_and_query()
+                .is_some_and(|pq| pq.as_str() == path_and_query);
             if !same_target {
                 *request.uri_mut() = Uri::try_from(path_and_query).map_err(invalid)?;
             }
