@@ -58,6 +58,10 @@ pub struct ServeArgs {
     /// How long connections may take to finish on shutdown or listener removal.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,
+    /// How long a client connection may sit idle between requests before the
+    /// gateway closes it (Envoy's and Istio's default: one hour).
+    #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
 }
 
 /// Who this gateway is, for Istio `Gateway` selectors and namespaces.

@@ -88,6 +88,7 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
         bind_address: args.bind_address,
         port_map: args.port_map.iter().copied().collect(),
         drain_timeout: args.drain_timeout,
+        idle_timeout: args.idle_timeout,
         ..ProxyConfig::default()
     }
 }

@@ -353,3 +353,45 @@ async fn http10_clients_get_a_closed_connection_unless_they_ask_to_keep_it() {
     );
     assert!(out.ends_with("\r\n\r\nhello world"), "{out}");
 }
+
+#[tokio::test]
+async fn idle_connections_are_closed_after_the_idle_timeout_and_busy_ones_kept() {
+    let upstream = RawUpstream::start().await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write("virtualservice.yaml", ANY_PATH_VS);
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[upstream.address]),
+    );
+    let gateway = Gateway::start(config.path(), &[80], &["--idle-timeout", "800ms"]).await;
+    let address = gateway.listener(80).await;
+    let request = format!("GET /length HTTP/1.1\r\nHost: {HOST}\r\n\r\n");
+    let mut idle = TcpStream::connect(address).await.unwrap();
+    let mut busy = TcpStream::connect(address).await.unwrap();
+    for stream in [&mut idle, &mut busy] {
+        stream.write_all(request.as_bytes()).await.unwrap();
+        let mut response = [0u8; 512];
+        let n = stream.read(&mut response).await.unwrap();
+        assert!(response[..n].ends_with(b"hello"));
+    }
+    // The busy connection sends a request every 200 ms for 1.6 s: never idle
+    // for the timeout, so it stays open throughout.
+    for _ in 0..8 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        busy.write_all(request.as_bytes()).await.unwrap();
+        let mut response = [0u8; 512];
+        let n = busy.read(&mut response).await.unwrap();
+        assert!(
+            n > 0 && response[..n].ends_with(b"hello"),
+            "busy connection closed"
+        );
+    }
+    // By now the idle one has sat for 1.6 s: closed by the gateway.
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(2), idle.read_to_end(&mut rest)).await;
+    assert!(
+        matches!(closed, Ok(Ok(0))),
+        "idle connection still open: {closed:?}"
+    );
+}
