@@ -16,38 +16,74 @@ static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection"
 /// header it names, `Keep-Alive`, `Proxy-Connection`, `Transfer-Encoding`,
 /// `Upgrade`, and `TE` unless it is `trailers` (which gRPC needs).
 pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Usually none is present: one pass over the names (no hashing) tells.
-    if !headers.keys().any(is_hop_by_hop) {
+    // One pass over the names (no hashing) tells which are present; only
+    // those are removed (upstreams send `Connection: keep-alive` on every
+    // response: one removal, not seven lookups).
+    let mut present = 0u8;
+    for name in headers.keys() {
+        present |= hop_by_hop_bit(name);
+    }
+    if present == 0 {
         return;
     }
-    if let Some(connection) = headers.remove(header::CONNECTION) {
-        if let Ok(listed) = connection.to_str() {
-            for name in listed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                if !name.eq_ignore_ascii_case("trailers") {
-                    headers.remove(name);
+    if present & CONNECTION_BIT != 0 {
+        if let Some(connection) = headers.remove(header::CONNECTION) {
+            if let Ok(listed) = connection.to_str() {
+                for name in listed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+                    let known = HeaderName::from_bytes(name.as_bytes())
+                        .map_or(0, |name| hop_by_hop_bit(&name));
+                    // Known hop-by-hop names are handled below, and only if present.
+                    if known == 0 && !name.eq_ignore_ascii_case("trailers") {
+                        headers.remove(name);
+                    }
                 }
             }
         }
     }
-    headers.remove(&KEEP_ALIVE);
-    headers.remove(&PROXY_CONNECTION);
-    headers.remove(header::TRANSFER_ENCODING);
-    headers.remove(header::UPGRADE);
-    if headers
-        .get(header::TE)
-        .is_some_and(|te| te.as_bytes() != b"trailers")
+    if present & KEEP_ALIVE_BIT != 0 {
+        headers.remove(&KEEP_ALIVE);
+    }
+    if present & PROXY_CONNECTION_BIT != 0 {
+        headers.remove(&PROXY_CONNECTION);
+    }
+    if present & TRANSFER_ENCODING_BIT != 0 {
+        headers.remove(header::TRANSFER_ENCODING);
+    }
+    if present & UPGRADE_BIT != 0 {
+        headers.remove(header::UPGRADE);
+    }
+    if present & TE_BIT != 0
+        && headers
+            .get(header::TE)
+            .is_some_and(|te| te.as_bytes() != b"trailers")
     {
         headers.remove(header::TE);
     }
 }
 
-fn is_hop_by_hop(name: &HeaderName) -> bool {
-    name == header::CONNECTION
-        || name == KEEP_ALIVE
-        || name == PROXY_CONNECTION
-        || name == header::TRANSFER_ENCODING
-        || name == header::UPGRADE
-        || name == header::TE
+const CONNECTION_BIT: u8 = 1;
+const KEEP_ALIVE_BIT: u8 = 2;
+const PROXY_CONNECTION_BIT: u8 = 4;
+const TRANSFER_ENCODING_BIT: u8 = 8;
+const UPGRADE_BIT: u8 = 16;
+const TE_BIT: u8 = 32;
+
+fn hop_by_hop_bit(name: &HeaderName) -> u8 {
+    if name == header::CONNECTION {
+        CONNECTION_BIT
+    } else if name == KEEP_ALIVE {
+        KEEP_ALIVE_BIT
+    } else if name == PROXY_CONNECTION {
+        PROXY_CONNECTION_BIT
+    } else if name == header::TRANSFER_ENCODING {
+        TRANSFER_ENCODING_BIT
+    } else if name == header::UPGRADE {
+        UPGRADE_BIT
+    } else if name == header::TE {
+        TE_BIT
+    } else {
+        0
+    }
 }
 
 /// Edge headers on a request going upstream: the peer appended to
@@ -157,6 +193,34 @@ pub(crate) fn millis_value(millis: u128) -> HeaderValue {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hop_by_hop_headers_and_those_connection_names_are_removed() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in [
+            ("connection", "keep-alive, x-private, Upgrade"),
+            ("keep-alive", "timeout=5"),
+            ("x-private", "1"),
+            ("upgrade", "websocket"),
+            ("te", "trailers"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-connection", "keep-alive"),
+            ("x-kept", "1"),
+        ] {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_static(value),
+            );
+        }
+        strip_hop_by_hop(&mut headers);
+        let mut left: Vec<&str> = headers.keys().map(HeaderName::as_str).collect();
+        left.sort_unstable();
+        assert_eq!(left, ["te", "x-kept"], "TE: trailers stays (gRPC)");
+        let mut te = HeaderMap::new();
+        te.insert(header::TE, HeaderValue::from_static("gzip"));
+        strip_hop_by_hop(&mut te);
+        assert!(te.is_empty());
+    }
 
     #[test]
     fn peer_addresses_format_as_their_text() {
