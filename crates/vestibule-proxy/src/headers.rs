@@ -30,10 +30,10 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
         if let Some(connection) = headers.remove(header::CONNECTION) {
             if let Ok(listed) = connection.to_str() {
                 for name in listed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    let known = HeaderName::from_bytes(name.as_bytes())
-                        .map_or(0, |name| hop_by_hop_bit(&name));
-                    // Known hop-by-hop names are handled below, and only if present.
-                    if known == 0 && !name.eq_ignore_ascii_case("trailers") {
+                    // Known hop-by-hop names are handled below, and only if
+                    // present; compared as text (no name parsing).
+                    let known = HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop));
+                    if !known && !name.eq_ignore_ascii_case("trailers") {
                         headers.remove(name);
                     }
                 }
@@ -60,6 +60,15 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
         headers.remove(header::TE);
     }
 }
+
+const HOP_BY_HOP: [&str; 6] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+];
 
 const CONNECTION_BIT: u8 = 1;
 const KEEP_ALIVE_BIT: u8 = 2;
