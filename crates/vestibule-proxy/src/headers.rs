@@ -95,6 +95,16 @@ fn hop_by_hop_bit(name: &HeaderName) -> u8 {
     }
 }
 
+/// Whether a `Connection` header lists `token` (case-insensitive).
+pub(crate) fn connection_lists(headers: &HeaderMap, token: &str) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|&b| b == b',')
+            .any(|listed| listed.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
+    })
+}
+
 /// Edge headers on a request going upstream: the peer appended to
 /// `x-forwarded-for` (Envoy `use_remote_address`), `x-forwarded-proto`
 /// overwritten, `x-request-id` generated when absent, and `x-envoy-*`

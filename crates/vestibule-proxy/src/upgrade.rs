@@ -24,13 +24,7 @@ pub(crate) fn requested<B>(request: &mut Request<B>) -> Option<Requested> {
     if request.version() != http::Version::HTTP_11 {
         return None;
     }
-    let asks = request
-        .headers()
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .any(|token| token.trim().eq_ignore_ascii_case("upgrade"));
+    let asks = crate::headers::connection_lists(request.headers(), "upgrade");
     let protocol = request.headers().get(header::UPGRADE)?.clone();
     asks.then(|| Requested {
         protocol,

@@ -8,20 +8,19 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
+use http::header;
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;
 
+use super::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
 use super::prefixed::Prefixed;
 use super::upstream_body::{BodyFraming, H1Body};
 use super::write::{flush, write_body};
 use crate::clusters::EndpointState;
 use crate::request_body::RequestBody;
 
-const MAX_HEADERS: usize = 100;
-const MAX_HEAD_BYTES: usize = 64 * 1024;
 const READ_CHUNK: usize = 8 * 1024;
 
 /// An open connection to an upstream.
@@ -140,7 +139,8 @@ pub(crate) async fn send(
     }
     let framing = body_framing(&parts.headers, status, head_request)
         .ok_or(SendError::Protocol("invalid content-length"))?;
-    let reusable = parts.version == Version::HTTP_11 && !wants_close(&parts.headers);
+    let reusable = parts.version == Version::HTTP_11
+        && !crate::headers::connection_lists(&parts.headers, "close");
     conn.mark_reused();
     let body = H1Body::new(conn, framing, remainder, reusable, Arc::clone(endpoint));
     Ok(Response::from_parts(parts, body))
@@ -232,9 +232,7 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<Bytes>>, HeadError> 
     let length = match parsed {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) => {
-            *buf = bytes
-                .try_into_mut()
-                .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
+            *buf = head::thaw(bytes);
             return Ok(None);
         }
         Err(_) => return Err(HeadError::Invalid("malformed response head")),
@@ -244,15 +242,8 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<Bytes>>, HeadError> 
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or(HeadError::Invalid("invalid status"))?;
-    // Room for what the proxy adds (server, date, upstream time): no regrowth.
-    let mut headers = HeaderMap::with_capacity(head.headers.len() + 4);
-    for h in head.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes())
-            .map_err(|_| HeadError::Invalid("invalid header name"))?;
-        let value = HeaderValue::from_maybe_shared(bytes.slice_ref(h.value))
-            .map_err(|_| HeadError::Invalid("invalid header value"))?;
-        headers.append(name, value);
-    }
+    let headers =
+        head::header_map(&bytes, head.headers).ok_or(HeadError::Invalid("invalid header"))?;
     let version = match head.version {
         Some(1) => Version::HTTP_11,
         Some(_) => Version::HTTP_10,
@@ -291,31 +282,17 @@ fn body_framing(
             BodyFraming::UntilClose
         });
     }
-    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
-    match lengths.next() {
+    match head::content_length(headers) {
         None => Some(BodyFraming::UntilClose),
-        Some(first) => {
-            if lengths.any(|other| other != first) {
-                return None;
-            }
-            let length = first.to_str().ok()?.trim().parse().ok()?;
-            Some(BodyFraming::Length(length))
-        }
+        Some(Ok(length)) => Some(BodyFraming::Length(length)),
+        Some(Err(())) => None,
     }
-}
-
-fn wants_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use http::header::{HeaderName, HeaderValue};
 
     fn framing(headers: &[(&str, &str)], status: u16, head: bool) -> Option<BodyFraming> {
         let mut map = HeaderMap::new();

@@ -77,7 +77,7 @@ fn framing(parts: &mut Parts, hint: &SizeHint, exchange: &Exchange) -> Framing {
     if exchange.head_request || status == StatusCode::NOT_MODIFIED {
         return Framing::None;
     }
-    if let Some(length) = declared_length(&parts.headers) {
+    if let Some(Ok(length)) = super::head::content_length(&parts.headers) {
         return Framing::Length(length);
     }
     // A length the upstream sent but that does not parse is not trusted.
@@ -87,16 +87,6 @@ fn framing(parts: &mut Parts, hint: &SizeHint, exchange: &Exchange) -> Framing {
         None if exchange.http11 => Framing::Chunked,
         None => Framing::UntilClose,
     }
-}
-
-fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
-    let mut values = headers.get_all(header::CONTENT_LENGTH).iter();
-    let first = values.next()?;
-    // Differing duplicates would be a framing ambiguity.
-    if values.any(|other| other != first) {
-        return None;
-    }
-    first.to_str().ok()?.parse().ok()
 }
 
 fn status_line(out: &mut Vec<u8>, status: StatusCode) {

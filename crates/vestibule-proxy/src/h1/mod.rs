@@ -14,6 +14,7 @@ mod chunked;
 mod client;
 mod date;
 mod encode;
+mod head;
 mod parse;
 mod prefixed;
 mod server;

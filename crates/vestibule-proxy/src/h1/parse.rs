@@ -2,12 +2,11 @@
 //! the request (serve it here, hand the connection to hyper, or refuse it).
 
 use bytes::{Bytes, BytesMut};
-use http::header::{self, HeaderName, HeaderValue};
-use http::{HeaderMap, Method, Request, StatusCode, Uri, Version};
+use http::header;
+use http::{Method, Request, StatusCode, Uri, Version};
 
-/// Envoy's default `max_request_headers_kb` (60 KiB) and header count (100).
-pub(crate) const MAX_HEAD_BYTES: usize = 60 * 1024;
-const MAX_HEADERS: usize = 100;
+use super::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
+use crate::headers::connection_lists;
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -46,9 +45,7 @@ pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
         }
         (Parsed::Request(_) | Parsed::Reject(_), _) => BytesMut::new(),
         // Nothing consumed: the buffer goes back as it was.
-        _ => bytes
-            .try_into_mut()
-            .unwrap_or_else(|shared| BytesMut::from(&shared[..])),
+        _ => head::thaw(bytes),
     };
     parsed
 }
@@ -116,13 +113,7 @@ fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>>
         _ => Version::HTTP_10,
     };
     let uri = Uri::from_maybe_shared(bytes.slice_ref(head.path?.as_bytes())).ok()?;
-    // Room for what the proxy adds (x-forwarded-*, x-request-id): no regrowth.
-    let mut headers = HeaderMap::with_capacity(head.headers.len() + 4);
-    for h in head.headers.iter() {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
-        let value = HeaderValue::from_maybe_shared(bytes.slice_ref(h.value)).ok()?;
-        headers.append(name, value);
-    }
+    let headers = head::header_map(bytes, head.headers)?;
     if version == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() > 1 {
         return None;
     }
@@ -136,19 +127,11 @@ fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>>
 
 /// Whether the client wants the connection kept open after this exchange.
 pub(crate) fn keep_alive<B>(request: &Request<B>) -> bool {
-    let mut close = request.version() == Version::HTTP_10;
-    for value in request.headers().get_all(header::CONNECTION) {
-        for token in value.as_bytes().split(|&b| b == b',') {
-            let token = token.trim_ascii();
-            if token.eq_ignore_ascii_case(b"close") {
-                return false;
-            }
-            if token.eq_ignore_ascii_case(b"keep-alive") {
-                close = false;
-            }
-        }
+    let headers = request.headers();
+    if connection_lists(headers, "close") {
+        return false;
     }
-    !close
+    request.version() != Version::HTTP_10 || connection_lists(headers, "keep-alive")
 }
 
 #[cfg(test)]

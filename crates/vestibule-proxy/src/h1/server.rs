@@ -323,7 +323,6 @@ mod tests {
         let signal = super::ListenerSignal::new();
         let connection = super::serve(stream, conn, Arc::new(crate::Shared::for_tests()), signal);
         let size = std::mem::size_of_val(&connection);
-        eprintln!("serve future {size}");
         assert!(size <= 400, "the connection future is {size} bytes");
     }
 }

@@ -41,8 +41,8 @@ impl ListenerSignal {
         self.now() == DRAIN
     }
 
-    /// Waits for the next tick or the drain. Registered before the state
-    /// is read by the caller's loop, so no notification is lost.
+    /// Notified on every tick and on the drain. Callers enable their
+    /// `Notified` before reading the state, so no notification is lost.
     pub(crate) fn notify(&self) -> &Notify {
         &self.notify
     }
