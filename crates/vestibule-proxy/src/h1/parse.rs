@@ -3,10 +3,11 @@
 
 use bytes::{Bytes, BytesMut};
 use http::header;
-use http::{Method, Request, StatusCode, Uri, Version};
+use http::{Method, Request, Uri, Version};
 
 use super::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
 use crate::headers::connection_lists;
+use crate::ProxyError;
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -14,6 +15,9 @@ pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 // Returned once per request and consumed at once: boxing the request would
 // cost an allocation for nothing.
 #[allow(clippy::large_enum_variant)]
+/// What a head that cannot be parsed is answered with.
+const MALFORMED: ProxyError = ProxyError::BadRequest("malformed request");
+
 pub(crate) enum Parsed {
     /// More bytes are needed.
     Partial,
@@ -23,7 +27,7 @@ pub(crate) enum Parsed {
     /// `CONNECT`), or the HTTP/2 preface: nothing was consumed.
     Handoff,
     /// Malformed or too large: answer with this status and close.
-    Reject(StatusCode),
+    Reject(ProxyError),
 }
 
 pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
@@ -58,32 +62,23 @@ fn parse_frozen(bytes: &Bytes) -> (Parsed, Option<usize>) {
     {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) if bytes.len() >= MAX_HEAD_BYTES => {
-            return (
-                Parsed::Reject(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-                None,
-            )
+            return (Parsed::Reject(ProxyError::HeadersTooLarge), None)
         }
         Ok(httparse::Status::Partial) => return (Parsed::Partial, None),
         Err(httparse::Error::TooManyHeaders) => {
-            return (
-                Parsed::Reject(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-                None,
-            )
+            return (Parsed::Reject(ProxyError::HeadersTooLarge), None)
         }
-        Err(_) => return (Parsed::Reject(StatusCode::BAD_REQUEST), None),
+        Err(_) => return (Parsed::Reject(MALFORMED), None),
     };
     if length > MAX_HEAD_BYTES {
-        return (
-            Parsed::Reject(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE),
-            None,
-        );
+        return (Parsed::Reject(ProxyError::HeadersTooLarge), None);
     }
     if needs_hyper(&head) {
         return (Parsed::Handoff, None);
     }
     match build(&head, bytes) {
         Some(request) => (Parsed::Request(request), Some(length)),
-        None => (Parsed::Reject(StatusCode::BAD_REQUEST), None),
+        None => (Parsed::Reject(MALFORMED), None),
     }
 }
 
@@ -181,14 +176,14 @@ mod tests {
             "GET\0 / HTTP/1.1\r\n\r\n",
         ] {
             assert!(
-                matches!(parse_str(text), Parsed::Reject(StatusCode::BAD_REQUEST)),
+                matches!(parse_str(text), Parsed::Reject(MALFORMED)),
                 "{text:?}"
             );
         }
         let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD_BYTES));
         assert!(matches!(
             parse_str(&huge),
-            Parsed::Reject(http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            Parsed::Reject(ProxyError::HeadersTooLarge)
         ));
     }
 

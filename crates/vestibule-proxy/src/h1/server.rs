@@ -193,15 +193,7 @@ fn parse_buffered(buf: &mut BytesMut) -> Option<Head> {
         Parsed::Partial => None,
         Parsed::Request(request) => Some(Head::Request(request)),
         Parsed::Handoff => Some(Head::Handoff),
-        Parsed::Reject(status) => Some(Head::Reject(reject(status))),
-    }
-}
-
-fn reject(status: http::StatusCode) -> ProxyError {
-    if status == http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE {
-        ProxyError::HeadersTooLarge
-    } else {
-        ProxyError::BadRequest("malformed request")
+        Parsed::Reject(error) => Some(Head::Reject(error)),
     }
 }
 
