@@ -1,7 +1,8 @@
 //! Accumulates listeners, virtual hosts, backends and endpoints while the
 //! translators run, then produces the immutable tables.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap};
 
 use vestibule_ir::{
     Backend, BackendKey, Endpoint, EndpointTable, HostPattern, Listener, ListenerProtocol,
@@ -20,6 +21,9 @@ pub(crate) struct TableBuilder {
 struct ListenerBuilder {
     protocol: ListenerProtocol,
     virtual_hosts: Vec<VirtualHost>,
+    /// Position of each virtual host in `virtual_hosts` by its first domain,
+    /// so that 10k hosts are not found by scanning.
+    by_domain: HashMap<HostPattern, usize>,
 }
 
 impl TableBuilder {
@@ -29,6 +33,7 @@ impl TableBuilder {
         let listener = self.listeners.entry(port).or_insert(ListenerBuilder {
             protocol,
             virtual_hosts: Vec::new(),
+            by_domain: HashMap::new(),
         });
         listener.protocol == protocol
     }
@@ -52,18 +57,19 @@ impl TableBuilder {
             .listeners
             .get_mut(&port)
             .expect("listener declared before its virtual hosts");
-        let position = listener
-            .virtual_hosts
-            .iter()
-            .position(|vhost| vhost.domains.first() == Some(&pattern));
-        let index = position.unwrap_or_else(|| {
-            listener.virtual_hosts.push(VirtualHost {
-                name: format!("{pattern}:{port}"),
-                domains: vec![pattern],
-                routes: Vec::new(),
-            });
-            listener.virtual_hosts.len() - 1
-        });
+        let index = match listener.by_domain.entry(pattern) {
+            Entry::Occupied(found) => *found.get(),
+            Entry::Vacant(vacant) => {
+                let pattern = vacant.key().clone();
+                let index = listener.virtual_hosts.len();
+                listener.virtual_hosts.push(VirtualHost {
+                    name: format!("{pattern}:{port}"),
+                    domains: vec![pattern],
+                    routes: Vec::new(),
+                });
+                *vacant.insert(index)
+            }
+        };
         &mut listener.virtual_hosts[index]
     }
 

@@ -48,6 +48,7 @@ pub fn load(paths: &[PathBuf], identity: &GatewayIdentity) -> Result<Candidate, 
         errors,
         warnings,
         files,
+        ..
     } = vestibule_api::load::load_paths(paths);
     if !errors.is_empty() {
         return Err(errors);

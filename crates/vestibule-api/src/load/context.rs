@@ -1,6 +1,8 @@
 //! The per-object step: typed parse of metadata and body, checks, unknown
 //! field warnings, and insertion into [`Inputs`] with duplicate detection.
 
+use std::any::TypeId;
+
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
@@ -75,7 +77,7 @@ impl Ctx<'_> {
     /// Reads the object as a `Resource<S>` and adds it, or reports why not.
     pub(crate) fn load<S: DeserializeOwned + Default>(&mut self, rules: &Rules<S>) {
         let meta = self
-            .parse::<MetaOf>()
+            .read::<MetaOf>()
             .map(|p| p.value.metadata.unwrap_or_default());
         let body = self.parse_body::<S>(rules.body);
         let (Some(mut meta), Some(body)) = (meta, body) else {
@@ -116,12 +118,12 @@ impl Ctx<'_> {
 
     fn parse_body<S: DeserializeOwned + Default>(&mut self, body: Body) -> Option<Parsed<S>> {
         match body {
-            Body::Root => self.parse::<S>(),
-            Body::Spec => self.parse::<SpecOf<S>>().map(|p| Parsed {
+            Body::Root => self.read::<S>(),
+            Body::Spec => self.read::<SpecOf<S>>().map(|p| Parsed {
                 value: p.value.spec.unwrap_or_default(),
                 ignored: p.ignored,
             }),
-            Body::Status => self.parse::<StatusOf<S>>().map(|p| Parsed {
+            Body::Status => self.read::<StatusOf<S>>().map(|p| Parsed {
                 value: p.value.status.unwrap_or_default(),
                 ignored: p.ignored,
             }),
@@ -130,7 +132,18 @@ impl Ctx<'_> {
 
     /// Parses the object as `T`, reporting a failure as an error.
     pub(crate) fn parse<T: DeserializeOwned>(&mut self) -> Option<Parsed<T>> {
-        match self.doc.parse::<T>(self.item) {
+        let parsed = self.doc.parse::<T>(self.item);
+        self.reported(parsed)
+    }
+
+    /// Like [`Ctx::parse`], from the document's tree when it fits ([`Doc::read`]).
+    fn read<T: DeserializeOwned>(&mut self) -> Option<Parsed<T>> {
+        let parsed = self.doc.read::<T>(self.item);
+        self.reported(parsed)
+    }
+
+    fn reported<T>(&mut self, parsed: Result<Parsed<T>, Failure>) -> Option<Parsed<T>> {
+        match parsed {
             Ok(parsed) => Some(parsed),
             Err(failure) => {
                 self.failure(failure);
@@ -182,14 +195,25 @@ impl Ctx<'_> {
     }
 
     /// Adds `resource`, replacing (and warning about) one with the same namespace and name.
-    fn insert<S>(&mut self, list: fn(&mut Inputs) -> &mut Vec<Resource<S>>, resource: Resource<S>) {
+    fn insert<S: 'static>(
+        &mut self,
+        list: fn(&mut Inputs) -> &mut Vec<Resource<S>>,
+        resource: Resource<S>,
+    ) {
+        let key = (
+            TypeId::of::<S>(),
+            resource.meta.namespace.clone(),
+            resource.meta.name.clone(),
+        );
+        let duplicate = !self.out.seen.insert(key);
         let list = list(&mut self.out.inputs);
-        // Linear: sets are hundreds of resources, and this keeps `Loaded` plain data.
-        let previous = list
-            .iter()
-            .position(|r| {
-                r.meta.namespace == resource.meta.namespace && r.meta.name == resource.meta.name
+        let previous = duplicate
+            .then(|| {
+                list.iter().position(|r| {
+                    r.meta.namespace == resource.meta.namespace && r.meta.name == resource.meta.name
+                })
             })
+            .flatten()
             .map(|i| list.remove(i).source);
         list.push(resource);
         if let Some(previous) = previous {

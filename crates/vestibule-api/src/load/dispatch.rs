@@ -10,7 +10,7 @@ use super::Loaded;
 
 /// Loads one document of `file` into `out`.
 pub(crate) fn load_document(file: &str, doc: &Doc<'_>, out: &mut Loaded) {
-    let (header, failure) = match doc.parse::<Header>(None) {
+    let (header, failure) = match doc.read::<Header>(None) {
         Ok(parsed) => (parsed.value, None),
         Err(failure) => (Header::default(), Some(failure)),
     };

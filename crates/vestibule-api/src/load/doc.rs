@@ -1,7 +1,10 @@
 //! One document of a file and the typed parse of it: every parse records the
 //! fields it ignored and, on failure, the field path and the file position.
 
+use std::cell::OnceCell;
+
 use serde::de::{DeserializeOwned, DeserializeSeed, Deserializer};
+use serde_json::Value;
 
 use super::path::FieldPath;
 use super::select::Select;
@@ -13,7 +16,7 @@ pub(crate) enum Format {
 }
 
 /// A document: its text and where it sits in its file.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub(crate) struct Doc<'a> {
     pub(crate) text: &'a str,
     pub(crate) format: Format,
@@ -21,6 +24,8 @@ pub(crate) struct Doc<'a> {
     pub(crate) line_offset: u32,
     /// 1-based file line of the document's first non-empty line.
     pub(crate) line: u32,
+    /// The YAML text parsed once into a tree, on first use ([`super::tree`]).
+    tree: OnceCell<Option<Value>>,
 }
 
 /// A successful parse and the fields it skipped (unknown to the target type).
@@ -40,8 +45,35 @@ pub(crate) struct Failure {
     pub(crate) message: String,
 }
 
-impl Doc<'_> {
-    /// Parses the document (or its `items[item]`) as `T`.
+impl<'a> Doc<'a> {
+    pub(crate) fn new(text: &'a str, format: Format, line_offset: u32, line: u32) -> Self {
+        Doc {
+            text,
+            format,
+            line_offset,
+            line,
+            tree: OnceCell::new(),
+        }
+    }
+
+    /// Reads the document (or its `items[item]`) as `T`: from the document's
+    /// tree when `T` fits it (see [`super::tree`]), else as [`Doc::parse`]
+    /// does. `T` must not hold [`serde_saphyr::Spanned`] values: a tree has
+    /// no positions.
+    pub(crate) fn read<T: DeserializeOwned>(
+        &self,
+        item: Option<usize>,
+    ) -> Result<Parsed<T>, Failure> {
+        if let (Format::Yaml, None) = (self.format, item) {
+            let tree = self.tree.get_or_init(|| super::tree::parse_tree(self.text));
+            if let Some(parsed) = tree.as_ref().and_then(super::tree::read) {
+                return Ok(parsed);
+            }
+        }
+        self.parse(item)
+    }
+
+    /// Parses the document's text (or its `items[item]`) as `T`.
     pub(crate) fn parse<T: DeserializeOwned>(
         &self,
         item: Option<usize>,

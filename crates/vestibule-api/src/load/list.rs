@@ -44,13 +44,8 @@ pub(crate) fn load_list(cx: &mut Ctx<'_>) {
 fn load_item(file: &str, doc: &Doc<'_>, index: usize, item: &Item, out: &mut Loaded) {
     let prefix = FieldPath::default().key("items").index(index);
     if let Some(cut) = &item.cut {
-        let sub = Doc {
-            text: &cut.text,
-            format: doc.format,
-            line_offset: cut.line_offset,
-            line: item.line,
-        };
-        if let Ok(parsed) = sub.parse::<Header>(None) {
+        let sub = Doc::new(&cut.text, doc.format, cut.line_offset, item.line);
+        if let Ok(parsed) = sub.read::<Header>(None) {
             if item.header.as_ref().is_none_or(|h| *h == parsed.value) {
                 let header = parsed.value;
                 let mut cx = Ctx {
@@ -212,12 +207,7 @@ mod tests {
     use super::*;
 
     fn yaml(text: &str) -> Doc<'_> {
-        Doc {
-            text,
-            format: Format::Yaml,
-            line_offset: 10,
-            line: 11,
-        }
+        Doc::new(text, Format::Yaml, 10, 11)
     }
 
     #[test]

@@ -139,12 +139,7 @@ mod tests {
     use crate::load::doc::Format;
 
     fn doc(text: &str, line_offset: u32) -> Doc<'_> {
-        Doc {
-            text,
-            format: Format::Yaml,
-            line_offset,
-            line: line_offset + 1,
-        }
+        Doc::new(text, Format::Yaml, line_offset, line_offset + 1)
     }
 
     #[test]

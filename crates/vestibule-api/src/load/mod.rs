@@ -24,8 +24,11 @@ mod locate;
 mod path;
 mod select;
 mod split;
+mod tree;
 mod yaml;
 
+use std::any::TypeId;
+use std::collections::HashSet;
 use std::path::PathBuf;
 
 pub use diagnostic::Diagnostic;
@@ -43,6 +46,9 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// Files actually read, in order.
     pub files: Vec<PathBuf>,
+    /// Every (kind, namespace, name) inserted so far: duplicates are found
+    /// without scanning the lists (10k objects would make that quadratic).
+    seen: HashSet<(TypeId, String, String)>,
 }
 
 impl Loaded {
@@ -83,22 +89,26 @@ fn documents<'a>(file: &str, text: &'a str) -> Vec<Doc<'a>> {
     if file.to_ascii_lowercase().ends_with(".json") {
         let first = text.lines().position(|l| !l.trim().is_empty());
         return first
-            .map(|i| Doc {
-                text,
-                format: Format::Json,
-                line_offset: 0,
-                line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            .map(|i| {
+                Doc::new(
+                    text,
+                    Format::Json,
+                    0,
+                    u32::try_from(i + 1).unwrap_or(u32::MAX),
+                )
             })
             .into_iter()
             .collect();
     }
     split::split_documents(text)
         .into_iter()
-        .map(|chunk| Doc {
-            text: chunk.text,
-            format: Format::Yaml,
-            line_offset: chunk.line_offset,
-            line: chunk.first_line,
+        .map(|chunk| {
+            Doc::new(
+                chunk.text,
+                Format::Yaml,
+                chunk.line_offset,
+                chunk.first_line,
+            )
         })
         .collect()
 }
