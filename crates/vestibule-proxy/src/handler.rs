@@ -53,7 +53,7 @@ pub(crate) async fn handle(
     match route(listener, conn, &request) {
         Ok(decision) => {
             let runtime = &listener.routes[decision.vhost][decision.route];
-            let route = &listener.listener.virtual_hosts[decision.vhost].routes[decision.route];
+            let route = &listener.listener().virtual_hosts[decision.vhost].routes[decision.route];
             let response = act(shared, conn, route, runtime, decision, request).await;
             runtime.stats.record(response.status().as_u16());
             response
@@ -98,7 +98,7 @@ fn route(
         normalized.query,
         request.headers(),
     );
-    let routes = &listener.listener.virtual_hosts[vhost].routes;
+    let routes = &listener.listener().virtual_hosts[vhost].routes;
     let selected = select(routes, &view).ok_or(ProxyError::NoRoute)?;
     let runtime = &listener.routes[vhost][selected.route_index];
     let mut target = None;

@@ -108,7 +108,7 @@ impl DataPlane {
     /// Builds the snapshot for `table` (indexes, compiled routes) off the
     /// request path, swaps it in atomically, then binds and unbinds
     /// listeners to match. Must run inside a Tokio runtime.
-    pub fn publish(&self, generation: u64, table: &RouteTable, endpoints: &EndpointTable) {
+    pub fn publish(&self, generation: u64, table: &Arc<RouteTable>, endpoints: &EndpointTable) {
         let clusters = self.clusters.sync(table, endpoints);
         let snapshot = Snapshot::build(generation, table, &clusters, &self.stats);
         let ports = snapshot.ports();

@@ -21,11 +21,19 @@ pub struct Snapshot {
 }
 
 pub(crate) struct ListenerRuntime {
-    pub listener: Listener,
+    /// The published table (shared, not copied) and this listener's index in it.
+    table: Arc<RouteTable>,
+    index: usize,
     pub hosts: HostIndex,
     /// `[virtual host][route]`, parallel to `listener.virtual_hosts`.
     pub routes: Vec<Vec<RouteRuntime>>,
     pub unrouted: Arc<RouteStats>,
+}
+
+impl ListenerRuntime {
+    pub(crate) fn listener(&self) -> &Listener {
+        &self.table.listeners[self.index]
+    }
 }
 
 pub(crate) struct RouteRuntime {
@@ -200,14 +208,15 @@ impl Snapshot {
 
     pub(crate) fn build(
         generation: u64,
-        table: &RouteTable,
+        table: &Arc<RouteTable>,
         clusters: &HashMap<BackendKey, Arc<Cluster>>,
         stats: &StatsRegistry,
     ) -> Snapshot {
         let listeners = table
             .listeners
             .iter()
-            .map(|listener| {
+            .enumerate()
+            .map(|(index, listener)| {
                 let routes = listener
                     .virtual_hosts
                     .iter()
@@ -223,7 +232,8 @@ impl Snapshot {
                     hosts: HostIndex::new(&listener.virtual_hosts),
                     routes,
                     unrouted: stats.route(&listener.name, ""),
-                    listener: listener.clone(),
+                    table: Arc::clone(table),
+                    index,
                 };
                 (listener.port, runtime)
             })

@@ -12,6 +12,7 @@ mod istio;
 pub mod services;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use vestibule_api::Inputs;
@@ -50,7 +51,8 @@ impl Default for GatewayIdentity {
 /// Everything the translator decided.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 pub struct Translation {
-    pub table: RouteTable,
+    /// Shared with the data plane's snapshot, which reads routes from it.
+    pub table: Arc<RouteTable>,
     pub endpoints: EndpointTable,
     pub statuses: Statuses,
 }
@@ -65,7 +67,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     gateway_api::translate(inputs, identity, &registry, &mut builder, &mut statuses);
     let (table, endpoints) = builder.finish();
     Translation {
-        table,
+        table: Arc::new(table),
         endpoints,
         statuses,
     }

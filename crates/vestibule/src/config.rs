@@ -5,15 +5,12 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use vestibule_api::load::{Diagnostic, Loaded};
-use vestibule_api::Inputs;
 use vestibule_translate::{translate, GatewayIdentity, Translation};
 
 /// A configuration that loaded without errors, translated.
 #[derive(Debug, Serialize)]
 pub struct Applied {
     pub generation: u64,
-    #[serde(skip)]
-    pub inputs: Inputs,
     pub translation: Translation,
     pub warnings: Vec<Diagnostic>,
     pub files: Vec<PathBuf>,
@@ -24,7 +21,6 @@ impl Applied {
     pub fn new(generation: u64, candidate: Candidate) -> Applied {
         Applied {
             generation,
-            inputs: candidate.inputs,
             translation: candidate.translation,
             warnings: candidate.warnings,
             files: candidate.files,
@@ -34,7 +30,6 @@ impl Applied {
 
 /// A loaded, translated configuration not yet serving.
 pub struct Candidate {
-    pub inputs: Inputs,
     pub translation: Translation,
     pub warnings: Vec<Diagnostic>,
     pub files: Vec<PathBuf>,
@@ -55,7 +50,6 @@ pub fn load(paths: &[PathBuf], identity: &GatewayIdentity) -> Result<Candidate, 
     }
     let translation = translate(&inputs, identity);
     Ok(Candidate {
-        inputs,
         translation,
         warnings,
         files,

@@ -101,7 +101,7 @@ fn reload(state: &ControlState, paths: &[PathBuf], identity: &GatewayIdentity) {
                 .applied
                 .load()
                 .as_ref()
-                .is_some_and(|applied| applied.inputs == candidate.inputs);
+                .is_some_and(|applied| applied.translation == candidate.translation);
             if unchanged {
                 // Valid again (or touched without change): nothing to swap,
                 // but the last attempt succeeded.
