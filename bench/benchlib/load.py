@@ -151,9 +151,10 @@ def _ms(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
-def wrk(port: int, path: str, connections: int, seconds: float, extra_headers=(), timeout_s: float = 5) -> dict:
+def wrk(port: int, path: str, connections: int, seconds: float, extra_headers=(), timeout_s: float = 5,
+        host: str = HOST) -> dict:
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-            f"--timeout={timeout_s:g}s", "-H", f"Host: {HOST}"]
+            f"--timeout={timeout_s:g}s", "-H", f"Host: {host}"]
     for header in extra_headers:
         argv += ["-H", header]
     argv.append(f"http://127.0.0.1:{port}{path}")

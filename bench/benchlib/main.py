@@ -46,6 +46,12 @@ APT_PACKAGES = {  # binary -> Debian package
 }
 
 
+# Measured with every proxy running, round by round (Runner.interleaved).
+TIMED_SCENARIOS = ["keepalive", "h2c", "churn", "large", "fixedrate"]
+# Where a scenario's figures are kept in the results, when not under its name.
+RESULT_KEYS = {"h2c": "h2c_run"}
+
+
 def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="bench/run",
@@ -247,6 +253,7 @@ class Runner:
 
     def start(self, proxy, hosts, tag, ready_host=HOST, deadline_s=60):
         argv = proxy.configure(self.upstream.port, hosts, tag)
+        proxy.ports_by_tag[tag] = proxy.h1_port
         logdir = self.workdir / proxy.name / tag
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
         started = time.monotonic()
@@ -288,24 +295,12 @@ class Runner:
         result["upstream"] = (u1 - u0) / result["wall_s"]
         return result
 
-    def repeat(self, proc, run, derive, key) -> dict:
-        """A warm-up run, then --repeat measured runs; the run with the median
-        `key` is reported (all values of `key` are kept)."""
-        run(self.args.warmup)
-        runs = []
-        for _ in range(self.args.repeat):
-            r = self.measure(proc, lambda: run(self.args.duration))
-            derive(r)
-            runs.append(r)
-        runs.sort(key=lambda r: r[key])
-        chosen = runs[len(runs) // 2]
-        chosen["all"] = [r[key] for r in runs]
-        return chosen
-
-    def run_proxy(self, proxy) -> dict:
-        a, d, w = self.args, self.args.duration, self.args.warmup
+    def start_main(self, proxy) -> tuple:
+        """Starts the proxy's instance for scenarios a-d and g, records its
+        start-up figures and runs the routing checks. Returns (proc, results);
+        proc is None when the checks failed (the proxy is then stopped)."""
         res: dict = {"version": proxy.version(), "h2c": proxy.h2c_note}
-        proc, ready_s = self.start(proxy, [HOST], "main")
+        proc, _ = self.start(proxy, [HOST], "main")
         try:
             time.sleep(0.2)
             res["start_mem"] = procs.memory(proc.pid)
@@ -315,78 +310,107 @@ class Runner:
             time.sleep(2.0)
             res["idle_cpu"] = (procs.cpu_seconds(proc.pid) - c0) / (time.monotonic() - t0)
             failures = load.check_routing(proxy, self.upstream, full=True)
-            if failures:
-                res["check_failures"] = failures
-                return res
-            if "keepalive" in a.scenarios:
-                log(f"{proxy.name}: a) HTTP/1.1 keep-alive, 64 connections, {d:g}s")
-
-                def keepalive(r):
-                    self.require_ok(proxy, r, "keepalive")
-                    r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
-
-                res["keepalive"] = self.repeat(
-                    proc, lambda t: load.wrk(proxy.h1_port, SMALL_PATH, 64, t), keepalive, "cpu_us_per_req")
-                if proxy.name == "nginx":
-                    self.nginx_rps = res["keepalive"]["rps"]
-            if "h2c" in a.scenarios:
-                log(f"{proxy.name}: b) h2c, 16 connections x 8 streams, {d:g}s")
-
-                def h2c(r):
-                    if r["failed"] or r["requests"] == 0:
-                        raise BenchError(f"{proxy.name}: h2c run had {r['failed']} failures:\n{r['raw']}")
-                    r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
-
-                res["h2c_run"] = self.repeat(
-                    proc, lambda t: load.h2load(proxy.h2c_port, SMALL_PATH, 16, 8, t), h2c, "cpu_us_per_req")
-            if "churn" in a.scenarios:
-                log(f"{proxy.name}: c) one connection per request, 64 concurrent, {d:g}s")
-
-                def churn(r):
-                    self.require_ok(proxy, r, "churn")
-                    r["cpu_us_per_conn"] = r["cpu_s"] * 1e6 / r["requests"]
-
-                res["churn"] = self.repeat(
-                    proc, lambda t: load.wrk(proxy.h1_port, SMALL_PATH, 64, t, ["Connection: close"]),
-                    churn, "cpu_us_per_conn")
-            if "large" in a.scenarios:
-                log(f"{proxy.name}: d) 1 MiB responses, 8 connections, {d:g}s")
-
-                def large(r):
-                    self.require_ok(proxy, r, "large")
-                    r["mb_per_cpu_s"] = r["requests"] * BIG_SIZE / 1e6 / r["cpu_s"]
-                    r["mb_per_s"] = r["requests"] * BIG_SIZE / 1e6 / (r["duration_ms"] / 1e3)
-
-                res["large"] = self.repeat(
-                    proc, lambda t: load.wrk(proxy.h1_port, BIG_PATH, 8, t, timeout_s=10), large, "mb_per_cpu_s")
-            if "fixedrate" in a.scenarios:
-                rate = a.rate or self.nginx_rps and self.nginx_rps / 2
-                if not rate and "keepalive" in res:
-                    rate = res["keepalive"]["rps"] / 2
-                    res["fixedrate_note"] = "rate = 50% of its own scenario a (nginx not measured)"
-                if not self.oha_bin:
-                    res["fixedrate_skip"] = "oha not available"
-                elif not rate:
-                    res["fixedrate_skip"] = "no rate (run scenario a or pass --rate)"
-                else:
-                    log(f"{proxy.name}: g) fixed rate {rate:.0f} req/s, 64 connections, {d:g}s (oha)")
-
-                    def fixed(r):
-                        if r["non_2xx"] or r["errors"]:
-                            raise BenchError(
-                                f"{proxy.name}: fixed-rate run had {r['non_2xx']} non-2xx, errors {r['errors']}")
-                        r["rate"] = rate
-
-                    res["fixedrate"] = self.repeat(
-                        proc, lambda t: load.oha(self.oha_bin, proxy.h1_port, SMALL_PATH, 64, rate, t),
-                        fixed, "p99_ms")
-        finally:
+        except BaseException:
             procs.stop(proc)
-        if "idle" in a.scenarios:
-            res["idle"] = self.idle(proxy)
-        if "routes" in a.scenarios:
-            res["routes"] = self.routes(proxy)
-        return res
+            raise
+        if failures:
+            res["check_failures"] = failures
+            procs.stop(proc)
+            return None, res
+        return proc, res
+
+    def scenario(self, name, proxy, results) -> tuple | None:
+        """(what to log, one run, derived figures, the figure the median is
+        taken on) for scenario `name` of `proxy`, or None to skip it."""
+        a, d = self.args, self.args.duration
+        if name == "keepalive":
+            def keepalive(r):
+                self.require_ok(proxy, r, "keepalive")
+                r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
+            return (f"a) HTTP/1.1 keep-alive, 64 connections, {d:g}s",
+                    lambda t: load.wrk(proxy.h1_port, SMALL_PATH, 64, t), keepalive, "cpu_us_per_req")
+        if name == "h2c":
+            def h2c(r):
+                if r["failed"] or r["requests"] == 0:
+                    raise BenchError(f"{proxy.name}: h2c run had {r['failed']} failures:\n{r['raw']}")
+                r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
+            return (f"b) h2c, 16 connections x 8 streams, {d:g}s",
+                    lambda t: load.h2load(proxy.h2c_port, SMALL_PATH, 16, 8, t), h2c, "cpu_us_per_req")
+        if name == "churn":
+            def churn(r):
+                self.require_ok(proxy, r, "churn")
+                r["cpu_us_per_conn"] = r["cpu_s"] * 1e6 / r["requests"]
+            return (f"c) one connection per request, 64 concurrent, {d:g}s",
+                    lambda t: load.wrk(proxy.h1_port, SMALL_PATH, 64, t, ["Connection: close"]),
+                    churn, "cpu_us_per_conn")
+        if name == "large":
+            def large(r):
+                self.require_ok(proxy, r, "large")
+                r["mb_per_cpu_s"] = r["requests"] * BIG_SIZE / 1e6 / r["cpu_s"]
+                r["mb_per_s"] = r["requests"] * BIG_SIZE / 1e6 / (r["duration_ms"] / 1e3)
+            return (f"d) 1 MiB responses, 8 connections, {d:g}s",
+                    lambda t: load.wrk(proxy.h1_port, BIG_PATH, 8, t, timeout_s=10), large, "mb_per_cpu_s")
+        if name == "fixedrate":
+            res = results[proxy.name]
+            rate = a.rate or self.nginx_rps and self.nginx_rps / 2
+            if not rate and "keepalive" in res:
+                rate = res["keepalive"]["rps"] / 2
+                res["fixedrate_note"] = "rate = 50% of its own scenario a (nginx not measured)"
+            if not self.oha_bin:
+                res["fixedrate_skip"] = "oha not available"
+                return None
+            if not rate:
+                res["fixedrate_skip"] = "no rate (run scenario a or pass --rate)"
+                return None
+
+            def fixed(r):
+                if r["non_2xx"] or r["errors"]:
+                    raise BenchError(
+                        f"{proxy.name}: fixed-rate run had {r['non_2xx']} non-2xx, errors {r['errors']}")
+                r["rate"] = rate
+            return (f"g) fixed rate {rate:.0f} req/s, 64 connections, {d:g}s (oha)",
+                    lambda t: load.oha(self.oha_bin, proxy.h1_port, SMALL_PATH, 64, rate, t), fixed, "p99_ms")
+        raise ValueError(name)
+
+    def interleaved(self, running: dict, results: dict):
+        """Scenarios a-d and g with every proxy already running: each scenario
+        is measured round by round, one run per proxy per round, the proxy
+        that goes first rotating from round to round. A proxy's runs and its
+        peers' are seconds apart, not minutes, so that the machine's drift
+        (other tenants, caches, frequency) touches them alike. The run with
+        the median figure is reported; all of them are kept."""
+        for name in TIMED_SCENARIOS:
+            if name not in self.args.scenarios:
+                continue
+            specs = {}
+            for pname, (proxy, proc) in running.items():
+                spec = self.scenario(name, proxy, results)
+                if spec:
+                    specs[pname] = spec
+            if not specs:
+                continue
+            for pname, (what, run, _, _) in specs.items():
+                log(f"{pname}: {what} (warm-up)")
+                run(self.args.warmup)
+            runs = {pname: [] for pname in specs}
+            order = list(specs)
+            for round_ in range(self.args.repeat):
+                shift = round_ % len(order)
+                for pname in order[shift:] + order[:shift]:
+                    what, run, derive, _ = specs[pname]
+                    log(f"{pname}: {what}, round {round_ + 1}/{self.args.repeat}")
+                    proc = running[pname][1]
+                    r = self.measure(proc, lambda: run(self.args.duration))
+                    derive(r)
+                    runs[pname].append(r)
+            for pname, rs in runs.items():
+                key = specs[pname][3]
+                rs.sort(key=lambda r: r[key])
+                chosen = rs[len(rs) // 2]
+                chosen["all"] = [r[key] for r in rs]
+                results[pname][RESULT_KEYS.get(name, name)] = chosen
+                if name == "keepalive" and pname == "nginx":
+                    self.nginx_rps = chosen["rps"]
 
     def require_ok(self, proxy, r, what):
         if r["non_2xx"] or r["socket_errors"] or r["requests"] == 0:
@@ -475,10 +499,79 @@ class Runner:
             }
         results["extra_pss"] = results["n"]["pss"] - results["1"]["pss"]
         results["extra_rss"] = results["n"]["rss"] - results["1"]["rss"]
+        results.update(self.routes_under_load(proxy, hosts))
         return results
+
+    def routes_under_load(self, proxy, hosts) -> dict:
+        """With the 1-route and the n-route configuration both running:
+        keep-alive CPU per request on the last of the n hosts against the
+        one host, alternated (is the lookup flat?); then, for proxies that
+        reload from files, a hot swap of all n routes under load."""
+        one, _ = self.start(proxy, [HOST], "flat-1")
+        try:
+            many, _ = self.start(proxy, hosts, "flat-n", ready_host=hosts[-1], deadline_s=120)
+        except BaseException:
+            procs.stop(one)
+            raise
+        try:
+            ports = {"1": proxy_port(proxy, "flat-1"), "n": proxy_port(proxy, "flat-n")}
+            procs_by = {"1": one, "n": many}
+            hosts_by = {"1": HOST, "n": hosts[-1]}
+            seconds = max(1.0, self.args.duration / 2)
+            cpu = {"1": [], "n": []}
+            for round_ in range(3):
+                for tag in (("1", "n") if round_ % 2 == 0 else ("n", "1")):
+                    r = self.measure(procs_by[tag], lambda: load.wrk(
+                        ports[tag], SMALL_PATH, 64, seconds, host=hosts_by[tag]))
+                    self.require_ok(proxy, r, f"{tag}-route lookup")
+                    cpu[tag].append(r["cpu_s"] * 1e6 / r["requests"])
+            out = {"flat": statistics.median(cpu["n"]) / statistics.median(cpu["1"]),
+                   "flat_us": {k: statistics.median(v) for k, v in cpu.items()}}
+            if hasattr(proxy, "swap_routes"):
+                out["swap"] = self.hot_swap(proxy, many, ports["n"], hosts)
+            return out
+        finally:
+            procs.stop(one)
+            procs.stop(many)
+
+    def hot_swap(self, proxy, proc, port, hosts) -> dict:
+        """Rewrites all n routes (each gains a `/swapped` prefix) while wrk
+        loads the first host: the time from the write to the last host
+        serving the new route, and wrk's failures over the whole run."""
+        seconds = 4.0
+        result = {}
+
+        def swap():
+            time.sleep(1.0)
+            written = time.monotonic()
+            proxy.swap_routes("flat-n", hosts)
+            deadline = written + 60
+            while load.http_status(port, hosts[-1], "/swapped/200", timeout=1) != 200:
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{proxy.name}: the swapped routes were not served within 60 s")
+                time.sleep(0.001)
+            result["swap_s"] = time.monotonic() - written
+
+        import threading
+        swapper = threading.Thread(target=swap)
+        swapper.start()
+        r = load.wrk(port, SMALL_PATH, 64, seconds, host=hosts[0])
+        swapper.join()
+        if proc.poll() is not None:
+            raise BenchError(f"{proxy.name} exited during the hot swap")
+        if "swap_s" not in result:
+            raise BenchError(f"{proxy.name}: hot swap did not complete")
+        result["failed"] = r["non_2xx"] + r["socket_errors"]
+        result["requests"] = r["requests"]
+        return result
 
 
 # ---------------------------------------------------------------- the table
+
+
+def proxy_port(proxy, tag) -> int:
+    """The HTTP/1.1 port of the instance configured under `tag`."""
+    return proxy.ports_by_tag[tag]
 
 
 def fmt(value, digits=1):
@@ -533,6 +626,14 @@ ROWS = [
      lambda r: r.get("routes", {}).get("n", {}).get("ready_s", None) and r["routes"]["n"]["ready_s"] * 1e3, fmt),
     ("f) 10k host routes: extra memory (MiB)", "cost",
      lambda r: r.get("routes", {}).get("extra_pss") and r["routes"]["extra_pss"] / 2**20, fmt),
+    ("f) 10k host routes: CPU per request on the last host ÷ on the 1-route config (1.00 = flat)", "info",
+     lambda r: r.get("routes", {}).get("flat"), lambda v: fmt(v, 2)),
+    ("f) 10k host routes: hot swap of all routes under load: time to serve them (ms)", "cost",
+     lambda r: r.get("routes", {}).get("swap", {}).get("swap_s") and r["routes"]["swap"]["swap_s"] * 1e3,
+     lambda v: "not measured" if v is None else fmt(v)),
+    ("f) 10k host routes: hot swap: failed requests / requests during it", "info",
+     lambda r: r.get("routes", {}).get("swap"),
+     lambda v: "not measured" if not v else f"{v['failed']} / {v['requests']:,}"),
     ("f) 1 route: time to ready (ms)", "cost",
      lambda r: r.get("routes", {}).get("1", {}).get("ready_s", None) and r["routes"]["1"]["ready_s"] * 1e3, fmt),
     ("CPU while idle, 1 route (% of a core)", "info",
@@ -714,16 +815,33 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
     runner = Runner(args, workdir, upstream, proxy_cpu, load_cpu, oha_bin)
     results: dict[str, dict] = {}
     failed = []
-    for name in order:
-        if name in skipped:
-            log(f"{name}: skipped: {skipped[name]}")
-            continue
+    # Every proxy is started (and checked) first and stays up, idle, while
+    # its peers are measured: idle, each costs nothing (the "CPU while idle"
+    # row shows it).
+    running: dict = {}
+    try:
+        for name in order:
+            if name in skipped:
+                log(f"{name}: skipped: {skipped[name]}")
+                continue
+            proxy = instances[name]
+            log(f"== {name} {proxy.version()}")
+            proc, results[name] = runner.start_main(proxy)
+            if proc is None:
+                failed.append(name)
+                log(f"{name}: ROUTING CHECKS FAILED, not measured: {results[name]['check_failures']}")
+            else:
+                running[name] = (proxy, proc)
+        runner.interleaved(running, results)
+    finally:
+        for _, proc in running.values():
+            procs.stop(proc)
+    for name in running:
         proxy = instances[name]
-        log(f"== {name} {proxy.version()}")
-        results[name] = runner.run_proxy(proxy)
-        if results[name].get("check_failures"):
-            failed.append(name)
-            log(f"{name}: ROUTING CHECKS FAILED, not measured: {results[name]['check_failures']}")
+        if "idle" in args.scenarios:
+            results[name]["idle"] = runner.idle(proxy)
+        if "routes" in args.scenarios:
+            results[name]["routes"] = runner.routes(proxy)
 
     versions = {name: (instances[name].version() if name not in skipped else f"skipped: {skipped[name]}")
                 for name in order}

@@ -175,6 +175,8 @@ class Proxy:
         self.workdir = workdir
         self.h1_port = 0
         self.h2c_port = 0
+        # The HTTP/1.1 port of each started configuration, by tag.
+        self.ports_by_tag: dict[str, int] = {}
 
     def binary(self) -> str | None:
         raise NotImplementedError
@@ -548,30 +550,7 @@ endpoints:
         ]
         (d / "config").mkdir(exist_ok=True)
         (d / "config" / "gateway.yaml").write_text("---\n".join(docs))
-        with open(d / "config" / "virtualservices.yaml", "w") as f:
-            for i, host in enumerate(hosts):
-                f.write(
-                    f"""---
-apiVersion: networking.istio.io/v1alpha3
-kind: VirtualService
-metadata:
-  name: route-{i}
-spec:
-  hosts:
-  - "{host}"
-  gateways:
-  - bench-gateway
-  http:
-  - match:
-    - uri:
-        prefix: /status
-    route:
-    - destination:
-        host: httpbin
-        port:
-          number: 8000
-"""
-                )
+        (d / "config" / "virtualservices.yaml").write_text(virtual_services(hosts))
         return [
             self.binary(),
             "serve",
@@ -588,6 +567,45 @@ spec:
             "--drain-timeout",
             "1s",
         ]
+
+
+    def swap_routes(self, tag, hosts):
+        """Replaces all the routes of configuration `tag` at once (an atomic
+        rename, as a config-management tool or a ConfigMap update does): each
+        host also routes the prefix `/swapped`."""
+        config = self.confdir(tag) / "config"
+        staged = config / ".virtualservices.yaml.new"
+        staged.write_text(virtual_services(hosts, extra_prefix="/swapped"))
+        os.replace(staged, config / "virtualservices.yaml")
+
+
+def virtual_services(hosts: list[str], extra_prefix: str | None = None) -> str:
+    """One VirtualService per host, routing the prefix `/status` (and
+    `extra_prefix`) to the upstream."""
+    extra = f"    - uri:\n        prefix: {extra_prefix}\n" if extra_prefix else ""
+    return "".join(
+        f"""---
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: route-{i}
+spec:
+  hosts:
+  - "{host}"
+  gateways:
+  - bench-gateway
+  http:
+  - match:
+    - uri:
+        prefix: /status
+{extra}    route:
+    - destination:
+        host: httpbin
+        port:
+          number: 8000
+"""
+        for i, host in enumerate(hosts)
+    )
 
 
 def find_envoy(cache: Path) -> str | None:
