@@ -64,6 +64,10 @@ impl<'a> Doc<'a> {
         &self,
         item: Option<usize>,
     ) -> Result<Parsed<T>, Failure> {
+        #[cfg(test)]
+        if super::tree::DIRECT_ONLY.with(std::cell::Cell::get) {
+            return self.parse(item);
+        }
         if let (Format::Yaml, None) = (self.format, item) {
             let tree = self.tree.get_or_init(|| super::tree::parse_tree(self.text));
             if let Some(parsed) = tree.as_ref().and_then(super::tree::read) {

@@ -16,6 +16,12 @@ use serde_json::Value;
 use super::doc::Parsed;
 use super::path::FieldPath;
 
+#[cfg(test)]
+thread_local! {
+    /// Tests compare loading with and without the tree.
+    pub(crate) static DIRECT_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
 /// Parses a YAML document into a tree, under the same budgets as the direct
 /// parse. `None` for anything the parser rejects (the direct parse will say
 /// why).
@@ -74,6 +80,104 @@ mod tests {
         assert!(read::<Port>(&tree("name: http\nnumber: \"1\"\n")).is_none());
         assert!(read::<Port>(&tree("name: http\nnumber: 1.5\n")).is_none());
         assert!(read::<Port>(&tree("name: http\nnumber: 1\ntarget: 70000\n")).is_none());
+    }
+
+    /// Loads `text` with and without the tree: everything must come out the
+    /// same (objects, errors, warnings with their positions).
+    fn assert_same_both_ways(file: &str, text: &str) {
+        let load = |direct: bool| {
+            DIRECT_ONLY.with(|d| d.set(direct));
+            let mut loaded = crate::load::Loaded::default();
+            crate::load::load_str(file, text, &mut loaded);
+            DIRECT_ONLY.with(|d| d.set(false));
+            loaded
+        };
+        let (fast, direct) = (load(false), load(true));
+        assert_eq!(fast.inputs, direct.inputs, "{file}: objects differ");
+        assert_eq!(fast.errors, direct.errors, "{file}: errors differ");
+        assert_eq!(fast.warnings, direct.warnings, "{file}: warnings differ");
+    }
+
+    fn yaml_files(dir: &std::path::Path, into: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).expect("readable").flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                yaml_files(&path, into);
+            } else if path.extension().is_some_and(|e| e == "yaml" || e == "yml") {
+                into.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn every_manifest_in_the_repository_loads_the_same_through_the_tree() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = Vec::new();
+        yaml_files(&root.join("examples"), &mut files);
+        yaml_files(&root.join("crates/vestibule-translate/tests"), &mut files);
+        assert!(files.len() > 20, "fixtures found: {}", files.len());
+        for path in files {
+            let text = std::fs::read_to_string(&path).expect("utf-8");
+            assert_same_both_ways(&path.display().to_string(), &text);
+        }
+    }
+
+    #[test]
+    fn scalars_that_read_differently_by_type_load_the_same_through_the_tree() {
+        let text = r#"apiVersion: v1
+kind: Service
+metadata:
+  name: svc
+  labels:
+    version: 1.10
+    enabled: yes
+    count: 0x10
+    empty:
+    quoted: "8080"
+  annotations:
+    nothing: ~
+spec:
+  selector:
+    app: 123
+  ports:
+  - name: 8080
+    port: "80"
+    targetPort: http
+  - &second
+    name: grpc
+    port: 0o777
+    targetPort: 9000
+  - <<: *second
+    name: merged
+    port: !!int "81"
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: vs, namespace: 7}
+spec:
+  hosts: [a.example.com, 1.2]
+  gateways: [gw]
+  http:
+  - match: [{uri: {prefix: /}, headers: {x-n: {exact: 1}}}]
+    route: [{destination: {host: svc, port: {number: 80}}, weight: 100}]
+    timeout: 1.5
+  - bogus: field
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: dup
+  name: again
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: nan
+spec:
+  ports:
+  - port: .nan
+"#;
+        assert_same_both_ways("tricky.yaml", text);
     }
 
     #[test]
