@@ -13,6 +13,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -48,8 +49,6 @@ APT_PACKAGES = {  # binary -> Debian package
 
 # Measured with every proxy running, round by round (Runner.interleaved).
 TIMED_SCENARIOS = ["keepalive", "h2c", "churn", "large", "fixedrate"]
-# Where a scenario's figures are kept in the results, when not under its name.
-RESULT_KEYS = {"h2c": "h2c_run"}
 
 
 def parse_args(argv):
@@ -299,7 +298,7 @@ class Runner:
         """Starts the proxy's instance for scenarios a-d and g, records its
         start-up figures and runs the routing checks. Returns (proc, results);
         proc is None when the checks failed (the proxy is then stopped)."""
-        res: dict = {"version": proxy.version(), "h2c": proxy.h2c_note}
+        res: dict = {"version": proxy.version()}
         proc, _ = self.start(proxy, [HOST], "main")
         try:
             time.sleep(0.2)
@@ -408,7 +407,7 @@ class Runner:
                 rs.sort(key=lambda r: r[key])
                 chosen = rs[len(rs) // 2]
                 chosen["all"] = [r[key] for r in rs]
-                results[pname][RESULT_KEYS.get(name, name)] = chosen
+                results[pname][name] = chosen
                 if name == "keepalive" and pname == "nginx":
                     self.nginx_rps = chosen["rps"]
 
@@ -514,21 +513,21 @@ class Runner:
             procs.stop(one)
             raise
         try:
-            ports = {"1": proxy_port(proxy, "flat-1"), "n": proxy_port(proxy, "flat-n")}
-            procs_by = {"1": one, "n": many}
-            hosts_by = {"1": HOST, "n": hosts[-1]}
+            # tag -> (process, port, the host requested)
+            instances = {"1": (one, proxy.ports_by_tag["flat-1"], HOST),
+                         "n": (many, proxy.ports_by_tag["flat-n"], hosts[-1])}
             seconds = max(1.0, self.args.duration / 2)
             cpu = {"1": [], "n": []}
             for round_ in range(3):
                 for tag in (("1", "n") if round_ % 2 == 0 else ("n", "1")):
-                    r = self.measure(procs_by[tag], lambda: load.wrk(
-                        ports[tag], SMALL_PATH, 64, seconds, host=hosts_by[tag]))
+                    proc, port, host = instances[tag]
+                    r = self.measure(proc, lambda: load.wrk(port, SMALL_PATH, 64, seconds, host=host))
                     self.require_ok(proxy, r, f"{tag}-route lookup")
                     cpu[tag].append(r["cpu_s"] * 1e6 / r["requests"])
             out = {"flat": statistics.median(cpu["n"]) / statistics.median(cpu["1"]),
                    "flat_us": {k: statistics.median(v) for k, v in cpu.items()}}
             if hasattr(proxy, "swap_routes"):
-                out["swap"] = self.hot_swap(proxy, many, ports["n"], hosts)
+                out["swap"] = self.hot_swap(proxy, many, instances["n"][1], hosts)
             return out
         finally:
             procs.stop(one)
@@ -537,41 +536,44 @@ class Runner:
     def hot_swap(self, proxy, proc, port, hosts) -> dict:
         """Rewrites all n routes (each gains a `/swapped` prefix) while wrk
         loads the first host: the time from the write to the last host
-        serving the new route, and wrk's failures over the whole run."""
-        seconds = 4.0
+        serving the new route, and wrk's failures from 1 s before the write
+        until 1 s after the swap (wrk runs back to back, 1 s at a time, so
+        the load lasts however long the swap takes)."""
         result = {}
 
         def swap():
-            time.sleep(1.0)
-            written = time.monotonic()
-            proxy.swap_routes("flat-n", hosts)
-            deadline = written + 60
-            while load.http_status(port, hosts[-1], "/swapped/200", timeout=1) != 200:
-                if time.monotonic() > deadline:
-                    raise BenchError(f"{proxy.name}: the swapped routes were not served within 60 s")
-                time.sleep(0.001)
-            result["swap_s"] = time.monotonic() - written
+            try:
+                time.sleep(1.0)
+                written = time.monotonic()
+                proxy.swap_routes("flat-n", hosts)
+                deadline = written + 60
+                while load.http_status(port, hosts[-1], "/swapped/200", timeout=1) != 200:
+                    if time.monotonic() > deadline:
+                        raise BenchError(f"{proxy.name}: the swapped routes were not served within 60 s")
+                    time.sleep(0.001)
+                result["swap_s"] = time.monotonic() - written
+            except BenchError as error:
+                result["error"] = str(error)
 
-        import threading
         swapper = threading.Thread(target=swap)
         swapper.start()
-        r = load.wrk(port, SMALL_PATH, 64, seconds, host=hosts[0])
+        failed = requests = 0
+        after = 0  # wrk runs that started after the swap completed
+        while after < 1:
+            if not swapper.is_alive():
+                after += 1
+            r = load.wrk(port, SMALL_PATH, 64, 1, host=hosts[0])
+            failed += r["non_2xx"] + r["socket_errors"]
+            requests += r["requests"]
         swapper.join()
         if proc.poll() is not None:
             raise BenchError(f"{proxy.name} exited during the hot swap")
         if "swap_s" not in result:
-            raise BenchError(f"{proxy.name}: hot swap did not complete")
-        result["failed"] = r["non_2xx"] + r["socket_errors"]
-        result["requests"] = r["requests"]
-        return result
+            raise BenchError(result.get("error", f"{proxy.name}: hot swap did not complete"))
+        return {"swap_s": result["swap_s"], "failed": failed, "requests": requests}
 
 
 # ---------------------------------------------------------------- the table
-
-
-def proxy_port(proxy, tag) -> int:
-    """The HTTP/1.1 port of the instance configured under `tag`."""
-    return proxy.ports_by_tag[tag]
 
 
 def fmt(value, digits=1):
@@ -613,9 +615,9 @@ ROWS = [
     ("a) p99 latency at saturation (ms)", "cost",
      lambda r: r.get("keepalive", {}).get("p99_ms"), lambda v: fmt(v, 2)),
     ("b) h2c, 16 conns × 8 streams: req/s", "gain",
-     lambda r: r.get("h2c_run", {}).get("rps"), fmt),
+     lambda r: r.get("h2c", {}).get("rps"), fmt),
     ("b) h2c: CPU µs per request", "cost",
-     lambda r: r.get("h2c_run", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
+     lambda r: r.get("h2c", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
     ("c) one connection per request: CPU µs per connection", "cost",
      lambda r: r.get("churn", {}).get("cpu_us_per_conn"), lambda v: fmt(v, 2)),
     ("d) 1 MiB responses: MB/s per core of proxy CPU", "gain",

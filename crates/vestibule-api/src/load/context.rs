@@ -207,14 +207,15 @@ impl Ctx<'_> {
         );
         let duplicate = !self.out.seen.insert(key);
         let list = list(&mut self.out.inputs);
-        let previous = duplicate
-            .then(|| {
-                list.iter().position(|r| {
+        let previous = if duplicate {
+            list.iter()
+                .position(|r| {
                     r.meta.namespace == resource.meta.namespace && r.meta.name == resource.meta.name
                 })
-            })
-            .flatten()
-            .map(|i| list.remove(i).source);
+                .map(|i| list.remove(i).source)
+        } else {
+            None
+        };
         list.push(resource);
         if let Some(previous) = previous {
             let message = format!(

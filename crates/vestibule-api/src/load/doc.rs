@@ -120,3 +120,44 @@ where
     }
     result
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::load::header::Header;
+
+    const VIRTUAL_SERVICE: &str = "apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: vs
+spec:
+  hosts: [a.example.com]
+";
+
+    #[test]
+    fn a_document_is_parsed_once_and_read_from_its_tree() {
+        let doc = Doc::new(VIRTUAL_SERVICE, Format::Yaml, 0, 1);
+        let header = doc.read::<Header>(None).expect("reads").value;
+        assert_eq!(header.type_meta.kind, "VirtualService");
+        let tree = doc.tree.get().expect("tree built on first read");
+        let tree = tree.as_ref().expect("the document parses into a tree");
+        // What `read` returned came from this tree: reading it again agrees.
+        let from_tree = super::super::tree::read::<Header>(tree).expect("fits the tree");
+        assert_eq!(from_tree.value, header);
+    }
+
+    #[test]
+    fn json_documents_and_list_items_do_not_build_a_tree() {
+        let json = Doc::new(
+            r#"{"apiVersion": "v1", "kind": "Namespace"}"#,
+            Format::Json,
+            0,
+            1,
+        );
+        json.read::<Header>(None).expect("reads");
+        assert!(json.tree.get().is_none());
+        let yaml = Doc::new(VIRTUAL_SERVICE, Format::Yaml, 0, 1);
+        let _ = yaml.read::<Header>(Some(0));
+        assert!(yaml.tree.get().is_none(), "items are read in place");
+    }
+}

@@ -12,12 +12,12 @@ use crate::ProxyError;
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
-// Returned once per request and consumed at once: boxing the request would
-// cost an allocation for nothing.
-#[allow(clippy::large_enum_variant)]
 /// What a head that cannot be parsed is answered with.
 const MALFORMED: ProxyError = ProxyError::BadRequest("malformed request");
 
+// Returned once per request and consumed at once: boxing the request would
+// cost an allocation for nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Parsed {
     /// More bytes are needed.
     Partial,
@@ -26,7 +26,7 @@ pub(crate) enum Parsed {
     /// A request this server leaves to hyper (a body, `Expect`, `Upgrade`,
     /// `CONNECT`), or the HTTP/2 preface: nothing was consumed.
     Handoff,
-    /// Malformed or too large: answer with this status and close.
+    /// Malformed or too large: answer with this error and close.
     Reject(ProxyError),
 }
 

@@ -23,8 +23,13 @@ impl ListenerSignal {
         Arc::default()
     }
 
+    /// Advances the clock; a drained signal stays drained.
     pub(crate) fn tick(&self) {
-        self.state.fetch_add(1, Ordering::AcqRel);
+        let _ = self
+            .state
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |now| {
+                (now != DRAIN).then(|| now + 1)
+            });
         self.notify.notify_waiters();
     }
 
@@ -45,5 +50,25 @@ impl ListenerSignal {
     /// `Notified` before reading the state, so no notification is lost.
     pub(crate) fn notify(&self) -> &Notify {
         &self.notify
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_advance_the_clock_but_never_undo_a_drain() {
+        let signal = ListenerSignal::new();
+        signal.tick();
+        signal.tick();
+        assert_eq!(signal.now(), 2);
+        assert!(!signal.draining());
+        signal.drain();
+        signal.tick();
+        assert!(
+            signal.draining(),
+            "a tick after the drain wrapped the clock"
+        );
     }
 }
