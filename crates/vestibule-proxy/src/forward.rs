@@ -39,8 +39,10 @@ pub(crate) async fn forward(
     let mut tried: Tried = SmallVec::new();
     let mut attempt = 0u32;
     loop {
+        // Timers are boxed: rare, and large enough to weigh on every
+        // request's state if inline.
         if attempt > 0 {
-            tokio::time::sleep(backoff(retry, attempt)).await;
+            Box::pin(tokio::time::sleep(backoff(retry, attempt))).await;
         }
         let retries_left = attempt < retry.attempts;
         attempt += 1;
@@ -51,10 +53,10 @@ pub(crate) async fn forward(
             return Err(ProxyError::UpstreamReset);
         };
         let outcome = match retry.per_try_timeout {
-            Some(limit) => tokio::time::timeout(
+            Some(limit) => Box::pin(tokio::time::timeout(
                 limit,
                 try_once(cluster, current, &mut tried, connect_timeout),
-            )
+            ))
             .await
             .unwrap_or(Err(Failure::Timeout)),
             None => try_once(cluster, current, &mut tried, connect_timeout).await,
@@ -155,11 +157,21 @@ async fn send_http1(
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
 ) -> Result<Response<H1Body>, Failure> {
-    let request = match h1::send(conn, request, endpoint).await {
-        Ok(response) => return Ok(response),
-        Err(SendError::Stale(request)) => *request,
-        Err(error) => return Err(upstream_failed(&error, endpoint)),
-    };
+    match h1::send(conn, request, endpoint).await {
+        Ok(response) => Ok(response),
+        Err(SendError::Stale(request)) => {
+            Box::pin(resend(*request, endpoint, connect_timeout)).await
+        }
+        Err(error) => Err(upstream_failed(&error, endpoint)),
+    }
+}
+
+/// The second send of [`send_http1`], on a new connection (boxed: rare).
+async fn resend(
+    request: Request<RequestBody>,
+    endpoint: &Arc<EndpointState>,
+    connect_timeout: Duration,
+) -> Result<Response<H1Body>, Failure> {
     let conn = match crate::pool::connect_http1(&endpoint.address, connect_timeout).await {
         Ok(conn) => conn,
         Err(error) => {

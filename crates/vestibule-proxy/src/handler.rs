@@ -247,17 +247,20 @@ async fn forward(
     set_upstream_target(&mut request, cluster.protocol, &authority, &path_and_query)?;
 
     let started = Instant::now();
-    let call = crate::forward::forward(
-        cluster,
-        request,
-        &route.retry,
-        shared.config.connect_timeout,
-    );
+    let call = |request| {
+        crate::forward::forward(
+            cluster,
+            request,
+            &route.retry,
+            shared.config.connect_timeout,
+        )
+    };
     let upstream = match route.timeout {
-        Some(timeout) => tokio::time::timeout(timeout, call)
+        // Boxed: the timer would otherwise sit in every request's state.
+        Some(timeout) => Box::pin(tokio::time::timeout(timeout, call(request)))
             .await
             .map_err(|_| ProxyError::Timeout)??,
-        None => call.await?,
+        None => call(request).await?,
     };
     let mut upstream = upstream;
     headers::prepare_response(upstream.headers_mut(), &shared.server_header);

@@ -12,6 +12,7 @@ mod forward;
 mod h1;
 mod handler;
 mod headers;
+mod http2;
 mod listeners;
 mod pool;
 mod request_body;

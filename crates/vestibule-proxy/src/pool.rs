@@ -60,6 +60,8 @@ impl Pool {
         protocol: AppProtocol,
         connect_timeout: Duration,
     ) -> Result<Connection, ConnectError> {
+        // Connecting and HTTP/2 set-up are boxed: their futures are large
+        // and rare, and would otherwise sit in every request's state.
         match protocol {
             AppProtocol::Http1 => {
                 while let Some(conn) = self.idle.pop() {
@@ -67,26 +69,32 @@ impl Pool {
                         return Ok(Connection::Http1(conn));
                     }
                 }
-                Ok(Connection::Http1(
-                    connect_http1(address, connect_timeout).await?,
-                ))
+                let conn = Box::pin(connect_http1(address, connect_timeout)).await?;
+                Ok(Connection::Http1(conn))
             }
-            AppProtocol::H2c => {
-                if let Some(shared) = self.shared.load_full() {
-                    let mut sender = (*shared).clone();
-                    if !sender.is_closed() && sender.ready().await.is_ok() {
-                        return Ok(Connection::Http2(sender));
-                    }
-                }
-                let stream = connect(address, connect_timeout).await?;
-                let (sender, connection) = http2::Builder::new(TokioExecutor::new())
-                    .handshake::<_, RequestBody>(TokioIo::new(stream))
-                    .await?;
-                tokio::spawn(connection);
-                self.shared.store(Some(std::sync::Arc::new(sender.clone())));
-                Ok(Connection::Http2(sender))
+            AppProtocol::H2c => Box::pin(self.get_http2(address, connect_timeout)).await,
+        }
+    }
+
+    /// The shared HTTP/2 connection once it is ready, made if need be.
+    async fn get_http2(
+        &self,
+        address: &EndpointAddress,
+        connect_timeout: Duration,
+    ) -> Result<Connection, ConnectError> {
+        if let Some(shared) = self.shared.load_full() {
+            let mut sender = (*shared).clone();
+            if !sender.is_closed() && sender.ready().await.is_ok() {
+                return Ok(Connection::Http2(sender));
             }
         }
+        let stream = connect(address, connect_timeout).await?;
+        let (sender, connection) = http2::Builder::new(TokioExecutor::new())
+            .handshake::<_, RequestBody>(TokioIo::new(stream))
+            .await?;
+        tokio::spawn(connection);
+        self.shared.store(Some(std::sync::Arc::new(sender.clone())));
+        Ok(Connection::Http2(sender))
     }
 
     /// Returns an HTTP/1.1 connection whose response has been fully read.

@@ -1,6 +1,7 @@
-//! The body vestibule sends upstream: the client's body as it arrives, an
-//! empty body (a replayed retry), the client's body teed to mirrors, or a
-//! mirror's copy. An enum, so no allocation per request.
+//! The body vestibule sends upstream: the client's body as it arrives
+//! (through hyper's HTTP/1.1 or vestibule's HTTP/2), an empty body (a
+//! replayed retry), the client's body teed to mirrors, or a mirror's copy.
+//! An enum, so no allocation per request.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -9,6 +10,8 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
+
+use crate::http2::H2Body;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -19,9 +22,11 @@ const MIRROR_BUFFER_FRAMES: usize = 16;
 #[derive(Debug)]
 pub(crate) enum RequestBody {
     Incoming(Incoming),
+    H2(H2Body),
     Empty,
+    /// Boxed: mirrors are rare, and the box keeps every request small.
     Tee {
-        inner: Incoming,
+        inner: Box<RequestBody>,
         copies: Vec<mpsc::Sender<Chunk>>,
     },
     Copy(mpsc::Receiver<Chunk>),
@@ -41,15 +46,11 @@ struct Abandoned;
 impl RequestBody {
     /// Splits off one copy of this body per mirror.
     pub(crate) fn tee(self, mirrors: usize) -> (RequestBody, Vec<RequestBody>) {
-        let RequestBody::Incoming(inner) = self else {
+        let client_body = matches!(self, RequestBody::Incoming(_) | RequestBody::H2(_));
+        if !client_body || self.is_end_stream() {
             return (self, (0..mirrors).map(|_| RequestBody::Empty).collect());
-        };
-        if inner.is_end_stream() {
-            return (
-                RequestBody::Incoming(inner),
-                (0..mirrors).map(|_| RequestBody::Empty).collect(),
-            );
         }
+        let inner = Box::new(self);
         let (copies, receivers): (Vec<_>, Vec<_>) = (0..mirrors)
             .map(|_| mpsc::channel(MIRROR_BUFFER_FRAMES))
             .map(|(sender, receiver)| (sender, RequestBody::Copy(receiver)))
@@ -68,9 +69,10 @@ impl Body for RequestBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match self.get_mut() {
             RequestBody::Incoming(inner) => Pin::new(inner).poll_frame(cx).map_err(Into::into),
+            RequestBody::H2(inner) => Pin::new(inner).poll_frame(cx).map_err(Into::into),
             RequestBody::Empty => Poll::Ready(None),
             RequestBody::Tee { inner, copies } => {
-                let polled = Pin::new(inner).poll_frame(cx);
+                let polled = Pin::new(&mut **inner).poll_frame(cx);
                 match &polled {
                     Poll::Ready(Some(Ok(frame))) => {
                         if let Some(data) = frame.data_ref() {
@@ -85,7 +87,7 @@ impl Body for RequestBody {
                     }
                     _ => {}
                 }
-                polled.map_err(Into::into)
+                polled
             }
             RequestBody::Copy(receiver) => match receiver.poll_recv(cx) {
                 Poll::Ready(Some(Chunk::Data(data))) => Poll::Ready(Some(Ok(Frame::data(data)))),
@@ -98,7 +100,9 @@ impl Body for RequestBody {
 
     fn is_end_stream(&self) -> bool {
         match self {
-            RequestBody::Incoming(inner) | RequestBody::Tee { inner, .. } => inner.is_end_stream(),
+            RequestBody::Incoming(inner) => inner.is_end_stream(),
+            RequestBody::H2(inner) => inner.is_end_stream(),
+            RequestBody::Tee { inner, .. } => inner.is_end_stream(),
             RequestBody::Empty => true,
             RequestBody::Copy(_) => false,
         }
@@ -106,7 +110,9 @@ impl Body for RequestBody {
 
     fn size_hint(&self) -> SizeHint {
         match self {
-            RequestBody::Incoming(inner) | RequestBody::Tee { inner, .. } => inner.size_hint(),
+            RequestBody::Incoming(inner) => inner.size_hint(),
+            RequestBody::H2(inner) => inner.size_hint(),
+            RequestBody::Tee { inner, .. } => inner.size_hint(),
             RequestBody::Empty => SizeHint::with_exact(0),
             RequestBody::Copy(_) => SizeHint::default(),
         }

@@ -104,9 +104,17 @@ pub(crate) async fn send(
         Some(request)
     } else {
         let mut body = request.into_body();
-        write_body(&mut conn.stream, &mut out, &mut body, chunked, |_| {})
-            .await
-            .map_err(|error| SendError::Reset(error.to_string()))?;
+        // Boxed: a body's copy loop is a large state most requests (no
+        // body) would otherwise carry.
+        Box::pin(write_body(
+            &mut conn.stream,
+            &mut out,
+            &mut body,
+            chunked,
+            |_| {},
+        ))
+        .await
+        .map_err(|error| SendError::Reset(error.to_string()))?;
         None
     };
     let head = loop {

@@ -5,10 +5,10 @@
 //! all (hyper keeps an 8 KiB read buffer per connection for its whole life),
 //! and the request path skips hyper's dispatcher.
 //!
-//! Anything else — a request body, `Expect`, `Upgrade`, `CONNECT`, or the
-//! HTTP/2 preface — hands the connection, with the bytes already read, to
-//! hyper for the rest of its life, so every feature and every framing rule
-//! hyper implements stays in force there.
+//! Anything else — a request body, `Expect`, `Upgrade` or `CONNECT` —
+//! hands the connection, with the bytes already read, to hyper for the rest
+//! of its life, so every feature and every framing rule hyper implements
+//! stays in force there. The HTTP/2 preface hands it to `crate::http2`.
 
 mod chunked;
 mod client;
@@ -23,6 +23,9 @@ mod upstream_body;
 mod write;
 
 pub(crate) use client::{send, SendError, UpgradedUpstream, UpstreamConn};
+pub(crate) use date::now as date_now;
+pub(crate) use head::{content_length, MAX_HEAD_BYTES};
+pub(crate) use prefixed::Prefixed;
 pub(crate) use server::serve;
-pub(crate) use signal::{ListenerSignal, IDLE_TICKS};
+pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};
 pub(crate) use upstream_body::H1Body;

@@ -7,11 +7,11 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::{Buf, BytesMut};
+use bytes::BytesMut;
 use http::{Method, Request, Response, Version};
 use http_body::Body as _;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -40,16 +40,23 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
 ) {
-    let mut first = true;
+    let mut nodelay = Nodelay::FirstRequest;
     loop {
         if !wait_for_request(&stream, &signal).await {
             return;
         }
-        if !std::mem::take(&mut first) {
-            // Kept alive (nginx does the same at this point): back-to-back
-            // small responses must not wait for acknowledgements.
-            let _ = stream.set_nodelay(true);
-        }
+        nodelay = match nodelay {
+            Nodelay::FirstRequest => Nodelay::KeptAlive,
+            Nodelay::KeptAlive => {
+                // Kept alive (nginx does the same at this point): back-to-back
+                // small responses must not wait for acknowledgements. Once
+                // per connection: a `setsockopt` per request cost more than
+                // a microsecond of system time.
+                let _ = stream.set_nodelay(true);
+                Nodelay::Set
+            }
+            Nodelay::Set => Nodelay::Set,
+        };
         // Bytes read ahead: a pipelined next request is served before the
         // connection waits again. Not alive while it waits.
         let mut buf = BytesMut::new();
@@ -70,12 +77,19 @@ pub(crate) async fn serve(
                 // connections never need it.
                 Next::Handoff => {
                     let _ = stream.set_nodelay(true);
-                    let conn = Arc::new(conn);
                     return Box::pin(handoff(stream, buf, conn, shared, signal)).await;
                 }
             }
         }
     }
+}
+
+/// Where a connection is in setting `TCP_NODELAY`.
+#[derive(Clone, Copy)]
+enum Nodelay {
+    FirstRequest,
+    KeptAlive,
+    Set,
 }
 
 /// Waits until the client sends something (true), or closes, idles out or
@@ -230,18 +244,23 @@ async fn write_response(
 type RequestFuture =
     Pin<Box<dyn Future<Output = Result<Response<ResponseBody>, Infallible>> + Send>>;
 
-/// Hands the connection, with what was read of it, to hyper: HTTP/2 after
-/// the preface, else HTTP/1.1 with upgrades. Drains gracefully.
+/// Hands the connection, with what was read of it, on: to vestibule's
+/// HTTP/2 server after the preface, else to hyper's HTTP/1.1 with upgrades.
+/// Drains gracefully.
 async fn handoff(
     stream: TcpStream,
     buf: BytesMut,
-    conn: Arc<ConnInfo>,
+    conn: ConnInfo,
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
 ) {
-    let h2 = buf.chunk().starts_with(H2_PREFACE);
+    let h2 = buf.starts_with(H2_PREFACE);
+    let io = Prefixed::new(buf, stream);
+    if h2 {
+        return crate::http2::serve(io, conn, shared, signal).await;
+    }
+    let conn = Arc::new(conn);
     let header_read_timeout = shared.config.header_read_timeout;
-    let io = TokioIo::new(Prefixed::new(buf, stream));
     let service = service_fn(
         move |request: Request<hyper::body::Incoming>| -> RequestFuture {
             let shared = Arc::clone(&shared);
@@ -252,20 +271,12 @@ async fn handoff(
             })
         },
     );
-    if h2 {
-        let connection = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
-            .timer(TokioTimer::new())
-            .max_concurrent_streams(100)
-            .serve_connection(io, service);
-        drained(connection, signal, |c| c.graceful_shutdown()).await;
-    } else {
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(header_read_timeout)
-            .serve_connection(io, service)
-            .with_upgrades();
-        drained(connection, signal, |c| c.graceful_shutdown()).await;
-    }
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    drained(connection, signal, |c| c.graceful_shutdown()).await;
 }
 
 /// Runs a hyper connection; when the listener drains, asks it to finish

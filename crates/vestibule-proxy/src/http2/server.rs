@@ -1,0 +1,175 @@
+//! One HTTP/2 connection: accept streams and run each one's exchange,
+//! all inside the connection's task; finish gracefully (`GOAWAY`) when the
+//! listener drains or the connection idles out.
+
+use std::future::{poll_fn, Future as _};
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use bytes::Bytes;
+use futures_util::stream::{FuturesUnordered, StreamExt as _};
+use futures_util::task::AtomicWaker;
+use h2::server::SendResponse;
+use h2::RecvStream;
+use http::{Method, Request};
+use tokio::net::TcpStream;
+
+use super::send::respond;
+use super::H2Body;
+use crate::h1::{self, ListenerSignal, Prefixed, IDLE_TICKS};
+use crate::handler::{handle, ConnInfo};
+use crate::request_body::RequestBody;
+use crate::Shared;
+
+/// Streams a client may have open at once (Envoy's default is far higher,
+/// but 100 is what RFC 9113 recommends as the minimum and hyper's was ours).
+const MAX_CONCURRENT_STREAMS: u32 = 100;
+/// Receive windows (hyper's server defaults): large enough that a fast
+/// upload is not held to the 64 KiB the protocol starts with.
+const STREAM_WINDOW: u32 = 1024 * 1024;
+const CONNECTION_WINDOW: u32 = 1024 * 1024;
+
+/// Serves an HTTP/2 connection whose preface may already be in `io`'s
+/// prefix.
+pub(crate) async fn serve(
+    io: Prefixed<TcpStream>,
+    conn: ConnInfo,
+    shared: Arc<Shared>,
+    signal: Arc<ListenerSignal>,
+) {
+    let handshake = h2::server::Builder::new()
+        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
+        .initial_window_size(STREAM_WINDOW)
+        .initial_connection_window_size(CONNECTION_WINDOW)
+        .max_header_list_size(h1::MAX_HEAD_BYTES as u32)
+        .handshake::<_, Bytes>(io);
+    let mut connection =
+        match tokio::time::timeout(shared.config.header_read_timeout, handshake).await {
+            Ok(Ok(connection)) => connection,
+            Ok(Err(error)) => return tracing::debug!(%error, "HTTP/2 handshake failed"),
+            Err(_) => return tracing::debug!("HTTP/2 handshake timed out"),
+        };
+    let mut streams = FuturesUnordered::new();
+    let mut accepting = true;
+    let mut closing = false;
+    let mut idle_since = signal.now();
+    // One waiter for the listener's signal, re-armed only when it fires
+    // (enabling a waiter takes the `Notify`'s lock: not once per request).
+    let mut notified = Box::pin(signal.notify().notified());
+    notified.as_mut().enable();
+    let connection_waker = Arc::new(ConnectionWaker::default());
+    let connection_waker_handle = Waker::from(Arc::clone(&connection_waker));
+    loop {
+        let now = signal.now();
+        let idle = streams.is_empty() && now.saturating_sub(idle_since) >= IDLE_TICKS;
+        if !closing && (now == h1::DRAIN || idle) {
+            closing = true;
+            connection.graceful_shutdown();
+            // The `GOAWAY` goes out when the connection is next polled.
+            connection_waker.woken.store(true, Ordering::Release);
+        }
+        let ended = poll_fn(|cx| {
+            connection_waker.task.register(cx.waker());
+            // Round after round until nothing moves: accept every stream
+            // the connection has ready, run every stream that is ready, and
+            // poll the connection again only if it asked (a stream queued
+            // frames). The frames of all the streams that finished together
+            // then go out in one write, not one write each.
+            loop {
+                let mut moved = false;
+                while accepting && connection_waker.woken.swap(false, Ordering::AcqRel) {
+                    let mut connection_cx = Context::from_waker(&connection_waker_handle);
+                    match connection.poll_accept(&mut connection_cx) {
+                        Poll::Ready(Some(Ok((request, sender)))) => {
+                            streams.push(exchange(request, sender, &shared, &conn));
+                            // There may be more: poll it again.
+                            connection_waker.woken.store(true, Ordering::Release);
+                            moved = true;
+                        }
+                        Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
+                        Poll::Ready(None) => accepting = false,
+                        Poll::Pending => {}
+                    }
+                }
+                while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {
+                    idle_since = signal.now();
+                    moved = true;
+                }
+                if !accepting && streams.is_empty() {
+                    return Poll::Ready(Ok(true));
+                }
+                if !moved {
+                    break;
+                }
+            }
+            if notified.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ok(false));
+            }
+            Poll::Pending
+        })
+        .await;
+        match ended {
+            Ok(true) => return,
+            Ok(false) => {
+                notified.set(signal.notify().notified());
+                notified.as_mut().enable();
+            }
+            Err(error) => {
+                // The connection is gone: its streams cannot finish.
+                return tracing::debug!(%error, "HTTP/2 connection failed");
+            }
+        }
+    }
+}
+
+/// The waker `h2`'s connection is polled with: it notes that the connection
+/// asked to be polled, then wakes the task. A wake-up for one stream (its
+/// upstream answered) then polls that stream alone, not the connection too
+/// (as a task per stream would, without spawning one).
+struct ConnectionWaker {
+    woken: AtomicBool,
+    task: AtomicWaker,
+}
+
+impl Default for ConnectionWaker {
+    fn default() -> ConnectionWaker {
+        ConnectionWaker {
+            // Polled first without being asked: that registers the waker.
+            woken: AtomicBool::new(true),
+            task: AtomicWaker::new(),
+        }
+    }
+}
+
+impl Wake for ConnectionWaker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+/// One stream: route and answer the request, then write the response. A
+/// client's reset abandons it, upstream call included.
+async fn exchange(
+    request: Request<RecvStream>,
+    mut sender: SendResponse<Bytes>,
+    shared: &Shared,
+    conn: &ConnInfo,
+) {
+    let head_request = request.method() == Method::HEAD;
+    let content_length = h1::content_length(request.headers()).and_then(Result::ok);
+    let request = request.map(|recv| RequestBody::H2(H2Body::new(recv, content_length)));
+    let handled = pin!(handle(shared, conn, request));
+    let response = tokio::select! {
+        biased;
+        response = handled => response,
+        _ = poll_fn(|cx| sender.poll_reset(cx)) => return,
+    };
+    respond(sender, response, head_request).await;
+}
