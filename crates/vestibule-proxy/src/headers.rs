@@ -97,12 +97,17 @@ fn hop_by_hop_bit(name: &HeaderName) -> u8 {
 
 /// Whether a `Connection` header lists `token` (case-insensitive).
 pub(crate) fn connection_lists(headers: &HeaderMap, token: &str) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|&b| b == b',')
-            .any(|listed| listed.trim_ascii().eq_ignore_ascii_case(token.as_bytes()))
-    })
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(|value| lists_token(value.as_bytes(), token.as_bytes()))
+}
+
+/// Whether a comma-separated header value lists `token` (case-insensitive).
+pub(crate) fn lists_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|listed| listed.trim_ascii().eq_ignore_ascii_case(token))
 }
 
 /// Edge headers on a request going upstream: the peer appended to

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use bytes::{Bytes, BytesMut};
 use http::header;
-use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
+use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;
@@ -119,7 +119,7 @@ pub(crate) async fn send(
     };
     let head = loop {
         match read_head(&mut conn).await {
-            Ok(head)
+            Ok((head, _))
                 if head.status().is_informational()
                     && head.status() != StatusCode::SWITCHING_PROTOCOLS => {}
             Ok(head) => break head,
@@ -132,6 +132,7 @@ pub(crate) async fn send(
             Err(HeadError::Invalid(what)) => return Err(SendError::Protocol(what)),
         }
     };
+    let (head, facts) = head;
     let (parts, remainder) = head.into_parts();
     let status = parts.status;
     if status == StatusCode::SWITCHING_PROTOCOLS {
@@ -145,10 +146,9 @@ pub(crate) async fn send(
             )))));
         return Ok(response);
     }
-    let framing = body_framing(&parts.headers, status, head_request)
+    let framing = body_framing(&facts, status, head_request)
         .ok_or(SendError::Protocol("invalid content-length"))?;
-    let reusable = parts.version == Version::HTTP_11
-        && !crate::headers::connection_lists(&parts.headers, "close");
+    let reusable = parts.version == Version::HTTP_11 && !facts.close;
     conn.mark_reused();
     let body = H1Body::new(conn, framing, remainder, reusable, Arc::clone(endpoint));
     Ok(Response::from_parts(parts, body))
@@ -209,7 +209,7 @@ enum HeadError {
 
 /// Reads one response head; the response's body slot holds the bytes that
 /// came after it.
-async fn read_head(conn: &mut UpstreamConn) -> Result<Response<Bytes>, HeadError> {
+async fn read_head(conn: &mut UpstreamConn) -> Result<(Response<Bytes>, HeadFacts), HeadError> {
     loop {
         if !conn.buf.is_empty() {
             if let Some(response) = parse_head(&mut conn.buf)? {
@@ -230,7 +230,7 @@ async fn read_head(conn: &mut UpstreamConn) -> Result<Response<Bytes>, HeadError
     }
 }
 
-fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<Bytes>>, HeadError> {
+fn parse_head(buf: &mut BytesMut) -> Result<Option<(Response<Bytes>, HeadFacts)>, HeadError> {
     let bytes = std::mem::take(buf).freeze();
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut head = httparse::Response::new(&mut []);
@@ -252,6 +252,11 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<Bytes>>, HeadError> 
         .ok_or(HeadError::Invalid("invalid status"))?;
     let headers =
         head::header_map(&bytes, head.headers).ok_or(HeadError::Invalid("invalid header"))?;
+    let facts = HeadFacts::gather(
+        head.headers
+            .iter()
+            .map(|header| (header.name.as_bytes(), header.value)),
+    );
     let version = match head.version {
         Some(1) => Version::HTTP_11,
         Some(_) => Version::HTTP_10,
@@ -261,16 +266,61 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<Response<Bytes>>, HeadError> 
     *response.status_mut() = status;
     *response.version_mut() = version;
     *response.headers_mut() = headers;
-    Ok(Some(response))
+    Ok(Some((response, facts)))
+}
+
+/// What delimiting the body and reusing the connection need from a
+/// response's headers, gathered in one pass over the parsed head rather
+/// than a map lookup each.
+#[derive(Debug, Default, PartialEq)]
+struct HeadFacts {
+    /// The last coding of the last `Transfer-Encoding` header is `chunked`
+    /// (`Some(false)`: present, but something else).
+    chunked: Option<bool>,
+    /// The first `Content-Length` value, parsed; `Err` when it does not
+    /// parse or another `Content-Length` differs from it.
+    content_length: Option<Result<u64, ()>>,
+    /// `Connection` lists `close`.
+    close: bool,
+}
+
+impl HeadFacts {
+    fn gather<'a>(headers: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> HeadFacts {
+        let mut facts = HeadFacts::default();
+        let mut first_length: Option<&[u8]> = None;
+        for (name, value) in headers {
+            // Lengths first: most names are ruled out by one compare.
+            match name.len() {
+                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                    let last = value.rsplit(|&b| b == b',').next().unwrap_or(&[]);
+                    facts.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+                }
+                14 if name.eq_ignore_ascii_case(b"content-length") => match first_length {
+                    None => {
+                        first_length = Some(value);
+                        facts.content_length = Some(parse_length(value));
+                    }
+                    Some(first) if first != value => facts.content_length = Some(Err(())),
+                    Some(_) => {}
+                },
+                10 if name.eq_ignore_ascii_case(b"connection") => {
+                    facts.close |= crate::headers::lists_token(value, b"close");
+                }
+                _ => {}
+            }
+        }
+        facts
+    }
+}
+
+fn parse_length(value: &[u8]) -> Result<u64, ()> {
+    let text = std::str::from_utf8(value.trim_ascii()).map_err(|_| ())?;
+    text.parse().map_err(|_| ())
 }
 
 /// RFC 9112 §6.3: how the response body is delimited; `None` when its
 /// length is ambiguous (a framing attack or a broken upstream).
-fn body_framing(
-    headers: &HeaderMap,
-    status: StatusCode,
-    head_request: bool,
-) -> Option<BodyFraming> {
+fn body_framing(facts: &HeadFacts, status: StatusCode, head_request: bool) -> Option<BodyFraming> {
     if head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -278,19 +328,14 @@ fn body_framing(
     {
         return Some(BodyFraming::Length(0));
     }
-    if let Some(te) = headers
-        .get_all(header::TRANSFER_ENCODING)
-        .iter()
-        .next_back()
-    {
-        let last = te.as_bytes().rsplit(|&b| b == b',').next().unwrap_or(&[]);
-        return Some(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+    if let Some(chunked) = facts.chunked {
+        return Some(if chunked {
             BodyFraming::Chunked
         } else {
             BodyFraming::UntilClose
         });
     }
-    match head::content_length(headers) {
+    match facts.content_length {
         None => Some(BodyFraming::UntilClose),
         Some(Ok(length)) => Some(BodyFraming::Length(length)),
         Some(Err(())) => None,
@@ -300,7 +345,7 @@ fn body_framing(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use http::header::{HeaderName, HeaderValue};
+    use http::header::{HeaderMap, HeaderName, HeaderValue};
 
     fn framing(headers: &[(&str, &str)], status: u16, head: bool) -> Option<BodyFraming> {
         let mut map = HeaderMap::new();
@@ -310,7 +355,11 @@ mod tests {
                 HeaderValue::from_str(value).unwrap(),
             );
         }
-        body_framing(&map, StatusCode::from_u16(status).unwrap(), head)
+        let facts = HeadFacts::gather(
+            map.iter()
+                .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes())),
+        );
+        body_framing(&facts, StatusCode::from_u16(status).unwrap(), head)
     }
 
     #[test]
@@ -356,10 +405,18 @@ mod tests {
     #[test]
     fn a_head_is_parsed_and_the_rest_kept() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\nabc");
-        let response = match parse_head(&mut buf) {
-            Ok(Some(response)) => response,
+        let (response, facts) = match parse_head(&mut buf) {
+            Ok(Some(parsed)) => parsed,
             _ => panic!("not parsed"),
         };
+        assert_eq!(
+            facts,
+            HeadFacts {
+                chunked: None,
+                content_length: Some(Ok(3)),
+                close: false,
+            }
+        );
         assert_eq!(response.status(), 200);
         assert_eq!(response.headers()["x-a"], "b");
         assert_eq!(&response.body()[..], b"abc");
@@ -370,5 +427,30 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Le",
             "kept for the next read"
         );
+    }
+
+    #[test]
+    fn facts_are_read_whatever_the_case_of_names_and_tokens() {
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive, Close\r\nContent-length: 5\r\ncontent-LENGTH: 5\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
+        );
+        let Ok(Some((_, facts))) = parse_head(&mut buf) else {
+            panic!("not parsed");
+        };
+        assert_eq!(
+            facts,
+            HeadFacts {
+                chunked: Some(true),
+                content_length: Some(Ok(5)),
+                close: true,
+            }
+        );
+        let mut conflict =
+            BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
+        let Ok(Some((_, facts))) = parse_head(&mut conflict) else {
+            panic!("not parsed");
+        };
+        assert_eq!(facts.content_length, Some(Err(())));
+        assert!(!facts.close);
     }
 }
