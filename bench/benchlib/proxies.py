@@ -485,7 +485,7 @@ class Envoy(Proxy):
 class Vestibule(Proxy):
     name = "vestibule"
     label = "vestibule"
-    h2c_note = "same port (HTTP/1.1, or the HTTP/2 preface handed to hyper's h2 server)"
+    h2c_note = "same port (HTTP/1.1, or the HTTP/2 preface handed to its HTTP/2 server on the h2 crate)"
 
     def __init__(self, workdir, vestibule_binary: str | None, git_rev: str = ""):
         super().__init__(workdir)
