@@ -69,8 +69,6 @@ pub(crate) async fn handle(
 struct Decision {
     vhost: usize,
     route: usize,
-    /// The authority as the client sent it.
-    authority: String,
     /// The path to send upstream (normalized, then rewritten) with its
     /// query; `None` when it is the request's own, unchanged.
     path_and_query: Option<String>,
@@ -138,14 +136,13 @@ fn route(
     Ok(Decision {
         vhost,
         route: selected.route_index,
-        authority: authority.to_owned(),
         path_and_query,
         target,
     })
 }
 
 /// `:authority` for HTTP/2 and absolute-form targets, else `Host`.
-fn request_authority(request: &Request<RequestBody>) -> Option<&str> {
+fn request_authority<B>(request: &Request<B>) -> Option<&str> {
     match request.uri().authority() {
         Some(authority) => Some(authority.as_str()),
         None => request.headers().get(header::HOST)?.to_str().ok(),
@@ -175,22 +172,14 @@ async fn act(
         _ => match &route.action {
             RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
             RouteAction::Redirect(redirect) => {
-                let path_and_query = decision.path_and_query.as_deref().unwrap_or_else(|| {
-                    request.uri().path_and_query().map_or("/", |pq| pq.as_str())
-                });
-                redirect_response(shared, conn, redirect, &decision.authority, path_and_query)
+                redirect_response(shared, conn, redirect, &request, &decision)
             }
             RouteAction::Forward(_) => match decision.target.map(|index| &runtime.targets[index]) {
                 None => local_reply(shared, ProxyError::InvalidBackend),
                 Some(Target {
                     redirect: Some(redirect),
                     ..
-                }) => {
-                    let path_and_query = decision.path_and_query.as_deref().unwrap_or_else(|| {
-                        request.uri().path_and_query().map_or("/", |pq| pq.as_str())
-                    });
-                    redirect_response(shared, conn, redirect, &decision.authority, path_and_query)
-                }
+                }) => redirect_response(shared, conn, redirect, &request, &decision),
                 Some(target) => {
                     match forward(shared, conn, route, runtime, target, decision, request).await {
                         Ok(response) => response,
@@ -227,24 +216,15 @@ async fn forward(
     if let Some(upgrade) = &upgrade {
         upgrade.restore_request_headers(headers);
     }
-    let authority = match target
+    let host_rewrite = target
         .host_rewrite
         .as_ref()
-        .or(runtime.host_rewrite.as_ref())
-    {
-        Some(host) => host.to_str().unwrap_or(&decision.authority).to_owned(),
-        None => decision.authority,
-    };
-    let path_and_query = decision.path_and_query.unwrap_or_else(|| {
-        request
-            .uri()
-            .path_and_query()
-            .map_or("/", |pq| pq.as_str())
-            .to_owned()
-    });
-    let request = send_mirrors(shared, runtime, request, &authority, &path_and_query);
-    let mut request = request;
-    set_upstream_target(&mut request, cluster.protocol, &authority, &path_and_query)?;
+        .or(runtime.host_rewrite.as_ref());
+    let path_and_query = decision.path_and_query.as_deref();
+    if !runtime.mirrors.is_empty() {
+        send_mirrors(shared, runtime, &mut request, host_rewrite, path_and_query);
+    }
+    set_upstream_target(&mut request, cluster.protocol, host_rewrite, path_and_query)?;
 
     let started = Instant::now();
     let call = |request| {
@@ -267,50 +247,63 @@ async fn forward(
     if let Some(upgrade) = upgrade {
         upgrade.complete(&mut upstream);
     }
-    let (mut parts, body) = upstream.into_parts();
-    parts.headers.insert(
+    let headers = upstream.headers_mut();
+    headers.insert(
         headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
         headers::millis_value(started.elapsed().as_millis()),
     );
-    runtime.response_headers.apply(&mut parts.headers);
-    target.response_headers.apply(&mut parts.headers);
-    Ok(Response::from_parts(parts, ResponseBody::Upstream(body)))
+    runtime.response_headers.apply(headers);
+    target.response_headers.apply(headers);
+    Ok(upstream.map(ResponseBody::Upstream))
 }
 
 /// HTTP/1.1 upstreams get an origin-form target and a `Host` header;
 /// HTTP/2 upstreams an absolute URI, from which `:authority` is taken.
+/// `host_rewrite` and `path_and_query` are `None` when the client's stand.
 fn set_upstream_target<B>(
     request: &mut Request<B>,
     protocol: AppProtocol,
-    authority: &str,
-    path_and_query: &str,
+    host_rewrite: Option<&HeaderValue>,
+    path_and_query: Option<&str>,
 ) -> Result<(), ProxyError> {
     let invalid = |_| ProxyError::BadRequest("invalid request target");
-    let host =
-        || HeaderValue::from_str(authority).map_err(|_| ProxyError::BadRequest("invalid host"));
     match protocol {
         AppProtocol::Http1 => {
-            // Reuse the client's target and Host when they are already what
-            // goes upstream (the common case): no re-parse. The HTTP/1.1
-            // client writes only the path and query of the target, so an
-            // HTTP/2 request's absolute URI needs no rewriting either.
-            let uri = request.uri();
-            let same_target = uri
-                .path_and_query()
-                .is_some_and(|pq| pq.as_str() == path_and_query);
-            if !same_target {
+            // The common case, no rewrite, changes nothing and allocates
+            // nothing. The HTTP/1.1 client writes only the path and query of
+            // the target, so an HTTP/2 request's absolute URI needs no
+            // rewriting either.
+            if let Some(path_and_query) = path_and_query {
                 *request.uri_mut() = Uri::try_from(path_and_query).map_err(invalid)?;
             }
             *request.version_mut() = http::Version::HTTP_11;
-            let same_host = request
-                .headers()
-                .get(header::HOST)
-                .is_some_and(|value| value.as_bytes() == authority.as_bytes());
-            if !same_host {
-                request.headers_mut().insert(header::HOST, host()?);
+            let host = match host_rewrite {
+                Some(host) => Some(host.clone()),
+                // An HTTP/2 or absolute-form request's authority is its URI's
+                // (RFC 9112 §3.2.2: a `Host` beside it is replaced).
+                None => match request.uri().authority() {
+                    Some(authority)
+                        if request.headers().get(header::HOST).is_none_or(|host| {
+                            host.as_bytes() != authority.as_str().as_bytes()
+                        }) =>
+                    {
+                        Some(
+                            HeaderValue::from_str(authority.as_str())
+                                .map_err(|_| ProxyError::BadRequest("invalid host"))?,
+                        )
+                    }
+                    _ => None,
+                },
+            };
+            if let Some(host) = host {
+                request.headers_mut().insert(header::HOST, host);
             }
         }
         AppProtocol::H2c => {
+            let authority = upstream_authority(request, host_rewrite)
+                .ok_or(ProxyError::BadRequest("missing host"))?;
+            let path_and_query = path_and_query
+                .unwrap_or_else(|| request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
             *request.uri_mut() =
                 Uri::try_from(format!("http://{authority}{path_and_query}")).map_err(invalid)?;
             *request.version_mut() = http::Version::HTTP_2;
@@ -318,6 +311,18 @@ fn set_upstream_target<B>(
         }
     }
     Ok(())
+}
+
+/// The authority going upstream: the rewrite's when it is text, else the
+/// client's.
+fn upstream_authority<B>(
+    request: &Request<B>,
+    host_rewrite: Option<&HeaderValue>,
+) -> Option<String> {
+    host_rewrite
+        .and_then(|host| host.to_str().ok())
+        .or_else(|| request_authority(request))
+        .map(str::to_owned)
 }
 
 fn direct_response(
@@ -344,9 +349,15 @@ fn redirect_response(
     shared: &Shared,
     conn: &ConnInfo,
     redirect: &Redirect,
-    authority: &str,
-    path_and_query: &str,
+    request: &Request<RequestBody>,
+    decision: &Decision,
 ) -> Response<ResponseBody> {
+    // Routing found the authority, so it is there.
+    let authority = request_authority(request).unwrap_or_default();
+    let path_and_query = decision
+        .path_and_query
+        .as_deref()
+        .unwrap_or_else(|| request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
     let scheme = redirect.scheme.as_deref().unwrap_or(conn.scheme());
     let host = match &redirect.host {
         Some(host) => host.as_str(),
@@ -409,35 +420,44 @@ pub(crate) fn local_reply(shared: &Shared, error: ProxyError) -> Response<Respon
 
 /// Sends a copy of the request to each mirror whose percentage comes up,
 /// in the background (responses ignored), with Envoy's `-shadow` suffix on
-/// the authority. Returns the request to forward, its body teed to the
-/// copies.
+/// the authority; the request's body is teed to the copies.
 fn send_mirrors(
     shared: &Shared,
     runtime: &RouteRuntime,
-    request: Request<RequestBody>,
-    authority: &str,
-    path_and_query: &str,
-) -> Request<RequestBody> {
-    let (parts, body) = request.into_parts();
-    if runtime.mirrors.is_empty() {
-        return Request::from_parts(parts, body);
-    }
+    request: &mut Request<RequestBody>,
+    host_rewrite: Option<&HeaderValue>,
+    path_and_query: Option<&str>,
+) {
     let chosen: Vec<_> = runtime
         .mirrors
         .iter()
         .filter(|mirror| mirror.roll())
         .collect();
+    if chosen.is_empty() {
+        return;
+    }
+    let body = std::mem::replace(request.body_mut(), RequestBody::Empty);
     let (body, copies) = body.tee(chosen.len());
-    let shadow = format!("{}-shadow", host_without_port(authority));
+    *request.body_mut() = body;
+    let Some(authority) = upstream_authority(request, host_rewrite) else {
+        return;
+    };
+    let Ok(shadow) = HeaderValue::from_str(&format!("{}-shadow", host_without_port(&authority)))
+    else {
+        return;
+    };
+    let path_and_query = path_and_query
+        .unwrap_or_else(|| request.uri().path_and_query().map_or("/", |pq| pq.as_str()))
+        .to_owned();
     for (mirror, copy) in chosen.into_iter().zip(copies) {
         let mut copy_request = Request::new(copy);
-        *copy_request.method_mut() = parts.method.clone();
-        *copy_request.headers_mut() = parts.headers.clone();
+        *copy_request.method_mut() = request.method().clone();
+        *copy_request.headers_mut() = request.headers().clone();
         if set_upstream_target(
             &mut copy_request,
             mirror.cluster.protocol,
-            &shadow,
-            path_and_query,
+            Some(&shadow),
+            Some(&path_and_query),
         )
         .is_err()
         {
@@ -457,5 +477,4 @@ fn send_mirrors(
             }
         });
     }
-    Request::from_parts(parts, body)
 }

@@ -23,6 +23,11 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for name in headers.keys() {
         present |= hop_by_hop_bit(name);
     }
+    remove_hop_by_hop(headers, present);
+}
+
+/// Removes the hop-by-hop headers whose bits are set in `present`.
+fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) {
     if present == 0 {
         return;
     }
@@ -115,11 +120,31 @@ pub(crate) fn lists_token(value: &[u8], token: &[u8]) -> bool {
 /// overwritten, `x-request-id` generated when absent, and `x-envoy-*`
 /// headers from outside dropped (Envoy's header sanitizing).
 pub(crate) fn prepare_request(headers: &mut HeaderMap, peer: &HeaderValue, scheme: &'static str) {
-    strip_hop_by_hop(headers);
-    strip_envoy_headers(headers);
-    append_forwarded_for(headers, peer);
+    // One pass over the names answers every question below; the map is
+    // then only hashed for what changes.
+    let mut present = 0u8;
+    let (mut envoy, mut forwarded_for, mut request_id) = (false, false, false);
+    for name in headers.keys() {
+        present |= hop_by_hop_bit(name);
+        envoy |= name.as_str().starts_with("x-envoy-");
+        forwarded_for |= name == X_FORWARDED_FOR;
+        request_id |= name == X_REQUEST_ID;
+    }
+    remove_hop_by_hop(headers, present);
+    if present & CONNECTION_BIT != 0 {
+        // `Connection` may have named (and so removed) one of them.
+        request_id = request_id && headers.contains_key(&X_REQUEST_ID);
+    }
+    if envoy {
+        strip_envoy_headers(headers);
+    }
+    if forwarded_for {
+        append_forwarded_for(headers, peer);
+    } else {
+        headers.insert(X_FORWARDED_FOR.clone(), peer.clone());
+    }
     headers.insert(X_FORWARDED_PROTO.clone(), HeaderValue::from_static(scheme));
-    if !headers.contains_key(&X_REQUEST_ID) {
+    if !request_id {
         let id = uuid::Uuid::new_v4();
         let mut buffer = uuid::Uuid::encode_buffer();
         let text = id.hyphenated().encode_lower(&mut buffer);
@@ -129,20 +154,16 @@ pub(crate) fn prepare_request(headers: &mut HeaderMap, peer: &HeaderValue, schem
     }
 }
 
+/// Drops every `x-envoy-*` header (rare in practice: only called when the
+/// scan saw one).
 fn strip_envoy_headers(headers: &mut HeaderMap) {
-    // Rare in practice; only pay for the collection when one is present.
-    if headers
+    let names: Vec<HeaderName> = headers
         .keys()
-        .any(|name| name.as_str().starts_with("x-envoy-"))
-    {
-        let names: Vec<HeaderName> = headers
-            .keys()
-            .filter(|name| name.as_str().starts_with("x-envoy-"))
-            .cloned()
-            .collect();
-        for name in names {
-            headers.remove(name);
-        }
+        .filter(|name| name.as_str().starts_with("x-envoy-"))
+        .cloned()
+        .collect();
+    for name in names {
+        headers.remove(name);
     }
 }
 
@@ -244,6 +265,56 @@ mod tests {
         te.insert(header::TE, HeaderValue::from_static("gzip"));
         strip_hop_by_hop(&mut te);
         assert!(te.is_empty());
+    }
+
+    fn map(pairs: &[(&str, &str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(
+                HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                HeaderValue::from_str(value).unwrap(),
+            );
+        }
+        headers
+    }
+
+    #[test]
+    fn requests_get_the_edge_headers() {
+        let peer = HeaderValue::from_static("10.0.0.1");
+        let mut headers = map(&[
+            ("x-forwarded-for", "1.2.3.4"),
+            ("x-forwarded-proto", "https"),
+            ("x-request-id", "abc"),
+            ("x-envoy-retry-on", "5xx"),
+            ("X-Envoy-Original-Path", "/x"),
+            ("connection", "keep-alive"),
+            ("keep-alive", "timeout=5"),
+        ]);
+        prepare_request(&mut headers, &peer, "http");
+        assert_eq!(headers["x-forwarded-for"], "1.2.3.4,10.0.0.1");
+        assert_eq!(headers["x-forwarded-proto"], "http");
+        assert_eq!(headers["x-request-id"], "abc");
+        for gone in [
+            "x-envoy-retry-on",
+            "x-envoy-original-path",
+            "connection",
+            "keep-alive",
+        ] {
+            assert!(!headers.contains_key(gone), "{gone} kept");
+        }
+
+        let mut bare = HeaderMap::new();
+        prepare_request(&mut bare, &peer, "https");
+        assert_eq!(bare["x-forwarded-for"], "10.0.0.1");
+        assert_eq!(bare["x-forwarded-proto"], "https");
+        assert_eq!(bare["x-request-id"].len(), 36, "a UUID is generated");
+
+        // A request id that `Connection` names is hop-by-hop: dropped, so a
+        // new one is made.
+        let mut listed = map(&[("connection", "x-request-id"), ("x-request-id", "abc")]);
+        prepare_request(&mut listed, &peer, "http");
+        assert_ne!(listed["x-request-id"], "abc");
+        assert_eq!(listed["x-request-id"].len(), 36);
     }
 
     #[test]

@@ -261,16 +261,29 @@ fn merge_slashes(path: &mut String) {
 /// implementation "MUST ignore any port value specified in the HTTP Host
 /// header". Borrowed when already normal.
 pub fn normalize_host(authority: &str) -> Cow<'_, str> {
-    // Byte scans rather than `rsplit_once(char)`: a host is a few dozen
-    // bytes and this runs on every request; the char searcher's set-up
-    // costs more than the scan.
-    let host = match authority.bytes().rposition(|byte| byte == b'@') {
-        Some(at) => &authority[at + 1..],
-        None => authority,
+    // One pass over the bytes (this runs on every request): where the
+    // userinfo ends, the colons after it, and whether anything is upper
+    // case.
+    let bytes = authority.as_bytes();
+    let (mut start, mut last_colon, mut colons, mut upper) = (0, 0, 0, false);
+    for (index, &byte) in bytes.iter().enumerate() {
+        match byte {
+            b'@' => (start, colons, upper) = (index + 1, 0, false),
+            b':' => (last_colon, colons) = (index, colons + 1),
+            b'A'..=b'Z' => upper = true,
+            _ => {}
+        }
+    }
+    let host = &authority[start..];
+    let host = if host.starts_with('[') {
+        strip_port(host)
+    } else if colons == 1 && bytes[last_colon + 1..].iter().all(u8::is_ascii_digit) {
+        &authority[start..last_colon]
+    } else {
+        host
     };
-    let host = strip_port(host);
     let host = host.strip_suffix('.').unwrap_or(host);
-    if host.bytes().any(|byte| byte.is_ascii_uppercase()) {
+    if upper && host.bytes().any(|byte| byte.is_ascii_uppercase()) {
         Cow::Owned(host.to_ascii_lowercase())
     } else {
         Cow::Borrowed(host)

@@ -165,6 +165,14 @@ fn host_is_lowercased_and_stripped_of_port_and_trailing_dot() {
     assert_eq!(normalize_host("example.com.:443"), "example.com");
     assert_eq!(normalize_host("example.com:"), "example.com");
     assert_eq!(normalize_host("user@Example.com:80"), "example.com");
+    // Upper case in the userinfo alone needs no copy; a port that is not
+    // digits is part of the (unmatchable) host.
+    assert!(matches!(
+        normalize_host("USER@example.com"),
+        Cow::Borrowed("example.com")
+    ));
+    assert_eq!(normalize_host("example.com:8o"), "example.com:8o");
+    assert_eq!(normalize_host("a:b@Example.com:8080"), "example.com");
 }
 
 #[test]

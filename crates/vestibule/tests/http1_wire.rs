@@ -284,6 +284,26 @@ async fn exchange(address: SocketAddr, bytes: &[u8]) -> String {
 }
 
 #[tokio::test]
+async fn an_absolute_form_target_routes_by_its_authority_which_replaces_host() {
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) = gateway_for(upstream.address, ANY_PATH_VS).await;
+    // RFC 9112 §3.2.2: the target's authority wins over `Host`.
+    let request = format!(
+        "GET http://{HOST}/length HTTP/1.1\r\nHost: elsewhere.example.com\r\nConnection: close\r\n\r\n"
+    );
+    let out = exchange(address, request.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+    let seen = upstream.requests();
+    let head = seen
+        .last()
+        .expect("the upstream saw the request")
+        .to_ascii_lowercase();
+    assert!(head.starts_with("get /length http/1.1\r\n"), "{head}");
+    assert!(head.contains(&format!("\r\nhost: {HOST}\r\n")), "{head}");
+    assert!(!head.contains("elsewhere"), "{head}");
+}
+
+#[tokio::test]
 async fn pipelined_requests_are_answered_in_order() {
     let upstream = RawUpstream::start().await;
     let (_config, _gateway, address) = gateway_for(upstream.address, ANY_PATH_VS).await;
