@@ -29,12 +29,14 @@ const DEFAULT_BACKOFF: Duration = Duration::from_millis(25);
 
 pub(crate) async fn forward(
     cluster: &Cluster,
-    request: Request<RequestBody>,
+    mut request: Request<RequestBody>,
     retry: &RetryPolicy,
     connect_timeout: Duration,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let replay = Replay::of(&request, retry);
-    let mut request = Some(request);
+    // Attempts borrow the request; once one sent it (its body, if any, is
+    // gone), a retry sends the replay instead.
+    let mut sent = false;
     // Inline: no allocation per request for the usual one or two attempts.
     let mut tried: Tried = SmallVec::new();
     let mut attempt = 0u32;
@@ -46,42 +48,42 @@ pub(crate) async fn forward(
         }
         let retries_left = attempt < retry.attempts;
         attempt += 1;
-        let Some(current) = request
-            .take()
-            .or_else(|| replay.as_ref().map(Replay::request))
-        else {
-            return Err(ProxyError::UpstreamReset);
-        };
+        if std::mem::take(&mut sent) {
+            match &replay {
+                Some(replay) => request = replay.request(),
+                None => return Err(ProxyError::UpstreamReset),
+            }
+        }
         let outcome = match retry.per_try_timeout {
             Some(limit) => Box::pin(tokio::time::timeout(
                 limit,
-                try_once(cluster, current, &mut tried, connect_timeout),
+                try_once(cluster, &mut request, &mut tried, connect_timeout),
             ))
             .await
             .unwrap_or(Err(Failure::Timeout)),
-            None => try_once(cluster, current, &mut tried, connect_timeout).await,
+            None => try_once(cluster, &mut request, &mut tried, connect_timeout).await,
         };
         match outcome {
             Ok(response)
                 if retries_left && replay.is_some() && retryable_response(retry, &response) =>
             {
                 tracing::debug!(status = %response.status(), "retrying on response");
+                sent = true;
             }
             Ok(response) => return Ok(response),
-            Err(Failure::Connect(unsent)) if retries_left && retry.retry_on.connect_failure => {
-                request = Some(unsent);
-            }
-            Err(Failure::Refused(unsent))
-                if retries_left && (retry.retry_on.refused_stream || retry.retry_on.reset) =>
-            {
-                request = Some(unsent);
-            }
+            // Not sent: the request goes again as it is.
+            Err(Failure::Connect) if retries_left && retry.retry_on.connect_failure => {}
+            Err(Failure::Refused)
+                if retries_left && (retry.retry_on.refused_stream || retry.retry_on.reset) => {}
             Err(Failure::Reset | Failure::Timeout)
                 if retries_left
                     && replay.is_some()
                     && (retry.retry_on.reset
                         || retry.retry_on.server_errors
-                        || retry.retry_on.gateway_errors) => {}
+                        || retry.retry_on.gateway_errors) =>
+            {
+                sent = true;
+            }
             Err(failure) => return Err(failure.into()),
         }
     }
@@ -90,10 +92,11 @@ pub(crate) async fn forward(
 /// How one attempt failed.
 enum Failure {
     NoEndpoint,
-    /// No connection: the request was never sent.
-    Connect(Request<RequestBody>),
-    /// The connection refused the request before sending it.
-    Refused(Request<RequestBody>),
+    /// No connection: the request was never sent (and is intact).
+    Connect,
+    /// The connection refused the request before sending it (and gave it
+    /// back intact).
+    Refused,
     /// Sent, then the connection failed before a response.
     Reset,
     Timeout,
@@ -103,8 +106,8 @@ impl From<Failure> for ProxyError {
     fn from(failure: Failure) -> ProxyError {
         match failure {
             Failure::NoEndpoint => ProxyError::NoHealthyUpstream,
-            Failure::Connect(_) => ProxyError::ConnectFailure,
-            Failure::Refused(_) | Failure::Reset => ProxyError::UpstreamReset,
+            Failure::Connect => ProxyError::ConnectFailure,
+            Failure::Refused | Failure::Reset => ProxyError::UpstreamReset,
             Failure::Timeout => ProxyError::Timeout,
         }
     }
@@ -112,7 +115,7 @@ impl From<Failure> for ProxyError {
 
 async fn try_once(
     cluster: &Cluster,
-    request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
     tried: &mut Tried,
     connect_timeout: Duration,
 ) -> Result<Response<UpstreamBody>, Failure> {
@@ -130,7 +133,7 @@ async fn try_once(
         Ok(connection) => connection,
         Err(error) => {
             tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
-            return Err(Failure::Connect(request));
+            return Err(Failure::Connect);
         }
     };
     match connection {
@@ -139,11 +142,12 @@ async fn try_once(
             Ok(response.map(|body| UpstreamBody::http1(body, active)))
         }
         Connection::Http2(mut sender) => {
-            let response = sender
-                .try_send_request(request)
-                .await
-                .map_err(|e| failed(e, &endpoint))?;
-            Ok(response.map(|body| UpstreamBody::http2(body, active)))
+            // hyper's client takes the request; a refusal gives it back.
+            let outgoing = std::mem::replace(request, Request::new(RequestBody::Empty));
+            match sender.try_send_request(outgoing).await {
+                Ok(response) => Ok(response.map(|body| UpstreamBody::http2(body, active))),
+                Err(error) => Err(failed(error, request, &endpoint)),
+            }
         }
     }
 }
@@ -153,22 +157,20 @@ async fn try_once(
 /// That is not a retry: the upstream never saw the request.
 async fn send_http1(
     conn: UpstreamConn,
-    request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
 ) -> Result<Response<H1Body>, Failure> {
     match h1::send(conn, request, endpoint).await {
         Ok(response) => Ok(response),
-        Err(SendError::Stale(request)) => {
-            Box::pin(resend(*request, endpoint, connect_timeout)).await
-        }
+        Err(SendError::Stale) => Box::pin(resend(request, endpoint, connect_timeout)).await,
         Err(error) => Err(upstream_failed(&error, endpoint)),
     }
 }
 
 /// The second send of [`send_http1`], on a new connection (boxed: rare).
 async fn resend(
-    request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
 ) -> Result<Response<H1Body>, Failure> {
@@ -176,7 +178,7 @@ async fn resend(
         Ok(conn) => conn,
         Err(error) => {
             tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
-            return Err(Failure::Connect(request));
+            return Err(Failure::Connect);
         }
     };
     h1::send(conn, request, endpoint)
@@ -191,12 +193,16 @@ fn upstream_failed(error: &SendError, endpoint: &EndpointState) -> Failure {
 
 fn failed(
     mut error: hyper::client::conn::TrySendError<Request<RequestBody>>,
+    request: &mut Request<RequestBody>,
     endpoint: &EndpointState,
 ) -> Failure {
     let unsent = error.take_message();
     tracing::debug!(endpoint = %endpoint.address, error = %error.error(), sent = unsent.is_none(), "upstream send failed");
     match unsent {
-        Some(request) => Failure::Refused(request),
+        Some(unsent) => {
+            *request = unsent;
+            Failure::Refused
+        }
         None => Failure::Reset,
     }
 }

@@ -44,7 +44,7 @@ impl ConnInfo {
 pub(crate) async fn handle(
     shared: &Shared,
     conn: &ConnInfo,
-    request: Request<RequestBody>,
+    mut request: Request<RequestBody>,
 ) -> Response<ResponseBody> {
     let snapshot = shared.snapshot.load_full();
     let Some(listener) = snapshot.listener(conn.port) else {
@@ -54,7 +54,7 @@ pub(crate) async fn handle(
         Ok(decision) => {
             let runtime = &listener.routes[decision.vhost][decision.route];
             let route = &listener.listener().virtual_hosts[decision.vhost].routes[decision.route];
-            let response = act(shared, conn, route, runtime, decision, request).await;
+            let response = act(shared, conn, route, runtime, decision, &mut request).await;
             runtime.stats.record(response.status().as_u16());
             response
         }
@@ -156,10 +156,10 @@ async fn act(
     route: &Route,
     runtime: &RouteRuntime,
     decision: Decision,
-    request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
 ) -> Response<ResponseBody> {
     let verdict = match &runtime.cors {
-        Some(cors) => cors.check(&request),
+        Some(cors) => cors.check(request),
         None => cors::Verdict::Pass,
     };
     let mut response = match verdict {
@@ -172,14 +172,14 @@ async fn act(
         _ => match &route.action {
             RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
             RouteAction::Redirect(redirect) => {
-                redirect_response(shared, conn, redirect, &request, &decision)
+                redirect_response(shared, conn, redirect, request, &decision)
             }
             RouteAction::Forward(_) => match decision.target.map(|index| &runtime.targets[index]) {
                 None => local_reply(shared, ProxyError::InvalidBackend),
                 Some(Target {
                     redirect: Some(redirect),
                     ..
-                }) => redirect_response(shared, conn, redirect, &request, &decision),
+                }) => redirect_response(shared, conn, redirect, request, &decision),
                 Some(target) => {
                     match forward(shared, conn, route, runtime, target, decision, request).await {
                         Ok(response) => response,
@@ -202,13 +202,13 @@ async fn forward(
     runtime: &RouteRuntime,
     target: &Target,
     decision: Decision,
-    mut request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let cluster = target
         .cluster
         .as_deref()
         .ok_or(ProxyError::InvalidBackend)?;
-    let upgrade = upgrade::requested(&mut request);
+    let upgrade = upgrade::requested(request);
     let headers = request.headers_mut();
     headers::prepare_request(headers, &conn.peer_ip, conn.scheme());
     runtime.request_headers.apply(headers);
@@ -222,11 +222,13 @@ async fn forward(
         .or(runtime.host_rewrite.as_ref());
     let path_and_query = decision.path_and_query.as_deref();
     if !runtime.mirrors.is_empty() {
-        send_mirrors(shared, runtime, &mut request, host_rewrite, path_and_query);
+        send_mirrors(shared, runtime, request, host_rewrite, path_and_query);
     }
-    set_upstream_target(&mut request, cluster.protocol, host_rewrite, path_and_query)?;
+    set_upstream_target(request, cluster.protocol, host_rewrite, path_and_query)?;
 
     let started = Instant::now();
+    // The request went down by reference to here; the upstream call owns it.
+    let request = std::mem::replace(request, Request::new(RequestBody::Empty));
     let call = |request| {
         crate::forward::forward(
             cluster,

@@ -29,6 +29,8 @@ pub(crate) struct UpstreamConn {
     pub(super) stream: TcpStream,
     /// Bytes read and not yet used.
     pub(super) buf: BytesMut,
+    /// The header names this upstream has sent.
+    names: head::NameCache,
     /// Whether it carried a request before (then a close before any
     /// response byte means it went stale in the pool, not that the upstream
     /// refused the request).
@@ -40,6 +42,7 @@ impl UpstreamConn {
         UpstreamConn {
             stream,
             buf: BytesMut::new(),
+            names: head::NameCache::default(),
             reused: false,
         }
     }
@@ -76,7 +79,7 @@ pub(crate) enum SendError {
     /// A pooled connection had closed; the request, which has no body, was
     /// not answered and can be sent again as it is.
     #[error("pooled connection closed")]
-    Stale(Box<Request<RequestBody>>),
+    Stale,
     /// The connection failed after the request went out.
     #[error("connection failed: {0}")]
     Reset(String),
@@ -87,23 +90,23 @@ pub(crate) enum SendError {
 
 /// Sends `request` on `conn` and reads the response head. The body, read
 /// on demand, gives the connection back to `endpoint`'s pool at its end.
+/// The request is borrowed: a bodiless one is left as it was (the caller can
+/// send it again), a body is taken as it is written.
 pub(crate) async fn send(
     mut conn: UpstreamConn,
-    request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
 ) -> Result<Response<H1Body>, SendError> {
     let head_request = request.method() == Method::HEAD;
     let mut out = Vec::with_capacity(512);
-    let chunked = encode_head(&mut out, &request);
-    let request = if request.body().is_end_stream() {
-        // Kept until the response starts: it can be resent if the pooled
-        // connection turns out closed.
+    let chunked = encode_head(&mut out, request);
+    let bodiless = request.body().is_end_stream();
+    if bodiless {
         if let Err(error) = flush(&mut conn.stream, &mut out).await {
-            return Err(stale_or_reset(&conn, request, error));
+            return Err(stale_or_reset(&conn, error));
         }
-        Some(request)
     } else {
-        let mut body = request.into_body();
+        let mut body = std::mem::replace(request.body_mut(), RequestBody::Empty);
         // Boxed: a body's copy loop is a large state most requests (no
         // body) would otherwise carry.
         Box::pin(write_body(
@@ -115,8 +118,7 @@ pub(crate) async fn send(
         ))
         .await
         .map_err(|error| SendError::Reset(error.to_string()))?;
-        None
-    };
+    }
     let head = loop {
         match read_head(&mut conn).await {
             Ok((head, _))
@@ -124,9 +126,10 @@ pub(crate) async fn send(
                     && head.status() != StatusCode::SWITCHING_PROTOCOLS => {}
             Ok(head) => break head,
             Err(HeadError::ClosedEarly(error)) => {
-                return Err(match request {
-                    Some(request) => stale_or_reset(&conn, request, error),
-                    None => SendError::Reset(error.to_string()),
+                return Err(if bodiless {
+                    stale_or_reset(&conn, error)
+                } else {
+                    SendError::Reset(error.to_string())
                 })
             }
             Err(HeadError::Invalid(what)) => return Err(SendError::Protocol(what)),
@@ -154,13 +157,9 @@ pub(crate) async fn send(
     Ok(Response::from_parts(parts, body))
 }
 
-fn stale_or_reset(
-    conn: &UpstreamConn,
-    request: Request<RequestBody>,
-    error: io::Error,
-) -> SendError {
+fn stale_or_reset(conn: &UpstreamConn, error: io::Error) -> SendError {
     if conn.reused {
-        SendError::Stale(Box::new(request))
+        SendError::Stale
     } else {
         SendError::Reset(error.to_string())
     }
@@ -212,7 +211,7 @@ enum HeadError {
 async fn read_head(conn: &mut UpstreamConn) -> Result<(Response<Bytes>, HeadFacts), HeadError> {
     loop {
         if !conn.buf.is_empty() {
-            if let Some(response) = parse_head(&mut conn.buf)? {
+            if let Some(response) = parse_head(&mut conn.buf, &mut conn.names)? {
                 return Ok(response);
             }
         }
@@ -230,7 +229,10 @@ async fn read_head(conn: &mut UpstreamConn) -> Result<(Response<Bytes>, HeadFact
     }
 }
 
-fn parse_head(buf: &mut BytesMut) -> Result<Option<(Response<Bytes>, HeadFacts)>, HeadError> {
+fn parse_head(
+    buf: &mut BytesMut,
+    names: &mut head::NameCache,
+) -> Result<Option<(Response<Bytes>, HeadFacts)>, HeadError> {
     let bytes = std::mem::take(buf).freeze();
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut head = httparse::Response::new(&mut []);
@@ -250,8 +252,8 @@ fn parse_head(buf: &mut BytesMut) -> Result<Option<(Response<Bytes>, HeadFacts)>
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or(HeadError::Invalid("invalid status"))?;
-    let headers =
-        head::header_map(&bytes, head.headers).ok_or(HeadError::Invalid("invalid header"))?;
+    let headers = head::header_map_with(&bytes, head.headers, names)
+        .ok_or(HeadError::Invalid("invalid header"))?;
     let facts = HeadFacts::gather(
         head.headers
             .iter()
@@ -405,7 +407,7 @@ mod tests {
     #[test]
     fn a_head_is_parsed_and_the_rest_kept() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\nabc");
-        let (response, facts) = match parse_head(&mut buf) {
+        let (response, facts) = match parse_head(&mut buf, &mut head::NameCache::default()) {
             Ok(Some(parsed)) => parsed,
             _ => panic!("not parsed"),
         };
@@ -421,7 +423,10 @@ mod tests {
         assert_eq!(response.headers()["x-a"], "b");
         assert_eq!(&response.body()[..], b"abc");
         let mut partial = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Le");
-        assert!(matches!(parse_head(&mut partial), Ok(None)));
+        assert!(matches!(
+            parse_head(&mut partial, &mut head::NameCache::default()),
+            Ok(None)
+        ));
         assert_eq!(
             &partial[..],
             b"HTTP/1.1 200 OK\r\nContent-Le",
@@ -434,7 +439,7 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive, Close\r\nContent-length: 5\r\ncontent-LENGTH: 5\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
         );
-        let Ok(Some((_, facts))) = parse_head(&mut buf) else {
+        let Ok(Some((_, facts))) = parse_head(&mut buf, &mut head::NameCache::default()) else {
             panic!("not parsed");
         };
         assert_eq!(
@@ -447,7 +452,8 @@ mod tests {
         );
         let mut conflict =
             BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
-        let Ok(Some((_, facts))) = parse_head(&mut conflict) else {
+        let Ok(Some((_, facts))) = parse_head(&mut conflict, &mut head::NameCache::default())
+        else {
             panic!("not parsed");
         };
         assert_eq!(facts.content_length, Some(Err(())));

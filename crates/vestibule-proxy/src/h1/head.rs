@@ -25,13 +25,61 @@ pub(crate) fn thaw(bytes: Bytes) -> BytesMut {
 /// The parsed headers, their values slices of `bytes` (no copies); `None`
 /// if a name or value is invalid.
 pub(crate) fn header_map(bytes: &Bytes, parsed: &[httparse::Header<'_>]) -> Option<HeaderMap> {
+    build_map(bytes, parsed, |raw, _| HeaderName::from_bytes(raw).ok())
+}
+
+/// [`header_map`] with names looked up in `names` first.
+pub(crate) fn header_map_with(
+    bytes: &Bytes,
+    parsed: &[httparse::Header<'_>],
+    names: &mut NameCache,
+) -> Option<HeaderMap> {
+    build_map(bytes, parsed, |raw, position| names.name(raw, position))
+}
+
+fn build_map(
+    bytes: &Bytes,
+    parsed: &[httparse::Header<'_>],
+    mut name_of: impl FnMut(&[u8], usize) -> Option<HeaderName>,
+) -> Option<HeaderMap> {
     let mut headers = HeaderMap::with_capacity(parsed.len() + ADDED_HEADERS);
-    for h in parsed {
-        let name = HeaderName::from_bytes(h.name.as_bytes()).ok()?;
+    for (position, h) in parsed.iter().enumerate() {
+        let name = name_of(h.name.as_bytes(), position)?;
         let value = HeaderValue::from_maybe_shared(bytes.slice_ref(h.value)).ok()?;
         headers.append(name, value);
     }
     Some(headers)
+}
+
+/// Names a connection's peer has sent before, as it spelled them. An
+/// upstream repeats the same names response after response, so they are
+/// found here by a byte compare, usually at the same position, instead of
+/// being parsed again (lower-cased, matched against the standard names,
+/// and a custom one allocated).
+#[derive(Debug, Default)]
+pub(crate) struct NameCache {
+    names: Vec<(Box<[u8]>, HeaderName)>,
+}
+
+/// Names kept per connection: a response's usual headers, not a flood.
+const NAME_CACHE_SIZE: usize = 16;
+
+impl NameCache {
+    fn name(&mut self, raw: &[u8], position: usize) -> Option<HeaderName> {
+        if let Some((seen, name)) = self.names.get(position) {
+            if **seen == *raw {
+                return Some(name.clone());
+            }
+        }
+        if let Some((_, name)) = self.names.iter().find(|(seen, _)| **seen == *raw) {
+            return Some(name.clone());
+        }
+        let name = HeaderName::from_bytes(raw).ok()?;
+        if self.names.len() < NAME_CACHE_SIZE {
+            self.names.push((raw.into(), name.clone()));
+        }
+        Some(name)
+    }
 }
 
 /// `Content-Length`: `None` when absent, `Some(Err)` when it does not parse
@@ -44,4 +92,36 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Option<Result<u64, ()>> {
     }
     let text = first.to_str().map_err(|_| ());
     Some(text.and_then(|text| text.trim().parse().map_err(|_| ())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_names_are_the_parsed_names_wherever_they_appear() {
+        let mut names = NameCache::default();
+        let first = names.name(b"Content-Type", 0).unwrap();
+        assert_eq!(first, header::CONTENT_TYPE);
+        // Same spelling, other position: found by the scan.
+        assert_eq!(
+            names.name(b"Content-Type", 3).unwrap(),
+            header::CONTENT_TYPE
+        );
+        // Another spelling is another entry, the same name.
+        assert_eq!(
+            names.name(b"content-type", 1).unwrap(),
+            header::CONTENT_TYPE
+        );
+        assert_eq!(names.name(b"X-Custom", 2).unwrap().as_str(), "x-custom");
+        assert!(
+            names.name(b"bad name", 4).is_none(),
+            "invalid names are refused"
+        );
+        for index in 0..40 {
+            let raw = format!("x-{index}");
+            assert_eq!(names.name(raw.as_bytes(), 5).unwrap().as_str(), raw);
+        }
+        assert_eq!(names.names.len(), NAME_CACHE_SIZE, "bounded");
+    }
 }
