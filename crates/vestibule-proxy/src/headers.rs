@@ -33,12 +33,15 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) {
     }
     if present & CONNECTION_BIT != 0 {
         if let Some(connection) = headers.remove(header::CONNECTION) {
-            if let Ok(listed) = connection.to_str() {
-                for name in listed.split(',').map(str::trim).filter(|n| !n.is_empty()) {
-                    // Known hop-by-hop names are handled below, and only if
-                    // present; compared as text (no name parsing).
-                    let known = HOP_BY_HOP.iter().any(|hop| name.eq_ignore_ascii_case(hop));
-                    if !known && !name.eq_ignore_ascii_case("trailers") {
+            let listed = connection.as_bytes().split(|&byte| byte == b',');
+            for name in listed.map(<[u8]>::trim_ascii).filter(|n| !n.is_empty()) {
+                // Known hop-by-hop names are handled below, and only if
+                // present; compared as text (no name parsing).
+                let known = HOP_BY_HOP
+                    .iter()
+                    .any(|hop| name.eq_ignore_ascii_case(hop.as_bytes()));
+                if !known && !name.eq_ignore_ascii_case(b"trailers") {
+                    if let Ok(name) = std::str::from_utf8(name) {
                         headers.remove(name);
                     }
                 }
