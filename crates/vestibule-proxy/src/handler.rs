@@ -86,7 +86,7 @@ fn route(
         .hosts
         .find(&normalize_host(authority))
         .ok_or(ProxyError::NoRoute)?;
-    let raw = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+    let raw = target_path(None, request);
     let normalized = normalize_path(raw).map_err(|_| ProxyError::BadRequest("invalid path"))?;
     let view = RequestView::new(
         request.method(),
@@ -139,6 +139,12 @@ fn route(
         path_and_query,
         target,
     })
+}
+
+/// The path and query going upstream: the rewritten one if routing made
+/// one, else the request's own.
+fn target_path<'a, B>(rewritten: Option<&'a str>, request: &'a Request<B>) -> &'a str {
+    rewritten.unwrap_or_else(|| request.uri().path_and_query().map_or("/", |pq| pq.as_str()))
 }
 
 /// `:authority` for HTTP/2 and absolute-form targets, else `Host`.
@@ -304,8 +310,7 @@ fn set_upstream_target<B>(
         AppProtocol::H2c => {
             let authority = upstream_authority(request, host_rewrite)
                 .ok_or(ProxyError::BadRequest("missing host"))?;
-            let path_and_query = path_and_query
-                .unwrap_or_else(|| request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
+            let path_and_query = target_path(path_and_query, request);
             *request.uri_mut() =
                 Uri::try_from(format!("http://{authority}{path_and_query}")).map_err(invalid)?;
             *request.version_mut() = http::Version::HTTP_2;
@@ -356,10 +361,7 @@ fn redirect_response(
 ) -> Response<ResponseBody> {
     // Routing found the authority, so it is there.
     let authority = request_authority(request).unwrap_or_default();
-    let path_and_query = decision
-        .path_and_query
-        .as_deref()
-        .unwrap_or_else(|| request.uri().path_and_query().map_or("/", |pq| pq.as_str()));
+    let path_and_query = target_path(decision.path_and_query.as_deref(), request);
     let scheme = redirect.scheme.as_deref().unwrap_or(conn.scheme());
     let host = match &redirect.host {
         Some(host) => host.as_str(),
@@ -448,9 +450,7 @@ fn send_mirrors(
     else {
         return;
     };
-    let path_and_query = path_and_query
-        .unwrap_or_else(|| request.uri().path_and_query().map_or("/", |pq| pq.as_str()))
-        .to_owned();
+    let path_and_query = target_path(path_and_query, request).to_owned();
     for (mirror, copy) in chosen.into_iter().zip(copies) {
         let mut copy_request = Request::new(copy);
         *copy_request.method_mut() = request.method().clone();

@@ -26,10 +26,12 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     remove_hop_by_hop(headers, present);
 }
 
-/// Removes the hop-by-hop headers whose bits are set in `present`.
-fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) {
+/// Removes the hop-by-hop headers whose bits are set in `present`; returns
+/// whether other headers went too, because `Connection` named them.
+fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) -> bool {
+    let mut removed_listed = false;
     if present == 0 {
-        return;
+        return removed_listed;
     }
     if present & CONNECTION_BIT != 0 {
         if let Some(connection) = headers.remove(header::CONNECTION) {
@@ -42,7 +44,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) {
                     .any(|hop| name.eq_ignore_ascii_case(hop.as_bytes()));
                 if !known && !name.eq_ignore_ascii_case(b"trailers") {
                     if let Ok(name) = std::str::from_utf8(name) {
-                        headers.remove(name);
+                        removed_listed |= headers.remove(name).is_some();
                     }
                 }
             }
@@ -67,6 +69,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) {
     {
         headers.remove(header::TE);
     }
+    removed_listed
 }
 
 const HOP_BY_HOP: [&str; 6] = [
@@ -133,10 +136,11 @@ pub(crate) fn prepare_request(headers: &mut HeaderMap, peer: &HeaderValue, schem
         forwarded_for |= name == X_FORWARDED_FOR;
         request_id |= name == X_REQUEST_ID;
     }
-    remove_hop_by_hop(headers, present);
-    if present & CONNECTION_BIT != 0 {
-        // `Connection` may have named (and so removed) one of them.
-        request_id = request_id && headers.contains_key(&X_REQUEST_ID);
+    if remove_hop_by_hop(headers, present) {
+        // `Connection` named (and so removed) other headers: the scan's
+        // answers may be stale.
+        forwarded_for &= headers.contains_key(&X_FORWARDED_FOR);
+        request_id &= headers.contains_key(&X_REQUEST_ID);
     }
     if envoy {
         strip_envoy_headers(headers);
@@ -312,10 +316,15 @@ mod tests {
         assert_eq!(bare["x-forwarded-proto"], "https");
         assert_eq!(bare["x-request-id"].len(), 36, "a UUID is generated");
 
-        // A request id that `Connection` names is hop-by-hop: dropped, so a
-        // new one is made.
-        let mut listed = map(&[("connection", "x-request-id"), ("x-request-id", "abc")]);
+        // Headers that `Connection` names are hop-by-hop: dropped, so the
+        // request id is made anew and the forwarded chain starts at the peer.
+        let mut listed = map(&[
+            ("connection", "x-request-id, X-Forwarded-For"),
+            ("x-request-id", "abc"),
+            ("x-forwarded-for", "1.2.3.4"),
+        ]);
         prepare_request(&mut listed, &peer, "http");
+        assert_eq!(listed["x-forwarded-for"], "10.0.0.1");
         assert_ne!(listed["x-request-id"], "abc");
         assert_eq!(listed["x-request-id"].len(), 36);
     }

@@ -10,7 +10,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{curl, service, ConfigDir, Gateway, HOST, SEED_GATEWAY};
+use support::{curl, service, ConfigDir, Gateway, ANY_PATH_VS, HOST, SEED_GATEWAY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -126,22 +126,6 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<Strin
         }
     }
 }
-
-const ANY_PATH_VS: &str = r#"
-apiVersion: networking.istio.io/v1alpha3
-kind: VirtualService
-metadata:
-  name: httpbin
-spec:
-  hosts: ["httpbin.example.com"]
-  gateways: [httpbin-gateway]
-  http:
-  - route:
-    - destination:
-        host: httpbin
-        port:
-          number: 8000
-"#;
 
 async fn gateway_for(
     upstream: SocketAddr,

@@ -18,23 +18,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
-use support::{httpbin, service, ConfigDir, Gateway, HOST, SEED_GATEWAY};
-
-/// Every path on httpbin.example.com goes to the `httpbin` Service.
-const EVERYTHING: &str = r#"
-apiVersion: networking.istio.io/v1alpha3
-kind: VirtualService
-metadata:
-  name: httpbin
-spec:
-  hosts: ["httpbin.example.com"]
-  gateways: [httpbin-gateway]
-  http:
-  - route:
-    - destination:
-        port: {number: 8000}
-        host: httpbin
-"#;
+use support::{httpbin, service, ConfigDir, Gateway, ANY_PATH_VS, HOST, SEED_GATEWAY};
 
 async fn gateway_to(
     backend: SocketAddr,
@@ -43,7 +27,7 @@ async fn gateway_to(
 ) -> (ConfigDir, Gateway) {
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
-    config.write("virtualservice.yaml", EVERYTHING);
+    config.write("virtualservice.yaml", ANY_PATH_VS);
     let service_yaml =
         service_yaml.unwrap_or_else(|| service("httpbin", "default", 8000, &[backend]));
     config.write("httpbin.yaml", &service_yaml);
@@ -108,17 +92,12 @@ async fn a_request_body_reaches_the_upstream_whole() {
 async fn a_large_response_arrives_whole_under_flow_control() {
     let (_config, gateway) = gateway_to(httpbin("httpbin").await, None, &[]).await;
     let (mut sender, _) = connect(gateway.listener(80).await).await;
-    for path in ["/bytes/102400", "/stream-bytes/1048576?chunk_size=10000"] {
+    for (path, expected) in [
+        ("/bytes/102400", 102_400),
+        ("/stream-bytes/1048576?chunk_size=10000", 1_048_576),
+    ] {
         let (status, headers, body, _) = send(&mut sender, request(Method::GET, path, "")).await;
         assert_eq!(status, 200, "{path}");
-        let expected = path
-            .trim_start_matches("/bytes/")
-            .trim_start_matches("/stream-bytes/")
-            .split('?')
-            .next()
-            .unwrap()
-            .parse::<usize>()
-            .unwrap();
         assert_eq!(body.len(), expected, "{path}");
         assert!(headers.contains_key("date"), "{path}: {headers:?}");
     }

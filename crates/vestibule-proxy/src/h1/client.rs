@@ -300,7 +300,7 @@ impl HeadFacts {
                 14 if name.eq_ignore_ascii_case(b"content-length") => match first_length {
                     None => {
                         first_length = Some(value);
-                        facts.content_length = Some(parse_length(value));
+                        facts.content_length = Some(head::parse_length(value));
                     }
                     Some(first) if first != value => facts.content_length = Some(Err(())),
                     Some(_) => {}
@@ -313,11 +313,6 @@ impl HeadFacts {
         }
         facts
     }
-}
-
-fn parse_length(value: &[u8]) -> Result<u64, ()> {
-    let text = std::str::from_utf8(value.trim_ascii()).map_err(|_| ())?;
-    text.parse().map_err(|_| ())
 }
 
 /// RFC 9112 §6.3: how the response body is delimited; `None` when its

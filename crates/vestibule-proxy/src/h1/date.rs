@@ -4,11 +4,17 @@
 use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use http::header::{HeaderMap, DATE};
 use http::HeaderValue;
 
 thread_local! {
     static CACHED: RefCell<(u64, HeaderValue)> =
         const { RefCell::new((u64::MAX, HeaderValue::from_static(""))) };
+}
+
+/// Adds `date` unless the response has one (the upstream's is kept).
+pub(crate) fn ensure(headers: &mut HeaderMap) {
+    headers.entry(DATE).or_insert_with(now);
 }
 
 pub(crate) fn now() -> HeaderValue {

@@ -51,9 +51,7 @@ pub(crate) fn head(
         }
         _ => {}
     }
-    if !headers.contains_key(header::DATE) {
-        headers.insert(header::DATE, super::date::now());
-    }
+    super::date::ensure(headers);
     if !keep_alive {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }

@@ -90,8 +90,13 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Option<Result<u64, ()>> {
     if values.any(|other| other != first) {
         return Some(Err(()));
     }
-    let text = first.to_str().map_err(|_| ());
-    Some(text.and_then(|text| text.trim().parse().map_err(|_| ())))
+    Some(parse_length(first.as_bytes()))
+}
+
+/// One `Content-Length` value: digits, whitespace around them allowed.
+pub(crate) fn parse_length(value: &[u8]) -> Result<u64, ()> {
+    let text = std::str::from_utf8(value.trim_ascii()).map_err(|_| ())?;
+    text.parse().map_err(|_| ())
 }
 
 #[cfg(test)]
@@ -113,6 +118,7 @@ mod tests {
             names.name(b"content-type", 1).unwrap(),
             header::CONTENT_TYPE
         );
+        assert_eq!(names.names.len(), 2, "one entry per spelling");
         assert_eq!(names.name(b"X-Custom", 2).unwrap().as_str(), "x-custom");
         assert!(
             names.name(b"bad name", 4).is_none(),

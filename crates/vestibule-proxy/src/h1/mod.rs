@@ -23,7 +23,7 @@ mod upstream_body;
 mod write;
 
 pub(crate) use client::{send, SendError, UpgradedUpstream, UpstreamConn};
-pub(crate) use date::now as date_now;
+pub(crate) use date::ensure as ensure_date;
 pub(crate) use head::{content_length, MAX_HEAD_BYTES};
 pub(crate) use prefixed::Prefixed;
 pub(crate) use server::serve;

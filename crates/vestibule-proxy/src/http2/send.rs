@@ -9,7 +9,7 @@ use std::task::Poll;
 use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::{Reason, SendStream};
-use http::header::{CONTENT_LENGTH, DATE};
+use http::header::CONTENT_LENGTH;
 use http::{HeaderValue, Response};
 use http_body::{Body as _, Frame};
 
@@ -22,9 +22,7 @@ pub(super) async fn respond(
     head_request: bool,
 ) {
     let (mut parts, mut body) = response.into_parts();
-    if !parts.headers.contains_key(DATE) {
-        parts.headers.insert(DATE, crate::h1::date_now());
-    }
+    crate::h1::ensure_date(&mut parts.headers);
     if let Some(length) = body.size_hint().exact() {
         if !parts.headers.contains_key(CONTENT_LENGTH) {
             parts

@@ -82,6 +82,23 @@ spec:
     - "httpbin.example.com"
 "#;
 
+/// Every path on httpbin.example.com goes to the `httpbin` Service.
+pub const ANY_PATH_VS: &str = r#"
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: httpbin
+spec:
+  hosts: ["httpbin.example.com"]
+  gateways: [httpbin-gateway]
+  http:
+  - route:
+    - destination:
+        host: httpbin
+        port:
+          number: 8000
+"#;
+
 pub const SEED_VIRTUAL_SERVICE: &str = r#"
 apiVersion: networking.istio.io/v1alpha3
 kind: VirtualService
