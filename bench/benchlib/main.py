@@ -270,15 +270,18 @@ class Runner:
         b0 = procs.cpu_time(self.proxy_cpu)
         u0 = procs.cpu_seconds(self.upstream.proc.pid)
         g0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-        c0, t0 = procs.cpu_seconds(proc.pid), time.monotonic()
+        (user0, sys0), t0 = procs.cpu_times(proc.pid), time.monotonic()
         result = fn()
-        c1, t1 = procs.cpu_seconds(proc.pid), time.monotonic()
+        (user1, sys1), t1 = procs.cpu_times(proc.pid), time.monotonic()
         g1 = resource.getrusage(resource.RUSAGE_CHILDREN)
         u1 = procs.cpu_seconds(self.upstream.proc.pid)
         b1 = procs.cpu_time(self.proxy_cpu)
         if proc.poll() is not None:
             raise BenchError(f"proxy exited during the run (status {proc.returncode})")
-        result["cpu_s"] = c1 - c0
+        result["cpu_s"] = (user1 - user0) + (sys1 - sys0)
+        # The split says whether a difference is in the proxy's own code or
+        # in the kernel's work for its system calls.
+        result["user_s"], result["sys_s"] = user1 - user0, sys1 - sys0
         result["wall_s"] = t1 - t0
         result["busy"] = result["cpu_s"] / result["wall_s"]
         # What else the proxy's CPU did: other processes (this machine is
@@ -402,14 +405,35 @@ class Runner:
                     r = self.measure(proc, lambda: run(self.args.duration))
                     derive(r)
                     runs[pname].append(r)
+            paired = self.paired_ratios(runs, specs)
             for pname, rs in runs.items():
                 key = specs[pname][3]
                 rs.sort(key=lambda r: r[key])
                 chosen = rs[len(rs) // 2]
                 chosen["all"] = [r[key] for r in rs]
                 results[pname][name] = chosen
+                if pname == "vestibule" and paired:
+                    chosen["paired"] = paired
                 if name == "keepalive" and pname == "nginx":
                     self.nginx_rps = chosen["rps"]
+
+    @staticmethod
+    def paired_ratios(runs: dict, specs: dict) -> dict:
+        """For each peer, vestibule's figure ÷ the peer's, round by round:
+        the two runs of a round are seconds apart, so a slow spell of this
+        shared machine (which lasts tens of seconds to minutes and can add
+        40 % to every proxy's CPU per request) mostly touches both. The
+        table's ratio is the median of these, not a ratio of two medians
+        that may come from different spells."""
+        if "vestibule" not in runs:
+            return {}
+        key = specs["vestibule"][3]
+        ours = [r[key] for r in runs["vestibule"]]
+        return {
+            pname: [o / r[key] for o, r in zip(ours, rs) if r[key]]
+            for pname, rs in runs.items()
+            if pname != "vestibule"
+        }
 
     def require_ok(self, proxy, r, what):
         if r["non_2xx"] or r["socket_errors"] or r["requests"] == 0:
@@ -594,6 +618,13 @@ def fmt_bytes(value):
     return f"{value:,.0f} B"
 
 
+def split_per_request(run):
+    if not run or "user_s" not in run or not run.get("requests"):
+        return None
+    n = run["requests"]
+    return f"{run['user_s'] * 1e6 / n:.1f} / {run['sys_s'] * 1e6 / n:.1f}"
+
+
 def other_core(run):
     return run["loadgen"] + run["upstream"] if run and "loadgen" in run else None
 
@@ -604,6 +635,8 @@ ROWS = [
      lambda r: r.get("keepalive", {}).get("rps"), fmt),
     ("a) HTTP/1.1 keep-alive: CPU µs per request", "cost",
      lambda r: r.get("keepalive", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
+    ("a) HTTP/1.1 keep-alive: of which user / system µs", "info",
+     lambda r: split_per_request(r.get("keepalive")), lambda v: v or "—"),
     ("a) HTTP/1.1 keep-alive: proxy core busy", "info",
      lambda r: r.get("keepalive", {}).get("busy"), lambda v: "—" if v is None else f"{v:.0%}"),
     ("a) proxy's core: other processes / softirq / steal", "info",
@@ -618,6 +651,8 @@ ROWS = [
      lambda r: r.get("h2c", {}).get("rps"), fmt),
     ("b) h2c: CPU µs per request", "cost",
      lambda r: r.get("h2c", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
+    ("b) h2c: of which user / system µs", "info",
+     lambda r: split_per_request(r.get("h2c")), lambda v: v or "—"),
     ("c) one connection per request: CPU µs per connection", "cost",
      lambda r: r.get("churn", {}).get("cpu_us_per_conn"), lambda v: fmt(v, 2)),
     ("d) 1 MiB responses: MB/s per core of proxy CPU", "gain",
@@ -657,6 +692,25 @@ ROWS = [
 ]
 
 
+# Rows whose figure is the one a scenario's rounds are ranked by: their
+# ratio is the median of vestibule's per-round ratios to the peer (see
+# Bench.paired_ratios), marked with a dagger.
+PAIRED_ROWS = {
+    "a) HTTP/1.1 keep-alive: CPU µs per request": "keepalive",
+    "b) h2c: CPU µs per request": "h2c",
+    "c) one connection per request: CPU µs per connection": "churn",
+    "d) 1 MiB responses: MB/s per core of proxy CPU": "large",
+    "g) fixed rate: p99 (ms)": "fixedrate",
+}
+
+
+def ratio(results: dict, label: str, peer: str, ours, theirs) -> str:
+    paired = results.get("vestibule", {}).get(PAIRED_ROWS.get(label), {}).get("paired", {}).get(peer)
+    if paired:
+        return f" ({statistics.median(paired):.2f}†)"
+    return f" ({ours / theirs:.2f})"
+
+
 def table(results: dict, skipped: dict, order: list[str], labels: dict) -> str:
     peers = [p for p in order if p != "vestibule"]
     have_v = "vestibule" in order
@@ -685,7 +739,7 @@ def table(results: dict, skipped: dict, order: list[str], labels: dict) -> str:
             elif results.get(p, {}).get("check_failures"):
                 cell = "CHECK FAILED"
             elif have_v and kind != "info" and values[p] and values["vestibule"] is not None:
-                cell += f" ({values['vestibule'] / values[p]:.2f})"
+                cell += ratio(results, label, p, values["vestibule"], values[p])
             cells.append(cell)
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
@@ -892,7 +946,9 @@ def render(args, started, load_before, versions, tools, results, skipped, order,
         "",
         "Each peer cell: the peer's figure (vestibule ÷ peer). ↓ = a cost, lower is better "
         "(a ratio below 1 means vestibule is cheaper); ↑ = throughput, higher is better "
-        "(a ratio above 1 means vestibule does more).",
+        "(a ratio above 1 means vestibule does more). † = the median of vestibule's ratio to the "
+        "peer round by round (each round runs every proxy once, seconds apart, so a slow spell of "
+        "the machine touches both runs of a pair); the figures are each proxy's median round.",
         "",
         table(results, skipped, order, labels),
         "",

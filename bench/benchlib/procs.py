@@ -197,9 +197,10 @@ def tree_pids(root: int) -> list[int]:
     return pids
 
 
-def cpu_seconds(root: int) -> float:
-    """utime + stime of root and its descendants, all threads included."""
-    ticks = 0
+def cpu_times(root: int) -> tuple[float, float]:
+    """(user, system) seconds of root and its descendants, all threads
+    included."""
+    user = system = 0
     for pid in tree_pids(root):
         try:
             with open(f"/proc/{pid}/stat", "rb") as f:
@@ -207,8 +208,14 @@ def cpu_seconds(root: int) -> float:
         except OSError:
             continue
         fields = stat[stat.rindex(b")") + 2 :].split()
-        ticks += int(fields[11]) + int(fields[12])  # utime, stime
-    return ticks / CLK_TCK
+        user += int(fields[11])  # utime
+        system += int(fields[12])  # stime
+    return user / CLK_TCK, system / CLK_TCK
+
+
+def cpu_seconds(root: int) -> float:
+    """utime + stime of root and its descendants, all threads included."""
+    return sum(cpu_times(root))
 
 
 def memory(root: int) -> dict[str, int]:

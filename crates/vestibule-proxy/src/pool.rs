@@ -1,38 +1,35 @@
-//! Upstream connections per endpoint. HTTP/1.1: idle connections wait in a
-//! lock-free queue and go back into it when a response body has been read to
-//! the end; nothing polls them while they wait (a close is noticed from the
-//! socket's readiness at checkout). HTTP/2: one shared connection (hyper's
-//! client) multiplexes every request.
+//! Upstream connections per endpoint. HTTP/1.1: idle connections wait on a
+//! stack per worker thread, as nginx's and Envoy's do, and go back onto it
+//! when a response body has been read to the end; nothing polls them while
+//! they wait (a close is noticed from the socket's readiness at checkout).
+//! HTTP/2: one shared connection (hyper's client) multiplexes every request.
 
+use std::cell::RefCell;
 use std::io;
 use std::time::Duration;
 
 use crate::request_body::RequestBody;
 use arc_swap::ArcSwapOption;
-use crossbeam_queue::ArrayQueue;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
 use crate::h1::UpstreamConn;
 use vestibule_ir::{AppProtocol, EndpointAddress};
 
-/// Idle HTTP/1.1 connections kept per endpoint; more are closed.
+/// Idle HTTP/1.1 connections kept per endpoint and worker; more are closed.
 const MAX_IDLE_PER_ENDPOINT: usize = 128;
 
-#[derive(Debug)]
+#[derive(Debug, Default)]
 pub(crate) struct Pool {
-    idle: ArrayQueue<UpstreamConn>,
+    /// Last in, first out: the connection used most recently is taken
+    /// first, so a burst's surplus is what sits idle (and what the upstream
+    /// times out), and the sockets in use stay few and warm in the caches.
+    /// Per worker thread, so no lock and no compare-and-swap: a worker
+    /// takes back what it put.
+    idle: ThreadLocal<RefCell<Vec<UpstreamConn>>>,
     shared: ArcSwapOption<http2::SendRequest<RequestBody>>,
-}
-
-impl Default for Pool {
-    fn default() -> Pool {
-        Pool {
-            idle: ArrayQueue::new(MAX_IDLE_PER_ENDPOINT),
-            shared: ArcSwapOption::empty(),
-        }
-    }
 }
 
 /// A connection ready to carry one request.
@@ -64,10 +61,8 @@ impl Pool {
         // and rare, and would otherwise sit in every request's state.
         match protocol {
             AppProtocol::Http1 => {
-                while let Some(conn) = self.idle.pop() {
-                    if conn.is_usable() {
-                        return Ok(Connection::Http1(conn));
-                    }
+                if let Some(conn) = self.take_idle() {
+                    return Ok(Connection::Http1(conn));
                 }
                 let conn = Box::pin(connect_http1(address, connect_timeout)).await?;
                 Ok(Connection::Http1(conn))
@@ -97,10 +92,25 @@ impl Pool {
         Ok(Connection::Http2(sender))
     }
 
+    /// The most recently returned idle connection that is still usable;
+    /// those found closed on the way are dropped.
+    fn take_idle(&self) -> Option<UpstreamConn> {
+        let mut idle = self.idle.get()?.borrow_mut();
+        while let Some(conn) = idle.pop() {
+            if conn.is_usable() {
+                return Some(conn);
+            }
+        }
+        None
+    }
+
     /// Returns an HTTP/1.1 connection whose response has been fully read.
     pub(crate) fn put_back(&self, conn: UpstreamConn) {
-        // A full queue drops (closes) the connection.
-        let _ = self.idle.push(conn);
+        let mut idle = self.idle.get_or_default().borrow_mut();
+        // A full stack drops (closes) the connection.
+        if idle.len() < MAX_IDLE_PER_ENDPOINT {
+            idle.push(conn);
+        }
     }
 }
 
@@ -124,4 +134,52 @@ async fn connect(address: &EndpointAddress, timeout: Duration) -> Result<TcpStre
         .map_err(|_| ConnectError::Timeout)??;
     stream.set_nodelay(true)?;
     Ok(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::net::TcpListener;
+
+    async fn connection_to(listener: &TcpListener) -> (UpstreamConn, std::net::SocketAddr) {
+        let stream = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let local = stream.local_addr().unwrap();
+        (UpstreamConn::new(stream), local)
+    }
+
+    fn local_of(conn: &UpstreamConn) -> std::net::SocketAddr {
+        conn.local_addr()
+    }
+
+    #[tokio::test]
+    async fn the_connection_returned_last_is_taken_first() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = Pool::default();
+        let (first, first_addr) = connection_to(&listener).await;
+        let (second, second_addr) = connection_to(&listener).await;
+        let _accepted = (listener.accept().await, listener.accept().await);
+        pool.put_back(first);
+        pool.put_back(second);
+        assert_eq!(pool.take_idle().as_ref().map(local_of), Some(second_addr));
+        assert_eq!(pool.take_idle().as_ref().map(local_of), Some(first_addr));
+        assert!(pool.take_idle().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_upstream_closed_is_skipped() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = Pool::default();
+        let (kept, kept_addr) = connection_to(&listener).await;
+        let (kept_peer, _) = listener.accept().await.unwrap();
+        let (closed, _) = connection_to(&listener).await;
+        drop(listener.accept().await.unwrap());
+        // The close (FIN) reaches the socket: readiness says so.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        pool.put_back(kept);
+        pool.put_back(closed);
+        assert_eq!(pool.take_idle().as_ref().map(local_of), Some(kept_addr));
+        drop(kept_peer);
+    }
 }

@@ -158,6 +158,32 @@ async fn streams_on_one_connection_are_served_concurrently() {
     );
 }
 
+/// The client's whole stream limit in flight at once, three times over on
+/// one connection: every stream is answered, the right answer each (the
+/// slots streams run in are reused from one to the next).
+#[tokio::test]
+async fn the_stream_limit_in_flight_is_served_again_and_again() {
+    let (_config, gateway) = gateway_to(httpbin("httpbin").await, None, &[]).await;
+    let (sender, _) = connect(gateway.listener(80).await).await;
+    for wave in 0..3 {
+        let calls: Vec<_> = (0..100)
+            .map(|i| {
+                let mut sender = sender.clone();
+                let status = [200u16, 201, 202, 203, 418][(wave * 100 + i) % 5];
+                tokio::spawn(async move {
+                    let path = format!("/status/{status}");
+                    let (got, ..) = send(&mut sender, request(Method::GET, &path, "")).await;
+                    (status, got.as_u16())
+                })
+            })
+            .collect();
+        for call in calls {
+            let (status, got) = call.await.unwrap();
+            assert_eq!(got, status, "wave {wave}");
+        }
+    }
+}
+
 /// An h2c upstream answering every request with `hello` and gRPC-style
 /// trailers.
 async fn trailer_upstream() -> SocketAddr {

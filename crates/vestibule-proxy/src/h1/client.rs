@@ -54,6 +54,11 @@ impl UpstreamConn {
     /// Whether an idle connection still looks usable: nothing (a close, a
     /// reset, stray bytes) arrived while it sat in the pool. Costs no system
     /// call unless the socket reported readiness.
+    #[cfg(test)]
+    pub(crate) fn local_addr(&self) -> std::net::SocketAddr {
+        self.stream.local_addr().expect("a connected socket")
+    }
+
     pub(crate) fn is_usable(&self) -> bool {
         let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
         match self.stream.poll_read_ready(&mut cx) {

@@ -10,6 +10,7 @@
 mod recv_body;
 mod send;
 mod server;
+mod streams;
 
 pub(crate) use recv_body::H2Body;
 pub(crate) use server::serve;

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
 use bytes::Bytes;
-use futures_util::stream::{FuturesUnordered, StreamExt as _};
 use futures_util::task::AtomicWaker;
 use h2::server::SendResponse;
 use h2::RecvStream;
@@ -17,6 +16,7 @@ use http::{Method, Request};
 use tokio::net::TcpStream;
 
 use super::send::respond;
+use super::streams::{self, Streams};
 use super::H2Body;
 use crate::h1::{self, ListenerSignal, Prefixed, IDLE_TICKS};
 use crate::handler::{handle, ConnInfo};
@@ -26,6 +26,13 @@ use crate::Shared;
 /// Streams a client may have open at once (Envoy's default is far higher,
 /// but 100 is what RFC 9113 recommends as the minimum and hyper's was ours).
 const MAX_CONCURRENT_STREAMS: u32 = 100;
+const _: () = assert!(MAX_CONCURRENT_STREAMS as usize <= streams::CAPACITY);
+/// Rounds of accepting and running streams in one poll of the connection's
+/// task before it yields to the runtime (and is polled again at once):
+/// other connections get their turn, and a resource that keeps returning
+/// `Pending` with a wake-up (Tokio's cooperative budget, once spent) cannot
+/// hold the loop.
+const MAX_ROUNDS_PER_POLL: usize = 32;
 /// Receive windows (hyper's server defaults): large enough that a fast
 /// upload is not held to the 64 KiB the protocol starts with.
 const STREAM_WINDOW: u32 = 1024 * 1024;
@@ -51,7 +58,7 @@ pub(crate) async fn serve(
             Ok(Err(error)) => return tracing::debug!(%error, "HTTP/2 handshake failed"),
             Err(_) => return tracing::debug!("HTTP/2 handshake timed out"),
         };
-    let mut streams = FuturesUnordered::new();
+    let mut streams = Streams::new();
     let mut accepting = true;
     let mut closing = false;
     let mut idle_since = signal.now();
@@ -77,9 +84,15 @@ pub(crate) async fn serve(
             // poll the connection again only if it asked (a stream queued
             // frames). The frames of all the streams that finished together
             // then go out in one write, not one write each.
+            let mut rounds = 0;
             loop {
                 let mut moved = false;
-                while accepting && connection_waker.woken.swap(false, Ordering::AcqRel) {
+                // A full set accepts no more until a stream ends (the
+                // client's limit keeps it from filling: this is a bound).
+                while accepting
+                    && !streams.is_full()
+                    && connection_waker.woken.swap(false, Ordering::AcqRel)
+                {
                     let mut connection_cx = Context::from_waker(&connection_waker_handle);
                     match connection.poll_accept(&mut connection_cx) {
                         Poll::Ready(Some(Ok((request, sender)))) => {
@@ -93,7 +106,7 @@ pub(crate) async fn serve(
                         Poll::Pending => {}
                     }
                 }
-                while let Poll::Ready(Some(())) = streams.poll_next_unpin(cx) {
+                if streams.poll_woken(cx) > 0 {
                     idle_since = signal.now();
                     moved = true;
                 }
@@ -101,6 +114,12 @@ pub(crate) async fn serve(
                     return Poll::Ready(Ok(true));
                 }
                 if !moved {
+                    break;
+                }
+                rounds += 1;
+                if rounds == MAX_ROUNDS_PER_POLL {
+                    // Work is left: yield, and be polled again at once.
+                    cx.waker().wake_by_ref();
                     break;
                 }
             }
