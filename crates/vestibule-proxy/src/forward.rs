@@ -156,7 +156,7 @@ async fn try_once(
 /// (closed before answering a bodiless request), once more on a new one.
 /// That is not a retry: the upstream never saw the request.
 async fn send_http1(
-    conn: UpstreamConn,
+    conn: Box<UpstreamConn>,
     request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,

@@ -20,6 +20,11 @@ use vestibule_ir::{AppProtocol, EndpointAddress};
 
 /// Idle HTTP/1.1 connections kept per endpoint and worker; more are closed.
 const MAX_IDLE_PER_ENDPOINT: usize = 128;
+/// Idle connections per endpoint and worker that keep their buffers: under
+/// load a returned connection is taken again at once (last in, first out)
+/// and its buffers serve the next request; past these few, the stack is
+/// growing and what waits in it holds no buffer.
+const IDLE_WITH_BUFFERS: usize = 4;
 
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
@@ -28,13 +33,18 @@ pub(crate) struct Pool {
     /// times out), and the sockets in use stay few and warm in the caches.
     /// Per worker thread, so no lock and no compare-and-swap: a worker
     /// takes back what it put.
-    idle: ThreadLocal<RefCell<Vec<UpstreamConn>>>,
+    /// Boxes kept boxed: a connection is taken out and put back as one
+    /// pointer, never re-boxed.
+    #[allow(clippy::vec_box)]
+    idle: ThreadLocal<RefCell<Vec<Box<UpstreamConn>>>>,
     shared: ArcSwapOption<http2::SendRequest<RequestBody>>,
 }
 
 /// A connection ready to carry one request.
 pub(crate) enum Connection {
-    Http1(UpstreamConn),
+    /// Boxed: it travels with the response (in its body) up every level
+    /// of the call, and a box moves as one pointer.
+    Http1(Box<UpstreamConn>),
     Http2(http2::SendRequest<RequestBody>),
 }
 
@@ -94,7 +104,7 @@ impl Pool {
 
     /// The most recently returned idle connection that is still usable;
     /// those found closed on the way are dropped.
-    fn take_idle(&self) -> Option<UpstreamConn> {
+    fn take_idle(&self) -> Option<Box<UpstreamConn>> {
         let mut idle = self.idle.get()?.borrow_mut();
         while let Some(conn) = idle.pop() {
             if conn.is_usable() {
@@ -105,10 +115,13 @@ impl Pool {
     }
 
     /// Returns an HTTP/1.1 connection whose response has been fully read.
-    pub(crate) fn put_back(&self, conn: UpstreamConn) {
+    pub(crate) fn put_back(&self, mut conn: Box<UpstreamConn>) {
         let mut idle = self.idle.get_or_default().borrow_mut();
         // A full stack drops (closes) the connection.
         if idle.len() < MAX_IDLE_PER_ENDPOINT {
+            if idle.len() >= IDLE_WITH_BUFFERS {
+                conn.release_buffers();
+            }
             idle.push(conn);
         }
     }
@@ -118,8 +131,10 @@ impl Pool {
 pub(crate) async fn connect_http1(
     address: &EndpointAddress,
     connect_timeout: Duration,
-) -> Result<UpstreamConn, ConnectError> {
-    Ok(UpstreamConn::new(connect(address, connect_timeout).await?))
+) -> Result<Box<UpstreamConn>, ConnectError> {
+    Ok(Box::new(UpstreamConn::new(
+        connect(address, connect_timeout).await?,
+    )))
 }
 
 async fn connect(address: &EndpointAddress, timeout: Duration) -> Result<TcpStream, ConnectError> {
@@ -141,12 +156,12 @@ mod tests {
     use super::*;
     use tokio::net::TcpListener;
 
-    async fn connection_to(listener: &TcpListener) -> (UpstreamConn, std::net::SocketAddr) {
+    async fn connection_to(listener: &TcpListener) -> (Box<UpstreamConn>, std::net::SocketAddr) {
         let stream = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         let local = stream.local_addr().unwrap();
-        (UpstreamConn::new(stream), local)
+        (Box::new(UpstreamConn::new(stream)), local)
     }
 
     fn local_of(conn: &UpstreamConn) -> std::net::SocketAddr {
@@ -162,8 +177,8 @@ mod tests {
         let _accepted = (listener.accept().await, listener.accept().await);
         pool.put_back(first);
         pool.put_back(second);
-        assert_eq!(pool.take_idle().as_ref().map(local_of), Some(second_addr));
-        assert_eq!(pool.take_idle().as_ref().map(local_of), Some(first_addr));
+        assert_eq!(pool.take_idle().as_deref().map(local_of), Some(second_addr));
+        assert_eq!(pool.take_idle().as_deref().map(local_of), Some(first_addr));
         assert!(pool.take_idle().is_none());
     }
 
@@ -179,7 +194,7 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         pool.put_back(kept);
         pool.put_back(closed);
-        assert_eq!(pool.take_idle().as_ref().map(local_of), Some(kept_addr));
+        assert_eq!(pool.take_idle().as_deref().map(local_of), Some(kept_addr));
         drop(kept_peer);
     }
 }

@@ -14,12 +14,16 @@ pub(crate) const MAX_HEADERS: usize = 100;
 /// `server`, `date` and upstream time on responses): no regrowth.
 const ADDED_HEADERS: usize = 4;
 
-/// A buffer frozen for a parse, back as a buffer when nothing was consumed
-/// (a partial head): no copy while no slice of it was handed out.
-pub(crate) fn thaw(bytes: Bytes) -> BytesMut {
-    bytes
+/// Puts bytes split off `buf` (`buf.split().freeze()`) and not consumed
+/// back in front of the room left in `buf`: no copy when nothing else holds
+/// them, since they and the room are one allocation.
+pub(crate) fn unsplit(buf: &mut BytesMut, bytes: Bytes) {
+    // The room's view goes first, so that the bytes are the allocation's
+    // only holder and come back with the room behind them.
+    drop(std::mem::take(buf));
+    *buf = bytes
         .try_into_mut()
-        .unwrap_or_else(|shared| BytesMut::from(&shared[..]))
+        .unwrap_or_else(|shared| BytesMut::from(&shared[..]));
 }
 
 /// The parsed headers, their values slices of `bytes` (no copies); `None`
@@ -102,6 +106,24 @@ pub(crate) fn parse_length(value: &[u8]) -> Result<u64, ()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bytes_put_back_come_with_the_room_and_without_a_copy() {
+        let mut buf = BytesMut::with_capacity(256);
+        buf.extend_from_slice(b"GET / HT");
+        let start = buf.as_ptr();
+        let bytes = buf.split().freeze();
+        assert!(buf.capacity() >= 256 - 8, "the room stays in buf");
+        unsplit(&mut buf, bytes);
+        assert_eq!(&buf[..], b"GET / HT");
+        assert_eq!(buf.as_ptr(), start, "the same allocation");
+        assert!(buf.capacity() >= 256, "room and bytes together");
+        // Held elsewhere too: copied.
+        let bytes = buf.split().freeze();
+        let held = bytes.clone();
+        unsplit(&mut buf, bytes);
+        assert_eq!(&buf[..], &held[..]);
+    }
 
     #[test]
     fn cached_names_are_the_parsed_names_wherever_they_appear() {

@@ -40,17 +40,20 @@ pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
     }
     // Frozen for the parse, so that header values and the target can be
     // slices of the same allocation (no copies) while the parser holds it.
-    let bytes = std::mem::take(buf).freeze();
+    // The whole buffer goes with the request (unlike an upstream
+    // connection's, whose room is kept for the next response): a client
+    // connection waits idle between requests, and then holds no buffer.
+    let bytes = buf.split().freeze();
     let (parsed, length) = parse_frozen(&bytes);
-    *buf = match (&parsed, length) {
+    match (&parsed, length) {
         // Pipelined bytes of the next request (rare): copied out.
         (Parsed::Request(_), Some(length)) if length < bytes.len() => {
-            BytesMut::from(&bytes[length..])
+            *buf = BytesMut::from(&bytes[length..]);
         }
-        (Parsed::Request(_) | Parsed::Reject(_), _) => BytesMut::new(),
+        (Parsed::Request(_) | Parsed::Reject(_), _) => *buf = BytesMut::new(),
         // Nothing consumed: the buffer goes back as it was.
-        _ => head::thaw(bytes),
-    };
+        _ => head::unsplit(buf, bytes),
+    }
     parsed
 }
 

@@ -44,7 +44,7 @@ pub(crate) enum BodyError {
 }
 
 pub(crate) struct H1Body {
-    conn: Option<UpstreamConn>,
+    conn: Option<Box<UpstreamConn>>,
     state: State,
     /// Body bytes that arrived with the head.
     pending: Bytes,
@@ -66,7 +66,7 @@ impl H1Body {
     }
 
     pub(crate) fn new(
-        mut conn: UpstreamConn,
+        mut conn: Box<UpstreamConn>,
         framing: BodyFraming,
         mut remainder: Bytes,
         mut reusable: bool,
