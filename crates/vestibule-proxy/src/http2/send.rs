@@ -59,17 +59,21 @@ enum PipeError {
     Closed,
 }
 
-/// Sends the body frame by frame. It waits for window before asking the
-/// body for more, so at most one frame beyond the window is buffered (`h2`
-/// holds what does not fit until the client opens its window).
+/// Sends the body frame by frame. After each frame it waits for window
+/// before asking the body for more, so at most one frame beyond the window
+/// is buffered (`h2` holds what does not fit until the client opens its
+/// window). The first frame goes without asking: most bodies are one small
+/// frame, and the connection's initial window has room for it.
 async fn pipe(mut stream: SendStream<Bytes>, body: &mut ResponseBody) -> Result<(), PipeError> {
     loop {
-        wait_for_window(&mut stream).await?;
         let frame = poll_fn(|cx| {
-            if let Poll::Ready(reset) = stream.poll_reset(cx) {
-                return Poll::Ready(Err(reset.map_or_else(PipeError::Stream, PipeError::Reset)));
+            if let Poll::Ready(frame) = Pin::new(&mut *body).poll_frame(cx) {
+                return Poll::Ready(Ok(frame));
             }
-            Pin::new(&mut *body).poll_frame(cx).map(Ok)
+            // Waiting on the upstream: a client's reset ends the wait.
+            stream
+                .poll_reset(cx)
+                .map(|reset| Err(reset.map_or_else(PipeError::Stream, PipeError::Reset)))
         })
         .await?;
         match frame.map(|frame| frame.map(Frame::into_data)) {
@@ -80,6 +84,7 @@ async fn pipe(mut stream: SendStream<Bytes>, body: &mut ResponseBody) -> Result<
                 if end {
                     return Ok(());
                 }
+                wait_for_window(&mut stream).await?;
             }
             Some(Ok(Err(frame))) => {
                 if let Ok(trailers) = frame.into_trailers() {
