@@ -20,10 +20,9 @@ use vestibule_ir::{AppProtocol, EndpointAddress};
 
 /// Idle HTTP/1.1 connections kept per endpoint and worker; more are closed.
 const MAX_IDLE_PER_ENDPOINT: usize = 128;
-/// Idle connections per endpoint and worker that keep their buffers: under
-/// load a returned connection is taken again at once (last in, first out)
-/// and its buffers serve the next request; past these few, the stack is
-/// growing and what waits in it holds no buffer.
+/// Idle connections per endpoint and worker that keep their buffers: the
+/// top of the stack, taken again at once under load (last in, first out),
+/// whose buffers serve the next request; deeper down, what waits holds none.
 const IDLE_WITH_BUFFERS: usize = 4;
 
 #[derive(Debug, Default)]
@@ -115,12 +114,14 @@ impl Pool {
     }
 
     /// Returns an HTTP/1.1 connection whose response has been fully read.
-    pub(crate) fn put_back(&self, mut conn: Box<UpstreamConn>) {
+    pub(crate) fn put_back(&self, conn: Box<UpstreamConn>) {
         let mut idle = self.idle.get_or_default().borrow_mut();
         // A full stack drops (closes) the connection.
         if idle.len() < MAX_IDLE_PER_ENDPOINT {
-            if idle.len() >= IDLE_WITH_BUFFERS {
-                conn.release_buffers();
+            // The one this pushes below the top few lets go of its buffers
+            // (it is taken again only if the stack shrinks that far).
+            if let Some(sinking) = idle.len().checked_sub(IDLE_WITH_BUFFERS) {
+                idle[sinking].release_buffers();
             }
             idle.push(conn);
         }
@@ -180,6 +181,24 @@ mod tests {
         assert_eq!(pool.take_idle().as_deref().map(local_of), Some(second_addr));
         assert_eq!(pool.take_idle().as_deref().map(local_of), Some(first_addr));
         assert!(pool.take_idle().is_none());
+    }
+
+    #[tokio::test]
+    async fn only_the_top_of_the_idle_stack_keeps_buffers() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = Pool::default();
+        let mut accepted = Vec::new();
+        for _ in 0..IDLE_WITH_BUFFERS + 2 {
+            let (mut conn, _) = connection_to(&listener).await;
+            accepted.push(listener.accept().await.unwrap());
+            conn.give_buffers();
+            pool.put_back(conn);
+        }
+        let held: Vec<bool> = std::iter::from_fn(|| pool.take_idle())
+            .map(|conn| conn.holds_buffers())
+            .collect();
+        // Taken top first.
+        assert_eq!(held, [true, true, true, true, false, false]);
     }
 
     #[tokio::test]

@@ -65,6 +65,17 @@ impl UpstreamConn {
         self.out = Vec::new();
     }
 
+    #[cfg(test)]
+    pub(crate) fn give_buffers(&mut self) {
+        self.buf.reserve(READ_CHUNK);
+        self.out.reserve(HEAD_ROOM);
+    }
+
+    #[cfg(test)]
+    pub(crate) fn holds_buffers(&self) -> bool {
+        self.buf.capacity() > 0 || self.out.capacity() > 0
+    }
+
     pub(super) fn mark_reused(&mut self) {
         self.reused = true;
     }
