@@ -954,7 +954,8 @@ def render(args, started, load_before, versions, tools, results, skipped, order,
         "",
     ]
     if rate:
-        lines.append(f"g) rate: {rate:,.0f} req/s (50% of nginx's scenario-a rate), 64 connections, oha with latency correction.")
+        source = "given with --rate" if args.rate else "50% of nginx's scenario-a rate"
+        lines.append(f"g) rate: {rate:,.0f} req/s ({source}), 64 connections, oha with latency correction.")
     h2c = "; ".join(f"{labels[n]}: {instances[n].h2c_note}" for n in order if n not in skipped)
     lines.append(f"h2c: {h2c}.")
     for name in order:
