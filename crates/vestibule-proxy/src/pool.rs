@@ -165,10 +165,6 @@ mod tests {
         (Box::new(UpstreamConn::new(stream)), local)
     }
 
-    fn local_of(conn: &UpstreamConn) -> std::net::SocketAddr {
-        conn.local_addr()
-    }
-
     #[tokio::test]
     async fn the_connection_returned_last_is_taken_first() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -178,8 +174,14 @@ mod tests {
         let _accepted = (listener.accept().await, listener.accept().await);
         pool.put_back(first);
         pool.put_back(second);
-        assert_eq!(pool.take_idle().as_deref().map(local_of), Some(second_addr));
-        assert_eq!(pool.take_idle().as_deref().map(local_of), Some(first_addr));
+        assert_eq!(
+            pool.take_idle().as_deref().map(UpstreamConn::local_addr),
+            Some(second_addr)
+        );
+        assert_eq!(
+            pool.take_idle().as_deref().map(UpstreamConn::local_addr),
+            Some(first_addr)
+        );
         assert!(pool.take_idle().is_none());
     }
 
@@ -213,7 +215,11 @@ mod tests {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         pool.put_back(kept);
         pool.put_back(closed);
-        assert_eq!(pool.take_idle().as_deref().map(local_of), Some(kept_addr));
+        assert_eq!(
+            pool.take_idle().as_deref().map(UpstreamConn::local_addr),
+            Some(kept_addr)
+        );
+        assert!(pool.take_idle().is_none(), "the closed one was dropped");
         drop(kept_peer);
     }
 }

@@ -158,30 +158,49 @@ async fn streams_on_one_connection_are_served_concurrently() {
     );
 }
 
-/// The client's whole stream limit in flight at once, three times over on
-/// one connection: every stream is answered, the right answer each (the
-/// slots streams run in are reused from one to the next).
+/// The client's whole stream limit in flight at once on one connection
+/// (100 one-second requests finish together), then twice more with mixed
+/// answers: every stream gets its own (the slots streams run in are reused
+/// from one to the next).
 #[tokio::test]
 async fn the_stream_limit_in_flight_is_served_again_and_again() {
     let (_config, gateway) = gateway_to(httpbin("httpbin").await, None, &[]).await;
     let (sender, _) = connect(gateway.listener(80).await).await;
-    for wave in 0..3 {
-        let calls: Vec<_> = (0..100)
-            .map(|i| {
-                let mut sender = sender.clone();
-                let status = [200u16, 201, 202, 203, 418][(wave * 100 + i) % 5];
-                tokio::spawn(async move {
-                    let path = format!("/status/{status}");
-                    let (got, ..) = send(&mut sender, request(Method::GET, &path, "")).await;
-                    (status, got.as_u16())
-                })
-            })
-            .collect();
-        for call in calls {
-            let (status, got) = call.await.unwrap();
-            assert_eq!(got, status, "wave {wave}");
+    let started = Instant::now();
+    for status in wave(&sender, |_| "/delay/1".to_string()).await {
+        assert_eq!(status, 200);
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(1900),
+        "100 one-second requests took {:?}: not all in flight at once",
+        started.elapsed()
+    );
+    for round in 0..2 {
+        let expected = |i: usize| [200u16, 201, 202, 203, 418][(round + i) % 5];
+        let got = wave(&sender, |i| format!("/status/{}", expected(i))).await;
+        for (i, status) in got.into_iter().enumerate() {
+            assert_eq!(status, expected(i), "round {round}, stream {i}");
         }
     }
+}
+
+/// 100 concurrent requests on `sender`'s connection; their statuses in order.
+async fn wave(sender: &Sender, path: impl Fn(usize) -> String) -> Vec<u16> {
+    let calls: Vec<_> = (0..100)
+        .map(|i| {
+            let mut sender = sender.clone();
+            let path = path(i);
+            tokio::spawn(async move {
+                let (status, ..) = send(&mut sender, request(Method::GET, &path, "")).await;
+                status.as_u16()
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for call in calls {
+        statuses.push(call.await.unwrap());
+    }
+    statuses
 }
 
 /// An h2c upstream answering every request with `hello` and gRPC-style

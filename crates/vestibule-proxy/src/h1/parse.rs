@@ -43,7 +43,7 @@ pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
     // The whole buffer goes with the request (unlike an upstream
     // connection's, whose room is kept for the next response): a client
     // connection waits idle between requests, and then holds no buffer.
-    let bytes = buf.split().freeze();
+    let bytes = std::mem::take(buf).freeze();
     let (parsed, length) = parse_frozen(&bytes);
     match (&parsed, length) {
         // Pipelined bytes of the next request (rare): copied out.

@@ -4,12 +4,10 @@
 
 use std::future::{poll_fn, Future as _};
 use std::pin::pin;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Poll, Wake, Waker};
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use futures_util::task::AtomicWaker;
 use h2::server::SendResponse;
 use h2::RecvStream;
 use http::{Method, Request};
@@ -66,8 +64,7 @@ pub(crate) async fn serve(
     // (enabling a waiter takes the `Notify`'s lock: not once per request).
     let mut notified = Box::pin(signal.notify().notified());
     notified.as_mut().enable();
-    let connection_waker = Arc::new(ConnectionWaker::default());
-    let connection_waker_handle = Waker::from(Arc::clone(&connection_waker));
+    let connection_waker = streams.connection_waker();
     loop {
         let now = signal.now();
         let idle = streams.is_empty() && now.saturating_sub(idle_since) >= IDLE_TICKS;
@@ -75,10 +72,10 @@ pub(crate) async fn serve(
             closing = true;
             connection.graceful_shutdown();
             // The `GOAWAY` goes out when the connection is next polled.
-            connection_waker.woken.store(true, Ordering::Release);
+            streams.wake_connection();
         }
         let ended = poll_fn(|cx| {
-            connection_waker.task.register(cx.waker());
+            streams.register(cx);
             // Round after round until nothing moves: accept every stream
             // the connection has ready, run every stream that is ready, and
             // poll the connection again only if it asked (a stream queued
@@ -89,16 +86,13 @@ pub(crate) async fn serve(
                 let mut moved = false;
                 // A full set accepts no more until a stream ends (the
                 // client's limit keeps it from filling: this is a bound).
-                while accepting
-                    && !streams.is_full()
-                    && connection_waker.woken.swap(false, Ordering::AcqRel)
-                {
-                    let mut connection_cx = Context::from_waker(&connection_waker_handle);
+                while accepting && !streams.is_full() && streams.take_connection_wake() {
+                    let mut connection_cx = Context::from_waker(&connection_waker);
                     match connection.poll_accept(&mut connection_cx) {
                         Poll::Ready(Some(Ok((request, sender)))) => {
                             streams.push(exchange(request, sender, &shared, &conn));
                             // There may be more: poll it again.
-                            connection_waker.woken.store(true, Ordering::Release);
+                            streams.wake_connection();
                             moved = true;
                         }
                         Poll::Ready(Some(Err(error))) => return Poll::Ready(Err(error)),
@@ -106,7 +100,7 @@ pub(crate) async fn serve(
                         Poll::Pending => {}
                     }
                 }
-                if streams.poll_woken(cx) > 0 {
+                if streams.poll_woken() > 0 {
                     idle_since = signal.now();
                     moved = true;
                 }
@@ -140,36 +134,6 @@ pub(crate) async fn serve(
                 return tracing::debug!(%error, "HTTP/2 connection failed");
             }
         }
-    }
-}
-
-/// The waker `h2`'s connection is polled with: it notes that the connection
-/// asked to be polled, then wakes the task. A wake-up for one stream (its
-/// upstream answered) then polls that stream alone, not the connection too
-/// (as a task per stream would, without spawning one).
-struct ConnectionWaker {
-    woken: AtomicBool,
-    task: AtomicWaker,
-}
-
-impl Default for ConnectionWaker {
-    fn default() -> ConnectionWaker {
-        ConnectionWaker {
-            // Polled first without being asked: that registers the waker.
-            woken: AtomicBool::new(true),
-            task: AtomicWaker::new(),
-        }
-    }
-}
-
-impl Wake for ConnectionWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
-    }
-
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.woken.store(true, Ordering::Release);
-        self.task.wake();
     }
 }
 
