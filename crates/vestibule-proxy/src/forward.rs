@@ -75,7 +75,8 @@ pub(crate) async fn forward(
             Err(Failure::Connect) if retries_left && retry.retry_on.connect_failure => {}
             Err(Failure::Refused)
                 if retries_left && (retry.retry_on.refused_stream || retry.retry_on.reset) => {}
-            Err(Failure::Reset | Failure::Timeout)
+            // Envoy's `reset` (and 5xx) retries cover protocol errors too.
+            Err(Failure::Reset | Failure::Protocol | Failure::Timeout)
                 if retries_left
                     && replay.is_some()
                     && (retry.retry_on.reset
@@ -99,6 +100,11 @@ enum Failure {
     Refused,
     /// Sent, then the connection failed before a response.
     Reset,
+    /// The upstream answered with something that is not HTTP.
+    Protocol,
+    /// The client's body failed while it went upstream: the client's fault,
+    /// never retried.
+    RequestBody,
     Timeout,
 }
 
@@ -108,6 +114,8 @@ impl From<Failure> for ProxyError {
             Failure::NoEndpoint => ProxyError::NoHealthyUpstream,
             Failure::Connect => ProxyError::ConnectFailure,
             Failure::Refused | Failure::Reset => ProxyError::UpstreamReset,
+            Failure::Protocol => ProxyError::UpstreamProtocol,
+            Failure::RequestBody => ProxyError::BadRequest("malformed request body"),
             Failure::Timeout => ProxyError::Timeout,
         }
     }
@@ -188,7 +196,11 @@ async fn resend(
 
 fn upstream_failed(error: &SendError, endpoint: &EndpointState) -> Failure {
     tracing::debug!(endpoint = %endpoint.address, %error, "upstream request failed");
-    Failure::Reset
+    match error {
+        SendError::Protocol(_) => Failure::Protocol,
+        SendError::RequestBody(_) => Failure::RequestBody,
+        SendError::Stale | SendError::Reset(_) => Failure::Reset,
+    }
 }
 
 fn failed(

@@ -16,12 +16,14 @@ mod http2;
 mod listeners;
 mod pool;
 mod request_body;
+mod screen;
 mod snapshot;
 mod stats;
 mod upgrade;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -47,11 +49,65 @@ pub struct ProxyConfig {
     pub connect_timeout: Duration,
     /// How long connections may take to finish when a listener goes away.
     pub drain_timeout: Duration,
-    /// Bounds the wait for a request's headers once its first byte arrived.
+    /// Bounds the wait for a request's headers: from accept for a
+    /// connection's first request, from the first byte for the next ones.
     pub header_read_timeout: Duration,
     /// How long a keep-alive connection may sit with no request in flight
     /// (Envoy's and Istio's default: one hour).
     pub idle_timeout: Duration,
+    /// Request heads: bytes (request line and headers) and header count.
+    pub head_limits: HeadLimits,
+    /// Open client connections, over all listeners; more are refused.
+    pub max_connections: usize,
+    /// Open client connections per listener port (`None`: only the overall
+    /// bound applies).
+    pub max_connections_per_listener: Option<usize>,
+    pub http2: Http2Limits,
+}
+
+/// How large a request head may be (Envoy's `max_request_headers_kb` and
+/// `max_headers_count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeadLimits {
+    pub bytes: usize,
+    pub count: usize,
+}
+
+impl HeadLimits {
+    /// The most header lines a request may be configured to carry.
+    pub const MAX_COUNT: usize = h1::MAX_REQUEST_HEADER_SLOTS;
+}
+
+impl Default for HeadLimits {
+    fn default() -> HeadLimits {
+        HeadLimits {
+            bytes: 60 * 1024,
+            count: 100,
+        }
+    }
+}
+
+/// HTTP/2 server settings (Envoy's edge-proxy recommendations).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Http2Limits {
+    pub max_concurrent_streams: u32,
+    pub initial_stream_window: u32,
+    pub initial_connection_window: u32,
+}
+
+impl Http2Limits {
+    /// Streams one connection can run at once (its slots).
+    pub const MAX_CONCURRENT_STREAMS: u32 = http2::MAX_STREAM_SLOTS as u32;
+}
+
+impl Default for Http2Limits {
+    fn default() -> Http2Limits {
+        Http2Limits {
+            max_concurrent_streams: 100,
+            initial_stream_window: 64 * 1024,
+            initial_connection_window: 1024 * 1024,
+        }
+    }
 }
 
 impl Default for ProxyConfig {
@@ -62,8 +118,14 @@ impl Default for ProxyConfig {
             port_map: HashMap::new(),
             connect_timeout: Duration::from_secs(10),
             drain_timeout: Duration::from_secs(30),
-            header_read_timeout: Duration::from_secs(30),
+            // Envoy's edge-proxy recommendation (`request_headers_timeout`).
+            header_read_timeout: Duration::from_secs(10),
             idle_timeout: Duration::from_secs(3600),
+            head_limits: HeadLimits::default(),
+            // Envoy's edge-proxy example (`global_downstream_max_connections`).
+            max_connections: 50_000,
+            max_connections_per_listener: None,
+            http2: Http2Limits::default(),
         }
     }
 }
@@ -73,6 +135,17 @@ pub(crate) struct Shared {
     snapshot: ArcSwap<Snapshot>,
     config: ProxyConfig,
     server_header: HeaderValue,
+    counters: Counters,
+}
+
+/// Connection and protocol-error figures of the data plane, for metrics.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Client connections refused because a connection limit was reached.
+    pub connections_refused: AtomicU64,
+    /// Requests answered with a local reply because the client broke the
+    /// protocol (malformed heads or bodies, forbidden framing).
+    pub downstream_protocol_errors: AtomicU64,
 }
 
 /// The running data plane. `publish` swaps in a new routing table.
@@ -88,17 +161,21 @@ pub struct DataPlane {
 pub enum ConfigError {
     #[error("invalid server name {0:?}: not a valid header value")]
     ServerName(String),
+    #[error("{0}")]
+    Limit(String),
 }
 
 impl DataPlane {
     pub fn new(config: ProxyConfig) -> Result<DataPlane, ConfigError> {
         let server_header = HeaderValue::from_str(&config.server_name)
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
+        check_limits(&config)?;
         Ok(DataPlane {
             shared: Arc::new(Shared {
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
                 config,
                 server_header,
+                counters: Counters::default(),
             }),
             clusters: clusters::ClusterRegistry::default(),
             stats: StatsRegistry::default(),
@@ -134,11 +211,66 @@ impl DataPlane {
         &self.stats
     }
 
+    pub fn counters(&self) -> &Counters {
+        &self.shared.counters
+    }
+
+    /// Client connections open now, over every listener.
+    pub fn open_connections(&self) -> usize {
+        listeners::OPEN_CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     /// Stops accepting and drains every connection (bounded by the drain
     /// timeout of each listener).
     pub async fn shutdown(&self) {
         self.listeners.shutdown().await;
     }
+}
+
+/// Limits outside what the protocol stacks accept are refused at start.
+fn check_limits(config: &ProxyConfig) -> Result<(), ConfigError> {
+    let head = config.head_limits;
+    if head.bytes < 1024 || head.bytes > 8 * 1024 * 1024 {
+        return Err(ConfigError::Limit(format!(
+            "request headers limit {} bytes: must be between 1 KiB and 8 MiB",
+            head.bytes
+        )));
+    }
+    if head.count == 0 || head.count > HeadLimits::MAX_COUNT {
+        return Err(ConfigError::Limit(format!(
+            "request header count limit {}: must be between 1 and {}",
+            head.count,
+            HeadLimits::MAX_COUNT
+        )));
+    }
+    let h2 = config.http2;
+    if h2.max_concurrent_streams == 0
+        || h2.max_concurrent_streams > Http2Limits::MAX_CONCURRENT_STREAMS
+    {
+        return Err(ConfigError::Limit(format!(
+            "HTTP/2 concurrent streams {}: must be between 1 and {}",
+            h2.max_concurrent_streams,
+            Http2Limits::MAX_CONCURRENT_STREAMS
+        )));
+    }
+    // RFC 9113 §6.9.2: windows are at least the initial 65,535 and at
+    // most 2^31-1.
+    for (what, window) in [
+        ("stream", h2.initial_stream_window),
+        ("connection", h2.initial_connection_window),
+    ] {
+        if !(65_535..=0x7fff_ffff).contains(&window) {
+            return Err(ConfigError::Limit(format!(
+                "HTTP/2 initial {what} window {window}: must be between 65535 and 2147483647"
+            )));
+        }
+    }
+    if config.max_connections == 0 || config.max_connections_per_listener == Some(0) {
+        return Err(ConfigError::Limit(
+            "connection limits must be at least 1".to_owned(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -148,6 +280,7 @@ impl Shared {
             snapshot: ArcSwap::from_pointee(Snapshot::empty()),
             config: ProxyConfig::default(),
             server_header: HeaderValue::from_static("vestibule"),
+            counters: Counters::default(),
         }
     }
 }

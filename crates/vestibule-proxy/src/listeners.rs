@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -117,6 +118,22 @@ impl Listeners {
     }
 }
 
+/// Client connections open in this process, over every listener. A static
+/// rather than a field of the data plane: the connection's guard then
+/// needs no pointer, and idle connections are counted by the byte.
+pub(crate) static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
+
+/// Whether a new connection would pass the overall or the listener's
+/// connection limit. Each open connection of a listener holds its signal,
+/// so the signal's count is the listener's open connections plus one.
+fn over_limit(shared: &Shared, signal: &Arc<h1::ListenerSignal>) -> bool {
+    let config = &shared.config;
+    OPEN_CONNECTIONS.load(Ordering::Relaxed) >= config.max_connections
+        || config
+            .max_connections_per_listener
+            .is_some_and(|limit| Arc::strong_count(signal) > limit)
+}
+
 fn bind(shared: &Arc<Shared>, port: u16) -> Result<Running, String> {
     let local_port = shared.config.port_map.get(&port).copied().unwrap_or(port);
     let address = SocketAddr::new(shared.config.bind_address, local_port);
@@ -181,6 +198,19 @@ async fn accept_loop(
                 continue;
             }
         };
+        if over_limit(&shared, &signal) {
+            // Envoy's overflow: the new connection is closed at once, the
+            // accepted ones keep being served.
+            shared
+                .counters
+                .connections_refused
+                .fetch_add(1, Ordering::Relaxed);
+            tracing::debug!(port, %peer, "connection limit reached; connection refused");
+            drop(stream);
+            continue;
+        }
+        // Counted out when its task ends (`h1::serve`).
+        OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
         // No `set_nodelay` here: the server sets it once the connection is
         // kept alive, or for a response written in several pieces.
         let conn = ConnInfo {

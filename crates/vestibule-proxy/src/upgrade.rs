@@ -26,7 +26,9 @@ pub(crate) fn requested<B>(request: &mut Request<B>) -> Option<Requested> {
     }
     let asks = crate::headers::connection_lists(request.headers(), "upgrade");
     let protocol = request.headers().get(header::UPGRADE)?.clone();
-    asks.then(|| Requested {
+    // Only WebSocket is tunnelled (`screen` refused or dropped the rest).
+    let websocket = protocol.as_bytes().eq_ignore_ascii_case(b"websocket");
+    (asks && websocket).then(|| Requested {
         protocol,
         downstream: hyper::upgrade::on(request),
     })

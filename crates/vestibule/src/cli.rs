@@ -21,7 +21,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve traffic as the configuration says, reloading it when it changes.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Parse and translate configuration, print every problem, exit non-zero on error.
     Validate(ValidateArgs),
 }
@@ -62,6 +62,46 @@ pub struct ServeArgs {
     /// gateway closes it (Envoy's and Istio's default: one hour).
     #[arg(long, default_value = "1h", value_name = "DURATION", value_parser = parse_duration)]
     pub idle_timeout: Duration,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+/// Bounds on what clients, upstreams and files may make the gateway hold
+/// (README "Limits"; Envoy's edge-proxy recommendations by default).
+#[derive(Debug, Args)]
+pub struct LimitArgs {
+    /// Time for a request head to arrive: from the accept for a connection's
+    /// first request, from the first byte for later ones (408 if part came).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Largest request head (request line and headers), in KiB: 431 above it
+    /// (414 when the request line alone is).
+    #[arg(long, default_value_t = 60, value_name = "KIB")]
+    pub max_request_headers_kb: usize,
+    /// Most header lines in a request head: 431 above it.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub max_request_headers: usize,
+    /// Time to open a connection to an upstream endpoint (Istio's `connectTimeout`).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub connect_timeout: Duration,
+    /// Client connections open at once over all listeners; new ones past it are closed at once.
+    #[arg(long, default_value_t = 50_000, value_name = "N")]
+    pub max_connections: usize,
+    /// Client connections open at once on one listener port (default: only --max-connections).
+    #[arg(long, value_name = "N")]
+    pub max_connections_per_listener: Option<usize>,
+    /// HTTP/2 streams a client may have open on one connection.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub http2_max_concurrent_streams: u32,
+    /// HTTP/2 receive window per stream, in bytes.
+    #[arg(long, default_value_t = 65_536, value_name = "BYTES")]
+    pub http2_initial_stream_window_size: u32,
+    /// HTTP/2 receive window per connection, in bytes.
+    #[arg(long, default_value_t = 1_048_576, value_name = "BYTES")]
+    pub http2_initial_connection_window_size: u32,
+    /// Largest configuration file read, in MiB; larger files are refused with an error naming them.
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub max_config_file_mb: u64,
 }
 
 /// Who this gateway is, for Istio `Gateway` selectors and namespaces.
@@ -86,6 +126,9 @@ pub struct ValidateArgs {
     /// Files or directories to check.
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Largest configuration file read, in MiB.
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub max_config_file_mb: u64,
     #[command(flatten)]
     pub identity: IdentityArgs,
 }

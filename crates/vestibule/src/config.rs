@@ -37,14 +37,18 @@ pub struct Candidate {
 
 /// Reads and translates the configured paths. `Err` holds every load error;
 /// per-resource translation problems are in the statuses instead.
-pub fn load(paths: &[PathBuf], identity: &GatewayIdentity) -> Result<Candidate, Vec<Diagnostic>> {
+pub fn load(
+    paths: &[PathBuf],
+    identity: &GatewayIdentity,
+    max_file_bytes: u64,
+) -> Result<Candidate, Vec<Diagnostic>> {
     let Loaded {
         inputs,
         errors,
         warnings,
         files,
         ..
-    } = vestibule_api::load::load_paths(paths);
+    } = vestibule_api::load::load_paths_with_limit(paths, max_file_bytes);
     if !errors.is_empty() {
         return Err(errors);
     }

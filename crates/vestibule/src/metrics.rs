@@ -70,11 +70,41 @@ pub fn render(state: &Arc<ControlState>) -> String {
         "Errors in the last rejected configuration load (0 after a success)",
         metrics.config_errors.clone(),
     );
+    register_connections(&mut registry, state);
     registry.register_collector(Box::new(RequestCollector(Arc::clone(state))));
     let mut text = String::new();
     // Writing to a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
     text
+}
+
+/// Client connection figures and protocol errors, read from the data
+/// plane's counters at scrape time.
+fn register_connections(registry: &mut Registry, state: &ControlState) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let data_plane = &state.data_plane;
+    let counters = data_plane.counters();
+    let open = Gauge::<i64>::default();
+    open.set(i64::try_from(data_plane.open_connections()).unwrap_or(i64::MAX));
+    registry.register(
+        "downstream_connections",
+        "Client connections open now, over all listeners",
+        open,
+    );
+    let refused = Counter::<u64>::default();
+    refused.inc_by(counters.connections_refused.load(Relaxed));
+    registry.register(
+        "downstream_connections_refused",
+        "Client connections closed at accept because a connection limit was reached",
+        refused,
+    );
+    let protocol_errors = Counter::<u64>::default();
+    protocol_errors.inc_by(counters.downstream_protocol_errors.load(Relaxed));
+    registry.register(
+        "downstream_protocol_errors",
+        "Requests refused because the client broke the protocol (malformed or ambiguous heads and bodies)",
+        protocol_errors,
+    );
 }
 
 #[derive(Debug)]

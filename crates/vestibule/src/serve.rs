@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use vestibule_proxy::{DataPlane, ProxyConfig};
+use vestibule_proxy::{DataPlane, HeadLimits, Http2Limits, ProxyConfig};
 use vestibule_translate::GatewayIdentity;
 
 use crate::cli::ServeArgs;
@@ -21,7 +21,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     // Watch before the first load, so an edit made while starting is not missed.
     let (_watcher, mut changes) =
         watch::watch(&args.config).context("watching the configuration")?;
-    let candidate = match config::load(&args.config, &identity) {
+    let max_file_bytes = args.limits.max_config_file_mb.saturating_mul(1024 * 1024);
+    let candidate = match config::load(&args.config, &identity, max_file_bytes) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for error in &errors {
@@ -65,7 +66,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
                 // off the threads that serve traffic.
                 let (state, paths, identity) =
                     (Arc::clone(&state), paths.clone(), identity.clone());
-                let done = tokio::task::spawn_blocking(move || reload(&state, &paths, &identity));
+                let done = tokio::task::spawn_blocking(move || {
+                    reload(&state, &paths, &identity, max_file_bytes)
+                });
                 if let Err(error) = done.await {
                     tracing::error!(%error, "configuration reload failed");
                 }
@@ -83,19 +86,37 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 fn proxy_config(args: &ServeArgs) -> ProxyConfig {
+    let limits = &args.limits;
     ProxyConfig {
         server_name: args.server_name.clone(),
         bind_address: args.bind_address,
         port_map: args.port_map.iter().copied().collect(),
         drain_timeout: args.drain_timeout,
         idle_timeout: args.idle_timeout,
-        ..ProxyConfig::default()
+        header_read_timeout: limits.header_read_timeout,
+        connect_timeout: limits.connect_timeout,
+        head_limits: HeadLimits {
+            bytes: limits.max_request_headers_kb.saturating_mul(1024),
+            count: limits.max_request_headers,
+        },
+        max_connections: limits.max_connections,
+        max_connections_per_listener: limits.max_connections_per_listener,
+        http2: Http2Limits {
+            max_concurrent_streams: limits.http2_max_concurrent_streams,
+            initial_stream_window: limits.http2_initial_stream_window_size,
+            initial_connection_window: limits.http2_initial_connection_window_size,
+        },
     }
 }
 
 /// Loads the paths again; a set with errors keeps the current one serving.
-fn reload(state: &ControlState, paths: &[PathBuf], identity: &GatewayIdentity) {
-    match config::load(paths, identity) {
+fn reload(
+    state: &ControlState,
+    paths: &[PathBuf],
+    identity: &GatewayIdentity,
+    max_file_bytes: u64,
+) {
+    match config::load(paths, identity, max_file_bytes) {
         Ok(candidate) => {
             let unchanged = state
                 .applied

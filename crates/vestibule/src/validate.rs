@@ -6,7 +6,8 @@ use crate::cli::ValidateArgs;
 use crate::config;
 
 pub fn run(args: &ValidateArgs) -> ExitCode {
-    let loaded = vestibule_api::load::load_paths(&args.paths);
+    let max_file_bytes = args.max_config_file_mb.saturating_mul(1024 * 1024);
+    let loaded = vestibule_api::load::load_paths_with_limit(&args.paths, max_file_bytes);
     for warning in &loaded.warnings {
         println!("warning: {warning}");
     }

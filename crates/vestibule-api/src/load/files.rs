@@ -6,17 +6,18 @@ use std::path::{Path, PathBuf};
 
 use super::{load_str, Diagnostic, LoadError, Loaded};
 
-/// Larger files are refused: no manifest set comes near, and reading one
-/// whole into memory must stay cheap.
-pub(crate) const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+/// Larger files are refused unless configured otherwise: a file is parsed
+/// whole, at a few times its size in memory, and no manifest set comes near
+/// (Kubernetes caps one object at 1.5 MiB; 10,000 routes take about 3 MiB).
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-pub(crate) fn load_paths(paths: &[PathBuf]) -> Loaded {
+pub(crate) fn load_paths(paths: &[PathBuf], max_file_bytes: u64) -> Loaded {
     let mut out = Loaded::default();
     for path in paths {
         match files_of(path) {
             Ok(files) => {
                 for file in files {
-                    load_file(&file, &mut out);
+                    load_file(&file, max_file_bytes, &mut out);
                 }
             }
             Err(err) => out.errors.push(diagnostic(path, &err)),
@@ -57,8 +58,8 @@ fn is_manifest_name(name: &str) -> bool {
             .any(|ext| name.ends_with(ext))
 }
 
-fn load_file(path: &Path, out: &mut Loaded) {
-    match read_text(path) {
+fn load_file(path: &Path, max_file_bytes: u64, out: &mut Loaded) {
+    match read_text(path, max_file_bytes) {
         Ok(text) => {
             out.files.push(path.to_path_buf());
             load_str(&path.display().to_string(), &text, out);
@@ -67,14 +68,19 @@ fn load_file(path: &Path, out: &mut Loaded) {
     }
 }
 
-fn read_text(path: &Path) -> Result<String, LoadError> {
+fn read_text(path: &Path, limit: u64) -> Result<String, LoadError> {
     let file = fs::File::open(path)?;
+    let too_large = |size| LoadError::TooLarge { size, limit };
+    // Refused by its size before a byte is read; the read is bounded too,
+    // for files that grow while being read (or report no size).
+    let size = file.metadata()?.len();
+    if size > limit {
+        return Err(too_large(size));
+    }
     let mut bytes = Vec::new();
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(LoadError::TooLarge {
-            limit: MAX_FILE_BYTES,
-        });
+    file.take(limit + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > limit {
+        return Err(too_large(bytes.len() as u64));
     }
     String::from_utf8(bytes).map_err(|err| {
         let valid = err

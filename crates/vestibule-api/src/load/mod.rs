@@ -38,6 +38,7 @@ use std::collections::HashSet;
 use std::path::PathBuf;
 
 pub use diagnostic::Diagnostic;
+pub use files::DEFAULT_MAX_FILE_BYTES;
 
 use crate::Inputs;
 use doc::{Doc, Format};
@@ -69,8 +70,8 @@ impl Loaded {
 pub enum LoadError {
     #[error("cannot read: {0}")]
     Io(#[from] std::io::Error),
-    #[error("file is larger than {limit} bytes")]
-    TooLarge { limit: u64 },
+    #[error("file is {size} bytes, larger than the limit of {limit} bytes (--max-config-file-mb)")]
+    TooLarge { size: u64, limit: u64 },
     #[error("file is not valid UTF-8 (line {line})")]
     NotUtf8 { line: u32 },
 }
@@ -79,7 +80,12 @@ pub enum LoadError {
 /// ending `.yaml`/`.yml`/`.json`, skipping dotfiles, sorted by name. A path
 /// that does not exist or cannot be read is an error [`Diagnostic`].
 pub fn load_paths(paths: &[PathBuf]) -> Loaded {
-    files::load_paths(paths)
+    files::load_paths(paths, DEFAULT_MAX_FILE_BYTES)
+}
+
+/// [`load_paths`], refusing files larger than `max_file_bytes`.
+pub fn load_paths_with_limit(paths: &[PathBuf], max_file_bytes: u64) -> Loaded {
+    files::load_paths(paths, max_file_bytes)
 }
 
 /// Loads one file's text into `into`. `file` is only used in messages and to

@@ -101,13 +101,21 @@ fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, InvalidChunk> {
     }
 }
 
+/// `chunk-size [ BWS ";" chunk-ext ]` (RFC 9112 §7.1): hex digits only
+/// (no sign, no `0x`, no leading space: readings other parsers disagree
+/// on), at most 15 of them (no overflow), whitespace only before an
+/// extension, and no CR or LF inside the line.
 fn parse_size(line: &[u8]) -> Result<u64, InvalidChunk> {
-    let digits = line
-        .split(|&b| b == b';')
-        .next()
-        .unwrap_or(&[])
-        .trim_ascii();
-    if digits.is_empty() || digits.len() > 15 {
+    if line.iter().any(|&b| b == b'\r' || b == b'\n') {
+        return Err(InvalidChunk);
+    }
+    let digits_end = line
+        .iter()
+        .position(|b| !b.is_ascii_hexdigit())
+        .unwrap_or(line.len());
+    let (digits, rest) = line.split_at(digits_end);
+    let rest = rest.trim_ascii_start();
+    if digits.is_empty() || digits.len() > 15 || !(rest.is_empty() || rest[0] == b';') {
         return Err(InvalidChunk);
     }
     let text = std::str::from_utf8(digits).map_err(|_| InvalidChunk)?;
@@ -150,5 +158,30 @@ mod tests {
         assert!(decode(&[b"zz\r\n"]).is_err());
         assert!(decode(&[b"3\r\nabcX\r\n0\r\n\r\n"]).is_err());
         assert!(decode(&[b"ffffffffffffffffff\r\n"]).is_err());
+        for size_line in [
+            &b"0x5"[..],
+            b" 5",
+            b"-5",
+            b"+5",
+            b"5 5",
+            b"5\n",
+            b"5;a\nb",
+            b"",
+            b"g",
+        ] {
+            let mut body = size_line.to_vec();
+            body.extend_from_slice(b"\r\nhello\r\n0\r\n\r\n");
+            assert!(
+                decode(&[&body]).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(size_line)
+            );
+        }
+        // LF-only lines never end a size line.
+        assert!(decode(&[b"5\nhello\n0\n\n"]).is_err());
+        assert_eq!(
+            decode(&[b"5 ;x=y\r\nhello\r\n0 \r\n\r\n"]).unwrap(),
+            b"hello"
+        );
     }
 }

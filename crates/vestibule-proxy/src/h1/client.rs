@@ -17,7 +17,7 @@ use tokio::net::TcpStream;
 use super::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
 use super::prefixed::Prefixed;
 use super::upstream_body::{BodyFraming, H1Body};
-use super::write::{flush, write_body};
+use super::write::{flush, write_body, WriteError};
 use crate::clusters::EndpointState;
 use crate::request_body::RequestBody;
 
@@ -120,6 +120,10 @@ pub(crate) enum SendError {
     /// The upstream's response is not valid HTTP/1.1.
     #[error("invalid response: {0}")]
     Protocol(&'static str),
+    /// The client's request body failed (malformed, or the client went
+    /// away) while it was being sent; the connection is closed, not reused.
+    #[error("request body failed: {0}")]
+    RequestBody(String),
 }
 
 /// Sends `request` on `conn` and reads the response head. The body, read
@@ -146,15 +150,19 @@ pub(crate) async fn send(
         let mut body = std::mem::replace(request.body_mut(), RequestBody::Empty);
         // Boxed: a body's copy loop is a large state most requests (no
         // body) would otherwise carry.
-        Box::pin(write_body(
+        let written = Box::pin(write_body(
             &mut conn.stream,
             &mut out,
             &mut body,
             chunked,
             |_| {},
         ))
-        .await
-        .map_err(|error| SendError::Reset(error.to_string()))?;
+        .await;
+        match written {
+            Ok(_) => {}
+            Err(WriteError::Body(error)) => return Err(SendError::RequestBody(error)),
+            Err(WriteError::Io(error)) => return Err(SendError::Reset(error.to_string())),
+        }
     }
     let head = loop {
         match read_head(&mut conn).await {
@@ -188,7 +196,7 @@ pub(crate) async fn send(
         return Ok(response);
     }
     let framing = body_framing(&facts, status, head_request)
-        .ok_or(SendError::Protocol("invalid content-length"))?;
+        .ok_or(SendError::Protocol("ambiguous body length"))?;
     let reusable = parts.version == Version::HTTP_11 && !facts.close;
     conn.mark_reused();
     let body = H1Body::new(conn, framing, remainder, reusable, Arc::clone(endpoint));
@@ -356,8 +364,13 @@ impl HeadFacts {
 }
 
 /// RFC 9112 §6.3: how the response body is delimited; `None` when its
-/// length is ambiguous (a framing attack or a broken upstream).
+/// length is ambiguous (a framing attack or a broken upstream): lengths
+/// that do not parse or disagree, or a length beside `Transfer-Encoding`,
+/// which Envoy refuses as a protocol error rather than pick one reading.
 fn body_framing(facts: &HeadFacts, status: StatusCode, head_request: bool) -> Option<BodyFraming> {
+    if facts.chunked.is_some() && facts.content_length.is_some() {
+        return None;
+    }
     if head_request
         || status.is_informational()
         || status == StatusCode::NO_CONTENT
@@ -413,8 +426,21 @@ mod tests {
                 200,
                 false
             ),
-            Some(BodyFraming::Chunked),
-            "chunked wins over a length"
+            None,
+            "a length beside a transfer coding is ambiguous"
+        );
+        assert_eq!(
+            framing(
+                &[("transfer-encoding", "chunked"), ("content-length", "9")],
+                204,
+                false
+            ),
+            None,
+            "whatever the status"
+        );
+        assert_eq!(
+            framing(&[("transfer-encoding", "gzip, chunked")], 200, false),
+            Some(BodyFraming::Chunked)
         );
         assert_eq!(
             framing(&[("transfer-encoding", "gzip")], 200, false),

@@ -5,10 +5,13 @@
 use bytes::{Bytes, BytesMut};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-/// Envoy's default `max_request_headers_kb` (60 KiB) and header count (100),
-/// for heads in both directions.
+/// Envoy's default `max_response_headers_kb` (60 KiB) and header count
+/// (100), for response heads; request heads have configured limits.
 pub(crate) const MAX_HEAD_BYTES: usize = 60 * 1024;
 pub(crate) const MAX_HEADERS: usize = 100;
+/// The most header lines a request head may be configured to hold (the
+/// parser's slots live on the stack only while it runs).
+pub(crate) const MAX_REQUEST_HEADER_SLOTS: usize = 512;
 
 /// Room for the headers the proxy adds (forwarded headers on requests,
 /// `server`, `date` and upstream time on responses): no regrowth.
@@ -97,9 +100,14 @@ pub(crate) fn content_length(headers: &HeaderMap) -> Option<Result<u64, ()>> {
     Some(parse_length(first.as_bytes()))
 }
 
-/// One `Content-Length` value: digits, whitespace around them allowed.
+/// One `Content-Length` value: digits only (no sign: `+3` is a reading
+/// other parsers reject), whitespace around them allowed.
 pub(crate) fn parse_length(value: &[u8]) -> Result<u64, ()> {
-    let text = std::str::from_utf8(value.trim_ascii()).map_err(|_| ())?;
+    let digits = value.trim_ascii();
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(());
+    }
+    let text = std::str::from_utf8(digits).map_err(|_| ())?;
     text.parse().map_err(|_| ())
 }
 

@@ -24,7 +24,7 @@ mod write;
 
 pub(crate) use client::{send, SendError, UpgradedUpstream, UpstreamConn};
 pub(crate) use date::ensure as ensure_date;
-pub(crate) use head::{content_length, MAX_HEAD_BYTES};
+pub(crate) use head::{content_length, MAX_REQUEST_HEADER_SLOTS};
 pub(crate) use prefixed::Prefixed;
 pub(crate) use server::serve;
 pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};

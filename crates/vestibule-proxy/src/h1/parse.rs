@@ -5,9 +5,9 @@ use bytes::{Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Uri, Version};
 
-use super::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
+use super::head::{self, MAX_REQUEST_HEADER_SLOTS};
 use crate::headers::connection_lists;
-use crate::ProxyError;
+use crate::{HeadLimits, ProxyError};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
 pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -30,7 +30,7 @@ pub(crate) enum Parsed {
     Reject(ProxyError),
 }
 
-pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
+pub(crate) fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
     if starts_like(buf, H2_PREFACE) {
         return if buf.len() >= H2_PREFACE.len() {
             Parsed::Handoff
@@ -44,7 +44,7 @@ pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
     // connection's, whose room is kept for the next response): a client
     // connection waits idle between requests, and then holds no buffer.
     let bytes = std::mem::take(buf).freeze();
-    let (parsed, length) = parse_frozen(&bytes);
+    let (parsed, length) = parse_frozen(&bytes, limits);
     match (&parsed, length) {
         // Pipelined bytes of the next request (rare): copied out.
         (Parsed::Request(_), Some(length)) if length < bytes.len() => {
@@ -57,15 +57,16 @@ pub(crate) fn parse(buf: &mut BytesMut) -> Parsed {
     parsed
 }
 
-fn parse_frozen(bytes: &Bytes) -> (Parsed, Option<usize>) {
-    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
+fn parse_frozen(bytes: &Bytes, limits: HeadLimits) -> (Parsed, Option<usize>) {
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_REQUEST_HEADER_SLOTS];
+    let slots = &mut slots[..limits.count.min(MAX_REQUEST_HEADER_SLOTS)];
     let mut head = httparse::Request::new(&mut []);
     let length = match httparse::ParserConfig::default()
-        .parse_request_with_uninit_headers(&mut head, bytes, &mut slots)
+        .parse_request_with_uninit_headers(&mut head, bytes, slots)
     {
         Ok(httparse::Status::Complete(length)) => length,
-        Ok(httparse::Status::Partial) if bytes.len() >= MAX_HEAD_BYTES => {
-            return (Parsed::Reject(ProxyError::HeadersTooLarge), None)
+        Ok(httparse::Status::Partial) if bytes.len() >= limits.bytes => {
+            return (Parsed::Reject(too_large(bytes, limits)), None)
         }
         Ok(httparse::Status::Partial) => return (Parsed::Partial, None),
         Err(httparse::Error::TooManyHeaders) => {
@@ -73,15 +74,27 @@ fn parse_frozen(bytes: &Bytes) -> (Parsed, Option<usize>) {
         }
         Err(_) => return (Parsed::Reject(MALFORMED), None),
     };
-    if length > MAX_HEAD_BYTES {
-        return (Parsed::Reject(ProxyError::HeadersTooLarge), None);
+    if length > limits.bytes {
+        return (Parsed::Reject(too_large(bytes, limits)), None);
     }
-    if needs_hyper(&head) {
-        return (Parsed::Handoff, None);
+    match screen(&head) {
+        Err(error) => (Parsed::Reject(error), None),
+        Ok(Body::Handoff) => (Parsed::Handoff, None),
+        Ok(Body::None) => match build(&head, bytes) {
+            Some(request) => (Parsed::Request(request), Some(length)),
+            None => (Parsed::Reject(MALFORMED), None),
+        },
     }
-    match build(&head, bytes) {
-        Some(request) => (Parsed::Request(request), Some(length)),
-        None => (Parsed::Reject(MALFORMED), None),
+}
+
+/// A head over the size limit: 414 when the request line alone is
+/// (nginx's answer; the target is what grew), else 431.
+fn too_large(bytes: &[u8], limits: HeadLimits) -> ProxyError {
+    let line_ends = bytes[..bytes.len().min(limits.bytes)].contains(&b'\n');
+    if line_ends {
+        ProxyError::HeadersTooLarge
+    } else {
+        ProxyError::UriTooLong
     }
 }
 
@@ -90,18 +103,65 @@ fn starts_like(buf: &[u8], prefix: &[u8]) -> bool {
     n > 0 && buf[..n] == prefix[..n]
 }
 
-/// Requests whose framing or protocol switch hyper handles.
-fn needs_hyper(head: &httparse::Request<'_, '_>) -> bool {
-    if head.method == Some("CONNECT") {
-        return true;
-    }
-    head.headers.iter().any(|h| {
+/// Who reads what follows a head.
+enum Body {
+    /// Nothing follows: served here.
+    None,
+    /// A body, `Expect`, `Upgrade` or `CONNECT`: hyper's.
+    Handoff,
+}
+
+/// The message framing a head declares, refused as Envoy refuses it
+/// (RFC 9112 §6): `Transfer-Encoding` other than `chunked` alone is 501;
+/// beside `Content-Length`, or in HTTP/1.0, 400; `Content-Length` values
+/// that do not parse or disagree, 400. Everything the framing of the
+/// request depends on is decided here, once, before any byte of a body is
+/// read, so no two readings of it can reach a backend.
+fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
+    let mut transfer_encodings = 0usize;
+    let mut chunked_alone = true;
+    let mut length: Option<&[u8]> = None;
+    let mut handoff = head.method == Some("CONNECT");
+    for h in head.headers.iter() {
         let name = h.name.as_bytes();
-        name.eq_ignore_ascii_case(b"transfer-encoding")
-            || name.eq_ignore_ascii_case(b"expect")
-            || name.eq_ignore_ascii_case(b"upgrade")
-            || (name.eq_ignore_ascii_case(b"content-length") && h.value != b"0")
-    })
+        // Lengths first: most names are ruled out by one compare.
+        match name.len() {
+            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+                transfer_encodings += 1;
+                chunked_alone &= h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+            }
+            14 if name.eq_ignore_ascii_case(b"content-length") => match length {
+                None => length = Some(h.value),
+                Some(first) if first.trim_ascii() != h.value.trim_ascii() => {
+                    return Err(ProxyError::BadRequest("conflicting content-length"))
+                }
+                Some(_) => {}
+            },
+            6 if name.eq_ignore_ascii_case(b"expect") => handoff = true,
+            7 if name.eq_ignore_ascii_case(b"upgrade") => handoff = true,
+            _ => {}
+        }
+    }
+    if transfer_encodings > 0 {
+        if length.is_some() {
+            return Err(ProxyError::BadRequest(
+                "content-length and transfer-encoding",
+            ));
+        }
+        if head.version != Some(1) {
+            return Err(ProxyError::BadRequest("transfer-encoding in HTTP/1.0"));
+        }
+        if transfer_encodings > 1 || !chunked_alone {
+            return Err(ProxyError::NotImplemented);
+        }
+        return Ok(Body::Handoff);
+    }
+    if let Some(value) = length {
+        let length = head::parse_length(value)
+            .map_err(|()| ProxyError::BadRequest("invalid content-length"))?;
+        handoff |= length > 0;
+    }
+    Ok(if handoff { Body::Handoff } else { Body::None })
 }
 
 fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>> {
@@ -137,14 +197,14 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Parsed {
-        parse(&mut BytesMut::from(text))
+        parse(&mut BytesMut::from(text), HeadLimits::default())
     }
 
     #[test]
     fn a_bodiless_request_is_served_here() {
         let mut buf =
             BytesMut::from("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\n\r\nGET /next");
-        let Parsed::Request(request) = parse(&mut buf) else {
+        let Parsed::Request(request) = parse(&mut buf, HeadLimits::default()) else {
             panic!("not parsed")
         };
         assert_eq!(request.uri().path_and_query().unwrap().as_str(), "/a?b=1");
@@ -183,11 +243,113 @@ mod tests {
                 "{text:?}"
             );
         }
-        let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(MAX_HEAD_BYTES));
+        let limit = HeadLimits::default().bytes;
+        let huge = format!("GET / HTTP/1.1\r\nX: {}\r\n", "a".repeat(limit));
         assert!(matches!(
             parse_str(&huge),
             Parsed::Reject(ProxyError::HeadersTooLarge)
         ));
+        let long_line = format!("GET /{} HTTP/1.1\r\n", "a".repeat(limit));
+        assert!(matches!(
+            parse_str(&long_line),
+            Parsed::Reject(ProxyError::UriTooLong)
+        ));
+    }
+
+    #[test]
+    fn head_limits_are_the_configured_ones() {
+        let limits = HeadLimits {
+            bytes: 1024,
+            count: 3,
+        };
+        let head = |headers: usize, pad: usize| {
+            let mut text = format!("GET /{} HTTP/1.1\r\n", "p".repeat(pad));
+            for index in 0..headers {
+                text.push_str(&format!("X-{index}: 1\r\n"));
+            }
+            text + "\r\n"
+        };
+        let parse_with = |text: String| parse(&mut BytesMut::from(text.as_str()), limits);
+        assert!(matches!(parse_with(head(3, 0)), Parsed::Request(_)));
+        assert!(matches!(
+            parse_with(head(4, 0)),
+            Parsed::Reject(ProxyError::HeadersTooLarge)
+        ));
+        assert!(matches!(parse_with(head(1, 900)), Parsed::Request(_)));
+        assert!(matches!(
+            parse_with(head(1, 1100)),
+            Parsed::Reject(ProxyError::UriTooLong)
+        ));
+    }
+
+    #[test]
+    fn framing_is_refused_as_envoy_refuses_it() {
+        let cases: &[(&str, ProxyError)] = &[
+            (
+                "Transfer-Encoding: gzip, chunked",
+                ProxyError::NotImplemented,
+            ),
+            (
+                "Transfer-Encoding: identity, chunked",
+                ProxyError::NotImplemented,
+            ),
+            (
+                "Transfer-Encoding: chunked, chunked",
+                ProxyError::NotImplemented,
+            ),
+            (
+                "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+                ProxyError::NotImplemented,
+            ),
+            ("Transfer-Encoding: xchunked", ProxyError::NotImplemented),
+            ("Transfer-Encoding: gzip", ProxyError::NotImplemented),
+            (
+                "Content-Length: 3\r\nTransfer-Encoding: chunked",
+                ProxyError::BadRequest("content-length and transfer-encoding"),
+            ),
+            (
+                "Transfer-Encoding: chunked\r\nContent-Length: 3",
+                ProxyError::BadRequest("content-length and transfer-encoding"),
+            ),
+            (
+                "Content-Length: 3\r\nContent-Length: 4",
+                ProxyError::BadRequest("conflicting content-length"),
+            ),
+            (
+                "Content-Length: -3",
+                ProxyError::BadRequest("invalid content-length"),
+            ),
+            (
+                "Content-Length: +3",
+                ProxyError::BadRequest("invalid content-length"),
+            ),
+            (
+                "Content-Length: 3, 3",
+                ProxyError::BadRequest("invalid content-length"),
+            ),
+            (
+                "Content-Length: 0x3",
+                ProxyError::BadRequest("invalid content-length"),
+            ),
+        ];
+        for (headers, expected) in cases {
+            let text = format!("POST / HTTP/1.1\r\nHost: x\r\n{headers}\r\n\r\n");
+            match parse_str(&text) {
+                Parsed::Reject(error) => assert_eq!(error, *expected, "{headers:?}"),
+                _ => panic!("{headers:?} accepted"),
+            }
+        }
+        let http10 = "POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n";
+        assert!(matches!(
+            parse_str(http10),
+            Parsed::Reject(ProxyError::BadRequest("transfer-encoding in HTTP/1.0"))
+        ));
+        for accepted in ["Transfer-Encoding: Chunked", "Transfer-Encoding:  chunked "] {
+            let text = format!("POST / HTTP/1.1\r\nHost: x\r\n{accepted}\r\n\r\n");
+            assert!(matches!(parse_str(&text), Parsed::Handoff), "{accepted:?}");
+        }
+        let same = "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\n";
+        assert!(matches!(parse_str(same), Parsed::Handoff));
     }
 
     #[test]

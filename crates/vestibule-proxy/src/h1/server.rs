@@ -4,11 +4,12 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
-use http::{Method, Request, Response, Version};
+use http::{HeaderValue, Method, Request, Response, Version};
 use http_body::Body as _;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -21,9 +22,9 @@ use super::prefixed::Prefixed;
 use super::signal::{ListenerSignal, DRAIN, IDLE_TICKS};
 use super::write::write_body;
 use crate::body::ResponseBody;
-use crate::handler::{handle, local_reply, ConnInfo};
+use crate::handler::{closes_connection, handle, local_reply, ConnInfo};
 use crate::request_body::RequestBody;
-use crate::{ProxyError, Shared};
+use crate::{HeadLimits, ProxyError, Shared};
 
 /// Bytes read per `read` while a head arrives.
 const READ_CHUNK: usize = 4096;
@@ -40,28 +41,45 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
 ) {
+    let _open = OpenConnection;
     let mut nodelay = Nodelay::FirstRequest;
     loop {
-        if !wait_for_request(&stream, &signal).await {
-            return;
-        }
+        // The first exchange starts at once: its head is due within the
+        // header timeout of the accept (a connection that sends nothing is
+        // not held for the idle timeout). Later ones start when bytes
+        // arrive, the idle timeout bounding the wait.
+        let mut first = false;
         nodelay = match nodelay {
-            Nodelay::FirstRequest => Nodelay::KeptAlive,
-            Nodelay::KeptAlive => {
+            Nodelay::FirstRequest => {
+                first = true;
+                Nodelay::KeptAlive
+            }
+            Nodelay::KeptAlive | Nodelay::Set => {
+                if !wait_for_request(&stream, &signal).await {
+                    return;
+                }
                 // Kept alive (nginx does the same at this point): back-to-back
                 // small responses must not wait for acknowledgements. Once
                 // per connection: a `setsockopt` per request cost more than
                 // a microsecond of system time.
-                let _ = stream.set_nodelay(true);
+                if nodelay == Nodelay::KeptAlive {
+                    let _ = stream.set_nodelay(true);
+                }
                 Nodelay::Set
             }
-            Nodelay::Set => Nodelay::Set,
         };
         // Bytes read ahead: a pipelined next request is served before the
         // connection waits again. Not alive while it waits.
         let mut buf = BytesMut::new();
         loop {
-            let exchange = Box::pin(exchange(&mut stream, &mut buf, &conn, &shared, &signal));
+            let exchange = Box::pin(exchange(
+                &mut stream,
+                &mut buf,
+                &conn,
+                &shared,
+                &signal,
+                std::mem::take(&mut first),
+            ));
             match exchange.await {
                 Next::Request if buf.is_empty() => break,
                 Next::Request => {}
@@ -77,6 +95,7 @@ pub(crate) async fn serve(
                 // connections never need it.
                 Next::Handoff => {
                     let _ = stream.set_nodelay(true);
+                    let shared = Arc::clone(&shared);
                     return Box::pin(handoff(stream, buf, conn, shared, signal)).await;
                 }
             }
@@ -84,8 +103,18 @@ pub(crate) async fn serve(
     }
 }
 
+/// Counts a client connection as open while it lives (the accept loop
+/// counted it in, to refuse connections past the limit).
+struct OpenConnection;
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        crate::listeners::OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 /// Where a connection is in setting `TCP_NODELAY`.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Nodelay {
     FirstRequest,
     KeptAlive,
@@ -128,8 +157,17 @@ async fn exchange(
     conn: &ConnInfo,
     shared: &Shared,
     signal: &ListenerSignal,
+    first: bool,
 ) -> Next {
-    let request = match read_head(stream, buf, shared.config.header_read_timeout).await {
+    let config = &shared.config;
+    let head = read_head(
+        stream,
+        buf,
+        config.head_limits,
+        config.header_read_timeout,
+        first,
+    );
+    let request = match head.await {
         Head::Request(request) => request,
         Head::Handoff => return Next::Handoff,
         Head::Closed => return Next::Close,
@@ -150,6 +188,10 @@ async fn exchange(
         keep_alive: parse::keep_alive(&request) && !signal.draining(),
     };
     let response = handle(shared, conn, request.map(|()| RequestBody::Empty)).await;
+    let exchange = Exchange {
+        keep_alive: exchange.keep_alive && !closes_connection(&response),
+        ..exchange
+    };
     if write_response(stream, response, &exchange).await && !signal.draining() {
         Next::Request
     } else {
@@ -164,29 +206,47 @@ enum Head {
     Closed,
 }
 
-/// Reads until `buf` holds a whole head. The header read timeout starts
-/// only if the first read does not bring a whole head (the usual request
-/// needs no timer at all).
-async fn read_head(stream: &mut TcpStream, buf: &mut BytesMut, limit: Duration) -> Head {
-    if let Some(head) = read_and_parse(stream, buf).await {
-        return head;
+/// Reads until `buf` holds a whole head, within `limit`: of now for a
+/// connection's `first` head (the exchange starts at the accept), else of
+/// the first byte, and then the timer is made only if the first read does
+/// not bring a whole head (the usual request needs no timer at all).
+async fn read_head(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    limits: HeadLimits,
+    limit: Duration,
+    first: bool,
+) -> Head {
+    if !first {
+        if let Some(head) = read_and_parse(stream, buf, limits).await {
+            return head;
+        }
     }
     let timer = tokio::time::sleep(limit);
     tokio::pin!(timer);
     loop {
         tokio::select! {
             biased;
-            head = read_and_parse(stream, buf) => if let Some(head) = head { return head },
-            () = timer.as_mut() => return Head::Closed,
+            head = read_and_parse(stream, buf, limits) => if let Some(head) = head { return head },
+            // Nothing came: close. Part of a head: Envoy's 408.
+            () = timer.as_mut() => return if buf.is_empty() {
+                Head::Closed
+            } else {
+                Head::Reject(ProxyError::RequestHeaderTimeout)
+            },
         }
     }
 }
 
 /// Parses what is buffered, reading once first if that is not a whole
 /// head; `None` when more bytes are needed.
-async fn read_and_parse(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<Head> {
+async fn read_and_parse(
+    stream: &mut TcpStream,
+    buf: &mut BytesMut,
+    limits: HeadLimits,
+) -> Option<Head> {
     if !buf.is_empty() {
-        if let Some(head) = parse_buffered(buf) {
+        if let Some(head) = parse_buffered(buf, limits) {
             return Some(head);
         }
     }
@@ -199,11 +259,11 @@ async fn read_and_parse(stream: &mut TcpStream, buf: &mut BytesMut) -> Option<He
         Ok(0) | Err(_) => return Some(Head::Closed),
         Ok(_) => {}
     }
-    parse_buffered(buf)
+    parse_buffered(buf, limits)
 }
 
-fn parse_buffered(buf: &mut BytesMut) -> Option<Head> {
-    match parse::parse(buf) {
+fn parse_buffered(buf: &mut BytesMut, limits: HeadLimits) -> Option<Head> {
+    match parse::parse(buf, limits) {
         Parsed::Partial => None,
         Parsed::Request(request) => Some(Head::Request(request)),
         Parsed::Handoff => Some(Head::Handoff),
@@ -261,19 +321,31 @@ async fn handoff(
     }
     let conn = Arc::new(conn);
     let header_read_timeout = shared.config.header_read_timeout;
+    let limits = shared.config.head_limits;
     let service = service_fn(
         move |request: Request<hyper::body::Incoming>| -> RequestFuture {
             let shared = Arc::clone(&shared);
             let conn = Arc::clone(&conn);
             Box::pin(async move {
                 let request = request.map(RequestBody::Incoming);
-                Ok::<_, Infallible>(handle(&shared, &conn, request).await)
+                let mut response = handle(&shared, &conn, request).await;
+                if closes_connection(&response) {
+                    // hyper closes the connection after a response that says so.
+                    response
+                        .headers_mut()
+                        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+                }
+                Ok::<_, Infallible>(response)
             })
         },
     );
     let connection = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(header_read_timeout)
+        // The same head limits as vestibule's own parser (hyper's buffer
+        // cannot be smaller than 8 KiB).
+        .max_headers(limits.count)
+        .max_buf_size(limits.bytes.max(8192))
         .serve_connection(TokioIo::new(io), service)
         .with_upgrades();
     drained(connection, signal, |c| c.graceful_shutdown()).await;

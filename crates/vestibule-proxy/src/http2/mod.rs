@@ -14,3 +14,6 @@ mod streams;
 
 pub(crate) use recv_body::H2Body;
 pub(crate) use server::serve;
+
+/// Streams one connection can run at once.
+pub(crate) const MAX_STREAM_SLOTS: usize = streams::CAPACITY;

@@ -14,27 +14,19 @@ use http::{Method, Request};
 use tokio::net::TcpStream;
 
 use super::send::respond;
-use super::streams::{self, Streams};
+use super::streams::Streams;
 use super::H2Body;
 use crate::h1::{self, ListenerSignal, Prefixed, IDLE_TICKS};
 use crate::handler::{handle, ConnInfo};
 use crate::request_body::RequestBody;
 use crate::Shared;
 
-/// Streams a client may have open at once (Envoy's default is far higher,
-/// but 100 is what RFC 9113 recommends as the minimum and hyper's was ours).
-const MAX_CONCURRENT_STREAMS: u32 = 100;
-const _: () = assert!(MAX_CONCURRENT_STREAMS as usize <= streams::CAPACITY);
 /// Rounds of accepting and running streams in one poll of the connection's
 /// task before it yields to the runtime (and is polled again at once):
 /// other connections get their turn, and a resource that keeps returning
 /// `Pending` with a wake-up (Tokio's cooperative budget, once spent) cannot
 /// hold the loop.
 const MAX_ROUNDS_PER_POLL: usize = 32;
-/// Receive windows (hyper's server defaults): large enough that a fast
-/// upload is not held to the 64 KiB the protocol starts with.
-const STREAM_WINDOW: u32 = 1024 * 1024;
-const CONNECTION_WINDOW: u32 = 1024 * 1024;
 
 /// Serves an HTTP/2 connection whose preface may already be in `io`'s
 /// prefix.
@@ -44,11 +36,18 @@ pub(crate) async fn serve(
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
 ) {
+    // Concurrent streams and windows as configured (Envoy's edge-proxy
+    // values by default: 100 streams, 64 KiB per stream, 1 MiB per
+    // connection); the header list bounded like an HTTP/1.1 head. `h2`'s
+    // own flood limits stay at their defaults: 20 streams reset before
+    // being accepted, 1024 resets it had to send, CONTINUATION frames past
+    // the header list size.
+    let limits = shared.config.http2;
     let handshake = h2::server::Builder::new()
-        .max_concurrent_streams(MAX_CONCURRENT_STREAMS)
-        .initial_window_size(STREAM_WINDOW)
-        .initial_connection_window_size(CONNECTION_WINDOW)
-        .max_header_list_size(h1::MAX_HEAD_BYTES as u32)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .initial_window_size(limits.initial_stream_window)
+        .initial_connection_window_size(limits.initial_connection_window)
+        .max_header_list_size(u32::try_from(shared.config.head_limits.bytes).unwrap_or(u32::MAX))
         .handshake::<_, Bytes>(io);
     let mut connection =
         match tokio::time::timeout(shared.config.header_read_timeout, handshake).await {
