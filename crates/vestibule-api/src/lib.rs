@@ -4,6 +4,8 @@
 #![forbid(unsafe_code)]
 
 pub mod core;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gateway_api;
 pub mod ingress;
 pub mod istio;

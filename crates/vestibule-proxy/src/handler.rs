@@ -10,7 +10,9 @@ use std::time::Instant;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
-use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
+use vestibule_route::{
+    authority_is_valid, normalize_host, normalize_path, rewrite_path, select, RequestView,
+};
 
 use crate::body::ResponseBody;
 use crate::cors;
@@ -463,37 +465,6 @@ struct CloseConnection;
 /// lookup in an empty extension map, for most responses: free).
 pub(crate) fn closes_connection<B>(response: &Response<B>) -> bool {
     response.extensions().get::<CloseConnection>().is_some()
-}
-
-/// An authority as RFC 3986 §3.2.2 spells one (`reg-name`, `IP-literal`,
-/// an optional port): refused otherwise with 400, as Envoy refuses an
-/// invalid `:authority`. Userinfo (`a@host`) is refused too: a host that
-/// routing and a backend could each read differently.
-fn authority_is_valid(authority: &str) -> bool {
-    authority.bytes().all(|byte| {
-        byte.is_ascii_alphanumeric()
-            || matches!(
-                byte,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'['
-                    | b']'
-                    | b'%'
-            )
-    })
 }
 
 /// Sends a copy of the request to each mirror whose percentage comes up,

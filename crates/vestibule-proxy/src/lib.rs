@@ -9,6 +9,11 @@ mod clusters;
 mod cors;
 mod error;
 mod forward;
+#[doc(hidden)]
+pub mod fuzzing {
+    //! Parser entry points for fuzzing (see `h1::fuzzing`).
+    pub use crate::h1::fuzzing::{chunked, request_head, response_head};
+}
 mod h1;
 mod handler;
 mod headers;

@@ -35,7 +35,7 @@ pub(crate) enum Upgrade {
 /// Checks and rewrites the request head; returns the upgrade it asks for.
 pub(crate) fn screen(request: &mut Request<RequestBody>) -> Result<Upgrade, ProxyError> {
     if matches!(request.body(), RequestBody::Incoming(_)) {
-        transfer_coding(request.headers())?;
+        framing(request.headers())?;
     }
     if *request.method() == Method::CONNECT {
         return Ok(Upgrade::Other);
@@ -66,24 +66,35 @@ pub(crate) fn screen(request: &mut Request<RequestBody>) -> Result<Upgrade, Prox
     Ok(upgrade)
 }
 
-/// A request body hyper decoded: only `chunked` alone is a coding the proxy
-/// implements (hyper also takes `gzip, chunked`, whose `gzip` would be
-/// lost upstream). The first head of a connection was checked the same way
-/// by vestibule's own parser.
-fn transfer_coding(headers: &HeaderMap) -> Result<(), ProxyError> {
+/// A request hyper parsed (a connection's later requests; the first head
+/// was checked by vestibule's own parser): only `chunked` alone is a coding
+/// the proxy implements (hyper also takes `gzip, chunked`, whose `gzip`
+/// would be lost upstream), and a `Content-Length` goes upstream only as
+/// plain digits (hyper also takes `5, 5`, which a backend may read
+/// otherwise).
+fn framing(headers: &HeaderMap) -> Result<(), ProxyError> {
     let mut codings = headers.get_all(header::TRANSFER_ENCODING).iter();
     match (codings.next(), codings.next()) {
-        (None, _) => Ok(()),
-        (Some(coding), None)
-            if coding
-                .as_bytes()
-                .trim_ascii()
-                .eq_ignore_ascii_case(b"chunked") =>
-        {
-            Ok(())
-        }
-        _ => Err(ProxyError::NotImplemented),
+        (None, _) => {}
+        (Some(coding), None) if is_chunked(coding) => {}
+        _ => return Err(ProxyError::NotImplemented),
     }
+    let invalid = ProxyError::BadRequest("invalid content-length");
+    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
+    if let Some(length) = lengths.next() {
+        crate::h1::parse_length(length.as_bytes()).map_err(|()| invalid)?;
+        if lengths.next().is_some() {
+            return Err(invalid);
+        }
+    }
+    Ok(())
+}
+
+fn is_chunked(coding: &HeaderValue) -> bool {
+    coding
+        .as_bytes()
+        .trim_ascii()
+        .eq_ignore_ascii_case(b"chunked")
 }
 
 fn connection_lists(headers: &HeaderMap, token: &[u8]) -> bool {
@@ -315,5 +326,44 @@ mod tests {
         let mut r = request(&[]);
         *r.method_mut() = Method::CONNECT;
         assert_eq!(screen(&mut r), Ok(Upgrade::Other));
+    }
+
+    #[test]
+    fn framing_hyper_accepted_is_checked_again() {
+        let headers = |pairs: &[(&str, &str)]| {
+            let mut map = HeaderMap::new();
+            for (name, value) in pairs {
+                map.append(
+                    header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                    HeaderValue::from_str(value).unwrap(),
+                );
+            }
+            map
+        };
+        assert_eq!(
+            framing(&headers(&[("transfer-encoding", "Chunked")])),
+            Ok(())
+        );
+        assert_eq!(framing(&headers(&[("content-length", "5")])), Ok(()));
+        for coding in ["gzip, chunked", "identity, chunked", "chunked, chunked"] {
+            assert_eq!(
+                framing(&headers(&[("transfer-encoding", coding)])),
+                Err(ProxyError::NotImplemented),
+                "{coding}"
+            );
+        }
+        let twice = headers(&[
+            ("transfer-encoding", "chunked"),
+            ("transfer-encoding", "chunked"),
+        ]);
+        assert_eq!(framing(&twice), Err(ProxyError::NotImplemented));
+        for length in ["5, 5", "+5", "0x5", ""] {
+            assert!(
+                framing(&headers(&[("content-length", length)])).is_err(),
+                "{length:?}"
+            );
+        }
+        let two = headers(&[("content-length", "5"), ("content-length", "5")]);
+        assert!(framing(&two).is_err());
     }
 }

@@ -293,6 +293,38 @@ pub fn normalize_host(authority: &str) -> Cow<'_, str> {
     }
 }
 
+/// Whether an authority (`Host`, `:authority`) is spelled as RFC 3986
+/// §3.2.2 allows a host and port: `reg-name` characters, an `IP-literal`'s
+/// brackets and colons, percent-escapes. Userinfo (`a@host`) is refused,
+/// though Envoy now lets `@` through: a host that routing and a backend
+/// could each read differently has no business at the edge.
+pub fn authority_is_valid(authority: &str) -> bool {
+    authority.bytes().all(|byte| {
+        byte.is_ascii_alphanumeric()
+            || matches!(
+                byte,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'['
+                    | b']'
+                    | b'%'
+            )
+    })
+}
+
 /// `host:port` → `host`, `[v6]:port` → `[v6]`; a bare IPv6 address (several
 /// colons, invalid in a Host header) is left whole.
 fn strip_port(host: &str) -> &str {

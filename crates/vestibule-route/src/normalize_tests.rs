@@ -2,7 +2,7 @@ use std::borrow::Cow;
 
 use proptest::prelude::*;
 
-use super::{normalize_host, normalize_path, InvalidPath};
+use super::{authority_is_valid, normalize_host, normalize_path, InvalidPath};
 
 fn path(input: &str) -> String {
     normalize_path(input).unwrap().path.into_owned()
@@ -243,5 +243,33 @@ proptest! {
     fn normalization_never_panics_on_arbitrary_ascii(input in "[ -~]{0,40}") {
         check_invariants(&input)?;
         check_invariants(&format!("/{input}"))?;
+    }
+}
+
+#[test]
+fn authorities_are_hosts_and_ports_only() {
+    for valid in [
+        "httpbin.example.com",
+        "httpbin.example.com:8080",
+        "[::1]:80",
+        "xn--bcher-kva.example",
+        "a_b.example",
+        "%65xample.com",
+    ] {
+        assert!(authority_is_valid(valid), "{valid}");
+    }
+    for invalid in [
+        "a@rec.example.com",
+        "user:pass@rec.example.com",
+        "example.com/x",
+        "example.com?x",
+        "example.com#x",
+        "exa mple.com",
+        "example.com\\x",
+        "ex\"ample.com",
+        "ex{ample}.com",
+        "exämple.com",
+    ] {
+        assert!(!authority_is_valid(invalid), "{invalid}");
     }
 }

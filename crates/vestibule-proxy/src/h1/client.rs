@@ -392,6 +392,32 @@ fn body_framing(facts: &HeadFacts, status: StatusCode, head_request: bool) -> Op
     }
 }
 
+/// For fuzzing: parses `data` as a response head and decides its framing,
+/// checking that a chosen framing is never ambiguous.
+pub(crate) fn check_response_head(data: &[u8]) {
+    let mut buf = BytesMut::from(data);
+    let Ok(Some((response, facts))) = parse_head(&mut buf, &mut head::NameCache::default()) else {
+        return;
+    };
+    let framing = body_framing(&facts, response.status(), false);
+    if framing.is_some() {
+        assert!(
+            facts.chunked.is_none() || facts.content_length.is_none(),
+            "a length and a transfer coding both accepted"
+        );
+    }
+    if let Some(Ok(length)) = facts.content_length {
+        assert!(
+            response
+                .headers()
+                .get_all(header::CONTENT_LENGTH)
+                .iter()
+                .all(|value| head::parse_length(value.as_bytes()) == Ok(length)),
+            "content-length values disagree"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

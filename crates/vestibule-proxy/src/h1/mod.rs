@@ -14,6 +14,7 @@ mod chunked;
 mod client;
 mod date;
 mod encode;
+pub(crate) mod fuzzing;
 mod head;
 mod parse;
 mod prefixed;
@@ -24,7 +25,7 @@ mod write;
 
 pub(crate) use client::{send, SendError, UpgradedUpstream, UpstreamConn};
 pub(crate) use date::ensure as ensure_date;
-pub(crate) use head::{content_length, MAX_REQUEST_HEADER_SLOTS};
+pub(crate) use head::{content_length, parse_length, MAX_REQUEST_HEADER_SLOTS};
 pub(crate) use prefixed::Prefixed;
 pub(crate) use server::serve;
 pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};

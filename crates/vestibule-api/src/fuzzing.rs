@@ -1,0 +1,25 @@
+//! Entry point for the manifest-loader fuzz target (`fuzz/`, libFuzzer on
+//! nightly) and for the replay of its committed corpus (a plain test on
+//! stable). Panics when a property does not hold.
+
+use crate::load::{load_str, Loaded};
+
+/// Loads `data` as a YAML file and as a JSON file: never panics, and every
+/// problem points at a line of the file.
+pub fn manifest(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let lines = u32::try_from(text.lines().count()).unwrap_or(u32::MAX);
+    for file in ["fuzz.yaml", "fuzz.json"] {
+        let mut loaded = Loaded::default();
+        load_str(file, text, &mut loaded);
+        for diagnostic in loaded.errors.iter().chain(&loaded.warnings) {
+            assert!(
+                diagnostic.line <= lines.saturating_add(1),
+                "{file}: line {} of {lines}: {diagnostic}",
+                diagnostic.line
+            );
+        }
+    }
+}
