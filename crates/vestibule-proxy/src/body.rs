@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 
 use crate::clusters::ActiveRequest;
 use crate::h1::H1Body;
+use crate::idle::IdleBody;
 use crate::request_body::BoxError;
 
 pub enum ResponseBody {
@@ -37,22 +38,23 @@ pub struct UpstreamBody {
     _active: ActiveRequest,
 }
 
+/// Waits for the next frame bounded by the stream idle timeout.
 enum Inner {
-    Http1(H1Body),
-    Http2(Incoming),
+    Http1(IdleBody<H1Body>),
+    Http2(IdleBody<Incoming>),
 }
 
 impl UpstreamBody {
     pub(crate) fn http1(body: H1Body, active: ActiveRequest) -> UpstreamBody {
         UpstreamBody {
-            inner: Inner::Http1(body),
+            inner: Inner::Http1(IdleBody::new(body)),
             _active: active,
         }
     }
 
     pub(crate) fn http2(body: Incoming, active: ActiveRequest) -> UpstreamBody {
         UpstreamBody {
-            inner: Inner::Http2(body),
+            inner: Inner::Http2(IdleBody::new(body)),
             _active: active,
         }
     }
@@ -67,8 +69,8 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.get_mut().inner {
-            Inner::Http1(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
-            Inner::Http2(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
+            Inner::Http1(body) => Pin::new(body).poll_frame(cx),
+            Inner::Http2(body) => Pin::new(body).poll_frame(cx),
         }
     }
 

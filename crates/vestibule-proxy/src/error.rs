@@ -36,6 +36,9 @@ pub enum ProxyError {
     UpstreamProtocol,
     #[error("upstream request timeout")]
     Timeout,
+    /// Nothing moved on the stream for the stream idle timeout.
+    #[error("stream idle timeout")]
+    StreamIdleTimeout,
 }
 
 impl ProxyError {
@@ -54,6 +57,7 @@ impl ProxyError {
             | ProxyError::UpstreamReset => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::UpstreamProtocol => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
+            ProxyError::StreamIdleTimeout => StatusCode::REQUEST_TIMEOUT,
         }
     }
 
@@ -77,6 +81,7 @@ impl ProxyError {
                 "upstream connect error or disconnect/reset before headers. reset reason: protocol error"
             }
             ProxyError::Timeout => "upstream request timeout",
+            ProxyError::StreamIdleTimeout => "stream timeout",
         }
     }
 
@@ -93,7 +98,9 @@ impl ProxyError {
         self.is_downstream_protocol_error()
             || matches!(
                 self,
-                ProxyError::UpgradeRejected | ProxyError::RequestHeaderTimeout
+                ProxyError::UpgradeRejected
+                    | ProxyError::RequestHeaderTimeout
+                    | ProxyError::StreamIdleTimeout
             )
     }
 
@@ -112,6 +119,7 @@ impl ProxyError {
             ProxyError::UpstreamReset => "UC",
             ProxyError::UpstreamProtocol => "UPE",
             ProxyError::Timeout => "UT",
+            ProxyError::StreamIdleTimeout => "SI",
         }
     }
 }

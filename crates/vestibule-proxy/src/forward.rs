@@ -105,6 +105,8 @@ enum Failure {
     /// The client's body failed while it went upstream: the client's fault,
     /// never retried.
     RequestBody,
+    /// Nothing moved for the stream idle timeout.
+    StreamIdle,
     Timeout,
 }
 
@@ -116,6 +118,7 @@ impl From<Failure> for ProxyError {
             Failure::Refused | Failure::Reset => ProxyError::UpstreamReset,
             Failure::Protocol => ProxyError::UpstreamProtocol,
             Failure::RequestBody => ProxyError::BadRequest("malformed request body"),
+            Failure::StreamIdle => ProxyError::StreamIdleTimeout,
             Failure::Timeout => ProxyError::Timeout,
         }
     }
@@ -152,7 +155,16 @@ async fn try_once(
         Connection::Http2(mut sender) => {
             // hyper's client takes the request; a refusal gives it back.
             let outgoing = std::mem::replace(request, Request::new(RequestBody::Empty));
-            match sender.try_send_request(outgoing).await {
+            // Bodiless, the wait is the response head's alone, bounded by
+            // the idle timeout (a body bounds its own waits).
+            let sent = if http_body::Body::is_end_stream(outgoing.body()) {
+                crate::idle::bounded(sender.try_send_request(outgoing))
+                    .await
+                    .map_err(|_| Failure::StreamIdle)?
+            } else {
+                sender.try_send_request(outgoing).await
+            };
+            match sent {
                 Ok(response) => Ok(response.map(|body| UpstreamBody::http2(body, active))),
                 Err(error) => Err(failed(error, request, &endpoint)),
             }
@@ -199,6 +211,7 @@ fn upstream_failed(error: &SendError, endpoint: &EndpointState) -> Failure {
     match error {
         SendError::Protocol(_) => Failure::Protocol,
         SendError::RequestBody(_) => Failure::RequestBody,
+        SendError::StreamIdle => Failure::StreamIdle,
         SendError::Stale | SendError::Reset(_) => Failure::Reset,
     }
 }

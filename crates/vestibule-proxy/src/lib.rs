@@ -18,6 +18,7 @@ mod h1;
 mod handler;
 mod headers;
 mod http2;
+mod idle;
 mod listeners;
 mod pool;
 mod request_body;
@@ -68,6 +69,10 @@ pub struct ProxyConfig {
     /// bound applies).
     pub max_connections_per_listener: Option<usize>,
     pub http2: Http2Limits,
+    /// How long a request's stream may move nothing (no request body
+    /// bytes, no response bytes) before it ends: Envoy's
+    /// `stream_idle_timeout`. `None`: no limit.
+    pub stream_idle_timeout: Option<Duration>,
 }
 
 /// How large a request head may be (Envoy's `max_request_headers_kb` and
@@ -131,6 +136,8 @@ impl Default for ProxyConfig {
             max_connections: 50_000,
             max_connections_per_listener: None,
             http2: Http2Limits::default(),
+            // Envoy's default and edge-proxy recommendation.
+            stream_idle_timeout: Some(Duration::from_secs(300)),
         }
     }
 }
@@ -175,6 +182,7 @@ impl DataPlane {
         let server_header = HeaderValue::from_str(&config.server_name)
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
         check_limits(&config)?;
+        idle::set_limit(config.stream_idle_timeout);
         Ok(DataPlane {
             shared: Arc::new(Shared {
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
 use crate::http2::H2Body;
+use crate::idle::IdleBody;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -21,8 +22,8 @@ const MIRROR_BUFFER_FRAMES: usize = 16;
 
 #[derive(Debug)]
 pub(crate) enum RequestBody {
-    Incoming(Incoming),
-    H2(H2Body),
+    Incoming(IdleBody<Incoming>),
+    H2(IdleBody<H2Body>),
     Empty,
     /// Boxed: mirrors are rare, and the box keeps every request small.
     Tee {

@@ -81,6 +81,11 @@ pub struct LimitArgs {
     /// Most header lines in a request head: 431 above it.
     #[arg(long, default_value_t = 100, value_name = "N")]
     pub max_request_headers: usize,
+    /// Time a request's stream may move nothing (no request body bytes, no
+    /// response bytes): 408 `stream timeout` before a response, a reset
+    /// after (Envoy's `stream_idle_timeout`). 0s turns it off.
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = parse_duration)]
+    pub stream_idle_timeout: Duration,
     /// Time to open a connection to an upstream endpoint (Istio's `connectTimeout`).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub connect_timeout: Duration,

@@ -106,6 +106,8 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
             initial_stream_window: limits.http2_initial_stream_window_size,
             initial_connection_window: limits.http2_initial_connection_window_size,
         },
+        stream_idle_timeout: (!limits.stream_idle_timeout.is_zero())
+            .then_some(limits.stream_idle_timeout),
     }
 }
 

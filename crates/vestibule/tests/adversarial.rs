@@ -80,6 +80,13 @@ async fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>) {
         }
         let path = request.split(' ').nth(1).unwrap_or("/").to_owned();
         let response: &[u8] = match path.as_str() {
+            "/silent" => std::future::pending().await,
+            "/stall-body" => {
+                let _ = stream
+                    .write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello")
+                    .await;
+                std::future::pending().await
+            }
             "/garbage" => b"garbage\r\n\r\n",
             "/bad-status" => b"HTTP/1.1 2x0 OK\r\nContent-Length: 0\r\n\r\n",
             "/two-lengths" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
@@ -611,4 +618,59 @@ async fn an_overlong_request_line_is_414_and_overlong_headers_431() {
         "5 headers: {response}"
     );
     assert_eq!(upstream.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn streams_that_move_nothing_end_after_the_stream_idle_timeout() {
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) =
+        gateway_for(upstream.address, &["--stream-idle-timeout", "1s"]).await;
+    // No response head: Envoy's 408 `stream timeout`.
+    let started = std::time::Instant::now();
+    let response = until_close(address, get("/silent", "").as_bytes()).await;
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 408 Request Timeout", "{response}");
+    assert_eq!(body, "stream timeout");
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(900) && waited < Duration::from_secs(5),
+        "{waited:?}"
+    );
+
+    // A response body that stops: the client has what came, then the close.
+    let response = until_close(address, get("/stall-body", "").as_bytes()).await;
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("\r\n\r\nhello"), "{response}");
+
+    // A request body that stops: 408, and the upstream connection closed.
+    let closed = upstream.closed();
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let request =
+        format!("POST /ok-slow HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 10\r\n\r\nhello");
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let response = read_to_close(&mut stream).await;
+    let (status, body) = status_and_body(&response);
+    assert_eq!(status, "HTTP/1.1 408 Request Timeout", "{response}");
+    assert_eq!(body, "stream timeout");
+    for _ in 0..100 {
+        if upstream.closed() > closed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        upstream.closed() > closed,
+        "the upstream connection was kept"
+    );
+
+    // A slow stream that keeps moving is not idle.
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let head = format!("POST /ok-trickle HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 6\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.unwrap();
+    for byte in b"trickl" {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        stream.write_all(&[*byte]).await.unwrap();
+    }
+    let response = one_response(&mut stream).await;
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
 }

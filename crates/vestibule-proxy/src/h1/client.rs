@@ -19,6 +19,7 @@ use super::prefixed::Prefixed;
 use super::upstream_body::{BodyFraming, H1Body};
 use super::write::{flush, write_body, WriteError};
 use crate::clusters::EndpointState;
+use crate::idle::{self, is_stream_idle};
 use crate::request_body::RequestBody;
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -124,6 +125,10 @@ pub(crate) enum SendError {
     /// away) while it was being sent; the connection is closed, not reused.
     #[error("request body failed: {0}")]
     RequestBody(String),
+    /// Nothing moved for the stream idle timeout: the client's body, or the
+    /// upstream's response head.
+    #[error("stream idle timeout")]
+    StreamIdle,
 }
 
 /// Sends `request` on `conn` and reads the response head. The body, read
@@ -160,12 +165,18 @@ pub(crate) async fn send(
         .await;
         match written {
             Ok(_) => {}
-            Err(WriteError::Body(error)) => return Err(SendError::RequestBody(error)),
+            Err(WriteError::Body(error)) if is_stream_idle(&*error) => {
+                return Err(SendError::StreamIdle)
+            }
+            Err(WriteError::Body(error)) => return Err(SendError::RequestBody(error.to_string())),
             Err(WriteError::Io(error)) => return Err(SendError::Reset(error.to_string())),
         }
     }
     let head = loop {
-        match read_head(&mut conn).await {
+        let Ok(head) = idle::bounded(read_head(&mut conn)).await else {
+            return Err(SendError::StreamIdle);
+        };
+        match head {
             Ok((head, _))
                 if head.status().is_informational()
                     && head.status() != StatusCode::SWITCHING_PROTOCOLS => {}

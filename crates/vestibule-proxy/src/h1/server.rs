@@ -23,6 +23,7 @@ use super::signal::{ListenerSignal, DRAIN, IDLE_TICKS};
 use super::write::write_body;
 use crate::body::ResponseBody;
 use crate::handler::{closes_connection, handle, local_reply, ConnInfo};
+use crate::idle::IdleBody;
 use crate::request_body::RequestBody;
 use crate::{HeadLimits, ProxyError, Shared};
 
@@ -327,7 +328,7 @@ async fn handoff(
             let shared = Arc::clone(&shared);
             let conn = Arc::clone(&conn);
             Box::pin(async move {
-                let request = request.map(RequestBody::Incoming);
+                let request = request.map(|body| RequestBody::Incoming(IdleBody::new(body)));
                 let mut response = handle(&shared, &conn, request).await;
                 if closes_connection(&response) {
                     // hyper closes the connection after a response that says so.

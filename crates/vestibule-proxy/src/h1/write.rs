@@ -9,6 +9,7 @@ use http_body_util::BodyExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use super::encode;
+use crate::request_body::BoxError;
 
 /// Body bytes gathered before a write; larger frames are written directly.
 const COALESCE_LIMIT: usize = 16 * 1024;
@@ -18,7 +19,7 @@ pub(crate) enum WriteError {
     #[error("write failed: {0}")]
     Io(#[from] std::io::Error),
     #[error("body failed: {0}")]
-    Body(String),
+    Body(BoxError),
 }
 
 /// Writes `out` (a head, possibly empty), then the body, chunk-encoded when
@@ -34,8 +35,7 @@ pub(crate) async fn write_body<S, B, F>(
 ) -> Result<u64, WriteError>
 where
     S: AsyncWrite + Unpin,
-    B: Body<Data = Bytes> + Unpin,
-    B::Error: std::fmt::Display,
+    B: Body<Data = Bytes, Error = BoxError> + Unpin,
     F: FnOnce(&mut S),
 {
     let mut before_split = Some(before_split);
@@ -56,7 +56,7 @@ where
         };
         let data = match frame {
             None => break,
-            Some(Err(error)) => return Err(WriteError::Body(error.to_string())),
+            Some(Err(error)) => return Err(WriteError::Body(error)),
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => data,
                 // Trailers are not carried over HTTP/1.1 here.

@@ -18,6 +18,7 @@ use super::streams::Streams;
 use super::H2Body;
 use crate::h1::{self, ListenerSignal, Prefixed, IDLE_TICKS};
 use crate::handler::{handle, ConnInfo};
+use crate::idle::IdleBody;
 use crate::request_body::RequestBody;
 use crate::Shared;
 
@@ -146,7 +147,8 @@ async fn exchange(
 ) {
     let head_request = request.method() == Method::HEAD;
     let content_length = h1::content_length(request.headers()).and_then(Result::ok);
-    let request = request.map(|recv| RequestBody::H2(H2Body::new(recv, content_length)));
+    let request =
+        request.map(|recv| RequestBody::H2(IdleBody::new(H2Body::new(recv, content_length))));
     let handled = pin!(handle(shared, conn, request));
     let response = tokio::select! {
         biased;
