@@ -38,16 +38,17 @@ pub struct UpstreamBody {
     _active: ActiveRequest,
 }
 
-/// Waits for the next frame bounded by the stream idle timeout.
+/// Waits for the next frame bounded by the stream idle timeout (an
+/// HTTP/1.1 body by its connection's watch).
 enum Inner {
-    Http1(IdleBody<H1Body>),
+    Http1(H1Body),
     Http2(IdleBody<Incoming>),
 }
 
 impl UpstreamBody {
     pub(crate) fn http1(body: H1Body, active: ActiveRequest) -> UpstreamBody {
         UpstreamBody {
-            inner: Inner::Http1(IdleBody::new(body)),
+            inner: Inner::Http1(body),
             _active: active,
         }
     }
@@ -69,7 +70,7 @@ impl Body for UpstreamBody {
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
         match &mut self.get_mut().inner {
-            Inner::Http1(body) => Pin::new(body).poll_frame(cx),
+            Inner::Http1(body) => Pin::new(body).poll_frame(cx).map_err(Into::into),
             Inner::Http2(body) => Pin::new(body).poll_frame(cx),
         }
     }

@@ -3,18 +3,26 @@
 //! from the upstream — for the limit ends: `408 stream timeout` before a
 //! response started, a reset after.
 //!
-//! A timer is made only once a wait is pending (a body that is all there,
-//! a response that arrives at once, need none), and is re-armed at most
-//! once per limit: activity costs a clock read, never a timer operation
-//! (Tokio's timer wheel is behind a lock).
+//! Two mechanisms, neither with a timer operation per request (Tokio's
+//! timer wheel is behind a lock):
+//! - Upstream HTTP/1.1 exchanges (the usual request) are watched by one
+//!   sweeper per process: each connection has a [`Watch`] that its reads
+//!   stamp with a coarse clock (two relaxed atomics), and the sweeper,
+//!   ticking eight times per limit, expires and wakes the ones whose stamp
+//!   is a whole limit old.
+//! - Other waits (a client's request body, an HTTP/2 upstream) get a timer
+//!   only once they are pending, re-armed at most once per limit: activity
+//!   is a clock read.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::task::AtomicWaker;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
@@ -36,6 +44,107 @@ fn limit() -> Option<Duration> {
         0 => None,
         millis => Some(Duration::from_millis(millis)),
     }
+}
+
+/// Sweeper ticks per limit: a watched exchange expires between 8 and 9
+/// ticks after it last moved.
+const TICKS_PER_LIMIT: u64 = 8;
+/// The sweeper's clock, in ticks since it started (0: no sweeper).
+static TICKS: AtomicU64 = AtomicU64::new(1);
+/// A [`Watch`] stamp meaning "resting" (not in an exchange).
+const RESTING: u64 = 0;
+/// A [`Watch`] stamp meaning "expired".
+const EXPIRED: u64 = u64::MAX;
+
+/// Every live connection's watch, for the sweeper. Locked when a connection
+/// is made and on each sweep, never per request.
+static WATCHES: Mutex<Vec<Weak<Watch>>> = Mutex::new(Vec::new());
+
+/// An upstream connection's idle state: when its exchange last moved.
+#[derive(Debug)]
+pub(crate) struct Watch {
+    /// The tick of the last movement, [`RESTING`] or [`EXPIRED`].
+    stamp: AtomicU64,
+    waker: AtomicWaker,
+}
+
+impl Watch {
+    /// A resting watch, registered with the sweeper.
+    pub(crate) fn new() -> Arc<Watch> {
+        let watch = Arc::new(Watch {
+            stamp: AtomicU64::new(RESTING),
+            waker: AtomicWaker::new(),
+        });
+        WATCHES
+            .lock()
+            .expect("watches poisoned")
+            .push(Arc::downgrade(&watch));
+        watch
+    }
+
+    /// The exchange moved: the limit runs from now.
+    pub(crate) fn touch(&self) {
+        self.stamp
+            .store(TICKS.load(Ordering::Relaxed).max(1), Ordering::Relaxed);
+    }
+
+    #[cfg(test)]
+    fn touch_at(&self, tick: u64) {
+        self.stamp.store(tick, Ordering::Relaxed);
+    }
+
+    /// The exchange ended; the connection rests (in the pool) unwatched.
+    pub(crate) fn rest(&self) {
+        self.stamp.store(RESTING, Ordering::Relaxed);
+    }
+
+    /// Before a read that may wait: `Err` once the exchange idled out,
+    /// else the task is registered to be woken if it does.
+    pub(crate) fn check(&self, cx: &Context<'_>) -> Result<(), StreamIdle> {
+        self.waker.register(cx.waker());
+        if self.stamp.load(Ordering::Acquire) == EXPIRED {
+            return Err(StreamIdle);
+        }
+        Ok(())
+    }
+}
+
+/// Starts the sweeper in the current runtime, if there is one and a limit.
+pub(crate) fn start_sweeper() {
+    let (Some(limit), Ok(runtime)) = (limit(), tokio::runtime::Handle::try_current()) else {
+        return;
+    };
+    let period = (limit / TICKS_PER_LIMIT as u32).max(Duration::from_millis(10));
+    runtime.spawn(async move {
+        let mut ticks = tokio::time::interval(period);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            sweep(TICKS.fetch_add(1, Ordering::Relaxed) + 1);
+        }
+    });
+}
+
+/// Expires and wakes the watches a whole limit old; forgets dropped ones.
+fn sweep(now: u64) {
+    let mut watches = WATCHES.lock().expect("watches poisoned");
+    watches.retain(|watch| {
+        let Some(watch) = watch.upgrade() else {
+            return false;
+        };
+        let stamp = watch.stamp.load(Ordering::Relaxed);
+        let idle = stamp != RESTING && stamp != EXPIRED && now - stamp >= TICKS_PER_LIMIT;
+        // Only if it did not move meanwhile.
+        if idle
+            && watch
+                .stamp
+                .compare_exchange(stamp, EXPIRED, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            watch.waker.wake();
+        }
+        true
+    });
 }
 
 /// The error a stream's idle timeout ends it with.
@@ -204,5 +313,34 @@ mod tests {
         assert!(is_stream_idle(&*error));
         assert_eq!(started.elapsed(), Duration::from_secs(28));
         set_limit(Some(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn the_sweeper_expires_watches_a_whole_limit_old_and_only_those() {
+        let (moving, still, resting) = (Watch::new(), Watch::new(), Watch::new());
+        let now = TICKS.load(Ordering::Relaxed);
+        moving.touch();
+        still.touch();
+        resting.touch();
+        resting.rest();
+        sweep(now + TICKS_PER_LIMIT - 1);
+        moving.touch_at(now + TICKS_PER_LIMIT - 1);
+        sweep(now + TICKS_PER_LIMIT);
+        let cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        assert!(still.check(&cx).is_err(), "idle for the whole limit");
+        assert!(moving.check(&cx).is_ok(), "moved within the limit");
+        assert!(
+            resting.check(&cx).is_ok(),
+            "resting connections are not watched"
+        );
+        // A watch dropped with its connection leaves the registry.
+        let weak = Arc::downgrade(&still);
+        drop(still);
+        sweep(now + TICKS_PER_LIMIT + 1);
+        assert!(!WATCHES
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|watch| watch.ptr_eq(&weak)));
     }
 }

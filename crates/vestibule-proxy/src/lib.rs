@@ -183,6 +183,7 @@ impl DataPlane {
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
         check_limits(&config)?;
         idle::set_limit(config.stream_idle_timeout);
+        idle::start_sweeper();
         Ok(DataPlane {
             shared: Arc::new(Shared {
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),

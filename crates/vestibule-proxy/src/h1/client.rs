@@ -11,7 +11,6 @@ use bytes::{Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
-use tokio::io::AsyncReadExt as _;
 use tokio::net::TcpStream;
 
 use super::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
@@ -19,7 +18,7 @@ use super::prefixed::Prefixed;
 use super::upstream_body::{BodyFraming, H1Body};
 use super::write::{flush, write_body, WriteError};
 use crate::clusters::EndpointState;
-use crate::idle::{self, is_stream_idle};
+use crate::idle::{is_stream_idle, Watch};
 use crate::request_body::RequestBody;
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -44,6 +43,8 @@ pub(crate) struct UpstreamConn {
     /// response byte means it went stale in the pool, not that the upstream
     /// refused the request).
     reused: bool,
+    /// When its exchange last moved (the stream idle timeout).
+    pub(super) watch: Arc<Watch>,
 }
 
 impl UpstreamConn {
@@ -54,6 +55,7 @@ impl UpstreamConn {
             out: Vec::new(),
             names: head::NameCache::default(),
             reused: false,
+            watch: Watch::new(),
         }
     }
 
@@ -172,11 +174,10 @@ pub(crate) async fn send(
             Err(WriteError::Io(error)) => return Err(SendError::Reset(error.to_string())),
         }
     }
+    // The request is out: from here the upstream's silence is idleness.
+    conn.watch.touch();
     let head = loop {
-        let Ok(head) = idle::bounded(read_head(&mut conn)).await else {
-            return Err(SendError::StreamIdle);
-        };
-        match head {
+        match read_head(&mut conn).await {
             Ok((head, _))
                 if head.status().is_informational()
                     && head.status() != StatusCode::SWITCHING_PROTOCOLS => {}
@@ -189,6 +190,7 @@ pub(crate) async fn send(
                 })
             }
             Err(HeadError::Invalid(what)) => return Err(SendError::Protocol(what)),
+            Err(HeadError::Idle) => return Err(SendError::StreamIdle),
         }
     };
     conn.out = out;
@@ -261,6 +263,8 @@ enum HeadError {
     /// The connection closed or failed before a whole head arrived.
     ClosedEarly(io::Error),
     Invalid(&'static str),
+    /// Nothing came for the stream idle timeout.
+    Idle,
 }
 
 /// Reads one response head; the response's body slot holds the bytes that
@@ -278,12 +282,18 @@ async fn read_head(conn: &mut UpstreamConn) -> Result<(Response<Bytes>, HeadFact
         if conn.buf.capacity() - conn.buf.len() < READ_CHUNK / 4 {
             conn.buf.reserve(READ_CHUNK);
         }
-        match conn.stream.read_buf(&mut conn.buf).await {
-            Ok(0) => {
+        let read = std::future::poll_fn(|cx| {
+            if conn.watch.check(cx).is_err() {
+                return Poll::Ready(Err(HeadError::Idle));
+            }
+            tokio_util::io::poll_read_buf(std::pin::Pin::new(&mut conn.stream), cx, &mut conn.buf)
+                .map_err(HeadError::ClosedEarly)
+        });
+        match read.await? {
+            0 => {
                 return Err(HeadError::ClosedEarly(io::ErrorKind::UnexpectedEof.into()));
             }
-            Ok(_) => {}
-            Err(error) => return Err(HeadError::ClosedEarly(error)),
+            _ => conn.watch.touch(),
         }
     }
 }

@@ -11,6 +11,7 @@ use http_body::{Body, Frame, SizeHint};
 use super::chunked::{Chunked, InvalidChunk, Step};
 use super::client::UpstreamConn;
 use crate::clusters::EndpointState;
+use crate::idle::StreamIdle;
 
 /// Bytes asked for per read of a body: reads start small and double while
 /// they come back full, up to the most one stream may hold buffered (the
@@ -111,6 +112,7 @@ impl H1Body {
         self.state = State::Done;
         let conn = self.conn.take();
         if let (Some(conn), Some(endpoint), true) = (conn, self.endpoint.take(), self.reusable) {
+            conn.watch.rest();
             if conn.buf.is_empty() && self.pending.is_empty() {
                 endpoint.pool.put_back(conn);
             }
@@ -125,11 +127,20 @@ impl H1Body {
             conn.buf.reserve(self.read_size);
         }
         let room = conn.buf.capacity() - conn.buf.len();
+        if conn.watch.check(cx).is_err() {
+            return Poll::Ready(Err(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                StreamIdle,
+            )));
+        }
         let read = ready!(tokio_util::io::poll_read_buf(
             Pin::new(&mut conn.stream),
             cx,
             &mut conn.buf
         ));
+        if read.is_ok() {
+            conn.watch.touch();
+        }
         if matches!(read, Ok(n) if n == room) {
             self.read_size = (self.read_size * 2).min(MAX_READ);
         }
