@@ -5,18 +5,20 @@
 use crate::load::{load_str, Loaded};
 
 /// Loads `data` as a YAML file and as a JSON file: never panics, and every
-/// problem points at a line of the file.
+/// problem points at a line of the file (YAML breaks lines at CR, LF and
+/// CRLF alike).
 pub fn manifest(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
-    let lines = u32::try_from(text.lines().count()).unwrap_or(u32::MAX);
+    let breaks = text.matches('\n').count() + text.replace("\r\n", "\n").matches('\r').count();
+    let lines = u32::try_from(breaks + 1).unwrap_or(u32::MAX);
     for file in ["fuzz.yaml", "fuzz.json"] {
         let mut loaded = Loaded::default();
         load_str(file, text, &mut loaded);
         for diagnostic in loaded.errors.iter().chain(&loaded.warnings) {
             assert!(
-                diagnostic.line <= lines.saturating_add(1),
+                diagnostic.line <= lines,
                 "{file}: line {} of {lines}: {diagnostic}",
                 diagnostic.line
             );

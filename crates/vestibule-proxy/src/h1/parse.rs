@@ -61,8 +61,12 @@ fn parse_frozen(bytes: &Bytes, limits: HeadLimits) -> (Parsed, Option<usize>) {
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_REQUEST_HEADER_SLOTS];
     let slots = &mut slots[..limits.count.min(MAX_REQUEST_HEADER_SLOTS)];
     let mut head = httparse::Request::new(&mut []);
+    // A head must end within the limit: what lies beyond is not parsed, so
+    // the answer does not depend on how the bytes arrived (a flaw past the
+    // limit would otherwise turn a 414/431 into a 400).
+    let within = &bytes[..bytes.len().min(limits.bytes)];
     let length = match httparse::ParserConfig::default()
-        .parse_request_with_uninit_headers(&mut head, bytes, slots)
+        .parse_request_with_uninit_headers(&mut head, within, slots)
     {
         Ok(httparse::Status::Complete(length)) => length,
         Ok(httparse::Status::Partial) if bytes.len() >= limits.bytes => {
