@@ -674,3 +674,137 @@ async fn streams_that_move_nothing_end_after_the_stream_idle_timeout() {
     let response = one_response(&mut stream).await;
     assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
 }
+
+/// HTTP/2 frames by hand (RFC 9113 §4.1), for floods no well-behaved
+/// client library sends.
+mod frames {
+    pub(crate) const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+    pub(crate) const HEADERS: u8 = 0x1;
+    pub(crate) const RST_STREAM: u8 = 0x3;
+    pub(crate) const SETTINGS: u8 = 0x4;
+    pub(crate) const GOAWAY: u8 = 0x7;
+    pub(crate) const CONTINUATION: u8 = 0x9;
+    pub(crate) const ENHANCE_YOUR_CALM: u8 = 0xb;
+    pub(crate) const END_STREAM: u8 = 0x1;
+    pub(crate) const END_HEADERS: u8 = 0x4;
+
+    pub(crate) fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+        let length = u32::try_from(payload.len()).unwrap();
+        let mut out = length.to_be_bytes()[1..].to_vec();
+        out.push(kind);
+        out.push(flags);
+        out.extend_from_slice(&stream.to_be_bytes());
+        out.extend_from_slice(payload);
+        out
+    }
+
+    /// `GET /ok` for `host`, HPACK-encoded from the static table and one
+    /// literal (RFC 7541 appendix A).
+    pub(crate) fn get_block(host: &str) -> Vec<u8> {
+        let mut block = vec![0x82, 0x86, 0x84, 0x01, u8::try_from(host.len()).unwrap()];
+        block.extend_from_slice(host.as_bytes());
+        block
+    }
+
+    /// A literal header `x: aaa…` without indexing, `size` bytes of value.
+    pub(crate) fn filler(size: usize) -> Vec<u8> {
+        let mut block = vec![0x00, 0x01, b'x', 0x7f];
+        let mut rest = size - 127;
+        while rest >= 128 {
+            block.push(u8::try_from(rest % 128).unwrap() | 0x80);
+            rest /= 128;
+        }
+        block.push(u8::try_from(rest).unwrap());
+        block.extend(std::iter::repeat_n(b'a', size));
+        block
+    }
+
+    /// The error code of the `GOAWAY` in `kinds`.
+    pub(crate) fn goaway_code(kinds: &[u8]) -> Option<u8> {
+        let at = kinds.iter().position(|&kind| kind == GOAWAY)?;
+        kinds.get(at + 1).copied()
+    }
+
+    /// The frame types the server sent until it closed (or 5 s passed),
+    /// each `GOAWAY` followed by the last byte of its error code.
+    pub(crate) async fn kinds_until_close(stream: &mut tokio::net::TcpStream) -> Vec<u8> {
+        use tokio::io::AsyncReadExt;
+        let mut buf = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read_to_end(&mut buf),
+        )
+        .await;
+        let mut kinds = Vec::new();
+        let mut at = 0;
+        while at + 9 <= buf.len() {
+            let length = usize::from(buf[at]) << 16
+                | usize::from(buf[at + 1]) << 8
+                | usize::from(buf[at + 2]);
+            kinds.push(buf[at + 3]);
+            if kinds.last() == Some(&GOAWAY) && at + 17 <= buf.len() {
+                // The error code, for the caller: pushed after the type.
+                kinds.push(buf[at + 16]);
+            }
+            at += 9 + length;
+        }
+        kinds
+    }
+}
+
+#[tokio::test]
+async fn http2_floods_end_the_connection_and_spare_the_backend() {
+    use frames::*;
+    let upstream = RawUpstream::start().await;
+    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+
+    // Rapid reset (CVE-2023-44487): streams opened and reset at once,
+    // a thousand in one write.
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(SETTINGS, 0, 0, &[]));
+    for index in 0..1000u32 {
+        let id = 2 * index + 1;
+        out.extend(frame(
+            HEADERS,
+            END_STREAM | END_HEADERS,
+            id,
+            &get_block(HOST),
+        ));
+        out.extend(frame(RST_STREAM, 0, id, &8u32.to_be_bytes()));
+    }
+    let _ = stream.write_all(&out).await;
+    let kinds = kinds_until_close(&mut stream).await;
+    assert_eq!(
+        goaway_code(&kinds),
+        Some(ENHANCE_YOUR_CALM),
+        "h2's reset-before-accept limit (20): {kinds:?}"
+    );
+    assert!(
+        upstream.requests().len() < 100,
+        "{} reset streams reached the backend",
+        upstream.requests().len()
+    );
+
+    // CONTINUATION flood: one header block in endless pieces, far past the
+    // header list limit.
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(SETTINGS, 0, 0, &[]));
+    out.extend(frame(HEADERS, END_STREAM, 1, &get_block(HOST)));
+    for _ in 0..40 {
+        out.extend(frame(CONTINUATION, 0, 1, &filler(16_000)));
+    }
+    let _ = stream.write_all(&out).await;
+    let kinds = kinds_until_close(&mut stream).await;
+    assert_eq!(
+        goaway_code(&kinds),
+        Some(ENHANCE_YOUR_CALM),
+        "h2's header list limit: {kinds:?}"
+    );
+    assert!(upstream.requests().is_empty(), "{:?}", upstream.requests());
+
+    // The gateway still serves.
+    let (status, _, _) = support::get(address, HOST, "/ok-after").await;
+    assert_eq!(status, 200);
+}
