@@ -66,6 +66,17 @@ impl RawUpstream {
     fn closed(&self) -> usize {
         self.closed.load(Ordering::SeqCst)
     }
+
+    /// Whether a connection closed after `closed` had, waiting a little.
+    async fn closed_since(&self, closed: usize) -> bool {
+        for _ in 0..100 {
+            if self.closed() > closed {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    }
 }
 
 async fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>) {
@@ -107,7 +118,7 @@ async fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>) {
 /// it arrived whole (else the connection ended first).
 async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> (String, bool) {
     loop {
-        if let Some(end) = request_end(buf) {
+        if let Some(end) = support::request_end(buf) {
             let request = String::from_utf8_lossy(&buf[..end]).into_owned();
             buf.drain(..end);
             return (request, true);
@@ -118,21 +129,6 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> (String, boo
             Ok(n) => buf.extend_from_slice(&chunk[..n]),
         }
     }
-}
-
-fn request_end(buf: &[u8]) -> Option<usize> {
-    let text = std::str::from_utf8(buf).ok()?;
-    let (head, rest) = text.split_once("\r\n\r\n")?;
-    let lower = head.to_ascii_lowercase();
-    let length = if lower.contains("transfer-encoding: chunked") {
-        rest.find("0\r\n\r\n")? + 5
-    } else {
-        lower
-            .lines()
-            .find_map(|line| line.strip_prefix("content-length: "))
-            .map_or(0, |n| n.trim().parse().unwrap())
-    };
-    (rest.len() >= length).then_some(head.len() + 4 + length)
 }
 
 async fn gateway_for(upstream: SocketAddr, extra: &[&str]) -> (ConfigDir, Gateway, SocketAddr) {
@@ -146,6 +142,20 @@ async fn gateway_for(upstream: SocketAddr, extra: &[&str]) -> (ConfigDir, Gatewa
     let gateway = Gateway::start(config.path(), &[80], extra).await;
     let address = gateway.listener(80).await;
     (config, gateway, address)
+}
+
+/// A connection to the gateway; `warm`: it has carried a request with a
+/// body already, so hyper's parser reads what comes next (vestibule's own
+/// reads a connection's first head).
+async fn connection(address: SocketAddr, warm: bool) -> TcpStream {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    if warm {
+        let first = format!("POST /ok HTTP/1.1\r\nHost: {HOST}\r\nContent-Length: 2\r\n\r\nok");
+        stream.write_all(first.as_bytes()).await.unwrap();
+        let response = one_response(&mut stream).await;
+        assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    }
+    stream
 }
 
 /// Sends `bytes` and reads until the gateway closes the connection.
@@ -343,12 +353,7 @@ async fn malformed_chunked_bodies_are_the_clients_error_and_close_both_sides() {
         for body in vectors {
             let opened = upstream.opened();
             let closed = upstream.closed();
-            let mut stream = TcpStream::connect(address).await.unwrap();
-            if warm {
-                stream.write_all(b"POST /ok HTTP/1.1\r\nHost: httpbin.example.com\r\nContent-Length: 2\r\n\r\nok").await.unwrap();
-                let response = one_response(&mut stream).await;
-                assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
-            }
+            let mut stream = connection(address, warm).await;
             let request = format!(
                 "POST /ok-chunked HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
             );
@@ -358,14 +363,8 @@ async fn malformed_chunked_bodies_are_the_clients_error_and_close_both_sides() {
             assert_eq!(status, "HTTP/1.1 400 Bad Request", "{body:?}: {response}");
             // The upstream connection that carried the start of the body is
             // closed, never reused for another request.
-            for _ in 0..100 {
-                if upstream.closed() > closed {
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
             assert!(
-                upstream.closed() > closed,
+                upstream.closed_since(closed).await,
                 "{body:?}: upstream connection kept"
             );
             if !warm {
@@ -413,11 +412,7 @@ async fn framing_that_could_be_read_two_ways_never_reaches_the_backend() {
     ];
     for warm in [false, true] {
         for (headers, cold_status, warm_status) in cases {
-            let mut stream = TcpStream::connect(address).await.unwrap();
-            if warm {
-                stream.write_all(b"POST /ok HTTP/1.1\r\nHost: httpbin.example.com\r\nContent-Length: 2\r\n\r\nok").await.unwrap();
-                one_response(&mut stream).await;
-            }
+            let mut stream = connection(address, warm).await;
             let request = format!(
                 "POST /smuggle HTTP/1.1\r\nHost: {HOST}\r\n{headers}\r\n\r\n5\r\nhello\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: {HOST}\r\n\r\n"
             );
@@ -652,14 +647,8 @@ async fn streams_that_move_nothing_end_after_the_stream_idle_timeout() {
     let (status, body) = status_and_body(&response);
     assert_eq!(status, "HTTP/1.1 408 Request Timeout", "{response}");
     assert_eq!(body, "stream timeout");
-    for _ in 0..100 {
-        if upstream.closed() > closed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
     assert!(
-        upstream.closed() > closed,
+        upstream.closed_since(closed).await,
         "the upstream connection was kept"
     );
 

@@ -98,24 +98,10 @@ async fn serve_raw(mut stream: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
     }
 }
 
-/// One request, head and body, de-chunked bodies left as sent.
+/// One request, head and body, chunked bodies left as sent.
 async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<String> {
-    let complete = |buf: &[u8]| -> Option<usize> {
-        let text = std::str::from_utf8(buf).ok()?;
-        let (head, rest) = text.split_once("\r\n\r\n")?;
-        let lower = head.to_ascii_lowercase();
-        let length = if lower.contains("transfer-encoding: chunked") {
-            rest.find("0\r\n\r\n")? + 5
-        } else {
-            lower
-                .lines()
-                .find_map(|line| line.strip_prefix("content-length: "))
-                .map_or(0, |n| n.trim().parse().unwrap())
-        };
-        (rest.len() >= length).then_some(head.len() + 4 + length)
-    };
     loop {
-        if let Some(end) = complete(buf) {
+        if let Some(end) = support::request_end(buf) {
             let request = String::from_utf8(buf.drain(..end).collect()).unwrap();
             return Some(request);
         }

@@ -122,6 +122,24 @@ spec:
         host: httpbin
 "#;
 
+/// Where the first whole request in `buf` ends (head, then a body by its
+/// `content-length`, or chunked up to its last chunk): for raw upstreams
+/// that record requests exactly as they came.
+pub fn request_end(buf: &[u8]) -> Option<usize> {
+    let text = std::str::from_utf8(buf).ok()?;
+    let (head, rest) = text.split_once("\r\n\r\n")?;
+    let lower = head.to_ascii_lowercase();
+    let length = if lower.contains("transfer-encoding: chunked") {
+        rest.find("0\r\n\r\n")? + 5
+    } else {
+        lower
+            .lines()
+            .find_map(|line| line.strip_prefix("content-length: "))
+            .map_or(0, |n| n.trim().parse().unwrap())
+    };
+    (rest.len() >= length).then_some(head.len() + 4 + length)
+}
+
 /// Starts an httpbin backend on 127.0.0.1:0.
 pub async fn httpbin(name: &str) -> SocketAddr {
     httpbin::spawn(httpbin::Options {
