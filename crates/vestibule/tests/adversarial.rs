@@ -15,6 +15,14 @@ use support::{service, ConfigDir, Gateway, ANY_PATH_VS, HOST, SEED_GATEWAY};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+/// A response head past the 60 KiB a response head may take.
+static HUGE_HEAD: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        "HTTP/1.1 200 OK\r\nX-Big: {}\r\nContent-Length: 0\r\n\r\n",
+        "a".repeat(70 * 1024)
+    )
+});
+
 const UPE_BODY: &str =
     "upstream connect error or disconnect/reset before headers. reset reason: protocol error";
 
@@ -103,6 +111,7 @@ async fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>) {
             "/two-lengths" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\nhello!",
             "/length-and-chunked" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
             "/switch" => b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
+            "/huge-head" => HUGE_HEAD.as_bytes(),
             _ => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
         };
         if stream.write_all(response).await.is_err() {
@@ -480,6 +489,7 @@ async fn upstream_protocol_errors_are_502_upe() {
         "/bad-status",
         "/two-lengths",
         "/length-and-chunked",
+        "/huge-head",
     ] {
         let mut stream = TcpStream::connect(address).await.unwrap();
         stream.write_all(get(path, "").as_bytes()).await.unwrap();
@@ -495,7 +505,7 @@ async fn upstream_protocol_errors_are_502_upe() {
         );
     }
     // One attempt each: Istio's default retries do not cover protocol errors.
-    assert_eq!(upstream.requests().len(), 4, "{:?}", upstream.requests());
+    assert_eq!(upstream.requests().len(), 5, "{:?}", upstream.requests());
 }
 
 #[tokio::test]
