@@ -154,16 +154,17 @@ async fn try_once(
         }
         Connection::Http2(mut sender) => {
             // hyper's client takes the request; a refusal gives it back.
-            let outgoing = std::mem::replace(request, Request::new(RequestBody::Empty));
-            // Bodiless, the wait is the response head's alone, bounded by
-            // the idle timeout (a body bounds its own waits).
-            let sent = if http_body::Body::is_end_stream(outgoing.body()) {
-                crate::idle::bounded(sender.try_send_request(outgoing))
-                    .await
-                    .map_err(|_| Failure::StreamIdle)?
+            let mut outgoing = std::mem::replace(request, Request::new(RequestBody::Empty));
+            // hyper pumps the body in a task of its own: the wait here is
+            // bounded from the body's last frame, once it stops moving.
+            let activity = if http_body::Body::is_end_stream(outgoing.body()) {
+                None
             } else {
-                sender.try_send_request(outgoing).await
+                outgoing.body_mut().activity()
             };
+            let sent = crate::idle::bounded(sender.try_send_request(outgoing), activity)
+                .await
+                .map_err(|_| Failure::StreamIdle)?;
             match sent {
                 Ok(response) => Ok(response.map(|body| UpstreamBody::http2(body, active))),
                 Err(error) => Err(failed(error, request, &endpoint)),
@@ -228,6 +229,7 @@ fn failed(
             *request = unsent;
             Failure::Refused
         }
+        None if crate::idle::is_stream_idle(error.error()) => Failure::StreamIdle,
         None => Failure::Reset,
     }
 }

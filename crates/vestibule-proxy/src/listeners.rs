@@ -123,15 +123,43 @@ impl Listeners {
 /// needs no pointer, and idle connections are counted by the byte.
 pub(crate) static OPEN_CONNECTIONS: AtomicUsize = AtomicUsize::new(0);
 
-/// Whether a new connection would pass the overall or the listener's
-/// connection limit. Each open connection of a listener holds its signal,
-/// so the signal's count is the listener's open connections plus one.
-fn over_limit(shared: &Shared, signal: &Arc<h1::ListenerSignal>) -> bool {
-    let config = &shared.config;
-    OPEN_CONNECTIONS.load(Ordering::Relaxed) >= config.max_connections
-        || config
+/// A client connection counted open, overall, while it lives (the
+/// listener's own count is its signal's: every open connection, and every
+/// WebSocket tunnel it became, holds the signal).
+#[derive(Debug)]
+pub(crate) struct OpenConnection(());
+
+impl OpenConnection {
+    /// One more open connection, unless that passes the overall or the
+    /// listener's limit.
+    fn admit(shared: &Shared, signal: &Arc<h1::ListenerSignal>) -> Option<OpenConnection> {
+        let config = &shared.config;
+        if config
             .max_connections_per_listener
             .is_some_and(|limit| Arc::strong_count(signal) > limit)
+        {
+            return None;
+        }
+        // Counted first, then checked: concurrent accepts on other
+        // listeners cannot both pass the last place.
+        let open = OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed) + 1;
+        let admitted = OpenConnection(());
+        (open <= config.max_connections).then_some(admitted)
+    }
+}
+
+#[cfg(test)]
+impl OpenConnection {
+    pub(crate) fn for_tests() -> OpenConnection {
+        OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        OpenConnection(())
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn bind(shared: &Arc<Shared>, port: u16) -> Result<Running, String> {
@@ -198,7 +226,7 @@ async fn accept_loop(
                 continue;
             }
         };
-        if over_limit(&shared, &signal) {
+        let Some(open) = OpenConnection::admit(&shared, &signal) else {
             // Envoy's overflow: the new connection is closed at once, the
             // accepted ones keep being served.
             shared
@@ -208,9 +236,7 @@ async fn accept_loop(
             tracing::debug!(port, %peer, "connection limit reached; connection refused");
             drop(stream);
             continue;
-        }
-        // Counted out when its task ends (`h1::serve`).
-        OPEN_CONNECTIONS.fetch_add(1, Ordering::Relaxed);
+        };
         // No `set_nodelay` here: the server sets it once the connection is
         // kept alive, or for a response written in several pieces.
         let conn = ConnInfo {
@@ -223,6 +249,7 @@ async fn accept_loop(
             conn,
             Arc::clone(&shared),
             Arc::clone(&signal),
+            open,
         ));
     }
     drop(listener);

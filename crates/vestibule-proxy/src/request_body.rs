@@ -45,6 +45,17 @@ pub(crate) enum Chunk {
 struct Abandoned;
 
 impl RequestBody {
+    /// The activity the client's body stamps with each frame, for a wait
+    /// elsewhere to be bounded by; `None` for bodies not the client's.
+    pub(crate) fn activity(&mut self) -> Option<std::sync::Arc<crate::idle::Activity>> {
+        match self {
+            RequestBody::Incoming(body) => Some(body.activity()),
+            RequestBody::H2(body) => Some(body.activity()),
+            RequestBody::Tee { inner, .. } => inner.activity(),
+            RequestBody::Empty | RequestBody::Copy(_) => None,
+        }
+    }
+
     /// Splits off one copy of this body per mirror.
     pub(crate) fn tee(self, mirrors: usize) -> (RequestBody, Vec<RequestBody>) {
         let client_body = matches!(self, RequestBody::Incoming(_) | RequestBody::H2(_));

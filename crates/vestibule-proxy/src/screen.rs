@@ -4,7 +4,11 @@
 //! here, so routing, header matches and the upstream all see one request;
 //! a nomination that would take away a header the proxy needs is refused.
 //! An `h2c` upgrade is dropped (the request goes on as plain HTTP/1.1);
-//! other upgrades are classified for the route to allow or refuse.
+//! other upgrades are classified for the route to allow or refuse. Heads
+//! hyper parsed (a connection's requests after one with a body) have their
+//! framing checked again here; hyper itself reads a `Content-Length` beside
+//! `Transfer-Encoding` as the coding alone and closes after the response,
+//! where vestibule's own parser, like Envoy, refuses it with 400.
 
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Version};

@@ -8,7 +8,7 @@ use http::{Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-use crate::h1::UpgradedUpstream;
+use crate::h1::{TunnelHold, UpgradedUpstream};
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
 
@@ -17,6 +17,8 @@ static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
 pub(crate) struct Requested {
     protocol: HeaderValue,
     downstream: OnUpgrade,
+    /// Keeps the connection counted under the limits while it tunnels.
+    hold: Option<TunnelHold>,
 }
 
 /// Takes the upgrade parts from a request that asks for one.
@@ -30,6 +32,7 @@ pub(crate) fn requested<B>(request: &mut Request<B>) -> Option<Requested> {
     let websocket = protocol.as_bytes().eq_ignore_ascii_case(b"websocket");
     (asks && websocket).then(|| Requested {
         protocol,
+        hold: request.extensions_mut().remove::<TunnelHold>(),
         downstream: hyper::upgrade::on(request),
     })
 }
@@ -58,12 +61,13 @@ impl Requested {
             header::UPGRADE,
             upstream_protocol.unwrap_or_else(|| self.protocol.clone()),
         );
-        let downstream = self.downstream;
+        let (downstream, hold) = (self.downstream, self.hold);
         let Some(mut upstream) = upstream else {
             tracing::debug!("101 without an upstream connection to hand over");
             return;
         };
         tokio::spawn(async move {
+            let _hold = hold;
             let downstream = match downstream.await {
                 Ok(downstream) => downstream,
                 Err(error) => {

@@ -112,6 +112,7 @@ async fn serve(mut stream: TcpStream, requests: &Mutex<Vec<String>>) {
             "/length-and-chunked" => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
             "/switch" => b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: h2c\r\n\r\n",
             "/huge-head" => HUGE_HEAD.as_bytes(),
+            "/ok-continue" => b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
             _ => b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello",
         };
         if stream.write_all(response).await.is_err() {
@@ -575,6 +576,15 @@ async fn pipelining_traversal_and_obfuscations_stay_one_reading() {
             "{sent}: {last}"
         );
     }
+    // An interim response and the final one in one segment: the final one
+    // is read from what followed the interim head.
+    let response = until_close(
+        address,
+        get("/ok-continue", "Connection: close\r\n").as_bytes(),
+    )
+    .await;
+    assert!(response.starts_with("HTTP/1.1 200 OK"), "{response}");
+    assert!(response.ends_with("\r\n\r\nok"), "{response}");
     // A tab before `chunked` is still chunked alone: one reading.
     let tabbed = format!(
         "POST /ok-tab HTTP/1.1\r\nHost: {HOST}\r\nTransfer-Encoding:\tchunked\r\nConnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"

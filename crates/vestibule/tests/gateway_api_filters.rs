@@ -534,7 +534,15 @@ async fn request_mirrors_single_multiple_and_percentage() {
             200
         );
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Mirrors are sent in the background: wait for the copies (a fixed
+    // pause was too short on a loaded machine).
+    for _ in 0..250 {
+        if mirror_a.seen().len() >= 6 && mirror_b.seen().len() >= 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
     let a = mirror_a.seen();
     assert_eq!(a.len(), 6, "{a:?}");
     assert_eq!(

@@ -65,3 +65,43 @@ async fn websocket_upgrades_are_proxied_both_ways() {
     }
     socket.close(None).await.unwrap();
 }
+
+#[tokio::test]
+async fn a_tunnel_counts_as_a_connection_until_it_closes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let backend = echo_server().await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write(
+        "virtualservice.yaml",
+        &SEED_VIRTUAL_SERVICE.replace("prefix: /delay", "prefix: /ws"),
+    );
+    config.write(
+        "backend.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    let gateway = Gateway::start(config.path(), &[80], &["--max-connections", "1"]).await;
+    let address = gateway.listener(80).await;
+    let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
+    request.headers_mut().insert("host", HOST.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("upgrade");
+    socket.send(Message::text("one")).await.unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap(),
+        Message::text("echo: one")
+    );
+    // The connection became a tunnel; it still holds the only place.
+    let mut second = tokio::net::TcpStream::connect(address).await.unwrap();
+    let _ = second
+        .write_all(format!("GET /status/200 HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
+        .await;
+    let mut buf = [0u8; 64];
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), second.read(&mut buf)).await;
+    assert!(
+        matches!(read, Ok(Ok(0) | Err(_))),
+        "a second connection was served beside the tunnel"
+    );
+    socket.close(None).await.unwrap();
+}

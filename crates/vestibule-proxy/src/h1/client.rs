@@ -18,7 +18,7 @@ use super::prefixed::Prefixed;
 use super::upstream_body::{BodyFraming, H1Body};
 use super::write::{flush, write_body, WriteError};
 use crate::clusters::EndpointState;
-use crate::idle::{is_stream_idle, Watch};
+use crate::idle::{is_stream_idle, Watch, Watched};
 use crate::request_body::RequestBody;
 
 const READ_CHUNK: usize = 8 * 1024;
@@ -149,8 +149,15 @@ pub(crate) async fn send(
     out.reserve(HEAD_ROOM);
     let chunked = encode_head(&mut out, request);
     let bodiless = request.body().is_end_stream();
+    // Watched from here: an upstream that stops reading the request, or
+    // answering it, idles out.
+    conn.watch.touch();
+    let mut stream = Watched {
+        stream: &mut conn.stream,
+        watch: &conn.watch,
+    };
     if bodiless {
-        if let Err(error) = flush(&mut conn.stream, &mut out).await {
+        if let Err(error) = flush(&mut stream, &mut out).await {
             return Err(stale_or_reset(&conn, error));
         }
     } else {
@@ -158,7 +165,7 @@ pub(crate) async fn send(
         // Boxed: a body's copy loop is a large state most requests (no
         // body) would otherwise carry.
         let written = Box::pin(write_body(
-            &mut conn.stream,
+            &mut stream,
             &mut out,
             &mut body,
             chunked,
@@ -170,17 +177,27 @@ pub(crate) async fn send(
             Err(WriteError::Body(error)) if is_stream_idle(&*error) => {
                 return Err(SendError::StreamIdle)
             }
+            Err(WriteError::Io(error)) if is_stream_idle(&error) => {
+                return Err(SendError::StreamIdle)
+            }
             Err(WriteError::Body(error)) => return Err(SendError::RequestBody(error.to_string())),
             Err(WriteError::Io(error)) => return Err(SendError::Reset(error.to_string())),
         }
     }
-    // The request is out: from here the upstream's silence is idleness.
-    conn.watch.touch();
     let head = loop {
         match read_head(&mut conn).await {
+            // An interim response: what came after it is the next head's.
             Ok((head, _))
                 if head.status().is_informational()
-                    && head.status() != StatusCode::SWITCHING_PROTOCOLS => {}
+                    && head.status() != StatusCode::SWITCHING_PROTOCOLS =>
+            {
+                let rest = head.into_body();
+                if !rest.is_empty() {
+                    let later = conn.buf.split();
+                    conn.buf.extend_from_slice(&rest);
+                    conn.buf.extend_from_slice(&later);
+                }
+            }
             Ok(head) => break head,
             Err(HeadError::ClosedEarly(error)) => {
                 return Err(if bodiless {

@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Uri, Version};
 
-use super::head::{self, MAX_REQUEST_HEADER_SLOTS};
+use super::head::{self, MAX_HEADERS, MAX_REQUEST_HEADER_SLOTS};
 use crate::headers::connection_lists;
 use crate::{HeadLimits, ProxyError};
 
@@ -58,8 +58,18 @@ pub(crate) fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
 }
 
 fn parse_frozen(bytes: &Bytes, limits: HeadLimits) -> (Parsed, Option<usize>) {
-    let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_REQUEST_HEADER_SLOTS];
-    let slots = &mut slots[..limits.count.min(MAX_REQUEST_HEADER_SLOTS)];
+    // The parser's slots are on the stack: the usual count keeps them as
+    // small as they always were.
+    if limits.count <= MAX_HEADERS {
+        parse_with::<MAX_HEADERS>(bytes, limits)
+    } else {
+        parse_with::<MAX_REQUEST_HEADER_SLOTS>(bytes, limits)
+    }
+}
+
+fn parse_with<const SLOTS: usize>(bytes: &Bytes, limits: HeadLimits) -> (Parsed, Option<usize>) {
+    let mut slots = [const { std::mem::MaybeUninit::uninit() }; SLOTS];
+    let slots = &mut slots[..limits.count.min(SLOTS)];
     let mut head = httparse::Request::new(&mut []);
     // A head must end within the limit: what lies beyond is not parsed, so
     // the answer does not depend on how the bytes arrived (a flaw past the
@@ -78,9 +88,6 @@ fn parse_frozen(bytes: &Bytes, limits: HeadLimits) -> (Parsed, Option<usize>) {
         }
         Err(_) => return (Parsed::Reject(MALFORMED), None),
     };
-    if length > limits.bytes {
-        return (Parsed::Reject(too_large(bytes, limits)), None);
-    }
     match screen(&head) {
         Err(error) => (Parsed::Reject(error), None),
         Ok(Body::Handoff) => (Parsed::Handoff, None),

@@ -4,17 +4,18 @@
 use std::convert::Infallible;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::BytesMut;
+use futures_util::FutureExt as _;
 use http::{HeaderValue, Method, Request, Response, Version};
 use http_body::Body as _;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 
 use super::encode::{self, Exchange, Framing};
 use super::parse::{self, Parsed, H2_PREFACE};
@@ -24,6 +25,7 @@ use super::write::write_body;
 use crate::body::ResponseBody;
 use crate::handler::{closes_connection, handle, local_reply, ConnInfo};
 use crate::idle::IdleBody;
+use crate::listeners::OpenConnection;
 use crate::request_body::RequestBody;
 use crate::{HeadLimits, ProxyError, Shared};
 
@@ -41,33 +43,28 @@ pub(crate) async fn serve(
     conn: ConnInfo,
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
+    open: OpenConnection,
 ) {
-    let _open = OpenConnection;
     let mut nodelay = Nodelay::FirstRequest;
     loop {
         // The first exchange starts at once: its head is due within the
         // header timeout of the accept (a connection that sends nothing is
         // not held for the idle timeout). Later ones start when bytes
         // arrive, the idle timeout bounding the wait.
-        let mut first = false;
+        if nodelay != Nodelay::FirstRequest && !wait_for_request(&stream, &signal).await {
+            return;
+        }
         nodelay = match nodelay {
-            Nodelay::FirstRequest => {
-                first = true;
-                Nodelay::KeptAlive
-            }
-            Nodelay::KeptAlive | Nodelay::Set => {
-                if !wait_for_request(&stream, &signal).await {
-                    return;
-                }
+            Nodelay::FirstRequest => Nodelay::KeptAlive,
+            Nodelay::KeptAlive => {
                 // Kept alive (nginx does the same at this point): back-to-back
                 // small responses must not wait for acknowledgements. Once
                 // per connection: a `setsockopt` per request cost more than
                 // a microsecond of system time.
-                if nodelay == Nodelay::KeptAlive {
-                    let _ = stream.set_nodelay(true);
-                }
+                let _ = stream.set_nodelay(true);
                 Nodelay::Set
             }
+            Nodelay::Set => Nodelay::Set,
         };
         // Bytes read ahead: a pipelined next request is served before the
         // connection waits again. Not alive while it waits.
@@ -79,7 +76,11 @@ pub(crate) async fn serve(
                 &conn,
                 &shared,
                 &signal,
-                std::mem::take(&mut first),
+                // The connection's first requests (before it ever waited):
+                // read from the accept on. Told by `nodelay` rather than a
+                // flag of its own, which would sit in every idle
+                // connection's state.
+                nodelay == Nodelay::KeptAlive,
             ));
             match exchange.await {
                 Next::Request if buf.is_empty() => break,
@@ -96,23 +97,37 @@ pub(crate) async fn serve(
                 // connections never need it.
                 Next::Handoff => {
                     let _ = stream.set_nodelay(true);
-                    let shared = Arc::clone(&shared);
-                    return Box::pin(handoff(stream, buf, conn, shared, signal)).await;
+                    let hold = ConnectionHold::new(open, signal);
+                    return Box::pin(handoff(stream, buf, conn, shared, hold)).await;
                 }
             }
         }
     }
 }
 
-/// Counts a client connection as open while it lives (the accept loop
-/// counted it in, to refuse connections past the limit).
-struct OpenConnection;
+/// What keeps a connection counted under the connection limits: its
+/// place overall, and the listener's signal (the listener's count). Shared
+/// with the WebSocket tunnel the connection may become, which outlives the
+/// connection's task.
+#[derive(Debug)]
+pub(crate) struct ConnectionHold {
+    _open: OpenConnection,
+    signal: Arc<ListenerSignal>,
+}
 
-impl Drop for OpenConnection {
-    fn drop(&mut self) {
-        crate::listeners::OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+impl ConnectionHold {
+    fn new(open: OpenConnection, signal: Arc<ListenerSignal>) -> Arc<ConnectionHold> {
+        Arc::new(ConnectionHold {
+            _open: open,
+            signal,
+        })
     }
 }
+
+/// A connection's hold, carried by an upgrade request to its tunnel.
+#[derive(Debug, Clone)]
+// Held, never read: dropping it is what counts.
+pub(crate) struct TunnelHold(#[allow(dead_code)] Arc<ConnectionHold>);
 
 /// Where a connection is in setting `TCP_NODELAY`.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -207,10 +222,9 @@ enum Head {
     Closed,
 }
 
-/// Reads until `buf` holds a whole head, within `limit`: of now for a
-/// connection's `first` head (the exchange starts at the accept), else of
-/// the first byte, and then the timer is made only if the first read does
-/// not bring a whole head (the usual request needs no timer at all).
+/// Reads until `buf` holds a whole head, within `limit`: of the accept for
+/// a connection's `first` head (its exchange starts at once), else of the
+/// head's first byte.
 async fn read_head(
     stream: &mut TcpStream,
     buf: &mut BytesMut,
@@ -218,12 +232,21 @@ async fn read_head(
     limit: Duration,
     first: bool,
 ) -> Head {
-    if !first {
-        if let Some(head) = read_and_parse(stream, buf, limits).await {
-            return head;
-        }
+    // A first head is due `limit` after the accept, which is about now; a
+    // later one `limit` after its first byte, which is what the first read
+    // brings. Either way the timer is made only if that read does not
+    // bring a whole head.
+    let accepted = first.then(Instant::now);
+    let read = read_and_parse(stream, buf, limits);
+    let head = if first {
+        read.now_or_never()
+    } else {
+        Some(read.await)
+    };
+    if let Some(Some(head)) = head {
+        return head;
     }
-    let timer = tokio::time::sleep(limit);
+    let timer = tokio::time::sleep_until(accepted.unwrap_or_else(Instant::now) + limit);
     tokio::pin!(timer);
     loop {
         tokio::select! {
@@ -313,10 +336,11 @@ async fn handoff(
     buf: BytesMut,
     conn: ConnInfo,
     shared: Arc<Shared>,
-    signal: Arc<ListenerSignal>,
+    hold: Arc<ConnectionHold>,
 ) {
     let h2 = buf.starts_with(H2_PREFACE);
     let io = Prefixed::new(buf, stream);
+    let signal = Arc::clone(&hold.signal);
     if h2 {
         return crate::http2::serve(io, conn, shared, signal).await;
     }
@@ -327,6 +351,13 @@ async fn handoff(
         move |request: Request<hyper::body::Incoming>| -> RequestFuture {
             let shared = Arc::clone(&shared);
             let conn = Arc::clone(&conn);
+            let mut request = request;
+            if request.headers().contains_key(http::header::UPGRADE) {
+                // A tunnel, if it comes to one, stays counted.
+                request
+                    .extensions_mut()
+                    .insert(TunnelHold(Arc::clone(&hold)));
+            }
             Box::pin(async move {
                 let request = request.map(|body| RequestBody::Incoming(IdleBody::new(body)));
                 let mut response = handle(&shared, &conn, request).await;
@@ -397,7 +428,9 @@ mod tests {
             tls: false,
         };
         let signal = super::ListenerSignal::new();
-        let connection = super::serve(stream, conn, Arc::new(crate::Shared::for_tests()), signal);
+        let shared = Arc::new(crate::Shared::for_tests());
+        let open = crate::listeners::OpenConnection::for_tests();
+        let connection = super::serve(stream, conn, shared, signal, open);
         let size = std::mem::size_of_val(&connection);
         assert!(size <= 400, "the connection future is {size} bytes");
     }
