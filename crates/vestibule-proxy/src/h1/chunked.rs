@@ -88,15 +88,18 @@ impl Chunked {
     }
 }
 
-/// One CRLF-terminated line without its CRLF, or `None` if incomplete.
+/// One CRLF-terminated line without its CRLF, or `None` if incomplete. A
+/// line longer than [`MAX_LINE`] is refused however it arrives: whole, or
+/// in pieces that pass the limit before its end.
 fn take_line(buf: &mut BytesMut) -> Result<Option<BytesMut>, InvalidChunk> {
-    match buf.windows(2).position(|w| w == b"\r\n") {
+    let window = &buf[..buf.len().min(MAX_LINE + 2)];
+    match window.windows(2).position(|w| w == b"\r\n") {
         Some(end) => {
             let line = buf.split_to(end);
             buf.advance(2);
             Ok(Some(line))
         }
-        None if buf.len() > MAX_LINE => Err(InvalidChunk),
+        None if buf.len() >= MAX_LINE + 2 => Err(InvalidChunk),
         None => Ok(None),
     }
 }
@@ -177,6 +180,11 @@ mod tests {
                 String::from_utf8_lossy(size_line)
             );
         }
+        // A line past the limit is refused whole or in pieces.
+        let long = format!("5;{}\r\nhello\r\n0\r\n\r\n", "x".repeat(MAX_LINE));
+        assert!(decode(&[long.as_bytes()]).is_err());
+        let (a, b) = long.as_bytes().split_at(MAX_LINE / 2);
+        assert!(decode(&[a, b]).is_err());
         // LF-only lines never end a size line.
         assert!(decode(&[b"5\nhello\n0\n\n"]).is_err());
         assert_eq!(
