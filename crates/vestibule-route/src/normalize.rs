@@ -285,7 +285,13 @@ pub fn normalize_host(authority: &str) -> Cow<'_, str> {
     } else {
         host
     };
-    let host = host.strip_suffix('.').unwrap_or(host);
+    // The root's dot goes, unless what is left is no host name at all
+    // (`a:8.`: a colon that is no port's): taking it would make a port of
+    // `:8`, and the host read one way here and another the next time.
+    let host = match host.strip_suffix('.') {
+        Some(name) if !name.contains(':') || host.starts_with('[') => name,
+        _ => host,
+    };
     if upper && host.bytes().any(|byte| byte.is_ascii_uppercase()) {
         Cow::Owned(host.to_ascii_lowercase())
     } else {

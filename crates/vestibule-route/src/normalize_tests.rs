@@ -273,3 +273,20 @@ fn authorities_are_hosts_and_ports_only() {
         assert!(!authority_is_valid(invalid), "{invalid}");
     }
 }
+
+#[test]
+fn host_normalization_is_a_fixed_point_for_odd_authorities() {
+    for authority in [
+        "*]:8.",
+        "a:8.",
+        "a.com.:80",
+        "A.COM.",
+        "[::1]:80",
+        "a@b.c:9.",
+    ] {
+        let once = normalize_host(authority);
+        assert_eq!(normalize_host(&once), once, "{authority:?}");
+    }
+    assert_eq!(normalize_host("a.com.:80"), "a.com");
+    assert_eq!(normalize_host("a:8."), "a:8.");
+}
