@@ -10,9 +10,7 @@ use std::time::Instant;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
-use vestibule_route::{
-    authority_is_valid, normalize_host, normalize_path, rewrite_path, select, RequestView,
-};
+use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
 
 use crate::body::ResponseBody;
 use crate::cors;
@@ -97,13 +95,8 @@ fn route(
     request: &Request<RequestBody>,
 ) -> Result<Decision, ProxyError> {
     let authority = request_authority(request).ok_or(ProxyError::BadRequest("missing host"))?;
-    if !authority_is_valid(authority) {
-        return Err(ProxyError::BadRequest("invalid host"));
-    }
-    let vhost = listener
-        .hosts
-        .find(&normalize_host(authority))
-        .ok_or(ProxyError::NoRoute)?;
+    let host = normalize_host(authority).ok_or(ProxyError::BadRequest("invalid host"))?;
+    let vhost = listener.hosts.find(&host).ok_or(ProxyError::NoRoute)?;
     let raw = target_path(None, request);
     let normalized = normalize_path(raw).map_err(|_| ProxyError::BadRequest("invalid path"))?;
     let view = RequestView::new(

@@ -38,18 +38,27 @@ pub(crate) enum Upgrade {
 
 /// Checks and rewrites the request head; returns the upgrade it asks for.
 pub(crate) fn screen(request: &mut Request<RequestBody>) -> Result<Upgrade, ProxyError> {
-    if matches!(request.body(), RequestBody::Incoming(_)) {
-        framing(request.headers())?;
-    }
     if *request.method() == Method::CONNECT {
         return Ok(Upgrade::Other);
     }
-    // Requests without `Connection` (nearly all of them) stop here.
-    if !request.headers().contains_key(header::CONNECTION) {
+    // Only heads hyper parsed need it: vestibule's own parser applied the
+    // nominations of the heads it serves (bodiless, no `Upgrade`), and
+    // HTTP/2 has no `Connection` header (`h2` refuses one).
+    if !matches!(request.body(), RequestBody::Incoming(_)) {
         return Ok(Upgrade::None);
     }
     let http11 = request.version() == Version::HTTP_11;
-    let headers = request.headers_mut();
+    hyper_head(http11, request.headers_mut())
+}
+
+/// [`screen`] for a head hyper parsed: its framing, its upgrade, its
+/// `Connection` nominations.
+fn hyper_head(http11: bool, headers: &mut HeaderMap) -> Result<Upgrade, ProxyError> {
+    framing(headers)?;
+    // Requests without `Connection` (nearly all of them) stop here.
+    if !headers.contains_key(header::CONNECTION) {
+        return Ok(Upgrade::None);
+    }
     let upgrade = match headers.get(header::UPGRADE) {
         Some(protocol) if http11 && connection_lists(headers, b"upgrade") => {
             if lists_token(protocol.as_bytes(), b"h2c") {
@@ -147,7 +156,7 @@ fn drop_h2c_upgrade(headers: &mut HeaderMap) {
 /// is kept as `trailers` when it lists `trailers` (gRPC), else removed; a
 /// `TE` of 256 bytes or more is refused. Ten or more names are refused.
 /// Any other nominated header is removed now, before routing.
-fn apply_nominations(headers: &mut HeaderMap) -> Result<(), ProxyError> {
+pub(crate) fn apply_nominations(headers: &mut HeaderMap) -> Result<(), ProxyError> {
     let refused = ProxyError::BadRequest("invalid connection header");
     let mut remove: smallvec::SmallVec<[header::HeaderName; 4]> = smallvec::SmallVec::new();
     let mut count = 0usize;
@@ -237,6 +246,15 @@ mod tests {
             );
         }
         request
+    }
+
+    /// The screen of a head hyper parsed (a test cannot make hyper's body).
+    fn screen(request: &mut Request<RequestBody>) -> Result<Upgrade, ProxyError> {
+        if *request.method() == Method::CONNECT {
+            return super::screen(request);
+        }
+        let http11 = request.version() == Version::HTTP_11;
+        hyper_head(http11, request.headers_mut())
     }
 
     #[test]

@@ -65,7 +65,7 @@ fn bench_host_lookup(c: &mut Criterion) {
         let method = Method::GET;
         group.bench_function(BenchmarkId::from_parameter(count), |b| {
             b.iter(|| {
-                let host = normalize_host(black_box(&authority));
+                let host = normalize_host(black_box(&authority)).expect("a valid authority");
                 let vhost = &virtual_hosts[index.find(&host).unwrap()];
                 let request = RequestView::new(&method, "http", &authority, &path, None, &headers);
                 select(&vhost.routes, &request).unwrap().route_index

@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use vestibule_ir::{HostPattern, VirtualHost};
 
-use crate::{authority_is_valid, normalize_host, normalize_path, HostIndex};
+use crate::{normalize_host, normalize_path, HostIndex};
 
 /// Path normalization: never panics; what it returns starts with `/` (or
 /// is `*`), has no empty or dot segments, and is a fixed point (normal
@@ -63,13 +63,12 @@ pub fn host(data: &[u8]) {
             routes: Vec::new(),
         })
         .collect();
-    if !authority_is_valid(authority) {
+    let Some(host) = normalize_host(authority) else {
         return;
-    }
-    let host = normalize_host(authority);
+    };
     assert_eq!(
-        normalize_host(&host),
-        host,
+        normalize_host(&host).as_ref(),
+        Some(&host),
         "host normalization is a fixed point"
     );
     let index = HostIndex::new(&virtual_hosts);

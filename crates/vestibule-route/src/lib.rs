@@ -18,9 +18,7 @@ mod rewrite;
 
 pub use host_index::HostIndex;
 pub use matcher::{matches, select, RequestView, Selected};
-pub use normalize::{
-    authority_is_valid, normalize_host, normalize_path, InvalidPath, NormalizedPath,
-};
+pub use normalize::{normalize_host, normalize_path, InvalidPath, NormalizedPath};
 
 #[doc(hidden)]
 pub mod fuzzing;

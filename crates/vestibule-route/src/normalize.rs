@@ -259,31 +259,39 @@ fn merge_slashes(path: &mut String) {
 }
 
 /// The host used to pick a virtual host: lower-case, without a port (also
-/// after an IPv6 literal, `[::1]:8080` → `[::1]`), userinfo or one trailing
-/// dot. Istio ignores the port in host matching, and the Gateway API says an
+/// after an IPv6 literal, `[::1]:8080` → `[::1]`) or one trailing dot.
+/// Istio ignores the port in host matching, and the Gateway API says an
 /// implementation "MUST ignore any port value specified in the HTTP Host
 /// header". Borrowed when already normal.
-pub fn normalize_host(authority: &str) -> Cow<'_, str> {
-    // One pass over the bytes (this runs on every request): where the
-    // userinfo ends, the colons after it, and whether anything is upper
-    // case.
+///
+/// `None` when the authority is not spelled as RFC 3986 §3.2.2 allows a
+/// host and port (`reg-name` characters, an `IP-literal`'s brackets and
+/// colons, percent-escapes): the proxy answers 400, as Envoy does for an
+/// invalid `:authority`. Userinfo (`a@host`) is refused too, though Envoy
+/// now lets `@` through: a host that routing and a backend could each read
+/// differently has no business at the edge.
+pub fn normalize_host(authority: &str) -> Option<Cow<'_, str>> {
+    // One pass over the bytes (this runs on every request): whether each
+    // may be in an authority, the colons, and whether any is upper case.
     let bytes = authority.as_bytes();
-    let (mut start, mut last_colon, mut colons, mut upper) = (0, 0, 0, false);
+    let (mut valid, mut last_colon, mut colons, mut upper) = (true, 0, 0, false);
     for (index, &byte) in bytes.iter().enumerate() {
+        valid &= AUTHORITY_BYTES[usize::from(byte)];
         match byte {
-            b'@' => (start, colons, upper) = (index + 1, 0, false),
             b':' => (last_colon, colons) = (index, colons + 1),
             b'A'..=b'Z' => upper = true,
             _ => {}
         }
     }
-    let host = &authority[start..];
-    let host = if host.starts_with('[') {
-        strip_port(host)
+    if !valid {
+        return None;
+    }
+    let host = if authority.starts_with('[') {
+        strip_port(authority)
     } else if colons == 1 && bytes[last_colon + 1..].iter().all(u8::is_ascii_digit) {
-        &authority[start..last_colon]
+        &authority[..last_colon]
     } else {
-        host
+        authority
     };
     // The root's dot goes, unless what is left is no host name at all
     // (`a:8.`: a colon that is no port's): taking it would make a port of
@@ -292,23 +300,25 @@ pub fn normalize_host(authority: &str) -> Cow<'_, str> {
         Some(name) if !name.contains(':') || host.starts_with('[') => name,
         _ => host,
     };
-    if upper && host.bytes().any(|byte| byte.is_ascii_uppercase()) {
-        Cow::Owned(host.to_ascii_lowercase())
-    } else {
-        Cow::Borrowed(host)
-    }
+    Some(
+        if upper && host.bytes().any(|byte| byte.is_ascii_uppercase()) {
+            Cow::Owned(host.to_ascii_lowercase())
+        } else {
+            Cow::Borrowed(host)
+        },
+    )
 }
 
-/// Whether an authority (`Host`, `:authority`) is spelled as RFC 3986
-/// §3.2.2 allows a host and port: `reg-name` characters, an `IP-literal`'s
-/// brackets and colons, percent-escapes. Userinfo (`a@host`) is refused,
-/// though Envoy now lets `@` through: a host that routing and a backend
-/// could each read differently has no business at the edge.
-pub fn authority_is_valid(authority: &str) -> bool {
-    authority.bytes().all(|byte| {
-        byte.is_ascii_alphanumeric()
+/// The bytes an authority may hold: RFC 3986 `unreserved`, `sub-delims`,
+/// `%` of an escape, `:` of a port or an IPv6 literal, and its brackets.
+static AUTHORITY_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        table[byte] = b.is_ascii_alphanumeric()
             || matches!(
-                byte,
+                b,
                 b'-' | b'.'
                     | b'_'
                     | b'~'
@@ -327,9 +337,11 @@ pub fn authority_is_valid(authority: &str) -> bool {
                     | b'['
                     | b']'
                     | b'%'
-            )
-    })
-}
+            );
+        byte += 1;
+    }
+    table
+};
 
 /// `host:port` → `host`, `[v6]:port` → `[v6]`; a bare IPv6 address (several
 /// colons, invalid in a Host header) is left whole.

@@ -91,7 +91,13 @@ fn parse_with<const SLOTS: usize>(bytes: &Bytes, limits: HeadLimits) -> (Parsed,
     match screen(&head) {
         Err(error) => (Parsed::Reject(error), None),
         Ok(Body::Handoff) => (Parsed::Handoff, None),
-        Ok(Body::None) => match build(&head, bytes) {
+        Ok(Body::None(connection)) => match build(&head, bytes) {
+            Some(mut request) if connection => {
+                match crate::screen::apply_nominations(request.headers_mut()) {
+                    Ok(()) => (Parsed::Request(request), Some(length)),
+                    Err(error) => (Parsed::Reject(error), None),
+                }
+            }
             Some(request) => (Parsed::Request(request), Some(length)),
             None => (Parsed::Reject(MALFORMED), None),
         },
@@ -116,8 +122,9 @@ fn starts_like(buf: &[u8], prefix: &[u8]) -> bool {
 
 /// Who reads what follows a head.
 enum Body {
-    /// Nothing follows: served here.
-    None,
+    /// Nothing follows: served here; `true` if it has a `Connection`
+    /// header (whose nominations are applied here too).
+    None(bool),
     /// A body, `Expect`, `Upgrade` or `CONNECT`: hyper's.
     Handoff,
 }
@@ -133,6 +140,7 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
     let mut chunked_alone = true;
     let mut length: Option<&[u8]> = None;
     let mut handoff = head.method == Some("CONNECT");
+    let mut connection = false;
     for h in head.headers.iter() {
         let name = h.name.as_bytes();
         // Lengths first: most names are ruled out by one compare.
@@ -149,6 +157,7 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
                 Some(_) => {}
             },
             6 if name.eq_ignore_ascii_case(b"expect") => handoff = true,
+            10 if name.eq_ignore_ascii_case(b"connection") => connection = true,
             7 if name.eq_ignore_ascii_case(b"upgrade") => handoff = true,
             _ => {}
         }
@@ -172,7 +181,11 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
             .map_err(|()| ProxyError::BadRequest("invalid content-length"))?;
         handoff |= length > 0;
     }
-    Ok(if handoff { Body::Handoff } else { Body::None })
+    Ok(if handoff {
+        Body::Handoff
+    } else {
+        Body::None(connection)
+    })
 }
 
 fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>> {
@@ -265,6 +278,21 @@ mod tests {
             parse_str(&long_line),
             Parsed::Reject(ProxyError::UriTooLong)
         ));
+    }
+
+    #[test]
+    fn connection_nominations_are_applied_to_heads_served_here() {
+        let refused = "GET / HTTP/1.1\r\nHost: x\r\nConnection: Host\r\n\r\n";
+        assert!(matches!(
+            parse_str(refused),
+            Parsed::Reject(ProxyError::BadRequest("invalid connection header"))
+        ));
+        let removed = "GET / HTTP/1.1\r\nHost: x\r\nConnection: x-a\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
+        let Parsed::Request(request) = parse_str(removed) else {
+            panic!("refused")
+        };
+        assert!(!request.headers().contains_key("x-a"));
+        assert!(request.headers().contains_key("x-b"));
     }
 
     #[test]
