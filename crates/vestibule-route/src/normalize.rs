@@ -259,7 +259,7 @@ fn merge_slashes(path: &mut String) {
 }
 
 /// The host used to pick a virtual host: lower-case, without a port (also
-/// after an IPv6 literal, `[::1]:8080` → `[::1]`) or one trailing dot.
+/// after an IPv6 literal, `[::1]:8080` → `[::1]`) or trailing dots.
 /// Istio ignores the port in host matching, and the Gateway API says an
 /// implementation "MUST ignore any port value specified in the HTTP Host
 /// header". Borrowed when already normal.
@@ -276,11 +276,12 @@ pub fn normalize_host(authority: &str) -> Option<Cow<'_, str>> {
     let bytes = authority.as_bytes();
     let (mut valid, mut last_colon, mut colons, mut upper) = (true, 0, 0, false);
     for (index, &byte) in bytes.iter().enumerate() {
-        valid &= AUTHORITY_BYTES[usize::from(byte)];
         match byte {
+            // Most hosts are these alone: no table lookup.
+            b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' => {}
             b':' => (last_colon, colons) = (index, colons + 1),
             b'A'..=b'Z' => upper = true,
-            _ => {}
+            _ => valid &= AUTHORITY_BYTES[usize::from(byte)],
         }
     }
     if !valid {
@@ -293,12 +294,15 @@ pub fn normalize_host(authority: &str) -> Option<Cow<'_, str>> {
     } else {
         authority
     };
-    // The root's dot goes, unless what is left is no host name at all
-    // (`a:8.`: a colon that is no port's): taking it would make a port of
-    // `:8`, and the host read one way here and another the next time.
-    let host = match host.strip_suffix('.') {
-        Some(name) if !name.contains(':') || host.starts_with('[') => name,
-        _ => host,
+    // The root's dots go (all of them, as from configured hosts: one at a
+    // time would leave `a..` a different host on a second reading),
+    // unless what is left is no host name at all (`a:8.`: a colon that is
+    // no port's): taking it would make a port of `:8` the next time.
+    let name = host.trim_end_matches('.');
+    let host = if !name.contains(':') || host.starts_with('[') {
+        name
+    } else {
+        host
     };
     Some(
         if upper && host.bytes().any(|byte| byte.is_ascii_uppercase()) {
