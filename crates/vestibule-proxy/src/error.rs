@@ -85,7 +85,6 @@ impl ProxyError {
         }
     }
 
-    /// Envoy's `%RESPONSE_FLAGS%` code.
     /// Whether the client broke the protocol (counted as a downstream
     /// protocol error, Envoy's `downstream_rq_rx_reset`/`DPE` family).
     pub fn is_downstream_protocol_error(self) -> bool {
@@ -104,6 +103,7 @@ impl ProxyError {
             )
     }
 
+    /// Envoy's `%RESPONSE_FLAGS%` code.
     pub fn flag(self) -> &'static str {
         match self {
             ProxyError::NoRoute => "NR",

@@ -64,7 +64,8 @@ pub(crate) async fn handle(
             runtime.stats.record(response.status().as_u16());
             response
         }
-        Ok(decision) => {
+        Ok(mut decision) => {
+            decision.websocket = upgrade == Upgrade::WebSocket;
             let runtime = &listener.routes[decision.vhost][decision.route];
             let route = &listener.listener().virtual_hosts[decision.vhost].routes[decision.route];
             let response = act(shared, conn, route, runtime, decision, &mut request).await;
@@ -87,6 +88,8 @@ struct Decision {
     path_and_query: Option<String>,
     /// The weighted backend picked for a forwarding route.
     target: Option<usize>,
+    /// The screen found a WebSocket upgrade (the one upgrade tunnelled).
+    websocket: bool,
 }
 
 fn route(
@@ -149,6 +152,7 @@ fn route(
         route: selected.route_index,
         path_and_query,
         target,
+        websocket: false,
     })
 }
 
@@ -225,7 +229,7 @@ async fn forward(
         .cluster
         .as_deref()
         .ok_or(ProxyError::InvalidBackend)?;
-    let upgrade = upgrade::requested(request);
+    let upgrade = decision.websocket.then(|| upgrade::take(request));
     let headers = request.headers_mut();
     headers::prepare_request(headers, &conn.peer_ip, conn.scheme());
     runtime.request_headers.apply(headers);

@@ -14,7 +14,7 @@ use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Version};
 
 use crate::error::ProxyError;
-use crate::headers::lists_token;
+use crate::headers::{connection_lists, lists_token};
 use crate::request_body::RequestBody;
 
 /// Envoy refuses a `Connection` header nominating this many headers.
@@ -60,7 +60,7 @@ fn hyper_head(http11: bool, headers: &mut HeaderMap) -> Result<Upgrade, ProxyErr
         return Ok(Upgrade::None);
     }
     let upgrade = match headers.get(header::UPGRADE) {
-        Some(protocol) if http11 && connection_lists(headers, b"upgrade") => {
+        Some(protocol) if http11 && connection_lists(headers, "upgrade") => {
             if lists_token(protocol.as_bytes(), b"h2c") {
                 drop_h2c_upgrade(headers);
                 Upgrade::None
@@ -108,13 +108,6 @@ fn is_chunked(coding: &HeaderValue) -> bool {
         .as_bytes()
         .trim_ascii()
         .eq_ignore_ascii_case(b"chunked")
-}
-
-fn connection_lists(headers: &HeaderMap, token: &[u8]) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .any(|value| lists_token(value.as_bytes(), token))
 }
 
 /// Envoy does not speak `h2c` upgrades: it removes `Upgrade`,

@@ -8,7 +8,9 @@ use http::{Request, Response, StatusCode};
 use hyper::upgrade::OnUpgrade;
 use hyper_util::rt::TokioIo;
 
-use crate::h1::{TunnelHold, UpgradedUpstream};
+use std::sync::Arc;
+
+use crate::h1::{ConnectionHold, UpgradedUpstream};
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
 
@@ -18,23 +20,22 @@ pub(crate) struct Requested {
     protocol: HeaderValue,
     downstream: OnUpgrade,
     /// Keeps the connection counted under the limits while it tunnels.
-    hold: Option<TunnelHold>,
+    hold: Option<Arc<ConnectionHold>>,
 }
 
-/// Takes the upgrade parts from a request that asks for one.
-pub(crate) fn requested<B>(request: &mut Request<B>) -> Option<Requested> {
-    if request.version() != http::Version::HTTP_11 {
-        return None;
-    }
-    let asks = crate::headers::connection_lists(request.headers(), "upgrade");
-    let protocol = request.headers().get(header::UPGRADE)?.clone();
-    // Only WebSocket is tunnelled (`screen` refused or dropped the rest).
-    let websocket = protocol.as_bytes().eq_ignore_ascii_case(b"websocket");
-    (asks && websocket).then(|| Requested {
+/// Takes the upgrade parts from a request the screen phase found asking
+/// for WebSocket (it refused or dropped every other upgrade).
+pub(crate) fn take<B>(request: &mut Request<B>) -> Requested {
+    let protocol = request
+        .headers()
+        .get(header::UPGRADE)
+        .cloned()
+        .unwrap_or_else(|| HeaderValue::from_static("websocket"));
+    Requested {
         protocol,
-        hold: request.extensions_mut().remove::<TunnelHold>(),
+        hold: request.extensions_mut().remove::<Arc<ConnectionHold>>(),
         downstream: hyper::upgrade::on(request),
-    })
+    }
 }
 
 impl Requested {

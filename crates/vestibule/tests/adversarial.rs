@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use support::{service, ConfigDir, Gateway, ANY_PATH_VS, HOST, SEED_GATEWAY};
+use support::HOST;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -141,19 +141,6 @@ async fn read_request(stream: &mut TcpStream, buf: &mut Vec<u8>) -> (String, boo
     }
 }
 
-async fn gateway_for(upstream: SocketAddr, extra: &[&str]) -> (ConfigDir, Gateway, SocketAddr) {
-    let config = ConfigDir::new();
-    config.write("gateway.yaml", SEED_GATEWAY);
-    config.write("virtualservice.yaml", ANY_PATH_VS);
-    config.write(
-        "httpbin.yaml",
-        &service("httpbin", "default", 8000, &[upstream]),
-    );
-    let gateway = Gateway::start(config.path(), &[80], extra).await;
-    let address = gateway.listener(80).await;
-    (config, gateway, address)
-}
-
 /// A connection to the gateway; `warm`: it has carried a request with a
 /// body already, so hyper's parser reads what comes next (vestibule's own
 /// reads a connection's first head).
@@ -225,7 +212,7 @@ fn status_and_body(response: &str) -> (&str, &str) {
 #[tokio::test]
 async fn an_h2c_upgrade_is_dropped_and_the_request_goes_on_plain() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     let mut stream = TcpStream::connect(address).await.unwrap();
     let upgrade = get(
         "/ok-h2c",
@@ -254,7 +241,7 @@ async fn an_h2c_upgrade_is_dropped_and_the_request_goes_on_plain() {
 #[tokio::test]
 async fn an_upstream_switching_protocols_unasked_is_a_protocol_error() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     // The backend answers 101 to an h2c upgrade the gateway dropped: the
     // client gets 502, never a tunnel past the router.
     let upgrade = get(
@@ -285,7 +272,7 @@ async fn an_upstream_switching_protocols_unasked_is_a_protocol_error() {
 #[tokio::test]
 async fn upgrades_other_than_websocket_are_refused() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     for protocol in ["foo/1", "TLS/1.2", "websocket, foo"] {
         let request = get(
             "/ok",
@@ -305,7 +292,7 @@ async fn upgrades_other_than_websocket_are_refused() {
 #[tokio::test]
 async fn connection_nominations_are_decided_per_header() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     // Headers the gateway routes or forwards by: 400, nothing upstream.
     for nominated in [
         "Host",
@@ -349,7 +336,7 @@ async fn connection_nominations_are_decided_per_header() {
 #[tokio::test]
 async fn malformed_chunked_bodies_are_the_clients_error_and_close_both_sides() {
     let upstream = RawUpstream::start().await;
-    let (_config, gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     let vectors = [
         "0x5\r\nhello\r\n0\r\n\r\n",
         "ffffffffffffffffff\r\nhello\r\n0\r\n\r\n",
@@ -394,7 +381,7 @@ async fn malformed_chunked_bodies_are_the_clients_error_and_close_both_sides() {
 #[tokio::test]
 async fn framing_that_could_be_read_two_ways_never_reaches_the_backend() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     // (headers, answer on a connection's first request (vestibule's
     // parser), answer on a later one (hyper's parser, then the screen)).
     // hyper answers its own refusals with an empty 400; it takes a length
@@ -459,7 +446,7 @@ async fn framing_that_could_be_read_two_ways_never_reaches_the_backend() {
 #[tokio::test]
 async fn hosts_with_userinfo_or_stray_characters_are_refused() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     for host in [
         "a@httpbin.example.com",
         "user:pass@httpbin.example.com",
@@ -484,7 +471,7 @@ async fn hosts_with_userinfo_or_stray_characters_are_refused() {
 #[tokio::test]
 async fn upstream_protocol_errors_are_502_upe() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     for path in [
         "/garbage",
         "/bad-status",
@@ -513,7 +500,7 @@ async fn upstream_protocol_errors_are_502_upe() {
 async fn heads_are_due_within_the_header_timeout_of_the_accept() {
     let upstream = RawUpstream::start().await;
     let (_config, _gateway, address) =
-        gateway_for(upstream.address, &["--header-read-timeout", "1s"]).await;
+        support::any_path_gateway(upstream.address, &["--header-read-timeout", "1s"]).await;
     // Silent: closed with no answer, after the timeout (not the idle one).
     let started = std::time::Instant::now();
     let silent = until_close(address, b"").await;
@@ -548,7 +535,7 @@ async fn heads_are_due_within_the_header_timeout_of_the_accept() {
 #[tokio::test]
 async fn pipelining_traversal_and_obfuscations_stay_one_reading() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
     // Pipelined: two requests in one write, two answers in order, two
     // requests upstream.
     let two = format!(
@@ -598,7 +585,7 @@ async fn pipelining_traversal_and_obfuscations_stay_one_reading() {
 #[tokio::test]
 async fn an_overlong_request_line_is_414_and_overlong_headers_431() {
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(
+    let (_config, _gateway, address) = support::any_path_gateway(
         upstream.address,
         &[
             "--max-request-headers-kb",
@@ -639,7 +626,7 @@ async fn an_overlong_request_line_is_414_and_overlong_headers_431() {
 async fn streams_that_move_nothing_end_after_the_stream_idle_timeout() {
     let upstream = RawUpstream::start().await;
     let (_config, _gateway, address) =
-        gateway_for(upstream.address, &["--stream-idle-timeout", "1s"]).await;
+        support::any_path_gateway(upstream.address, &["--stream-idle-timeout", "1s"]).await;
     // No response head: Envoy's 408 `stream timeout`.
     let started = std::time::Instant::now();
     let response = until_close(address, get("/silent", "").as_bytes()).await;
@@ -765,7 +752,7 @@ mod frames {
 async fn http2_floods_end_the_connection_and_spare_the_backend() {
     use frames::*;
     let upstream = RawUpstream::start().await;
-    let (_config, _gateway, address) = gateway_for(upstream.address, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(upstream.address, &[]).await;
 
     // Rapid reset (CVE-2023-44487): streams opened and reset at once,
     // a thousand in one write.

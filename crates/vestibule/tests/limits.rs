@@ -14,19 +14,6 @@ use support::{httpbin, service, ConfigDir, Gateway, ANY_PATH_VS, HOST, SEED_GATE
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-async fn gateway_to(backend: SocketAddr, extra: &[&str]) -> (ConfigDir, Gateway, SocketAddr) {
-    let config = ConfigDir::new();
-    config.write("gateway.yaml", SEED_GATEWAY);
-    config.write("virtualservice.yaml", ANY_PATH_VS);
-    config.write(
-        "httpbin.yaml",
-        &service("httpbin", "default", 8000, &[backend]),
-    );
-    let gateway = Gateway::start(config.path(), &[80], extra).await;
-    let address = gateway.listener(80).await;
-    (config, gateway, address)
-}
-
 /// A kept-alive connection that has had one answer.
 async fn served_connection(address: SocketAddr) -> TcpStream {
     let mut stream = TcpStream::connect(address).await.unwrap();
@@ -60,7 +47,8 @@ async fn metric(gateway: &Gateway, name: &str) -> String {
 #[tokio::test]
 async fn connections_past_the_overall_limit_are_refused_and_the_others_served() {
     let backend = httpbin("limits").await;
-    let (_config, gateway, address) = gateway_to(backend, &["--max-connections", "2"]).await;
+    let (_config, gateway, address) =
+        support::any_path_gateway(backend, &["--max-connections", "2"]).await;
     let mut first = served_connection(address).await;
     let _second = served_connection(address).await;
     let mut third = TcpStream::connect(address).await.unwrap();
@@ -102,7 +90,7 @@ async fn connections_past_the_overall_limit_are_refused_and_the_others_served() 
 async fn connections_past_the_listener_limit_are_refused() {
     let backend = httpbin("limits").await;
     let (_config, gateway, address) =
-        gateway_to(backend, &["--max-connections-per-listener", "1"]).await;
+        support::any_path_gateway(backend, &["--max-connections-per-listener", "1"]).await;
     let _first = served_connection(address).await;
     let mut second = TcpStream::connect(address).await.unwrap();
     assert!(closed_at_once(&mut second).await);
@@ -153,7 +141,8 @@ async fn an_upstream_that_never_accepts_times_out_as_a_connect_failure() {
             fillers.push(stream);
         }
     }
-    let (_config, _gateway, address) = gateway_to(blackhole, &["--connect-timeout", "300ms"]).await;
+    let (_config, _gateway, address) =
+        support::any_path_gateway(blackhole, &["--connect-timeout", "300ms"]).await;
     let started = Instant::now();
     let (status, _, body) = support::get(address, HOST, "/status/200").await;
     let elapsed = started.elapsed();
@@ -203,13 +192,13 @@ async fn http2_settings(address: SocketAddr) -> (usize, usize) {
 #[tokio::test]
 async fn http2_streams_and_windows_are_as_configured() {
     let backend = httpbin("limits").await;
-    let (_config, _gateway, address) = gateway_to(backend, &[]).await;
+    let (_config, _gateway, address) = support::any_path_gateway(backend, &[]).await;
     assert_eq!(
         http2_settings(address).await,
         (100, 65_536),
         "Envoy's edge values by default"
     );
-    let (_config, _gateway, address) = gateway_to(
+    let (_config, _gateway, address) = support::any_path_gateway(
         backend,
         &[
             "--http2-max-concurrent-streams",

@@ -32,8 +32,8 @@ async fn echo_server() -> std::net::SocketAddr {
     address
 }
 
-#[tokio::test]
-async fn websocket_upgrades_are_proxied_both_ways() {
+/// The gateway in front of an echo server, `/ws` routed to it.
+async fn gateway_to_echo(extra: &[&str]) -> (ConfigDir, Gateway, std::net::SocketAddr) {
     let backend = echo_server().await;
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
@@ -45,14 +45,32 @@ async fn websocket_upgrades_are_proxied_both_ways() {
         "backend.yaml",
         &service("httpbin", "default", 8000, &[backend]),
     );
-    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let gateway = Gateway::start(config.path(), &[80], extra).await;
     let address = gateway.listener(80).await;
+    (config, gateway, address)
+}
 
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// A WebSocket through the gateway to `/ws`.
+async fn connect(
+    address: std::net::SocketAddr,
+) -> (
+    Socket,
+    tokio_tungstenite::tungstenite::handshake::client::Response,
+) {
     let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
     request.headers_mut().insert("host", HOST.parse().unwrap());
-    let (mut socket, response) = tokio_tungstenite::connect_async(request)
+    tokio_tungstenite::connect_async(request)
         .await
-        .expect("upgrade");
+        .expect("upgrade")
+}
+
+#[tokio::test]
+async fn websocket_upgrades_are_proxied_both_ways() {
+    let (_config, _gateway, address) = gateway_to_echo(&[]).await;
+    let (mut socket, response) = connect(address).await;
     assert_eq!(response.status(), 101);
     assert_eq!(response.headers()["server"], "vestibule");
     for index in 0..3 {
@@ -69,24 +87,8 @@ async fn websocket_upgrades_are_proxied_both_ways() {
 #[tokio::test]
 async fn a_tunnel_counts_as_a_connection_until_it_closes() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let backend = echo_server().await;
-    let config = ConfigDir::new();
-    config.write("gateway.yaml", SEED_GATEWAY);
-    config.write(
-        "virtualservice.yaml",
-        &SEED_VIRTUAL_SERVICE.replace("prefix: /delay", "prefix: /ws"),
-    );
-    config.write(
-        "backend.yaml",
-        &service("httpbin", "default", 8000, &[backend]),
-    );
-    let gateway = Gateway::start(config.path(), &[80], &["--max-connections", "1"]).await;
-    let address = gateway.listener(80).await;
-    let mut request = format!("ws://{address}/ws").into_client_request().unwrap();
-    request.headers_mut().insert("host", HOST.parse().unwrap());
-    let (mut socket, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .expect("upgrade");
+    let (_config, _gateway, address) = gateway_to_echo(&["--max-connections", "1"]).await;
+    let (mut socket, _) = connect(address).await;
     socket.send(Message::text("one")).await.unwrap();
     assert_eq!(
         socket.next().await.unwrap().unwrap(),

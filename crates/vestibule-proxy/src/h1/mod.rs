@@ -27,6 +27,6 @@ pub(crate) use client::{send, SendError, UpgradedUpstream, UpstreamConn};
 pub(crate) use date::ensure as ensure_date;
 pub(crate) use head::{content_length, parse_length, MAX_REQUEST_HEADER_SLOTS};
 pub(crate) use prefixed::Prefixed;
-pub(crate) use server::{serve, TunnelHold};
+pub(crate) use server::{serve, ConnectionHold};
 pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};
 pub(crate) use upstream_body::H1Body;

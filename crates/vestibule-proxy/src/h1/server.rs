@@ -124,11 +124,6 @@ impl ConnectionHold {
     }
 }
 
-/// A connection's hold, carried by an upgrade request to its tunnel.
-#[derive(Debug, Clone)]
-// Held, never read: dropping it is what counts.
-pub(crate) struct TunnelHold(#[allow(dead_code)] Arc<ConnectionHold>);
-
 /// Where a connection is in setting `TCP_NODELAY`.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Nodelay {
@@ -348,15 +343,13 @@ async fn handoff(
     let header_read_timeout = shared.config.header_read_timeout;
     let limits = shared.config.head_limits;
     let service = service_fn(
-        move |request: Request<hyper::body::Incoming>| -> RequestFuture {
+        move |mut request: Request<hyper::body::Incoming>| -> RequestFuture {
             let shared = Arc::clone(&shared);
             let conn = Arc::clone(&conn);
-            let mut request = request;
             if request.headers().contains_key(http::header::UPGRADE) {
-                // A tunnel, if it comes to one, stays counted.
-                request
-                    .extensions_mut()
-                    .insert(TunnelHold(Arc::clone(&hold)));
+                // A tunnel, if it comes to one, stays counted (the upgrade
+                // takes the hold along).
+                request.extensions_mut().insert(Arc::clone(&hold));
             }
             Box::pin(async move {
                 let request = request.map(|body| RequestBody::Incoming(IdleBody::new(body)));

@@ -140,6 +140,24 @@ pub fn request_end(buf: &[u8]) -> Option<usize> {
     (rest.len() >= length).then_some(head.len() + 4 + length)
 }
 
+/// The gateway serving every path of httpbin.example.com (the seed's
+/// Gateway, [`ANY_PATH_VS`]) from `backend`, its port 80 on a free port.
+pub async fn any_path_gateway(
+    backend: SocketAddr,
+    extra: &[&str],
+) -> (ConfigDir, Gateway, SocketAddr) {
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write("virtualservice.yaml", ANY_PATH_VS);
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    let gateway = Gateway::start(config.path(), &[80], extra).await;
+    let address = gateway.listener(80).await;
+    (config, gateway, address)
+}
+
 /// Starts an httpbin backend on 127.0.0.1:0.
 pub async fn httpbin(name: &str) -> SocketAddr {
     httpbin::spawn(httpbin::Options {
