@@ -9,6 +9,7 @@ mod host;
 mod pattern;
 mod route;
 pub mod status;
+mod tls;
 
 use serde::Serialize;
 
@@ -19,6 +20,10 @@ pub use route::{
     CorsPolicy, DirectResponse, Forward, HeaderMatch, HeaderMutations, Mirror, PathMatch,
     PathRewrite, QueryMatch, Redirect, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch,
     RouteOrigin, StringMatcher, WeightedBackend,
+};
+pub use tls::{
+    CertifiedKey, CipherSuite, ClientValidation, Pem, StreamRoute, TlsServer, TlsTermination,
+    TlsVersion,
 };
 
 /// Everything the data plane serves, as one immutable value.
@@ -46,9 +51,17 @@ pub struct Listener {
     pub name: String,
     pub port: u16,
     pub protocol: ListenerProtocol,
+    /// HTTPS and TLS: the servers a connection's SNI picks among. Empty
+    /// for HTTP and TCP.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_servers: Vec<TlsServer>,
     /// Virtual hosts in the order they were declared; the data plane picks
     /// exactly one per request (exact > longest wildcard suffix > `*`).
     pub virtual_hosts: Vec<VirtualHost>,
+    /// TCP and TLS: routes for whole connections, in order; the first whose
+    /// SNI names match takes the connection.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stream_routes: Vec<StreamRoute>,
 }
 
 /// What is spoken on a listener.
@@ -72,4 +85,8 @@ pub struct VirtualHost {
     pub domains: Vec<HostPattern>,
     /// Ordered: the first route whose match accepts the request wins.
     pub routes: Vec<Route>,
+    /// Istio `httpsRedirect`: a plain-text request gets 301 to `https://`
+    /// instead of being routed.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub require_tls: bool,
 }

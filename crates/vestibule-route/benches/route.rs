@@ -49,6 +49,7 @@ fn many_virtual_hosts(count: usize) -> Vec<VirtualHost> {
             name: format!("host{index}.example.com:80"),
             domains: vec![HostPattern::Exact(format!("host{index}.example.com"))],
             routes: vec![prefix_route(index)],
+            require_tls: false,
         })
         .collect()
 }

@@ -61,6 +61,7 @@ pub fn host(data: &[u8]) {
                 .map(|domain| HostPattern::parse(domain, index % 2 == 1))
                 .collect(),
             routes: Vec::new(),
+            require_tls: false,
         })
         .collect();
     let Some(host) = normalize_host(authority) else {

@@ -7,6 +7,7 @@ fn vhost(domains: &[HostPattern]) -> VirtualHost {
         name: format!("{domains:?}"),
         domains: domains.to_vec(),
         routes: Vec::new(),
+        require_tls: false,
     }
 }
 

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use vestibule_ir::{
     Backend, BackendKey, Endpoint, EndpointTable, HostPattern, Listener, ListenerProtocol,
-    LoadBalancer, Route, RouteTable, VirtualHost,
+    LoadBalancer, Route, RouteTable, StreamRoute, TlsServer, VirtualHost,
 };
 
 use crate::services::{Registry, ServicePortRef};
@@ -20,7 +20,9 @@ pub(crate) struct TableBuilder {
 
 struct ListenerBuilder {
     protocol: ListenerProtocol,
+    tls_servers: Vec<TlsServer>,
     virtual_hosts: Vec<VirtualHost>,
+    stream_routes: Vec<StreamRoute>,
     /// Position of each virtual host in `virtual_hosts` by its first domain,
     /// so that 10k hosts are not found by scanning.
     by_domain: HashMap<HostPattern, usize>,
@@ -32,10 +34,35 @@ impl TableBuilder {
     pub(crate) fn listener(&mut self, port: u16, protocol: ListenerProtocol) -> bool {
         let listener = self.listeners.entry(port).or_insert(ListenerBuilder {
             protocol,
+            tls_servers: Vec::new(),
             virtual_hosts: Vec::new(),
+            stream_routes: Vec::new(),
             by_domain: HashMap::new(),
         });
         listener.protocol == protocol
+    }
+
+    /// Adds a TLS server to a declared listener.
+    pub(crate) fn tls_server(&mut self, port: u16, server: TlsServer) {
+        self.declared(port).tls_servers.push(server);
+    }
+
+    /// The TLS servers declared so far on `port`.
+    pub(crate) fn tls_servers(&self, port: u16) -> &[TlsServer] {
+        self.listeners
+            .get(&port)
+            .map_or(&[], |listener| listener.tls_servers.as_slice())
+    }
+
+    /// Appends a connection route to a declared listener.
+    pub(crate) fn stream_route(&mut self, port: u16, route: StreamRoute) {
+        self.declared(port).stream_routes.push(route);
+    }
+
+    fn declared(&mut self, port: u16) -> &mut ListenerBuilder {
+        self.listeners
+            .get_mut(&port)
+            .expect("listener declared before its servers and routes")
     }
 
     /// The virtual host for `domain` on `port`, created on first use.
@@ -53,10 +80,7 @@ impl TableBuilder {
         port: u16,
         pattern: HostPattern,
     ) -> &mut VirtualHost {
-        let listener = self
-            .listeners
-            .get_mut(&port)
-            .expect("listener declared before its virtual hosts");
+        let listener = self.declared(port);
         let index = match listener.by_domain.entry(pattern) {
             Entry::Occupied(found) => *found.get(),
             Entry::Vacant(vacant) => {
@@ -66,6 +90,7 @@ impl TableBuilder {
                     name: format!("{pattern}:{port}"),
                     domains: vec![pattern],
                     routes: Vec::new(),
+                    require_tls: false,
                 });
                 *vacant.insert(index)
             }
@@ -134,7 +159,9 @@ impl TableBuilder {
                 name: format!("{}.{port}", protocol_prefix(listener.protocol)),
                 port,
                 protocol: listener.protocol,
+                tls_servers: listener.tls_servers,
                 virtual_hosts: listener.virtual_hosts,
+                stream_routes: listener.stream_routes,
             })
             .collect();
         (
