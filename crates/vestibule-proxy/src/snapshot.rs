@@ -10,9 +10,9 @@ use http::{HeaderName, HeaderValue};
 use vestibule_ir::{BackendKey, HeaderMutations, Listener, Route, RouteAction, RouteTable};
 use vestibule_route::HostIndex;
 
-use crate::clusters::Cluster;
-use crate::cors::CompiledCors;
+use crate::request::cors::CompiledCors;
 use crate::stats::{RouteStats, StatsRegistry};
+use crate::upstream::clusters::Cluster;
 
 pub struct Snapshot {
     pub generation: u64,

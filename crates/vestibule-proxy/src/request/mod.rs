@@ -4,6 +4,11 @@
 //! (request headers, upstream call with retries and timeout) → `respond`
 //! (response headers) → count.
 
+pub(crate) mod cors;
+pub(crate) mod headers;
+pub(crate) mod screen;
+pub(crate) mod upgrade;
+
 use std::borrow::Cow;
 use std::time::Instant;
 
@@ -12,15 +17,12 @@ use http::{Request, Response, StatusCode, Uri};
 use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
 use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
 
+use crate::body::RequestBody;
 use crate::body::ResponseBody;
-use crate::cors;
 use crate::error::ProxyError;
-use crate::headers;
-use crate::request_body::RequestBody;
-use crate::screen::{screen, Upgrade};
 use crate::snapshot::{ListenerRuntime, RouteRuntime, Target};
-use crate::upgrade;
 use crate::Shared;
+use screen::{screen, Upgrade};
 
 /// What a connection knows about itself.
 pub(crate) struct ConnInfo {
@@ -251,7 +253,7 @@ async fn forward(
     // The request went down by reference to here; the upstream call owns it.
     let request = std::mem::replace(request, Request::new(RequestBody::Empty));
     let call = |request| {
-        crate::forward::forward(
+        crate::upstream::forward::forward(
             cluster,
             request,
             &route.retry,
@@ -511,7 +513,9 @@ fn send_mirrors(
         let connect_timeout = shared.config.connect_timeout;
         tokio::spawn(async move {
             let retry = vestibule_ir::RetryPolicy::disabled();
-            match crate::forward::forward(&cluster, copy_request, &retry, connect_timeout).await {
+            match crate::upstream::forward::forward(&cluster, copy_request, &retry, connect_timeout)
+                .await
+            {
                 // Read the response to the end so the connection can be reused.
                 Ok(response) => {
                     use http_body_util::BodyExt as _;

@@ -15,11 +15,11 @@ use tokio::net::TcpStream;
 
 use super::send::respond;
 use super::streams::Streams;
-use super::H2Body;
-use crate::h1::{self, ListenerSignal, Prefixed, IDLE_TICKS};
-use crate::handler::{handle, ConnInfo};
+use super::H2RequestBody;
+use crate::body::RequestBody;
+use crate::conn::{ListenerSignal, Prefixed, DRAIN, IDLE_TICKS};
 use crate::idle::IdleBody;
-use crate::request_body::RequestBody;
+use crate::request::{handle, ConnInfo};
 use crate::Shared;
 
 /// Rounds of accepting and running streams in one poll of the connection's
@@ -68,7 +68,7 @@ pub(crate) async fn serve(
     loop {
         let now = signal.now();
         let idle = streams.is_empty() && now.saturating_sub(idle_since) >= IDLE_TICKS;
-        if !closing && (now == h1::DRAIN || idle) {
+        if !closing && (now == DRAIN || idle) {
             closing = true;
             connection.graceful_shutdown();
             // The `GOAWAY` goes out when the connection is next polled.
@@ -146,9 +146,9 @@ async fn exchange(
     conn: &ConnInfo,
 ) {
     let head_request = request.method() == Method::HEAD;
-    let content_length = h1::content_length(request.headers()).and_then(Result::ok);
-    let request =
-        request.map(|recv| RequestBody::H2(IdleBody::new(H2Body::new(recv, content_length))));
+    let content_length = crate::h1::content_length(request.headers()).and_then(Result::ok);
+    let request = request
+        .map(|recv| RequestBody::H2(IdleBody::new(H2RequestBody::new(recv, content_length))));
     let handled = pin!(handle(shared, conn, request));
     let response = tokio::select! {
         biased;

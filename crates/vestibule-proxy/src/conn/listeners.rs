@@ -13,8 +13,8 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::h1;
-use crate::handler::ConnInfo;
+use super::{ListenerSignal, IDLE_TICKS};
+use crate::request::ConnInfo;
 use crate::Shared;
 
 /// What happened to one configured listener port.
@@ -132,7 +132,7 @@ pub(crate) struct OpenConnection(());
 impl OpenConnection {
     /// One more open connection, unless that passes the overall or the
     /// listener's limit.
-    fn admit(shared: &Shared, signal: &Arc<h1::ListenerSignal>) -> Option<OpenConnection> {
+    fn admit(shared: &Shared, signal: &Arc<ListenerSignal>) -> Option<OpenConnection> {
         let config = &shared.config;
         if config
             .max_connections_per_listener
@@ -204,8 +204,8 @@ async fn accept_loop(
     // Every connection holds the signal: ticks drive idle timeouts, the
     // drain asks them to finish; when only this reference is left, all are
     // gone.
-    let signal = h1::ListenerSignal::new();
-    let tick = (shared.config.idle_timeout / h1::IDLE_TICKS as u32).max(Duration::from_millis(10));
+    let signal = ListenerSignal::new();
+    let tick = (shared.config.idle_timeout / IDLE_TICKS as u32).max(Duration::from_millis(10));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -241,10 +241,10 @@ async fn accept_loop(
         // kept alive, or for a response written in several pieces.
         let conn = ConnInfo {
             port,
-            peer_ip: crate::headers::peer_value(peer.ip()),
+            peer_ip: crate::request::headers::peer_value(peer.ip()),
             tls: false,
         };
-        tokio::spawn(h1::serve(
+        tokio::spawn(crate::server::h1::serve(
             stream,
             conn,
             Arc::clone(&shared),

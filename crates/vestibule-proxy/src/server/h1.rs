@@ -17,16 +17,16 @@ use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::encode::{self, Exchange, Framing};
-use super::parse::{self, Parsed, H2_PREFACE};
-use super::prefixed::Prefixed;
-use super::signal::{ListenerSignal, DRAIN, IDLE_TICKS};
-use super::write::write_body;
+use crate::body::RequestBody;
 use crate::body::ResponseBody;
-use crate::handler::{closes_connection, handle, local_reply, ConnInfo};
+use crate::conn::OpenConnection;
+use crate::conn::Prefixed;
+use crate::conn::{ListenerSignal, DRAIN, IDLE_TICKS};
+use crate::h1::encode::{self, Exchange, Framing};
+use crate::h1::parse::{self, Parsed, H2_PREFACE};
+use crate::h1::write::write_body;
 use crate::idle::IdleBody;
-use crate::listeners::OpenConnection;
-use crate::request_body::RequestBody;
+use crate::request::{closes_connection, handle, local_reply, ConnInfo};
 use crate::{HeadLimits, ProxyError, Shared};
 
 /// Bytes read per `read` while a head arrives.
@@ -337,7 +337,7 @@ async fn handoff(
     let io = Prefixed::new(buf, stream);
     let signal = Arc::clone(&hold.signal);
     if h2 {
-        return crate::http2::serve(io, conn, shared, signal).await;
+        return crate::server::h2::serve(io, conn, shared, signal).await;
     }
     let conn = Arc::new(conn);
     let header_read_timeout = shared.config.header_read_timeout;
@@ -415,14 +415,14 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
-        let conn = crate::handler::ConnInfo {
+        let conn = crate::request::ConnInfo {
             port: 80,
             peer_ip: http::HeaderValue::from_static("127.0.0.1"),
             tls: false,
         };
         let signal = super::ListenerSignal::new();
         let shared = Arc::new(crate::Shared::for_tests());
-        let open = crate::listeners::OpenConnection::for_tests();
+        let open = crate::conn::OpenConnection::for_tests();
         let connection = super::serve(stream, conn, shared, signal, open);
         let size = std::mem::size_of_val(&connection);
         assert!(size <= 400, "the connection future is {size} bytes");
