@@ -150,6 +150,11 @@ pub struct Counters {
     /// Requests answered with a local reply because the client broke the
     /// protocol (malformed heads or bodies, forbidden framing).
     pub downstream_protocol_errors: AtomicU64,
+    /// TLS and HTTPS connections closed before a handshake completed (no
+    /// ClientHello, no server for its SNI, a refused client certificate).
+    pub tls_handshake_failures: AtomicU64,
+    /// TCP and TLS connections whose upstream connection failed.
+    pub stream_connect_failures: AtomicU64,
 }
 
 /// The running data plane. `publish` swaps in a new routing table.
@@ -174,6 +179,7 @@ impl DataPlane {
         let server_header = HeaderValue::from_str(&config.server_name)
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
         check_limits(&config)?;
+        conn::tls::install_provider();
         idle::set_limit(config.stream_idle_timeout);
         idle::start_sweeper();
         Ok(DataPlane {

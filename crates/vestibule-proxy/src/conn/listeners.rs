@@ -9,11 +9,12 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use vestibule_ir::ListenerProtocol;
 
-use super::{ListenerSignal, IDLE_TICKS};
+use super::{serve, ListenerSignal, IDLE_TICKS};
 use crate::request::ConnInfo;
 use crate::Shared;
 
@@ -162,6 +163,54 @@ impl Drop for OpenConnection {
     }
 }
 
+/// Starts serving an accepted connection as its listener's kind says
+/// (looked up in the current snapshot, so a port whose kind changes needs
+/// no rebinding).
+fn dispatch(
+    stream: TcpStream,
+    port: u16,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    signal: &Arc<ListenerSignal>,
+    open: OpenConnection,
+) {
+    let protocol = shared
+        .snapshot
+        .load()
+        .listener(port)
+        .map_or(ListenerProtocol::Http, |listener| {
+            listener.listener().protocol
+        });
+    let (shared, signal) = (Arc::clone(shared), Arc::clone(signal));
+    // No `set_nodelay` here: the server sets it once the connection is
+    // kept alive, or for a response written in several pieces.
+    let conn = || ConnInfo {
+        port,
+        peer_ip: crate::request::headers::peer_value(peer.ip()),
+        tls: false,
+    };
+    match protocol {
+        ListenerProtocol::Http => {
+            tokio::spawn(crate::server::h1::serve(
+                stream,
+                conn(),
+                shared,
+                signal,
+                open,
+            ));
+        }
+        ListenerProtocol::Https => {
+            tokio::spawn(serve::https(stream, conn(), shared, signal, open));
+        }
+        ListenerProtocol::Tls => {
+            tokio::spawn(serve::tls(stream, port, shared, signal, open));
+        }
+        ListenerProtocol::Tcp => {
+            tokio::spawn(serve::tcp(stream, port, shared, signal, open));
+        }
+    }
+}
+
 fn bind(shared: &Arc<Shared>, port: u16) -> Result<Running, String> {
     let local_port = shared.config.port_map.get(&port).copied().unwrap_or(port);
     let address = SocketAddr::new(shared.config.bind_address, local_port);
@@ -237,20 +286,7 @@ async fn accept_loop(
             drop(stream);
             continue;
         };
-        // No `set_nodelay` here: the server sets it once the connection is
-        // kept alive, or for a response written in several pieces.
-        let conn = ConnInfo {
-            port,
-            peer_ip: crate::request::headers::peer_value(peer.ip()),
-            tls: false,
-        };
-        tokio::spawn(crate::server::h1::serve(
-            stream,
-            conn,
-            Arc::clone(&shared),
-            Arc::clone(&signal),
-            open,
-        ));
+        dispatch(stream, port, peer, &shared, &signal, open);
     }
     drop(listener);
     signal.drain();

@@ -4,9 +4,14 @@
 
 mod listeners;
 mod prefixed;
+mod serve;
 mod signal;
+mod stream;
+pub(crate) mod tcp;
+pub(crate) mod tls;
 
 pub use listeners::ListenerState;
 pub(crate) use listeners::{Listeners, OpenConnection, OPEN_CONNECTIONS};
 pub(crate) use prefixed::Prefixed;
 pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};
+pub(crate) use stream::{Stream, TlsConnection};

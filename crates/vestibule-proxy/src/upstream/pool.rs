@@ -138,7 +138,10 @@ pub(crate) async fn connect_http1(
     )))
 }
 
-async fn connect(address: &EndpointAddress, timeout: Duration) -> Result<TcpStream, ConnectError> {
+pub(crate) async fn connect(
+    address: &EndpointAddress,
+    timeout: Duration,
+) -> Result<TcpStream, ConnectError> {
     let connecting = async {
         match address {
             EndpointAddress::Socket(address) => TcpStream::connect(address).await,
