@@ -9,6 +9,7 @@ mod gateway_api;
 mod hosts;
 mod ingress;
 mod istio;
+mod secrets;
 pub mod services;
 
 use std::collections::BTreeMap;
