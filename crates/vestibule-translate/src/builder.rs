@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use vestibule_ir::{
     Backend, BackendKey, Endpoint, EndpointTable, HostPattern, Listener, ListenerProtocol,
-    LoadBalancer, Route, RouteTable, StreamRoute, TlsServer, VirtualHost,
+    LoadBalancer, Route, RouteTable, StreamRoute, TlsServer, VirtualHost, WeightedBackend,
 };
 
 use crate::services::{Registry, ServicePortRef};
@@ -215,5 +215,19 @@ impl TableBuilder {
         });
         self.endpoints.entry(key.clone()).or_default();
         key
+    }
+}
+
+/// A share of a connection route: a backend (`None`: connections that pick
+/// this share are refused) and its weight, with nothing HTTP about it.
+pub(crate) fn stream_share(backend: Option<BackendKey>, weight: u32) -> WeightedBackend {
+    WeightedBackend {
+        backend,
+        weight,
+        request_headers: Default::default(),
+        response_headers: Default::default(),
+        path_rewrite: None,
+        host_rewrite: None,
+        redirect: None,
     }
 }

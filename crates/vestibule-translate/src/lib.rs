@@ -61,9 +61,17 @@ pub struct Translation {
 /// Translates `inputs` for the gateway `identity`.
 pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     let registry = services::Registry::new(inputs);
+    let store = secrets::SecretStore::new(inputs);
     let mut builder = builder::TableBuilder::default();
     let mut statuses = Statuses::default();
-    istio::translate(inputs, identity, &registry, &mut builder, &mut statuses);
+    istio::translate(
+        inputs,
+        identity,
+        &registry,
+        &store,
+        &mut builder,
+        &mut statuses,
+    );
     ingress::translate(inputs, identity, &registry, &mut builder, &mut statuses);
     gateway_api::translate(inputs, identity, &registry, &mut builder, &mut statuses);
     let (table, endpoints) = builder.finish();
