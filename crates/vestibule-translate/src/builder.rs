@@ -54,6 +54,24 @@ impl TableBuilder {
             .map_or(&[], |listener| listener.tls_servers.as_slice())
     }
 
+    /// An SNI name of `names` that a TLS server already declared on `port`
+    /// serves, with that server's name (an empty list is the default server,
+    /// which there can be only one of). Istio drops the later server of two
+    /// that repeat a host ("duplicate host names").
+    pub(crate) fn sni_taken(&self, port: u16, names: &[HostPattern]) -> Option<(String, String)> {
+        self.tls_servers(port).iter().find_map(|earlier| {
+            let repeated = if names.is_empty() || earlier.server_names.is_empty() {
+                (names.is_empty() && earlier.server_names.is_empty()).then(|| "*".to_owned())
+            } else {
+                names
+                    .iter()
+                    .find(|name| earlier.server_names.contains(name))
+                    .map(ToString::to_string)
+            };
+            repeated.map(|host| (host, earlier.name.clone()))
+        })
+    }
+
     /// Appends a connection route to a declared listener.
     pub(crate) fn stream_route(&mut self, port: u16, route: StreamRoute) {
         self.declared(port).stream_routes.push(route);

@@ -72,7 +72,14 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         &mut builder,
         &mut statuses,
     );
-    ingress::translate(inputs, identity, &registry, &mut builder, &mut statuses);
+    ingress::translate(
+        inputs,
+        identity,
+        &registry,
+        &store,
+        &mut builder,
+        &mut statuses,
+    );
     gateway_api::translate(inputs, identity, &registry, &mut builder, &mut statuses);
     let (table, endpoints) = builder.finish();
     Translation {

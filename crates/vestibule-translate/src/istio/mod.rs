@@ -94,18 +94,7 @@ fn selected_servers(
 fn declare(server: &GatewayServer, builder: &mut TableBuilder) -> Result<(), (&'static str, String)> {
     let port = server.port;
     if let Some(tls) = &server.tls {
-        let taken = builder.tls_servers(port).iter().find_map(|earlier| {
-            let repeated = if tls.server_names.is_empty() || earlier.server_names.is_empty() {
-                (tls.server_names.is_empty() && earlier.server_names.is_empty())
-                    .then(|| "*".to_owned())
-            } else {
-                tls.server_names
-                    .iter()
-                    .find(|name| earlier.server_names.contains(name))
-                    .map(ToString::to_string)
-            };
-            repeated.map(|host| (host, earlier.name.clone()))
-        });
+        let taken = builder.sni_taken(port, &tls.server_names);
         if let Some((host, earlier)) = taken {
             return Err((
                 "DuplicateHost",
