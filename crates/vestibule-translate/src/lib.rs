@@ -80,7 +80,14 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         &mut builder,
         &mut statuses,
     );
-    gateway_api::translate(inputs, identity, &registry, &mut builder, &mut statuses);
+    gateway_api::translate(
+        inputs,
+        identity,
+        &registry,
+        &store,
+        &mut builder,
+        &mut statuses,
+    );
     let (table, endpoints) = builder.finish();
     Translation {
         table: Arc::new(table),

@@ -585,6 +585,7 @@ fn https_certificates(t: &Translation) {
         ("missing-secret", "InvalidCertificateRef"),
         ("not-a-secret", "InvalidCertificateRef"),
         ("malformed", "InvalidCertificateRef"),
+        ("mismatched", "InvalidCertificateRef"),
         ("wrong-group", "InvalidCertificateRef"),
         ("wrong-grant", "RefNotPermitted"),
         ("missing-grant", "RefNotPermitted"),
@@ -603,15 +604,41 @@ fn https_certificates(t: &Translation) {
     for name in ["granted", "local"] {
         assert_eq!(cond(listener(name), "ResolvedRefs"), RESOLVED, "{name}");
         assert_eq!(cond(listener(name), "Accepted"), ACCEPTED, "{name}");
-        assert_eq!(
-            cond(listener(name), "Programmed"),
-            ("False", "Pending"),
-            "{name}: HTTPS is not served yet"
-        );
+        assert_eq!(cond(listener(name), "Programmed"), PROGRAMMED, "{name}");
     }
+    assert_eq!(
+        listener("malformed").iter().find(|c| c.kind == "ResolvedRefs").map(|c| c.message.as_str()),
+        Some("Secret default/malformed-cert: tls.crt holds no PEM certificate")
+    );
+    assert_eq!(
+        listener("mismatched").iter().find(|c| c.kind == "ResolvedRefs").map(|c| c.message.as_str()),
+        Some("Secret default/mismatched-cert: the private key does not match the certificate in tls.crt")
+    );
     assert_eq!(cond(listener("http"), "Programmed"), PROGRAMMED);
-    assert_eq!(listener_ports(t), [80]);
+    assert_eq!(listener_ports(t), [80, 443]);
+    let https = golden_support::listener(t, 443);
+    let servers: Vec<(&str, Vec<String>, u16)> = https
+        .tls_servers
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.server_names.iter().map(ToString::to_string).collect(),
+                s.misdirected_status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            ("https.443.granted.tls.default", vec!["e.example.com".to_owned()], 421),
+            ("https.443.local.tls.default", vec!["f.example.com".to_owned()], 421),
+        ]
+    );
+    let termination = https.tls_servers[0].termination.as_ref().expect("terminates");
+    assert_eq!(termination.certificates[0].source, "granted-certs/remote-cert");
     assert_eq!(gw_listener(status, "granted").attached_routes, 1);
+    assert_eq!(route_names(vhost(t, 443, "e.example.com")), ["default.app.0"]);
     assert_eq!(
         route_conditions(http_route(t, "default", "app")),
         [ACCEPTED, RESOLVED]
