@@ -58,6 +58,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("partially_invalid", partially_invalid),
 ];
 
+/// TLS and TCP cases: checks in `golden/gateway_api_tls_checks.rs`.
+#[path = "golden/gateway_api_tls_checks.rs"]
+mod gateway_api_tls_checks;
+
 #[test]
 fn gateway_api() {
     insta::glob!("golden/gateway_api/*.yaml", |path| {
@@ -67,6 +71,7 @@ fn gateway_api() {
         let name = case_name(path);
         let check = CHECKS
             .iter()
+            .chain(gateway_api_tls_checks::CHECKS)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
             .unwrap_or_else(|| panic!("case {name} has no entry in CHECKS"));
@@ -77,7 +82,7 @@ fn gateway_api() {
 #[test]
 fn every_check_has_a_case_file() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/gateway_api");
-    for (name, _) in CHECKS {
+    for (name, _) in CHECKS.iter().chain(gateway_api_tls_checks::CHECKS) {
         let file = dir.join(format!("{name}.yaml"));
         assert!(
             file.is_file(),

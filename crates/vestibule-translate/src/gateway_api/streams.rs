@@ -50,10 +50,11 @@ struct Placed {
     route: StreamRoute,
 }
 
-/// Exact SNI names first, then wildcards by length, then every name.
+/// Exact SNI names first (they cannot overlap), then wildcards, longest
+/// first, then every name.
 fn rank(names: &[HostPattern]) -> (u8, std::cmp::Reverse<usize>) {
     match names.first() {
-        Some(HostPattern::Exact(name)) => (0, std::cmp::Reverse(name.len())),
+        Some(HostPattern::Exact(_)) => (0, std::cmp::Reverse(0)),
         Some(HostPattern::Suffix(suffix) | HostPattern::SingleLabel(suffix)) => {
             (1, std::cmp::Reverse(suffix.len()))
         }
