@@ -177,6 +177,27 @@ impl SecretSpec {
     }
 }
 
+/// ConfigMap payload (CA bundles for Gateway API frontend validation):
+/// `data` is plain text, `binaryData` base64.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ConfigMapSpec {
+    #[serde(default)]
+    pub data: BTreeMap<String, String>,
+    #[serde(default)]
+    pub binary_data: BTreeMap<String, String>,
+}
+
+impl ConfigMapSpec {
+    /// The value of `key`: from `data`, else decoded from `binaryData`.
+    pub fn get(&self, key: &str) -> Option<Vec<u8>> {
+        if let Some(plain) = self.data.get(key) {
+            return Some(plain.as_bytes().to_vec());
+        }
+        decode_base64(self.binary_data.get(key)?).ok()
+    }
+}
+
 /// Decodes standard base64, ignoring line breaks as the API server does.
 pub(crate) fn decode_base64(value: &str) -> Result<Vec<u8>, base64::DecodeError> {
     use base64::Engine as _;

@@ -32,6 +32,59 @@ pub struct GatewaySpec {
     pub addresses: Vec<GatewayAddress>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub infrastructure: Option<serde_json::Value>,
+    /// Gateway-wide TLS settings (v1.5 Standard: client certificate
+    /// validation for HTTPS listeners).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<GatewayTlsConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayTlsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend: Option<FrontendTlsConfig>,
+    /// `clientCertificateRef` for TLS to backends (not modelled yet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend: Option<serde_json::Value>,
+}
+
+/// `default` applies to every HTTPS listener; a `perPort` entry replaces it
+/// for the listeners on its port.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendTlsConfig {
+    #[serde(default)]
+    pub default: TlsConfig,
+    #[serde(default)]
+    pub per_port: Vec<TlsPortConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation: Option<FrontendTlsValidation>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsPortConfig {
+    #[serde(default)]
+    pub port: i64,
+    #[serde(default)]
+    pub tls: TlsConfig,
+}
+
+/// Client certificate validation: CA bundles (a ConfigMap key `ca.crt`, or
+/// a Secret), and whether clients without a valid certificate get in.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct FrontendTlsValidation {
+    #[serde(default)]
+    pub ca_certificate_refs: Vec<ObjectReference>,
+    /// `AllowValidOnly` (the default) or `AllowInsecureFallback`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mode: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -70,6 +123,10 @@ pub struct ListenerTls {
     pub certificate_refs: Vec<ObjectReference>,
     #[serde(default)]
     pub options: BTreeMap<String, String>,
+    /// The listener-level form of client certificate validation
+    /// (experimental before v1.5 moved it to `Gateway.spec.tls.frontend`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frontend_validation: Option<FrontendTlsValidation>,
 }
 
 /// A reference to an object by group, kind, name and (optional) namespace:

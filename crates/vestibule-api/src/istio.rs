@@ -69,8 +69,18 @@ pub struct ServerTls {
     pub private_key: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ca_certificates: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_crl: Option<String>,
     #[serde(default)]
     pub subject_alt_names: Vec<String>,
+    /// Base64 SHA-256 SPKI fingerprints a client certificate must have one of.
+    #[serde(default)]
+    pub verify_certificate_spki: Vec<String>,
+    /// Hex SHA-256 certificate fingerprints (colons allowed).
+    #[serde(default)]
+    pub verify_certificate_hash: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub insecure_skip_verify: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub min_protocol_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -18,7 +18,7 @@ pub use meta::{ObjectMeta, Resource, Source, TypeMeta, DEFAULT_NAMESPACE};
 use serde::Serialize;
 
 use crate::core::{
-    EndpointSliceSpec, EndpointsSpec, NamespaceSpec, PodStatus, SecretSpec, ServiceSpec,
+    ConfigMapSpec, EndpointSliceSpec, EndpointsSpec, NamespaceSpec, PodStatus, SecretSpec, ServiceSpec,
 };
 use crate::gateway_api::{
     GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, L4RouteSpec, ReferenceGrantSpec,
@@ -36,6 +36,8 @@ pub type Endpoints = Resource<EndpointsSpec>;
 pub type Pod = Resource<PodStatus>;
 /// Body: the document's top-level `type`, `data`, `stringData`.
 pub type Secret = Resource<SecretSpec>;
+/// Body: the document's top-level `data`, `binaryData`.
+pub type ConfigMap = Resource<ConfigMapSpec>;
 pub type IstioGateway = Resource<GatewaySpec>;
 pub type VirtualService = Resource<VirtualServiceSpec>;
 pub type DestinationRule = Resource<DestinationRuleSpec>;
@@ -61,6 +63,7 @@ pub struct Inputs {
     pub endpoints: Vec<Endpoints>,
     pub pods: Vec<Pod>,
     pub secrets: Vec<Secret>,
+    pub config_maps: Vec<ConfigMap>,
     pub gateways: Vec<IstioGateway>,
     pub virtual_services: Vec<VirtualService>,
     pub destination_rules: Vec<DestinationRule>,

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use vestibule_ir::{
     Backend, BackendKey, Endpoint, EndpointTable, HostPattern, Listener, ListenerProtocol,
-    LoadBalancer, Route, RouteTable, StreamRoute, TlsServer, VirtualHost,
+    LoadBalancer, Route, RouteTable, StreamRoute, TlsServer, VirtualHost, WeightedBackend,
 };
 
 use crate::services::{Registry, ServicePortRef};
@@ -54,6 +54,24 @@ impl TableBuilder {
         self.listeners
             .get(&port)
             .map_or(&[], |listener| listener.tls_servers.as_slice())
+    }
+
+    /// An SNI name of `names` that a TLS server already declared on `port`
+    /// serves, with that server's name (an empty list is the default server,
+    /// which there can be only one of). Istio drops the later server of two
+    /// that repeat a host ("duplicate host names").
+    pub(crate) fn sni_taken(&self, port: u16, names: &[HostPattern]) -> Option<(String, String)> {
+        self.tls_servers(port).iter().find_map(|earlier| {
+            let repeated = if names.is_empty() || earlier.server_names.is_empty() {
+                (names.is_empty() && earlier.server_names.is_empty()).then(|| "*".to_owned())
+            } else {
+                names
+                    .iter()
+                    .find(|name| earlier.server_names.contains(name))
+                    .map(ToString::to_string)
+            };
+            repeated.map(|host| (host, earlier.name.clone()))
+        })
     }
 
     /// Appends a connection route to a declared listener.
@@ -218,5 +236,19 @@ impl TableBuilder {
         });
         self.endpoints.entry(key.clone()).or_default();
         key
+    }
+}
+
+/// A share of a connection route: a backend (`None`: connections that pick
+/// this share are refused) and its weight, with nothing HTTP about it.
+pub(crate) fn stream_share(backend: Option<BackendKey>, weight: u32) -> WeightedBackend {
+    WeightedBackend {
+        backend,
+        weight,
+        request_headers: Default::default(),
+        response_headers: Default::default(),
+        path_rewrite: None,
+        host_rewrite: None,
+        redirect: None,
     }
 }

@@ -9,6 +9,7 @@ mod gateway_api;
 mod hosts;
 mod ingress;
 mod istio;
+mod secrets;
 pub mod services;
 
 use std::collections::BTreeMap;
@@ -60,11 +61,33 @@ pub struct Translation {
 /// Translates `inputs` for the gateway `identity`.
 pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     let registry = services::Registry::new(inputs);
+    let store = secrets::SecretStore::new(inputs);
     let mut builder = builder::TableBuilder::default();
     let mut statuses = Statuses::default();
-    istio::translate(inputs, identity, &registry, &mut builder, &mut statuses);
-    ingress::translate(inputs, identity, &registry, &mut builder, &mut statuses);
-    gateway_api::translate(inputs, identity, &registry, &mut builder, &mut statuses);
+    istio::translate(
+        inputs,
+        identity,
+        &registry,
+        &store,
+        &mut builder,
+        &mut statuses,
+    );
+    ingress::translate(
+        inputs,
+        identity,
+        &registry,
+        &store,
+        &mut builder,
+        &mut statuses,
+    );
+    gateway_api::translate(
+        inputs,
+        identity,
+        &registry,
+        &store,
+        &mut builder,
+        &mut statuses,
+    );
     let (table, endpoints) = builder.finish();
     Translation {
         table: Arc::new(table),

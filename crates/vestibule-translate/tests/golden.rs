@@ -55,6 +55,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("same_port_two_gateways", same_port_two_gateways),
 ];
 
+/// Istio HTTPS, TLS and TCP cases: checks in `golden/istio_tls_checks.rs`.
+#[path = "golden/istio_tls_checks.rs"]
+mod istio_tls_checks;
+
 #[test]
 fn istio() {
     insta::glob!("golden/istio/*.yaml", |path| {
@@ -63,6 +67,7 @@ fn istio() {
         let name = case_name(path);
         let check = CHECKS
             .iter()
+            .chain(istio_tls_checks::CHECKS)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
             .unwrap_or_else(|| panic!("case {name} has no entry in CHECKS"));
@@ -73,7 +78,7 @@ fn istio() {
 #[test]
 fn every_check_has_a_case_file() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/istio");
-    for (name, _) in CHECKS {
+    for (name, _) in CHECKS.iter().chain(istio_tls_checks::CHECKS) {
         let file = dir.join(format!("{name}.yaml"));
         assert!(
             file.is_file(),
@@ -761,7 +766,8 @@ fn headers_ops(t: &Translation) {
 }
 
 fn protocol_conflict_and_unsupported(t: &Translation) {
-    assert_eq!(listener_names(t), ["http.80"]);
+    assert_eq!(listener_names(t), ["http.80", "tcp.31400"]);
+    assert!(listener(t, 31400).stream_routes.is_empty());
     assert_eq!(route_names(vhost(t, 80, "*")), ["httpbin"]);
     let mixed = gateway(t, "default", "mixed");
     let reasons: Vec<(&str, &str)> = mixed
@@ -773,15 +779,20 @@ fn protocol_conflict_and_unsupported(t: &Translation) {
         reasons,
         [
             ("http", "Accepted"),
-            ("https", "UnsupportedProtocol"),
-            ("tcp", "UnsupportedProtocol")
+            ("https", "InvalidTLSConfig"),
+            ("tcp", "Accepted"),
+            ("udp", "UnsupportedProtocol")
         ]
+    );
+    assert_eq!(
+        accepted(&mixed.listeners[1].conditions).message,
+        "Secret istio-system/example-cert does not exist"
     );
     assert_eq!(mixed.listeners[0].attached_routes, 1);
     let squatter = gateway(t, "default", "squatter");
     assert_eq!(
         acceptance(&squatter.listeners[0].conditions),
-        ("False", "UnsupportedProtocol")
+        ("False", "ProtocolConflict")
     );
     assert_eq!(
         acceptance(&vs(t, "default", "httpbin").conditions),

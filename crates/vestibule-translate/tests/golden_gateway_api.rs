@@ -58,6 +58,10 @@ const CHECKS: &[(&str, Check)] = &[
     ("partially_invalid", partially_invalid),
 ];
 
+/// TLS and TCP cases: checks in `golden/gateway_api_tls_checks.rs`.
+#[path = "golden/gateway_api_tls_checks.rs"]
+mod gateway_api_tls_checks;
+
 #[test]
 fn gateway_api() {
     insta::glob!("golden/gateway_api/*.yaml", |path| {
@@ -67,6 +71,7 @@ fn gateway_api() {
         let name = case_name(path);
         let check = CHECKS
             .iter()
+            .chain(gateway_api_tls_checks::CHECKS)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
             .unwrap_or_else(|| panic!("case {name} has no entry in CHECKS"));
@@ -77,7 +82,7 @@ fn gateway_api() {
 #[test]
 fn every_check_has_a_case_file() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/gateway_api");
-    for (name, _) in CHECKS {
+    for (name, _) in CHECKS.iter().chain(gateway_api_tls_checks::CHECKS) {
         let file = dir.join(format!("{name}.yaml"));
         assert!(
             file.is_file(),
@@ -585,6 +590,7 @@ fn https_certificates(t: &Translation) {
         ("missing-secret", "InvalidCertificateRef"),
         ("not-a-secret", "InvalidCertificateRef"),
         ("malformed", "InvalidCertificateRef"),
+        ("mismatched", "InvalidCertificateRef"),
         ("wrong-group", "InvalidCertificateRef"),
         ("wrong-grant", "RefNotPermitted"),
         ("missing-grant", "RefNotPermitted"),
@@ -603,15 +609,41 @@ fn https_certificates(t: &Translation) {
     for name in ["granted", "local"] {
         assert_eq!(cond(listener(name), "ResolvedRefs"), RESOLVED, "{name}");
         assert_eq!(cond(listener(name), "Accepted"), ACCEPTED, "{name}");
-        assert_eq!(
-            cond(listener(name), "Programmed"),
-            ("False", "Pending"),
-            "{name}: HTTPS is not served yet"
-        );
+        assert_eq!(cond(listener(name), "Programmed"), PROGRAMMED, "{name}");
     }
+    assert_eq!(
+        listener("malformed").iter().find(|c| c.kind == "ResolvedRefs").map(|c| c.message.as_str()),
+        Some("Secret default/malformed-cert: tls.crt holds no PEM certificate")
+    );
+    assert_eq!(
+        listener("mismatched").iter().find(|c| c.kind == "ResolvedRefs").map(|c| c.message.as_str()),
+        Some("Secret default/mismatched-cert: the private key does not match the certificate in tls.crt")
+    );
     assert_eq!(cond(listener("http"), "Programmed"), PROGRAMMED);
-    assert_eq!(listener_ports(t), [80]);
+    assert_eq!(listener_ports(t), [80, 443]);
+    let https = golden_support::listener(t, 443);
+    let servers: Vec<(&str, Vec<String>, u16)> = https
+        .tls_servers
+        .iter()
+        .map(|s| {
+            (
+                s.name.as_str(),
+                s.server_names.iter().map(ToString::to_string).collect(),
+                s.misdirected_status,
+            )
+        })
+        .collect();
+    assert_eq!(
+        servers,
+        [
+            ("https.443.granted.tls.default", vec!["e.example.com".to_owned()], 421),
+            ("https.443.local.tls.default", vec!["f.example.com".to_owned()], 421),
+        ]
+    );
+    let termination = https.tls_servers[0].termination.as_ref().expect("terminates");
+    assert_eq!(termination.certificates[0].source, "granted-certs/remote-cert");
     assert_eq!(gw_listener(status, "granted").attached_routes, 1);
+    assert_eq!(route_names(vhost(t, 443, "e.example.com")), ["default.app.0"]);
     assert_eq!(
         route_conditions(http_route(t, "default", "app")),
         [ACCEPTED, RESOLVED]

@@ -99,6 +99,18 @@ static KINDS: &[KindDef] = &[
         },
     },
     KindDef {
+        group: CORE,
+        kind: "ConfigMap",
+        load: |cx| {
+            cx.load(&Rules {
+                body: Body::Root,
+                tolerated: &["immutable"],
+                check: no_check,
+                list: |i| &mut i.config_maps,
+            })
+        },
+    },
+    KindDef {
         group: DISCOVERY,
         kind: "EndpointSlice",
         load: |cx| {

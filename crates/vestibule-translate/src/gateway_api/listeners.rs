@@ -6,8 +6,10 @@ use std::collections::BTreeMap;
 use vestibule_api::gateway_api::{Listener, RouteGroupKind, GROUP};
 use vestibule_api::{Inputs, KubeGateway};
 use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus};
+use vestibule_ir::TlsServer;
 
-use super::refs::{permitted, From};
+use super::listener_tls::{self, Lookup};
+use crate::secrets::SecretStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Protocol {
@@ -74,8 +76,10 @@ pub(crate) struct GatewayListener {
     pub kinds: Vec<RouteKind>,
     /// Accepted and not conflicted: routes may attach.
     pub usable: bool,
-    /// Whether traffic is served (HTTP only for now).
+    /// Whether traffic is served.
     pub programmed: bool,
+    /// HTTPS and TLS: the server a connection's SNI picks.
+    pub tls: Option<TlsServer>,
     /// Index of the Gateway's status in `Statuses::gateways`.
     pub status: usize,
     /// Index of this listener in that Gateway's status.
@@ -121,14 +125,20 @@ fn default_kinds(protocol: Protocol) -> Vec<RouteKind> {
 /// the listeners. `status` is the index the Gateway's status will have.
 pub(crate) fn listeners(
     inputs: &Inputs,
+    store: &SecretStore<'_>,
     gateway: &KubeGateway,
     status_index: usize,
     status: &mut GatewayStatus,
 ) -> Vec<GatewayListener> {
     let generation = gateway.meta.generation;
+    let lookup = Lookup {
+        inputs,
+        store,
+        gateway,
+    };
     let mut found = Vec::new();
     for listener in &gateway.spec.listeners {
-        let (parsed, conditions, kinds) = validate(inputs, gateway, listener);
+        let (parsed, conditions, kinds) = validate(&lookup, listener);
         status.listeners.push(ListenerStatus {
             name: listener.name.clone(),
             attached_routes: 0,
@@ -151,10 +161,10 @@ pub(crate) fn listeners(
 
 /// Port and protocol checks, allowed kinds, certificate references.
 fn validate(
-    inputs: &Inputs,
-    gateway: &KubeGateway,
+    lookup: &Lookup<'_, '_>,
     listener: &Listener,
 ) -> (Option<GatewayListener>, Vec<Condition>, Vec<RouteKind>) {
+    let gateway = lookup.gateway;
     let Some(protocol) = protocol(&listener.protocol) else {
         let message = format!("protocol {:?} is not supported", listener.protocol);
         return (
@@ -205,13 +215,19 @@ fn validate(
     };
     // Unsupported kinds are only left out of supportedKinds: the listener
     // still serves the others. A certificate problem makes it unusable.
-    let mut certificates_ok = true;
-    if protocol == Protocol::Https || (protocol == Protocol::Tls && is_terminate(listener)) {
-        if let Some(problem) = certificate_problem(inputs, gateway, listener) {
-            resolved = problem;
-            certificates_ok = false;
-        }
+    let hostname = listener
+        .hostname
+        .as_ref()
+        .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
+        .filter(|h| !h.is_empty());
+    let secured = match secure(lookup, listener, protocol, port, hostname.as_deref()) {
+        Ok(secured) => secured,
+        Err(rejection) => return (None, rejection, Vec::new()),
+    };
+    if let Some(problem) = secured.problem {
+        resolved = problem;
     }
+    let certificates_ok = secured.served;
     let namespaces = match allowed
         .and_then(|a| a.namespaces.as_ref())
         .and_then(|n| n.from.as_deref())
@@ -226,20 +242,13 @@ fn validate(
                 .unwrap_or_default(),
         ),
     };
-    // Only plain-text HTTP is served until TLS and TCP listeners exist.
-    let programmed = protocol == Protocol::Http && certificates_ok;
+    let programmed = certificates_ok;
     let programmed_condition = if programmed {
         Condition::new("Programmed", true, "Programmed", "")
-    } else if !certificates_ok {
-        Condition::new("Programmed", false, "Invalid", resolved.message.clone())
     } else {
-        Condition::new(
-            "Programmed",
-            false,
-            "Pending",
-            format!("{} listeners are not served yet", listener.protocol),
-        )
+        Condition::new("Programmed", false, "Invalid", resolved.message.clone())
     };
+    let accepted = secured.accepted.unwrap_or_else(|| Condition::new("Accepted", true, "Accepted", ""));
     let parsed = GatewayListener {
         gateway_namespace: gateway.namespace().to_owned(),
         gateway_name: gateway.name().to_owned(),
@@ -247,22 +256,19 @@ fn validate(
         name: listener.name.clone(),
         port,
         protocol,
-        hostname: listener
-            .hostname
-            .as_ref()
-            .map(|h| h.trim_end_matches('.').to_ascii_lowercase())
-            .filter(|h| !h.is_empty()),
+        hostname,
         namespaces,
         kinds: Vec::new(),
-        usable: true,
+        usable: secured.usable,
         programmed,
+        tls: secured.tls,
         status: 0,
         status_listener: 0,
     };
     (
         Some(parsed),
         vec![
-            Condition::new("Accepted", true, "Accepted", ""),
+            accepted,
             programmed_condition,
             resolved,
             Condition::new("Conflicted", false, "NoConflicts", ""),
@@ -271,111 +277,100 @@ fn validate(
     )
 }
 
-fn is_terminate(listener: &Listener) -> bool {
-    listener
+/// What the TLS settings of a listener give.
+struct Secured {
+    tls: Option<TlsServer>,
+    /// Traffic can be served (certificates and CA resolved).
+    served: bool,
+    /// Routes may attach (false when the listener is not accepted).
+    usable: bool,
+    /// `Accepted=False` (NoValidCACertificate), when not accepted.
+    accepted: Option<Condition>,
+    problem: Option<Condition>,
+}
+
+/// Builds the TLS server of an HTTPS or TLS listener. `Err`: the conditions
+/// of a listener whose TLS mode cannot be served.
+fn secure(
+    lookup: &Lookup<'_, '_>,
+    listener: &Listener,
+    protocol: Protocol,
+    port: u16,
+    hostname: Option<&str>,
+) -> Result<Secured, Vec<Condition>> {
+    let mut secured = Secured {
+        tls: None,
+        served: true,
+        usable: true,
+        accepted: None,
+        problem: None,
+    };
+    let mode = listener
         .tls
         .as_ref()
         .and_then(|tls| tls.mode.as_deref())
-        .is_none_or(|mode| mode == "Terminate")
-}
-
-/// `InvalidCertificateRef` / `RefNotPermitted` for a listener's
-/// certificates, `None` when they all resolve.
-fn certificate_problem(
-    inputs: &Inputs,
-    gateway: &KubeGateway,
-    listener: &Listener,
-) -> Option<Condition> {
-    let refs = listener
-        .tls
-        .as_ref()
-        .map(|tls| tls.certificate_refs.as_slice())
-        .unwrap_or(&[]);
-    if refs.is_empty() {
-        return Some(Condition::new(
-            "ResolvedRefs",
+        .unwrap_or("Terminate");
+    let terminate = match (protocol, mode) {
+        (Protocol::Http | Protocol::Tcp, _) => return Ok(secured),
+        (Protocol::Https | Protocol::Tls, "Terminate") => true,
+        (Protocol::Tls, "Passthrough") => false,
+        (_, mode) => {
+            let message = format!("tls.mode {mode} is not supported on a {} listener", listener.protocol);
+            return Err(vec![
+                Condition::new("Accepted", false, "UnsupportedValue", &message),
+                Condition::new("Programmed", false, "Invalid", &message),
+            ]);
+        }
+    };
+    let gateway = lookup.gateway;
+    if !terminate {
+        secured.tls = Some(listener_tls::tls_server(gateway, listener, port, hostname, None));
+        return Ok(secured);
+    }
+    let certificates = match listener_tls::certificates(lookup, listener) {
+        Ok(certificates) => certificates,
+        Err(problem) => {
+            secured.served = false;
+            secured.problem = Some(problem);
+            return Ok(secured);
+        }
+    };
+    // Client certificate validation applies to HTTPS listeners only
+    // (conformance GatewayFrontendInvalidDefaultClientCertificateValidation).
+    let validation = if protocol == Protocol::Https {
+        listener_tls::client_validation(lookup, listener)
+    } else {
+        listener_tls::Validation {
+            client_validation: None,
+            problem: None,
+            fatal: false,
+        }
+    };
+    secured.problem = validation.problem;
+    if validation.fatal {
+        let message = secured
+            .problem
+            .as_ref()
+            .map(|p| p.message.clone())
+            .unwrap_or_default();
+        secured.served = false;
+        secured.usable = false;
+        secured.accepted = Some(Condition::new(
+            "Accepted",
             false,
-            "InvalidCertificateRef",
-            "an HTTPS listener needs tls.certificateRefs",
+            "NoValidCACertificate",
+            message,
         ));
+        return Ok(secured);
     }
-    let from = From {
-        group: GROUP,
-        kind: "Gateway",
-        namespace: gateway.namespace(),
-    };
-    for reference in refs {
-        let group = reference.group.as_deref().unwrap_or("");
-        let kind = reference.kind.as_deref().unwrap_or("Secret");
-        let namespace = reference
-            .namespace
-            .as_deref()
-            .unwrap_or(gateway.namespace());
-        if !group.is_empty() || kind != "Secret" {
-            return Some(Condition::new(
-                "ResolvedRefs",
-                false,
-                "InvalidCertificateRef",
-                format!("certificateRef {group}/{kind} is not a Secret"),
-            ));
-        }
-        if !permitted(
-            &inputs.reference_grants,
-            &from,
-            "",
-            "Secret",
-            namespace,
-            &reference.name,
-        ) {
-            return Some(Condition::new(
-                "ResolvedRefs",
-                false,
-                "RefNotPermitted",
-                format!(
-                    "no ReferenceGrant in {namespace} allows this Gateway to use Secret {}",
-                    reference.name
-                ),
-            ));
-        }
-        let secret = inputs
-            .secrets
-            .iter()
-            .find(|s| s.namespace() == namespace && s.name() == reference.name);
-        let valid = secret.is_some_and(|secret| {
-            pem_looks_valid(secret.spec.get("tls.crt"), "CERTIFICATE")
-                && pem_looks_valid(secret.spec.get("tls.key"), "PRIVATE KEY")
-        });
-        if !valid {
-            return Some(Condition::new(
-                "ResolvedRefs",
-                false,
-                "InvalidCertificateRef",
-                format!(
-                    "Secret {namespace}/{} is missing or has no PEM tls.crt and tls.key",
-                    reference.name
-                ),
-            ));
-        }
-    }
-    None
-}
-
-/// Whether `value` holds a PEM block whose label ends with `label`
-/// (`CERTIFICATE`; `PRIVATE KEY` also covers `RSA PRIVATE KEY` and `EC
-/// PRIVATE KEY`). A Secret holding anything else ("malformed", conformance
-/// GatewayInvalidTLSConfiguration) is an invalid certificate reference. The
-/// certificate itself is parsed when the TLS data plane loads it.
-fn pem_looks_valid(value: Option<Vec<u8>>, label: &str) -> bool {
-    let Some(value) = value else {
-        return false;
-    };
-    let text = String::from_utf8_lossy(&value);
-    text.lines().any(|line| {
-        line.trim()
-            .strip_prefix("-----BEGIN ")
-            .and_then(|rest| rest.strip_suffix("-----"))
-            .is_some_and(|found| found.ends_with(label))
-    })
+    secured.tls = Some(listener_tls::tls_server(
+        gateway,
+        listener,
+        port,
+        hostname,
+        Some((certificates, validation.client_validation)),
+    ));
+    Ok(secured)
 }
 
 /// Listeners on one port must be distinct: TCP by port alone; HTTP, HTTPS
@@ -390,12 +385,10 @@ fn mark_conflicts(listeners: &mut [GatewayListener], status: &mut GatewayStatus)
                 continue;
             }
             let (a, b) = (&listeners[i], &listeners[j]);
-            if a.protocol != b.protocol
-                && !matches!(
-                    (a.protocol, b.protocol),
-                    (Protocol::Https, Protocol::Tls) | (Protocol::Tls, Protocol::Https)
-                )
-            {
+            // HTTPS and TLS listeners may share a port in the spec, but a
+            // port here is either HTTP-over-TLS or routed by connection:
+            // such a pair is refused as a protocol conflict.
+            if a.protocol != b.protocol {
                 reason = Some("ProtocolConflict");
                 break;
             }

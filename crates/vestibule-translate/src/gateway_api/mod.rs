@@ -6,8 +6,10 @@ mod attach;
 mod classes;
 mod grpc;
 mod http;
+mod listener_tls;
 mod listeners;
 mod refs;
+mod streams;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -17,6 +19,7 @@ use vestibule_ir::status::{Condition, GatewayStatus, ParentStatus, RouteStatus, 
 use vestibule_ir::{ListenerProtocol, Route};
 
 use crate::builder::TableBuilder;
+use crate::secrets::SecretStore;
 use crate::services::{namespace_labels, Registry};
 use crate::GatewayIdentity;
 use attach::{attach, parent_key, Outcome};
@@ -31,11 +34,12 @@ pub(crate) fn translate(
     inputs: &Inputs,
     identity: &GatewayIdentity,
     registry: &Registry<'_>,
+    store: &SecretStore<'_>,
     builder: &mut TableBuilder,
     statuses: &mut Statuses,
 ) {
     let served = classes::served(inputs, identity, statuses);
-    let (listeners, gateways) = gateways(inputs, &served, builder, statuses);
+    let (listeners, gateways) = gateways(inputs, store, &served, builder, statuses);
     let labels = namespace_labels(inputs);
     let mut gathered = Gathered::new();
     let env = Env {
@@ -79,6 +83,7 @@ pub(crate) fn translate(
         statuses.routes.extend(status);
     }
     assemble(&listeners, gathered, builder);
+    streams::translate(&env, builder, statuses);
 }
 
 /// One virtual host per host name a route serves on a port. A virtual host
@@ -211,10 +216,11 @@ struct Env<'a, 'r> {
     labels: &'a BTreeMap<&'a str, &'a BTreeMap<String, String>>,
 }
 
-/// Gateways of served classes: their listeners (HTTP ones declared on the
-/// table) and their status.
+/// Gateways of served classes: their listeners (the programmed ones
+/// declared on the table, with their TLS servers) and their status.
 fn gateways(
     inputs: &Inputs,
+    store: &SecretStore<'_>,
     served: &BTreeSet<String>,
     builder: &mut TableBuilder,
     statuses: &mut Statuses,
@@ -227,10 +233,10 @@ fn gateways(
         }
         let index = statuses.gateways.len();
         let mut status = new_status(gateway);
-        let found = listeners::listeners(inputs, gateway, index, &mut status);
-        for listener in &found {
-            if listener.programmed && listener.protocol == Protocol::Http {
-                builder.listener(listener.port, ListenerProtocol::Http);
+        let mut found = listeners::listeners(inputs, store, gateway, index, &mut status);
+        for listener in &mut found {
+            if listener.programmed {
+                declare(listener, builder, &mut status);
             }
         }
         status.conditions = gateway_conditions(gateway, &found);
@@ -239,6 +245,61 @@ fn gateways(
         all.extend(found);
     }
     (all, keys)
+}
+
+/// Declares a programmed listener's port and TLS server. A port another
+/// Gateway (or an Istio server, or an Ingress) already uses with another
+/// protocol makes it `Accepted=False PortUnavailable`; an SNI name another
+/// Gateway already serves on the port makes it `Conflicted`.
+fn declare(listener: &mut GatewayListener, builder: &mut TableBuilder, status: &mut GatewayStatus) {
+    let port = listener.port;
+    let protocol = match listener.protocol {
+        Protocol::Http => ListenerProtocol::Http,
+        Protocol::Https => ListenerProtocol::Https,
+        Protocol::Tls => ListenerProtocol::Tls,
+        Protocol::Tcp => ListenerProtocol::Tcp,
+    };
+    let taken = listener
+        .tls
+        .as_ref()
+        .and_then(|tls| builder.sni_taken(port, &tls.server_names));
+    let refusal = if let Some((host, earlier)) = taken {
+        Some((
+            Condition::new(
+                "Conflicted",
+                true,
+                "HostnameConflict",
+                format!("host {host} is already served on port {port} by {earlier}"),
+            ),
+            "hostname conflicts with another Gateway's listener".to_owned(),
+        ))
+    } else if !builder.listener(port, protocol) {
+        let message = format!("port {port} is already used with another protocol");
+        Some((
+            Condition::new("Accepted", false, "PortUnavailable", message.clone()),
+            message,
+        ))
+    } else {
+        None
+    };
+    let conditions = &mut status.listeners[listener.status_listener].conditions;
+    let Some((condition, message)) = refusal else {
+        if let Some(tls) = &listener.tls {
+            builder.tls_server(port, tls.clone());
+        }
+        return;
+    };
+    listener.programmed = false;
+    listener.usable = false;
+    let generation = listener.generation;
+    for existing in conditions.iter_mut() {
+        if existing.kind == condition.kind {
+            *existing = condition.clone().at_generation(generation);
+        } else if existing.kind == "Programmed" {
+            *existing =
+                Condition::new("Programmed", false, "Invalid", message.clone()).at_generation(generation);
+        }
+    }
 }
 
 fn new_status(gateway: &KubeGateway) -> GatewayStatus {

@@ -28,7 +28,7 @@ use crate::builder::TableBuilder;
 
 /// Routes of every served Ingress, in gathering order (oldest Ingress,
 /// then namespace/name, then rule and path order).
-#[derive(Default)]
+#[derive(Default, Clone)]
 pub(crate) struct Gathered {
     pub rules: Vec<(HostPattern, Rank, Route)>,
     /// The default backend's route and the Ingress (`namespace/name`) it

@@ -1,5 +1,5 @@
-//! Kubernetes `Ingress` (+ `IngressClass`) → listener port 80 and its
-//! virtual hosts, as the Kubernetes spec defines Ingress and, where the
+//! Kubernetes `Ingress` (+ `IngressClass`) → listener port 80 (and 443 for
+//! `spec.tls`) and its virtual hosts, as the Kubernetes spec defines Ingress and, where the
 //! spec leaves it to the controller, as Istio does
 //! (`pilot/pkg/config/kube/ingress`):
 //! - `class`: which Ingresses are ours;
@@ -9,7 +9,8 @@
 //!   backends are refused;
 //! - `hosts`: exact and one-label wildcard hosts, and how rules of several
 //!   hosts and the default backend share the one virtual host a request
-//!   gets.
+//!   gets;
+//! - `tls`: TLS servers on port 443, which serves the same rules as 80.
 //!
 //! Every Ingress gets a status: served (and why it is ours) or not (and
 //! why), with a warning for each path, rule or TLS entry not served.
@@ -19,24 +20,27 @@ mod class;
 mod hosts;
 mod paths;
 mod rules;
+mod tls;
 
 use vestibule_api::{Ingress, Inputs};
 use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
 use vestibule_ir::ListenerProtocol;
 
 use crate::builder::TableBuilder;
+use crate::secrets::SecretStore;
 use crate::services::Registry;
 use crate::GatewayIdentity;
 use class::Decision;
 
 /// "Currently the port of an Ingress is implicitly :80 for http and :443
-/// for https" (`IngressRule.host`). 443 waits for TLS termination.
+/// for https" (`IngressRule.host`).
 const HTTP_PORT: u16 = 80;
 
 pub(crate) fn translate(
     inputs: &Inputs,
     identity: &GatewayIdentity,
     registry: &Registry<'_>,
+    store: &SecretStore<'_>,
     builder: &mut TableBuilder,
     statuses: &mut Statuses,
 ) {
@@ -50,6 +54,7 @@ pub(crate) fn translate(
     let listening = wanted && builder.listener(HTTP_PORT, ListenerProtocol::Http);
     let env = backend::Env { inputs, registry };
     let mut gathered = hosts::Gathered::default();
+    let mut https = false;
     for (ingress, decision) in ingresses.into_iter().zip(decisions) {
         let status = match decision {
             Decision::Ignored(why) => not_served(ingress, "IgnoredClass", why),
@@ -59,7 +64,14 @@ pub(crate) fn translate(
                 format!("port {HTTP_PORT} is already used with another protocol"),
             ),
             Decision::Served(why) => {
-                let warnings = rules::convert(ingress, &env, builder, &mut gathered);
+                let mut warnings = rules::convert(ingress, &env, builder, &mut gathered);
+                warnings.extend(tls::servers(
+                    ingress,
+                    identity,
+                    store,
+                    builder,
+                    &mut https,
+                ));
                 status(
                     ingress,
                     Condition::new("Accepted", true, "Accepted", why),
@@ -68,6 +80,9 @@ pub(crate) fn translate(
             }
         };
         statuses.ingresses.push(status);
+    }
+    if https {
+        hosts::place(builder, tls::HTTPS_PORT, gathered.clone());
     }
     if listening {
         hosts::place(builder, HTTP_PORT, gathered);

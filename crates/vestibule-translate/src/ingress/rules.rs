@@ -39,7 +39,6 @@ pub(crate) fn convert(
         }
     }
     default_backend(ingress, env, builder, gathered, &mut warnings);
-    tls(ingress, &mut warnings);
     if ingress.spec.rules.is_empty() && default_field(ingress).is_none() {
         warnings.push("has neither rules nor defaultBackend: nothing is served".to_owned());
     }
@@ -108,24 +107,6 @@ fn default_field(ingress: &Ingress) -> Option<(&'static str, &IngressBackend)> {
         (Some(backend), _) => Some(("spec.defaultBackend", backend)),
         (None, Some(backend)) => Some(("spec.backend", backend)),
         (None, None) => None,
-    }
-}
-
-/// TLS termination is not implemented by the data plane yet, so port 443
-/// is not opened; the intent is recorded so nobody believes it is served.
-fn tls(ingress: &Ingress, warnings: &mut Vec<String>) {
-    for (index, tls) in ingress.spec.tls.iter().enumerate() {
-        let hosts = if tls.hosts.is_empty() {
-            "every host".to_owned()
-        } else {
-            tls.hosts.join(", ")
-        };
-        let secret = tls.secret_name.as_deref().unwrap_or("<none>");
-        warnings.push(format!(
-            "spec.tls[{index}]: TLS for hosts {hosts} (secret {secret}) is not served yet: \
-             vestibule does not terminate TLS yet, so port 443 stays closed; \
-             these hosts are served over plain HTTP on port 80 only"
-        ));
     }
 }
 

@@ -1,29 +1,36 @@
-//! Istio `Gateway`: which ones select this workload, and the HTTP servers
-//! they declare.
+//! Istio `Gateway`: which ones select this workload, and the servers they
+//! declare (HTTP, HTTPS, TLS, TCP), validated.
 
 use std::collections::BTreeMap;
 
 use vestibule_api::istio::Server;
 use vestibule_api::IstioGateway;
 use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus};
+use vestibule_ir::{HostPattern, ListenerProtocol, TlsServer};
 
+use crate::secrets::SecretStore;
 use crate::GatewayIdentity;
 
 /// `namespace/name` of a Gateway.
 pub(crate) type GatewayKey = (String, String);
 
-/// One server of a selected Gateway that serves HTTP.
+/// One accepted server of a selected Gateway.
 #[derive(Debug)]
-pub(crate) struct HttpServer {
+pub(crate) struct GatewayServer {
     pub gateway: GatewayKey,
     pub port: u16,
+    pub protocol: ListenerProtocol,
     /// `(namespace scope, host)`; scope `None` means any namespace.
     pub hosts: Vec<(Option<String>, String)>,
     /// Index into the gateway's status listeners.
     pub status_index: usize,
+    /// HTTP with `tls.httpsRedirect`: its virtual hosts require TLS.
+    pub https_redirect: bool,
+    /// HTTPS and TLS: the server a connection's SNI picks.
+    pub tls: Option<TlsServer>,
 }
 
-impl HttpServer {
+impl GatewayServer {
     /// The hosts this server offers to a VirtualService in `namespace`.
     pub(super) fn hosts_for<'s>(
         &'s self,
@@ -33,6 +40,28 @@ impl HttpServer {
             .iter()
             .filter(move |(scope, _)| scope.as_deref().is_none_or(|scope| scope == namespace))
             .map(|(_, host)| host.as_str())
+    }
+
+    /// HTTP and HTTPS servers carry VirtualService `http` routes.
+    pub(super) fn serves_http(&self) -> bool {
+        matches!(
+            self.protocol,
+            ListenerProtocol::Http | ListenerProtocol::Https
+        )
+    }
+
+    /// A TLS server that forwards the raw stream (VirtualService `tls`
+    /// routes).
+    pub(super) fn is_passthrough(&self) -> bool {
+        self.protocol == ListenerProtocol::Tls
+            && self.tls.as_ref().is_some_and(|tls| tls.termination.is_none())
+    }
+
+    /// TCP servers and terminating TLS servers carry VirtualService `tcp`
+    /// routes.
+    pub(super) fn serves_tcp(&self) -> bool {
+        self.protocol == ListenerProtocol::Tcp
+            || (self.protocol == ListenerProtocol::Tls && !self.is_passthrough())
     }
 }
 
@@ -57,56 +86,47 @@ fn parse_server_host(entry: &str, gateway_namespace: &str) -> (Option<String>, S
     }
 }
 
-pub(crate) enum ServerKind {
-    Http,
-    Unsupported(String),
-}
-
-/// The protocols an HTTP connection manager serves (codec AUTO: HTTP/1.1
-/// and h2c on one port).
-pub(crate) fn server_kind(server: &Server) -> ServerKind {
+/// The listener protocol a server's port protocol asks for, or why it
+/// cannot be served.
+pub(crate) fn server_protocol(server: &Server) -> Result<ListenerProtocol, String> {
     match server.port.protocol.to_ascii_uppercase().as_str() {
-        "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB" => ServerKind::Http,
-        "" => ServerKind::Unsupported("server port has no protocol".to_owned()),
-        other => ServerKind::Unsupported(format!(
-            "protocol {other} is not supported yet (HTTP, HTTP2, GRPC are)"
+        // An HTTP connection manager with codec AUTO: HTTP/1.1 and h2c.
+        "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB" => Ok(ListenerProtocol::Http),
+        "HTTPS" => Ok(ListenerProtocol::Https),
+        "TLS" => Ok(ListenerProtocol::Tls),
+        // Istio serves these at a gateway as opaque TCP.
+        "TCP" | "MONGO" | "MYSQL" | "REDIS" => Ok(ListenerProtocol::Tcp),
+        "" => Err("server port has no protocol".to_owned()),
+        other => Err(format!(
+            "protocol {other} is not supported (HTTP, HTTP2, GRPC, GRPC-WEB, HTTPS, TLS, TCP, \
+             MONGO, MYSQL, REDIS are)"
         )),
     }
 }
 
-/// Builds the status entry of a Gateway and its HTTP servers.
-pub(crate) fn http_servers(gateway: &IstioGateway, status: &mut GatewayStatus) -> Vec<HttpServer> {
+/// Validates the servers of a Gateway, records a status entry for each,
+/// and returns the accepted ones with their TLS servers built. Listener
+/// ports are declared by the caller, which knows the other Gateways.
+pub(crate) fn servers(
+    gateway: &IstioGateway,
+    identity: &GatewayIdentity,
+    store: &SecretStore<'_>,
+    status: &mut GatewayStatus,
+) -> Vec<GatewayServer> {
     let key = (gateway.namespace().to_owned(), gateway.name().to_owned());
     let mut servers = Vec::new();
     for (index, server) in gateway.spec.servers.iter().enumerate() {
         let name = server_name(server, index);
-        let port = u16::try_from(server.port.number).ok().filter(|p| *p != 0);
-        let condition = match (server_kind(server), port) {
-            (_, None) => Condition::new(
-                "Accepted",
-                false,
-                "UnsupportedValue",
-                format!("invalid port number {}", server.port.number),
-            ),
-            (ServerKind::Unsupported(why), _) => {
-                Condition::new("Accepted", false, "UnsupportedProtocol", why)
-            }
-            (ServerKind::Http, _) if server.hosts.is_empty() => {
-                Condition::new("Accepted", false, "UnsupportedValue", "server has no hosts")
-            }
-            (ServerKind::Http, Some(port)) => {
-                servers.push(HttpServer {
+        let condition = match accept(gateway, server, identity, store) {
+            Ok((accepted, notes)) => {
+                servers.push(GatewayServer {
                     gateway: key.clone(),
-                    port,
-                    hosts: server
-                        .hosts
-                        .iter()
-                        .map(|host| parse_server_host(host, gateway.namespace()))
-                        .collect(),
                     status_index: status.listeners.len(),
+                    ..accepted
                 });
-                Condition::new("Accepted", true, "Accepted", "")
+                Condition::new("Accepted", true, "Accepted", notes.join("; "))
             }
+            Err((reason, message)) => Condition::new("Accepted", false, reason, message),
         };
         status.listeners.push(ListenerStatus {
             name,
@@ -116,6 +136,88 @@ pub(crate) fn http_servers(gateway: &IstioGateway, status: &mut GatewayStatus) -
         });
     }
     servers
+}
+
+/// `(reason, message)` of a rejected server.
+type Rejection = (&'static str, String);
+
+/// One server, checked; with the notes for its `Accepted` condition.
+fn accept(
+    gateway: &IstioGateway,
+    server: &Server,
+    identity: &GatewayIdentity,
+    store: &SecretStore<'_>,
+) -> Result<(GatewayServer, Vec<String>), Rejection> {
+    let port = u16::try_from(server.port.number)
+        .ok()
+        .filter(|p| *p != 0)
+        .ok_or_else(|| {
+            (
+                "UnsupportedValue",
+                format!("invalid port number {}", server.port.number),
+            )
+        })?;
+    let protocol = server_protocol(server).map_err(|why| ("UnsupportedProtocol", why))?;
+    if server.hosts.is_empty() {
+        return Err(("UnsupportedValue", "server has no hosts".to_owned()));
+    }
+    let hosts: Vec<(Option<String>, String)> = server
+        .hosts
+        .iter()
+        .map(|host| parse_server_host(host, gateway.namespace()))
+        .collect();
+    let mut notes = Vec::new();
+    let tls = match protocol {
+        ListenerProtocol::Https | ListenerProtocol::Tls => {
+            let names = server_names(&hosts);
+            let name = format!(
+                "https.{port}.{}.{}.{}",
+                server.port.name,
+                gateway.name(),
+                gateway.namespace()
+            );
+            let built = super::tls::server(server, protocol, identity, store)
+                .map_err(|why| ("InvalidTLSConfig", why))?;
+            notes = built.notes;
+            Some(TlsServer {
+                name,
+                server_names: names,
+                termination: built.termination,
+                misdirected_status: 404,
+            })
+        }
+        ListenerProtocol::Http | ListenerProtocol::Tcp => None,
+    };
+    let https_redirect = protocol == ListenerProtocol::Http
+        && server.tls.as_ref().is_some_and(|tls| tls.https_redirect);
+    Ok((
+        GatewayServer {
+            gateway: (String::new(), String::new()),
+            port,
+            protocol,
+            hosts,
+            status_index: 0,
+            https_redirect,
+            tls,
+        },
+        notes,
+    ))
+}
+
+/// SNI names of a TLS server: its hosts without namespace scopes; a `*`
+/// host makes it the port's default server (every SNI, and none).
+fn server_names(hosts: &[(Option<String>, String)]) -> Vec<HostPattern> {
+    let mut names: Vec<HostPattern> = Vec::new();
+    for (_, host) in hosts {
+        let pattern = HostPattern::parse(host, false);
+        if pattern == HostPattern::Any {
+            return Vec::new();
+        }
+        if !names.contains(&pattern) {
+            names.push(pattern);
+        }
+    }
+    names
 }
 
 fn server_name(server: &Server, index: usize) -> String {

@@ -2,6 +2,11 @@
 //! the way Istio builds a gateway's route configuration
 //! (`pilot/pkg/networking/core/gateway.go`):
 //! - all plain-text HTTP servers on one port share one route table;
+//! - HTTPS and TLS servers are TLS servers of their port, picked by SNI; a
+//!   later server repeating a host of an earlier one on the port is dropped;
+//!   HTTPS servers carry `http` routes as HTTP servers do;
+//! - `tls` routes (passthrough, by SNI) and `tcp` routes (TCP servers and
+//!   terminating TLS servers) become connection routes (`streams`);
 //! - one virtual host per host in (server hosts ∩ VirtualService hosts);
 //! - several VirtualServices for one host are concatenated oldest first,
 //!   then every catch-all route moves to the end; the first match wins.
@@ -9,27 +14,31 @@
 mod gateway;
 mod matches;
 mod rules;
+mod streams;
+mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use vestibule_api::{Inputs, VirtualService};
 use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
-use vestibule_ir::{ListenerProtocol, PathMatch, Route};
+use vestibule_ir::{PathMatch, Route};
 
 use crate::builder::TableBuilder;
+use crate::secrets::SecretStore;
 use crate::services::Registry;
 use crate::GatewayIdentity;
-use gateway::{GatewayKey, HttpServer};
+use gateway::{GatewayKey, GatewayServer};
 use rules::CandidateRoute;
 
 pub(crate) fn translate(
     inputs: &Inputs,
     identity: &GatewayIdentity,
     registry: &Registry<'_>,
+    store: &SecretStore<'_>,
     builder: &mut TableBuilder,
     statuses: &mut Statuses,
 ) {
-    let servers = selected_servers(inputs, identity, builder, statuses);
+    let servers = selected_servers(inputs, identity, store, builder, statuses);
     let mut attached: BTreeMap<(GatewayKey, usize), BTreeSet<String>> = BTreeMap::new();
     for vs in crate::by_creation(&inputs.virtual_services) {
         let status = bind_virtual_service(vs, &servers, registry, builder, &mut attached);
@@ -48,31 +57,29 @@ pub(crate) fn translate(
     builder.arrange_routes(move_catch_alls_last);
 }
 
-/// HTTP servers of the Gateways that select this workload, with a status
-/// for every Gateway. Declares their listener ports.
+/// Servers of the Gateways that select this workload, with a status for
+/// every Gateway. Declares their listener ports and TLS servers.
 fn selected_servers(
     inputs: &Inputs,
     identity: &GatewayIdentity,
+    store: &SecretStore<'_>,
     builder: &mut TableBuilder,
     statuses: &mut Statuses,
-) -> Vec<HttpServer> {
+) -> Vec<GatewayServer> {
     let mut servers = Vec::new();
     for gateway in crate::by_creation(&inputs.gateways) {
         let selected = gateway::selects(gateway, identity);
         let mut status = gateway::new_status(gateway, selected);
         if selected {
-            for server in gateway::http_servers(gateway, &mut status) {
-                if builder.listener(server.port, ListenerProtocol::Http) {
-                    servers.push(server);
-                } else {
-                    let listener = &mut status.listeners[server.status_index];
-                    listener.conditions = vec![Condition::new(
-                        "Accepted",
-                        false,
-                        "ProtocolConflict",
-                        format!("port {} is already used with another protocol", server.port),
-                    )
-                    .at_generation(gateway.meta.generation)];
+            for server in gateway::servers(gateway, identity, store, &mut status) {
+                match declare(&server, builder) {
+                    Ok(()) => servers.push(server),
+                    Err((reason, message)) => {
+                        let listener = &mut status.listeners[server.status_index];
+                        listener.conditions =
+                            vec![Condition::new("Accepted", false, reason, message)
+                                .at_generation(gateway.meta.generation)];
+                    }
                 }
             }
         }
@@ -81,9 +88,35 @@ fn selected_servers(
     servers
 }
 
+/// Declares a server's port and TLS server, or says why it is dropped: its
+/// port already speaks another protocol, or (Istio "duplicate host names")
+/// one of its SNI names is already served on the port by an earlier server.
+fn declare(server: &GatewayServer, builder: &mut TableBuilder) -> Result<(), (&'static str, String)> {
+    let port = server.port;
+    if let Some(tls) = &server.tls {
+        let taken = builder.sni_taken(port, &tls.server_names);
+        if let Some((host, earlier)) = taken {
+            return Err((
+                "DuplicateHost",
+                format!("host {host} is already served on port {port} by TLS server {earlier}"),
+            ));
+        }
+    }
+    if !builder.listener(port, server.protocol) {
+        return Err((
+            "ProtocolConflict",
+            format!("port {port} is already used with another protocol"),
+        ));
+    }
+    if let Some(tls) = &server.tls {
+        builder.tls_server(port, tls.clone());
+    }
+    Ok(())
+}
+
 fn bind_virtual_service(
     vs: &VirtualService,
-    servers: &[HttpServer],
+    servers: &[GatewayServer],
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
     attached: &mut BTreeMap<(GatewayKey, usize), BTreeSet<String>>,
@@ -102,28 +135,28 @@ fn bind_virtual_service(
         .iter()
         .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
         .collect();
-    let bindings = bindings(vs, &gateways, servers);
-    if bindings.is_empty() {
-        let reason = if gateways.is_empty() {
-            "MeshOnly"
-        } else {
-            "NoMatchingGateway"
-        };
-        let message = if gateways.is_empty() {
-            "binds no ingress gateway (gateways is empty or only `mesh`)".to_owned()
-        } else {
-            "no server of a Gateway it names, selected by this workload, has a matching host"
-                .to_owned()
-        };
-        status
-            .conditions
-            .push(Condition::new("Accepted", false, reason, message).at_generation(generation));
-        return status;
-    }
+    // A VirtualService with only tls or tcp rules binds no virtual host.
+    let binds_http =
+        !vs.spec.http.is_empty() || (vs.spec.tls.is_empty() && vs.spec.tcp.is_empty());
+    let bindings = if binds_http {
+        bindings(vs, &gateways, servers)
+    } else {
+        Vec::new()
+    };
     // Backends go to a scratch builder until the whole VirtualService is
     // known to be valid: a rejected one must not leave backends behind.
     let mut scratch = TableBuilder::default();
-    let converted = match rules::convert(vs, registry, &mut scratch) {
+    let converted = rules::convert(vs, registry, &mut scratch).and_then(|http| {
+        let streams = streams::convert(vs, &gateways, servers, registry, &mut scratch)?;
+        Ok((http, streams))
+    });
+    if bindings.is_empty() && converted.as_ref().is_ok_and(|(_, s)| s.placed.is_empty()) {
+        status
+            .conditions
+            .push(not_bound(&gateways).at_generation(generation));
+        return status;
+    }
+    let (converted, streams) = match converted {
         Ok(converted) => converted,
         Err((field, message)) => {
             status.conditions.push(
@@ -135,8 +168,10 @@ fn bind_virtual_service(
     };
     builder.adopt_backends(scratch);
     status.warnings = converted.warnings;
+    status.warnings.extend(streams.warnings);
+    let key = format!("{}/{}", vs.namespace(), vs.name());
     for binding in &bindings {
-        let bound: Vec<&HttpServer> = binding
+        let bound: Vec<&GatewayServer> = binding
             .servers
             .iter()
             .map(|&index| &servers[index])
@@ -145,18 +180,47 @@ fn bind_virtual_service(
             attached
                 .entry((server.gateway.clone(), server.status_index))
                 .or_default()
-                .insert(format!("{}/{}", vs.namespace(), vs.name()));
+                .insert(key.clone());
         }
         let routes = routes_for(&converted.routes, &gateways, &bound);
-        builder
-            .virtual_host(binding.port, &binding.domain)
-            .routes
-            .extend(routes);
+        let require_tls = bound.iter().any(|server| server.https_redirect);
+        let vhost = builder.virtual_host(binding.port, &binding.domain);
+        vhost.routes.extend(routes);
+        vhost.require_tls |= require_tls;
+    }
+    for placed in streams.placed {
+        for &index in &placed.servers {
+            let server = &servers[index];
+            attached
+                .entry((server.gateway.clone(), server.status_index))
+                .or_default()
+                .insert(key.clone());
+        }
+        builder.stream_route(placed.port, placed.route);
     }
     status
         .conditions
         .push(Condition::new("Accepted", true, "Accepted", "").at_generation(generation));
     status
+}
+
+/// Why a VirtualService binds no server.
+fn not_bound(gateways: &[GatewayKey]) -> Condition {
+    if gateways.is_empty() {
+        Condition::new(
+            "Accepted",
+            false,
+            "MeshOnly",
+            "binds no ingress gateway (gateways is empty or only `mesh`)",
+        )
+    } else {
+        Condition::new(
+            "Accepted",
+            false,
+            "NoMatchingGateway",
+            "no server of a Gateway it names, selected by this workload, has a matching host",
+        )
+    }
 }
 
 struct Binding {
@@ -172,7 +236,11 @@ struct Binding {
 /// once per port even when several servers (of several Gateways) offer it;
 /// the binding keeps all of them, as Istio appends the routes each server's
 /// Gateway gets to the one virtual host.
-fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]) -> Vec<Binding> {
+fn bindings(
+    vs: &VirtualService,
+    gateways: &[GatewayKey],
+    servers: &[GatewayServer],
+) -> Vec<Binding> {
     let match_gateways: Vec<GatewayKey> = vs
         .spec
         .http
@@ -183,6 +251,9 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
         .collect();
     let mut found: Vec<Binding> = Vec::new();
     for (index, server) in servers.iter().enumerate() {
+        if !server.serves_http() {
+            continue;
+        }
         if !gateways.contains(&server.gateway) && !match_gateways.contains(&server.gateway) {
             continue;
         }
@@ -214,7 +285,7 @@ fn bindings(vs: &VirtualService, gateways: &[GatewayKey], servers: &[HttpServer]
 fn routes_for(
     routes: &[CandidateRoute],
     gateways: &[GatewayKey],
-    servers: &[&HttpServer],
+    servers: &[&GatewayServer],
 ) -> Vec<Route> {
     routes
         .iter()

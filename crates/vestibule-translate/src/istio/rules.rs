@@ -2,7 +2,7 @@
 //! becomes its own route, as Istio makes one Envoy route per match: order is
 //! kept, and catch-all detection works per match.
 
-use vestibule_api::istio::{HeaderOperations, Headers, HttpRetry, HttpRoute};
+use vestibule_api::istio::{Destination, HeaderOperations, Headers, HttpRetry, HttpRoute};
 use vestibule_api::VirtualService;
 use vestibule_ir::{
     CorsPolicy, DirectResponse, Forward, HeaderMutations, Mirror, PathRewrite, Redirect, RetryOn,
@@ -239,31 +239,24 @@ fn forward(
     builder: &mut TableBuilder,
     warnings: &mut Vec<String>,
 ) -> Result<RouteAction, FieldError> {
-    let weights = weights(rule, field)?;
+    let weights = weights(
+        &rule.route.iter().map(|d| d.weight).collect::<Vec<_>>(),
+        field,
+    )?;
     let mut backends = Vec::new();
     for (index, (destination, weight)) in rule.route.iter().zip(weights).enumerate() {
         if weight == 0 {
             continue;
         }
         let field = format!("{field}.route[{index}]");
-        let port = destination
-            .destination
-            .port
-            .as_ref()
-            .and_then(|port| u16::try_from(port.number).ok())
-            .filter(|port| *port != 0);
-        if destination.destination.subset.is_some() {
-            warnings.push(format!(
-                "{field}.destination.subset is not supported yet and is ignored"
-            ));
-        }
-        let backend = match registry.resolve(&destination.destination.host, vs.namespace(), port) {
-            Ok(target) => builder.backend(registry, &target),
-            Err(error) => {
-                warnings.push(format!("{field}.destination: {error}"));
-                builder.missing_backend(&destination.destination.host, vs.namespace(), port)
-            }
-        };
+        let backend = destination_backend(
+            vs,
+            &destination.destination,
+            &field,
+            registry,
+            builder,
+            warnings,
+        );
         let (request_headers, response_headers) =
             header_mutations(destination.headers.as_ref(), &field)?;
         backends.push(WeightedBackend {
@@ -314,23 +307,50 @@ fn forward(
     }))
 }
 
-/// Istio weights: one destination gets everything whatever its weight;
-/// with several, weights are relative, 0 drops a destination, and they may
-/// not all be 0. Unset weights count as 0 unless none is set (equal split).
-fn weights(rule: &HttpRoute, field: &str) -> Result<Vec<u32>, FieldError> {
-    if rule.route.len() == 1 {
+/// The backend of a `route[].destination` (`field` names the entry): the
+/// Service or ServiceEntry it names, or (with a warning) a backend without
+/// endpoints, as Istio routes to a cluster that does not exist.
+pub(crate) fn destination_backend(
+    vs: &VirtualService,
+    destination: &Destination,
+    field: &str,
+    registry: &Registry<'_>,
+    builder: &mut TableBuilder,
+    warnings: &mut Vec<String>,
+) -> String {
+    let port = destination
+        .port
+        .as_ref()
+        .and_then(|port| u16::try_from(port.number).ok())
+        .filter(|port| *port != 0);
+    if destination.subset.is_some() {
+        warnings.push(format!(
+            "{field}.destination.subset is not supported yet and is ignored"
+        ));
+    }
+    match registry.resolve(&destination.host, vs.namespace(), port) {
+        Ok(target) => builder.backend(registry, &target),
+        Err(error) => {
+            warnings.push(format!("{field}.destination: {error}"));
+            builder.missing_backend(&destination.host, vs.namespace(), port)
+        }
+    }
+}
+
+/// Istio weights of a rule's `route` entries: one destination gets
+/// everything whatever its weight; with several, weights are relative, 0
+/// drops a destination, and they may not all be 0. Unset weights count as
+/// 0 unless none is set (equal split).
+pub(crate) fn weights(given: &[Option<i64>], field: &str) -> Result<Vec<u32>, FieldError> {
+    if given.len() == 1 {
         return Ok(vec![1]);
     }
-    if rule
-        .route
-        .iter()
-        .all(|destination| destination.weight.is_none())
-    {
-        return Ok(vec![1; rule.route.len()]);
+    if given.iter().all(Option::is_none) {
+        return Ok(vec![1; given.len()]);
     }
-    let mut weights = Vec::with_capacity(rule.route.len());
-    for (index, destination) in rule.route.iter().enumerate() {
-        let weight = destination.weight.unwrap_or(0);
+    let mut weights = Vec::with_capacity(given.len());
+    for (index, weight) in given.iter().enumerate() {
+        let weight = weight.unwrap_or(0);
         let weight = u32::try_from(weight).map_err(|_| {
             (
                 format!("{field}.route[{index}].weight"),

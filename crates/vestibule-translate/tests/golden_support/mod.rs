@@ -3,6 +3,9 @@
 //! what exists when the wanted one does not.
 
 use std::path::Path;
+use std::sync::Arc;
+
+pub(crate) mod certs;
 
 use vestibule_api::{Inputs, Loaded};
 use vestibule_ir::{Listener, Route, RouteAction, VirtualHost};
@@ -20,6 +23,7 @@ pub(crate) fn run_case(path: &Path) -> (Inputs, Translation) {
         text.starts_with('#'),
         "{file} must start with a `#` comment saying what it pins and the expected outcome"
     );
+    let text = certs::expand(&text);
     let mut loaded = Loaded::default();
     vestibule_api::load_str(file, &text, &mut loaded);
     assert!(
@@ -32,7 +36,8 @@ pub(crate) fn run_case(path: &Path) -> (Inputs, Translation) {
         "{file}: load warnings: {:#?}",
         loaded.warnings
     );
-    let translation = translate(&loaded.inputs, &GatewayIdentity::default());
+    let mut translation = translate(&loaded.inputs, &GatewayIdentity::default());
+    certs::redact(Arc::make_mut(&mut translation.table));
     (loaded.inputs, translation)
 }
 

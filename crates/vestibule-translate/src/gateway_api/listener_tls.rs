@@ -1,0 +1,241 @@
+//! The TLS side of a Gateway listener: its certificates (`certificateRefs`,
+//! Secrets, cross-namespace with a ReferenceGrant), client certificate
+//! validation (`caCertificateRefs`: ConfigMaps key `ca.crt`, or Secrets),
+//! and the TLS server the data plane picks by SNI.
+
+use vestibule_api::gateway_api::{FrontendTlsValidation, Listener, ObjectReference, GROUP};
+use vestibule_api::{Inputs, KubeGateway};
+use vestibule_ir::status::Condition;
+use vestibule_ir::{
+    CertifiedKey, ClientValidation, HostPattern, Pem, TlsServer, TlsTermination, TlsVersion,
+};
+
+use super::refs::{permitted, From};
+use crate::secrets::{CaBundle, SecretStore};
+
+/// "Implementations SHOULD return 421 when the SNI and the Host do not
+/// select the same listener" (GatewayHTTPSListenerDetectMisdirectedRequests).
+const MISDIRECTED: u16 = 421;
+
+pub(crate) struct Lookup<'a, 's> {
+    pub inputs: &'a Inputs,
+    pub store: &'a SecretStore<'s>,
+    pub gateway: &'a KubeGateway,
+}
+
+impl Lookup<'_, '_> {
+    fn from(&self) -> From<'_> {
+        From {
+            group: GROUP,
+            kind: "Gateway",
+            namespace: self.gateway.namespace(),
+        }
+    }
+}
+
+/// A terminating listener's certificates, or the `ResolvedRefs=False`
+/// condition (InvalidCertificateRef, RefNotPermitted) of the first bad one.
+pub(crate) fn certificates(
+    lookup: &Lookup<'_, '_>,
+    listener: &Listener,
+) -> Result<Vec<CertifiedKey>, Condition> {
+    let refs = listener
+        .tls
+        .as_ref()
+        .map(|tls| tls.certificate_refs.as_slice())
+        .unwrap_or(&[]);
+    let invalid = |message: String| {
+        Condition::new("ResolvedRefs", false, "InvalidCertificateRef", message)
+    };
+    if refs.is_empty() {
+        return Err(invalid(format!(
+            "a terminating {} listener needs tls.certificateRefs",
+            listener.protocol
+        )));
+    }
+    let mut found = Vec::new();
+    for reference in refs {
+        let group = reference.group.as_deref().unwrap_or("");
+        let kind = reference.kind.as_deref().unwrap_or("Secret");
+        let namespace = reference
+            .namespace
+            .as_deref()
+            .unwrap_or(lookup.gateway.namespace());
+        if !group.is_empty() || kind != "Secret" {
+            return Err(invalid(format!(
+                "certificateRef {group}/{kind} is not a Secret"
+            )));
+        }
+        let grants = &lookup.inputs.reference_grants;
+        if !permitted(grants, &lookup.from(), "", "Secret", namespace, &reference.name) {
+            return Err(Condition::new(
+                "ResolvedRefs",
+                false,
+                "RefNotPermitted",
+                format!(
+                    "no ReferenceGrant in {namespace} allows this Gateway to use Secret {}",
+                    reference.name
+                ),
+            ));
+        }
+        let certificate = lookup
+            .store
+            .certified_key(namespace, &reference.name)
+            .map_err(|error| invalid(error.to_string()))?;
+        found.push(certificate);
+    }
+    Ok(found)
+}
+
+/// The client certificate validation that applies to an HTTPS listener:
+/// its own `tls.frontendValidation` (the pre-v1.5 field), else the
+/// Gateway's `tls.frontend.perPort` entry for its port, else
+/// `tls.frontend.default`.
+fn validation_for<'a>(gateway: &'a KubeGateway, listener: &'a Listener) -> Option<&'a FrontendTlsValidation> {
+    if let Some(own) = listener.tls.as_ref().and_then(|tls| tls.frontend_validation.as_ref()) {
+        return Some(own);
+    }
+    let frontend = gateway.spec.tls.as_ref()?.frontend.as_ref()?;
+    match frontend.per_port.iter().find(|p| p.port == listener.port) {
+        Some(per_port) => per_port.tls.validation.as_ref(),
+        None => frontend.default.validation.as_ref(),
+    }
+}
+
+/// What the CA references of a listener give.
+pub(crate) struct Validation {
+    pub client_validation: Option<ClientValidation>,
+    /// `ResolvedRefs=False` for a reference that could not be used.
+    pub problem: Option<Condition>,
+    /// No reference could be used: the listener is not accepted
+    /// (`Accepted=False NoValidCACertificate`).
+    pub fatal: bool,
+}
+
+/// Resolves the CA references that apply to an HTTPS listener. The valid
+/// ones are used (their bundles concatenated); a bad one is reported.
+pub(crate) fn client_validation(lookup: &Lookup<'_, '_>, listener: &Listener) -> Validation {
+    let Some(validation) = validation_for(lookup.gateway, listener) else {
+        return Validation {
+            client_validation: None,
+            problem: None,
+            fatal: false,
+        };
+    };
+    let mut bundles: Vec<CaBundle> = Vec::new();
+    let mut problem = None;
+    for reference in &validation.ca_certificate_refs {
+        match ca_bundle(lookup, reference) {
+            Ok(bundle) => bundles.push(bundle),
+            Err(condition) => {
+                problem.get_or_insert(condition);
+            }
+        }
+    }
+    if bundles.is_empty() {
+        let problem = problem.unwrap_or_else(|| {
+            Condition::new(
+                "ResolvedRefs",
+                false,
+                "InvalidCACertificateRef",
+                "frontend validation needs caCertificateRefs",
+            )
+        });
+        return Validation {
+            client_validation: None,
+            problem: Some(problem),
+            fatal: true,
+        };
+    }
+    let ca: String = bundles.iter().map(|b| b.pem.0.as_ref()).collect::<Vec<_>>().join("\n");
+    let source = bundles.iter().map(|b| b.source.as_str()).collect::<Vec<_>>().join(", ");
+    Validation {
+        client_validation: Some(ClientValidation {
+            ca: Pem(ca.into()),
+            source,
+            // AllowInsecureFallback: clients without a certificate get in.
+            // (The IR cannot let in a client whose certificate fails.)
+            optional: validation.mode.as_deref() == Some("AllowInsecureFallback"),
+            subject_alt_names: Vec::new(),
+            spki_sha256: Vec::new(),
+            cert_sha256: Vec::new(),
+        }),
+        problem,
+        fatal: false,
+    }
+}
+
+/// One CA reference: a ConfigMap (key `ca.crt`, Core) or a Secret
+/// (Implementation-specific), cross-namespace only with a ReferenceGrant.
+fn ca_bundle(lookup: &Lookup<'_, '_>, reference: &ObjectReference) -> Result<CaBundle, Condition> {
+    let group = reference.group.as_deref().unwrap_or("");
+    let kind = reference.kind.as_deref().unwrap_or("ConfigMap");
+    let namespace = reference
+        .namespace
+        .as_deref()
+        .unwrap_or(lookup.gateway.namespace());
+    if !(group.is_empty() || group == "core") || !matches!(kind, "ConfigMap" | "Secret") {
+        return Err(Condition::new(
+            "ResolvedRefs",
+            false,
+            "InvalidCACertificateKind",
+            format!("caCertificateRef {group}/{kind} is neither a ConfigMap nor a Secret"),
+        ));
+    }
+    let grants = &lookup.inputs.reference_grants;
+    if !permitted(grants, &lookup.from(), "", kind, namespace, &reference.name) {
+        return Err(Condition::new(
+            "ResolvedRefs",
+            false,
+            "RefNotPermitted",
+            format!(
+                "no ReferenceGrant in {namespace} allows this Gateway to use {kind} {}",
+                reference.name
+            ),
+        ));
+    }
+    let loaded = if kind == "ConfigMap" {
+        lookup.store.config_map_ca(namespace, &reference.name)
+    } else {
+        lookup.store.secret_ca(namespace, &reference.name)
+    };
+    loaded.map_err(|error| {
+        Condition::new(
+            "ResolvedRefs",
+            false,
+            "InvalidCACertificateRef",
+            error.to_string(),
+        )
+    })
+}
+
+/// The TLS server of a listener: named as Istio names a server's route
+/// table (`https.<port>.<listener>.<gateway>.<namespace>`), its hostname as
+/// SNI name (none: every SNI), 421 for misdirected requests.
+pub(crate) fn tls_server(
+    gateway: &KubeGateway,
+    listener: &Listener,
+    port: u16,
+    hostname: Option<&str>,
+    termination: Option<(Vec<CertifiedKey>, Option<ClientValidation>)>,
+) -> TlsServer {
+    TlsServer {
+        name: format!(
+            "https.{port}.{}.{}.{}",
+            listener.name,
+            gateway.name(),
+            gateway.namespace()
+        ),
+        server_names: hostname
+            .map(|name| vec![HostPattern::parse(name, false)])
+            .unwrap_or_default(),
+        termination: termination.map(|(certificates, client_validation)| TlsTermination {
+            certificates,
+            client_validation,
+            min_version: TlsVersion::Tls12,
+            max_version: TlsVersion::Tls13,
+            cipher_suites: Vec::new(),
+        }),
+        misdirected_status: MISDIRECTED,
+    }
+}

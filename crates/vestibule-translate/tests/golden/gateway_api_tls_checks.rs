@@ -1,0 +1,161 @@
+//! Checks of the Gateway API TLS and TCP golden cases, in the style of
+//! [`super::CHECKS`].
+
+use vestibule_ir::{Listener, ListenerProtocol, TlsServer};
+use vestibule_translate::Translation;
+
+use super::{
+    cond, gateway, gw_listener, listener, listener_ports, parent, route_conditions, route_status,
+    Check, ACCEPTED, PROGRAMMED, RESOLVED,
+};
+
+pub(crate) const CHECKS: &[(&str, Check)] = &[
+    ("tls_and_tcp_routes", tls_and_tcp_routes),
+    ("frontend_validation", frontend_validation),
+];
+
+/// `(route name, SNI names, [(backend, weight)])` of a listener's stream routes.
+type Streams<'t> = Vec<(&'t str, Vec<String>, Vec<(&'t str, u32)>)>;
+
+fn streams(listener: &Listener) -> Streams<'_> {
+    listener
+        .stream_routes
+        .iter()
+        .map(|r| {
+            (
+                r.name.as_str(),
+                r.server_names.iter().map(ToString::to_string).collect(),
+                r.backends
+                    .iter()
+                    .map(|b| (b.backend.as_deref().unwrap_or("<none>"), b.weight))
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn svc(name: &str) -> String {
+    format!("outbound|7000||{name}.default.svc.cluster.local")
+}
+
+fn server<'l>(listener: &'l Listener, name: &str) -> &'l TlsServer {
+    listener
+        .tls_servers
+        .iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no TLS server {name} on {}", listener.name))
+}
+
+fn tls_and_tcp_routes(t: &Translation) {
+    assert_eq!(listener_ports(t), [80, 8443, 9000, 9001]);
+    let tls = listener(t, 8443);
+    assert_eq!(tls.protocol, ListenerProtocol::Tls);
+    let pass = server(tls, "https.8443.pass.gw.default");
+    assert!(pass.termination.is_none());
+    assert_eq!(pass.misdirected_status, 421);
+    let term = server(tls, "https.8443.term.gw.default");
+    assert!(term.termination.is_some());
+    let (s1, s2, s3) = (svc("s1"), svc("s2"), svc("s3"));
+    let none = "<none>";
+    assert_eq!(
+        streams(tls),
+        [
+            ("default.exact", vec!["a.example.com".to_owned()], vec![(s2.as_str(), 1)]),
+            ("default.unnamed", vec!["term.example.org".to_owned()], vec![(s3.as_str(), 1)]),
+            ("default.ghost", vec!["ghost.example.com".to_owned()], vec![(none, 1)]),
+            ("default.wild", vec!["*.example.com".to_owned()], vec![(s1.as_str(), 1)]),
+        ]
+    );
+    assert_eq!(
+        streams(listener(t, 9000)),
+        [
+            (
+                "default.weighted",
+                vec![],
+                vec![(s1.as_str(), 3), (s2.as_str(), 1), (s3.as_str(), 0)]
+            ),
+            ("default.second", vec![], vec![(s2.as_str(), 1)]),
+            ("default.everywhere", vec![], vec![(s3.as_str(), 1)]),
+            ("default.cross", vec![], vec![(none, 1)]),
+        ]
+    );
+    assert_eq!(
+        streams(listener(t, 9001)),
+        [("default.everywhere", vec![], vec![(s3.as_str(), 1)])]
+    );
+    let status = gateway(t, "default", "gw");
+    for (name, attached) in [("pass", 3), ("term", 1), ("tcp-a", 4), ("tcp-b", 1), ("web", 0)] {
+        let listener = gw_listener(status, name);
+        assert_eq!(listener.attached_routes, attached, "{name}");
+        assert_eq!(cond(&listener.conditions, "Programmed"), PROGRAMMED, "{name}");
+    }
+    for (kind, name) in [
+        ("TLSRoute", "wild"),
+        ("TLSRoute", "exact"),
+        ("TLSRoute", "unnamed"),
+        ("TCPRoute", "weighted"),
+        ("TCPRoute", "second"),
+        ("TCPRoute", "everywhere"),
+    ] {
+        let status = route_status(t, kind, "default", name);
+        assert_eq!(route_conditions(status), [ACCEPTED, RESOLVED], "{name}");
+    }
+    let refused = |kind: &str, name: &str| route_conditions(route_status(t, kind, "default", name));
+    assert_eq!(
+        refused("TLSRoute", "elsewhere"),
+        [("False", "NoMatchingListenerHostname"), RESOLVED]
+    );
+    assert_eq!(
+        refused("TLSRoute", "ghost"),
+        [ACCEPTED, ("False", "BackendNotFound")]
+    );
+    assert_eq!(
+        refused("TCPRoute", "to-http"),
+        [("False", "NotAllowedByListeners"), RESOLVED]
+    );
+    assert_eq!(
+        refused("TCPRoute", "cross"),
+        [ACCEPTED, ("False", "RefNotPermitted")]
+    );
+    let to_http = route_status(t, "TCPRoute", "default", "to-http");
+    assert_eq!(parent(to_http, "default/gw/web").conditions.len(), 2);
+}
+
+fn frontend_validation(t: &Translation) {
+    assert_eq!(listener_ports(t), [443, 9443, 11443]);
+    let strict = &listener(t, 443).tls_servers[0];
+    let validation = strict
+        .termination
+        .as_ref()
+        .and_then(|t| t.client_validation.as_ref())
+        .expect("client validation on strict");
+    assert_eq!(validation.source, "default/client-ca");
+    assert_eq!(&*validation.ca.0, "$CERT(client-ca)");
+    assert!(!validation.optional);
+    let own = listener(t, 9443).tls_servers[0]
+        .termination
+        .as_ref()
+        .and_then(|t| t.client_validation.as_ref())
+        .expect("client validation on own");
+    assert!(own.optional);
+    let tls = &listener(t, 11443).tls_servers[0];
+    assert!(tls.termination.as_ref().expect("terminates").client_validation.is_none());
+
+    let status = gateway(t, "default", "mtls");
+    let per_port = &gw_listener(status, "per-port").conditions;
+    assert_eq!(cond(per_port, "Accepted"), ("False", "NoValidCACertificate"));
+    assert_eq!(cond(per_port, "ResolvedRefs"), ("False", "RefNotPermitted"));
+    assert_eq!(cond(per_port, "Programmed"), ("False", "Invalid"));
+    let bad_kind = &gw_listener(status, "bad-kind").conditions;
+    assert_eq!(cond(bad_kind, "Accepted"), ("False", "NoValidCACertificate"));
+    assert_eq!(
+        cond(bad_kind, "ResolvedRefs"),
+        ("False", "InvalidCACertificateKind")
+    );
+    for name in ["strict", "own", "tls-term"] {
+        let conditions = &gw_listener(status, name).conditions;
+        assert_eq!(cond(conditions, "Accepted"), ACCEPTED, "{name}");
+        assert_eq!(cond(conditions, "ResolvedRefs"), RESOLVED, "{name}");
+        assert_eq!(cond(conditions, "Programmed"), PROGRAMMED, "{name}");
+    }
+}
