@@ -35,7 +35,11 @@ impl Ca {
 
     /// A server certificate (ECDSA P-256) for `names`.
     pub fn server(&self, names: &[&str]) -> Leaf {
-        self.leaf(names, ExtendedKeyUsagePurpose::ServerAuth, KeyPair::generate().unwrap())
+        self.leaf(
+            names,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            KeyPair::generate().unwrap(),
+        )
     }
 
     /// A server certificate with an RSA 2048 key.
@@ -46,15 +50,20 @@ impl Ca {
 
     /// A client certificate whose SANs are `names`.
     pub fn client(&self, names: &[&str]) -> Leaf {
-        self.leaf(names, ExtendedKeyUsagePurpose::ClientAuth, KeyPair::generate().unwrap())
+        self.leaf(
+            names,
+            ExtendedKeyUsagePurpose::ClientAuth,
+            KeyPair::generate().unwrap(),
+        )
     }
 
     fn leaf(&self, names: &[&str], usage: ExtendedKeyUsagePurpose, key: KeyPair) -> Leaf {
         let names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
         let mut params = CertificateParams::new(names.clone()).unwrap();
-        params
-            .distinguished_name
-            .push(DnType::CommonName, names.first().cloned().unwrap_or_default());
+        params.distinguished_name.push(
+            DnType::CommonName,
+            names.first().cloned().unwrap_or_default(),
+        );
         params.extended_key_usages = vec![usage];
         let cert = params.signed_by(&key, &self.issuer).unwrap();
         Leaf {
@@ -92,10 +101,7 @@ pub fn generic_secret(name: &str, namespace: &str, entries: &[(&str, &str)]) -> 
 
 /// A YAML literal block holding `text`, indented under a two-space key.
 fn yaml_block(text: &str) -> String {
-    let body: String = text
-        .lines()
-        .map(|line| format!("    {line}\n"))
-        .collect();
+    let body: String = text.lines().map(|line| format!("    {line}\n")).collect();
     format!("|\n{}", body.trim_end_matches('\n'))
 }
 
