@@ -186,6 +186,11 @@ async fn an_unknown_sni_gets_no_handshake() {
         .await;
     assert!(!handshake_done(&out), "{out}");
     assert!(out.contains("no peer certificate available"), "{out}");
+    let (_, metrics) = setup.gateway.admin_get("/metrics").await;
+    assert!(
+        metrics.contains("vestibule_downstream_tls_handshake_failures_total 1"),
+        "{metrics}"
+    );
     let known = setup
         .s_client(&["-servername", "httpbin.example.com"])
         .await;
