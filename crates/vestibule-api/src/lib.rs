@@ -22,7 +22,7 @@ use crate::core::{
     ServiceSpec,
 };
 use crate::gateway_api::{
-    GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, L4RouteSpec, ReferenceGrantSpec,
+    BackendTlsPolicySpec, GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, L4RouteSpec, ReferenceGrantSpec,
 };
 use crate::ingress::{IngressClassSpec, IngressSpec};
 use crate::istio::{DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec};
@@ -53,6 +53,7 @@ pub type GrpcRoute = Resource<GrpcRouteSpec>;
 pub type TlsRoute = Resource<L4RouteSpec>;
 pub type TcpRoute = Resource<L4RouteSpec>;
 pub type ReferenceGrant = Resource<ReferenceGrantSpec>;
+pub type BackendTlsPolicy = Resource<BackendTlsPolicySpec>;
 
 /// One consistent set of resources: everything the translator reads.
 /// Each list keeps the order the resources were read in.
@@ -79,4 +80,5 @@ pub struct Inputs {
     pub tls_routes: Vec<TlsRoute>,
     pub tcp_routes: Vec<TcpRoute>,
     pub reference_grants: Vec<ReferenceGrant>,
+    pub backend_tls_policies: Vec<BackendTlsPolicy>,
 }

@@ -2,6 +2,8 @@ use std::net::SocketAddr;
 
 use serde::Serialize;
 
+use crate::tls::{CertifiedKey, Pem};
+
 /// Names a backend. Istio's cluster naming, which users know from Envoy:
 /// `outbound|8000||httpbin.default.svc.cluster.local`.
 pub type BackendKey = String;
@@ -15,6 +17,45 @@ pub struct Backend {
     pub port: u16,
     pub protocol: AppProtocol,
     pub load_balancer: LoadBalancer,
+    /// TLS origination: connections to this backend's endpoints speak TLS
+    /// (Istio DestinationRule `tls`, Gateway API BackendTLSPolicy).
+    /// `None`: plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<UpstreamTls>,
+}
+
+/// How vestibule originates TLS to a backend: the name it asks for, how it
+/// checks the certificate it gets, and what it presents of its own.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
+pub struct UpstreamTls {
+    /// The SNI sent in the ClientHello. `None`: none is sent, and the
+    /// certificate is checked against the backend's host.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sni: Option<String>,
+    pub verify: UpstreamVerify,
+    /// The server certificate must carry one of these SANs (DNS or URI,
+    /// exact). Empty: it must be valid for the SNI (or the host).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub subject_alt_names: Vec<String>,
+    /// Presented when the server asks (Istio MUTUAL).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_certificate: Option<CertifiedKey>,
+    /// ALPN protocols offered, in preference order: `h2` for HTTP/2
+    /// backends, `http/1.1` for the others.
+    pub alpn: Vec<String>,
+}
+
+/// What the server certificate chain is checked against.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamVerify {
+    /// These CA certificates (PEM), from `source` (`namespace/name` of a
+    /// Secret or ConfigMap).
+    Ca { pem: Pem, source: String },
+    /// The operating system's trust store.
+    SystemRoots,
+    /// Nothing is checked (Istio `insecureSkipVerify`).
+    InsecureSkipVerify,
 }
 
 /// How vestibule speaks to a backend.
@@ -22,7 +63,8 @@ pub struct Backend {
 #[serde(rename_all = "snake_case")]
 pub enum AppProtocol {
     Http1,
-    /// HTTP/2 over cleartext with prior knowledge (`kubernetes.io/h2c`, gRPC).
+    /// HTTP/2 (`kubernetes.io/h2c`, gRPC): over clear text with prior
+    /// knowledge, or, when the backend has `tls`, by ALPN `h2`.
     H2c,
 }
 

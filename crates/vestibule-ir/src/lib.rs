@@ -13,7 +13,10 @@ mod tls;
 
 use serde::Serialize;
 
-pub use backend::{AppProtocol, Backend, BackendKey, Endpoint, EndpointAddress, LoadBalancer};
+pub use backend::{
+    AppProtocol, Backend, BackendKey, Endpoint, EndpointAddress, LoadBalancer, UpstreamTls,
+    UpstreamVerify,
+};
 pub use host::HostPattern;
 pub use pattern::{Pattern, PatternError};
 pub use route::{

@@ -46,7 +46,7 @@ pub struct TlsTermination {
 }
 
 /// A certificate chain and its private key, in PEM, as a Secret holds them.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
 pub struct CertifiedKey {
     /// `namespace/name` of the Secret they came from (for logs and dumps).
     pub source: String,
@@ -136,7 +136,7 @@ impl CipherSuite {
 }
 
 /// PEM text, shared: a snapshot rebuild does not copy certificates.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Pem(pub Arc<str>);
 
 impl Pem {

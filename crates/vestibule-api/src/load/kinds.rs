@@ -189,6 +189,11 @@ static KINDS: &[KindDef] = &[
     },
     KindDef {
         group: GATEWAY,
+        kind: "BackendTLSPolicy",
+        load: |cx| cx.load(&spec(|i| &mut i.backend_tls_policies)),
+    },
+    KindDef {
+        group: GATEWAY,
         kind: "ReferenceGrant",
         load: |cx| cx.load(&spec(|i| &mut i.reference_grants)),
     },
