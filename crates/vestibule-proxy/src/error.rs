@@ -4,6 +4,8 @@
 
 use http::StatusCode;
 
+pub use crate::upstream::TlsFailure;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ProxyError {
     #[error("no route matched")]
@@ -37,6 +39,10 @@ pub enum ProxyError {
     NoHealthyUpstream,
     #[error("upstream connect failure")]
     ConnectFailure,
+    /// The TLS handshake with the upstream failed (a connect failure, with
+    /// Envoy's `transport failure reason`).
+    #[error("upstream TLS handshake failed: {0}")]
+    UpstreamTls(TlsFailure),
     #[error("upstream reset before response")]
     UpstreamReset,
     /// The upstream's response is not valid HTTP (Envoy's `UPE`).
@@ -64,6 +70,7 @@ impl ProxyError {
             ProxyError::InvalidBackend => StatusCode::INTERNAL_SERVER_ERROR,
             ProxyError::NoHealthyUpstream
             | ProxyError::ConnectFailure
+            | ProxyError::UpstreamTls(_)
             | ProxyError::UpstreamReset => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::UpstreamProtocol => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -88,6 +95,7 @@ impl ProxyError {
             ProxyError::ConnectFailure => {
                 "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
             }
+            ProxyError::UpstreamTls(failure) => failure.body(),
             ProxyError::UpstreamReset => {
                 "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
             }
@@ -130,7 +138,7 @@ impl ProxyError {
             ProxyError::UpgradeRejected | ProxyError::RequestHeaderTimeout => "-",
             ProxyError::InvalidBackend => "NC",
             ProxyError::NoHealthyUpstream => "UH",
-            ProxyError::ConnectFailure => "UF",
+            ProxyError::ConnectFailure | ProxyError::UpstreamTls(_) => "UF",
             ProxyError::UpstreamReset => "UC",
             ProxyError::UpstreamProtocol => "UPE",
             ProxyError::Timeout => "UT",

@@ -31,7 +31,7 @@ use vestibule_ir::{EndpointTable, RouteTable};
 
 pub use body::ResponseBody;
 pub use conn::ListenerState;
-pub use error::ProxyError;
+pub use error::{ProxyError, TlsFailure};
 pub use snapshot::Snapshot;
 pub use stats::{RouteStats, StatsKey, StatsRegistry};
 

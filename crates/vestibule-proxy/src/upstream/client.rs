@@ -5,13 +5,12 @@
 
 use std::io;
 use std::sync::Arc;
-use std::task::{Context, Poll};
+use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
-use tokio::net::TcpStream;
 
 use super::h1_body::{BodyFraming, H1ResponseBody};
 use crate::body::RequestBody;
@@ -20,6 +19,7 @@ use crate::h1::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
 use crate::h1::write::{flush, write_body, WriteError};
 use crate::idle::{is_stream_idle, Watch, Watched};
 use crate::upstream::clusters::EndpointState;
+use crate::upstream::stream::UpstreamStream;
 
 const READ_CHUNK: usize = 8 * 1024;
 /// Room for a request head, made before encoding one.
@@ -28,7 +28,7 @@ const HEAD_ROOM: usize = 512;
 /// An open connection to an upstream.
 #[derive(Debug)]
 pub(crate) struct UpstreamConn {
-    pub(super) stream: TcpStream,
+    pub(super) stream: UpstreamStream,
     /// Bytes read and not yet used. Each response takes what has been read
     /// (`split`), not the buffer: the room after it serves the next reads,
     /// so a connection allocates a buffer once per several responses
@@ -48,7 +48,7 @@ pub(crate) struct UpstreamConn {
 }
 
 impl UpstreamConn {
-    pub(crate) fn new(stream: TcpStream) -> UpstreamConn {
+    pub(crate) fn new(stream: UpstreamStream) -> UpstreamConn {
         UpstreamConn {
             stream,
             buf: BytesMut::new(),
@@ -85,23 +85,13 @@ impl UpstreamConn {
 
     #[cfg(test)]
     pub(crate) fn local_addr(&self) -> std::net::SocketAddr {
-        self.stream.local_addr().expect("a connected socket")
+        self.stream.socket().local_addr().expect("a connected socket")
     }
 
-    /// Whether an idle connection still looks usable: nothing (a close, a
-    /// reset, stray bytes) arrived while it sat in the pool. Costs no system
-    /// call unless the socket reported readiness.
-    pub(crate) fn is_usable(&self) -> bool {
-        let mut cx = Context::from_waker(futures_util::task::noop_waker_ref());
-        match self.stream.poll_read_ready(&mut cx) {
-            Poll::Pending => true,
-            Poll::Ready(Err(_)) => false,
-            // Readiness may be left over from the last response: confirm.
-            Poll::Ready(Ok(())) => {
-                let mut probe = [0u8; 1];
-                matches!(self.stream.try_read(&mut probe), Err(e) if e.kind() == io::ErrorKind::WouldBlock)
-            }
-        }
+    /// Whether an idle connection still looks usable (see
+    /// [`UpstreamStream::is_usable`]).
+    pub(crate) fn is_usable(&mut self) -> bool {
+        self.stream.is_usable()
     }
 }
 
@@ -109,7 +99,9 @@ impl UpstreamConn {
 /// the upstream sent after the response head. In a response's extensions
 /// (which must be `Clone`), hence the shared slot.
 #[derive(Clone)]
-pub(crate) struct UpgradedUpstream(pub(crate) Arc<std::sync::Mutex<Option<Prefixed<TcpStream>>>>);
+pub(crate) struct UpgradedUpstream(
+    pub(crate) Arc<std::sync::Mutex<Option<Prefixed<UpstreamStream>>>>,
+);
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SendError {

@@ -8,14 +8,22 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
-use vestibule_ir::{AppProtocol, BackendKey, EndpointAddress, EndpointTable, RouteTable};
+use vestibule_ir::{
+    AppProtocol, Backend, BackendKey, EndpointAddress, EndpointTable, RouteTable, UpstreamTls,
+};
 
-use crate::upstream::pool::Pool;
+use crate::upstream::pool::{Pool, Target};
+use crate::upstream::tls::Origination;
 
 /// A backend: a service port and its ready endpoints.
 #[derive(Debug)]
 pub(crate) struct Cluster {
     pub protocol: AppProtocol,
+    /// As configured: a cluster whose TLS changes is made anew (new
+    /// connections, a new client configuration).
+    tls: Option<UpstreamTls>,
+    /// Built once, when the cluster is made; its endpoints share it.
+    origination: Option<Arc<Origination>>,
     endpoints: ArcSwap<Vec<Arc<EndpointState>>>,
 }
 
@@ -31,17 +39,33 @@ impl Cluster {
 pub(crate) struct EndpointState {
     pub address: EndpointAddress,
     pub protocol: AppProtocol,
+    /// TLS origination to this endpoint; `None`: plain text.
+    tls: Option<Arc<Origination>>,
     active: AtomicUsize,
     pub(crate) pool: Pool,
 }
 
 impl EndpointState {
-    fn new(address: EndpointAddress, protocol: AppProtocol) -> EndpointState {
+    fn new(
+        address: EndpointAddress,
+        protocol: AppProtocol,
+        tls: Option<Arc<Origination>>,
+    ) -> EndpointState {
         EndpointState {
             address,
             protocol,
+            tls,
             active: AtomicUsize::new(0),
             pool: Pool::default(),
+        }
+    }
+
+    /// Where and how to connect to it.
+    pub(crate) fn target(&self) -> Target<'_> {
+        Target {
+            address: &self.address,
+            protocol: self.protocol,
+            tls: self.tls.as_deref(),
         }
     }
 
@@ -70,7 +94,9 @@ impl Drop for ActiveRequest {
     }
 }
 
-type EndpointId = (EndpointAddress, AppProtocol);
+/// Endpoints with the same address but another protocol or TLS set-up are
+/// distinct: their pooled connections cannot serve each other.
+type EndpointId = (EndpointAddress, AppProtocol, Option<UpstreamTls>);
 
 /// Owns clusters across reloads. Only the control plane touches its locks.
 #[derive(Debug, Default)]
@@ -94,14 +120,11 @@ impl ClusterRegistry {
         for (key, backend) in &table.backends {
             let cluster = clusters
                 .get(key)
-                .filter(|cluster| cluster.protocol == backend.protocol)
+                .filter(|cluster| {
+                    cluster.protocol == backend.protocol && cluster.tls == backend.tls
+                })
                 .cloned()
-                .unwrap_or_else(|| {
-                    Arc::new(Cluster {
-                        protocol: backend.protocol,
-                        endpoints: ArcSwap::from_pointee(Vec::new()),
-                    })
-                });
+                .unwrap_or_else(|| Arc::new(Cluster::new(backend)));
             let wanted = endpoints
                 .backends
                 .get(key)
@@ -109,7 +132,7 @@ impl ClusterRegistry {
                 .unwrap_or(&[]);
             let list: Vec<Arc<EndpointState>> = wanted
                 .iter()
-                .map(|endpoint| endpoint_state(&mut states, &endpoint.address, backend.protocol))
+                .map(|endpoint| endpoint_state(&mut states, &cluster, &endpoint.address))
                 .collect();
             if !same_endpoints(&cluster.endpoints.load(), &list) {
                 cluster.endpoints.store(Arc::new(list));
@@ -122,16 +145,34 @@ impl ClusterRegistry {
     }
 }
 
+impl Cluster {
+    fn new(backend: &Backend) -> Cluster {
+        Cluster {
+            protocol: backend.protocol,
+            tls: backend.tls.clone(),
+            origination: backend
+                .tls
+                .as_ref()
+                .map(|tls| Arc::new(Origination::new(tls, &backend.host))),
+            endpoints: ArcSwap::from_pointee(Vec::new()),
+        }
+    }
+}
+
 fn endpoint_state(
     states: &mut HashMap<EndpointId, Weak<EndpointState>>,
+    cluster: &Cluster,
     address: &EndpointAddress,
-    protocol: AppProtocol,
 ) -> Arc<EndpointState> {
-    let id = (address.clone(), protocol);
+    let id = (address.clone(), cluster.protocol, cluster.tls.clone());
     if let Some(state) = states.get(&id).and_then(Weak::upgrade) {
         return state;
     }
-    let state = Arc::new(EndpointState::new(address.clone(), protocol));
+    let state = Arc::new(EndpointState::new(
+        address.clone(),
+        cluster.protocol,
+        cluster.origination.clone(),
+    ));
     states.insert(id, Arc::downgrade(&state));
     state
 }

@@ -19,7 +19,8 @@ use crate::error::ProxyError;
 use crate::upstream::balance;
 use crate::upstream::client::{self, SendError, UpstreamConn};
 use crate::upstream::clusters::{Cluster, EndpointState};
-use crate::upstream::pool::Connection;
+use crate::upstream::pool::{ConnectError, Connection};
+use crate::upstream::TlsFailure;
 use crate::upstream::H1ResponseBody;
 
 /// The endpoints a request was sent to, by address of their state.
@@ -73,7 +74,7 @@ pub(crate) async fn forward(
             }
             Ok(response) => return Ok(response),
             // Not sent: the request goes again as it is.
-            Err(Failure::Connect) if retries_left && retry.retry_on.connect_failure => {}
+            Err(Failure::Connect(_)) if retries_left && retry.retry_on.connect_failure => {}
             Err(Failure::Refused)
                 if retries_left && (retry.retry_on.refused_stream || retry.retry_on.reset) => {}
             // Envoy's `reset` (and 5xx) retries cover protocol errors too.
@@ -94,8 +95,9 @@ pub(crate) async fn forward(
 /// How one attempt failed.
 enum Failure {
     NoEndpoint,
-    /// No connection: the request was never sent (and is intact).
-    Connect,
+    /// No connection: the request was never sent (and is intact). With
+    /// the reason when the TLS handshake failed.
+    Connect(Option<TlsFailure>),
     /// The connection refused the request before sending it (and gave it
     /// back intact).
     Refused,
@@ -115,7 +117,8 @@ impl From<Failure> for ProxyError {
     fn from(failure: Failure) -> ProxyError {
         match failure {
             Failure::NoEndpoint => ProxyError::NoHealthyUpstream,
-            Failure::Connect => ProxyError::ConnectFailure,
+            Failure::Connect(None) => ProxyError::ConnectFailure,
+            Failure::Connect(Some(tls)) => ProxyError::UpstreamTls(tls),
             Failure::Refused | Failure::Reset => ProxyError::UpstreamReset,
             Failure::Protocol => ProxyError::UpstreamProtocol,
             Failure::RequestBody => ProxyError::BadRequest("malformed request body"),
@@ -137,16 +140,9 @@ async fn try_once(
     };
     tried.push(Arc::as_ptr(&endpoint) as usize);
     let active = endpoint.start_request();
-    let connection = match endpoint
-        .pool
-        .get(&endpoint.address, endpoint.protocol, connect_timeout)
-        .await
-    {
+    let connection = match endpoint.pool.get(endpoint.target(), connect_timeout).await {
         Ok(connection) => connection,
-        Err(error) => {
-            tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
-            return Err(Failure::Connect);
-        }
+        Err(error) => return Err(connect_failed(&error, &endpoint)),
     };
     match connection {
         Connection::Http1(conn) => {
@@ -196,17 +192,22 @@ async fn resend(
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
 ) -> Result<Response<H1ResponseBody>, Failure> {
-    let conn = match crate::upstream::pool::connect_http1(&endpoint.address, connect_timeout).await
+    let conn = match crate::upstream::pool::connect_http1(endpoint.target(), connect_timeout).await
     {
         Ok(conn) => conn,
-        Err(error) => {
-            tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
-            return Err(Failure::Connect);
-        }
+        Err(error) => return Err(connect_failed(&error, endpoint)),
     };
     client::send(conn, request, endpoint)
         .await
         .map_err(|error| upstream_failed(&error, endpoint))
+}
+
+fn connect_failed(error: &ConnectError, endpoint: &EndpointState) -> Failure {
+    tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
+    match error {
+        ConnectError::Tls(failure) => Failure::Connect(Some(*failure)),
+        _ => Failure::Connect(None),
+    }
 }
 
 fn upstream_failed(error: &SendError, endpoint: &EndpointState) -> Failure {

@@ -8,6 +8,9 @@ pub(crate) mod clusters;
 pub(crate) mod forward;
 mod h1_body;
 pub(crate) mod pool;
+mod stream;
+pub(crate) mod tls;
 
 pub(crate) use client::UpgradedUpstream;
 pub(crate) use h1_body::H1ResponseBody;
+pub use tls::TlsFailure;

@@ -16,6 +16,8 @@ use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
 use crate::upstream::client::UpstreamConn;
+use crate::upstream::stream::UpstreamStream;
+use crate::upstream::tls::{Origination, TlsFailure};
 use vestibule_ir::{AppProtocol, EndpointAddress};
 
 /// Idle HTTP/1.1 connections kept per endpoint and worker; more are closed.
@@ -56,34 +58,47 @@ pub(crate) enum ConnectError {
     Timeout,
     #[error("connection failure: {0}")]
     Handshake(#[from] hyper::Error),
+    /// The TLS handshake failed.
+    #[error("TLS handshake failed: {0}")]
+    Tls(#[from] TlsFailure),
+}
+
+/// Where a connection goes and how: what [`Pool::get`] needs of an
+/// endpoint.
+#[derive(Clone, Copy)]
+pub(crate) struct Target<'a> {
+    pub address: &'a EndpointAddress,
+    pub protocol: AppProtocol,
+    /// TLS origination; `None`: plain text.
+    pub tls: Option<&'a Origination>,
 }
 
 impl Pool {
     /// An idle connection if one is still usable, else a new one.
     pub(crate) async fn get(
         &self,
-        address: &EndpointAddress,
-        protocol: AppProtocol,
+        target: Target<'_>,
         connect_timeout: Duration,
     ) -> Result<Connection, ConnectError> {
         // Connecting and HTTP/2 set-up are boxed: their futures are large
         // and rare, and would otherwise sit in every request's state.
-        match protocol {
+        match target.protocol {
             AppProtocol::Http1 => {
                 if let Some(conn) = self.take_idle() {
                     return Ok(Connection::Http1(conn));
                 }
-                let conn = Box::pin(connect_http1(address, connect_timeout)).await?;
+                let conn = Box::pin(connect_http1(target, connect_timeout)).await?;
                 Ok(Connection::Http1(conn))
             }
-            AppProtocol::H2c => Box::pin(self.get_http2(address, connect_timeout)).await,
+            AppProtocol::H2c => Box::pin(self.get_http2(target, connect_timeout)).await,
         }
     }
 
-    /// The shared HTTP/2 connection once it is ready, made if need be.
+    /// The shared HTTP/2 connection once it is ready, made if need be
+    /// (h2c, or h2 over TLS when the cluster originates it).
     async fn get_http2(
         &self,
-        address: &EndpointAddress,
+        target: Target<'_>,
         connect_timeout: Duration,
     ) -> Result<Connection, ConnectError> {
         if let Some(shared) = self.shared.load_full() {
@@ -92,7 +107,7 @@ impl Pool {
                 return Ok(Connection::Http2(sender));
             }
         }
-        let stream = connect(address, connect_timeout).await?;
+        let stream = connect_stream(target, connect_timeout).await?;
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .handshake::<_, RequestBody>(TokioIo::new(stream))
             .await?;
@@ -105,7 +120,7 @@ impl Pool {
     /// those found closed on the way are dropped.
     fn take_idle(&self) -> Option<Box<UpstreamConn>> {
         let mut idle = self.idle.get()?.borrow_mut();
-        while let Some(conn) = idle.pop() {
+        while let Some(mut conn) = idle.pop() {
             if conn.is_usable() {
                 return Some(conn);
             }
@@ -130,12 +145,32 @@ impl Pool {
 
 /// A new HTTP/1.1 connection, bypassing the idle queue.
 pub(crate) async fn connect_http1(
-    address: &EndpointAddress,
+    target: Target<'_>,
     connect_timeout: Duration,
 ) -> Result<Box<UpstreamConn>, ConnectError> {
     Ok(Box::new(UpstreamConn::new(
-        connect(address, connect_timeout).await?,
+        connect_stream(target, connect_timeout).await?,
     )))
+}
+
+/// A TCP connection, with the TLS handshake done over it when the target
+/// originates TLS. The connect timeout bounds both, as Envoy's does (a TLS
+/// connection is connected once its handshake is done).
+async fn connect_stream(
+    target: Target<'_>,
+    timeout: Duration,
+) -> Result<UpstreamStream, ConnectError> {
+    let Some(tls) = target.tls else {
+        return Ok(UpstreamStream::Plain(connect(target.address, timeout).await?));
+    };
+    let connecting = async {
+        let stream = connect(target.address, timeout).await?;
+        Ok::<_, ConnectError>(tls.connect(stream).await?)
+    };
+    let stream = tokio::time::timeout(timeout, connecting)
+        .await
+        .map_err(|_| ConnectError::Timeout)??;
+    Ok(UpstreamStream::Tls(Box::new(stream)))
 }
 
 pub(crate) async fn connect(
@@ -165,7 +200,10 @@ mod tests {
             .await
             .unwrap();
         let local = stream.local_addr().unwrap();
-        (Box::new(UpstreamConn::new(stream)), local)
+        (
+            Box::new(UpstreamConn::new(UpstreamStream::Plain(stream))),
+            local,
+        )
     }
 
     #[tokio::test]
