@@ -602,7 +602,11 @@ pub struct BackendTlsPolicyValidation {
     #[serde(default)]
     pub ca_certificate_refs: Vec<ObjectReference>,
     /// `System`: the platform's trust store.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        rename = "wellKnownCACertificates",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub well_known_ca_certificates: Option<String>,
     /// The SNI, and the name the certificate must be valid for when no
     /// `subjectAltNames` are given.

@@ -12,6 +12,12 @@ pub struct Statuses {
     pub routes: Vec<RouteStatus>,
     pub ingresses: Vec<ResourceStatus>,
     pub virtual_services: Vec<ResourceStatus>,
+    /// DestinationRules whose `tls` vestibule read: applied, or why not.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub destination_rules: Vec<ResourceStatus>,
+    /// Gateway API policies (BackendTLSPolicy): per ancestor Gateway.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<PolicyStatus>,
     /// Problems that belong to no single resource, or that dropped one.
     pub errors: Vec<String>,
 }
@@ -105,4 +111,24 @@ pub struct ResourceStatus {
     /// Problems that dropped part of the resource (a rule, a destination).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+}
+
+/// Gateway API `PolicyStatus`: conditions per ancestor (the Gateways whose
+/// routes send traffic to the policy's targets).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyStatus {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub ancestors: Vec<PolicyAncestorStatus>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyAncestorStatus {
+    /// `Gateway namespace/name`.
+    pub ancestor_ref: String,
+    pub controller_name: String,
+    pub conditions: Vec<Condition>,
 }

@@ -142,6 +142,7 @@ impl TableBuilder {
                     port: target.port,
                     protocol: target.protocol,
                     load_balancer: LoadBalancer::LeastRequest,
+                    tls: None,
                 },
             );
             self.endpoints
@@ -233,6 +234,7 @@ impl TableBuilder {
             port,
             protocol: vestibule_ir::AppProtocol::Http1,
             load_balancer: LoadBalancer::LeastRequest,
+            tls: None,
         });
         self.endpoints.entry(key.clone()).or_default();
         key

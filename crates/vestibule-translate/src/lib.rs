@@ -11,6 +11,7 @@ mod ingress;
 mod istio;
 mod secrets;
 pub mod services;
+mod upstream_tls;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -88,7 +89,14 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         &mut builder,
         &mut statuses,
     );
-    let (table, endpoints) = builder.finish();
+    let (mut table, mut endpoints) = builder.finish();
+    let context = upstream_tls::Context {
+        inputs,
+        identity,
+        registry: &registry,
+        store: &store,
+    };
+    upstream_tls::apply(&context, &mut table, &mut endpoints, &mut statuses);
     Translation {
         table: Arc::new(table),
         endpoints,

@@ -140,6 +140,20 @@ impl<'a> Registry<'a> {
         }
     }
 
+    /// The registry host a name written in `namespace` means (the first
+    /// of its expansions that is a Service or ServiceEntry host), else its
+    /// fully qualified form: `reviews` in `default` is
+    /// `reviews.default.svc.cluster.local` whether or not it exists.
+    pub fn fqdn(&self, host: &str, namespace: &str) -> String {
+        let candidates = self.candidates(host, namespace);
+        candidates
+            .iter()
+            .find(|candidate| self.by_host.contains_key(*candidate))
+            .or_else(|| candidates.last())
+            .cloned()
+            .unwrap_or_default()
+    }
+
     fn candidates(&self, host: &str, namespace: &str) -> Vec<String> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
         let mut candidates = vec![host.clone()];

@@ -59,6 +59,10 @@ const CHECKS: &[(&str, Check)] = &[
 #[path = "golden/istio_tls_checks.rs"]
 mod istio_tls_checks;
 
+/// Upstream TLS cases: checks in `golden/upstream_tls_checks.rs`.
+#[path = "golden/upstream_tls_checks.rs"]
+mod upstream_tls_checks;
+
 #[test]
 fn istio() {
     insta::glob!("golden/istio/*.yaml", |path| {
@@ -68,6 +72,7 @@ fn istio() {
         let check = CHECKS
             .iter()
             .chain(istio_tls_checks::CHECKS)
+            .chain(upstream_tls_checks::ISTIO)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
             .unwrap_or_else(|| panic!("case {name} has no entry in CHECKS"));
@@ -78,7 +83,11 @@ fn istio() {
 #[test]
 fn every_check_has_a_case_file() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/istio");
-    for (name, _) in CHECKS.iter().chain(istio_tls_checks::CHECKS) {
+    for (name, _) in CHECKS
+        .iter()
+        .chain(istio_tls_checks::CHECKS)
+        .chain(upstream_tls_checks::ISTIO)
+    {
         let file = dir.join(format!("{name}.yaml"));
         assert!(
             file.is_file(),

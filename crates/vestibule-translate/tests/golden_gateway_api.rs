@@ -62,6 +62,10 @@ const CHECKS: &[(&str, Check)] = &[
 #[path = "golden/gateway_api_tls_checks.rs"]
 mod gateway_api_tls_checks;
 
+/// Upstream TLS cases: checks in `golden/upstream_tls_checks.rs`.
+#[path = "golden/upstream_tls_checks.rs"]
+mod upstream_tls_checks;
+
 #[test]
 fn gateway_api() {
     insta::glob!("golden/gateway_api/*.yaml", |path| {
@@ -72,6 +76,7 @@ fn gateway_api() {
         let check = CHECKS
             .iter()
             .chain(gateway_api_tls_checks::CHECKS)
+            .chain(upstream_tls_checks::GATEWAY_API)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
             .unwrap_or_else(|| panic!("case {name} has no entry in CHECKS"));
@@ -82,7 +87,11 @@ fn gateway_api() {
 #[test]
 fn every_check_has_a_case_file() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/gateway_api");
-    for (name, _) in CHECKS.iter().chain(gateway_api_tls_checks::CHECKS) {
+    for (name, _) in CHECKS
+        .iter()
+        .chain(gateway_api_tls_checks::CHECKS)
+        .chain(upstream_tls_checks::GATEWAY_API)
+    {
         let file = dir.join(format!("{name}.yaml"));
         assert!(
             file.is_file(),

@@ -85,6 +85,18 @@ fn redact_pem(pem: &mut Pem, known: &[(String, String)]) {
 /// Shows generated certificates and keys as their placeholders.
 pub(crate) fn redact(table: &mut RouteTable) {
     let known = placeholders();
+    for backend in table.backends.values_mut() {
+        let Some(tls) = &mut backend.tls else {
+            continue;
+        };
+        if let vestibule_ir::UpstreamVerify::Ca { pem, .. } = &mut tls.verify {
+            redact_pem(pem, &known);
+        }
+        if let Some(certificate) = &mut tls.client_certificate {
+            redact_pem(&mut certificate.chain, &known);
+            redact_pem(&mut certificate.key, &known);
+        }
+    }
     for listener in &mut table.listeners {
         for server in &mut listener.tls_servers {
             let Some(termination) = &mut server.termination else {
