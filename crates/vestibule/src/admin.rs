@@ -84,6 +84,8 @@ fn status(state: &ControlState) -> serde_json::Value {
         "routes": statuses.map(|s| &s.routes),
         "ingresses": statuses.map(|s| &s.ingresses),
         "virtualServices": statuses.map(|s| &s.virtual_services),
+        "destinationRules": statuses.map(|s| &s.destination_rules),
+        "policies": statuses.map(|s| &s.policies),
         "listeners": state.data_plane.listeners(),
         "errors": errors,
         "warnings": applied.as_ref().map(|a| a.warnings.iter().map(ToString::to_string).collect::<Vec<_>>()),

@@ -2,6 +2,7 @@
 //! ports, in-process httpbin backends, and a small real HTTP/1.1 client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod https_backend;
 pub mod l4;
 pub mod pki;
 pub mod tls_client;

@@ -100,7 +100,7 @@ pub fn generic_secret(name: &str, namespace: &str, entries: &[(&str, &str)]) -> 
 }
 
 /// A YAML literal block holding `text`, indented under a two-space key.
-fn yaml_block(text: &str) -> String {
+pub fn yaml_block(text: &str) -> String {
     let body: String = text.lines().map(|line| format!("    {line}\n")).collect();
     format!("|\n{}", body.trim_end_matches('\n'))
 }

@@ -5,7 +5,7 @@
 
 use std::io;
 
-use rustls::{AlertDescription, CertificateError};
+use rustls::AlertDescription;
 
 /// A failed upstream handshake, by the BoringSSL reason Envoy would name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -101,6 +101,7 @@ impl TlsFailure {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustls::CertificateError;
 
     #[test]
     fn rustls_errors_map_to_envoys_names() {
