@@ -283,7 +283,7 @@ async fn forward(
     runtime.request_headers.apply(headers);
     target.request_headers.apply(headers);
     if let Some(upgrade) = &upgrade {
-        upgrade.restore_request_headers(headers);
+        upgrade.prepare_request(request);
     }
     let host_rewrite = target
         .host_rewrite
@@ -324,15 +324,15 @@ async fn forward(
     };
     let mut upstream = upstream;
     headers::prepare_response(upstream.headers_mut(), &shared.server_header);
-    match upgrade {
+    let tunnel = match upgrade {
         Some(upgrade) => upgrade.complete(&mut upstream),
         // A switch the client never asked for would leave the connection
         // in a protocol neither side agreed on.
         None if upstream.status() == StatusCode::SWITCHING_PROTOCOLS => {
             return Err(ProxyError::UpstreamProtocol)
         }
-        None => {}
-    }
+        None => None,
+    };
     let headers = upstream.headers_mut();
     headers.insert(
         headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
@@ -340,7 +340,10 @@ async fn forward(
     );
     runtime.response_headers.apply(headers);
     target.response_headers.apply(headers);
-    Ok(upstream.map(ResponseBody::Upstream))
+    Ok(match tunnel {
+        Some(tunnel) => upstream.map(|_| tunnel),
+        None => upstream.map(ResponseBody::Upstream),
+    })
 }
 
 /// HTTP/1.1 upstreams get an origin-form target and a `Host` header;
