@@ -17,7 +17,7 @@ use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::body::{RequestBody, ResponseBody, TunnelBody};
-use crate::server::h1::ConnectionHold;
+use crate::conn::ConnectionHold;
 use crate::upstream::UpgradedUpstream;
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
