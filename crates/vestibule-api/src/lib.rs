@@ -22,7 +22,8 @@ use crate::core::{
     ServiceSpec,
 };
 use crate::gateway_api::{
-    BackendTlsPolicySpec, GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, L4RouteSpec, ReferenceGrantSpec,
+    BackendTlsPolicySpec, GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, L4RouteSpec,
+    ReferenceGrantSpec,
 };
 use crate::ingress::{IngressClassSpec, IngressSpec};
 use crate::istio::{DestinationRuleSpec, GatewaySpec, ServiceEntrySpec, VirtualServiceSpec};

@@ -72,7 +72,8 @@ async fn istio_gateway(
 async fn dr_simple_verifies_with_the_secret_ca_and_sends_the_sni() {
     let ca = Ca::new("upstream ca");
     let backend = https_backend(&ca.server(&["secure.internal"]), None).await;
-    let rule = destination_rule("{mode: SIMPLE, credentialName: upstream-ca, sni: secure.internal}");
+    let rule =
+        destination_rule("{mode: SIMPLE, credentialName: upstream-ca, sni: secure.internal}");
     let secret = generic_secret("upstream-ca", "istio-system", &[("ca.crt", &ca.pem())]);
     let (_config, gateway) = istio_gateway(backend, &rule, &[secret], false).await;
     let address = gateway.listener(80).await;
@@ -91,7 +92,8 @@ async fn dr_simple_with_another_ca_is_a_503_naming_the_tls_error() {
     let ca = Ca::new("upstream ca");
     let other = Ca::new("another ca");
     let backend = https_backend(&ca.server(&["secure.internal"]), None).await;
-    let rule = destination_rule("{mode: SIMPLE, credentialName: upstream-ca, sni: secure.internal}");
+    let rule =
+        destination_rule("{mode: SIMPLE, credentialName: upstream-ca, sni: secure.internal}");
     let secret = generic_secret("upstream-ca", "istio-system", &[("ca.crt", &other.pem())]);
     let (_config, gateway) = istio_gateway(backend, &rule, &[secret], false).await;
     let (status, _, body) = get(gateway.listener(80).await, "secure.example.com", "/").await;
@@ -117,7 +119,8 @@ async fn dr_simple_without_sni_checks_the_certificate_for_the_service_host() {
 async fn dr_mutual_presents_the_client_certificate_the_backend_requires() {
     let ca = Ca::new("upstream ca");
     let backend = https_backend(&ca.server(&["secure.internal"]), Some(&ca.pem())).await;
-    let rule = destination_rule("{mode: MUTUAL, credentialName: client-cert, sni: secure.internal}");
+    let rule =
+        destination_rule("{mode: MUTUAL, credentialName: client-cert, sni: secure.internal}");
     let client = ca.client(&["gateway.example.com"]);
     let secret = tls_secret("client-cert", "istio-system", &client, Some(&ca.pem()));
     let (_config, gateway) = istio_gateway(backend, &rule, &[secret], false).await;
@@ -134,7 +137,8 @@ async fn dr_mutual_presents_the_client_certificate_the_backend_requires() {
 async fn dr_simple_to_an_h2c_service_speaks_h2_by_alpn() {
     let ca = Ca::new("upstream ca");
     let backend = https_backend(&ca.server(&["secure.internal"]), None).await;
-    let rule = destination_rule("{mode: SIMPLE, credentialName: upstream-ca, sni: secure.internal}");
+    let rule =
+        destination_rule("{mode: SIMPLE, credentialName: upstream-ca, sni: secure.internal}");
     let secret = generic_secret("upstream-ca", "istio-system", &[("ca.crt", &ca.pem())]);
     let (_config, gateway) = istio_gateway(backend, &rule, &[secret], true).await;
     let (status, _, body) = get(gateway.listener(80).await, "secure.example.com", "/").await;
@@ -200,7 +204,10 @@ spec:
 
 async fn policy_gateway(backend: SocketAddr, manifests: &str) -> (ConfigDir, Gateway) {
     let config = ConfigDir::new();
-    config.write("secure.yaml", &service("secure", "default", 443, &[backend]));
+    config.write(
+        "secure.yaml",
+        &service("secure", "default", 443, &[backend]),
+    );
     config.write("gateway.yaml", manifests);
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
     (config, gateway)

@@ -26,12 +26,12 @@ pub(crate) enum ResponseBody {
 /// The upstream's half of a tunnel, read as a body that ends when the
 /// upstream closes.
 pub(crate) struct TunnelBody(
-    tokio_util::io::ReaderStream<tokio::io::ReadHalf<crate::conn::Prefixed<tokio::net::TcpStream>>>,
+    tokio_util::io::ReaderStream<tokio::io::ReadHalf<crate::upstream::UpgradedStream>>,
 );
 
 impl TunnelBody {
     pub(crate) fn new(
-        upstream: tokio::io::ReadHalf<crate::conn::Prefixed<tokio::net::TcpStream>>,
+        upstream: tokio::io::ReadHalf<crate::upstream::UpgradedStream>,
     ) -> TunnelBody {
         TunnelBody(tokio_util::io::ReaderStream::new(upstream))
     }

@@ -128,7 +128,7 @@ impl Requested {
     }
 }
 
-type Upstream = crate::conn::Prefixed<tokio::net::TcpStream>;
+type Upstream = crate::upstream::UpgradedStream;
 
 async fn splice_http1(
     upgrade: OnUpgrade,

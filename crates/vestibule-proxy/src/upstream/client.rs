@@ -85,7 +85,10 @@ impl UpstreamConn {
 
     #[cfg(test)]
     pub(crate) fn local_addr(&self) -> std::net::SocketAddr {
-        self.stream.socket().local_addr().expect("a connected socket")
+        self.stream
+            .socket()
+            .local_addr()
+            .expect("a connected socket")
     }
 
     /// Whether an idle connection still looks usable (see
@@ -99,9 +102,7 @@ impl UpstreamConn {
 /// the upstream sent after the response head. In a response's extensions
 /// (which must be `Clone`), hence the shared slot.
 #[derive(Clone)]
-pub(crate) struct UpgradedUpstream(
-    pub(crate) Arc<std::sync::Mutex<Option<Prefixed<UpstreamStream>>>>,
-);
+pub(crate) struct UpgradedUpstream(pub(crate) Arc<std::sync::Mutex<Option<super::UpgradedStream>>>);
 
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum SendError {

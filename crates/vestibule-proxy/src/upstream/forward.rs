@@ -20,8 +20,8 @@ use crate::upstream::balance;
 use crate::upstream::client::{self, SendError, UpstreamConn};
 use crate::upstream::clusters::{Cluster, EndpointState};
 use crate::upstream::pool::{ConnectError, Connection};
-use crate::upstream::TlsFailure;
 use crate::upstream::H1ResponseBody;
+use crate::upstream::TlsFailure;
 
 /// The endpoints a request was sent to, by address of their state.
 type Tried = SmallVec<[usize; 4]>;

@@ -14,3 +14,7 @@ pub(crate) mod tls;
 pub(crate) use client::UpgradedUpstream;
 pub(crate) use h1_body::H1ResponseBody;
 pub use tls::TlsFailure;
+
+/// An upstream connection handed over after `101 Switching Protocols` (or
+/// a CONNECT), with the bytes the upstream sent after its response head.
+pub(crate) type UpgradedStream = crate::conn::Prefixed<stream::UpstreamStream>;

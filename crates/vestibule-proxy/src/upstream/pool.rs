@@ -161,7 +161,9 @@ async fn connect_stream(
     timeout: Duration,
 ) -> Result<UpstreamStream, ConnectError> {
     let Some(tls) = target.tls else {
-        return Ok(UpstreamStream::Plain(connect(target.address, timeout).await?));
+        return Ok(UpstreamStream::Plain(
+            connect(target.address, timeout).await?,
+        ));
     };
     let connecting = async {
         let stream = connect(target.address, timeout).await?;

@@ -61,10 +61,9 @@ impl UpstreamStream {
                 // connection usable; data, close_notify or a close do not.
                 let mut probe = [0u8; 1];
                 let mut buf = ReadBuf::new(&mut probe);
-                match Pin::new(&mut **stream).poll_read(&mut cx, &mut buf) {
-                    Poll::Pending => true,
-                    Poll::Ready(_) => false,
-                }
+                Pin::new(&mut **stream)
+                    .poll_read(&mut cx, &mut buf)
+                    .is_pending()
             }
         }
     }

@@ -107,7 +107,8 @@ pub(crate) fn destination_rules(cx: &Context<'_>, statuses: &mut Statuses) -> Ru
                 if accepted {
                     String::new()
                 } else {
-                    "TLS settings not applied (see warnings): requests to the host get 503".to_owned()
+                    "TLS settings not applied (see warnings): requests to the host get 503"
+                        .to_owned()
                 },
             )
             .at_generation(rule.meta.generation),
@@ -155,15 +156,21 @@ fn decide(
 }
 
 fn settings(cx: &Context<'_>, tls: &ClientTlsSettings) -> Result<Decision, String> {
-    let mode = tls.mode.as_deref().unwrap_or("DISABLE").to_ascii_uppercase();
+    let mode = tls
+        .mode
+        .as_deref()
+        .unwrap_or("DISABLE")
+        .to_ascii_uppercase();
     let mutual = match mode.as_str() {
         "DISABLE" => return Ok(Decision::Plain),
         "SIMPLE" => false,
         "MUTUAL" => true,
         "ISTIO_MUTUAL" => {
-            return Err("mode ISTIO_MUTUAL needs the mesh's workload certificates, which a \
+            return Err(
+                "mode ISTIO_MUTUAL needs the mesh's workload certificates, which a \
                  gateway outside the mesh does not have; use SIMPLE or MUTUAL with credentialName"
-                .to_owned())
+                    .to_owned(),
+            )
         }
         other => {
             return Err(format!(
@@ -185,7 +192,10 @@ fn settings(cx: &Context<'_>, tls: &ClientTlsSettings) -> Result<Decision, Strin
         ));
     }
     let namespace = cx.identity.namespace.as_str();
-    let credential = tls.credential_name.as_deref().filter(|name| !name.is_empty());
+    let credential = tls
+        .credential_name
+        .as_deref()
+        .filter(|name| !name.is_empty());
     let client_certificate = match (mutual, credential) {
         (false, _) => None,
         (true, Some(name)) => Some(

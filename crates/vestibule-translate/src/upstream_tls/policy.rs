@@ -47,9 +47,7 @@ pub(crate) fn backend_tls_policies(cx: &Context<'_>, statuses: &mut Statuses) ->
                 match taken {
                     Some((host, port)) => Err(Rejection {
                         reason: "Conflicted",
-                        message: format!(
-                            "{host}:{port} already has an older BackendTLSPolicy"
-                        ),
+                        message: format!("{host}:{port} already has an older BackendTLSPolicy"),
                         refs: None,
                     }),
                     None => Ok(tls),
@@ -65,7 +63,9 @@ pub(crate) fn backend_tls_policies(cx: &Context<'_>, statuses: &mut Statuses) ->
         };
         if let Some(decision) = decision {
             for port in &ports {
-                policies.entry(port.clone()).or_insert_with(|| decision.clone());
+                policies
+                    .entry(port.clone())
+                    .or_insert_with(|| decision.clone());
             }
         }
         statuses
@@ -140,8 +140,7 @@ fn validation(cx: &Context<'_>, policy: &BackendTlsPolicy) -> Result<UpstreamTls
         }
         (false, Some(_)) => {
             return Err(invalid(
-                "validation.caCertificateRefs and wellKnownCACertificates are exclusive"
-                    .to_owned(),
+                "validation.caCertificateRefs and wellKnownCACertificates are exclusive".to_owned(),
             ))
         }
         (false, None) => ca_bundle(cx, policy.namespace(), &spec.ca_certificate_refs)?,
@@ -231,11 +230,18 @@ fn status(
         ],
         Err(rejection) => {
             let resolved = match &rejection.refs {
-                Some((reason, message)) => Condition::new("ResolvedRefs", false, reason, message.clone()),
+                Some((reason, message)) => {
+                    Condition::new("ResolvedRefs", false, reason, message.clone())
+                }
                 None => Condition::new("ResolvedRefs", true, "ResolvedRefs", ""),
             };
             vec![
-                Condition::new("Accepted", false, rejection.reason, rejection.message.clone()),
+                Condition::new(
+                    "Accepted",
+                    false,
+                    rejection.reason,
+                    rejection.message.clone(),
+                ),
                 resolved,
             ]
         }

@@ -1,6 +1,8 @@
 //! Checks of the upstream TLS golden cases (DestinationRule `tls` in
 //! `golden/istio/upstream_tls.yaml`, BackendTLSPolicy in
 //! `golden/gateway_api/backend_tls_policy.yaml`).
+// Included by both golden test binaries, each using one half.
+#![allow(dead_code)]
 
 use vestibule_ir::status::{Condition, ResourceStatus};
 use vestibule_ir::{Backend, UpstreamTls, UpstreamVerify};

@@ -36,10 +36,9 @@ pub async fn https_backend(leaf: &Leaf, client_ca: Option<&str>) -> SocketAddr {
             for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
                 roots.add(cert.unwrap()).unwrap();
             }
-            let verifier =
-                WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
-                    .build()
-                    .unwrap();
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .unwrap();
             builder.with_client_cert_verifier(verifier)
         }
         None => builder.with_no_client_auth(),
@@ -58,9 +57,9 @@ pub async fn https_backend(leaf: &Leaf, client_ca: Option<&str>) -> SocketAddr {
                 };
                 let session = tls.get_ref().1;
                 let sni = session.server_name().unwrap_or("none").to_owned();
-                let alpn = session
-                    .alpn_protocol()
-                    .map_or("none".to_owned(), |p| String::from_utf8_lossy(p).into_owned());
+                let alpn = session.alpn_protocol().map_or("none".to_owned(), |p| {
+                    String::from_utf8_lossy(p).into_owned()
+                });
                 // The verifier took it (issued by `client_ca`) if there is one.
                 let client = if session.peer_certificates().is_some() {
                     "verified"

@@ -65,7 +65,10 @@ struct Seen {
 async fn server(
     (chain, key): (String, String),
     client_ca: Option<&Ca>,
-) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<Seen>) {
+) -> (
+    std::net::SocketAddr,
+    tokio::sync::mpsc::UnboundedReceiver<Seen>,
+) {
     crate::conn::tls::install_provider();
     let chain = CertificateDer::pem_slice_iter(chain.as_bytes())
         .collect::<Result<Vec<_>, _>>()
@@ -103,8 +106,7 @@ async fn server(
                     sni: session.server_name().map(str::to_owned),
                     alpn: session.alpn_protocol().map(<[u8]>::to_vec),
                     client_certificate: session.peer_certificates().is_some(),
-                    resumed: session.handshake_kind()
-                        == Some(rustls::HandshakeKind::Resumed),
+                    resumed: session.handshake_kind() == Some(rustls::HandshakeKind::Resumed),
                 });
                 let mut byte = [0u8; 1];
                 if stream.read(&mut byte).await.is_ok() {
@@ -182,7 +184,9 @@ async fn subject_alt_names_stand_in_for_the_sni() {
     .await;
     let mut config = tls(ca_of(&ca), "api.example.com");
     config.subject_alt_names = vec!["spiffe://cluster.local/ns/default/sa/api".to_owned()];
-    handshake(&config, address).await.expect("the URI SAN is taken");
+    handshake(&config, address)
+        .await
+        .expect("the URI SAN is taken");
     config.subject_alt_names = vec!["spiffe://cluster.local/ns/default/sa/other".to_owned()];
     assert_eq!(
         handshake(&config, address).await.err(),

@@ -88,7 +88,8 @@ impl ServerCertVerifier for WithNames {
             | Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) if self.carries_a_wanted_name(end_entity) => Ok(ServerCertVerified::assertion()),
-            Ok(_) | Err(rustls::Error::InvalidCertificate(
+            Ok(_)
+            | Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName,
