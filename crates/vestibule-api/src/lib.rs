@@ -18,7 +18,8 @@ pub use meta::{ObjectMeta, Resource, Source, TypeMeta, DEFAULT_NAMESPACE};
 use serde::Serialize;
 
 use crate::core::{
-    ConfigMapSpec, EndpointSliceSpec, EndpointsSpec, NamespaceSpec, PodStatus, SecretSpec, ServiceSpec,
+    ConfigMapSpec, EndpointSliceSpec, EndpointsSpec, NamespaceSpec, PodStatus, SecretSpec,
+    ServiceSpec,
 };
 use crate::gateway_api::{
     GatewayClassSpec, GrpcRouteSpec, HttpRouteSpec, L4RouteSpec, ReferenceGrantSpec,

@@ -305,7 +305,8 @@ mod tests {
     fn secret(name: &str, entries: &[(&str, &str)]) -> Secret {
         let mut spec = SecretSpec::default();
         for (key, value) in entries {
-            spec.string_data.insert((*key).to_owned(), (*value).to_owned());
+            spec.string_data
+                .insert((*key).to_owned(), (*value).to_owned());
         }
         Resource {
             meta: ObjectMeta {
@@ -357,8 +358,14 @@ mod tests {
             message("mismatch"),
             "Secret ns/mismatch: the private key does not match the certificate in tls.crt"
         );
-        assert_eq!(message("text"), "Secret ns/text: tls.crt holds no PEM certificate");
-        assert_eq!(message("nokey"), "Secret ns/nokey: tls.key holds no PEM private key");
+        assert_eq!(
+            message("text"),
+            "Secret ns/text: tls.crt holds no PEM certificate"
+        );
+        assert_eq!(
+            message("nokey"),
+            "Secret ns/nokey: tls.key holds no PEM private key"
+        );
         assert_eq!(
             message("empty"),
             "Secret ns/empty has no certificate: it needs tls.crt and tls.key (or cert and key)"
@@ -370,9 +377,17 @@ mod tests {
     fn a_certificate_that_is_not_x509_is_refused() {
         let (_, key) = self_signed("a.example.com");
         let garbage = "-----BEGIN CERTIFICATE-----\naGVsbG8=\n-----END CERTIFICATE-----\n";
-        let inputs = inputs(vec![secret("bad", &[("tls.crt", garbage), ("tls.key", &key)])]);
-        let error = SecretStore::new(&inputs).certified_key("ns", "bad").unwrap_err();
-        assert!(matches!(error, SecretError::BadCertificate { .. }), "{error}");
+        let inputs = inputs(vec![secret(
+            "bad",
+            &[("tls.crt", garbage), ("tls.key", &key)],
+        )]);
+        let error = SecretStore::new(&inputs)
+            .certified_key("ns", "bad")
+            .unwrap_err();
+        assert!(
+            matches!(error, SecretError::BadCertificate { .. }),
+            "{error}"
+        );
     }
 
     #[test]
@@ -380,11 +395,17 @@ mod tests {
         let (cert, key) = self_signed("a.example.com");
         let (ca, _) = self_signed("ca");
         let inputs = inputs(vec![
-            secret("own", &[("tls.crt", &cert), ("tls.key", &key), ("ca.crt", &ca)]),
+            secret(
+                "own",
+                &[("tls.crt", &cert), ("tls.key", &key), ("ca.crt", &ca)],
+            ),
             secret("split", &[("tls.crt", &cert), ("tls.key", &key)]),
             secret("split-cacert", &[("cacert", &ca)]),
             secret("none", &[("tls.crt", &cert), ("tls.key", &key)]),
-            secret("badca", &[("tls.crt", &cert), ("tls.key", &key), ("ca.crt", "x")]),
+            secret(
+                "badca",
+                &[("tls.crt", &cert), ("tls.key", &key), ("ca.crt", "x")],
+            ),
         ]);
         let store = SecretStore::new(&inputs);
         let source = |name: &str| store.credential_ca("ns", name).unwrap().map(|ca| ca.source);
@@ -415,12 +436,15 @@ mod tests {
                 },
                 spec,
                 type_meta: Default::default(),
-            source: Default::default(),
+                source: Default::default(),
             }],
             ..Inputs::default()
         };
         let store = SecretStore::new(&inputs);
-        assert_eq!(store.config_map_ca("ns", "bundle").unwrap().source, "ns/bundle");
+        assert_eq!(
+            store.config_map_ca("ns", "bundle").unwrap().source,
+            "ns/bundle"
+        );
         assert_eq!(
             store.config_map_ca("ns", "other").unwrap_err().to_string(),
             "ConfigMap ns/other does not exist"

@@ -612,7 +612,10 @@ fn https_certificates(t: &Translation) {
         assert_eq!(cond(listener(name), "Programmed"), PROGRAMMED, "{name}");
     }
     assert_eq!(
-        listener("malformed").iter().find(|c| c.kind == "ResolvedRefs").map(|c| c.message.as_str()),
+        listener("malformed")
+            .iter()
+            .find(|c| c.kind == "ResolvedRefs")
+            .map(|c| c.message.as_str()),
         Some("Secret default/malformed-cert: tls.crt holds no PEM certificate")
     );
     assert_eq!(
@@ -636,14 +639,31 @@ fn https_certificates(t: &Translation) {
     assert_eq!(
         servers,
         [
-            ("https.443.granted.tls.default", vec!["e.example.com".to_owned()], 421),
-            ("https.443.local.tls.default", vec!["f.example.com".to_owned()], 421),
+            (
+                "https.443.granted.tls.default",
+                vec!["e.example.com".to_owned()],
+                421
+            ),
+            (
+                "https.443.local.tls.default",
+                vec!["f.example.com".to_owned()],
+                421
+            ),
         ]
     );
-    let termination = https.tls_servers[0].termination.as_ref().expect("terminates");
-    assert_eq!(termination.certificates[0].source, "granted-certs/remote-cert");
+    let termination = https.tls_servers[0]
+        .termination
+        .as_ref()
+        .expect("terminates");
+    assert_eq!(
+        termination.certificates[0].source,
+        "granted-certs/remote-cert"
+    );
     assert_eq!(gw_listener(status, "granted").attached_routes, 1);
-    assert_eq!(route_names(vhost(t, 443, "e.example.com")), ["default.app.0"]);
+    assert_eq!(
+        route_names(vhost(t, 443, "e.example.com")),
+        ["default.app.0"]
+    );
     assert_eq!(
         route_conditions(http_route(t, "default", "app")),
         [ACCEPTED, RESOLVED]

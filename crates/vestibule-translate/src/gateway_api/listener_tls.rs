@@ -44,9 +44,8 @@ pub(crate) fn certificates(
         .as_ref()
         .map(|tls| tls.certificate_refs.as_slice())
         .unwrap_or(&[]);
-    let invalid = |message: String| {
-        Condition::new("ResolvedRefs", false, "InvalidCertificateRef", message)
-    };
+    let invalid =
+        |message: String| Condition::new("ResolvedRefs", false, "InvalidCertificateRef", message);
     if refs.is_empty() {
         return Err(invalid(format!(
             "a terminating {} listener needs tls.certificateRefs",
@@ -67,7 +66,14 @@ pub(crate) fn certificates(
             )));
         }
         let grants = &lookup.inputs.reference_grants;
-        if !permitted(grants, &lookup.from(), "", "Secret", namespace, &reference.name) {
+        if !permitted(
+            grants,
+            &lookup.from(),
+            "",
+            "Secret",
+            namespace,
+            &reference.name,
+        ) {
             return Err(Condition::new(
                 "ResolvedRefs",
                 false,
@@ -91,8 +97,15 @@ pub(crate) fn certificates(
 /// its own `tls.frontendValidation` (the pre-v1.5 field), else the
 /// Gateway's `tls.frontend.perPort` entry for its port, else
 /// `tls.frontend.default`.
-fn validation_for<'a>(gateway: &'a KubeGateway, listener: &'a Listener) -> Option<&'a FrontendTlsValidation> {
-    if let Some(own) = listener.tls.as_ref().and_then(|tls| tls.frontend_validation.as_ref()) {
+fn validation_for<'a>(
+    gateway: &'a KubeGateway,
+    listener: &'a Listener,
+) -> Option<&'a FrontendTlsValidation> {
+    if let Some(own) = listener
+        .tls
+        .as_ref()
+        .and_then(|tls| tls.frontend_validation.as_ref())
+    {
         return Some(own);
     }
     let frontend = gateway.spec.tls.as_ref()?.frontend.as_ref()?;
@@ -147,8 +160,16 @@ pub(crate) fn client_validation(lookup: &Lookup<'_, '_>, listener: &Listener) ->
             fatal: true,
         };
     }
-    let ca: String = bundles.iter().map(|b| b.pem.0.as_ref()).collect::<Vec<_>>().join("\n");
-    let source = bundles.iter().map(|b| b.source.as_str()).collect::<Vec<_>>().join(", ");
+    let ca: String = bundles
+        .iter()
+        .map(|b| b.pem.0.as_ref())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let source = bundles
+        .iter()
+        .map(|b| b.source.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
     Validation {
         client_validation: Some(ClientValidation {
             ca: Pem(ca.into()),

@@ -248,7 +248,9 @@ fn validate(
     } else {
         Condition::new("Programmed", false, "Invalid", resolved.message.clone())
     };
-    let accepted = secured.accepted.unwrap_or_else(|| Condition::new("Accepted", true, "Accepted", ""));
+    let accepted = secured
+        .accepted
+        .unwrap_or_else(|| Condition::new("Accepted", true, "Accepted", ""));
     let parsed = GatewayListener {
         gateway_namespace: gateway.namespace().to_owned(),
         gateway_name: gateway.name().to_owned(),
@@ -315,7 +317,10 @@ fn secure(
         (Protocol::Https | Protocol::Tls, "Terminate") => true,
         (Protocol::Tls, "Passthrough") => false,
         (_, mode) => {
-            let message = format!("tls.mode {mode} is not supported on a {} listener", listener.protocol);
+            let message = format!(
+                "tls.mode {mode} is not supported on a {} listener",
+                listener.protocol
+            );
             return Err(vec![
                 Condition::new("Accepted", false, "UnsupportedValue", &message),
                 Condition::new("Programmed", false, "Invalid", &message),
@@ -324,7 +329,9 @@ fn secure(
     };
     let gateway = lookup.gateway;
     if !terminate {
-        secured.tls = Some(listener_tls::tls_server(gateway, listener, port, hostname, None));
+        secured.tls = Some(listener_tls::tls_server(
+            gateway, listener, port, hostname, None,
+        ));
         return Ok(secured);
     }
     let certificates = match listener_tls::certificates(lookup, listener) {

@@ -296,8 +296,8 @@ fn declare(listener: &mut GatewayListener, builder: &mut TableBuilder, status: &
         if existing.kind == condition.kind {
             *existing = condition.clone().at_generation(generation);
         } else if existing.kind == "Programmed" {
-            *existing =
-                Condition::new("Programmed", false, "Invalid", message.clone()).at_generation(generation);
+            *existing = Condition::new("Programmed", false, "Invalid", message.clone())
+                .at_generation(generation);
         }
     }
 }

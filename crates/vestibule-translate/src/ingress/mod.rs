@@ -65,13 +65,7 @@ pub(crate) fn translate(
             ),
             Decision::Served(why) => {
                 let mut warnings = rules::convert(ingress, &env, builder, &mut gathered);
-                warnings.extend(tls::servers(
-                    ingress,
-                    identity,
-                    store,
-                    builder,
-                    &mut https,
-                ));
+                warnings.extend(tls::servers(ingress, identity, store, builder, &mut https));
                 status(
                     ingress,
                     Condition::new("Accepted", true, "Accepted", why),

@@ -54,7 +54,10 @@ impl GatewayServer {
     /// routes).
     pub(super) fn is_passthrough(&self) -> bool {
         self.protocol == ListenerProtocol::Tls
-            && self.tls.as_ref().is_some_and(|tls| tls.termination.is_none())
+            && self
+                .tls
+                .as_ref()
+                .is_some_and(|tls| tls.termination.is_none())
     }
 
     /// TCP servers and terminating TLS servers carry VirtualService `tcp`

@@ -91,7 +91,10 @@ fn selected_servers(
 /// Declares a server's port and TLS server, or says why it is dropped: its
 /// port already speaks another protocol, or (Istio "duplicate host names")
 /// one of its SNI names is already served on the port by an earlier server.
-fn declare(server: &GatewayServer, builder: &mut TableBuilder) -> Result<(), (&'static str, String)> {
+fn declare(
+    server: &GatewayServer,
+    builder: &mut TableBuilder,
+) -> Result<(), (&'static str, String)> {
     let port = server.port;
     if let Some(tls) = &server.tls {
         let taken = builder.sni_taken(port, &tls.server_names);
@@ -136,8 +139,7 @@ fn bind_virtual_service(
         .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
         .collect();
     // A VirtualService with only tls or tcp rules binds no virtual host.
-    let binds_http =
-        !vs.spec.http.is_empty() || (vs.spec.tls.is_empty() && vs.spec.tcp.is_empty());
+    let binds_http = !vs.spec.http.is_empty() || (vs.spec.tls.is_empty() && vs.spec.tcp.is_empty());
     let bindings = if binds_http {
         bindings(vs, &gateways, servers)
     } else {

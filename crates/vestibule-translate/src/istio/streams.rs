@@ -51,7 +51,14 @@ pub(crate) fn convert(
     for (index, rule) in vs.spec.tls.iter().enumerate() {
         let field = format!("spec.tls[{index}]");
         validate_tls(vs, rule, &field)?;
-        let backends = backends(vs, &rule.route, &field, registry, builder, &mut out.warnings)?;
+        let backends = backends(
+            vs,
+            &rule.route,
+            &field,
+            registry,
+            builder,
+            &mut out.warnings,
+        )?;
         let targets = cx.tls_targets(rule);
         out.placed
             .extend(place(vs, format!("tls.{index}"), targets, &backends));
@@ -59,7 +66,10 @@ pub(crate) fn convert(
     for (index, rule) in vs.spec.tcp.iter().enumerate() {
         let field = format!("spec.tcp[{index}]");
         if rule.route.is_empty() {
-            return Err((format!("{field}.route"), "a tcp rule needs a route".to_owned()));
+            return Err((
+                format!("{field}.route"),
+                "a tcp rule needs a route".to_owned(),
+            ));
         }
         for (match_index, input) in rule.matches.iter().enumerate() {
             if !input.destination_subnets.is_empty() {
@@ -69,7 +79,14 @@ pub(crate) fn convert(
                 ));
             }
         }
-        let backends = backends(vs, &rule.route, &field, registry, builder, &mut out.warnings)?;
+        let backends = backends(
+            vs,
+            &rule.route,
+            &field,
+            registry,
+            builder,
+            &mut out.warnings,
+        )?;
         let targets = cx.tcp_targets(rule);
         out.placed
             .extend(place(vs, format!("tcp.{index}"), targets, &backends));
@@ -96,7 +113,12 @@ fn validate_tls(
             return Err((field, "sniHosts is required".to_owned()));
         }
         for sni in &input.sni_hosts {
-            if !vs.spec.hosts.iter().any(|host| crate::hosts::covers(host, sni)) {
+            if !vs
+                .spec
+                .hosts
+                .iter()
+                .any(|host| crate::hosts::covers(host, sni))
+            {
                 return Err((
                     field.clone(),
                     format!("sniHost {sni} is not within the VirtualService's hosts"),
@@ -105,7 +127,10 @@ fn validate_tls(
         }
     }
     if rule.route.is_empty() {
-        return Err((format!("{field}.route"), "a tls rule needs a route".to_owned()));
+        return Err((
+            format!("{field}.route"),
+            "a tls rule needs a route".to_owned(),
+        ));
     }
     Ok(())
 }

@@ -52,9 +52,11 @@ pub(crate) fn server(
                 notes: Vec::new(),
             })
         } else {
-            Err("an HTTPS server needs tls.mode SIMPLE, MUTUAL or OPTIONAL_MUTUAL \
+            Err(
+                "an HTTPS server needs tls.mode SIMPLE, MUTUAL or OPTIONAL_MUTUAL \
                  (an unset mode is PASSTHROUGH)"
-                .to_owned())
+                    .to_owned(),
+            )
         };
     }
     let mut notes = Vec::new();
@@ -111,9 +113,11 @@ fn certificates(
     let names = credential_names(tls)?;
     if names.is_empty() {
         if tls.server_certificate.is_some() || tls.private_key.is_some() {
-            return Err("tls.serverCertificate and tls.privateKey (file paths) are not \
+            return Err(
+                "tls.serverCertificate and tls.privateKey (file paths) are not \
                  supported by this gateway: use credentialName"
-                .to_owned());
+                    .to_owned(),
+            );
         }
         return Err("tls.credentialName is required".to_owned());
     }
@@ -151,7 +155,11 @@ fn client_validation(
     store: &SecretStore<'_>,
 ) -> Result<ClientValidation, String> {
     let namespace = identity.namespace.as_str();
-    let ca = match tls.ca_cert_credential_name.as_deref().filter(|n| !n.is_empty()) {
+    let ca = match tls
+        .ca_cert_credential_name
+        .as_deref()
+        .filter(|n| !n.is_empty())
+    {
         Some(name) => store.secret_ca(namespace, name),
         None => {
             let credential = credential_names(tls)?.first().copied().unwrap_or_default();

@@ -60,10 +60,26 @@ fn tls_and_tcp_routes(t: &Translation) {
     assert_eq!(
         streams(tls),
         [
-            ("default.exact", vec!["a.example.com".to_owned()], vec![(s2.as_str(), 1)]),
-            ("default.unnamed", vec!["term.example.org".to_owned()], vec![(s3.as_str(), 1)]),
-            ("default.ghost", vec!["ghost.example.com".to_owned()], vec![(none, 1)]),
-            ("default.wild", vec!["*.example.com".to_owned()], vec![(s1.as_str(), 1)]),
+            (
+                "default.exact",
+                vec!["a.example.com".to_owned()],
+                vec![(s2.as_str(), 1)]
+            ),
+            (
+                "default.unnamed",
+                vec!["term.example.org".to_owned()],
+                vec![(s3.as_str(), 1)]
+            ),
+            (
+                "default.ghost",
+                vec!["ghost.example.com".to_owned()],
+                vec![(none, 1)]
+            ),
+            (
+                "default.wild",
+                vec!["*.example.com".to_owned()],
+                vec![(s1.as_str(), 1)]
+            ),
         ]
     );
     assert_eq!(
@@ -84,10 +100,20 @@ fn tls_and_tcp_routes(t: &Translation) {
         [("default.everywhere", vec![], vec![(s3.as_str(), 1)])]
     );
     let status = gateway(t, "default", "gw");
-    for (name, attached) in [("pass", 3), ("term", 1), ("tcp-a", 4), ("tcp-b", 1), ("web", 0)] {
+    for (name, attached) in [
+        ("pass", 3),
+        ("term", 1),
+        ("tcp-a", 4),
+        ("tcp-b", 1),
+        ("web", 0),
+    ] {
         let listener = gw_listener(status, name);
         assert_eq!(listener.attached_routes, attached, "{name}");
-        assert_eq!(cond(&listener.conditions, "Programmed"), PROGRAMMED, "{name}");
+        assert_eq!(
+            cond(&listener.conditions, "Programmed"),
+            PROGRAMMED,
+            "{name}"
+        );
     }
     for (kind, name) in [
         ("TLSRoute", "wild"),
@@ -139,15 +165,26 @@ fn frontend_validation(t: &Translation) {
         .expect("client validation on own");
     assert!(own.optional);
     let tls = &listener(t, 11443).tls_servers[0];
-    assert!(tls.termination.as_ref().expect("terminates").client_validation.is_none());
+    assert!(tls
+        .termination
+        .as_ref()
+        .expect("terminates")
+        .client_validation
+        .is_none());
 
     let status = gateway(t, "default", "mtls");
     let per_port = &gw_listener(status, "per-port").conditions;
-    assert_eq!(cond(per_port, "Accepted"), ("False", "NoValidCACertificate"));
+    assert_eq!(
+        cond(per_port, "Accepted"),
+        ("False", "NoValidCACertificate")
+    );
     assert_eq!(cond(per_port, "ResolvedRefs"), ("False", "RefNotPermitted"));
     assert_eq!(cond(per_port, "Programmed"), ("False", "Invalid"));
     let bad_kind = &gw_listener(status, "bad-kind").conditions;
-    assert_eq!(cond(bad_kind, "Accepted"), ("False", "NoValidCACertificate"));
+    assert_eq!(
+        cond(bad_kind, "Accepted"),
+        ("False", "NoValidCACertificate")
+    );
     assert_eq!(
         cond(bad_kind, "ResolvedRefs"),
         ("False", "InvalidCACertificateKind")

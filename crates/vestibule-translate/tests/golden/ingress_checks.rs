@@ -271,7 +271,10 @@ fn tls(t: &Translation) {
     );
     assert_eq!(server.misdirected_status, 404);
     let termination = server.termination.as_ref().expect("terminates");
-    assert_eq!(termination.certificates[0].source, "istio-system/secure-tls");
+    assert_eq!(
+        termination.certificates[0].source,
+        "istio-system/secure-tls"
+    );
     for port in [80, 443] {
         assert_eq!(
             route_names(vhost(t, port, "secure.example.com")),

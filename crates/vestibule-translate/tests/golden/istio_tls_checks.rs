@@ -20,13 +20,21 @@ fn tls_server<'l>(listener: &'l Listener, name: &str) -> &'l TlsServer {
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| {
-            let names: Vec<&str> = listener.tls_servers.iter().map(|s| s.name.as_str()).collect();
+            let names: Vec<&str> = listener
+                .tls_servers
+                .iter()
+                .map(|s| s.name.as_str())
+                .collect();
             panic!("no TLS server {name} on {}: {names:?}", listener.name)
         })
 }
 
 fn names(server: &TlsServer) -> Vec<String> {
-    server.server_names.iter().map(ToString::to_string).collect()
+    server
+        .server_names
+        .iter()
+        .map(ToString::to_string)
+        .collect()
 }
 
 fn https_servers(t: &Translation) {
@@ -41,7 +49,10 @@ fn https_servers(t: &Translation) {
     assert_eq!(names(simple), ["a.example.com"]);
     let termination = simple.termination.as_ref().expect("terminates");
     assert_eq!(termination.certificates[0].source, "istio-system/a-cert");
-    assert_eq!(&*termination.certificates[0].chain.0, "$CERT(a.example.com)");
+    assert_eq!(
+        &*termination.certificates[0].chain.0,
+        "$CERT(a.example.com)"
+    );
     assert!(termination.client_validation.is_none());
     assert_eq!(
         (termination.min_version, termination.max_version),
@@ -54,7 +65,10 @@ fn https_servers(t: &Translation) {
     assert_eq!(validation.source, "istio-system/b-cert");
     assert_eq!(&*validation.ca.0, "$CERT(client-ca)");
     assert!(!validation.optional);
-    assert_eq!(validation.subject_alt_names, ["spiffe://example.com/client"]);
+    assert_eq!(
+        validation.subject_alt_names,
+        ["spiffe://example.com/client"]
+    );
     assert_eq!(validation.spki_sha256, ["Xq1vT2Ww3w=="]);
     assert_eq!(validation.cert_sha256, ["abcdef01"]);
 
@@ -70,28 +84,51 @@ fn https_servers(t: &Translation) {
     );
     let status = gateway(t, "default", "secure");
     let message = &accepted(&status.listeners[3].conditions).message;
-    assert!(message.contains("minProtocolVersion TLSV1_0 raised to TLSV1_2"), "{message}");
-    assert!(message.contains("TLS_AES_128_GCM_SHA256, NOT-A-SUITE"), "{message}");
+    assert!(
+        message.contains("minProtocolVersion TLSV1_0 raised to TLSV1_2"),
+        "{message}"
+    );
+    assert!(
+        message.contains("TLS_AES_128_GCM_SHA256, NOT-A-SUITE"),
+        "{message}"
+    );
 
     let pair = tls_server(https, "https.443.pair.secure.default");
     assert_eq!(names(pair), ["d.example.com", "*.d.example.com"]);
     let termination = pair.termination.as_ref().expect("terminates");
-    let sources: Vec<&str> = termination.certificates.iter().map(|c| c.source.as_str()).collect();
+    let sources: Vec<&str> = termination
+        .certificates
+        .iter()
+        .map(|c| c.source.as_str())
+        .collect();
     assert_eq!(sources, ["istio-system/d-rsa", "istio-system/d-ecdsa"]);
     assert_eq!(
-        termination.client_validation.as_ref().map(|v| v.source.as_str()),
+        termination
+            .client_validation
+            .as_ref()
+            .map(|v| v.source.as_str()),
         Some("istio-system/client-ca")
     );
     assert_eq!(termination.min_version, TlsVersion::Tls13);
 
-    for host in ["a.example.com", "b.example.com", "c.example.com", "d.example.com"] {
+    for host in [
+        "a.example.com",
+        "b.example.com",
+        "c.example.com",
+        "d.example.com",
+    ] {
         let served = vhost(t, 443, host);
         assert_eq!(route_names(served), ["app"], "{host}");
         assert!(!served.require_tls);
     }
     assert!(vhost(t, 80, "a.example.com").require_tls);
     for listener in &status.listeners {
-        assert_eq!(acceptance(&listener.conditions), ("True", "Accepted"), "{}", listener.name);
+        assert_eq!(
+            acceptance(&listener.conditions),
+            ("True", "Accepted"),
+            "{}",
+            listener.name
+        );
     }
     assert_eq!(status.listeners[1].attached_routes, 1);
 }
@@ -107,7 +144,11 @@ fn tls_rejections(t: &Translation) {
         .iter()
         .map(|l| {
             let condition = accepted(&l.conditions);
-            (l.name.as_str(), condition.reason.as_str(), condition.message.as_str())
+            (
+                l.name.as_str(),
+                condition.reason.as_str(),
+                condition.message.as_str(),
+            )
         })
         .collect();
     assert_eq!(
@@ -177,7 +218,11 @@ fn tls_rejections(t: &Translation) {
                 "InvalidTLSConfig",
                 "tls.credentialNames has 3 entries; at most 2 (one RSA, one ECDSA)"
             ),
-            ("no-tls", "InvalidTLSConfig", "a TLS server needs tls settings"),
+            (
+                "no-tls",
+                "InvalidTLSConfig",
+                "a TLS server needs tls settings"
+            ),
         ]
     );
 }
@@ -218,8 +263,14 @@ fn tls_and_tcp_routes(t: &Translation) {
     assert_eq!(
         stream_names(passthrough),
         [
-            ("default.passthrough.tls.0", vec!["a.example.com".to_owned()]),
-            ("default.passthrough.tls.1", vec!["b.example.com".to_owned()]),
+            (
+                "default.passthrough.tls.0",
+                vec!["a.example.com".to_owned()]
+            ),
+            (
+                "default.passthrough.tls.1",
+                vec!["b.example.com".to_owned()]
+            ),
         ]
     );
     assert_eq!(
@@ -242,18 +293,27 @@ fn tls_and_tcp_routes(t: &Translation) {
         stream_names(listener(t, 31400)),
         [("default.tcp.tcp.0", vec![]), ("default.tcp.tcp.1", vec![])]
     );
-    assert_eq!(stream_names(listener(t, 27017)), [("default.tcp.tcp.1", vec![])]);
+    assert_eq!(
+        stream_names(listener(t, 27017)),
+        [("default.tcp.tcp.1", vec![])]
+    );
     assert_eq!(
         shares(listener(t, 27017), 0),
         [("outbound|27017||svc-mongo.default.svc.cluster.local", 1)]
     );
     for name in ["passthrough", "db", "tcp"] {
-        assert_eq!(acceptance(&vs(t, "default", name).conditions), ("True", "Accepted"));
+        assert_eq!(
+            acceptance(&vs(t, "default", name).conditions),
+            ("True", "Accepted")
+        );
     }
     let no_sni = accepted(&vs(t, "default", "no-sni").conditions);
     assert_eq!(
         (no_sni.reason.as_str(), no_sni.message.as_str()),
-        ("Invalid", "spec.tls[0].match[0].sniHosts: sniHosts is required")
+        (
+            "Invalid",
+            "spec.tls[0].match[0].sniHosts: sniHosts is required"
+        )
     );
     let outside = accepted(&vs(t, "default", "outside").conditions);
     assert_eq!(
