@@ -207,8 +207,16 @@ fn port_sharing(t: &Translation) {
     let mixed = gateway(t, "default", "mixed");
     for name in ["https", "tls"] {
         let conditions = &gw_listener(mixed, name).conditions;
-        assert_eq!(cond(conditions, "Conflicted"), ("True", "ProtocolConflict"), "{name}");
-        assert_eq!(cond(conditions, "Programmed"), ("False", "Invalid"), "{name}");
+        assert_eq!(
+            cond(conditions, "Conflicted"),
+            ("True", "ProtocolConflict"),
+            "{name}"
+        );
+        assert_eq!(
+            cond(conditions, "Programmed"),
+            ("False", "Invalid"),
+            "{name}"
+        );
     }
     let first = &gw_listener(gateway(t, "default", "first"), "https").conditions;
     assert_eq!(cond(first, "Programmed"), PROGRAMMED);
