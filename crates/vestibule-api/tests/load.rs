@@ -364,7 +364,10 @@ binaryData:
     let good = text.replace("not base64!", "d29ybGQ=");
     let loaded = load("configmap.yaml", &good);
     let config_map = &loaded.inputs.config_maps[0].spec;
-    assert_eq!(config_map.get("ca.crt").as_deref(), Some(&b"plain text"[..]));
+    assert_eq!(
+        config_map.get("ca.crt").as_deref(),
+        Some(&b"plain text"[..])
+    );
     assert_eq!(config_map.get("other").as_deref(), Some(&b"world"[..]));
     assert_eq!(config_map.get("missing"), None);
 }

@@ -8,6 +8,14 @@ use http::StatusCode;
 pub enum ProxyError {
     #[error("no route matched")]
     NoRoute,
+    /// The request's host is not one the connection's TLS server covers
+    /// (Gateway API: 421).
+    #[error("misdirected request")]
+    Misdirected,
+    /// A plain-text request for a host that requires TLS: answered with a
+    /// redirect to https, not an error page.
+    #[error("TLS required")]
+    TlsRequired,
     #[error("bad request: {0}")]
     BadRequest(&'static str),
     #[error("request headers too large")]
@@ -45,6 +53,8 @@ impl ProxyError {
     pub fn status(self) -> StatusCode {
         match self {
             ProxyError::NoRoute => StatusCode::NOT_FOUND,
+            ProxyError::Misdirected => StatusCode::MISDIRECTED_REQUEST,
+            ProxyError::TlsRequired => StatusCode::MOVED_PERMANENTLY,
             ProxyError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ProxyError::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ProxyError::UriTooLong => StatusCode::URI_TOO_LONG,
@@ -64,7 +74,11 @@ impl ProxyError {
     /// The body Envoy sends for the same situation.
     pub fn body(self) -> &'static str {
         match self {
-            ProxyError::NoRoute | ProxyError::InvalidBackend | ProxyError::UpgradeRejected => "",
+            ProxyError::NoRoute
+            | ProxyError::InvalidBackend
+            | ProxyError::UpgradeRejected
+            | ProxyError::TlsRequired => "",
+            ProxyError::Misdirected => "Misdirected Request",
             ProxyError::BadRequest(_) => "Bad Request",
             ProxyError::HeadersTooLarge => "Request Header Fields Too Large",
             ProxyError::UriTooLong => "URI Too Long",
@@ -106,7 +120,8 @@ impl ProxyError {
     /// Envoy's `%RESPONSE_FLAGS%` code.
     pub fn flag(self) -> &'static str {
         match self {
-            ProxyError::NoRoute => "NR",
+            ProxyError::NoRoute | ProxyError::Misdirected => "NR",
+            ProxyError::TlsRequired => "-",
             ProxyError::BadRequest(_)
             | ProxyError::HeadersTooLarge
             | ProxyError::UriTooLong

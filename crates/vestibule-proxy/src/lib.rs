@@ -3,29 +3,21 @@
 //! nothing of where it came from (no translator, no Kubernetes).
 #![forbid(unsafe_code)]
 
-mod balance;
 mod body;
-mod clusters;
-mod cors;
+mod conn;
 mod error;
-mod forward;
 #[doc(hidden)]
 pub mod fuzzing {
     //! Parser entry points for fuzzing (see `h1::fuzzing`).
     pub use crate::h1::fuzzing::{chunked, request_head, response_head};
 }
 mod h1;
-mod handler;
-mod headers;
-mod http2;
 mod idle;
-mod listeners;
-mod pool;
-mod request_body;
-mod screen;
+mod request;
+mod server;
 mod snapshot;
 mod stats;
-mod upgrade;
+mod upstream;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -38,8 +30,8 @@ use http::HeaderValue;
 use vestibule_ir::{EndpointTable, RouteTable};
 
 pub use body::ResponseBody;
+pub use conn::ListenerState;
 pub use error::ProxyError;
-pub use listeners::ListenerState;
 pub use snapshot::Snapshot;
 pub use stats::{RouteStats, StatsKey, StatsRegistry};
 
@@ -107,7 +99,7 @@ pub struct Http2Limits {
 
 impl Http2Limits {
     /// Streams one connection can run at once (its slots).
-    pub const MAX_CONCURRENT_STREAMS: u32 = http2::MAX_STREAM_SLOTS as u32;
+    pub const MAX_CONCURRENT_STREAMS: u32 = server::h2::MAX_STREAM_SLOTS as u32;
 }
 
 impl Default for Http2Limits {
@@ -158,14 +150,19 @@ pub struct Counters {
     /// Requests answered with a local reply because the client broke the
     /// protocol (malformed heads or bodies, forbidden framing).
     pub downstream_protocol_errors: AtomicU64,
+    /// TLS and HTTPS connections closed before a handshake completed (no
+    /// ClientHello, no server for its SNI, a refused client certificate).
+    pub tls_handshake_failures: AtomicU64,
+    /// TCP and TLS connections whose upstream connection failed.
+    pub stream_connect_failures: AtomicU64,
 }
 
 /// The running data plane. `publish` swaps in a new routing table.
 pub struct DataPlane {
     shared: Arc<Shared>,
-    clusters: clusters::ClusterRegistry,
+    clusters: upstream::clusters::ClusterRegistry,
     stats: StatsRegistry,
-    listeners: listeners::Listeners,
+    listeners: conn::Listeners,
 }
 
 /// Why the data plane could not start.
@@ -182,6 +179,7 @@ impl DataPlane {
         let server_header = HeaderValue::from_str(&config.server_name)
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
         check_limits(&config)?;
+        conn::tls::install_provider();
         idle::set_limit(config.stream_idle_timeout);
         idle::start_sweeper();
         Ok(DataPlane {
@@ -191,9 +189,9 @@ impl DataPlane {
                 server_header,
                 counters: Counters::default(),
             }),
-            clusters: clusters::ClusterRegistry::default(),
+            clusters: upstream::clusters::ClusterRegistry::default(),
             stats: StatsRegistry::default(),
-            listeners: listeners::Listeners::default(),
+            listeners: conn::Listeners::default(),
         })
     }
 
@@ -231,7 +229,7 @@ impl DataPlane {
 
     /// Client connections open now, over every listener.
     pub fn open_connections(&self) -> usize {
-        listeners::OPEN_CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
+        conn::OPEN_CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Stops accepting and drains every connection (bounded by the drain

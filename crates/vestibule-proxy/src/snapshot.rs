@@ -10,9 +10,11 @@ use http::{HeaderName, HeaderValue};
 use vestibule_ir::{BackendKey, HeaderMutations, Listener, Route, RouteAction, RouteTable};
 use vestibule_route::HostIndex;
 
-use crate::clusters::Cluster;
-use crate::cors::CompiledCors;
+use crate::conn::tcp::StreamRouteRuntime;
+use crate::conn::tls::TlsServers;
+use crate::request::cors::CompiledCors;
 use crate::stats::{RouteStats, StatsRegistry};
+use crate::upstream::clusters::Cluster;
 
 pub struct Snapshot {
     pub generation: u64,
@@ -28,6 +30,10 @@ pub(crate) struct ListenerRuntime {
     /// `[virtual host][route]`, parallel to `listener.virtual_hosts`.
     pub routes: Vec<Vec<RouteRuntime>>,
     pub unrouted: Arc<RouteStats>,
+    /// HTTPS and TLS: the servers a connection's SNI picks among.
+    pub tls: Option<TlsServers>,
+    /// TCP and TLS: the connection routes.
+    pub streams: Vec<StreamRouteRuntime>,
 }
 
 impl ListenerRuntime {
@@ -232,6 +238,8 @@ impl Snapshot {
                     hosts: HostIndex::new(&listener.virtual_hosts),
                     routes,
                     unrouted: stats.route(&listener.name, ""),
+                    tls: TlsServers::build(listener),
+                    streams: StreamRouteRuntime::build(listener, clusters),
                     table: Arc::clone(table),
                     index,
                 };

@@ -43,11 +43,13 @@ impl TableBuilder {
     }
 
     /// Adds a TLS server to a declared listener.
+    #[allow(dead_code)] // until the TLS and TCP translators land
     pub(crate) fn tls_server(&mut self, port: u16, server: TlsServer) {
         self.declared(port).tls_servers.push(server);
     }
 
     /// The TLS servers declared so far on `port`.
+    #[allow(dead_code)] // until the TLS and TCP translators land
     pub(crate) fn tls_servers(&self, port: u16) -> &[TlsServer] {
         self.listeners
             .get(&port)
@@ -73,6 +75,7 @@ impl TableBuilder {
     }
 
     /// Appends a connection route to a declared listener.
+    #[allow(dead_code)] // until the TLS and TCP translators land
     pub(crate) fn stream_route(&mut self, port: u16, route: StreamRoute) {
         self.declared(port).stream_routes.push(route);
     }

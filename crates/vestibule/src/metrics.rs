@@ -98,13 +98,28 @@ fn register_connections(registry: &mut Registry, state: &ControlState) {
         "Client connections closed at accept because a connection limit was reached",
         refused,
     );
-    let protocol_errors = Counter::<u64>::default();
-    protocol_errors.inc_by(counters.downstream_protocol_errors.load(Relaxed));
-    registry.register(
-        "downstream_protocol_errors",
-        "Requests refused because the client broke the protocol (malformed or ambiguous heads and bodies)",
-        protocol_errors,
-    );
+    let counted = [
+        (
+            "downstream_protocol_errors",
+            "Requests refused because the client broke the protocol (malformed or ambiguous heads and bodies)",
+            &counters.downstream_protocol_errors,
+        ),
+        (
+            "downstream_tls_handshake_failures",
+            "TLS connections closed before the handshake completed (no ClientHello, no server for the SNI, a refused client certificate)",
+            &counters.tls_handshake_failures,
+        ),
+        (
+            "upstream_stream_connect_failures",
+            "TCP and TLS connections closed because their upstream connection failed",
+            &counters.stream_connect_failures,
+        ),
+    ];
+    for (name, help, value) in counted {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(value.load(Relaxed));
+        registry.register(name, help, counter);
+    }
 }
 
 #[derive(Debug)]

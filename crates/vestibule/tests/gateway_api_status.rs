@@ -13,21 +13,17 @@ use gateway_api_support::{
 use serde_json::Value;
 use support::ConfigDir;
 
+/// The HTTPS listener's certificate, as a Secret in `infra`.
+fn certificate() -> String {
+    let ca = support::pki::Ca::new("infra root");
+    support::pki::tls_secret("certificate", "infra", &ca.server(&["*.test.com"]), None)
+}
+
 const INFRA: &str = r#"
 apiVersion: v1
 kind: Namespace
 metadata:
   name: infra
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: certificate
-  namespace: infra
-type: kubernetes.io/tls
-stringData:
-  tls.crt: "-----BEGIN CERTIFICATE-----"
-  tls.key: "-----BEGIN PRIVATE KEY-----"
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -70,6 +66,7 @@ fn listener_names(status: &Value) -> Vec<String> {
 async fn listeners_can_be_added_and_removed() {
     let config = ConfigDir::new();
     config.write("infra.yaml", INFRA);
+    config.write("certificate.yaml", &certificate());
     backend(&config, "infra", "infra-backend-v1").await;
     config.write("gateway.yaml", &gateway(&["https"]));
     let gateway_process = start(&config, &[80, 443]).await;

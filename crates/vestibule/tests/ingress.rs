@@ -455,3 +455,64 @@ async fn port_80_opens_only_while_an_ingress_is_ours() {
     let address = gateway.listener(80).await;
     assert_served_by(address, HOST, "/status/200", "httpbin").await;
 }
+
+/// Seed 001's "TLS" note: `spec.tls` with a Secret in the gateway's own
+/// namespace (`istio-system`); the hosts are served over HTTPS on 443 with
+/// the same rules as on 80.
+#[tokio::test]
+async fn tls_hosts_are_served_over_https_with_the_secret_from_the_gateway_namespace() {
+    let config = ConfigDir::new();
+    backends(&config, &["httpbin"]).await;
+    let ca = support::pki::Ca::new("ingress root");
+    config.write(
+        "secret.yaml",
+        &support::pki::tls_secret(
+            "httpbin-tls",
+            "istio-system",
+            &ca.server(&["httpbin.example.com"]),
+            None,
+        ),
+    );
+    config.write(
+        "ingress.yaml",
+        &format!(
+            "{}  tls:\n  - hosts: [httpbin.example.com]\n    secretName: httpbin-tls\n",
+            SEED_INGRESS
+        ),
+    );
+    let gateway = Gateway::start(config.path(), &[80, 443], &[]).await;
+    let https = gateway.listener(443).await;
+    let files = tempfile::tempdir().unwrap();
+    let ca_file = support::pki::file(&files, "ca.crt", &ca.pem());
+    let resolve = format!("httpbin.example.com:{}:127.0.0.1", https.port());
+    let url = |path: &str| format!("https://httpbin.example.com:{}{path}", https.port());
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--resolve",
+        &resolve,
+        "--cacert",
+        &ca_file,
+        &url("/status/418"),
+    ])
+    .await;
+    assert_eq!(out, "418");
+    let out = curl(&[
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "--resolve",
+        &resolve,
+        "--cacert",
+        &ca_file,
+        &url("/headers"),
+    ])
+    .await;
+    assert_eq!(out, "404");
+    // Plain text on 80 keeps serving the same rules.
+    let plain = gateway.listener(80).await;
+    assert_served_by(plain, HOST, "/status/200", "httpbin").await;
+}

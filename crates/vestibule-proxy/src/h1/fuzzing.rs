@@ -5,8 +5,8 @@
 use bytes::BytesMut;
 
 use super::chunked::{Chunked, Step};
-use super::client;
 use super::parse::{self, Parsed};
+use crate::upstream::client;
 use crate::HeadLimits;
 
 /// Small limits, so that the fuzzer reaches them.

@@ -6,7 +6,7 @@ use http::header;
 use http::{Method, Request, Uri, Version};
 
 use super::head::{self, MAX_HEADERS, MAX_REQUEST_HEADER_SLOTS};
-use crate::headers::connection_lists;
+use crate::request::headers::connection_lists;
 use crate::{HeadLimits, ProxyError};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
@@ -93,7 +93,7 @@ fn parse_with<const SLOTS: usize>(bytes: &Bytes, limits: HeadLimits) -> (Parsed,
         Ok(Body::Handoff) => (Parsed::Handoff, None),
         Ok(Body::None(connection)) => match build(&head, bytes) {
             Some(mut request) if connection => {
-                match crate::screen::apply_nominations(request.headers_mut()) {
+                match crate::request::screen::apply_nominations(request.headers_mut()) {
                     Ok(()) => (Parsed::Request(request), Some(length)),
                     Err(error) => (Parsed::Reject(error), None),
                 }

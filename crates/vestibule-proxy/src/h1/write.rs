@@ -9,7 +9,7 @@ use http_body_util::BodyExt as _;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
 use super::encode;
-use crate::request_body::BoxError;
+use crate::body::BoxError;
 
 /// Body bytes gathered before a write; larger frames are written directly.
 const COALESCE_LIMIT: usize = 16 * 1024;

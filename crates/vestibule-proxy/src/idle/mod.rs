@@ -23,7 +23,7 @@ use bytes::Bytes;
 use http_body::{Body, Frame, SizeHint};
 use tokio::time::{Instant, Sleep};
 
-use crate::request_body::BoxError;
+use crate::body::BoxError;
 
 pub(crate) use watch::{start_sweeper, Watch, Watched};
 

@@ -95,6 +95,17 @@ pub(crate) fn server_protocol(server: &Server) -> Result<ListenerProtocol, Strin
     match server.port.protocol.to_ascii_uppercase().as_str() {
         // An HTTP connection manager with codec AUTO: HTTP/1.1 and h2c.
         "HTTP" | "HTTP2" | "GRPC" | "GRPC-WEB" => Ok(ListenerProtocol::Http),
+        // Istio serves an HTTPS server in PASSTHROUGH mode (the mode an
+        // unset `tls.mode` means) as a TLS one: VirtualService `tls`
+        // routes by SNI, no termination (the "Ingress Gateway without TLS
+        // Termination" task).
+        "HTTPS"
+            if server.tls.as_ref().is_some_and(|tls| {
+                tls.mode.as_deref().is_none_or(|mode| mode == "PASSTHROUGH")
+            }) =>
+        {
+            Ok(ListenerProtocol::Tls)
+        }
         "HTTPS" => Ok(ListenerProtocol::Https),
         "TLS" => Ok(ListenerProtocol::Tls),
         // Istio serves these at a gateway as opaque TCP.

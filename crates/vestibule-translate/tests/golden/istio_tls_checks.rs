@@ -162,10 +162,11 @@ fn tls_rejections(t: &Translation) {
                  https.443.ok.bad.default"
             ),
             (
+                // Served as a TLS (passthrough) server, as Istio does; 443
+                // is already HTTPS here.
                 "no-mode",
-                "InvalidTLSConfig",
-                "an HTTPS server needs tls.mode SIMPLE, MUTUAL or OPTIONAL_MUTUAL (an unset \
-                 mode is PASSTHROUGH)"
+                "ProtocolConflict",
+                "port 443 is already used with another protocol"
             ),
             (
                 "istio-mutual",

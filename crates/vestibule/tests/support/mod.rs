@@ -2,6 +2,10 @@
 //! ports, in-process httpbin backends, and a small real HTTP/1.1 client.
 #![allow(dead_code, unreachable_pub)]
 
+pub mod l4;
+pub mod pki;
+pub mod tls_client;
+
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;

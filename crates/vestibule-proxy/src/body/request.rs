@@ -11,8 +11,8 @@ use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use tokio::sync::mpsc;
 
-use crate::http2::H2Body;
 use crate::idle::IdleBody;
+use crate::server::h2::H2RequestBody;
 
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -23,7 +23,7 @@ const MIRROR_BUFFER_FRAMES: usize = 16;
 #[derive(Debug)]
 pub(crate) enum RequestBody {
     Incoming(IdleBody<Incoming>),
-    H2(IdleBody<H2Body>),
+    H2(IdleBody<H2RequestBody>),
     Empty,
     /// Boxed: mirrors are rare, and the box keeps every request small.
     Tee {

@@ -10,16 +10,16 @@ use h2::RecvStream;
 use http_body::{Body, Frame, SizeHint};
 
 #[derive(Debug)]
-pub(crate) struct H2Body {
+pub(crate) struct H2RequestBody {
     recv: RecvStream,
     /// The request's `content-length` (which `h2` holds the data to).
     content_length: Option<u64>,
     data_done: bool,
 }
 
-impl H2Body {
-    pub(crate) fn new(recv: RecvStream, content_length: Option<u64>) -> H2Body {
-        H2Body {
+impl H2RequestBody {
+    pub(crate) fn new(recv: RecvStream, content_length: Option<u64>) -> H2RequestBody {
+        H2RequestBody {
             recv,
             content_length,
             data_done: false,
@@ -27,7 +27,7 @@ impl H2Body {
     }
 }
 
-impl Body for H2Body {
+impl Body for H2RequestBody {
     type Data = Bytes;
     type Error = h2::Error;
 

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex, Weak};
 use arc_swap::ArcSwap;
 use vestibule_ir::{AppProtocol, BackendKey, EndpointAddress, EndpointTable, RouteTable};
 
-use crate::pool::Pool;
+use crate::upstream::pool::Pool;
 
 /// A backend: a service port and its ready endpoints.
 #[derive(Debug)]

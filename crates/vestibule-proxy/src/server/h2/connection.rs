@@ -11,15 +11,15 @@ use bytes::Bytes;
 use h2::server::SendResponse;
 use h2::RecvStream;
 use http::{Method, Request};
-use tokio::net::TcpStream;
 
 use super::send::respond;
 use super::streams::Streams;
-use super::H2Body;
-use crate::h1::{self, ListenerSignal, Prefixed, IDLE_TICKS};
-use crate::handler::{handle, ConnInfo};
+use super::H2RequestBody;
+use crate::body::RequestBody;
+use crate::conn::tls::Session;
+use crate::conn::{ListenerSignal, Prefixed, Stream, DRAIN, IDLE_TICKS};
 use crate::idle::IdleBody;
-use crate::request_body::RequestBody;
+use crate::request::{handle, ConnInfo};
 use crate::Shared;
 
 /// Rounds of accepting and running streams in one poll of the connection's
@@ -31,12 +31,13 @@ const MAX_ROUNDS_PER_POLL: usize = 32;
 
 /// Serves an HTTP/2 connection whose preface may already be in `io`'s
 /// prefix.
-pub(crate) async fn serve(
-    io: Prefixed<TcpStream>,
+pub(crate) async fn serve<S: Stream>(
+    io: Prefixed<S>,
     conn: ConnInfo,
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
 ) {
+    let session = io.inner().session().cloned();
     // Concurrent streams and windows as configured (Envoy's edge-proxy
     // values by default: 100 streams, 64 KiB per stream, 1 MiB per
     // connection); the header list bounded like an HTTP/1.1 head. `h2`'s
@@ -68,7 +69,7 @@ pub(crate) async fn serve(
     loop {
         let now = signal.now();
         let idle = streams.is_empty() && now.saturating_sub(idle_since) >= IDLE_TICKS;
-        if !closing && (now == h1::DRAIN || idle) {
+        if !closing && (now == DRAIN || idle) {
             closing = true;
             connection.graceful_shutdown();
             // The `GOAWAY` goes out when the connection is next polled.
@@ -90,7 +91,13 @@ pub(crate) async fn serve(
                     let mut connection_cx = Context::from_waker(&connection_waker);
                     match connection.poll_accept(&mut connection_cx) {
                         Poll::Ready(Some(Ok((request, sender)))) => {
-                            streams.push(exchange(request, sender, &shared, &conn));
+                            streams.push(exchange(
+                                request,
+                                sender,
+                                &shared,
+                                &conn,
+                                session.as_deref(),
+                            ));
                             // There may be more: poll it again.
                             streams.wake_connection();
                             moved = true;
@@ -144,12 +151,13 @@ async fn exchange(
     mut sender: SendResponse<Bytes>,
     shared: &Shared,
     conn: &ConnInfo,
+    tls: Option<&Session>,
 ) {
     let head_request = request.method() == Method::HEAD;
-    let content_length = h1::content_length(request.headers()).and_then(Result::ok);
-    let request =
-        request.map(|recv| RequestBody::H2(IdleBody::new(H2Body::new(recv, content_length))));
-    let handled = pin!(handle(shared, conn, request));
+    let content_length = crate::h1::content_length(request.headers()).and_then(Result::ok);
+    let request = request
+        .map(|recv| RequestBody::H2(IdleBody::new(H2RequestBody::new(recv, content_length))));
+    let handled = pin!(handle(shared, conn, tls, request));
     let response = tokio::select! {
         biased;
         response = handled => response,

@@ -13,13 +13,13 @@ use http::{Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 use tokio::net::TcpStream;
 
-use super::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
-use super::prefixed::Prefixed;
-use super::upstream_body::{BodyFraming, H1Body};
-use super::write::{flush, write_body, WriteError};
-use crate::clusters::EndpointState;
+use super::h1_body::{BodyFraming, H1ResponseBody};
+use crate::body::RequestBody;
+use crate::conn::Prefixed;
+use crate::h1::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
+use crate::h1::write::{flush, write_body, WriteError};
 use crate::idle::{is_stream_idle, Watch, Watched};
-use crate::request_body::RequestBody;
+use crate::upstream::clusters::EndpointState;
 
 const READ_CHUNK: usize = 8 * 1024;
 /// Room for a request head, made before encoding one.
@@ -141,7 +141,7 @@ pub(crate) async fn send(
     mut conn: Box<UpstreamConn>,
     request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
-) -> Result<Response<H1Body>, SendError> {
+) -> Result<Response<H1ResponseBody>, SendError> {
     let head_request = request.method() == Method::HEAD;
     let mut out = std::mem::take(&mut conn.out);
     out.clear();
@@ -215,7 +215,7 @@ pub(crate) async fn send(
     let (parts, remainder) = head.into_parts();
     let status = parts.status;
     if status == StatusCode::SWITCHING_PROTOCOLS {
-        let mut response = Response::from_parts(parts, H1Body::empty());
+        let mut response = Response::from_parts(parts, H1ResponseBody::empty());
         let leftover = BytesMut::from(&remainder[..]);
         let upgraded = Prefixed::new(leftover, conn.stream);
         response
@@ -229,7 +229,7 @@ pub(crate) async fn send(
         .ok_or(SendError::Protocol("ambiguous body length"))?;
     let reusable = parts.version == Version::HTTP_11 && !facts.close;
     conn.mark_reused();
-    let body = H1Body::new(conn, framing, remainder, reusable, Arc::clone(endpoint));
+    let body = H1ResponseBody::new(conn, framing, remainder, reusable, Arc::clone(endpoint));
     Ok(Response::from_parts(parts, body))
 }
 
@@ -392,7 +392,7 @@ impl HeadFacts {
                     Some(_) => {}
                 },
                 10 if name.eq_ignore_ascii_case(b"connection") => {
-                    facts.close |= crate::headers::lists_token(value, b"close");
+                    facts.close |= crate::request::headers::lists_token(value, b"close");
                 }
                 _ => {}
             }

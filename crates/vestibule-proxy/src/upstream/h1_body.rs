@@ -8,10 +8,10 @@ use std::task::{ready, Context, Poll};
 use bytes::{Bytes, BytesMut};
 use http_body::{Body, Frame, SizeHint};
 
-use super::chunked::{Chunked, InvalidChunk, Step};
 use super::client::UpstreamConn;
-use crate::clusters::EndpointState;
+use crate::h1::chunked::{Chunked, InvalidChunk, Step};
 use crate::idle::StreamIdle;
+use crate::upstream::clusters::EndpointState;
 
 /// Bytes asked for per read of a body: reads start small and double while
 /// they come back full, up to the most one stream may hold buffered (the
@@ -44,7 +44,7 @@ pub(crate) enum BodyError {
     Truncated,
 }
 
-pub(crate) struct H1Body {
+pub(crate) struct H1ResponseBody {
     conn: Option<Box<UpstreamConn>>,
     state: State,
     /// Body bytes that arrived with the head.
@@ -54,9 +54,9 @@ pub(crate) struct H1Body {
     read_size: usize,
 }
 
-impl H1Body {
-    pub(crate) fn empty() -> H1Body {
-        H1Body {
+impl H1ResponseBody {
+    pub(crate) fn empty() -> H1ResponseBody {
+        H1ResponseBody {
             conn: None,
             state: State::Done,
             pending: Bytes::new(),
@@ -72,7 +72,7 @@ impl H1Body {
         mut remainder: Bytes,
         mut reusable: bool,
         endpoint: Arc<EndpointState>,
-    ) -> H1Body {
+    ) -> H1ResponseBody {
         let state = match framing {
             BodyFraming::Length(length) => {
                 if remainder.len() as u64 > length {
@@ -92,7 +92,7 @@ impl H1Body {
                 State::UntilClose
             }
         };
-        let mut body = H1Body {
+        let mut body = H1ResponseBody {
             conn: Some(conn),
             state,
             pending: remainder,
@@ -155,7 +155,7 @@ impl H1Body {
     }
 }
 
-impl Body for H1Body {
+impl Body for H1ResponseBody {
     type Data = Bytes;
     type Error = BodyError;
 

@@ -13,13 +13,14 @@ use std::time::Duration;
 use http::{HeaderMap, Method, Request, Response, Uri, Version};
 use vestibule_ir::RetryPolicy;
 
-use crate::balance;
+use crate::body::RequestBody;
 use crate::body::UpstreamBody;
-use crate::clusters::{Cluster, EndpointState};
 use crate::error::ProxyError;
-use crate::h1::{self, H1Body, SendError, UpstreamConn};
-use crate::pool::Connection;
-use crate::request_body::RequestBody;
+use crate::upstream::balance;
+use crate::upstream::client::{self, SendError, UpstreamConn};
+use crate::upstream::clusters::{Cluster, EndpointState};
+use crate::upstream::pool::Connection;
+use crate::upstream::H1ResponseBody;
 
 /// The endpoints a request was sent to, by address of their state.
 type Tried = SmallVec<[usize; 4]>;
@@ -181,8 +182,8 @@ async fn send_http1(
     request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
-) -> Result<Response<H1Body>, Failure> {
-    match h1::send(conn, request, endpoint).await {
+) -> Result<Response<H1ResponseBody>, Failure> {
+    match client::send(conn, request, endpoint).await {
         Ok(response) => Ok(response),
         Err(SendError::Stale) => Box::pin(resend(request, endpoint, connect_timeout)).await,
         Err(error) => Err(upstream_failed(&error, endpoint)),
@@ -194,15 +195,16 @@ async fn resend(
     request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
-) -> Result<Response<H1Body>, Failure> {
-    let conn = match crate::pool::connect_http1(&endpoint.address, connect_timeout).await {
+) -> Result<Response<H1ResponseBody>, Failure> {
+    let conn = match crate::upstream::pool::connect_http1(&endpoint.address, connect_timeout).await
+    {
         Ok(conn) => conn,
         Err(error) => {
             tracing::debug!(endpoint = %endpoint.address, %error, "upstream connect failed");
             return Err(Failure::Connect);
         }
     };
-    h1::send(conn, request, endpoint)
+    client::send(conn, request, endpoint)
         .await
         .map_err(|error| upstream_failed(&error, endpoint))
 }

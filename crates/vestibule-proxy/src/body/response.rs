@@ -10,10 +10,10 @@ use http_body::{Body, Frame, SizeHint};
 use http_body_util::Full;
 use hyper::body::Incoming;
 
-use crate::clusters::ActiveRequest;
-use crate::h1::H1Body;
+use crate::body::BoxError;
 use crate::idle::IdleBody;
-use crate::request_body::BoxError;
+use crate::upstream::clusters::ActiveRequest;
+use crate::upstream::H1ResponseBody;
 
 pub enum ResponseBody {
     Upstream(UpstreamBody),
@@ -41,12 +41,12 @@ pub struct UpstreamBody {
 /// Waits for the next frame bounded by the stream idle timeout (an
 /// HTTP/1.1 body by its connection's watch).
 enum Inner {
-    Http1(H1Body),
+    Http1(H1ResponseBody),
     Http2(IdleBody<Incoming>),
 }
 
 impl UpstreamBody {
-    pub(crate) fn http1(body: H1Body, active: ActiveRequest) -> UpstreamBody {
+    pub(crate) fn http1(body: H1ResponseBody, active: ActiveRequest) -> UpstreamBody {
         UpstreamBody {
             inner: Inner::Http1(body),
             _active: active,

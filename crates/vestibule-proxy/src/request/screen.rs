@@ -13,9 +13,9 @@
 use http::header::{self, HeaderMap, HeaderValue};
 use http::{Method, Request, Version};
 
+use crate::body::RequestBody;
 use crate::error::ProxyError;
-use crate::headers::{connection_lists, lists_token};
-use crate::request_body::RequestBody;
+use crate::request::headers::{connection_lists, lists_token};
 
 /// Envoy refuses a `Connection` header nominating this many headers.
 const MAX_NOMINATED: usize = 10;

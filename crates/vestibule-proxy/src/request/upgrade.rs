@@ -10,7 +10,8 @@ use hyper_util::rt::TokioIo;
 
 use std::sync::Arc;
 
-use crate::h1::{ConnectionHold, UpgradedUpstream};
+use crate::server::h1::ConnectionHold;
+use crate::upstream::UpgradedUpstream;
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
 

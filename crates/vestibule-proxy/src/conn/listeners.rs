@@ -9,12 +9,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde::Serialize;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use vestibule_ir::ListenerProtocol;
 
-use crate::h1;
-use crate::handler::ConnInfo;
+use super::{serve, ListenerSignal, IDLE_TICKS};
+use crate::request::ConnInfo;
 use crate::Shared;
 
 /// What happened to one configured listener port.
@@ -132,7 +133,7 @@ pub(crate) struct OpenConnection(());
 impl OpenConnection {
     /// One more open connection, unless that passes the overall or the
     /// listener's limit.
-    fn admit(shared: &Shared, signal: &Arc<h1::ListenerSignal>) -> Option<OpenConnection> {
+    fn admit(shared: &Shared, signal: &Arc<ListenerSignal>) -> Option<OpenConnection> {
         let config = &shared.config;
         if config
             .max_connections_per_listener
@@ -159,6 +160,54 @@ impl OpenConnection {
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         OPEN_CONNECTIONS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// Starts serving an accepted connection as its listener's kind says
+/// (looked up in the current snapshot, so a port whose kind changes needs
+/// no rebinding).
+fn dispatch(
+    stream: TcpStream,
+    port: u16,
+    peer: SocketAddr,
+    shared: &Arc<Shared>,
+    signal: &Arc<ListenerSignal>,
+    open: OpenConnection,
+) {
+    let protocol = shared
+        .snapshot
+        .load()
+        .listener(port)
+        .map_or(ListenerProtocol::Http, |listener| {
+            listener.listener().protocol
+        });
+    let (shared, signal) = (Arc::clone(shared), Arc::clone(signal));
+    // No `set_nodelay` here: the server sets it once the connection is
+    // kept alive, or for a response written in several pieces.
+    let conn = || ConnInfo {
+        port,
+        peer_ip: crate::request::headers::peer_value(peer.ip()),
+        tls: false,
+    };
+    match protocol {
+        ListenerProtocol::Http => {
+            tokio::spawn(crate::server::h1::serve(
+                stream,
+                conn(),
+                shared,
+                signal,
+                open,
+            ));
+        }
+        ListenerProtocol::Https => {
+            tokio::spawn(serve::https(stream, conn(), shared, signal, open));
+        }
+        ListenerProtocol::Tls => {
+            tokio::spawn(serve::tls(stream, port, shared, signal, open));
+        }
+        ListenerProtocol::Tcp => {
+            tokio::spawn(serve::tcp(stream, port, shared, signal, open));
+        }
     }
 }
 
@@ -204,8 +253,8 @@ async fn accept_loop(
     // Every connection holds the signal: ticks drive idle timeouts, the
     // drain asks them to finish; when only this reference is left, all are
     // gone.
-    let signal = h1::ListenerSignal::new();
-    let tick = (shared.config.idle_timeout / h1::IDLE_TICKS as u32).max(Duration::from_millis(10));
+    let signal = ListenerSignal::new();
+    let tick = (shared.config.idle_timeout / IDLE_TICKS as u32).max(Duration::from_millis(10));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -237,20 +286,7 @@ async fn accept_loop(
             drop(stream);
             continue;
         };
-        // No `set_nodelay` here: the server sets it once the connection is
-        // kept alive, or for a response written in several pieces.
-        let conn = ConnInfo {
-            port,
-            peer_ip: crate::headers::peer_value(peer.ip()),
-            tls: false,
-        };
-        tokio::spawn(h1::serve(
-            stream,
-            conn,
-            Arc::clone(&shared),
-            Arc::clone(&signal),
-            open,
-        ));
+        dispatch(stream, port, peer, &shared, &signal, open);
     }
     drop(listener);
     signal.drain();

@@ -13,8 +13,8 @@ use http::header::CONTENT_LENGTH;
 use http::{HeaderValue, Response};
 use http_body::{Body as _, Frame};
 
+use crate::body::BoxError;
 use crate::body::ResponseBody;
-use crate::request_body::BoxError;
 
 pub(super) async fn respond(
     mut sender: SendResponse<Bytes>,

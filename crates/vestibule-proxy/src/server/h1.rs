@@ -14,19 +14,18 @@ use http_body::Body as _;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::encode::{self, Exchange, Framing};
-use super::parse::{self, Parsed, H2_PREFACE};
-use super::prefixed::Prefixed;
-use super::signal::{ListenerSignal, DRAIN, IDLE_TICKS};
-use super::write::write_body;
+use crate::body::RequestBody;
 use crate::body::ResponseBody;
-use crate::handler::{closes_connection, handle, local_reply, ConnInfo};
+use crate::conn::OpenConnection;
+use crate::conn::{ListenerSignal, DRAIN, IDLE_TICKS};
+use crate::conn::{Prefixed, Stream};
+use crate::h1::encode::{self, Exchange, Framing};
+use crate::h1::parse::{self, Parsed, H2_PREFACE};
+use crate::h1::write::write_body;
 use crate::idle::IdleBody;
-use crate::listeners::OpenConnection;
-use crate::request_body::RequestBody;
+use crate::request::{closes_connection, handle, local_reply, ConnInfo};
 use crate::{HeadLimits, ProxyError, Shared};
 
 /// Bytes read per `read` while a head arrives.
@@ -38,8 +37,8 @@ const READ_CHUNK: usize = 4096;
 /// The connection's own state is only what waiting needs; each request's
 /// work (head buffer, routing, upstream call, response) lives in one box
 /// allocated when bytes arrive and freed when the response is written.
-pub(crate) async fn serve(
-    mut stream: TcpStream,
+pub(crate) async fn serve<S: Stream>(
+    mut stream: S,
     conn: ConnInfo,
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
@@ -61,7 +60,7 @@ pub(crate) async fn serve(
                 // small responses must not wait for acknowledgements. Once
                 // per connection: a `setsockopt` per request cost more than
                 // a microsecond of system time.
-                let _ = stream.set_nodelay(true);
+                stream.nodelay();
                 Nodelay::Set
             }
             Nodelay::Set => Nodelay::Set,
@@ -96,7 +95,7 @@ pub(crate) async fn serve(
                 // Boxed: hyper's connection state is large and most
                 // connections never need it.
                 Next::Handoff => {
-                    let _ = stream.set_nodelay(true);
+                    stream.nodelay();
                     let hold = ConnectionHold::new(open, signal);
                     return Box::pin(handoff(stream, buf, conn, shared, hold)).await;
                 }
@@ -134,7 +133,7 @@ enum Nodelay {
 
 /// Waits until the client sends something (true), or closes, idles out or
 /// the listener drains (false).
-async fn wait_for_request(stream: &TcpStream, signal: &ListenerSignal) -> bool {
+async fn wait_for_request(stream: &impl Stream, signal: &ListenerSignal) -> bool {
     let idle_since = signal.now();
     loop {
         let notified = signal.notify().notified();
@@ -162,8 +161,8 @@ enum Next {
 }
 
 /// Reads one request head, answers it and writes the response.
-async fn exchange(
-    stream: &mut TcpStream,
+async fn exchange<S: Stream>(
+    stream: &mut S,
     buf: &mut BytesMut,
     conn: &ConnInfo,
     shared: &Shared,
@@ -198,7 +197,8 @@ async fn exchange(
         http11: request.version() == Version::HTTP_11,
         keep_alive: parse::keep_alive(&request) && !signal.draining(),
     };
-    let response = handle(shared, conn, request.map(|()| RequestBody::Empty)).await;
+    let tls = stream.session().map(Arc::as_ref);
+    let response = handle(shared, conn, tls, request.map(|()| RequestBody::Empty)).await;
     let exchange = Exchange {
         keep_alive: exchange.keep_alive && !closes_connection(&response),
         ..exchange
@@ -220,8 +220,8 @@ enum Head {
 /// Reads until `buf` holds a whole head, within `limit`: of the accept for
 /// a connection's `first` head (its exchange starts at once), else of the
 /// head's first byte.
-async fn read_head(
-    stream: &mut TcpStream,
+async fn read_head<S: Stream>(
+    stream: &mut S,
     buf: &mut BytesMut,
     limits: HeadLimits,
     limit: Duration,
@@ -259,8 +259,8 @@ async fn read_head(
 
 /// Parses what is buffered, reading once first if that is not a whole
 /// head; `None` when more bytes are needed.
-async fn read_and_parse(
-    stream: &mut TcpStream,
+async fn read_and_parse<S: Stream>(
+    stream: &mut S,
     buf: &mut BytesMut,
     limits: HeadLimits,
 ) -> Option<Head> {
@@ -292,8 +292,8 @@ fn parse_buffered(buf: &mut BytesMut, limits: HeadLimits) -> Option<Head> {
 
 /// Writes the response; returns whether the connection may carry another
 /// request.
-async fn write_response(
-    stream: &mut TcpStream,
+async fn write_response<S: Stream>(
+    stream: &mut S,
     response: Response<ResponseBody>,
     exchange: &Exchange,
 ) -> bool {
@@ -307,9 +307,7 @@ async fn write_response(
     // Nagle's algorithm would hold back the tail of a response written in
     // several pieces; one written at once (the usual small response) goes
     // out whole either way, which saves the `setsockopt` per connection.
-    let nodelay = |stream: &mut TcpStream| {
-        let _ = stream.set_nodelay(true);
-    };
+    let nodelay = |stream: &mut S| stream.nodelay();
     match write_body(stream, &mut out, &mut body, chunked, nodelay).await {
         // A body shorter or longer than its declared length ends the connection.
         Ok(sent) => keep_alive && !matches!(framing, Framing::Length(length) if length != sent),
@@ -326,8 +324,8 @@ type RequestFuture =
 /// Hands the connection, with what was read of it, on: to vestibule's
 /// HTTP/2 server after the preface, else to hyper's HTTP/1.1 with upgrades.
 /// Drains gracefully.
-async fn handoff(
-    stream: TcpStream,
+async fn handoff<S: Stream>(
+    stream: S,
     buf: BytesMut,
     conn: ConnInfo,
     shared: Arc<Shared>,
@@ -337,15 +335,17 @@ async fn handoff(
     let io = Prefixed::new(buf, stream);
     let signal = Arc::clone(&hold.signal);
     if h2 {
-        return crate::http2::serve(io, conn, shared, signal).await;
+        return crate::server::h2::serve(io, conn, shared, signal).await;
     }
     let conn = Arc::new(conn);
+    let session = io.inner().session().cloned();
     let header_read_timeout = shared.config.header_read_timeout;
     let limits = shared.config.head_limits;
     let service = service_fn(
         move |mut request: Request<hyper::body::Incoming>| -> RequestFuture {
             let shared = Arc::clone(&shared);
             let conn = Arc::clone(&conn);
+            let session = session.clone();
             if request.headers().contains_key(http::header::UPGRADE) {
                 // A tunnel, if it comes to one, stays counted (the upgrade
                 // takes the hold along).
@@ -353,7 +353,7 @@ async fn handoff(
             }
             Box::pin(async move {
                 let request = request.map(|body| RequestBody::Incoming(IdleBody::new(body)));
-                let mut response = handle(&shared, &conn, request).await;
+                let mut response = handle(&shared, &conn, session.as_deref(), request).await;
                 if closes_connection(&response) {
                     // hyper closes the connection after a response that says so.
                     response
@@ -415,14 +415,14 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
-        let conn = crate::handler::ConnInfo {
+        let conn = crate::request::ConnInfo {
             port: 80,
             peer_ip: http::HeaderValue::from_static("127.0.0.1"),
             tls: false,
         };
         let signal = super::ListenerSignal::new();
         let shared = Arc::new(crate::Shared::for_tests());
-        let open = crate::listeners::OpenConnection::for_tests();
+        let open = crate::conn::OpenConnection::for_tests();
         let connection = super::serve(stream, conn, shared, signal, open);
         let size = std::mem::size_of_val(&connection);
         assert!(size <= 400, "the connection future is {size} bytes");

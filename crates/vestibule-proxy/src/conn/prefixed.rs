@@ -16,6 +16,10 @@ impl<S> Prefixed<S> {
     pub(crate) fn new(prefix: BytesMut, inner: S) -> Prefixed<S> {
         Prefixed { prefix, inner }
     }
+
+    pub(crate) fn inner(&self) -> &S {
+        &self.inner
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {

@@ -4,6 +4,11 @@
 //! (request headers, upstream call with retries and timeout) → `respond`
 //! (response headers) → count.
 
+pub(crate) mod cors;
+pub(crate) mod headers;
+pub(crate) mod screen;
+pub(crate) mod upgrade;
+
 use std::borrow::Cow;
 use std::time::Instant;
 
@@ -12,15 +17,13 @@ use http::{Request, Response, StatusCode, Uri};
 use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
 use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
 
+use crate::body::RequestBody;
 use crate::body::ResponseBody;
-use crate::cors;
+use crate::conn::tls::Session;
 use crate::error::ProxyError;
-use crate::headers;
-use crate::request_body::RequestBody;
-use crate::screen::{screen, Upgrade};
 use crate::snapshot::{ListenerRuntime, RouteRuntime, Target};
-use crate::upgrade;
 use crate::Shared;
+use screen::{screen, Upgrade};
 
 /// What a connection knows about itself.
 pub(crate) struct ConnInfo {
@@ -28,6 +31,9 @@ pub(crate) struct ConnInfo {
     pub port: u16,
     /// The client's IP as a header value (for `x-forwarded-for`).
     pub peer_ip: HeaderValue,
+    /// Whether the connection is TLS (the server that accepted it goes to
+    /// `handle` beside this, from the stream: this sits in every idle
+    /// connection's state).
     pub tls: bool,
 }
 
@@ -45,6 +51,7 @@ impl ConnInfo {
 pub(crate) async fn handle(
     shared: &Shared,
     conn: &ConnInfo,
+    tls: Option<&Session>,
     mut request: Request<RequestBody>,
 ) -> Response<ResponseBody> {
     let upgrade = match screen(&mut request) {
@@ -55,7 +62,7 @@ pub(crate) async fn handle(
     let Some(listener) = snapshot.listener(conn.port) else {
         return local_reply(shared, ProxyError::NoRoute);
     };
-    match route(listener, conn, &request) {
+    match route(listener, conn, tls, &request) {
         // Envoy refuses an upgrade it was not configured for once a route
         // matched (unrouted requests get their 404 first).
         Ok(decision) if upgrade == Upgrade::Other => {
@@ -72,11 +79,32 @@ pub(crate) async fn handle(
             runtime.stats.record(response.status().as_u16());
             response
         }
+        Err(ProxyError::TlsRequired) => {
+            listener
+                .unrouted
+                .record(StatusCode::MOVED_PERMANENTLY.as_u16());
+            https_redirect(shared, &request)
+        }
         Err(error) => {
             listener.unrouted.record(error.status().as_u16());
             local_reply(shared, error)
         }
     }
+}
+
+/// Istio's `httpsRedirect` (Envoy's `require_tls`): the same host, as
+/// sent, and path over https.
+fn https_redirect(shared: &Shared, request: &Request<RequestBody>) -> Response<ResponseBody> {
+    let authority = request_authority(request).unwrap_or_default();
+    let location = format!("https://{authority}{}", target_path(None, request));
+    let mut response = Response::new(ResponseBody::empty());
+    *response.status_mut() = StatusCode::MOVED_PERMANENTLY;
+    let headers = response.headers_mut();
+    headers.insert(header::SERVER, shared.server_header.clone());
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, location);
+    }
+    response
 }
 
 /// The outcome of routing, owning what later phases need of the request.
@@ -95,11 +123,23 @@ struct Decision {
 fn route(
     listener: &ListenerRuntime,
     conn: &ConnInfo,
+    tls: Option<&Session>,
     request: &Request<RequestBody>,
 ) -> Result<Decision, ProxyError> {
     let authority = request_authority(request).ok_or(ProxyError::BadRequest("missing host"))?;
     let host = normalize_host(authority).ok_or(ProxyError::BadRequest("invalid host"))?;
+    if let Some(session) = tls {
+        // A host the connection's certificate does not cover (a client
+        // reusing a connection across names).
+        session.check(&host).map_err(|status| match status {
+            StatusCode::MISDIRECTED_REQUEST => ProxyError::Misdirected,
+            _ => ProxyError::NoRoute,
+        })?;
+    }
     let vhost = listener.hosts.find(&host).ok_or(ProxyError::NoRoute)?;
+    if !conn.tls && listener.listener().virtual_hosts[vhost].require_tls {
+        return Err(ProxyError::TlsRequired);
+    }
     let raw = target_path(None, request);
     let normalized = normalize_path(raw).map_err(|_| ProxyError::BadRequest("invalid path"))?;
     let view = RequestView::new(
@@ -251,7 +291,7 @@ async fn forward(
     // The request went down by reference to here; the upstream call owns it.
     let request = std::mem::replace(request, Request::new(RequestBody::Empty));
     let call = |request| {
-        crate::forward::forward(
+        crate::upstream::forward::forward(
             cluster,
             request,
             &route.retry,
@@ -511,7 +551,9 @@ fn send_mirrors(
         let connect_timeout = shared.config.connect_timeout;
         tokio::spawn(async move {
             let retry = vestibule_ir::RetryPolicy::disabled();
-            match crate::forward::forward(&cluster, copy_request, &retry, connect_timeout).await {
+            match crate::upstream::forward::forward(&cluster, copy_request, &retry, connect_timeout)
+                .await
+            {
                 // Read the response to the end so the connection can be reused.
                 Ok(response) => {
                     use http_body_util::BodyExt as _;

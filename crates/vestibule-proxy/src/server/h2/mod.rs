@@ -7,13 +7,13 @@
 //! states, `SETTINGS`, `GOAWAY`, and the header rules (connection-specific
 //! headers refused both ways, `content-length` checked against the data).
 
+mod connection;
 mod recv_body;
 mod send;
-mod server;
 mod streams;
 
-pub(crate) use recv_body::H2Body;
-pub(crate) use server::serve;
+pub(crate) use connection::serve;
+pub(crate) use recv_body::H2RequestBody;
 
 /// Streams one connection can run at once.
 pub(crate) const MAX_STREAM_SLOTS: usize = streams::CAPACITY;

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use crate::clusters::EndpointState;
+use crate::upstream::clusters::EndpointState;
 
 /// Picks an endpoint, avoiding those already tried by this request while
 /// any other remains (Istio `retryIgnorePreviousHosts`).

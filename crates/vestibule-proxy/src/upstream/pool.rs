@@ -8,14 +8,14 @@ use std::cell::RefCell;
 use std::io;
 use std::time::Duration;
 
-use crate::request_body::RequestBody;
+use crate::body::RequestBody;
 use arc_swap::ArcSwapOption;
 use hyper::client::conn::http2;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
-use crate::h1::UpstreamConn;
+use crate::upstream::client::UpstreamConn;
 use vestibule_ir::{AppProtocol, EndpointAddress};
 
 /// Idle HTTP/1.1 connections kept per endpoint and worker; more are closed.
@@ -138,7 +138,10 @@ pub(crate) async fn connect_http1(
     )))
 }
 
-async fn connect(address: &EndpointAddress, timeout: Duration) -> Result<TcpStream, ConnectError> {
+pub(crate) async fn connect(
+    address: &EndpointAddress,
+    timeout: Duration,
+) -> Result<TcpStream, ConnectError> {
     let connecting = async {
         match address {
             EndpointAddress::Socket(address) => TcpStream::connect(address).await,

@@ -1,0 +1,17 @@
+//! The connection layer: listeners by port and kind, accepting, connection
+//! limits and drain signals, and the stream types the HTTP servers and the
+//! TCP proxy run on.
+
+mod listeners;
+mod prefixed;
+mod serve;
+mod signal;
+mod stream;
+pub(crate) mod tcp;
+pub(crate) mod tls;
+
+pub use listeners::ListenerState;
+pub(crate) use listeners::{Listeners, OpenConnection, OPEN_CONNECTIONS};
+pub(crate) use prefixed::Prefixed;
+pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};
+pub(crate) use stream::{Stream, TlsConnection};

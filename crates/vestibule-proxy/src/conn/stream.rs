@@ -1,0 +1,119 @@
+//! The stream a downstream HTTP server runs on: plain TCP or TLS over TCP.
+//! The servers are generic over it, so the request path does not care
+//! which it got.
+
+use std::io;
+use std::task::{Context, Poll};
+
+use std::pin::Pin;
+use std::sync::Arc;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_rustls::server::TlsStream;
+
+use super::tls::Session;
+
+pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// Ready when a read would not wait: bytes on the socket, or (TLS)
+    /// plaintext already decrypted and not yet read. Keeps no waiter of its
+    /// own (an idle connection waits on this).
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// Turns Nagle's algorithm off on the socket.
+    fn nodelay(&self);
+
+    /// The TLS server that accepted the connection; `None`: plain text.
+    fn session(&self) -> Option<&Arc<Session>>;
+}
+
+impl Stream for TcpStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_read_ready(self, cx)
+    }
+
+    fn nodelay(&self) {
+        let _ = self.set_nodelay(true);
+    }
+
+    fn session(&self) -> Option<&Arc<Session>> {
+        None
+    }
+}
+
+/// A terminated TLS connection and the server that accepted it.
+pub(crate) struct TlsConnection {
+    stream: TlsStream<TcpStream>,
+    session: Arc<Session>,
+}
+
+impl TlsConnection {
+    pub(crate) fn new(stream: TlsStream<TcpStream>, session: Arc<Session>) -> TlsConnection {
+        TlsConnection { stream, session }
+    }
+
+    /// The protocol ALPN settled on.
+    pub(crate) fn alpn(&self) -> Option<&[u8]> {
+        self.stream.get_ref().1.alpn_protocol()
+    }
+}
+
+impl Stream for TlsConnection {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let (socket, session) = self.stream.get_ref();
+        // rustls wants no more TLS bytes only while it holds plaintext (or
+        // the peer said close_notify): either way a read returns at once.
+        if !session.wants_read() {
+            return Poll::Ready(Ok(()));
+        }
+        socket.poll_read_ready(cx)
+    }
+
+    fn nodelay(&self) {
+        let _ = self.stream.get_ref().0.set_nodelay(true);
+    }
+
+    fn session(&self) -> Option<&Arc<Session>> {
+        Some(&self.session)
+    }
+}
+
+impl AsyncRead for TlsConnection {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for TlsConnection {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        Pin::new(&mut self.stream).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.stream.is_write_vectored()
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.stream).poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,52 @@
+//! A TLS client (tokio-rustls, hyper) that keeps its connection open, for
+//! what curl cannot show: a connection that outlives a certificate change.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http::Request;
+use http_body_util::Empty;
+use hyper::client::conn::http1;
+use hyper_util::rt::TokioIo;
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, ServerName};
+use tokio::net::TcpStream;
+
+pub struct TlsClient {
+    sender: http1::SendRequest<Empty<Bytes>>,
+}
+
+/// Connects to `address` with SNI `sni`, trusting only `ca_pem`.
+pub async fn connect(address: SocketAddr, sni: &str, ca_pem: &str) -> TlsClient {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = TcpStream::connect(address).await.unwrap();
+    let name = ServerName::try_from(sni.to_owned()).unwrap();
+    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    let (sender, connection) = http1::handshake(TokioIo::new(tls)).await.unwrap();
+    tokio::spawn(connection);
+    TlsClient { sender }
+}
+
+impl TlsClient {
+    /// The status of `GET path` with `Host: host` on the open connection.
+    pub async fn get(&mut self, host: &str, path: &str) -> u16 {
+        let request = Request::get(path)
+            .header("host", host)
+            .body(Empty::new())
+            .unwrap();
+        self.sender.ready().await.expect("connection still open");
+        let response = self.sender.send_request(request).await.unwrap();
+        response.status().as_u16()
+    }
+}

@@ -1,0 +1,215 @@
+//! Istio's "Ingress Gateway without TLS Termination" (SNI passthrough to a
+//! TLS backend) and "TCP Traffic Shifting" (weighted TCP routes), end to
+//! end: curl and raw sockets through the real gateway to real backends.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use support::l4::{tcp_echo, tls_backend};
+use support::pki::{self, Ca};
+use support::{service, ConfigDir, Gateway};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::net::{TcpListener, TcpStream};
+
+async fn curl(args: &[&str]) -> String {
+    let output = tokio::process::Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .output()
+        .await
+        .unwrap();
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
+
+const PASSTHROUGH: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: mygateway
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    tls: {mode: PASSTHROUGH}
+    hosts: ["nginx.example.com", "other.example.com"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: nginx
+spec:
+  hosts: ["nginx.example.com"]
+  gateways: ["mygateway"]
+  tls:
+  - match:
+    - port: 443
+      sniHosts: ["nginx.example.com"]
+    route:
+    - destination: {host: my-nginx, port: {number: 443}}
+"#;
+
+#[tokio::test]
+async fn passthrough_forwards_the_tls_stream_to_the_backend_by_sni() {
+    let ca = Ca::new("nginx root");
+    let nginx = tls_backend("nginx", &ca.server(&["nginx.example.com"])).await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", PASSTHROUGH);
+    config.write("nginx.yaml", &service("my-nginx", "default", 443, &[nginx]));
+    let gateway = Gateway::start(config.path(), &[443], &[]).await;
+    let address = gateway.listener(443).await;
+    let files = tempfile::tempdir().unwrap();
+    let ca_file = pki::file(&files, "ca.crt", &ca.pem());
+    // The backend's certificate verifies: the gateway did not terminate.
+    let resolve = format!("nginx.example.com:{}:127.0.0.1", address.port());
+    let url = format!("https://nginx.example.com:{}/", address.port());
+    let out = curl(&["--resolve", &resolve, "--cacert", &ca_file, &url]).await;
+    assert_eq!(out, "hello from nginx");
+    // An SNI the gateway's server takes but no route does: closed.
+    let resolve = format!("other.example.com:{}:127.0.0.1", address.port());
+    let url = format!("https://other.example.com:{}/", address.port());
+    let out = curl(&["--resolve", &resolve, "--cacert", &ca_file, &url]).await;
+    assert!(!out.contains("hello"), "{out}");
+}
+
+const TCP_SHIFT: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: tcp-echo-gateway
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 31400, name: tcp, protocol: TCP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: tcp-echo
+spec:
+  hosts: ["*"]
+  gateways: [tcp-echo-gateway]
+  tcp:
+  - match:
+    - port: 31400
+    route:
+    - destination: {host: tcp-echo-v1, port: {number: 9000}}
+      weight: WEIGHT_ONE
+    - destination: {host: tcp-echo-v2, port: {number: 9000}}
+      weight: WEIGHT_TWO
+"#;
+
+async fn tcp_gateway(one: u32, two: u32) -> (ConfigDir, Gateway) {
+    let v1 = tcp_echo("one").await;
+    let v2 = tcp_echo("two").await;
+    let config = ConfigDir::new();
+    config.write("v1.yaml", &service("tcp-echo-v1", "default", 9000, &[v1]));
+    config.write("v2.yaml", &service("tcp-echo-v2", "default", 9000, &[v2]));
+    config.write(
+        "gateway.yaml",
+        &TCP_SHIFT
+            .replace("WEIGHT_ONE", &one.to_string())
+            .replace("WEIGHT_TWO", &two.to_string()),
+    );
+    let gateway = Gateway::start(config.path(), &[31400], &[]).await;
+    (config, gateway)
+}
+
+/// Sends one line, half-closes, and reads everything back.
+async fn echo(address: SocketAddr, line: &str) -> String {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(format!("{line}\n").as_bytes())
+        .await
+        .unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+        .await
+        .expect("answer in time")
+        .unwrap();
+    answer
+}
+
+#[tokio::test]
+async fn tcp_routes_split_connections_by_weight_and_half_close() {
+    let (_config, gateway) = tcp_gateway(80, 20).await;
+    let address = gateway.listener(31400).await;
+    let mut ones = 0;
+    let connections = 200;
+    for n in 0..connections {
+        let answer = echo(address, &format!("hello {n}")).await;
+        // Both halves close on their own: the reply after the client's
+        // half-close still arrives.
+        match answer.as_str() {
+            a if a == format!("one hello {n}\none bye\n") => ones += 1,
+            a if a == format!("two hello {n}\ntwo bye\n") => {}
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    // 80 % ± a wide margin (binomial, n = 200: σ ≈ 5.7).
+    assert!(
+        (130..=185).contains(&ones),
+        "{ones} of {connections} went to v1"
+    );
+}
+
+#[tokio::test]
+async fn all_weight_on_one_version_sends_every_connection_there() {
+    let (_config, gateway) = tcp_gateway(0, 100).await;
+    let address = gateway.listener(31400).await;
+    for n in 0..20 {
+        assert_eq!(
+            echo(address, "x").await,
+            "two x\ntwo bye\n",
+            "connection {n}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_tcp_route_to_a_closed_port_closes_the_connection() {
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let config = ConfigDir::new();
+    config.write(
+        "v1.yaml",
+        &service("tcp-echo-v1", "default", 9000, &[closed]),
+    );
+    config.write(
+        "v2.yaml",
+        &service("tcp-echo-v2", "default", 9000, &[closed]),
+    );
+    config.write(
+        "gateway.yaml",
+        &TCP_SHIFT
+            .replace("WEIGHT_ONE", "50")
+            .replace("WEIGHT_TWO", "50"),
+    );
+    let gateway = Gateway::start(config.path(), &[31400], &[]).await;
+    let address = gateway.listener(31400).await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(b"x\n").await.unwrap();
+    let mut answer = Vec::new();
+    // Closed with nothing sent back: EOF, or a reset (the gateway closes
+    // with the client's line unread).
+    let read = tokio::time::timeout(Duration::from_secs(5), stream.read_to_end(&mut answer))
+        .await
+        .expect("closed in time");
+    assert!(read.is_ok() || read.is_err_and(|e| e.kind() == std::io::ErrorKind::ConnectionReset));
+    assert!(answer.is_empty());
+    let (_, metrics) = gateway.admin_get("/metrics").await;
+    assert!(
+        metrics.contains("vestibule_upstream_stream_connect_failures_total 1"),
+        "{metrics}"
+    );
+}
