@@ -101,7 +101,9 @@ pub(crate) fn server_protocol(server: &Server) -> Result<ListenerProtocol, Strin
         // Termination" task).
         "HTTPS"
             if server.tls.as_ref().is_some_and(|tls| {
-                tls.mode.as_deref().is_none_or(|mode| mode == "PASSTHROUGH")
+                tls.mode
+                    .as_deref()
+                    .is_none_or(|mode| mode.eq_ignore_ascii_case("PASSTHROUGH"))
             }) =>
         {
             Ok(ListenerProtocol::Tls)
