@@ -29,7 +29,6 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 use vestibule_ir::{EndpointTable, RouteTable};
 
-pub use body::ResponseBody;
 pub use conn::ListenerState;
 pub use error::ProxyError;
 pub use snapshot::Snapshot;

@@ -644,10 +644,18 @@ spec:
         ("/regex.Things/GetThing".to_owned(), Some("grpc-v2")),
         ("/regex.Things/PutThing".to_owned(), None),
     ] {
-        let (status, backend) = grpc_call(&mut client, "grpc.example.com", &path, &[]).await;
-        assert_eq!(backend.as_deref(), expected, "{path}");
-        // No route: 404, which gRPC clients read as UNIMPLEMENTED.
-        assert_eq!(status, if expected.is_some() { 200 } else { 404 }, "{path}");
+        let (status, headers) =
+            grpc_call_headers(&mut client, "grpc.example.com", &path, &[]).await;
+        let backend = headers.get("x-backend").and_then(|v| v.to_str().ok());
+        assert_eq!(backend, expected, "{path}");
+        assert_eq!(status, 200, "{path}");
+        // No route: Envoy's 404 in gRPC's terms, UNIMPLEMENTED.
+        let grpc_status = headers.get("grpc-status").and_then(|v| v.to_str().ok());
+        assert_eq!(
+            grpc_status,
+            Some(if expected.is_some() { "0" } else { "12" }),
+            "{path}"
+        );
     }
 
     // GRPCRouteHeaderMatching.

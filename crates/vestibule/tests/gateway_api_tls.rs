@@ -216,3 +216,87 @@ async fn tcp_routes_send_every_connection_to_the_weighted_backend() {
         assert_eq!(answer, format!("two {n}\ntwo bye\n"));
     }
 }
+
+/// GatewayFrontendClientCertificateValidation: `spec.tls.frontend.default`
+/// with a ConfigMap CA requires a client certificate from that CA.
+#[tokio::test]
+async fn frontend_validation_requires_a_client_certificate_from_the_ca() {
+    let config = ConfigDir::new();
+    config.write(
+        "namespace.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: infra\n",
+    );
+    backend(&config, "infra", "infra-backend-v1").await;
+    let ca = Ca::new("server root");
+    let clients = Ca::new("client root");
+    config.write(
+        "certificate.yaml",
+        &pki::tls_secret(
+            "server-cert",
+            "infra",
+            &ca.server(&["mtls.example.org"]),
+            None,
+        ),
+    );
+    let indented: String = clients
+        .pem()
+        .lines()
+        .map(|line| format!("    {line}\n"))
+        .collect();
+    config.write(
+        "client-ca.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: client-ca\n  namespace: infra\ndata:\n  ca.crt: |\n{indented}"
+        ),
+    );
+    config.write(
+        "gateway.yaml",
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: mtls, namespace: infra}
+spec:
+  gatewayClassName: vestibule
+  tls:
+    frontend:
+      default:
+        validation:
+          caCertificateRefs: [{group: "", kind: ConfigMap, name: client-ca}]
+  listeners:
+  - name: strict
+    port: 443
+    protocol: HTTPS
+    hostname: mtls.example.org
+    tls: {certificateRefs: [{name: server-cert}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: mtls, namespace: infra}
+spec:
+  parentRefs: [{name: mtls}]
+  rules:
+  - backendRefs: [{name: infra-backend-v1, port: 8080}]
+"#,
+    );
+    let gateway = start(&config, &[443]).await;
+    let files = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        _config: config,
+        ca_file: pki::file(&files, "ca.crt", &ca.pem()),
+        _files: files,
+        gateway,
+    };
+    let without = setup.curl(443, "mtls.example.org", &[]).await;
+    assert!(!without.contains(" 200"), "{without}");
+    let client = clients.client(&["client.example.org"]);
+    let cert = pki::file(&setup._files, "client.crt", &client.cert);
+    let key = pki::file(&setup._files, "client.key", &client.key);
+    let with = setup
+        .curl(443, "mtls.example.org", &["--cert", &cert, "--key", &key])
+        .await;
+    assert!(with.contains(" 200"), "{with}");
+    assert!(
+        with.contains("x-httpbin-name: infra-backend-v1.infra"),
+        "{with}"
+    );
+}

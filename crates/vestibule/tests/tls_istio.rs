@@ -321,3 +321,105 @@ spec:
         "https://httpbin.example.com/status/200?x=1"
     );
 }
+
+/// `subjectAltNames` narrows MUTUAL to client certificates carrying one of
+/// the names (Envoy's `match_typed_subject_alt_names`), and
+/// `verifyCertificateHash` to listed certificates.
+#[tokio::test]
+async fn mutual_tls_checks_the_client_certificates_names_and_hash() {
+    let backend = httpbin("httpbin").await;
+    let server_ca = Ca::new("example Inc. root");
+    let client_ca = Ca::new("client root");
+    let allowed = client_ca.client(&["spiffe://example.com/allowed", "allowed.example.com"]);
+    let other = client_ca.client(&["other.example.com"]);
+    let config = ConfigDir::new();
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    config.write("vs.yaml", HTTPBIN_VS);
+    config.write(
+        "secret.yaml",
+        &pki::tls_secret(
+            "httpbin-credential",
+            "istio-system",
+            &server_ca.server(&["httpbin.example.com"]),
+            Some(&client_ca.pem()),
+        ),
+    );
+    config.write(
+        "gateway.yaml",
+        &gateway_yaml("MUTUAL", "httpbin-credential", &["httpbin.example.com"]).replace(
+            "credentialName: httpbin-credential}",
+            "credentialName: httpbin-credential, subjectAltNames: [allowed.example.com]}",
+        ),
+    );
+    let gateway = Gateway::start(config.path(), &[443], &[]).await;
+    let files = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        _config: config,
+        ca_file: pki::file(&files, "ca.crt", &server_ca.pem()),
+        files,
+        gateway,
+        ca: server_ca,
+    };
+    let curl_as = |leaf: &pki::Leaf, name: &str| {
+        let cert = pki::file(&setup.files, &format!("{name}.crt"), &leaf.cert);
+        let key = pki::file(&setup.files, &format!("{name}.key"), &leaf.key);
+        (cert, key)
+    };
+    let (cert, key) = curl_as(&allowed, "allowed");
+    let out = setup
+        .curl(
+            "httpbin.example.com",
+            "/status/418",
+            &["--cert", &cert, "--key", &key],
+        )
+        .await;
+    assert!(out.starts_with("418"), "{out}");
+    let (cert, key) = curl_as(&other, "other");
+    let out = setup
+        .curl(
+            "httpbin.example.com",
+            "/status/418",
+            &["--cert", &cert, "--key", &key],
+        )
+        .await;
+    assert!(!out.starts_with("418"), "{out}");
+
+    // Now by hash: only `other`'s certificate (colon-separated upper-case
+    // hex, as Istio's examples write it).
+    use rustls::pki_types::pem::PemObject as _;
+    let der = rustls::pki_types::CertificateDer::from_pem_slice(other.cert.as_bytes()).unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, der.as_ref());
+    let hash: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    let generation = setup.gateway.generation().await;
+    setup._config.write(
+        "gateway.yaml",
+        &gateway_yaml("MUTUAL", "httpbin-credential", &["httpbin.example.com"]).replace(
+            "credentialName: httpbin-credential}",
+            &format!(
+                "credentialName: httpbin-credential, verifyCertificateHash: [\"{}\"]}}",
+                hash.join(":")
+            ),
+        ),
+    );
+    setup.gateway.wait_generation(generation + 1).await;
+    let out = setup
+        .curl(
+            "httpbin.example.com",
+            "/status/418",
+            &["--cert", &cert, "--key", &key],
+        )
+        .await;
+    assert!(out.starts_with("418"), "{out}");
+    let (cert, key) = curl_as(&allowed, "allowed");
+    let out = setup
+        .curl(
+            "httpbin.example.com",
+            "/status/418",
+            &["--cert", &cert, "--key", &key],
+        )
+        .await;
+    assert!(!out.starts_with("418"), "{out}");
+}

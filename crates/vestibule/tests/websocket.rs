@@ -107,3 +107,190 @@ async fn a_tunnel_counts_as_a_connection_until_it_closes() {
     );
     socket.close(None).await.unwrap();
 }
+
+/// A WebSocket over an HTTP/2 stream (RFC 8441 extended CONNECT), driven
+/// by tungstenite's client over `h2`'s stream: a real WebSocket client on
+/// a real HTTP/2 client.
+mod over_http2 {
+    use std::pin::Pin;
+    use std::task::{ready, Context, Poll};
+
+    use bytes::{Buf, Bytes};
+    use h2::{RecvStream, SendStream};
+    use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+    pub(super) struct H2Io {
+        pub(super) send: SendStream<Bytes>,
+        pub(super) recv: RecvStream,
+        pub(super) pending: Bytes,
+    }
+
+    impl AsyncRead for H2Io {
+        fn poll_read(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+            buf: &mut ReadBuf<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            if self.pending.is_empty() {
+                match ready!(self.recv.poll_data(cx)) {
+                    Some(Ok(data)) => {
+                        let _ = self.recv.flow_control().release_capacity(data.len());
+                        self.pending = data;
+                    }
+                    Some(Err(error)) => return Poll::Ready(Err(std::io::Error::other(error))),
+                    None => return Poll::Ready(Ok(())),
+                }
+            }
+            let n = self.pending.len().min(buf.remaining());
+            buf.put_slice(&self.pending[..n]);
+            self.pending.advance(n);
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    impl AsyncWrite for H2Io {
+        fn poll_write(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            data: &[u8],
+        ) -> Poll<std::io::Result<usize>> {
+            self.send
+                .send_data(Bytes::copy_from_slice(data), false)
+                .map_err(std::io::Error::other)?;
+            Poll::Ready(Ok(data.len()))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(
+            mut self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<std::io::Result<()>> {
+            let _ = self.send.send_data(Bytes::new(), true);
+            Poll::Ready(Ok(()))
+        }
+    }
+}
+
+#[tokio::test]
+async fn websocket_over_http2_extended_connect_reaches_an_http1_backend() {
+    use tokio_tungstenite::tungstenite::protocol::Role;
+    let (_config, _gateway, address) = gateway_to_echo(&[]).await;
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let mut request = http::Request::connect(format!("http://{HOST}/ws"))
+        .header("sec-websocket-version", "13")
+        .body(())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from_static("websocket"));
+    let (response, send) = client.send_request(request, false).unwrap();
+    let response = response.await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["server"], "vestibule");
+    let io = over_http2::H2Io {
+        send,
+        recv: response.into_body(),
+        pending: bytes::Bytes::new(),
+    };
+    let mut socket =
+        tokio_tungstenite::WebSocketStream::from_raw_socket(io, Role::Client, None).await;
+    for index in 0..3 {
+        socket
+            .send(Message::text(format!("over h2 {index}")))
+            .await
+            .unwrap();
+        let reply = socket.next().await.unwrap().unwrap();
+        assert_eq!(reply, Message::text(format!("echo: over h2 {index}")));
+    }
+}
+
+#[tokio::test]
+async fn any_other_extended_connect_is_refused() {
+    let (_config, _gateway, address) = gateway_to_echo(&[]).await;
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(connection);
+    let mut client = client.ready().await.unwrap();
+    let mut request = http::Request::connect(format!("http://{HOST}/ws"))
+        .body(())
+        .unwrap();
+    request
+        .extensions_mut()
+        .insert(h2::ext::Protocol::from_static("connect-udp"));
+    let (response, _send) = client.send_request(request, false).unwrap();
+    assert_eq!(response.await.unwrap().status(), 403);
+}
+
+#[tokio::test]
+async fn websocket_over_tls_survives_a_reload() {
+    use std::sync::Arc;
+    use support::pki::{tls_secret, Ca};
+    let backend = echo_server().await;
+    let ca = Ca::new("ws root");
+    let config = ConfigDir::new();
+    config.write(
+        "secret.yaml",
+        &tls_secret("ws-credential", "istio-system", &ca.server(&[HOST]), None),
+    );
+    config.write(
+        "gateway.yaml",
+        &format!(
+            "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata:\n  name: httpbin-gateway\nspec:\n  selector: {{istio: ingressgateway}}\n  servers:\n  - port: {{number: 443, name: https, protocol: HTTPS}}\n    tls: {{mode: SIMPLE, credentialName: ws-credential}}\n    hosts: [\"{HOST}\"]\n"
+        ),
+    );
+    config.write(
+        "virtualservice.yaml",
+        &SEED_VIRTUAL_SERVICE.replace("prefix: /delay", "prefix: /ws"),
+    );
+    config.write(
+        "backend.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    let gateway = Gateway::start(config.path(), &[443], &[]).await;
+    let address = gateway.listener(443).await;
+    // TLS by tokio-rustls, WebSocket by tungstenite over it.
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject as _;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.pem().as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from(HOST.to_owned()).unwrap();
+    let stream = connector.connect(name, tcp).await.unwrap();
+    let request = format!("wss://{HOST}/ws").into_client_request().unwrap();
+    let (mut socket, response) = tokio_tungstenite::client_async(request, stream)
+        .await
+        .expect("upgrade over TLS");
+    assert_eq!(response.status(), 101);
+    socket.send(Message::text("before")).await.unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap(),
+        Message::text("echo: before")
+    );
+    // A reload (the VirtualService changes) leaves the tunnel alone.
+    let generation = gateway.generation().await;
+    config.write(
+        "virtualservice.yaml",
+        &SEED_VIRTUAL_SERVICE.replace("prefix: /delay", "prefix: /wss"),
+    );
+    gateway.wait_generation(generation + 1).await;
+    socket.send(Message::text("after")).await.unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap(),
+        Message::text("echo: after")
+    );
+    socket.close(None).await.unwrap();
+}

@@ -5,5 +5,4 @@ mod request;
 mod response;
 
 pub(crate) use request::{BoxError, RequestBody};
-pub use response::ResponseBody;
-pub(crate) use response::UpstreamBody;
+pub(crate) use response::{ResponseBody, TunnelBody, UpstreamBody};

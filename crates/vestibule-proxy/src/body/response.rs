@@ -15,17 +15,49 @@ use crate::idle::IdleBody;
 use crate::upstream::clusters::ActiveRequest;
 use crate::upstream::H1ResponseBody;
 
-pub enum ResponseBody {
+pub(crate) enum ResponseBody {
     Upstream(UpstreamBody),
     Local(Full<Bytes>),
+    /// What the upstream sends on a WebSocket tunnelled over an HTTP/2
+    /// stream (extended CONNECT), as the stream's DATA. Boxed: rare.
+    Tunnel(Box<TunnelBody>),
+}
+
+/// The upstream's half of a tunnel, read as a body that ends when the
+/// upstream closes.
+pub(crate) struct TunnelBody(
+    tokio_util::io::ReaderStream<tokio::io::ReadHalf<crate::conn::Prefixed<tokio::net::TcpStream>>>,
+);
+
+impl TunnelBody {
+    pub(crate) fn new(
+        upstream: tokio::io::ReadHalf<crate::conn::Prefixed<tokio::net::TcpStream>>,
+    ) -> TunnelBody {
+        TunnelBody(tokio_util::io::ReaderStream::new(upstream))
+    }
+}
+
+impl Body for TunnelBody {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        use futures_util::Stream as _;
+        Pin::new(&mut self.0)
+            .poll_next(cx)
+            .map(|read| read.map(|read| read.map(Frame::data).map_err(Into::into)))
+    }
 }
 
 impl ResponseBody {
-    pub fn empty() -> ResponseBody {
+    pub(crate) fn empty() -> ResponseBody {
         ResponseBody::Local(Full::new(Bytes::new()))
     }
 
-    pub fn text(text: impl Into<Bytes>) -> ResponseBody {
+    pub(crate) fn text(text: impl Into<Bytes>) -> ResponseBody {
         ResponseBody::Local(Full::new(text.into()))
     }
 }
@@ -33,7 +65,7 @@ impl ResponseBody {
 /// An upstream response body, holding the request's place in the
 /// endpoint's active count. An HTTP/1.1 body returns its connection to the
 /// pool itself.
-pub struct UpstreamBody {
+pub(crate) struct UpstreamBody {
     inner: Inner,
     _active: ActiveRequest,
 }
@@ -103,6 +135,7 @@ impl Body for ResponseBody {
             ResponseBody::Local(body) => Pin::new(body)
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
+            ResponseBody::Tunnel(body) => Pin::new(body.as_mut()).poll_frame(cx),
         }
     }
 
@@ -110,6 +143,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Upstream(body) => body.is_end_stream(),
             ResponseBody::Local(body) => body.is_end_stream(),
+            ResponseBody::Tunnel(_) => false,
         }
     }
 
@@ -117,6 +151,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Upstream(body) => body.size_hint(),
             ResponseBody::Local(body) => body.size_hint(),
+            ResponseBody::Tunnel(_) => SizeHint::default(),
         }
     }
 }

@@ -149,6 +149,25 @@ impl OpenConnection {
     }
 }
 
+/// What keeps a connection counted under the connection limits: its
+/// place overall, and the listener's signal (the listener's count). Shared
+/// with the WebSocket tunnel the connection may become, which outlives the
+/// connection's task.
+#[derive(Debug)]
+pub(crate) struct ConnectionHold {
+    _open: OpenConnection,
+    pub(crate) signal: Arc<ListenerSignal>,
+}
+
+impl ConnectionHold {
+    pub(crate) fn new(open: OpenConnection, signal: Arc<ListenerSignal>) -> Arc<ConnectionHold> {
+        Arc::new(ConnectionHold {
+            _open: open,
+            signal,
+        })
+    }
+}
+
 #[cfg(test)]
 impl OpenConnection {
     pub(crate) fn for_tests() -> OpenConnection {

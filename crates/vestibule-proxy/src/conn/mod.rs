@@ -11,7 +11,7 @@ pub(crate) mod tcp;
 pub(crate) mod tls;
 
 pub use listeners::ListenerState;
-pub(crate) use listeners::{Listeners, OpenConnection, OPEN_CONNECTIONS};
+pub(crate) use listeners::{ConnectionHold, Listeners, OpenConnection, OPEN_CONNECTIONS};
 pub(crate) use prefixed::Prefixed;
 pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};
 pub(crate) use stream::{Stream, TlsConnection};

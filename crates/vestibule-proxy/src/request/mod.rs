@@ -5,6 +5,7 @@
 //! (response headers) → count.
 
 pub(crate) mod cors;
+mod grpc;
 pub(crate) mod headers;
 pub(crate) mod screen;
 pub(crate) mod upgrade;
@@ -54,25 +55,27 @@ pub(crate) async fn handle(
     tls: Option<&Session>,
     mut request: Request<RequestBody>,
 ) -> Response<ResponseBody> {
+    let grpc = grpc::is_grpc(request.headers());
     let upgrade = match screen(&mut request) {
         Ok(upgrade) => upgrade,
-        Err(error) => return local_reply(shared, error),
+        Err(error) => return reply(shared, error, grpc),
     };
     let snapshot = shared.snapshot.load_full();
     let Some(listener) = snapshot.listener(conn.port) else {
-        return local_reply(shared, ProxyError::NoRoute);
+        return reply(shared, ProxyError::NoRoute, grpc);
     };
     match route(listener, conn, tls, &request) {
         // Envoy refuses an upgrade it was not configured for once a route
         // matched (unrouted requests get their 404 first).
         Ok(decision) if upgrade == Upgrade::Other => {
             let runtime = &listener.routes[decision.vhost][decision.route];
-            let response = local_reply(shared, ProxyError::UpgradeRejected);
+            let response = reply(shared, ProxyError::UpgradeRejected, grpc);
             runtime.stats.record(response.status().as_u16());
             response
         }
         Ok(mut decision) => {
             decision.websocket = upgrade == Upgrade::WebSocket;
+            decision.grpc = grpc;
             let runtime = &listener.routes[decision.vhost][decision.route];
             let route = &listener.listener().virtual_hosts[decision.vhost].routes[decision.route];
             let response = act(shared, conn, route, runtime, decision, &mut request).await;
@@ -87,7 +90,7 @@ pub(crate) async fn handle(
         }
         Err(error) => {
             listener.unrouted.record(error.status().as_u16());
-            local_reply(shared, error)
+            reply(shared, error, grpc)
         }
     }
 }
@@ -118,6 +121,9 @@ struct Decision {
     target: Option<usize>,
     /// The screen found a WebSocket upgrade (the one upgrade tunnelled).
     websocket: bool,
+    /// A gRPC request: local replies are in gRPC's terms, and its
+    /// `grpc-timeout` bounds the upstream call.
+    grpc: bool,
 }
 
 fn route(
@@ -193,6 +199,7 @@ fn route(
         path_and_query,
         target,
         websocket: false,
+        grpc: false,
     })
 }
 
@@ -236,15 +243,16 @@ async fn act(
                 redirect_response(shared, conn, redirect, request, &decision)
             }
             RouteAction::Forward(_) => match decision.target.map(|index| &runtime.targets[index]) {
-                None => local_reply(shared, ProxyError::InvalidBackend),
+                None => reply(shared, ProxyError::InvalidBackend, decision.grpc),
                 Some(Target {
                     redirect: Some(redirect),
                     ..
                 }) => redirect_response(shared, conn, redirect, request, &decision),
                 Some(target) => {
+                    let grpc = decision.grpc;
                     match forward(shared, conn, route, runtime, target, decision, request).await {
                         Ok(response) => response,
-                        Err(error) => local_reply(shared, error),
+                        Err(error) => reply(shared, error, grpc),
                     }
                 }
             },
@@ -275,7 +283,7 @@ async fn forward(
     runtime.request_headers.apply(headers);
     target.request_headers.apply(headers);
     if let Some(upgrade) = &upgrade {
-        upgrade.restore_request_headers(headers);
+        upgrade.prepare_request(request);
     }
     let host_rewrite = target
         .host_rewrite
@@ -298,7 +306,16 @@ async fn forward(
             shared.config.connect_timeout,
         )
     };
-    let upstream = match route.timeout {
+    // A gRPC client's own deadline bounds the call too (Istio sets Envoy's
+    // `max_grpc_timeout` to the route timeout: the header counts, capped).
+    let timeout = match (route.timeout, decision.grpc) {
+        (timeout, true) => match (timeout, grpc::timeout(request.headers())) {
+            (Some(route), Some(client)) => Some(route.min(client)),
+            (route, client) => route.or(client),
+        },
+        (timeout, false) => timeout,
+    };
+    let upstream = match timeout {
         // Boxed: the timer would otherwise sit in every request's state.
         Some(timeout) => Box::pin(tokio::time::timeout(timeout, call(request)))
             .await
@@ -307,15 +324,15 @@ async fn forward(
     };
     let mut upstream = upstream;
     headers::prepare_response(upstream.headers_mut(), &shared.server_header);
-    match upgrade {
+    let tunnel = match upgrade {
         Some(upgrade) => upgrade.complete(&mut upstream),
         // A switch the client never asked for would leave the connection
         // in a protocol neither side agreed on.
         None if upstream.status() == StatusCode::SWITCHING_PROTOCOLS => {
             return Err(ProxyError::UpstreamProtocol)
         }
-        None => {}
-    }
+        None => None,
+    };
     let headers = upstream.headers_mut();
     headers.insert(
         headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
@@ -323,7 +340,10 @@ async fn forward(
     );
     runtime.response_headers.apply(headers);
     target.response_headers.apply(headers);
-    Ok(upstream.map(ResponseBody::Upstream))
+    Ok(match tunnel {
+        Some(tunnel) => upstream.map(|_| tunnel),
+        None => upstream.map(ResponseBody::Upstream),
+    })
 }
 
 /// HTTP/1.1 upstreams get an origin-form target and a `Host` header;
@@ -472,6 +492,16 @@ fn host_without_port(authority: &str) -> &str {
 /// A response generated by vestibule itself (Envoy's "local reply"). After
 /// a client's protocol error the connection is closed, as Envoy closes it:
 /// what follows on it cannot be trusted to be framed as it claims.
+/// The one place a failed request becomes its answer: Envoy's local reply,
+/// in gRPC's terms for a gRPC request.
+fn reply(shared: &Shared, error: ProxyError, grpc: bool) -> Response<ResponseBody> {
+    let mut response = local_reply(shared, error);
+    if grpc {
+        grpc::into_grpc(&mut response, error.body());
+    }
+    response
+}
+
 pub(crate) fn local_reply(shared: &Shared, error: ProxyError) -> Response<ResponseBody> {
     let body = error.body();
     let mut response = Response::new(ResponseBody::text(body));

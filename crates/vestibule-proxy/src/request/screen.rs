@@ -39,7 +39,17 @@ pub(crate) enum Upgrade {
 /// Checks and rewrites the request head; returns the upgrade it asks for.
 pub(crate) fn screen(request: &mut Request<RequestBody>) -> Result<Upgrade, ProxyError> {
     if *request.method() == Method::CONNECT {
-        return Ok(Upgrade::Other);
+        // HTTP/2 extended CONNECT for WebSocket (RFC 8441); any other
+        // CONNECT is refused, as Istio's gateway refuses it.
+        let websocket = request
+            .extensions()
+            .get::<h2::ext::Protocol>()
+            .is_some_and(|protocol| protocol.as_str().eq_ignore_ascii_case("websocket"));
+        return Ok(if websocket {
+            Upgrade::WebSocket
+        } else {
+            Upgrade::Other
+        });
     }
     // Only heads hyper parsed need it: vestibule's own parser applied the
     // nominations of the heads it serves (bodiless, no `Upgrade`), and

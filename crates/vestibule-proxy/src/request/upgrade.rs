@@ -1,87 +1,166 @@
 //! Protocol upgrades (WebSocket): Istio enables them on every HTTP listener.
-//! The `Upgrade` request goes upstream with its hop-by-hop headers put back;
-//! on `101 Switching Protocols` both connections are handed over and bytes
-//! are copied both ways until either side closes.
-
-use http::header::{self, HeaderValue};
-use http::{Request, Response, StatusCode};
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
+//! The request goes upstream as an HTTP/1.1 `Upgrade` request; on
+//! `101 Switching Protocols` the two sides are spliced and bytes copied
+//! both ways until either closes. The client side is an HTTP/1.1
+//! connection that switched protocols, or an HTTP/2 stream opened with
+//! extended CONNECT (RFC 8441), which gets `200` and carries the bytes as
+//! DATA frames.
 
 use std::sync::Arc;
 
-use crate::server::h1::ConnectionHold;
+use base64::Engine as _;
+use http::header::{self, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Version};
+use http_body_util::BodyExt as _;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt as _;
+
+use crate::body::{RequestBody, ResponseBody, TunnelBody};
+use crate::conn::ConnectionHold;
 use crate::upstream::UpgradedUpstream;
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
+static WEBSOCKET: HeaderValue = HeaderValue::from_static("websocket");
+static SEC_WEBSOCKET_KEY: HeaderName = HeaderName::from_static("sec-websocket-key");
+static SEC_WEBSOCKET_ACCEPT: HeaderName = HeaderName::from_static("sec-websocket-accept");
 
-/// The `Upgrade` header of an HTTP/1.1 request that asks to switch
-/// protocols, and the handle to its connection once switched.
+/// A request that asks to switch protocols, and its client side.
 pub(crate) struct Requested {
     protocol: HeaderValue,
-    downstream: OnUpgrade,
-    /// Keeps the connection counted under the limits while it tunnels.
-    hold: Option<Arc<ConnectionHold>>,
+    downstream: Downstream,
+}
+
+enum Downstream {
+    /// The HTTP/1.1 connection, once hyper has sent the 101; and what
+    /// keeps it counted under the connection limits while it tunnels.
+    Http1 {
+        upgrade: OnUpgrade,
+        hold: Option<Arc<ConnectionHold>>,
+    },
+    /// The HTTP/2 stream's request body: the client's bytes.
+    Http2(RequestBody),
 }
 
 /// Takes the upgrade parts from a request the screen phase found asking
 /// for WebSocket (it refused or dropped every other upgrade).
-pub(crate) fn take<B>(request: &mut Request<B>) -> Requested {
+pub(crate) fn take(request: &mut Request<RequestBody>) -> Requested {
+    if request.method() == Method::CONNECT {
+        let body = std::mem::replace(request.body_mut(), RequestBody::Empty);
+        return Requested {
+            protocol: WEBSOCKET.clone(),
+            downstream: Downstream::Http2(body),
+        };
+    }
     let protocol = request
         .headers()
         .get(header::UPGRADE)
         .cloned()
-        .unwrap_or_else(|| HeaderValue::from_static("websocket"));
+        .unwrap_or_else(|| WEBSOCKET.clone());
     Requested {
         protocol,
-        hold: request.extensions_mut().remove::<Arc<ConnectionHold>>(),
-        downstream: hyper::upgrade::on(request),
+        downstream: Downstream::Http1 {
+            hold: request.extensions_mut().remove::<Arc<ConnectionHold>>(),
+            upgrade: hyper::upgrade::on(request),
+        },
     }
 }
 
 impl Requested {
-    /// Puts back the headers hop-by-hop stripping removed.
-    pub(crate) fn restore_request_headers(&self, headers: &mut http::HeaderMap) {
+    /// Makes the request an HTTP/1.1 upgrade request: puts back the headers
+    /// hop-by-hop stripping removed; for extended CONNECT, also the method
+    /// and the key HTTP/2 has no use for (RFC 8441 §5).
+    pub(crate) fn prepare_request<B>(&self, request: &mut Request<B>) {
+        if matches!(self.downstream, Downstream::Http2(_)) {
+            *request.method_mut() = Method::GET;
+            *request.version_mut() = Version::HTTP_11;
+            let key =
+                base64::engine::general_purpose::STANDARD.encode(fastrand::u128(..).to_le_bytes());
+            if let Ok(key) = HeaderValue::from_str(&key) {
+                request.headers_mut().insert(SEC_WEBSOCKET_KEY.clone(), key);
+            }
+        }
+        let headers = request.headers_mut();
         headers.insert(header::CONNECTION, UPGRADE_TOKEN.clone());
         headers.insert(header::UPGRADE, self.protocol.clone());
     }
 
-    /// On a 101 from upstream: restores the response's upgrade headers and
-    /// splices the two connections together in the background.
-    pub(crate) fn complete<B>(self, response: &mut Response<B>) {
+    /// On a 101 from upstream: splices the two sides together in the
+    /// background. The client's response is the 101 with its upgrade
+    /// headers restored (HTTP/1.1), or a 200 whose body is the upstream's
+    /// bytes (HTTP/2), returned to replace the upstream's body.
+    pub(crate) fn complete<B>(self, response: &mut Response<B>) -> Option<ResponseBody> {
         if response.status() != StatusCode::SWITCHING_PROTOCOLS {
-            return;
+            return None;
         }
         let upstream_protocol = response.headers().get(header::UPGRADE).cloned();
         let upstream = response
             .extensions_mut()
             .remove::<UpgradedUpstream>()
             .and_then(|slot| slot.0.lock().ok()?.take());
-        let headers = response.headers_mut();
-        headers.insert(header::CONNECTION, UPGRADE_TOKEN.clone());
-        headers.insert(
-            header::UPGRADE,
-            upstream_protocol.unwrap_or_else(|| self.protocol.clone()),
-        );
-        let (downstream, hold) = (self.downstream, self.hold);
-        let Some(mut upstream) = upstream else {
+        let Some(upstream) = upstream else {
             tracing::debug!("101 without an upstream connection to hand over");
-            return;
+            return None;
         };
-        tokio::spawn(async move {
-            let _hold = hold;
-            let downstream = match downstream.await {
-                Ok(downstream) => downstream,
-                Err(error) => {
-                    tracing::debug!(%error, "upgrade failed");
-                    return;
-                }
-            };
-            let mut downstream = TokioIo::new(downstream);
-            if let Err(error) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await
-            {
-                tracing::debug!(%error, "upgraded connection closed with error");
+        match self.downstream {
+            Downstream::Http1 { upgrade, hold } => {
+                let headers = response.headers_mut();
+                headers.insert(header::CONNECTION, UPGRADE_TOKEN.clone());
+                headers.insert(header::UPGRADE, upstream_protocol.unwrap_or(self.protocol));
+                tokio::spawn(splice_http1(upgrade, hold, upstream));
+                None
             }
-        });
+            Downstream::Http2(body) => {
+                *response.status_mut() = StatusCode::OK;
+                let headers = response.headers_mut();
+                for name in [
+                    header::CONNECTION,
+                    header::UPGRADE,
+                    SEC_WEBSOCKET_ACCEPT.clone(),
+                ] {
+                    headers.remove(name);
+                }
+                let (read, write) = tokio::io::split(upstream);
+                tokio::spawn(send_client_bytes(body, write));
+                Some(ResponseBody::Tunnel(Box::new(TunnelBody::new(read))))
+            }
+        }
     }
+}
+
+type Upstream = crate::conn::Prefixed<tokio::net::TcpStream>;
+
+async fn splice_http1(
+    upgrade: OnUpgrade,
+    hold: Option<Arc<ConnectionHold>>,
+    mut upstream: Upstream,
+) {
+    let _hold = hold;
+    let downstream = match upgrade.await {
+        Ok(downstream) => downstream,
+        Err(error) => {
+            tracing::debug!(%error, "upgrade failed");
+            return;
+        }
+    };
+    let mut downstream = TokioIo::new(downstream);
+    if let Err(error) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
+        tracing::debug!(%error, "upgraded connection closed with error");
+    }
+}
+
+/// Copies the HTTP/2 client's DATA to the upstream; half-closes the
+/// upstream when the client ends its stream.
+async fn send_client_bytes(mut body: RequestBody, mut upstream: tokio::io::WriteHalf<Upstream>) {
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            break;
+        };
+        if let Ok(data) = frame.into_data() {
+            if upstream.write_all(&data).await.is_err() {
+                return;
+            }
+        }
+    }
+    let _ = upstream.shutdown().await;
 }

@@ -18,9 +18,9 @@ use tokio::time::Instant;
 
 use crate::body::RequestBody;
 use crate::body::ResponseBody;
-use crate::conn::OpenConnection;
-use crate::conn::{ListenerSignal, DRAIN, IDLE_TICKS};
-use crate::conn::{Prefixed, Stream};
+use crate::conn::{
+    ConnectionHold, ListenerSignal, OpenConnection, Prefixed, Stream, DRAIN, IDLE_TICKS,
+};
 use crate::h1::encode::{self, Exchange, Framing};
 use crate::h1::parse::{self, Parsed, H2_PREFACE};
 use crate::h1::write::write_body;
@@ -101,25 +101,6 @@ pub(crate) async fn serve<S: Stream>(
                 }
             }
         }
-    }
-}
-
-/// What keeps a connection counted under the connection limits: its
-/// place overall, and the listener's signal (the listener's count). Shared
-/// with the WebSocket tunnel the connection may become, which outlives the
-/// connection's task.
-#[derive(Debug)]
-pub(crate) struct ConnectionHold {
-    _open: OpenConnection,
-    signal: Arc<ListenerSignal>,
-}
-
-impl ConnectionHold {
-    fn new(open: OpenConnection, signal: Arc<ListenerSignal>) -> Arc<ConnectionHold> {
-        Arc::new(ConnectionHold {
-            _open: open,
-            signal,
-        })
     }
 }
 

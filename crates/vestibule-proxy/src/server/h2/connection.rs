@@ -50,6 +50,8 @@ pub(crate) async fn serve<S: Stream>(
         .initial_window_size(limits.initial_stream_window)
         .initial_connection_window_size(limits.initial_connection_window)
         .max_header_list_size(u32::try_from(shared.config.head_limits.bytes).unwrap_or(u32::MAX))
+        // WebSocket over HTTP/2 (RFC 8441), as Istio's gateway allows it.
+        .enable_connect_protocol()
         .handshake::<_, Bytes>(io);
     let mut connection =
         match tokio::time::timeout(shared.config.header_read_timeout, handshake).await {
