@@ -228,3 +228,164 @@ def oha(binary: str, port: int, path: str, connections: int, rate: float, second
         "p99_ms": pct["p99"] * 1e3,
         "p999_ms": pct["p99.9"] * 1e3,
     }
+
+
+# ---------------------------------------------------------------- HTTPS
+
+# h2load is the HTTPS load generator: it sends SNI (the URL's host, here
+# HOST, while --connect-to sends the bytes to 127.0.0.1), negotiates ALPN
+# (h2 by default, http/1.1 with --h1), and reports the TLS parameters it
+# got. It does not verify certificates.
+
+
+def _h2load_tls_argv(port, path, connections, streams, h1, extra_headers, seconds=None, count=None):
+    argv = ["h2load", "-t1", f"-c{connections}", f"-m{streams}"]
+    argv += [f"-n{count}"] if count else [f"-D{max(1, round(seconds))}"]
+    if h1:
+        argv.append("--h1")
+    # :authority (Host for HTTP/1.1) without the port, as the plain scenarios send it.
+    argv += ["-H", f":authority: {HOST}"]
+    for header in extra_headers:
+        argv += ["-H", header]
+    argv += [f"--connect-to=127.0.0.1:{port}", f"https://{HOST}:{port}{path}"]
+    return argv
+
+
+def _parse_h2load(text: str) -> dict:
+    done = re.search(r"requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", text)
+    finished = re.search(r"finished in ([\d.]+)(\w+), ([\d.]+) req/s", text)
+    codes = re.search(r"status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", text)
+    if not (done and finished and codes):
+        raise BenchError(f"cannot read h2load output:\n{text}")
+    tls = {}
+    for key, pattern in (("protocol", r"TLS Protocol: (\S+)"), ("cipher", r"Cipher: (\S+)"),
+                         ("group", r"Server Temp Key: (\S+)"), ("alpn", r"Application protocol: (\S+)")):
+        found = re.search(pattern, text)
+        tls[key] = found.group(1) if found else None
+    return {
+        "requests": int(codes.group(1)),
+        "failed": int(done.group(5)) + int(done.group(6)) + int(codes.group(3)) + int(codes.group(4))
+        + (int(done.group(1)) - int(done.group(3))),
+        "rps": float(finished.group(3)),
+        "tls": tls,
+        "raw": text,
+    }
+
+
+def h2load_tls(port: int, path: str, connections: int, streams: int, seconds: float, h1: bool = False,
+               extra_headers=()) -> dict:
+    """h2load over TLS for `seconds`: HTTP/2 (ALPN h2) or, with h1, HTTP/1.1."""
+    argv = _h2load_tls_argv(port, path, connections, streams, h1, extra_headers, seconds=seconds)
+    try:
+        out = procs.run(argv, timeout=seconds + 60)
+    except RuntimeError as error:
+        raise BenchError(str(error))
+    text = out.stdout.decode(errors="replace")
+    if out.returncode != 0:
+        raise BenchError(f"h2load failed: {out.stderr.decode()} {text}")
+    return _parse_h2load(text)
+
+
+def h2load_batches(port: int, path: str, seconds: float, clients: int, per_client: int = 1,
+                   parallel: int = 1, extra_headers=()) -> dict:
+    """HTTP/1.1 over TLS for about `seconds`: `h2load --h1 -c C -n C*K` run
+    again and again (`parallel` loops at once, so that one's start-up
+    overlaps the other's work), totals over all runs. Each h2load client
+    starts with no TLS session: with K = 1 every connection is a full
+    handshake. With `Connection: close` and K > 1 a client reconnects after
+    every response and offers the session (ticket) of its last connection:
+    all its handshakes but the first are resumptions. (`-n`, not `-D`:
+    h2load 1.52 can hang at the end of a timed run whose clients are
+    reconnecting.)"""
+    import threading
+
+    deadline = time.monotonic() + seconds
+    runs: list[dict] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+
+    def loop():
+        while time.monotonic() < deadline and not errors:
+            argv = _h2load_tls_argv(port, path, clients, 1, True, extra_headers, count=clients * per_client)
+            try:
+                out = procs.run(argv, timeout=120)
+                text = out.stdout.decode(errors="replace")
+                if out.returncode != 0:
+                    raise BenchError(f"h2load failed: {out.stderr.decode()} {text}")
+                r = _parse_h2load(text)
+            except (BenchError, RuntimeError) as error:
+                with lock:
+                    errors.append(str(error))
+                return
+            with lock:
+                runs.append(r)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=loop) for _ in range(parallel)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.monotonic() - started
+    if errors:
+        raise BenchError(errors[0])
+    requests = sum(r["requests"] for r in runs)
+    return {
+        "requests": requests,
+        "failed": sum(r["failed"] for r in runs),
+        "rps": requests / elapsed,
+        "batches": len(runs),
+        "full_handshakes": len(runs) * clients,
+        "tls": runs[0]["tls"] if runs else {},
+        "raw": runs[-1]["raw"] if runs else "",
+    }
+
+
+def check_tls(proxy, certs: dict) -> list[str]:
+    """HTTPS checks on each of the proxy's TLS ports; the list of failures."""
+    failures = []
+
+    def expect(what, got, ok):
+        procs.log(f"  check {proxy.name}: {what}: {got} [{'ok' if ok else 'FAIL'}]")
+        if not ok:
+            failures.append(f"{what}: got {got}")
+
+    for kind, port in proxy.tls_ports.items():
+        cert = certs[kind]
+        for proto, flag in (("HTTP/1.1", "--http1.1"), ("HTTP/2", "--http2")):
+            for host, path, code_wanted, mark_wanted in ((HOST, SMALL_PATH, 200, True),
+                                                         (HOST, "/headers", 404, False)):
+                # The certificate is its own CA: a handshake that verifies
+                # proves the proxy served the file it was given.
+                argv = ["curl", "-sS", "-v", "--max-time", "10", flag, "--cacert", str(cert.crt),
+                        "--resolve", f"{HOST}:{port}:127.0.0.1", "-H", f"Host: {host}",
+                        "-o", "/dev/null", "-D", "-", "-w", "\n%{http_code} %{http_version}",
+                        f"https://{HOST}:{port}{path}"]
+                out = procs.run(argv, timeout=20)
+                text, err = out.stdout.decode(errors="replace"), out.stderr.decode(errors="replace")
+                what = f"{kind} HTTPS {proto} {path} -> {code_wanted}"
+                if out.returncode != 0:
+                    expect(what, f"curl: {err.strip().splitlines()[-1:]}", False)
+                    continue
+                head, _, tail = text.rpartition("\n")
+                code, version = tail.split()
+                marked = f"{MARK_HEADER}: {MARK_VALUE}".lower() in head.lower()
+                tls = re.search(r"SSL connection using (\S+)", err)
+                tls = tls.group(1) if tls else "?"
+                want_version = "1.1" if proto == "HTTP/1.1" else "2"
+                expect(what, f"{code} HTTP/{version} {tls} marked={marked}",
+                       int(code) == code_wanted and version == want_version and tls == "TLSv1.3"
+                       and marked == mark_wanted)
+        # Resumption: a second connection offers the first one's session
+        # (a TLS 1.3 ticket) and the server takes it.
+        sess = cert.crt.parent / f"{proxy.name}-{kind}.session"
+        states = []
+        for opt in ("-sess_out", "-sess_in"):
+            request = f"GET {SMALL_PATH} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n".encode()
+            out = procs.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", HOST,
+                             "-tls1_3", "-ign_eof", opt, str(sess)], timeout=20, input_bytes=request)
+            found = re.search(r"^(New|Reused), (\S+),", out.stdout.decode(errors="replace"), re.M)
+            states.append(" ".join(found.groups()).rstrip(",") if found else "no handshake")
+        expect(f"{kind} TLS 1.3 session resumption (ticket)", " then ".join(states),
+               states == ["New TLSv1.3", "Reused TLSv1.3"])
+    return failures

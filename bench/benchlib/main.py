@@ -36,7 +36,15 @@ SCENARIOS = {
     "e": "idle",
     "f": "routes",
     "g": "fixedrate",
+    # HTTPS (TLS terminated by the proxy; the same certificate files for all)
+    "h": "tls_ecdsa",
+    "i": "tls_rsa",
+    "j": "tls_resume",
+    "k": "https_h1",
+    "l": "https_h2",
 }
+# Names for groups of scenarios in --scenarios.
+SCENARIO_GROUPS = {"plain": "abcdefg", "tls": "hijkl", "https": "hijkl", "all": "abcdefghijkl"}
 APT_PACKAGES = {  # binary -> Debian package
     "nginx": "nginx",
     "haproxy": "haproxy",
@@ -44,11 +52,14 @@ APT_PACKAGES = {  # binary -> Debian package
     "wrk": "wrk",
     "h2load": "nghttp2-client",
     "curl": "curl",
+    "openssl": "openssl",
 }
 
 
 # Measured with every proxy running, round by round (Runner.interleaved).
 TIMED_SCENARIOS = ["keepalive", "h2c", "churn", "large", "fixedrate"]
+# The same, on each proxy's HTTPS instance (started after the above).
+TLS_SCENARIOS = ["tls_ecdsa", "tls_rsa", "tls_resume", "https_h1", "https_h2"]
 
 
 def parse_args(argv):
@@ -61,8 +72,12 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, help="seconds per measured run (default 10, --quick 3)")
     p.add_argument("--proxies", default=",".join(ALL_PROXIES),
                    help=f"comma-separated subset of {','.join(ALL_PROXIES)}")
-    p.add_argument("--scenarios", default="abcdefg",
-                   help="letters or names: a=keepalive b=h2c c=churn d=large e=idle f=routes g=fixedrate")
+    p.add_argument("--scenarios", default="abcdefghijkl",
+                   help="letters, names or groups: a=keepalive b=h2c c=churn d=large e=idle f=routes "
+                   "g=fixedrate; HTTPS: h=tls_ecdsa (TLS 1.3 full handshakes, ECDSA P-256) "
+                   "i=tls_rsa (the same, RSA 2048) j=tls_resume (resumed handshakes, tickets) "
+                   "k=https_h1 (HTTP/1.1 keep-alive over TLS) l=https_h2 (HTTP/2 over TLS); "
+                   "groups: plain=abcdefg tls=hijkl all (the default)")
     p.add_argument("--check-only", action="store_true",
                    help="only the routing checks; exit non-zero if any proxy fails them")
     p.add_argument("--vestibule-bin", help="use this vestibule binary (skips the cargo build)")
@@ -96,6 +111,7 @@ def parse_args(argv):
             p.error(f"unknown proxy {name!r}")
     names = set()
     for token in args.scenarios.replace(",", " ").split():
+        token = SCENARIO_GROUPS.get(token, token)
         if token in SCENARIOS.values():
             names.add(token)
         else:
@@ -250,8 +266,8 @@ class Runner:
         self.oha_bin = oha_bin
         self.nginx_rps = None
 
-    def start(self, proxy, hosts, tag, ready_host=HOST, deadline_s=60):
-        argv = proxy.configure(self.upstream.port, hosts, tag)
+    def start(self, proxy, hosts, tag, ready_host=HOST, deadline_s=60, tls=None):
+        argv = proxy.configure(self.upstream.port, hosts, tag, tls=tls)
         proxy.ports_by_tag[tag] = proxy.h1_port
         logdir = self.workdir / proxy.name / tag
         env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
@@ -372,16 +388,89 @@ class Runner:
                 r["rate"] = rate
             return (f"g) fixed rate {rate:.0f} req/s, 64 connections, {d:g}s (oha)",
                     lambda t: load.oha(self.oha_bin, proxy.h1_port, SMALL_PATH, 64, rate, t), fixed, "p99_ms")
+        if name in TLS_SCENARIOS:
+            return self.tls_scenario(name, proxy)
         raise ValueError(name)
 
-    def interleaved(self, running: dict, results: dict):
+    def tls_scenario(self, name, proxy) -> tuple | None:
+        """The HTTPS scenarios, on the proxy's instance started by start_tls."""
+        d = self.args.duration
+        ports = dict(proxy.tls_ports)  # this instance's, whatever starts later
+        if not ports:
+            return None
+
+        def per_conn(what):
+            def derive(r):
+                self.require_h2load_ok(proxy, r, what)
+                r["cpu_us_per_conn"] = r["cpu_s"] * 1e6 / r["requests"]
+                # Connections per second that one core of proxy CPU buys.
+                r["per_core"] = 1e6 / r["cpu_us_per_conn"]
+            return derive
+
+        def per_req(what):
+            def derive(r):
+                self.require_h2load_ok(proxy, r, what)
+                r["cpu_us_per_req"] = r["cpu_s"] * 1e6 / r["requests"]
+            return derive
+
+        if name in ("tls_ecdsa", "tls_rsa"):
+            kind = name.split("_")[1]
+            letter, label = ("h", "ECDSA P-256") if kind == "ecdsa" else ("i", "RSA 2048")
+            port = ports[kind]
+            # Every connection a new h2load client: no session to offer.
+            return (f"{letter}) TLS 1.3 full handshakes, {label}, one request per connection, "
+                    f"h2load --h1 -c64 -n64 again and again, 2 at once, {d:g}s",
+                    lambda t: load.h2load_batches(port, SMALL_PATH, t, clients=64, parallel=2),
+                    per_conn(name), "cpu_us_per_conn")
+        port = ports["ecdsa"]
+        if name == "tls_resume":
+            # Each h2load client reconnects after every response and offers
+            # the ticket of its previous connection; 1 handshake in 100 (a
+            # client's first) is full.
+            return (f"j) TLS 1.3 resumed handshakes (tickets), one request per connection, "
+                    f"h2load --h1 -c32 -n3200 'Connection: close' again and again, {d:g}s",
+                    lambda t: load.h2load_batches(port, SMALL_PATH, t, clients=32, per_client=100,
+                                                  extra_headers=["Connection: close"]),
+                    per_conn(name), "cpu_us_per_conn")
+        if name == "https_h1":
+            return (f"k) HTTPS HTTP/1.1 keep-alive, 64 connections, {d:g}s",
+                    lambda t: load.h2load_tls(port, SMALL_PATH, 64, 1, t, h1=True),
+                    per_req(name), "cpu_us_per_req")
+        if name == "https_h2":
+            return (f"l) HTTPS HTTP/2, 16 connections x 8 streams, {d:g}s",
+                    lambda t: load.h2load_tls(port, SMALL_PATH, 16, 8, t),
+                    per_req(name), "cpu_us_per_req")
+        raise ValueError(name)
+
+    def require_h2load_ok(self, proxy, r, what):
+        if r["failed"] or r["requests"] == 0:
+            raise BenchError(f"{proxy.name} {what}: {r['failed']} failed of {r['requests']}:\n{r['raw']}")
+        if r["tls"].get("protocol") != "TLSv1.3":
+            raise BenchError(f"{proxy.name} {what}: negotiated {r['tls']}, not TLS 1.3")
+
+    def start_tls(self, proxy, certs) -> tuple:
+        """Starts the proxy's HTTPS instance (one port per certificate) and
+        runs the HTTPS checks. (proc, failures); proc is None when the
+        checks failed (the proxy is then stopped)."""
+        proc, _ = self.start(proxy, [HOST], "tls", tls=certs)
+        try:
+            failures = load.check_tls(proxy, certs)
+        except BaseException:
+            procs.stop(proc)
+            raise
+        if failures:
+            procs.stop(proc)
+            return None, failures
+        return proc, []
+
+    def interleaved(self, running: dict, results: dict, names=TIMED_SCENARIOS):
         """Scenarios a-d and g with every proxy already running: each scenario
         is measured round by round, one run per proxy per round, the proxy
         that goes first rotating from round to round. A proxy's runs and its
         peers' are seconds apart, not minutes, so that the machine's drift
         (other tenants, caches, frequency) touches them alike. The run with
         the median figure is reported; all of them are kept."""
-        for name in TIMED_SCENARIOS:
+        for name in names:
             if name not in self.args.scenarios:
                 continue
             specs = {}
@@ -625,6 +714,12 @@ def split_per_request(run):
     return f"{run['user_s'] * 1e6 / n:.1f} / {run['sys_s'] * 1e6 / n:.1f}"
 
 
+def rate_busy(run):
+    if not run or "rps" not in run:
+        return "—"
+    return f"{run['rps']:,.0f} ({run['busy']:.0%})"
+
+
 def other_core(run):
     return run["loadgen"] + run["upstream"] if run and "loadgen" in run else None
 
@@ -640,7 +735,7 @@ ROWS = [
     ("a) HTTP/1.1 keep-alive: proxy core busy", "info",
      lambda r: r.get("keepalive", {}).get("busy"), lambda v: "—" if v is None else f"{v:.0%}"),
     ("a) proxy's core: other processes / softirq / steal", "info",
-     lambda r: r.get("keepalive", {}).get("other") is not None and r["keepalive"],
+     lambda r: r["keepalive"] if r.get("keepalive", {}).get("other") is not None else None,
      lambda v: "—" if not v else f"{v['other']:.0%} / {v['irq']:.0%} / {v['steal']:.0%}"),
     ("a) load generator + upstream on the other core", "info",
      lambda r: other_core(r.get("keepalive")),
@@ -689,6 +784,40 @@ ROWS = [
      lambda r: r.get("fixedrate", {}).get("p99_ms"), lambda v: fmt(v, 3)),
     ("g) fixed rate: p99.9 (ms)", "cost",
      lambda r: r.get("fixedrate", {}).get("p999_ms"), lambda v: fmt(v, 3)),
+    # HTTPS. A connection's figure includes its one proxied request and the
+    # TCP connection itself (scenario c is the same without TLS).
+    ("h) TLS 1.3 full handshakes, ECDSA P-256: per second per core of proxy CPU", "gain",
+     lambda r: r.get("tls_ecdsa", {}).get("per_core"), fmt),
+    ("h) ECDSA: CPU µs per connection (full handshake + 1 request)", "cost",
+     lambda r: r.get("tls_ecdsa", {}).get("cpu_us_per_conn"), lambda v: fmt(v, 1)),
+    ("h) ECDSA: of which user / system µs", "info",
+     lambda r: split_per_request(r.get("tls_ecdsa")), lambda v: v or "—"),
+    ("h) ECDSA: handshakes/s reached (proxy core busy)", "info",
+     lambda r: r.get("tls_ecdsa"), rate_busy),
+    ("i) TLS 1.3 full handshakes, RSA 2048: per second per core of proxy CPU", "gain",
+     lambda r: r.get("tls_rsa", {}).get("per_core"), fmt),
+    ("i) RSA: CPU µs per connection (full handshake + 1 request)", "cost",
+     lambda r: r.get("tls_rsa", {}).get("cpu_us_per_conn"), lambda v: fmt(v, 1)),
+    ("i) RSA: handshakes/s reached (proxy core busy)", "info",
+     lambda r: r.get("tls_rsa"), rate_busy),
+    ("j) TLS 1.3 resumed handshakes (tickets), ECDSA: per second per core of proxy CPU", "gain",
+     lambda r: r.get("tls_resume", {}).get("per_core"), fmt),
+    ("j) resumed: CPU µs per connection (resumed handshake + 1 request)", "cost",
+     lambda r: r.get("tls_resume", {}).get("cpu_us_per_conn"), lambda v: fmt(v, 1)),
+    ("j) resumed: handshakes/s reached (proxy core busy)", "info",
+     lambda r: r.get("tls_resume"), rate_busy),
+    ("k) HTTPS HTTP/1.1 keep-alive, 64 conns: req/s", "gain",
+     lambda r: r.get("https_h1", {}).get("rps"), fmt),
+    ("k) HTTPS HTTP/1.1: CPU µs per request", "cost",
+     lambda r: r.get("https_h1", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
+    ("k) HTTPS HTTP/1.1: of which user / system µs", "info",
+     lambda r: split_per_request(r.get("https_h1")), lambda v: v or "—"),
+    ("l) HTTPS HTTP/2, 16 conns × 8 streams: req/s", "gain",
+     lambda r: r.get("https_h2", {}).get("rps"), fmt),
+    ("l) HTTPS HTTP/2: CPU µs per request", "cost",
+     lambda r: r.get("https_h2", {}).get("cpu_us_per_req"), lambda v: fmt(v, 2)),
+    ("l) HTTPS HTTP/2: of which user / system µs", "info",
+     lambda r: split_per_request(r.get("https_h2")), lambda v: v or "—"),
 ]
 
 
@@ -701,6 +830,11 @@ PAIRED_ROWS = {
     "c) one connection per request: CPU µs per connection": "churn",
     "d) 1 MiB responses: MB/s per core of proxy CPU": "large",
     "g) fixed rate: p99 (ms)": "fixedrate",
+    "h) ECDSA: CPU µs per connection (full handshake + 1 request)": "tls_ecdsa",
+    "i) RSA: CPU µs per connection (full handshake + 1 request)": "tls_rsa",
+    "j) resumed: CPU µs per connection (resumed handshake + 1 request)": "tls_resume",
+    "k) HTTPS HTTP/1.1: CPU µs per request": "https_h1",
+    "l) HTTPS HTTP/2: CPU µs per request": "https_h2",
 }
 
 
@@ -768,6 +902,9 @@ def main(argv) -> int:
     tools = ["curl"]
     if not args.check_only:
         tools += ["wrk", "h2load"]
+    want_tls = bool(args.scenarios & set(TLS_SCENARIOS))
+    if want_tls:
+        tools.append("openssl")
     need_nginx_upstream = args.upstream == "nginx" or (args.upstream == "auto" and not args.check_only)
     for name in ("nginx", "haproxy", "h2o"):
         if name in args.proxies:
@@ -779,6 +916,9 @@ def main(argv) -> int:
         if tool in missing:
             log(missing[tool])
             return 2
+    if want_tls and "openssl" in missing:
+        log(f"HTTPS scenarios skipped: {missing['openssl']}")
+        args.scenarios -= set(TLS_SCENARIOS)
     for name in ("nginx", "haproxy", "h2o"):
         if name in args.proxies and name in missing:
             skipped[name] = missing[name]
@@ -847,6 +987,9 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
     instances = {p: made[p]() for p in order}
     labels = {p: instances[p].label for p in order}
 
+    want_tls = bool(args.scenarios & set(TLS_SCENARIOS))
+    certs = proxies.make_certs(workdir) if want_tls else None
+
     if args.check_only:
         failed = []
         for name in order:
@@ -855,9 +998,13 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
                 continue
             proxy = instances[name]
             runner = Runner(args, workdir, upstream, proxy_cpu, load_cpu, None)
-            proc, _ = runner.start(proxy, [HOST], "check")
+            # With the HTTPS scenarios selected (the default), the checked
+            # instance also has their HTTPS ports, and they are checked too.
+            proc, _ = runner.start(proxy, [HOST], "check", tls=certs if proxy.supports_tls else None)
             try:
                 failures = load.check_routing(proxy, upstream, full=isinstance(upstream, proxies.NginxUpstream))
+                if certs and proxy.supports_tls:
+                    failures += load.check_tls(proxy, certs)
             finally:
                 procs.stop(proc)
             if failures:
@@ -892,6 +1039,29 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
     finally:
         for _, proc in running.values():
             procs.stop(proc)
+    if want_tls:
+        # The HTTPS scenarios, on a second instance of each proxy that
+        # passed the plain checks: its HTTP port (for readiness) and one
+        # HTTPS port per certificate, all of them running while measured.
+        tls_running: dict = {}
+        try:
+            for name in running:
+                proxy = instances[name]
+                if not proxy.supports_tls:
+                    results[name]["tls_note"] = "HTTPS scenarios not configured for it"
+                    continue
+                log(f"== {name}: HTTPS instance")
+                proc, failures = runner.start_tls(proxy, certs)
+                if proc is None:
+                    results[name]["tls_check_failures"] = failures
+                    failed.append(name)
+                    log(f"{name}: HTTPS CHECKS FAILED, not measured: {failures}")
+                else:
+                    tls_running[name] = (proxy, proc)
+            runner.interleaved(tls_running, results, TLS_SCENARIOS)
+        finally:
+            for _, proc in tls_running.values():
+                procs.stop(proc)
     for name in running:
         proxy = instances[name]
         if "idle" in args.scenarios:
@@ -958,6 +1128,28 @@ def render(args, started, load_before, versions, tools, results, skipped, order,
         lines.append(f"g) rate: {rate:,.0f} req/s ({source}), 64 connections, oha with latency correction.")
     h2c = "; ".join(f"{labels[n]}: {instances[n].h2c_note}" for n in order if n not in skipped)
     lines.append(f"h2c: {h2c}.")
+    negotiated = []
+    for n in order:
+        r = results.get(n, {})
+        got = {}
+        for key in TLS_SCENARIOS:
+            tls = r.get(key, {}).get("tls")
+            if tls:
+                got.setdefault(f"{tls['protocol']} {tls['cipher']} {tls['group']}", []).append(
+                    f"{key} {tls['alpn']}")
+        if got:
+            negotiated.append(f"{labels[n]}: " + ", ".join(f"{k} ({'; '.join(v)})" for k, v in got.items()))
+        elif r.get("tls_note"):
+            negotiated.append(f"{labels[n]}: {r['tls_note']}")
+    if negotiated:
+        lines.append("HTTPS (h–l): self-signed certificates made per run with `openssl req` (ECDSA P-256 "
+                     "and RSA 2048, the same files for every proxy), TLS 1.2–1.3, session tickets on; "
+                     "load from h2load (SNI and :authority httpbin.example.com, no certificate "
+                     "verification). h/i: every connection is a new h2load client (`--h1 -c64 -n64`, "
+                     "two loops), so no session is offered; j: 32 clients reconnect after every "
+                     "response (`Connection: close`, `-n3200`) and offer their last ticket (1 handshake "
+                     "in 100 is a client's first, full one). Negotiated: "
+                     + "; ".join(negotiated) + ".")
     for name in order:
         r = results.get(name, {})
         idle = r.get("idle")
@@ -968,6 +1160,8 @@ def render(args, started, load_before, versions, tools, results, skipped, order,
             lines.append(f"Note: {labels[name]}: {r['fixedrate_note']}.")
         if r.get("check_failures"):
             lines.append(f"ROUTING CHECKS FAILED for {labels[name]}: {'; '.join(r['check_failures'])}")
+        if r.get("tls_check_failures"):
+            lines.append(f"HTTPS CHECKS FAILED for {labels[name]}: {'; '.join(r['tls_check_failures'])}")
     for name, reason in skipped.items():
         lines.append(f"Skipped {labels.get(name, name)}: {reason}")
     return "\n".join(lines)

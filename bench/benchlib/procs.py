@@ -148,7 +148,11 @@ def free_port() -> int:
 
 def run(argv: list[str], timeout: float, **kwargs) -> subprocess.CompletedProcess:
     """subprocess.run with a mandatory timeout; the child gets its own group and
-    the whole group is killed if the timeout passes."""
+    the whole group is killed if the timeout passes. `input_bytes` is
+    written to its standard input."""
+    input_bytes = kwargs.pop("input_bytes", None)
+    if input_bytes is not None:
+        kwargs["stdin"] = subprocess.PIPE
     proc = subprocess.Popen(
         argv,
         stdout=kwargs.pop("stdout", subprocess.PIPE),
@@ -160,7 +164,7 @@ def run(argv: list[str], timeout: float, **kwargs) -> subprocess.CompletedProces
     )
     _RUNNING.append(proc)
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input=input_bytes, timeout=timeout)
     except subprocess.TimeoutExpired:
         try:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -15,7 +15,9 @@ import json
 import os
 import re
 import shutil
+import base64
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 from . import procs
@@ -32,6 +34,40 @@ MARK_VALUE = "bench-upstream"
 # Generous file-descriptor budget: the idle-connection scenario holds 9,000
 # client connections; the hard limit on these machines is 20,000.
 FD_BUDGET = 19000
+
+
+# ---------------------------------------------------------------- TLS
+
+# The certificates of the HTTPS scenarios: the same files for every proxy.
+TLS_KINDS = ("ecdsa", "rsa")
+
+
+@dataclass
+class Cert:
+    kind: str  # "ecdsa" (P-256) or "rsa" (2048 bits)
+    crt: Path  # PEM certificate (self-signed, SAN = HOST)
+    key: Path  # PEM private key (PKCS#8)
+    pem: Path  # certificate then key in one file (HAProxy's `crt`)
+
+
+def make_certs(workdir: Path) -> dict[str, Cert]:
+    """A self-signed certificate for HOST with an ECDSA P-256 key and one
+    with an RSA 2048 key, made with `openssl req` in the work directory."""
+    d = workdir / "certs"
+    d.mkdir(parents=True, exist_ok=True)
+    newkey = {"ecdsa": ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"],
+              "rsa": ["-newkey", "rsa:2048"]}
+    certs = {}
+    for kind in TLS_KINDS:
+        crt, key, pem = d / f"{kind}.crt", d / f"{kind}.key", d / f"{kind}.pem"
+        out = procs.run(["openssl", "req", "-x509", *newkey[kind], "-nodes", "-sha256", "-days", "7",
+                         "-keyout", str(key), "-out", str(crt), "-subj", f"/CN={HOST}",
+                         "-addext", f"subjectAltName=DNS:{HOST}"], timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError(f"openssl req ({kind}): {out.stderr.decode()[-300:]}")
+        pem.write_text(crt.read_text() + key.read_text())
+        certs[kind] = Cert(kind, crt, key, pem)
+    return certs
 
 
 def many_hosts(count: int) -> list[str]:
@@ -170,6 +206,8 @@ class Proxy:
     # How h2c (prior knowledge) is served, for the report.
     h2c_note = "same port as HTTP/1.1"
     skip_reason: str | None = None
+    # Whether configure() serves HTTPS when given certificates.
+    supports_tls = True
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
@@ -177,6 +215,8 @@ class Proxy:
         self.h2c_port = 0
         # The HTTP/1.1 port of each started configuration, by tag.
         self.ports_by_tag: dict[str, int] = {}
+        # HTTPS ports of the last configuration, by certificate kind.
+        self.tls_ports: dict[str, int] = {}
 
     def binary(self) -> str | None:
         raise NotImplementedError
@@ -184,9 +224,12 @@ class Proxy:
     def version(self) -> str:
         raise NotImplementedError
 
-    def configure(self, upstream_port: int, hosts: list[str], tag: str) -> list[str]:
+    def configure(self, upstream_port: int, hosts: list[str], tag: str,
+                  tls: dict[str, Cert] | None = None) -> list[str]:
         """Writes the configuration into a fresh directory, picks fresh ports,
-        returns the command line."""
+        returns the command line. With `tls`, also one HTTPS port per
+        certificate (TLS 1.2-1.3, ALPN h2 and http/1.1, session tickets on),
+        in self.tls_ports, routing as the HTTP/1.1 port does."""
         raise NotImplementedError
 
     def confdir(self, tag: str) -> Path:
@@ -207,16 +250,17 @@ class Nginx(Proxy):
         line = first_line([self.binary(), "-v"])
         return line.split("/", 1)[-1] if "/" in line else line
 
-    def configure(self, upstream_port, hosts, tag):
+    def configure(self, upstream_port, hosts, tag, tls=None):
         d = self.confdir(tag)
         self.h1_port, self.h2c_port = procs.free_port(), procs.free_port()
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (d / "tmp" / sub).mkdir(parents=True, exist_ok=True)
-        listens = f"listen 127.0.0.1:{self.h1_port}; listen 127.0.0.1:{self.h2c_port} http2;"
-        servers = "\n".join(
-            f"""    server {{
+
+        def host_servers(listens, extra=""):
+            return "\n".join(
+                f"""    server {{
         {listens}
-        server_name {host};
+        server_name {host};{extra}
         location /status {{
             proxy_pass http://up;
             proxy_http_version 1.1;
@@ -224,8 +268,28 @@ class Nginx(Proxy):
         }}
         location / {{ return 404; }}
     }}"""
-            for host in hosts
-        )
+                for host in hosts
+            )
+
+        servers = host_servers(f"listen 127.0.0.1:{self.h1_port}; listen 127.0.0.1:{self.h2c_port} http2;")
+        # HTTPS: one port per certificate, its own default server (404) and
+        # host servers, so that each port serves its certificate with or
+        # without SNI.
+        self.tls_ports = {}
+        tls_http = ""
+        for kind, cert in (tls or {}).items():
+            port = self.tls_ports[kind] = procs.free_port()
+            certs = f"\n        ssl_certificate {cert.crt};\n        ssl_certificate_key {cert.key};"
+            servers += f"""
+    server {{
+        listen 127.0.0.1:{port} ssl http2 default_server backlog=4096;{certs}
+        return 404;
+    }}
+""" + host_servers(f"listen 127.0.0.1:{port} ssl http2;", certs)
+        if tls:
+            tls_http = """
+    ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_session_tickets on;"""
         conf = f"""
 worker_processes 1;
 daemon off;
@@ -248,7 +312,7 @@ http {{
     keepalive_timeout 600s;
     http2_max_requests 1000000000;
     http2_idle_timeout 600s;
-    tcp_nodelay on;
+    tcp_nodelay on;{tls_http}
     # Large responses stream through memory buffers, never a temp file.
     proxy_max_temp_file_size 0;
     upstream up {{
@@ -282,10 +346,17 @@ class Haproxy(Proxy):
         match = re.search(r"version (\S+)", line)
         return match.group(1) if match else line
 
-    def configure(self, upstream_port, hosts, tag):
+    def configure(self, upstream_port, hosts, tag, tls=None):
         d = self.confdir(tag)
         self.h1_port = procs.free_port()
         self.h2c_port = self.h1_port
+        self.tls_ports = {}
+        tls_binds = ""
+        for kind, cert in (tls or {}).items():
+            port = self.tls_ports[kind] = procs.free_port()
+            # Session tickets are on by default (`no-tls-tickets` turns them off).
+            tls_binds += (f"    bind 127.0.0.1:{port} backlog 4096 ssl crt {cert.pem} "
+                          "alpn h2,http/1.1 ssl-min-ver TLSv1.2\n")
         (d / "hosts.map").write_text("".join(f"{host} up\n" for host in hosts))
         conf = f"""
 global
@@ -305,7 +376,7 @@ defaults
 
 frontend main
     bind 127.0.0.1:{self.h1_port} backlog 4096
-    maxconn 9600
+{tls_binds}    maxconn 9600
     acl known_host req.hdr(host),lower,map_str({d}/hosts.map) -m found
     acl status path_beg /status
     http-request return status 404 unless known_host status
@@ -331,10 +402,18 @@ class H2o(Proxy):
         match = re.search(r"version (\S+)", line)
         return match.group(1) if match else line
 
-    def configure(self, upstream_port, hosts, tag):
+    def configure(self, upstream_port, hosts, tag, tls=None):
         d = self.confdir(tag)
         self.h1_port = procs.free_port()
         self.h2c_port = self.h1_port
+        self.tls_ports = {}
+        listen = [{"host": "127.0.0.1", "port": self.h1_port}]
+        for kind, cert in (tls or {}).items():
+            port = self.tls_ports[kind] = procs.free_port()
+            # Session resumption (cache and tickets) is on by default.
+            listen.append({"host": "127.0.0.1", "port": port,
+                           "ssl": {"certificate-file": str(cert.crt), "key-file": str(cert.key),
+                                   "minimum-version": "TLSv1.2"}})
         (d / "empty").mkdir(exist_ok=True)
         # h2o answers a request for an unknown host with the FIRST host's
         # configuration: make that a host that has nothing (404 for all).
@@ -353,15 +432,17 @@ class H2o(Proxy):
             "user": "root",
             "pid-file": str(d / "h2o.pid"),
             "error-log": str(d / "error.log"),
-            "listen": {"host": "127.0.0.1", "port": self.h1_port},
             "http1-request-timeout": 600,
             "http2-idle-timeout": 600,
             "proxy.timeout.keepalive": 600000,
             "proxy.timeout.io": 30000,
             "hosts": host_confs,
         }
-        # JSON is YAML: h2o reads it as its configuration.
-        (d / "h2o.conf").write_text(json.dumps(conf, indent=1))
+        # JSON is YAML: h2o reads it as its configuration. Each listener is a
+        # `listen` key of its own (h2o's YAML reader keeps repeated keys).
+        text = json.dumps(conf, indent=1)
+        listens = "".join(f' "listen": {json.dumps(entry)},\n' for entry in listen)
+        (d / "h2o.conf").write_text("{\n" + listens + text[2:])
         return [self.binary(), "-c", str(d / "h2o.conf")]
 
 
@@ -369,6 +450,7 @@ class Envoy(Proxy):
     name = "envoy"
     label = "Envoy"
     h2c_note = "same port (codec_type AUTO)"
+    supports_tls = False  # the HTTPS scenarios are not configured for Envoy
 
     def __init__(self, workdir, envoy_binary: str | None = None):
         super().__init__(workdir)
@@ -382,10 +464,11 @@ class Envoy(Proxy):
         match = re.search(r"/(\d+\.\d+\.\d+)/", line)
         return match.group(1) if match else line
 
-    def configure(self, upstream_port, hosts, tag):
+    def configure(self, upstream_port, hosts, tag, tls=None):
         d = self.confdir(tag)
         self.h1_port = procs.free_port()
         self.h2c_port = self.h1_port
+        self.tls_ports = {}
         virtual_hosts = [
             {
                 "name": host,
@@ -499,11 +582,42 @@ class Vestibule(Proxy):
         line = first_line([self.binary(), "--version"])
         return f"{line.split()[-1]} ({self.git_rev})" if self.git_rev else line
 
-    def configure(self, upstream_port, hosts, tag):
+    def configure(self, upstream_port, hosts, tag, tls=None):
         d = self.confdir(tag)
         self.h1_port = procs.free_port()
         self.h2c_port = self.h1_port
         gateway_hosts = hosts if len(hosts) == 1 else ["*"]
+        host_lines = "".join(f'    - "{h}"{chr(10)}' for h in gateway_hosts)
+        # HTTPS: a Gateway server per certificate (SIMPLE mode, the
+        # certificate from a kubernetes.io/tls Secret in istio-system), on
+        # listener ports 443 and 8443 mapped to free local ports.
+        self.tls_ports = {}
+        port_map = [f"80={self.h1_port}"]
+        https_servers, secrets = "", []
+        for number, (kind, cert) in zip((443, 8443), (tls or {}).items()):
+            port = self.tls_ports[kind] = procs.free_port()
+            port_map.append(f"{number}={port}")
+            https_servers += f"""  - port:
+      number: {number}
+      name: https-{kind}
+      protocol: HTTPS
+    hosts:
+{host_lines}    tls:
+      mode: SIMPLE
+      credentialName: bench-{kind}
+"""
+            data = {name: base64.b64encode(path.read_bytes()).decode()
+                    for name, path in (("tls.crt", cert.crt), ("tls.key", cert.key))}
+            secrets.append(f"""apiVersion: v1
+kind: Secret
+metadata:
+  name: bench-{kind}
+  namespace: istio-system
+type: kubernetes.io/tls
+data:
+  tls.crt: {data["tls.crt"]}
+  tls.key: {data["tls.key"]}
+""")
         docs = [
             f"""apiVersion: networking.istio.io/v1alpha3
 kind: Gateway
@@ -518,7 +632,7 @@ spec:
       name: http
       protocol: HTTP
     hosts:
-{"".join(f'    - "{h}"{chr(10)}' for h in gateway_hosts)}""",
+{host_lines}{https_servers}""",
             """apiVersion: v1
 kind: Service
 metadata:
@@ -549,7 +663,7 @@ endpoints:
 """,
         ]
         (d / "config").mkdir(exist_ok=True)
-        (d / "config" / "gateway.yaml").write_text("---\n".join(docs))
+        (d / "config" / "gateway.yaml").write_text("---\n".join(docs + secrets))
         (d / "config" / "virtualservices.yaml").write_text(virtual_services(hosts))
         return [
             self.binary(),
@@ -560,8 +674,7 @@ endpoints:
             "127.0.0.1:0",
             "--bind-address",
             "127.0.0.1",
-            "--port-map",
-            f"80={self.h1_port}",
+            *[arg for mapping in port_map for arg in ("--port-map", mapping)],
             "--workers",
             "1",
             "--drain-timeout",

@@ -345,6 +345,34 @@ data:
 }
 
 #[test]
+fn config_maps_hold_plain_data_and_base64_binary_data() {
+    let text = "\
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ca
+data:
+  ca.crt: plain text
+binaryData:
+  other: not base64!
+";
+    let loaded = load("configmap.yaml", text);
+    let err = only_error(&loaded);
+    assert_eq!(err.field, "binaryData.other");
+    assert!(loaded.inputs.config_maps.is_empty());
+
+    let good = text.replace("not base64!", "d29ybGQ=");
+    let loaded = load("configmap.yaml", &good);
+    let config_map = &loaded.inputs.config_maps[0].spec;
+    assert_eq!(
+        config_map.get("ca.crt").as_deref(),
+        Some(&b"plain text"[..])
+    );
+    assert_eq!(config_map.get("other").as_deref(), Some(&b"world"[..]));
+    assert_eq!(config_map.get("missing"), None);
+}
+
+#[test]
 fn duplicates_keep_the_last_and_warn_with_both_locations() {
     let mut loaded = Loaded::default();
     load_str("one.yaml", SERVICE_A, &mut loaded);

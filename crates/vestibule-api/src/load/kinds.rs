@@ -3,7 +3,7 @@
 
 use super::context::{no_check, Body, Ctx, Rules};
 use super::path::FieldPath;
-use crate::core::{decode_base64, SecretSpec};
+use crate::core::{decode_base64, ConfigMapSpec, SecretSpec};
 
 /// One readable kind. Any version of `group` is accepted.
 pub(crate) struct KindDef {
@@ -105,7 +105,7 @@ static KINDS: &[KindDef] = &[
             cx.load(&Rules {
                 body: Body::Root,
                 tolerated: &["immutable"],
-                check: no_check,
+                check: check_config_map,
                 list: |i| &mut i.config_maps,
             })
         },
@@ -241,6 +241,19 @@ fn check_secret(secret: &SecretSpec) -> Vec<(FieldPath, String)> {
         .filter_map(|(key, value)| {
             let err = decode_base64(value).err()?;
             let path = FieldPath::default().key("data").key(key);
+            Some((path, format!("value is not valid base64: {err}")))
+        })
+        .collect()
+}
+
+/// `binaryData` values must be base64, as the API server requires.
+fn check_config_map(config_map: &ConfigMapSpec) -> Vec<(FieldPath, String)> {
+    config_map
+        .binary_data
+        .iter()
+        .filter_map(|(key, value)| {
+            let err = decode_base64(value).err()?;
+            let path = FieldPath::default().key("binaryData").key(key);
             Some((path, format!("value is not valid base64: {err}")))
         })
         .collect()

@@ -10,6 +10,7 @@ use vestibule_ir::{
     CertifiedKey, ClientValidation, HostPattern, Pem, TlsServer, TlsTermination, TlsVersion,
 };
 
+use super::listeners::Protocol;
 use super::refs::{permitted, From};
 use crate::secrets::{CaBundle, SecretStore};
 
@@ -35,7 +36,7 @@ impl Lookup<'_, '_> {
 
 /// A terminating listener's certificates, or the `ResolvedRefs=False`
 /// condition (InvalidCertificateRef, RefNotPermitted) of the first bad one.
-pub(crate) fn certificates(
+fn certificates(
     lookup: &Lookup<'_, '_>,
     listener: &Listener,
 ) -> Result<Vec<CertifiedKey>, Condition> {
@@ -116,18 +117,18 @@ fn validation_for<'a>(
 }
 
 /// What the CA references of a listener give.
-pub(crate) struct Validation {
-    pub client_validation: Option<ClientValidation>,
+struct Validation {
+    client_validation: Option<ClientValidation>,
     /// `ResolvedRefs=False` for a reference that could not be used.
-    pub problem: Option<Condition>,
+    problem: Option<Condition>,
     /// No reference could be used: the listener is not accepted
     /// (`Accepted=False NoValidCACertificate`).
-    pub fatal: bool,
+    fatal: bool,
 }
 
 /// Resolves the CA references that apply to an HTTPS listener. The valid
 /// ones are used (their bundles concatenated); a bad one is reported.
-pub(crate) fn client_validation(lookup: &Lookup<'_, '_>, listener: &Listener) -> Validation {
+fn client_validation(lookup: &Lookup<'_, '_>, listener: &Listener) -> Validation {
     let Some(validation) = validation_for(lookup.gateway, listener) else {
         return Validation {
             client_validation: None,
@@ -230,10 +231,137 @@ fn ca_bundle(lookup: &Lookup<'_, '_>, reference: &ObjectReference) -> Result<CaB
     })
 }
 
+/// What the TLS settings of a listener give.
+pub(crate) struct Secured {
+    pub tls: Option<TlsServer>,
+    /// Traffic can be served (certificates and CA resolved).
+    pub served: bool,
+    /// Routes may attach (false when the listener is not accepted).
+    pub usable: bool,
+    /// `Accepted=False` (NoValidCACertificate), when not accepted.
+    pub accepted: Option<Condition>,
+    /// `ResolvedRefs=False` for a certificate or CA reference.
+    pub problem: Option<Condition>,
+}
+
+impl Secured {
+    fn served(tls: Option<TlsServer>) -> Secured {
+        Secured {
+            tls,
+            served: true,
+            usable: true,
+            accepted: None,
+            problem: None,
+        }
+    }
+}
+
+/// Builds the TLS server of an HTTPS or TLS listener (nothing for HTTP and
+/// TCP). `Err`: the conditions of a listener whose TLS mode cannot be
+/// served.
+pub(crate) fn secure(
+    lookup: &Lookup<'_, '_>,
+    listener: &Listener,
+    protocol: Protocol,
+    port: u16,
+    hostname: Option<&str>,
+) -> Result<Secured, Vec<Condition>> {
+    let mode = listener
+        .tls
+        .as_ref()
+        .and_then(|tls| tls.mode.as_deref())
+        .unwrap_or("Terminate");
+    match (protocol, mode) {
+        (Protocol::Http | Protocol::Tcp, _) => Ok(Secured::served(None)),
+        (Protocol::Https | Protocol::Tls, "Terminate") => {
+            Ok(terminate(lookup, listener, protocol, port, hostname))
+        }
+        (Protocol::Tls, "Passthrough") => Ok(Secured::served(Some(tls_server(
+            lookup.gateway,
+            listener,
+            port,
+            hostname,
+            None,
+        )))),
+        (_, mode) => {
+            let message = format!(
+                "tls.mode {mode} is not supported on a {} listener",
+                listener.protocol
+            );
+            Err(vec![
+                Condition::new("Accepted", false, "UnsupportedValue", &message),
+                Condition::new("Programmed", false, "Invalid", &message),
+            ])
+        }
+    }
+}
+
+/// A terminating listener: its certificates and, for HTTPS, client
+/// certificate validation (conformance
+/// GatewayFrontendInvalidDefaultClientCertificateValidation: it applies to
+/// HTTPS listeners only).
+fn terminate(
+    lookup: &Lookup<'_, '_>,
+    listener: &Listener,
+    protocol: Protocol,
+    port: u16,
+    hostname: Option<&str>,
+) -> Secured {
+    let certificates = match certificates(lookup, listener) {
+        Ok(certificates) => certificates,
+        Err(problem) => {
+            return Secured {
+                served: false,
+                problem: Some(problem),
+                ..Secured::served(None)
+            }
+        }
+    };
+    let validation = if protocol == Protocol::Https {
+        client_validation(lookup, listener)
+    } else {
+        Validation {
+            client_validation: None,
+            problem: None,
+            fatal: false,
+        }
+    };
+    if validation.fatal {
+        let message = validation
+            .problem
+            .as_ref()
+            .map(|p| p.message.clone())
+            .unwrap_or_default();
+        return Secured {
+            tls: None,
+            served: false,
+            usable: false,
+            accepted: Some(Condition::new(
+                "Accepted",
+                false,
+                "NoValidCACertificate",
+                message,
+            )),
+            problem: validation.problem,
+        };
+    }
+    let termination = Some((certificates, validation.client_validation));
+    Secured {
+        problem: validation.problem,
+        ..Secured::served(Some(tls_server(
+            lookup.gateway,
+            listener,
+            port,
+            hostname,
+            termination,
+        )))
+    }
+}
+
 /// The TLS server of a listener: named as Istio names a server's route
 /// table (`https.<port>.<listener>.<gateway>.<namespace>`), its hostname as
 /// SNI name (none: every SNI), 421 for misdirected requests.
-pub(crate) fn tls_server(
+fn tls_server(
     gateway: &KubeGateway,
     listener: &Listener,
     port: u16,

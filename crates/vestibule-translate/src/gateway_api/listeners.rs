@@ -8,7 +8,7 @@ use vestibule_api::{Inputs, KubeGateway};
 use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus};
 use vestibule_ir::TlsServer;
 
-use super::listener_tls::{self, Lookup};
+use super::listener_tls::{secure, Lookup};
 use crate::secrets::SecretStore;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,107 +277,6 @@ fn validate(
         ],
         kinds,
     )
-}
-
-/// What the TLS settings of a listener give.
-struct Secured {
-    tls: Option<TlsServer>,
-    /// Traffic can be served (certificates and CA resolved).
-    served: bool,
-    /// Routes may attach (false when the listener is not accepted).
-    usable: bool,
-    /// `Accepted=False` (NoValidCACertificate), when not accepted.
-    accepted: Option<Condition>,
-    problem: Option<Condition>,
-}
-
-/// Builds the TLS server of an HTTPS or TLS listener. `Err`: the conditions
-/// of a listener whose TLS mode cannot be served.
-fn secure(
-    lookup: &Lookup<'_, '_>,
-    listener: &Listener,
-    protocol: Protocol,
-    port: u16,
-    hostname: Option<&str>,
-) -> Result<Secured, Vec<Condition>> {
-    let mut secured = Secured {
-        tls: None,
-        served: true,
-        usable: true,
-        accepted: None,
-        problem: None,
-    };
-    let mode = listener
-        .tls
-        .as_ref()
-        .and_then(|tls| tls.mode.as_deref())
-        .unwrap_or("Terminate");
-    let terminate = match (protocol, mode) {
-        (Protocol::Http | Protocol::Tcp, _) => return Ok(secured),
-        (Protocol::Https | Protocol::Tls, "Terminate") => true,
-        (Protocol::Tls, "Passthrough") => false,
-        (_, mode) => {
-            let message = format!(
-                "tls.mode {mode} is not supported on a {} listener",
-                listener.protocol
-            );
-            return Err(vec![
-                Condition::new("Accepted", false, "UnsupportedValue", &message),
-                Condition::new("Programmed", false, "Invalid", &message),
-            ]);
-        }
-    };
-    let gateway = lookup.gateway;
-    if !terminate {
-        secured.tls = Some(listener_tls::tls_server(
-            gateway, listener, port, hostname, None,
-        ));
-        return Ok(secured);
-    }
-    let certificates = match listener_tls::certificates(lookup, listener) {
-        Ok(certificates) => certificates,
-        Err(problem) => {
-            secured.served = false;
-            secured.problem = Some(problem);
-            return Ok(secured);
-        }
-    };
-    // Client certificate validation applies to HTTPS listeners only
-    // (conformance GatewayFrontendInvalidDefaultClientCertificateValidation).
-    let validation = if protocol == Protocol::Https {
-        listener_tls::client_validation(lookup, listener)
-    } else {
-        listener_tls::Validation {
-            client_validation: None,
-            problem: None,
-            fatal: false,
-        }
-    };
-    secured.problem = validation.problem;
-    if validation.fatal {
-        let message = secured
-            .problem
-            .as_ref()
-            .map(|p| p.message.clone())
-            .unwrap_or_default();
-        secured.served = false;
-        secured.usable = false;
-        secured.accepted = Some(Condition::new(
-            "Accepted",
-            false,
-            "NoValidCACertificate",
-            message,
-        ));
-        return Ok(secured);
-    }
-    secured.tls = Some(listener_tls::tls_server(
-        gateway,
-        listener,
-        port,
-        hostname,
-        Some((certificates, validation.client_validation)),
-    ));
-    Ok(secured)
 }
 
 /// Listeners on one port must be distinct: TCP by port alone; HTTP, HTTPS

@@ -101,7 +101,9 @@ pub(crate) fn server_protocol(server: &Server) -> Result<ListenerProtocol, Strin
         // Termination" task).
         "HTTPS"
             if server.tls.as_ref().is_some_and(|tls| {
-                tls.mode.as_deref().is_none_or(|mode| mode == "PASSTHROUGH")
+                tls.mode
+                    .as_deref()
+                    .is_none_or(|mode| mode.eq_ignore_ascii_case("PASSTHROUGH"))
             }) =>
         {
             Ok(ListenerProtocol::Tls)
@@ -131,7 +133,7 @@ pub(crate) fn servers(
     let mut servers = Vec::new();
     for (index, server) in gateway.spec.servers.iter().enumerate() {
         let name = server_name(server, index);
-        let condition = match accept(gateway, server, identity, store) {
+        let condition = match accept(gateway, (index, server), identity, store) {
             Ok((accepted, notes)) => {
                 servers.push(GatewayServer {
                     gateway: key.clone(),
@@ -158,7 +160,7 @@ type Rejection = (&'static str, String);
 /// One server, checked; with the notes for its `Accepted` condition.
 fn accept(
     gateway: &IstioGateway,
-    server: &Server,
+    (index, server): (usize, &Server),
     identity: &GatewayIdentity,
     store: &SecretStore<'_>,
 ) -> Result<(GatewayServer, Vec<String>), Rejection> {
@@ -184,9 +186,13 @@ fn accept(
     let tls = match protocol {
         ListenerProtocol::Https | ListenerProtocol::Tls => {
             let names = server_names(&hosts);
+            // Istio's route table name for the server; a port without a
+            // name still needs a unique one.
+            let port_name = Some(server.port.name.as_str())
+                .filter(|name| !name.is_empty())
+                .map_or_else(|| format!("server-{index}"), str::to_owned);
             let name = format!(
-                "https.{port}.{}.{}.{}",
-                server.port.name,
+                "https.{port}.{port_name}.{}.{}",
                 gateway.name(),
                 gateway.namespace()
             );

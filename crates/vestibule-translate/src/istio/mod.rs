@@ -172,38 +172,48 @@ fn bind_virtual_service(
     status.warnings = converted.warnings;
     status.warnings.extend(streams.warnings);
     let key = format!("{}/{}", vs.namespace(), vs.name());
+    let mut count = |server: &GatewayServer| {
+        attached
+            .entry((server.gateway.clone(), server.status_index))
+            .or_default()
+            .insert(key.clone());
+    };
     for binding in &bindings {
         let bound: Vec<&GatewayServer> = binding
             .servers
             .iter()
             .map(|&index| &servers[index])
             .collect();
-        for server in &bound {
-            attached
-                .entry((server.gateway.clone(), server.status_index))
-                .or_default()
-                .insert(key.clone());
-        }
-        let routes = routes_for(&converted.routes, &gateways, &bound);
-        let require_tls = bound.iter().any(|server| server.https_redirect);
-        let vhost = builder.virtual_host(binding.port, &binding.domain);
-        vhost.routes.extend(routes);
-        vhost.require_tls |= require_tls;
+        bound.iter().for_each(|server| count(server));
+        place_http(binding, &bound, &converted.routes, &gateways, builder);
     }
     for placed in streams.placed {
-        for &index in &placed.servers {
-            let server = &servers[index];
-            attached
-                .entry((server.gateway.clone(), server.status_index))
-                .or_default()
-                .insert(key.clone());
-        }
+        placed
+            .servers
+            .iter()
+            .for_each(|&index| count(&servers[index]));
         builder.stream_route(placed.port, placed.route);
     }
     status
         .conditions
         .push(Condition::new("Accepted", true, "Accepted", "").at_generation(generation));
     status
+}
+
+/// Adds the routes a binding gets to its virtual host, which requires TLS
+/// when a server offering it has `httpsRedirect`.
+fn place_http(
+    binding: &Binding,
+    bound: &[&GatewayServer],
+    routes: &[CandidateRoute],
+    gateways: &[GatewayKey],
+    builder: &mut TableBuilder,
+) {
+    let routes = routes_for(routes, gateways, bound);
+    let require_tls = bound.iter().any(|server| server.https_redirect);
+    let vhost = builder.virtual_host(binding.port, &binding.domain);
+    vhost.routes.extend(routes);
+    vhost.require_tls |= require_tls;
 }
 
 /// Why a VirtualService binds no server.

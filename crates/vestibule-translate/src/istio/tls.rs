@@ -70,6 +70,9 @@ pub(crate) fn server(
         )?),
         Mode::Simple | Mode::Passthrough => None,
     };
+    if tls.ca_crl.is_some() {
+        notes.push("tls.caCrl is not supported and is ignored".to_owned());
+    }
     let (min_version, max_version) = versions(tls, &mut notes)?;
     let cipher_suites = cipher_suites(&tls.cipher_suites, &mut notes);
     Ok(Built {

@@ -12,6 +12,7 @@ use super::{
 pub(crate) const CHECKS: &[(&str, Check)] = &[
     ("tls_and_tcp_routes", tls_and_tcp_routes),
     ("frontend_validation", frontend_validation),
+    ("port_sharing", port_sharing),
 ];
 
 /// `(route name, SNI names, [(backend, weight)])` of a listener's stream routes.
@@ -195,4 +196,34 @@ fn frontend_validation(t: &Translation) {
         assert_eq!(cond(conditions, "ResolvedRefs"), RESOLVED, "{name}");
         assert_eq!(cond(conditions, "Programmed"), PROGRAMMED, "{name}");
     }
+}
+
+fn port_sharing(t: &Translation) {
+    assert_eq!(listener_ports(t), [8443, 9000]);
+    let https = listener(t, 8443);
+    let names: Vec<&str> = https.tls_servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["https.8443.https.first.default"]);
+    assert_eq!(listener(t, 9000).protocol, ListenerProtocol::Http);
+    let mixed = gateway(t, "default", "mixed");
+    for name in ["https", "tls"] {
+        let conditions = &gw_listener(mixed, name).conditions;
+        assert_eq!(
+            cond(conditions, "Conflicted"),
+            ("True", "ProtocolConflict"),
+            "{name}"
+        );
+        assert_eq!(
+            cond(conditions, "Programmed"),
+            ("False", "Invalid"),
+            "{name}"
+        );
+    }
+    let first = &gw_listener(gateway(t, "default", "first"), "https").conditions;
+    assert_eq!(cond(first, "Programmed"), PROGRAMMED);
+    let second = &gw_listener(gateway(t, "default", "second"), "https").conditions;
+    assert_eq!(cond(second, "Conflicted"), ("True", "HostnameConflict"));
+    assert_eq!(cond(second, "Programmed"), ("False", "Invalid"));
+    let tcp = &gw_listener(gateway(t, "default", "tcp"), "tcp").conditions;
+    assert_eq!(cond(tcp, "Accepted"), ("False", "PortUnavailable"));
+    assert_eq!(cond(tcp, "Programmed"), ("False", "Invalid"));
 }
