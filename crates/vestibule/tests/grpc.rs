@@ -40,6 +40,35 @@ async fn grpc_server(name: &str) -> (Child, SocketAddr) {
     (child, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
+/// An HTTP/2 (prior knowledge) backend that ignores `grpc-timeout` and
+/// answers after 3 s: only the gateway can end a call to it sooner.
+async fn sleeper() -> SocketAddr {
+    use http_body_util::BodyExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let service = hyper::service::service_fn(
+                |request: http::Request<hyper::body::Incoming>| async move {
+                    let _ = request.into_body().collect().await;
+                    tokio::time::sleep(Duration::from_secs(3)).await;
+                    let response = http::Response::builder()
+                        .header("content-type", "application/grpc")
+                        .header("grpc-status", "0")
+                        .body(http_body_util::Empty::<bytes::Bytes>::new())
+                        .unwrap();
+                    Ok::<_, std::convert::Infallible>(response)
+                },
+            );
+            tokio::spawn(
+                hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service),
+            );
+        }
+    });
+    address
+}
+
 /// One call with the real client; its one-line summary.
 async fn call(target: SocketAddr, method: &str, payload: &str, timeout: &str) -> String {
     let output = Command::new(PYTHON)
@@ -86,6 +115,10 @@ spec:
     route:
     - destination: {host: echo, port: {number: 9000}}
   - match:
+    - uri: {prefix: /sleep.Sleep/}
+    route:
+    - destination: {host: sleeper, port: {number: 9000}}
+  - match:
     - uri: {prefix: /down.Down/}
     route:
     - destination: {host: nobody, port: {number: 9000}}
@@ -101,6 +134,12 @@ async fn setup() -> (ConfigDir, Gateway, Child, SocketAddr) {
     config.write(
         "nobody.yaml",
         "apiVersion: v1\nkind: Service\nmetadata:\n  name: nobody\nspec:\n  ports:\n  - name: grpc\n    port: 9000\n",
+    );
+    let sleeper = sleeper().await;
+    config.write(
+        "sleeper.yaml",
+        &service("sleeper", "default", 9000, &[sleeper])
+            .replace("- name: http\n", "- name: grpc\n"),
     );
     config.write("routes.yaml", ROUTES);
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
@@ -162,10 +201,11 @@ async fn the_clients_grpc_timeout_bounds_the_upstream_call() {
     let slow = call(address, "Slow", "x", "0.5").await;
     assert!(slow.starts_with("code=DEADLINE_EXCEEDED "), "{slow}");
     assert!(started.elapsed() < Duration::from_secs(2));
-    // A client that sends `grpc-timeout: 300m` and waits: the gateway
-    // gives up upstream at 300 ms (not the route's 1 s) and says so.
+    // A client that sends `grpc-timeout: 300m` and waits, to a backend
+    // that ignores deadlines: the gateway gives up upstream at 300 ms
+    // (no route timeout here) and says so.
     let started = Instant::now();
-    let answer = call_path_with(address, "/echo.Echo/Slow", &[("grpc-timeout", "300m")]).await;
+    let answer = call_path_with(address, "/sleep.Sleep/Call", &[("grpc-timeout", "300m")]).await;
     let elapsed = started.elapsed();
     assert_eq!(
         answer,
