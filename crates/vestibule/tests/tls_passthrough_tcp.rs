@@ -213,3 +213,78 @@ async fn a_tcp_route_to_a_closed_port_closes_the_connection() {
         "{metrics}"
     );
 }
+
+/// Istio's TLS server in SIMPLE mode with a `tcp` route: the gateway
+/// terminates TLS and proxies the decrypted stream (Gateway API: a TLS
+/// listener in Terminate mode).
+#[tokio::test]
+async fn a_terminating_tls_server_proxies_the_decrypted_stream() {
+    use std::sync::Arc;
+    let v1 = tcp_echo("one").await;
+    let ca = Ca::new("tls root");
+    let config = ConfigDir::new();
+    config.write("v1.yaml", &service("tcp-echo-v1", "default", 9000, &[v1]));
+    config.write(
+        "secret.yaml",
+        &pki::tls_secret(
+            "echo-credential",
+            "istio-system",
+            &ca.server(&["echo.example.com"]),
+            None,
+        ),
+    );
+    config.write(
+        "gateway.yaml",
+        r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: tls-echo
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 31443, name: tls, protocol: TLS}
+    tls: {mode: SIMPLE, credentialName: echo-credential}
+    hosts: ["echo.example.com"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: tls-echo
+spec:
+  hosts: ["echo.example.com"]
+  gateways: [tls-echo]
+  tcp:
+  - route:
+    - destination: {host: tcp-echo-v1, port: {number: 9000}}
+"#,
+    );
+    let gateway = Gateway::start(config.path(), &[31443], &[]).await;
+    let address = gateway.listener(31443).await;
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls::pki_types::pem::PemObject as _;
+    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.pem().as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
+    let tcp = TcpStream::connect(address).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("echo.example.com").unwrap();
+    let mut stream = connector
+        .connect(name, tcp)
+        .await
+        .expect("handshake with the gateway");
+    stream.write_all(b"over tls\n").await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+        .await
+        .expect("in time")
+        .ok();
+    assert_eq!(answer, "one over tls\none bye\n");
+}
