@@ -219,7 +219,6 @@ async fn a_tcp_route_to_a_closed_port_closes_the_connection() {
 /// listener in Terminate mode).
 #[tokio::test]
 async fn a_terminating_tls_server_proxies_the_decrypted_stream() {
-    use std::sync::Arc;
     let v1 = tcp_echo("one").await;
     let ca = Ca::new("tls root");
     let config = ConfigDir::new();
@@ -261,24 +260,7 @@ spec:
     );
     let gateway = Gateway::start(config.path(), &[31443], &[]).await;
     let address = gateway.listener(31443).await;
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls::pki_types::pem::PemObject as _;
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.pem().as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
-    let tcp = TcpStream::connect(address).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from("echo.example.com").unwrap();
-    let mut stream = connector
-        .connect(name, tcp)
-        .await
-        .expect("handshake with the gateway");
+    let mut stream = support::tls_client::handshake(address, "echo.example.com", &ca.pem()).await;
     stream.write_all(b"over tls\n").await.unwrap();
     stream.shutdown().await.unwrap();
     let mut answer = String::new();

@@ -229,7 +229,6 @@ async fn any_other_extended_connect_is_refused() {
 
 #[tokio::test]
 async fn websocket_over_tls_survives_a_reload() {
-    use std::sync::Arc;
     use support::pki::{tls_secret, Ca};
     let backend = echo_server().await;
     let ca = Ca::new("ws root");
@@ -255,21 +254,7 @@ async fn websocket_over_tls_survives_a_reload() {
     let gateway = Gateway::start(config.path(), &[443], &[]).await;
     let address = gateway.listener(443).await;
     // TLS by tokio-rustls, WebSocket by tungstenite over it.
-    let mut roots = rustls::RootCertStore::empty();
-    use rustls::pki_types::pem::PemObject as _;
-    for cert in rustls::pki_types::CertificateDer::pem_slice_iter(ca.pem().as_bytes()) {
-        roots.add(cert.unwrap()).unwrap();
-    }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let tls = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(tls));
-    let tcp = tokio::net::TcpStream::connect(address).await.unwrap();
-    let name = rustls::pki_types::ServerName::try_from(HOST.to_owned()).unwrap();
-    let stream = connector.connect(name, tcp).await.unwrap();
+    let stream = support::tls_client::handshake(address, HOST, &ca.pem()).await;
     let request = format!("wss://{HOST}/ws").into_client_request().unwrap();
     let (mut socket, response) = tokio_tungstenite::client_async(request, stream)
         .await

@@ -17,8 +17,13 @@ pub struct TlsClient {
     sender: http1::SendRequest<Empty<Bytes>>,
 }
 
-/// Connects to `address` with SNI `sni`, trusting only `ca_pem`.
-pub async fn connect(address: SocketAddr, sni: &str, ca_pem: &str) -> TlsClient {
+/// A TLS client connection to `address` with SNI `sni`, trusting only
+/// `ca_pem`.
+pub async fn handshake(
+    address: SocketAddr,
+    sni: &str,
+    ca_pem: &str,
+) -> tokio_rustls::client::TlsStream<TcpStream> {
     let mut roots = rustls::RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
         roots.add(cert.unwrap()).unwrap();
@@ -32,7 +37,12 @@ pub async fn connect(address: SocketAddr, sni: &str, ca_pem: &str) -> TlsClient 
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
     let tcp = TcpStream::connect(address).await.unwrap();
     let name = ServerName::try_from(sni.to_owned()).unwrap();
-    let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+    connector.connect(name, tcp).await.expect("TLS handshake")
+}
+
+/// Connects to `address` with SNI `sni`, trusting only `ca_pem`.
+pub async fn connect(address: SocketAddr, sni: &str, ca_pem: &str) -> TlsClient {
+    let tls = handshake(address, sni, ca_pem).await;
     let (sender, connection) = http1::handshake(TokioIo::new(tls)).await.unwrap();
     tokio::spawn(connection);
     TlsClient { sender }
