@@ -270,3 +270,65 @@ spec:
         .ok();
     assert_eq!(answer, "one over tls\none bye\n");
 }
+
+/// A TCP route to a backend whose DestinationRule asks for TLS: the
+/// gateway originates TLS (SNI, CA from the Secret) under the client's
+/// plain TCP, never sending the bytes in the clear.
+#[tokio::test]
+async fn tcp_routes_originate_tls_when_the_destination_rule_asks() {
+    let ca = Ca::new("backend root");
+    let nginx = tls_backend("nginx", &ca.server(&["my-nginx.default.svc.cluster.local"])).await;
+    let config = ConfigDir::new();
+    config.write("nginx.yaml", &service("my-nginx", "default", 443, &[nginx]));
+    config.write(
+        "ca.yaml",
+        &pki::generic_secret("nginx-ca", "istio-system", &[("ca.crt", &ca.pem())]),
+    );
+    config.write(
+        "gateway.yaml",
+        r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata:
+  name: tcp-gateway
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 31400, name: tcp, protocol: TCP}
+    hosts: ["*"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: to-nginx
+spec:
+  hosts: ["*"]
+  gateways: [tcp-gateway]
+  tcp:
+  - route:
+    - destination: {host: my-nginx, port: {number: 443}}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: my-nginx
+spec:
+  host: my-nginx
+  trafficPolicy:
+    tls: {mode: SIMPLE, credentialName: nginx-ca}
+"#,
+    );
+    let gateway = Gateway::start(config.path(), &[31400], &[]).await;
+    let address = gateway.listener(31400).await;
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream
+        .write_all(b"GET / HTTP/1.1\r\nHost: my-nginx\r\n\r\n")
+        .await
+        .unwrap();
+    let mut answer = String::new();
+    tokio::time::timeout(Duration::from_secs(5), stream.read_to_string(&mut answer))
+        .await
+        .expect("in time")
+        .ok();
+    assert!(answer.ends_with("hello from nginx"), "{answer:?}");
+}

@@ -105,7 +105,8 @@ where
     let endpoint =
         balance::pick(&cluster.endpoints(), &[]).ok_or(StreamError::NoHealthyUpstream)?;
     let _active = endpoint.start_request();
-    let upstream = pool::connect(&endpoint.address, shared.config.connect_timeout)
+    // TLS to the backend when its DestinationRule or BackendTLSPolicy asks.
+    let upstream = pool::connect_stream(endpoint.target(), shared.config.connect_timeout)
         .await
         .inspect_err(|_| {
             shared

@@ -156,7 +156,7 @@ pub(crate) async fn connect_http1(
 /// A TCP connection, with the TLS handshake done over it when the target
 /// originates TLS. The connect timeout bounds both, as Envoy's does (a TLS
 /// connection is connected once its handshake is done).
-async fn connect_stream(
+pub(crate) async fn connect_stream(
     target: Target<'_>,
     timeout: Duration,
 ) -> Result<UpstreamStream, ConnectError> {
