@@ -65,6 +65,11 @@ pub struct ClientValidation {
     /// OPTIONAL_MUTUAL: a client without a certificate is let in (one with
     /// an invalid certificate is not).
     pub optional: bool,
+    /// Gateway API `AllowInsecureFallback`: a client whose certificate
+    /// fails verification is let in too (it must still hold the
+    /// certificate's key).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub accept_invalid: bool,
     /// The client certificate must carry one of these SANs (DNS or URI),
     /// when any are given.
     #[serde(skip_serializing_if = "Vec::is_empty")]

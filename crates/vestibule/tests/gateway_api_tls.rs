@@ -217,10 +217,10 @@ async fn tcp_routes_send_every_connection_to_the_weighted_backend() {
     }
 }
 
-/// GatewayFrontendClientCertificateValidation: `spec.tls.frontend.default`
-/// with a ConfigMap CA requires a client certificate from that CA.
-#[tokio::test]
-async fn frontend_validation_requires_a_client_certificate_from_the_ca() {
+/// A Gateway whose `spec.tls.frontend.default` validates client
+/// certificates with a ConfigMap CA (`mode` when given), in front of
+/// infra-backend-v1; and the CA that signs accepted client certificates.
+async fn mtls_setup(mode: Option<&str>) -> (Setup, Ca) {
     let config = ConfigDir::new();
     config.write(
         "namespace.yaml",
@@ -249,9 +249,20 @@ async fn frontend_validation_requires_a_client_certificate_from_the_ca() {
             "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: client-ca\n  namespace: infra\ndata:\n  ca.crt: |\n{indented}"
         ),
     );
-    config.write(
-        "gateway.yaml",
-        r#"
+    let mode = mode.map_or(String::new(), |mode| format!("\n          mode: {mode}"));
+    config.write("gateway.yaml", &MTLS_GATEWAY.replace("MODE", &mode));
+    let gateway = start(&config, &[443]).await;
+    let files = tempfile::tempdir().unwrap();
+    let setup = Setup {
+        _config: config,
+        ca_file: pki::file(&files, "ca.crt", &ca.pem()),
+        _files: files,
+        gateway,
+    };
+    (setup, clients)
+}
+
+const MTLS_GATEWAY: &str = r#"
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {name: mtls, namespace: infra}
@@ -261,7 +272,7 @@ spec:
     frontend:
       default:
         validation:
-          caCertificateRefs: [{group: "", kind: ConfigMap, name: client-ca}]
+          caCertificateRefs: [{group: "", kind: ConfigMap, name: client-ca}]MODE
   listeners:
   - name: strict
     port: 443
@@ -276,27 +287,55 @@ spec:
   parentRefs: [{name: mtls}]
   rules:
   - backendRefs: [{name: infra-backend-v1, port: 8080}]
-"#,
-    );
-    let gateway = start(&config, &[443]).await;
-    let files = tempfile::tempdir().unwrap();
-    let setup = Setup {
-        _config: config,
-        ca_file: pki::file(&files, "ca.crt", &ca.pem()),
-        _files: files,
-        gateway,
-    };
-    let without = setup.curl(443, "mtls.example.org", &[]).await;
+"#;
+
+impl Setup {
+    /// curl to the mTLS listener with `leaf` as the client certificate.
+    async fn curl_as(&self, leaf: Option<&pki::Leaf>) -> String {
+        let Some(leaf) = leaf else {
+            return self.curl(443, "mtls.example.org", &[]).await;
+        };
+        let cert = pki::file(&self._files, "client.crt", &leaf.cert);
+        let key = pki::file(&self._files, "client.key", &leaf.key);
+        self.curl(443, "mtls.example.org", &["--cert", &cert, "--key", &key])
+            .await
+    }
+}
+
+/// GatewayFrontendClientCertificateValidation: `spec.tls.frontend.default`
+/// with a ConfigMap CA requires a client certificate from that CA.
+#[tokio::test]
+async fn frontend_validation_requires_a_client_certificate_from_the_ca() {
+    let (setup, clients) = mtls_setup(None).await;
+    let without = setup.curl_as(None).await;
     assert!(!without.contains(" 200"), "{without}");
-    let client = clients.client(&["client.example.org"]);
-    let cert = pki::file(&setup._files, "client.crt", &client.cert);
-    let key = pki::file(&setup._files, "client.key", &client.key);
+    let stranger = Ca::new("stranger").client(&["client.example.org"]);
+    let refused = setup.curl_as(Some(&stranger)).await;
+    assert!(!refused.contains(" 200"), "{refused}");
     let with = setup
-        .curl(443, "mtls.example.org", &["--cert", &cert, "--key", &key])
+        .curl_as(Some(&clients.client(&["client.example.org"])))
         .await;
     assert!(with.contains(" 200"), "{with}");
     assert!(
         with.contains("x-httpbin-name: infra-backend-v1.infra"),
         "{with}"
     );
+}
+
+/// GatewayFrontendClientCertificateValidationInsecureFallback: with
+/// `AllowInsecureFallback` a client without a certificate, or with one the
+/// CA did not sign, is served too.
+#[tokio::test]
+async fn insecure_fallback_serves_clients_without_a_valid_certificate() {
+    let (setup, clients) = mtls_setup(Some("AllowInsecureFallback")).await;
+    let stranger = Ca::new("stranger").client(&["client.example.org"]);
+    let valid = clients.client(&["client.example.org"]);
+    for (who, leaf) in [
+        ("none", None),
+        ("stranger", Some(&stranger)),
+        ("valid", Some(&valid)),
+    ] {
+        let out = setup.curl_as(leaf).await;
+        assert!(out.contains(" 200"), "{who}: {out}");
+    }
 }

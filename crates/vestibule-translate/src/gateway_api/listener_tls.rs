@@ -171,13 +171,15 @@ fn client_validation(lookup: &Lookup<'_, '_>, listener: &Listener) -> Validation
         .map(|b| b.source.as_str())
         .collect::<Vec<_>>()
         .join(", ");
+    let insecure_fallback = validation.mode.as_deref() == Some("AllowInsecureFallback");
     Validation {
         client_validation: Some(ClientValidation {
             ca: Pem(ca.into()),
             source,
-            // AllowInsecureFallback: clients without a certificate get in.
-            // (The IR cannot let in a client whose certificate fails.)
-            optional: validation.mode.as_deref() == Some("AllowInsecureFallback"),
+            // AllowInsecureFallback: clients without a certificate, or
+            // with one that fails verification, get in.
+            optional: insecure_fallback,
+            accept_invalid: insecure_fallback,
             subject_alt_names: Vec::new(),
             spki_sha256: Vec::new(),
             cert_sha256: Vec::new(),

@@ -181,6 +181,7 @@ fn client_validation(
     }
     .map_err(|error| error.to_string())?;
     Ok(ClientValidation {
+        accept_invalid: false,
         ca: ca.pem,
         source: ca.source,
         optional,

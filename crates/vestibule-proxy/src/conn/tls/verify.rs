@@ -17,6 +17,8 @@ use x509_parser::extensions::GeneralName;
 #[derive(Debug)]
 pub(super) struct Constrained {
     inner: Arc<dyn ClientCertVerifier>,
+    /// Gateway API `AllowInsecureFallback`: failures let the client in.
+    accept_invalid: bool,
     subject_alt_names: Vec<String>,
     spki_sha256: Vec<String>,
     cert_sha256: Vec<String>,
@@ -31,11 +33,13 @@ impl Constrained {
         if validation.subject_alt_names.is_empty()
             && validation.spki_sha256.is_empty()
             && validation.cert_sha256.is_empty()
+            && !validation.accept_invalid
         {
             return inner;
         }
         Arc::new(Constrained {
             inner,
+            accept_invalid: validation.accept_invalid,
             subject_alt_names: validation.subject_alt_names.clone(),
             spki_sha256: validation.spki_sha256.clone(),
             cert_sha256: validation
@@ -119,7 +123,13 @@ impl ClientCertVerifier for Constrained {
     ) -> Result<ClientCertVerified, rustls::Error> {
         let verified = self
             .inner
-            .verify_client_cert(end_entity, intermediates, now)?;
+            .verify_client_cert(end_entity, intermediates, now);
+        if self.accept_invalid {
+            // The handshake still checks the client's signature with the
+            // certificate's key.
+            return Ok(verified.unwrap_or_else(|_| ClientCertVerified::assertion()));
+        }
+        let verified = verified?;
         if self.check(end_entity) {
             Ok(verified)
         } else {
