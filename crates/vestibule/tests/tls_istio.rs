@@ -112,6 +112,25 @@ impl Setup {
         run("curl", &args).await
     }
 
+    /// `GET /status/418` for httpbin.example.com, presenting `client`'s
+    /// certificate when given; curl's `code version` or its error.
+    async fn teapot_as(&self, client: Option<&pki::Leaf>) -> String {
+        let Some(client) = client else {
+            return self.curl("httpbin.example.com", "/status/418", &[]).await;
+        };
+        // Each certificate in files of its own (a test presents several).
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let cert = pki::file(&self.files, &format!("client{n}.crt"), &client.cert);
+        let key = pki::file(&self.files, &format!("client{n}.key"), &client.key);
+        self.curl(
+            "httpbin.example.com",
+            "/status/418",
+            &["--cert", &cert, "--key", &key],
+        )
+        .await
+    }
+
     /// `openssl s_client` with `args`; returns stdout and stderr.
     async fn s_client(&self, args: &[&str]) -> String {
         let address = self.gateway.listener(443).await;
@@ -222,30 +241,15 @@ async fn tls_1_1_is_refused_and_1_2_and_1_3_are_served() {
 async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
     let client_ca = Ca::new("client root");
     let setup = Setup::start("MUTUAL", Some(&client_ca)).await;
-    let without = setup.curl("httpbin.example.com", "/status/418", &[]).await;
+    let without = setup.teapot_as(None).await;
     assert!(!without.starts_with("418"), "{without}");
-    let client = client_ca.client(&["client.example.com"]);
-    let cert = pki::file(&setup.files, "client.crt", &client.cert);
-    let key = pki::file(&setup.files, "client.key", &client.key);
     let with = setup
-        .curl(
-            "httpbin.example.com",
-            "/status/418",
-            &["--cert", &cert, "--key", &key],
-        )
+        .teapot_as(Some(&client_ca.client(&["client.example.com"])))
         .await;
     assert_eq!(with, "418 2", "{with}");
     // A certificate from another CA is refused.
     let stranger = Ca::new("stranger").client(&["client.example.com"]);
-    let cert = pki::file(&setup.files, "stranger.crt", &stranger.cert);
-    let key = pki::file(&setup.files, "stranger.key", &stranger.key);
-    let refused = setup
-        .curl(
-            "httpbin.example.com",
-            "/status/418",
-            &["--cert", &cert, "--key", &key],
-        )
-        .await;
+    let refused = setup.teapot_as(Some(&stranger)).await;
     assert!(!refused.starts_with("418"), "{refused}");
 }
 
@@ -253,7 +257,7 @@ async fn mutual_tls_requires_a_client_certificate_from_the_ca() {
 async fn optional_mutual_lets_clients_without_a_certificate_in() {
     let client_ca = Ca::new("client root");
     let setup = Setup::start("OPTIONAL_MUTUAL", Some(&client_ca)).await;
-    let without = setup.curl("httpbin.example.com", "/status/418", &[]).await;
+    let without = setup.teapot_as(None).await;
     assert_eq!(without, "418 2", "{without}");
 }
 
@@ -363,28 +367,9 @@ async fn mutual_tls_checks_the_client_certificates_names_and_hash() {
         gateway,
         ca: server_ca,
     };
-    let curl_as = |leaf: &pki::Leaf, name: &str| {
-        let cert = pki::file(&setup.files, &format!("{name}.crt"), &leaf.cert);
-        let key = pki::file(&setup.files, &format!("{name}.key"), &leaf.key);
-        (cert, key)
-    };
-    let (cert, key) = curl_as(&allowed, "allowed");
-    let out = setup
-        .curl(
-            "httpbin.example.com",
-            "/status/418",
-            &["--cert", &cert, "--key", &key],
-        )
-        .await;
+    let out = setup.teapot_as(Some(&allowed)).await;
     assert!(out.starts_with("418"), "{out}");
-    let (cert, key) = curl_as(&other, "other");
-    let out = setup
-        .curl(
-            "httpbin.example.com",
-            "/status/418",
-            &["--cert", &cert, "--key", &key],
-        )
-        .await;
+    let out = setup.teapot_as(Some(&other)).await;
     assert!(!out.starts_with("418"), "{out}");
 
     // Now by hash: only `other`'s certificate (colon-separated upper-case
@@ -405,21 +390,8 @@ async fn mutual_tls_checks_the_client_certificates_names_and_hash() {
         ),
     );
     setup.gateway.wait_generation(generation + 1).await;
-    let out = setup
-        .curl(
-            "httpbin.example.com",
-            "/status/418",
-            &["--cert", &cert, "--key", &key],
-        )
-        .await;
+    let out = setup.teapot_as(Some(&other)).await;
     assert!(out.starts_with("418"), "{out}");
-    let (cert, key) = curl_as(&allowed, "allowed");
-    let out = setup
-        .curl(
-            "httpbin.example.com",
-            "/status/418",
-            &["--cert", &cert, "--key", &key],
-        )
-        .await;
+    let out = setup.teapot_as(Some(&allowed)).await;
     assert!(!out.starts_with("418"), "{out}");
 }

@@ -137,10 +137,7 @@ fn route(
     if let Some(session) = tls {
         // A host the connection's certificate does not cover (a client
         // reusing a connection across names).
-        session.check(&host).map_err(|status| match status {
-            StatusCode::MISDIRECTED_REQUEST => ProxyError::Misdirected,
-            _ => ProxyError::NoRoute,
-        })?;
+        session.check(&host)?;
     }
     let vhost = listener.hosts.find(&host).ok_or(ProxyError::NoRoute)?;
     if !conn.tls && listener.listener().virtual_hosts[vhost].require_tls {

@@ -18,7 +18,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::body::{RequestBody, ResponseBody, TunnelBody};
 use crate::conn::ConnectionHold;
-use crate::upstream::UpgradedUpstream;
+use crate::upstream::{UpgradedStream, UpgradedUpstream};
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
 static WEBSOCKET: HeaderValue = HeaderValue::from_static("websocket");
@@ -128,12 +128,10 @@ impl Requested {
     }
 }
 
-type Upstream = crate::upstream::UpgradedStream;
-
 async fn splice_http1(
     upgrade: OnUpgrade,
     hold: Option<Arc<ConnectionHold>>,
-    mut upstream: Upstream,
+    mut upstream: UpgradedStream,
 ) {
     let _hold = hold;
     let downstream = match upgrade.await {
@@ -151,7 +149,10 @@ async fn splice_http1(
 
 /// Copies the HTTP/2 client's DATA to the upstream; half-closes the
 /// upstream when the client ends its stream.
-async fn send_client_bytes(mut body: RequestBody, mut upstream: tokio::io::WriteHalf<Upstream>) {
+async fn send_client_bytes(
+    mut body: RequestBody,
+    mut upstream: tokio::io::WriteHalf<UpgradedStream>,
+) {
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
             break;

@@ -1,10 +1,15 @@
 //! Certificates made in the tests (rcgen): a CA, server certificates for
 //! names, client certificates, and the Secrets that carry them.
 
+use std::sync::Arc;
+
 use rcgen::{
     BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose, IsCa,
     KeyPair, KeyUsagePurpose,
 };
+use rustls::pki_types::pem::PemObject as _;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
 
 /// A certificate authority that signs server and client certificates.
 pub struct Ca {
@@ -70,6 +75,46 @@ impl Ca {
             cert: cert.pem(),
             key: key.serialize_pem(),
         }
+    }
+}
+
+/// A trust store holding the certificates of `pem`.
+pub fn roots(pem: &str) -> rustls::RootCertStore {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    roots
+}
+
+/// The process's one crypto provider, as the gateway uses it.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+impl Leaf {
+    /// A TLS server configuration presenting this certificate; with
+    /// `client_ca` (PEM), only clients with a certificate it issued get
+    /// through the handshake.
+    pub fn server_config(&self, client_ca: Option<&str>) -> rustls::ServerConfig {
+        let chain = CertificateDer::pem_slice_iter(self.cert.as_bytes())
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = PrivateKeyDer::from_pem_slice(self.key.as_bytes()).unwrap();
+        let builder = rustls::ServerConfig::builder_with_provider(provider())
+            .with_safe_default_protocol_versions()
+            .unwrap();
+        let builder = match client_ca {
+            Some(ca) => {
+                let verifier =
+                    WebPkiClientVerifier::builder_with_provider(Arc::new(roots(ca)), provider())
+                        .build()
+                        .unwrap();
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        builder.with_single_cert(chain, key).unwrap()
     }
 }
 

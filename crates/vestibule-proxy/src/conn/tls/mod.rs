@@ -9,7 +9,7 @@ mod verify;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use http::StatusCode;
+use crate::ProxyError;
 use rustls::ServerConfig;
 use vestibule_ir::{HostPattern, Listener, ListenerProtocol};
 
@@ -45,13 +45,15 @@ pub(crate) enum Mode {
 #[derive(Debug)]
 pub(crate) struct Session {
     names: Vec<HostPattern>,
-    misdirected: StatusCode,
+    /// The answer to a host the names do not cover: 421 (Gateway API), or
+    /// no route (Istio, Ingress), decided once when the snapshot is built.
+    misdirected: ProxyError,
 }
 
 impl Session {
     /// Whether a request for `host` (normalized) may be served on this
-    /// connection; if not, the status to answer with.
-    pub(crate) fn check(&self, host: &str) -> Result<(), StatusCode> {
+    /// connection; if not, the error to answer with.
+    pub(crate) fn check(&self, host: &str) -> Result<(), ProxyError> {
         if self.names.is_empty() || self.names.iter().any(|name| name.matches(host)) {
             Ok(())
         } else {
@@ -91,8 +93,10 @@ impl TlsServers {
                 mode,
                 session: Arc::new(Session {
                     names: server.server_names.clone(),
-                    misdirected: StatusCode::from_u16(server.misdirected_status)
-                        .unwrap_or(StatusCode::MISDIRECTED_REQUEST),
+                    misdirected: match server.misdirected_status {
+                        421 => ProxyError::Misdirected,
+                        _ => ProxyError::NoRoute,
+                    },
                 }),
             });
         }
