@@ -12,7 +12,7 @@ pub mod istio;
 pub mod load;
 mod meta;
 
-pub use load::{load_paths, load_str, Diagnostic, LoadError, Loaded};
+pub use load::{load_json, load_paths, load_str, Diagnostic, LoadError, Loaded};
 pub use meta::{ObjectMeta, Resource, Source, TypeMeta, DEFAULT_NAMESPACE};
 
 use serde::Serialize;
@@ -82,4 +82,55 @@ pub struct Inputs {
     pub tcp_routes: Vec<TcpRoute>,
     pub reference_grants: Vec<ReferenceGrant>,
     pub backend_tls_policies: Vec<BackendTlsPolicy>,
+}
+
+impl Inputs {
+    /// Moves every resource of `other` to the end of this set's lists.
+    pub fn append(&mut self, other: Inputs) {
+        // Destructured, so that a new list cannot be forgotten here.
+        let Inputs {
+            namespaces,
+            services,
+            endpoint_slices,
+            endpoints,
+            pods,
+            secrets,
+            config_maps,
+            gateways,
+            virtual_services,
+            destination_rules,
+            service_entries,
+            ingresses,
+            ingress_classes,
+            gateway_classes,
+            kube_gateways,
+            http_routes,
+            grpc_routes,
+            tls_routes,
+            tcp_routes,
+            reference_grants,
+            backend_tls_policies,
+        } = other;
+        self.namespaces.extend(namespaces);
+        self.services.extend(services);
+        self.endpoint_slices.extend(endpoint_slices);
+        self.endpoints.extend(endpoints);
+        self.pods.extend(pods);
+        self.secrets.extend(secrets);
+        self.config_maps.extend(config_maps);
+        self.gateways.extend(gateways);
+        self.virtual_services.extend(virtual_services);
+        self.destination_rules.extend(destination_rules);
+        self.service_entries.extend(service_entries);
+        self.ingresses.extend(ingresses);
+        self.ingress_classes.extend(ingress_classes);
+        self.gateway_classes.extend(gateway_classes);
+        self.kube_gateways.extend(kube_gateways);
+        self.http_routes.extend(http_routes);
+        self.grpc_routes.extend(grpc_routes);
+        self.tls_routes.extend(tls_routes);
+        self.tcp_routes.extend(tcp_routes);
+        self.reference_grants.extend(reference_grants);
+        self.backend_tls_policies.extend(backend_tls_policies);
+    }
 }

@@ -13,7 +13,7 @@ mod secrets;
 pub mod services;
 mod upstream_tls;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use serde::Serialize;
@@ -57,6 +57,21 @@ pub struct Translation {
     pub table: Arc<RouteTable>,
     pub endpoints: EndpointTable,
     pub statuses: Statuses,
+    /// The Secrets and ConfigMaps the translation looked up.
+    #[serde(skip)]
+    pub references: References,
+    /// Backends whose upstream TLS was refused: they keep no endpoints
+    /// (see [`endpoints`]).
+    #[serde(skip)]
+    pub refused: BTreeSet<vestibule_ir::BackendKey>,
+}
+
+/// `(namespace, name)` of every Secret and ConfigMap a translation asked
+/// for, whether it was there or not.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct References {
+    pub secrets: BTreeSet<(String, String)>,
+    pub config_maps: BTreeSet<(String, String)>,
 }
 
 /// Translates `inputs` for the gateway `identity`.
@@ -96,12 +111,38 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         registry: &registry,
         store: &store,
     };
-    upstream_tls::apply(&context, &mut table, &mut endpoints, &mut statuses);
+    let refused = upstream_tls::apply(&context, &mut table, &mut endpoints, &mut statuses);
     Translation {
         table: Arc::new(table),
         endpoints,
         statuses,
+        references: store.into_references(),
+        refused,
     }
+}
+
+/// The endpoints of `translation`'s backends in `inputs`, without
+/// translating routes again: what an EndpointSlice, Endpoints or Pod
+/// change needs (the route table does not read them).
+pub fn endpoints(inputs: &Inputs, translation: &Translation) -> EndpointTable {
+    let registry = services::Registry::new(inputs);
+    let backends = translation
+        .table
+        .backends
+        .iter()
+        .map(|(key, backend)| {
+            let found = if translation.refused.contains(key) {
+                Vec::new()
+            } else {
+                registry
+                    .resolve(&backend.host, "", Some(backend.port))
+                    .map(|target| registry.endpoints(&target))
+                    .unwrap_or_default()
+            };
+            (key.clone(), found)
+        })
+        .collect();
+    EndpointTable { backends }
 }
 
 /// Resources in a stable order: oldest first, then namespace/name (Istio's

@@ -11,6 +11,7 @@
 //! handshake set-up is reported against the resource that names it, and
 //! only the server or listener that uses it is dropped.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -76,6 +77,9 @@ pub(crate) struct CaBundle {
 pub(crate) struct SecretStore<'a> {
     secrets: HashMap<(&'a str, &'a str), &'a Secret>,
     config_maps: HashMap<(&'a str, &'a str), &'a ConfigMap>,
+    /// Every Secret and ConfigMap asked for, found or not: what the
+    /// Kubernetes mode fetches (it keeps no other Secret).
+    asked: RefCell<crate::References>,
 }
 
 /// Certificate and key entries, in the order Istio looks for them.
@@ -98,10 +102,20 @@ impl<'a> SecretStore<'a> {
                 .iter()
                 .map(|c| ((c.namespace(), c.name()), c))
                 .collect(),
+            asked: RefCell::default(),
         }
     }
 
+    /// The Secrets and ConfigMaps asked for so far.
+    pub(crate) fn into_references(self) -> crate::References {
+        self.asked.into_inner()
+    }
+
     fn secret(&self, namespace: &str, name: &str) -> Result<&'a Secret, SecretError> {
+        self.asked
+            .borrow_mut()
+            .secrets
+            .insert((namespace.to_owned(), name.to_owned()));
         self.secrets
             .get(&(namespace, name))
             .copied()
@@ -172,6 +186,10 @@ impl<'a> SecretStore<'a> {
         namespace: &str,
         name: &str,
     ) -> Result<CaBundle, SecretError> {
+        self.asked
+            .borrow_mut()
+            .config_maps
+            .insert((namespace.to_owned(), name.to_owned()));
         let object = format!("{namespace}/{name}");
         let config_map =
             self.config_maps

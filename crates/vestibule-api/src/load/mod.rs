@@ -97,20 +97,17 @@ pub fn load_str(file: &str, text: &str, into: &mut Loaded) {
     }
 }
 
+/// Loads one JSON object (an object read from the Kubernetes API) into
+/// `into`; `label` names it in messages.
+pub fn load_json(label: &str, text: &str, into: &mut Loaded) {
+    for doc in json_document(text) {
+        dispatch::load_document(label, &doc, into);
+    }
+}
+
 fn documents<'a>(file: &str, text: &'a str) -> Vec<Doc<'a>> {
     if file.to_ascii_lowercase().ends_with(".json") {
-        let first = text.lines().position(|l| !l.trim().is_empty());
-        return first
-            .map(|i| {
-                Doc::new(
-                    text,
-                    Format::Json,
-                    0,
-                    u32::try_from(i + 1).unwrap_or(u32::MAX),
-                )
-            })
-            .into_iter()
-            .collect();
+        return json_document(text);
     }
     split::split_documents(text)
         .into_iter()
@@ -122,5 +119,20 @@ fn documents<'a>(file: &str, text: &'a str) -> Vec<Doc<'a>> {
                 chunk.first_line,
             )
         })
+        .collect()
+}
+
+fn json_document(text: &str) -> Vec<Doc<'_>> {
+    let first = text.lines().position(|l| !l.trim().is_empty());
+    first
+        .map(|i| {
+            Doc::new(
+                text,
+                Format::Json,
+                0,
+                u32::try_from(i + 1).unwrap_or(u32::MAX),
+            )
+        })
+        .into_iter()
         .collect()
 }

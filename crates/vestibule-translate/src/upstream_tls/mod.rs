@@ -15,11 +15,11 @@
 mod istio;
 mod policy;
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use vestibule_api::Inputs;
 use vestibule_ir::status::Statuses;
-use vestibule_ir::{AppProtocol, EndpointTable, RouteTable, UpstreamTls};
+use vestibule_ir::{AppProtocol, BackendKey, EndpointTable, RouteTable, UpstreamTls};
 
 use crate::secrets::SecretStore;
 use crate::services::Registry;
@@ -60,13 +60,15 @@ pub(crate) struct Context<'a> {
 }
 
 /// Sets `tls` on every backend a DestinationRule or BackendTLSPolicy
-/// covers, and empties the endpoints of those whose TLS was refused.
+/// covers, and empties the endpoints of those whose TLS was refused
+/// (returned, so that an endpoint update keeps them empty).
 pub(crate) fn apply(
     cx: &Context<'_>,
     table: &mut RouteTable,
     endpoints: &mut EndpointTable,
     statuses: &mut Statuses,
-) {
+) -> BTreeSet<BackendKey> {
+    let mut refused = BTreeSet::new();
     let rules = istio::destination_rules(cx, statuses);
     let policies = policy::backend_tls_policies(cx, statuses);
     for backend in table.backends.values_mut() {
@@ -86,9 +88,11 @@ pub(crate) fn apply(
                 if let Some(list) = endpoints.backends.get_mut(&backend.key) {
                     list.clear();
                 }
+                refused.insert(backend.key.clone());
             }
         }
     }
+    refused
 }
 
 /// HTTP/2 backends (h2c, gRPC) ask for `h2`; the rest for `http/1.1`.

@@ -37,6 +37,13 @@ pub(crate) fn run_case(path: &Path) -> (Inputs, Translation) {
         loaded.warnings
     );
     let mut translation = translate(&loaded.inputs, &GatewayIdentity::default());
+    // The endpoint-only update (Kubernetes mode, on an EndpointSlice
+    // change) must give what a full translation gives.
+    assert_eq!(
+        vestibule_translate::endpoints(&loaded.inputs, &translation),
+        translation.endpoints,
+        "{file}: endpoints without translating routes differ"
+    );
     certs::redact(Arc::make_mut(&mut translation.table));
     (loaded.inputs, translation)
 }
