@@ -133,4 +133,58 @@ impl Inputs {
         self.reference_grants.extend(reference_grants);
         self.backend_tls_policies.extend(backend_tls_policies);
     }
+
+    /// Forgets where every resource was read (objects of the API server
+    /// come from no file).
+    pub fn clear_sources(&mut self) {
+        fn clear<S>(list: &mut [Resource<S>]) {
+            for resource in list {
+                resource.source = Source::default();
+            }
+        }
+        let Inputs {
+            namespaces,
+            services,
+            endpoint_slices,
+            endpoints,
+            pods,
+            secrets,
+            config_maps,
+            gateways,
+            virtual_services,
+            destination_rules,
+            service_entries,
+            ingresses,
+            ingress_classes,
+            gateway_classes,
+            kube_gateways,
+            http_routes,
+            grpc_routes,
+            tls_routes,
+            tcp_routes,
+            reference_grants,
+            backend_tls_policies,
+        } = self;
+        clear(namespaces);
+        clear(services);
+        clear(endpoint_slices);
+        clear(endpoints);
+        clear(pods);
+        clear(secrets);
+        clear(config_maps);
+        clear(gateways);
+        clear(virtual_services);
+        clear(destination_rules);
+        clear(service_entries);
+        clear(ingresses);
+        clear(ingress_classes);
+        clear(gateway_classes);
+        clear(kube_gateways);
+        clear(http_routes);
+        clear(grpc_routes);
+        clear(tls_routes);
+        clear(tcp_routes);
+        clear(reference_grants);
+        clear(backend_tls_policies);
+    }
 }

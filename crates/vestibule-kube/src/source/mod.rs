@@ -1,0 +1,261 @@
+//! The API server as the configuration source: discovery finds which kinds
+//! the cluster serves, one watcher per kind keeps the object set, and the
+//! control loop takes a consistent [`Loaded`] set whenever it changed.
+
+mod credentials;
+mod discovery;
+mod watch;
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::discovery::ApiResource;
+use kube::Client;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use vestibule_api::Loaded;
+
+use crate::health::{Health, KindHealth};
+use crate::kinds::{Effect, CONFIG_MAP, KINDS, SECRET};
+use crate::objects::{Objects, Raw};
+
+pub use crate::kinds::Effect as ChangeEffect;
+
+/// A change of the object set, for the control loop.
+#[derive(Debug)]
+pub struct Change {
+    pub effect: Effect,
+    /// The whole set; its errors are objects refused (the rest serve).
+    pub loaded: Loaded,
+}
+
+/// What the watchers share with the control loop.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    objects: Mutex<Objects>,
+    changed: Notify,
+    pub(crate) health: Health,
+    /// Secrets and ConfigMaps the configuration names.
+    references: Mutex<[BTreeSet<(String, String)>; 2]>,
+    references_changed: Notify,
+    /// Whether a first set was handed out (later ones need not wait for
+    /// every kind to be listed).
+    started: std::sync::atomic::AtomicBool,
+}
+
+impl Shared {
+    /// Applies `change` to the object set and wakes the control loop.
+    pub(crate) fn update(&self, kind: usize, change: impl FnOnce(&mut Objects)) {
+        change(&mut self.objects.lock().unwrap_or_else(|e| e.into_inner()));
+        self.health.recovered(kind);
+        self.changed.notify_one();
+    }
+
+    pub(crate) fn resource_version(&self, kind: usize, name: &(String, String)) -> Option<String> {
+        let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects
+            .resource_version(&(kind, name.0.clone(), name.1.clone()))
+            .map(str::to_owned)
+    }
+
+    pub(crate) fn references(&self, kind: usize) -> BTreeSet<(String, String)> {
+        let references = self.references.lock().unwrap_or_else(|e| e.into_inner());
+        references[if kind == SECRET { 0 } else { 1 }].clone()
+    }
+}
+
+/// The running source: discovery and watchers, until dropped.
+pub struct Source {
+    shared: Arc<Shared>,
+    discovery: JoinHandle<()>,
+}
+
+impl Drop for Source {
+    fn drop(&mut self) {
+        self.discovery.abort();
+    }
+}
+
+impl Source {
+    /// Starts discovery (again every `rediscover`) and the watchers.
+    pub fn start(client: Client, rediscover: Duration) -> Source {
+        let shared = Arc::new(Shared::default());
+        let discovery = tokio::spawn(discover(client, Arc::clone(&shared), rediscover));
+        Source { shared, discovery }
+    }
+
+    /// Waits until the set changed (the first time: until every served
+    /// kind was listed), and returns it.
+    pub async fn next(&self) -> Change {
+        loop {
+            let notified = self.shared.changed.notified();
+            if let Some(change) = self.take() {
+                return change;
+            }
+            notified.await;
+        }
+    }
+
+    fn take(&self) -> Option<Change> {
+        use std::sync::atomic::Ordering;
+        if !self.shared.started.load(Ordering::Acquire) {
+            if !self.shared.health.all_listed() {
+                return None;
+            }
+            self.shared.started.store(true, Ordering::Release);
+        }
+        let mut objects = self.shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let effect = objects.take_change()?;
+        Some(Change {
+            effect,
+            loaded: objects.assemble(),
+        })
+    }
+
+    /// Names the Secrets and ConfigMaps the configuration uses: they are
+    /// fetched (and the others forgotten).
+    pub fn set_references(
+        &self,
+        secrets: BTreeSet<(String, String)>,
+        config_maps: BTreeSet<(String, String)>,
+    ) {
+        let mut references = self
+            .shared
+            .references
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if references[0] != secrets || references[1] != config_maps {
+            *references = [secrets, config_maps];
+            drop(references);
+            // Both credential tasks wait on it.
+            self.shared.references_changed.notify_waiters();
+        }
+    }
+
+    /// The raw parts of an object kept for status writing.
+    pub fn raw(&self, group: &str, kind: &str, namespace: &str, name: &str) -> Option<Raw> {
+        let index = crate::kinds::index_of(group, kind)?;
+        let objects = self.shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+        objects
+            .raw(&(index, namespace.to_owned(), name.to_owned()))
+            .cloned()
+    }
+
+    pub fn health(&self) -> Vec<KindHealth> {
+        self.shared.health.snapshot()
+    }
+
+    /// Watch failures since start.
+    pub fn failures(&self) -> u64 {
+        self.shared.health.failures()
+    }
+
+    /// Whether a watch is failing now (the API server is unreachable or
+    /// refusing): the last configuration keeps serving.
+    pub fn degraded(&self) -> bool {
+        self.shared.health.degraded()
+    }
+
+    pub fn object_count(&self) -> usize {
+        self.shared
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .len()
+    }
+}
+
+/// Runs discovery now and every `every`, starting and stopping watchers
+/// as kinds appear and go.
+async fn discover(client: Client, shared: Arc<Shared>, every: Duration) {
+    let mut running: Vec<Option<(ApiResource, JoinHandle<()>)>> =
+        (0..KINDS.len()).map(|_| None).collect();
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match discovery::served(&client).await {
+            Ok(served) => {
+                backoff = Duration::from_millis(500);
+                for (kind, resource) in served.into_iter().enumerate() {
+                    reconcile(&client, &shared, kind, resource, &mut running[kind]);
+                }
+                tokio::time::sleep(every).await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "API discovery failed; retrying");
+                for kind in 0..KINDS.len() {
+                    if running[kind].is_some() {
+                        shared.health.failed(kind, &error.to_string());
+                    }
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(every);
+            }
+        }
+    }
+}
+
+/// Starts, restarts (another version) or stops one kind's watcher.
+fn reconcile(
+    client: &Client,
+    shared: &Arc<Shared>,
+    kind: usize,
+    served: Option<ApiResource>,
+    running: &mut Option<(ApiResource, JoinHandle<()>)>,
+) {
+    let same = match (&served, &*running) {
+        (Some(served), Some((watched, _))) => served.api_version == watched.api_version,
+        (None, None) => {
+            if !shared.health.knows(kind) {
+                first_absent(shared, kind);
+            }
+            return;
+        }
+        _ => false,
+    };
+    if same {
+        return;
+    }
+    if let Some((_, task)) = running.take() {
+        task.abort();
+    }
+    match served {
+        None => {
+            tracing::info!(group = KINDS[kind].group, kind = KINDS[kind].kind, "kind no longer served; its objects are dropped");
+            shared.update(kind, |set| set.replace_kind(kind, Vec::new()));
+            shared.health.absent(kind);
+        }
+        Some(resource) => {
+            tracing::info!(api_version = %resource.api_version, kind = %resource.kind, "watching");
+            shared.health.watching(kind, &resource.version);
+            let task = spawn_watch(client.clone(), kind, resource.clone(), Arc::clone(shared));
+            *running = Some((resource, task));
+        }
+    }
+}
+
+fn first_absent(shared: &Arc<Shared>, kind: usize) {
+    tracing::info!(
+        group = KINDS[kind].group,
+        kind = KINDS[kind].kind,
+        "the cluster does not serve this kind: its API is off until it is installed"
+    );
+    shared.health.absent(kind);
+    shared.changed.notify_one();
+}
+
+fn spawn_watch(
+    client: Client,
+    kind: usize,
+    resource: ApiResource,
+    shared: Arc<Shared>,
+) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        match kind {
+            SECRET => credentials::run::<Secret>(client, kind, shared).await,
+            CONFIG_MAP => credentials::run::<ConfigMap>(client, kind, shared).await,
+            _ => watch::run(client, kind, resource, shared).await,
+        }
+    })
+}
