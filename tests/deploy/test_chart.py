@@ -135,7 +135,12 @@ def test_manifests_meet_the_kubernetes_schemas(kubernetes, sets):
     for doc in docs:
         if doc["apiVersion"].startswith("gateway.networking.k8s.io/"):
             continue  # a CRD: no schema in Kubernetes' own
-        kubernetes_validate.validate(doc, kubernetes, strict=True)
+        problem = None
+        try:
+            kubernetes_validate.validate(doc, kubernetes, strict=True)
+        except kubernetes_validate.ValidationError as error:  # whose str() is the whole schema
+            problem = f"{doc['kind']} {doc['metadata']['name']}: {'.'.join(map(str, error.path))}: {error.message}"
+        assert problem is None, problem
     if sets:
         assert one(docs, "GatewayClass")["spec"] == {"controllerName": "vestibule.io/gateway-controller"}
 
