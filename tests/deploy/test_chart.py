@@ -207,7 +207,7 @@ def test_service_is_istios_ingressgateway(defaults):
 def test_arguments_follow_the_kubernetes_mode_contract(defaults):
     c = container(defaults)
     assert c["args"] == [
-        "serve", "--kubernetes", "--namespace=$(POD_NAMESPACE)",
+        "serve", "--kubernetes", "--namespace=$(POD_NAMESPACE)", "--pod-name=$(POD_NAME)",
         "--labels=app=istio-ingressgateway,istio=ingressgateway",
         "--gateway-service=$(POD_NAMESPACE)/istio-ingressgateway",
         "--port-map=80=8080", "--port-map=443=8443",
