@@ -310,6 +310,16 @@ def test_another_release_and_namespace():
         "kind": "ServiceAccount", "name": "edge-vestibule", "namespace": "gateways"}
 
 
+@pytest.mark.parametrize("service_type,port_field", [("LoadBalancer", "port"), ("NodePort", "nodePort")])
+def test_notes_tell_how_to_reach_the_gateway(service_type, port_field):
+    notes = run(HELM, "install", "vestibule", CHART, "--namespace", "istio-system", "--dry-run=client",
+                "--set", f"service.type={service_type}").split("NOTES:", 1)[1]
+    assert "export INGRESS_NAME=istio-ingressgateway" in notes
+    assert "export INGRESS_NS=istio-system" in notes
+    assert f"""-o jsonpath='{{.spec.ports[?(@.name=="http2")].{port_field}}}')""" in notes
+    assert 'curl -s -I -HHost:httpbin.example.com "http://$INGRESS_HOST:$INGRESS_PORT/status/200"' in notes
+
+
 def test_dockerfile():
     run(str(TOOLS / "venv" / "bin" / "hadolint"), "--failure-threshold", "style", "Dockerfile")
     lines = [line for line in (ROOT / "Dockerfile").read_text().splitlines()
