@@ -5,8 +5,10 @@
 
 mod health;
 mod kinds;
+pub mod leader;
 mod objects;
 pub mod source;
+pub mod status;
 mod time;
 
 pub use health::{KindHealth, KindState};

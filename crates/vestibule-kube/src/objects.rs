@@ -82,6 +82,35 @@ impl Objects {
             .map(|object| object.raw.resource_version.as_str())
     }
 
+    /// Ready addresses of the EndpointSlices of Service `namespace/name`.
+    pub(crate) fn service_addresses(&self, namespace: &str, name: &str) -> Vec<String> {
+        let Some(kind) = crate::kinds::index_of(crate::kinds::DISCOVERY, "EndpointSlice") else {
+            return Vec::new();
+        };
+        let start = (kind, namespace.to_owned(), String::new());
+        let mut addresses: Vec<String> = self
+            .objects
+            .range(start..)
+            .take_while(|(key, _)| key.0 == kind && key.1 == namespace)
+            .filter_map(|(_, object)| object.typed.as_ref().ok())
+            .flat_map(|inputs| &inputs.endpoint_slices)
+            .filter(|slice| {
+                slice
+                    .meta
+                    .labels
+                    .get("kubernetes.io/service-name")
+                    .map(String::as_str)
+                    == Some(name)
+            })
+            .flat_map(|slice| &slice.spec.endpoints)
+            .filter(|endpoint| endpoint.conditions.ready != Some(false))
+            .flat_map(|endpoint| endpoint.addresses.iter().cloned())
+            .collect();
+        addresses.sort();
+        addresses.dedup();
+        addresses
+    }
+
     pub(crate) fn raw(&self, key: &ObjectKey) -> Option<&Raw> {
         self.objects.get(key).map(|object| &object.raw)
     }
@@ -203,4 +232,3 @@ fn object_label(kind: &str, value: &Value) -> String {
         namespace => format!("{kind} {namespace}/{}", field("name")),
     }
 }
-

@@ -22,7 +22,16 @@ pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(address).await
 }
 
-pub async fn serve(listener: TcpListener, state: Arc<ControlState>) {
+/// Which routes an address serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// Everything: bind it to localhost.
+    Full,
+    /// Health and metrics only: what probes and scrapers reach.
+    Health,
+}
+
+pub async fn serve(listener: TcpListener, state: Arc<ControlState>, api: Api) {
     let builder = auto::Builder::new(TokioExecutor::new());
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -31,7 +40,7 @@ pub async fn serve(listener: TcpListener, state: Arc<ControlState>) {
         let state = Arc::clone(&state);
         let service = service_fn(move |request| {
             let state = Arc::clone(&state);
-            async move { Ok::<_, Infallible>(route(&state, &request)) }
+            async move { Ok::<_, Infallible>(route(&state, &request, api)) }
         });
         let connection = builder
             .serve_connection(TokioIo::new(stream), service)
@@ -40,11 +49,26 @@ pub async fn serve(listener: TcpListener, state: Arc<ControlState>) {
     }
 }
 
-fn route(state: &Arc<ControlState>, request: &Request<Incoming>) -> Response<Full<Bytes>> {
+fn route(
+    state: &Arc<ControlState>,
+    request: &Request<Incoming>,
+    api: Api,
+) -> Response<Full<Bytes>> {
     if request.method() != Method::GET {
         return text(StatusCode::METHOD_NOT_ALLOWED, "only GET\n".to_owned());
     }
-    match request.uri().path() {
+    let path = request.uri().path();
+    let health = matches!(
+        path,
+        "/ready" | "/healthz/ready" | "/healthz/live" | "/metrics" | "/stats/prometheus"
+    );
+    if api == Api::Health && !health {
+        return text(StatusCode::NOT_FOUND, "not found\n".to_owned());
+    }
+    match path {
+        // Alive as long as the process answers: neither the configuration
+        // nor the API server decides it.
+        "/healthz/live" => text(StatusCode::OK, "live\n".to_owned()),
         "/ready" | "/healthz/ready" => {
             if state.is_ready() {
                 text(StatusCode::OK, "ready\n".to_owned())
@@ -88,6 +112,12 @@ fn status(state: &ControlState) -> serde_json::Value {
         "policies": statuses.map(|s| &s.policies),
         "listeners": state.data_plane.listeners(),
         "errors": errors,
+        "kubernetes": state.kubernetes.get().map(|kube| json!({
+            "leader": *kube.leading.borrow(),
+            "degraded": kube.source.degraded(),
+            "objects": kube.source.object_count(),
+            "kinds": kube.source.health(),
+        })),
         "warnings": applied.as_ref().map(|a| a.warnings.iter().map(ToString::to_string).collect::<Vec<_>>()),
     })
 }

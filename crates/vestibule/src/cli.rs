@@ -38,9 +38,20 @@ pub struct ServeArgs {
     /// Watch the Kubernetes API server instead of files.
     #[arg(long)]
     pub kubernetes: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Admin API address (/ready, /status, /config_dump, /metrics).
     #[arg(long, default_value = "127.0.0.1:15000", value_name = "ADDR")]
     pub admin: SocketAddr,
+    /// Health and metrics only (/healthz/ready, /healthz/live,
+    /// /stats/prometheus): the address probes and scrapers reach, e.g.
+    /// 0.0.0.0:15021, where the admin API must not be.
+    #[arg(long, value_name = "ADDR")]
+    pub status: Option<SocketAddr>,
+    /// Serve only this Gateway API Gateway (NAMESPACE/NAME): the pods of
+    /// an automatically deployed Gateway.
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object)]
+    pub gateway: Option<(String, String)>,
     /// A listener port and the local port it binds, e.g. 80=8080 (repeatable; 0 picks a free port).
     #[arg(long = "port-map", value_name = "PORT=LOCAL", value_parser = parse_port_map)]
     pub port_map: Vec<(u16, u16)>,
@@ -64,6 +75,32 @@ pub struct ServeArgs {
     pub idle_timeout: Duration,
     #[command(flatten)]
     pub limits: LimitArgs,
+}
+
+/// The Kubernetes mode's own settings.
+#[derive(Debug, Args)]
+pub struct KubeArgs {
+    /// Kubeconfig file (default: KUBECONFIG, ~/.kube/config, or the
+    /// in-cluster service account).
+    #[arg(long, value_name = "PATH")]
+    pub kubeconfig: Option<PathBuf>,
+    /// The Service in front of this gateway: its addresses are written to
+    /// Gateway and Ingress status (default: NAMESPACE/istio-ingressgateway).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object)]
+    pub gateway_service: Option<(String, String)>,
+    /// This replica's name, the leader Lease's holder (default: the host name).
+    #[arg(long, env = "POD_NAME", value_name = "NAME")]
+    pub pod_name: Option<String>,
+    /// Namespace of the leader Lease (default: --namespace).
+    #[arg(long, value_name = "NAMESPACE")]
+    pub leader_election_namespace: Option<String>,
+    /// How long a leader's Lease lasts without renewal.
+    #[arg(long, default_value = "15s", value_name = "DURATION", value_parser = parse_duration)]
+    pub lease_duration: Duration,
+    /// How often the cluster is asked which kinds it serves (a CRD
+    /// installed later is watched from the next time).
+    #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
+    pub discovery_interval: Duration,
 }
 
 /// Bounds on what clients, upstreams and files may make the gateway hold
@@ -176,6 +213,15 @@ fn parse_label(value: &str) -> Result<(String, String), String> {
         return Err(format!("empty label key in {value:?}"));
     }
     Ok((key.to_owned(), label.to_owned()))
+}
+
+fn parse_object(value: &str) -> Result<(String, String), String> {
+    match value.split_once('/') {
+        Some((namespace, name)) if !namespace.is_empty() && !name.is_empty() => {
+            Ok((namespace.to_owned(), name.to_owned()))
+        }
+        _ => Err(format!("expected NAMESPACE/NAME, got {value:?}")),
+    }
 }
 
 fn parse_duration(value: &str) -> Result<Duration, String> {

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 use vestibule_api::load::{Diagnostic, Loaded};
+use vestibule_api::Inputs;
 use vestibule_translate::{translate, GatewayIdentity, Translation};
 
 /// A configuration that loaded without errors, translated.
@@ -35,11 +36,34 @@ pub struct Candidate {
     pub files: Vec<PathBuf>,
 }
 
+/// Who this process serves: the gateway identity, and the one Gateway
+/// API Gateway it is limited to (an automatically deployed Gateway's pods).
+#[derive(Debug, Clone)]
+pub struct Scope {
+    pub identity: GatewayIdentity,
+    pub gateway: Option<(String, String)>,
+}
+
+impl Scope {
+    /// Translates `inputs` for this scope.
+    pub fn translate(&self, mut inputs: Inputs) -> Translation {
+        if let Some((namespace, name)) = &self.gateway {
+            // Only that Gateway: no Istio Gateway, no Ingress, no other.
+            inputs
+                .kube_gateways
+                .retain(|gateway| gateway.namespace() == namespace && gateway.name() == name);
+            inputs.gateways.clear();
+            inputs.ingresses.clear();
+        }
+        translate(&inputs, &self.identity)
+    }
+}
+
 /// Reads and translates the configured paths. `Err` holds every load error;
 /// per-resource translation problems are in the statuses instead.
 pub fn load(
     paths: &[PathBuf],
-    identity: &GatewayIdentity,
+    scope: &Scope,
     max_file_bytes: u64,
 ) -> Result<Candidate, Vec<Diagnostic>> {
     let Loaded {
@@ -52,7 +76,7 @@ pub fn load(
     if !errors.is_empty() {
         return Err(errors);
     }
-    let translation = translate(&inputs, identity);
+    let translation = scope.translate(inputs);
     Ok(Candidate {
         translation,
         warnings,

@@ -7,6 +7,8 @@
 mod admin;
 mod cli;
 mod config;
+mod control;
+mod kube;
 mod metrics;
 mod serve;
 mod state;

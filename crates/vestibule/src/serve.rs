@@ -1,28 +1,90 @@
 //! `vestibule serve`: load, translate, publish; reload on change; drain on
 //! SIGTERM.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
 use vestibule_proxy::{DataPlane, HeadLimits, Http2Limits, ProxyConfig};
-use vestibule_translate::GatewayIdentity;
 
 use crate::cli::ServeArgs;
-use crate::config::{self, Applied};
+use crate::config::{self, Applied, Scope};
+use crate::control::{self, Source};
 use crate::state::ControlState;
-use crate::{admin, watch};
+use crate::{admin, kube, watch};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
-    if args.kubernetes {
-        bail!("--kubernetes is not available in this build yet; use --config PATH");
+    let scope = Scope {
+        identity: args.identity.identity(),
+        gateway: args.gateway.clone(),
+    };
+    let data_plane = DataPlane::new(proxy_config(&args))?;
+    let state = ControlState::new(data_plane);
+    let admin_listener = admin::bind(args.admin)
+        .await
+        .with_context(|| format!("binding the admin API on {}", args.admin))?;
+    let admin_address = admin_listener.local_addr()?;
+    let status_listener = match args.status {
+        Some(address) => Some(
+            admin::bind(address)
+                .await
+                .with_context(|| format!("binding the status address {address}"))?,
+        ),
+        None => None,
+    };
+
+    let (source, kube) = if args.kubernetes {
+        start_kubernetes(&args, &state, &scope).await?
+    } else {
+        (start_files(&args, &state, &scope)?, None)
+    };
+
+    tokio::spawn(admin::serve(
+        admin_listener,
+        Arc::clone(&state),
+        admin::Api::Full,
+    ));
+    println!("vestibule admin listening on http://{admin_address}");
+    if let Some(listener) = status_listener {
+        println!(
+            "vestibule status listening on http://{}",
+            listener.local_addr()?
+        );
+        tokio::spawn(admin::serve(
+            listener,
+            Arc::clone(&state),
+            admin::Api::Health,
+        ));
     }
-    let identity = args.identity.identity();
+    let control = tokio::spawn(control::run(Arc::clone(&state), source, scope));
+    if kube.is_none() {
+        print_listeners(&state);
+    }
+
+    shutdown_signal().await;
+    tracing::info!("shutting down: draining connections");
+    state.start_draining();
+    if let Some(kube) = kube {
+        kube.stop().await;
+    }
+    control.abort();
+    state.data_plane.shutdown().await;
+    tracing::info!("drained; exiting");
+    Ok(())
+}
+
+/// File mode: the first load must succeed (an invalid set refuses to
+/// start); later ones keep the last good set serving.
+fn start_files(
+    args: &ServeArgs,
+    state: &Arc<ControlState>,
+    scope: &Scope,
+) -> anyhow::Result<Source> {
     // Watch before the first load, so an edit made while starting is not missed.
-    let (_watcher, mut changes) =
-        watch::watch(&args.config).context("watching the configuration")?;
+    let (watcher, changes) = watch::watch(&args.config).context("watching the configuration")?;
+    // The watcher lives as long as the process.
+    std::mem::forget(watcher);
     let max_file_bytes = args.limits.max_config_file_mb.saturating_mul(1024 * 1024);
-    let candidate = match config::load(&args.config, &identity, max_file_bytes) {
+    let candidate = match config::load(&args.config, scope, max_file_bytes) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for error in &errors {
@@ -34,21 +96,34 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             );
         }
     };
-    log_warnings(&candidate.warnings);
-    let data_plane = DataPlane::new(proxy_config(&args))?;
-    let state = ControlState::new(data_plane);
-
-    let admin_listener = admin::bind(args.admin)
-        .await
-        .with_context(|| format!("binding the admin API on {}", args.admin))?;
-    let admin_address = admin_listener.local_addr()?;
-    tokio::spawn(admin::serve(admin_listener, Arc::clone(&state)));
-
+    for warning in &candidate.warnings {
+        tracing::warn!("{warning}");
+    }
     let applied = Applied::new(1, candidate);
-    log_translation_problems(&applied);
+    for problem in config::translation_problems(&applied.translation) {
+        tracing::warn!("{problem}");
+    }
     state.apply(applied);
     state.mark_ready();
-    println!("vestibule admin listening on http://{admin_address}");
+    Ok(Source::Files {
+        paths: args.config.clone(),
+        max_file_bytes,
+        changes,
+    })
+}
+
+/// Kubernetes mode: ready once the first complete set is served.
+async fn start_kubernetes(
+    args: &ServeArgs,
+    state: &Arc<ControlState>,
+    scope: &Scope,
+) -> anyhow::Result<(Source, Option<kube::Kubernetes>)> {
+    let kube = kube::Kubernetes::start(args, Arc::clone(state), scope).await?;
+    println!("vestibule watching the Kubernetes API");
+    Ok((Source::Kubernetes(kube.source()), Some(kube)))
+}
+
+fn print_listeners(state: &ControlState) {
     for listener in state.data_plane.listeners() {
         match (listener.address, &listener.error) {
             (Some(address), _) => println!("vestibule listener {} on {address}", listener.port),
@@ -56,33 +131,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             (None, None) => {}
         }
     }
-
-    let reloads = {
-        let state = Arc::clone(&state);
-        let paths = args.config.clone();
-        tokio::spawn(async move {
-            while changes.recv().await.is_some() {
-                // Loading and translating a large set takes a while: keep it
-                // off the threads that serve traffic.
-                let (state, paths, identity) =
-                    (Arc::clone(&state), paths.clone(), identity.clone());
-                let done = tokio::task::spawn_blocking(move || {
-                    reload(&state, &paths, &identity, max_file_bytes)
-                });
-                if let Err(error) = done.await {
-                    tracing::error!(%error, "configuration reload failed");
-                }
-            }
-        })
-    };
-
-    shutdown_signal().await;
-    tracing::info!("shutting down: draining connections");
-    state.start_draining();
-    reloads.abort();
-    state.data_plane.shutdown().await;
-    tracing::info!("drained; exiting");
-    Ok(())
 }
 
 fn proxy_config(args: &ServeArgs) -> ProxyConfig {
@@ -108,60 +156,6 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
         },
         stream_idle_timeout: (!limits.stream_idle_timeout.is_zero())
             .then_some(limits.stream_idle_timeout),
-    }
-}
-
-/// Loads the paths again; a set with errors keeps the current one serving.
-fn reload(
-    state: &ControlState,
-    paths: &[PathBuf],
-    identity: &GatewayIdentity,
-    max_file_bytes: u64,
-) {
-    match config::load(paths, identity, max_file_bytes) {
-        Ok(candidate) => {
-            let unchanged = state
-                .applied
-                .load()
-                .as_ref()
-                .is_some_and(|applied| applied.translation == candidate.translation);
-            if unchanged {
-                // Valid again (or touched without change): nothing to swap,
-                // but the last attempt succeeded.
-                tracing::debug!("configuration unchanged");
-                state.confirm_unchanged();
-                return;
-            }
-            let generation = state.generation() + 1;
-            log_warnings(&candidate.warnings);
-            let applied = Applied::new(generation, candidate);
-            log_translation_problems(&applied);
-            state.apply(applied);
-            tracing::info!(generation, "configuration reloaded");
-        }
-        Err(errors) => {
-            for error in &errors {
-                tracing::error!(
-                    file = %error.file,
-                    line = error.line,
-                    field = %error.field,
-                    "configuration rejected, previous one keeps serving: {error}"
-                );
-            }
-            state.reject(errors);
-        }
-    }
-}
-
-fn log_warnings(warnings: &[vestibule_api::Diagnostic]) {
-    for warning in warnings {
-        tracing::warn!("{warning}");
-    }
-}
-
-fn log_translation_problems(applied: &Applied) {
-    for problem in config::translation_problems(&applied.translation) {
-        tracing::warn!("{problem}");
     }
 }
 

@@ -2,11 +2,14 @@
 //! configuration, the outcome of the last reload, readiness.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use arc_swap::{ArcSwap, ArcSwapOption};
 use serde::Serialize;
+use tokio::sync::watch;
 use vestibule_api::load::Diagnostic;
+use vestibule_ir::status::Statuses;
+use vestibule_ir::EndpointTable;
 use vestibule_proxy::DataPlane;
 
 use crate::config::Applied;
@@ -28,8 +31,18 @@ pub struct ControlState {
     pub metrics: Metrics,
     pub applied: ArcSwapOption<Applied>,
     pub last_reload: ArcSwap<LastReload>,
+    /// The statuses of the applied configuration, for the status writer.
+    pub statuses: watch::Sender<Option<Arc<Statuses>>>,
+    /// Kubernetes mode: the API server source and the election.
+    pub kubernetes: OnceLock<KubeView>,
     ready: AtomicBool,
     draining: AtomicBool,
+}
+
+/// What the admin API shows of the Kubernetes mode.
+pub struct KubeView {
+    pub source: Arc<vestibule_kube::Source>,
+    pub leading: watch::Receiver<bool>,
 }
 
 impl ControlState {
@@ -39,6 +52,8 @@ impl ControlState {
             metrics: Metrics::default(),
             applied: ArcSwapOption::empty(),
             last_reload: ArcSwap::from_pointee(LastReload::default()),
+            statuses: watch::Sender::new(None),
+            kubernetes: OnceLock::new(),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         })
@@ -72,7 +87,30 @@ impl ControlState {
             generation: applied.generation,
             errors: Vec::new(),
         }));
+        self.statuses
+            .send_replace(Some(Arc::new(applied.translation.statuses.clone())));
         self.applied.store(Some(Arc::new(applied)));
+    }
+
+    /// Serves new endpoints for the applied routes (an EndpointSlice
+    /// changed): no generation, no route table, no status change.
+    pub fn apply_endpoints(&self, endpoints: EndpointTable) {
+        let Some(current) = self.applied.load_full() else {
+            return;
+        };
+        if current.translation.endpoints == endpoints {
+            return;
+        }
+        self.data_plane
+            .update_endpoints(&current.translation.table, &endpoints);
+        let mut translation = current.translation.clone();
+        translation.endpoints = endpoints;
+        self.applied.store(Some(Arc::new(Applied {
+            generation: current.generation,
+            translation,
+            warnings: current.warnings.clone(),
+            files: current.files.clone(),
+        })));
     }
 
     /// Records a successful load that changed nothing.

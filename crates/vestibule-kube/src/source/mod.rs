@@ -106,7 +106,11 @@ impl Source {
             }
             self.shared.started.store(true, Ordering::Release);
         }
-        let mut objects = self.shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let mut objects = self
+            .shared
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let effect = objects.take_change()?;
         Some(Change {
             effect,
@@ -137,10 +141,24 @@ impl Source {
     /// The raw parts of an object kept for status writing.
     pub fn raw(&self, group: &str, kind: &str, namespace: &str, name: &str) -> Option<Raw> {
         let index = crate::kinds::index_of(group, kind)?;
-        let objects = self.shared.objects.lock().unwrap_or_else(|e| e.into_inner());
+        let objects = self
+            .shared
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         objects
             .raw(&(index, namespace.to_owned(), name.to_owned()))
             .cloned()
+    }
+
+    /// Ready pod addresses behind Service `namespace/name`.
+    pub fn service_addresses(&self, namespace: &str, name: &str) -> Vec<String> {
+        let objects = self
+            .shared
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        objects.service_addresses(namespace, name)
     }
 
     pub fn health(&self) -> Vec<KindHealth> {
@@ -222,7 +240,11 @@ fn reconcile(
     }
     match served {
         None => {
-            tracing::info!(group = KINDS[kind].group, kind = KINDS[kind].kind, "kind no longer served; its objects are dropped");
+            tracing::info!(
+                group = KINDS[kind].group,
+                kind = KINDS[kind].kind,
+                "kind no longer served; its objects are dropped"
+            );
             shared.update(kind, |set| set.replace_kind(kind, Vec::new()));
             shared.health.absent(kind);
         }

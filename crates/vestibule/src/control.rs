@@ -1,0 +1,151 @@
+//! The control loop: one input source (files or the Kubernetes API) feeds
+//! translate-and-publish; everything after loading is shared by both modes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+use vestibule_api::Diagnostic;
+use vestibule_kube::{Change, ChangeEffect};
+
+use crate::config::{self, Applied, Candidate, Scope};
+use crate::state::ControlState;
+
+/// Where configuration comes from.
+pub enum Source {
+    Files {
+        paths: Vec<PathBuf>,
+        max_file_bytes: u64,
+        /// Yields once per burst of file changes.
+        changes: mpsc::Receiver<()>,
+    },
+    Kubernetes(Arc<vestibule_kube::Source>),
+}
+
+/// What the source has for the loop.
+pub enum Input {
+    /// The files changed: read them again.
+    Files,
+    Kubernetes(Change),
+    /// The source ended (the process is stopping).
+    Closed,
+}
+
+impl Source {
+    pub async fn next(&mut self) -> Input {
+        match self {
+            Source::Files { changes, .. } => match changes.recv().await {
+                Some(()) => Input::Files,
+                None => Input::Closed,
+            },
+            Source::Kubernetes(source) => Input::Kubernetes(source.next().await),
+        }
+    }
+}
+
+/// Runs the loop until the source closes. Each input is handled off the
+/// threads that serve traffic: translating a large set takes a while.
+pub async fn run(state: Arc<ControlState>, mut source: Source, scope: Scope) {
+    loop {
+        let input = source.next().await;
+        let (state, scope) = (Arc::clone(&state), scope.clone());
+        let done = match (input, &source) {
+            (Input::Closed, _) => return,
+            (
+                Input::Files,
+                Source::Files {
+                    paths,
+                    max_file_bytes,
+                    ..
+                },
+            ) => {
+                let (paths, max_file_bytes) = (paths.clone(), *max_file_bytes);
+                tokio::task::spawn_blocking(move || {
+                    reload_files(&state, &paths, &scope, max_file_bytes)
+                })
+                .await
+            }
+            (Input::Kubernetes(change), Source::Kubernetes(kube)) => {
+                let kube = Arc::clone(kube);
+                tokio::task::spawn_blocking(move || apply_change(&state, &kube, &scope, change))
+                    .await
+            }
+            _ => Ok(()),
+        };
+        if let Err(error) = done {
+            tracing::error!(%error, "configuration update failed");
+        }
+    }
+}
+
+/// Loads the paths again; a set with errors keeps the current one serving.
+pub fn reload_files(state: &ControlState, paths: &[PathBuf], scope: &Scope, max_file_bytes: u64) {
+    match config::load(paths, scope, max_file_bytes) {
+        Ok(candidate) => publish(state, candidate),
+        Err(errors) => {
+            for error in &errors {
+                tracing::error!(
+                    file = %error.file,
+                    line = error.line,
+                    field = %error.field,
+                    "configuration rejected, previous one keeps serving: {error}"
+                );
+            }
+            state.reject(errors);
+        }
+    }
+}
+
+/// Serves a change of the API server's objects. Objects that were refused
+/// are left out (and reported); the rest serve.
+fn apply_change(
+    state: &ControlState,
+    kube: &vestibule_kube::Source,
+    scope: &Scope,
+    change: Change,
+) {
+    let Change { effect, loaded } = change;
+    let current = state.applied.load_full();
+    if let (ChangeEffect::Endpoints, Some(current)) = (effect, &current) {
+        let endpoints = vestibule_translate::endpoints(&loaded.inputs, &current.translation);
+        state.apply_endpoints(endpoints);
+        return;
+    }
+    let mut warnings: Vec<Diagnostic> = loaded.errors;
+    warnings.extend(loaded.warnings);
+    let translation = scope.translate(loaded.inputs);
+    let references = &translation.references;
+    kube.set_references(references.secrets.clone(), references.config_maps.clone());
+    publish(
+        state,
+        Candidate {
+            translation,
+            warnings,
+            files: Vec::new(),
+        },
+    );
+}
+
+/// Swaps `candidate` in, unless it changes nothing.
+fn publish(state: &ControlState, candidate: Candidate) {
+    let unchanged = state.applied.load().as_ref().is_some_and(|applied| {
+        applied.translation == candidate.translation && applied.warnings == candidate.warnings
+    });
+    if unchanged {
+        // Valid again (or touched without change): nothing to swap, but
+        // the last attempt succeeded.
+        tracing::debug!("configuration unchanged");
+        state.confirm_unchanged();
+        return;
+    }
+    let generation = state.generation() + 1;
+    for warning in &candidate.warnings {
+        tracing::warn!("{warning}");
+    }
+    let applied = Applied::new(generation, candidate);
+    for problem in config::translation_problems(&applied.translation) {
+        tracing::warn!("{problem}");
+    }
+    state.apply(applied);
+    tracing::info!(generation, "configuration applied");
+}
