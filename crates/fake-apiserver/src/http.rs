@@ -316,13 +316,13 @@ fn list_or_watch(shared: &Shared, p: &ResPath<'_>, q: &Query) -> Result<Reply, F
     ))
 }
 
-/// The manager of a non-apply write: `fieldManager`, else the client's
-/// product name from its User-Agent, as the real server derives it.
+/// The manager of a non-apply write: `fieldManager`, else the User-Agent
+/// up to its first `/`, as the real server derives it (`""` when kube-rs,
+/// which sends no User-Agent, does not name one).
 fn manager_of(q: &Query, ctx: &Ctx<'_>) -> String {
-    q.get("fieldManager").cloned().unwrap_or_else(|| {
-        let ua = ctx.user_agent.split(['/', ' ']).next().unwrap_or("");
-        if ua.is_empty() { "unknown".to_string() } else { ua.to_string() }
-    })
+    q.get("fieldManager")
+        .cloned()
+        .unwrap_or_else(|| ctx.user_agent.split('/').next().unwrap_or("").to_string())
 }
 
 fn json_body(ctx: &Ctx<'_>) -> Result<Value, Failure> {
