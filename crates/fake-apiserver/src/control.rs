@@ -52,7 +52,9 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { bookmark_interval: Some(Duration::from_secs(1)) }
+        Options {
+            bookmark_interval: Some(Duration::from_secs(1)),
+        }
     }
 }
 
@@ -85,7 +87,10 @@ pub struct FakeApiServer {
     tasks: Vec<JoinHandle<()>>,
     /// For [`start_in_thread`](Self::start_in_thread): the runtime thread
     /// and the signal that stops it.
-    thread: Option<(std::thread::JoinHandle<()>, tokio::sync::oneshot::Sender<()>)>,
+    thread: Option<(
+        std::thread::JoinHandle<()>,
+        tokio::sync::oneshot::Sender<()>,
+    )>,
 }
 
 impl FakeApiServer {
@@ -97,12 +102,21 @@ impl FakeApiServer {
 
     /// [`start`](Self::start) with settings.
     pub async fn start_with(options: Options) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("a bound listener has an address");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1:0");
+        let addr = listener
+            .local_addr()
+            .expect("a bound listener has an address");
         let mut registry = Registry::default();
         registry.register(discovery::builtin_types());
         let shared = Arc::new(Shared {
-            state: Mutex::new(State { registry, store: Store::default(), requests: Vec::new(), unknown: Vec::new() }),
+            state: Mutex::new(State {
+                registry,
+                store: Store::default(),
+                requests: Vec::new(),
+                unknown: Vec::new(),
+            }),
             outage: tokio::sync::watch::channel(None).0,
             kill: tokio::sync::watch::channel(0).0,
             changed: tokio::sync::watch::channel(0).0,
@@ -120,7 +134,11 @@ impl FakeApiServer {
                 }
             }));
         }
-        FakeApiServer { shared, tasks, thread: None }
+        FakeApiServer {
+            shared,
+            tasks,
+            thread: None,
+        }
     }
 
     /// Starts a server on a runtime of its own, in a thread, for tests
@@ -217,7 +235,10 @@ impl FakeApiServer {
             [] => panic!("fake-apiserver: no registered kind {kind:?}"),
             many => panic!(
                 "fake-apiserver: kind {kind:?} is ambiguous ({}); write it as Kind.group",
-                many.iter().map(|t| t.group.as_str()).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|t| t.group.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
         }
     }
@@ -229,13 +250,24 @@ impl FakeApiServer {
     /// Bypasses preconditions and the status subresource split: `status`
     /// is written when given and kept when not. Returns the stored object.
     pub fn apply(&self, value: Value) -> Value {
-        let api_version = value["apiVersion"].as_str().expect("apiVersion").to_string();
+        let api_version = value["apiVersion"]
+            .as_str()
+            .expect("apiVersion")
+            .to_string();
         let kind = value["kind"].as_str().expect("kind").to_string();
-        let name = value.pointer("/metadata/name").and_then(Value::as_str).expect("metadata.name").to_string();
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .expect("metadata.name")
+            .to_string();
         self.shared.mutate(|s| {
             let rt = self.type_of(s, &api_version, &kind);
             let ns = if rt.namespaced {
-                value.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("default").to_string()
+                value
+                    .pointer("/metadata/namespace")
+                    .and_then(Value::as_str)
+                    .unwrap_or("default")
+                    .to_string()
             } else {
                 String::new()
             };
@@ -244,8 +276,12 @@ impl FakeApiServer {
                 m.remove("resourceVersion");
             }
             let result = match s.store.get(&rt, &ns, &name) {
-                Ok(_) => s.store.update(&rt, &ns, &name, value, ADMIN_MANAGER, Target::Admin),
-                Err(_) => s.store.create(&rt, &ns, value, ADMIN_MANAGER, Target::Admin),
+                Ok(_) => s
+                    .store
+                    .update(&rt, &ns, &name, value, ADMIN_MANAGER, Target::Admin),
+                Err(_) => s
+                    .store
+                    .create(&rt, &ns, value, ADMIN_MANAGER, Target::Admin),
             };
             result.unwrap_or_else(|e| panic!("fake-apiserver: apply {kind} {ns}/{name}: {e}"))
         })
@@ -253,8 +289,12 @@ impl FakeApiServer {
 
     /// [`apply`](Self::apply) of every document of a multi-document YAML.
     pub fn apply_yaml(&self, yaml: &str) -> Vec<Value> {
-        let docs: Vec<Value> = serde_saphyr::from_multiple(yaml).unwrap_or_else(|e| panic!("fake-apiserver: bad YAML: {e}"));
-        docs.into_iter().filter(|d| !d.is_null()).map(|d| self.apply(d)).collect()
+        let docs: Vec<Value> = serde_saphyr::from_multiple(yaml)
+            .unwrap_or_else(|e| panic!("fake-apiserver: bad YAML: {e}"));
+        docs.into_iter()
+            .filter(|d| !d.is_null())
+            .map(|d| self.apply(d))
+            .collect()
     }
 
     /// Deletes an object (and, through garbage collection, what it owns);
@@ -288,7 +328,11 @@ impl FakeApiServer {
     pub fn patch_status(&self, kind: &str, ns: &str, name: &str, merge_patch: Value) -> Value {
         self.shared.mutate(|s| {
             let rt = Self::type_named(s, kind);
-            let target = if rt.status { Target::Status } else { Target::Main };
+            let target = if rt.status {
+                Target::Status
+            } else {
+                Target::Main
+            };
             s.store
                 .merge_patch(&rt, ns, name, &merge_patch, ADMIN_MANAGER, target)
                 .unwrap_or_else(|e| panic!("fake-apiserver: patch_status {kind} {ns}/{name}: {e}"))
@@ -297,7 +341,13 @@ impl FakeApiServer {
 
     /// The field managers of an object and the fields (dotted paths) each
     /// owns: server-side apply's bookkeeping, for asserting who wrote what.
-    pub fn managers(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> BTreeMap<String, Vec<String>> {
+    pub fn managers(
+        &self,
+        api_version: &str,
+        kind: &str,
+        ns: &str,
+        name: &str,
+    ) -> BTreeMap<String, Vec<String>> {
         let s = self.shared.lock();
         let rt = self.type_of(&s, api_version, kind);
         s.store
@@ -332,7 +382,10 @@ impl FakeApiServer {
             if predicate(current.as_ref()) {
                 return current;
             }
-            if tokio::time::timeout_at(deadline, changed.changed()).await.is_err() {
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
                 panic!("fake-apiserver: timed out after {timeout:?} waiting on {kind} {ns}/{name}; it is {current:#?}");
             }
         }
@@ -435,9 +488,18 @@ impl FakeApiServer {
         if !unknown.is_empty() {
             let list: Vec<String> = unknown
                 .iter()
-                .map(|r| format!("  {} {} [{}] -> {}", r.method, r.path, r.content_type, r.status))
+                .map(|r| {
+                    format!(
+                        "  {} {} [{}] -> {}",
+                        r.method, r.path, r.content_type, r.status
+                    )
+                })
                 .collect();
-            panic!("fake-apiserver: {} request(s) it does not implement:\n{}", unknown.len(), list.join("\n"));
+            panic!(
+                "fake-apiserver: {} request(s) it does not implement:\n{}",
+                unknown.len(),
+                list.join("\n")
+            );
         }
     }
 }

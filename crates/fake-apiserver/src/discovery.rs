@@ -10,7 +10,9 @@ use serde_json::{json, Value};
 
 /// The verbs every served resource supports (no `deletecollection`: the
 /// fake does not implement it).
-const VERBS: &[&str] = &["create", "delete", "get", "list", "patch", "update", "watch"];
+const VERBS: &[&str] = &[
+    "create", "delete", "get", "list", "patch", "update", "watch",
+];
 const STATUS_VERBS: &[&str] = &["get", "patch", "update"];
 
 /// One served resource type.
@@ -46,7 +48,10 @@ impl ResourceType {
 
     /// A cluster-scoped type without a status subresource.
     pub fn cluster(group: &str, versions: &[&str], plural: &str, kind: &str) -> Self {
-        ResourceType { namespaced: false, ..Self::namespaced(group, versions, plural, kind) }
+        ResourceType {
+            namespaced: false,
+            ..Self::namespaced(group, versions, plural, kind)
+        }
     }
 
     /// The same type with a `/status` subresource.
@@ -103,7 +108,8 @@ impl ResourceType {
             "verbs": VERBS,
         });
         if self.status {
-            v["subresources"] = json!([{ "subresource": "status", "responseKind": gvk, "verbs": STATUS_VERBS }]);
+            v["subresources"] =
+                json!([{ "subresource": "status", "responseKind": gvk, "verbs": STATUS_VERBS }]);
         }
         v
     }
@@ -133,7 +139,8 @@ pub fn builtin_types() -> Vec<ResourceType> {
 pub fn gateway_api_types() -> Vec<ResourceType> {
     let g = "gateway.networking.k8s.io";
     let vs = &["v1", "v1beta1", "v1alpha2", "v1alpha3"];
-    let mut out = vec![ResourceType::cluster(g, vs, "gatewayclasses", "GatewayClass").with_status()];
+    let mut out =
+        vec![ResourceType::cluster(g, vs, "gatewayclasses", "GatewayClass").with_status()];
     for (plural, kind) in [
         ("gateways", "Gateway"),
         ("httproutes", "HTTPRoute"),
@@ -173,21 +180,31 @@ pub(crate) struct Registry {
 impl Registry {
     pub(crate) fn register(&mut self, types: Vec<ResourceType>) {
         for t in types {
-            self.types.retain(|x| !(x.group == t.group && x.plural == t.plural));
+            self.types
+                .retain(|x| !(x.group == t.group && x.plural == t.plural));
             self.types.push(t);
         }
     }
 
     /// Removes every type of `group`; returns them.
     pub(crate) fn unregister_group(&mut self, group: &str) -> Vec<ResourceType> {
-        let (gone, kept) = std::mem::take(&mut self.types).into_iter().partition(|t| t.group == group);
+        let (gone, kept) = std::mem::take(&mut self.types)
+            .into_iter()
+            .partition(|t| t.group == group);
         self.types = kept;
         gone
     }
 
     /// The type served at `group/version/plural`.
-    pub(crate) fn by_path(&self, group: &str, version: &str, plural: &str) -> Option<&ResourceType> {
-        self.types.iter().find(|t| t.group == group && t.plural == plural && t.versions.iter().any(|v| v == version))
+    pub(crate) fn by_path(
+        &self,
+        group: &str,
+        version: &str,
+        plural: &str,
+    ) -> Option<&ResourceType> {
+        self.types.iter().find(|t| {
+            t.group == group && t.plural == plural && t.versions.iter().any(|v| v == version)
+        })
     }
 
     /// The type of an object's `apiVersion` and `kind`.
@@ -200,8 +217,13 @@ impl Registry {
 
     /// Types whose kind is `kind`, or `kind.group` written kubectl's way.
     pub(crate) fn by_kind_name(&self, kind: &str) -> Vec<&ResourceType> {
-        let (k, g) = kind.split_once('.').map_or((kind, None), |(k, g)| (k, Some(g)));
-        self.types.iter().filter(|t| t.kind == k && g.is_none_or(|g| g == t.group)).collect()
+        let (k, g) = kind
+            .split_once('.')
+            .map_or((kind, None), |(k, g)| (k, Some(g)));
+        self.types
+            .iter()
+            .filter(|t| t.kind == k && g.is_none_or(|g| g == t.group))
+            .collect()
     }
 
     pub(crate) fn all(&self) -> &[ResourceType] {
@@ -243,8 +265,10 @@ impl Registry {
             .into_iter()
             .filter(|(g, _)| !g.is_empty())
             .map(|(g, vs)| {
-                let versions: Vec<Value> =
-                    vs.iter().map(|v| json!({ "groupVersion": format!("{g}/{v}"), "version": v })).collect();
+                let versions: Vec<Value> = vs
+                    .iter()
+                    .map(|v| json!({ "groupVersion": format!("{g}/{v}"), "version": v }))
+                    .collect();
                 json!({ "name": g, "versions": versions, "preferredVersion": versions[0] })
             })
             .collect();
@@ -253,14 +277,23 @@ impl Registry {
 
     /// `/api/v1` or `/apis/{group}/{version}`; `None` when not served.
     pub(crate) fn resource_list(&self, group: &str, version: &str) -> Option<Value> {
-        let types: Vec<&ResourceType> =
-            self.types.iter().filter(|t| t.group == group && t.versions.iter().any(|v| v == version)).collect();
+        let types: Vec<&ResourceType> = self
+            .types
+            .iter()
+            .filter(|t| t.group == group && t.versions.iter().any(|v| v == version))
+            .collect();
         if types.is_empty() {
             return None;
         }
         let resources: Vec<Value> = types.iter().flat_map(|t| t.legacy_entries()).collect();
-        let gv = if group.is_empty() { version.to_string() } else { format!("{group}/{version}") };
-        Some(json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources }))
+        let gv = if group.is_empty() {
+            version.to_string()
+        } else {
+            format!("{group}/{version}")
+        };
+        Some(
+            json!({ "kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": resources }),
+        )
     }
 
     /// Aggregated discovery (`apidiscovery.k8s.io/v2`) of the core group

@@ -15,34 +15,53 @@ pub struct ApiError {
     /// The human-readable message.
     pub message: String,
     /// `details`, as the real server fills it for object errors.
-    pub details: Option<Value>,
+    pub details: Option<Box<Value>>,
 }
 
 impl ApiError {
     fn new(code: u16, reason: &'static str, message: impl Into<String>) -> Self {
-        ApiError { code, reason, message: message.into(), details: None }
+        ApiError {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
     }
 
     fn with_details(mut self, name: &str, group: &str, plural: &str) -> Self {
-        self.details = Some(json!({ "name": name, "group": group, "kind": plural }));
+        self.details = Some(Box::new(
+            json!({ "name": name, "group": group, "kind": plural }),
+        ));
         self
     }
 
     /// 404 for a path the server does not serve.
     pub(crate) fn no_route() -> Self {
-        Self::new(404, "NotFound", "the server could not find the requested resource")
+        Self::new(
+            404,
+            "NotFound",
+            "the server could not find the requested resource",
+        )
     }
 
     /// 404 for an object that does not exist.
     pub(crate) fn not_found(group: &str, plural: &str, name: &str) -> Self {
-        Self::new(404, "NotFound", format!("{} \"{name}\" not found", qualified(group, plural)))
-            .with_details(name, group, plural)
+        Self::new(
+            404,
+            "NotFound",
+            format!("{} \"{name}\" not found", qualified(group, plural)),
+        )
+        .with_details(name, group, plural)
     }
 
     /// 409 on create of an existing name.
     pub(crate) fn already_exists(group: &str, plural: &str, name: &str) -> Self {
-        Self::new(409, "AlreadyExists", format!("{} \"{name}\" already exists", qualified(group, plural)))
-            .with_details(name, group, plural)
+        Self::new(
+            409,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", qualified(group, plural)),
+        )
+        .with_details(name, group, plural)
     }
 
     /// 409 on a stale `metadata.resourceVersion` (optimistic concurrency).
@@ -60,15 +79,31 @@ impl ApiError {
     }
 
     /// 409 on a server-side apply that would take fields from another manager.
-    pub(crate) fn apply_conflict(group: &str, plural: &str, name: &str, fields: &[(String, String)]) -> Self {
-        let list: Vec<String> = fields.iter().map(|(m, p)| format!("conflict with \"{m}\": .{p}")).collect();
+    pub(crate) fn apply_conflict(
+        group: &str,
+        plural: &str,
+        name: &str,
+        fields: &[(String, String)],
+    ) -> Self {
+        let list: Vec<String> = fields
+            .iter()
+            .map(|(m, p)| format!("conflict with \"{m}\": .{p}"))
+            .collect();
         let causes: Vec<Value> = fields
             .iter()
             .map(|(m, p)| json!({ "reason": "FieldManagerConflict", "message": format!("conflict with \"{m}\""), "field": format!(".{p}") }))
             .collect();
-        let mut e = Self::new(409, "Conflict", format!("Apply failed with {} conflicts: {}", fields.len(), list.join("; ")))
-            .with_details(name, group, plural);
-        if let Some(Value::Object(d)) = &mut e.details {
+        let mut e = Self::new(
+            409,
+            "Conflict",
+            format!(
+                "Apply failed with {} conflicts: {}",
+                fields.len(),
+                list.join("; ")
+            ),
+        )
+        .with_details(name, group, plural);
+        if let Some(Value::Object(d)) = e.details.as_deref_mut() {
             d.insert("causes".into(), Value::Array(causes));
         }
         e
@@ -101,7 +136,11 @@ impl ApiError {
 
     /// 503 during a simulated outage.
     pub(crate) fn unavailable() -> Self {
-        Self::new(503, "ServiceUnavailable", "fake-apiserver: simulated outage")
+        Self::new(
+            503,
+            "ServiceUnavailable",
+            "fake-apiserver: simulated outage",
+        )
     }
 
     /// The `Status` object of this error.
@@ -116,7 +155,7 @@ impl ApiError {
             "code": self.code,
         });
         if let Some(d) = &self.details {
-            v["details"] = d.clone();
+            v["details"] = (**d).clone();
         }
         v
     }

@@ -35,7 +35,9 @@ const DEFAULT_WATCH_TIMEOUT: Duration = Duration::from_secs(1800);
 /// Accepts connections until the task is aborted.
 pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     loop {
-        let Ok((stream, _)) = listener.accept().await else { continue };
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
         if shared.outage() == Some(Outage::Refuse) {
             drop(stream); // closed at once: the client sees a reset or EOF
             continue;
@@ -46,7 +48,8 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             kill.mark_unchanged();
             let svc_shared = shared.clone();
             let svc = service_fn(move |req| handle(svc_shared.clone(), req));
-            let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc);
+            let conn = hyper::server::conn::http1::Builder::new()
+                .serve_connection(TokioIo::new(stream), svc);
             tokio::select! {
                 _ = conn => {}
                 _ = kill.changed() => {}
@@ -58,7 +61,10 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
 /// What a route answers.
 enum Reply {
     Json(StatusCode, Value, &'static str),
-    Watch(tokio::sync::mpsc::UnboundedReceiver<watch::WatchMsg>, Duration),
+    Watch(
+        tokio::sync::mpsc::UnboundedReceiver<watch::WatchMsg>,
+        Duration,
+    ),
 }
 
 /// A refusal; `unknown` ones are the fake's blind spots and fail
@@ -70,7 +76,10 @@ struct Failure {
 
 impl From<ApiError> for Failure {
     fn from(err: ApiError) -> Self {
-        Failure { err, unknown: false }
+        Failure {
+            err,
+            unknown: false,
+        }
     }
 }
 
@@ -81,13 +90,21 @@ fn unknown(err: ApiError) -> Failure {
 async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
     let method = req.method().clone();
     let uri = req.uri().clone();
-    let header = |name| req.headers().get(name).and_then(|v: &HeaderValue| v.to_str().ok()).unwrap_or("").to_string();
+    let header = |name| {
+        req.headers()
+            .get(name)
+            .and_then(|v: &HeaderValue| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     let content_type = header(CONTENT_TYPE);
     let accept = header(ACCEPT);
     let user_agent = header(USER_AGENT);
     let mut record = RecordedRequest {
         method: method.to_string(),
-        path: uri.path_and_query().map_or_else(|| uri.path().to_string(), |pq| pq.to_string()),
+        path: uri
+            .path_and_query()
+            .map_or_else(|| uri.path().to_string(), |pq| pq.to_string()),
         content_type: content_type.clone(),
         body: String::new(),
         status: 0,
@@ -99,13 +116,21 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         match current {
             Some(Outage::Hang) => {
                 if outage.changed().await.is_err() {
-                    return Ok(json_response(StatusCode::SERVICE_UNAVAILABLE, &ApiError::unavailable().to_status(), JSON));
+                    return Ok(json_response(
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        &ApiError::unavailable().to_status(),
+                        JSON,
+                    ));
                 }
             }
             Some(_) => {
                 record.status = 503;
                 shared.lock().requests.push(record);
-                return Ok(json_response(StatusCode::SERVICE_UNAVAILABLE, &ApiError::unavailable().to_status(), JSON));
+                return Ok(json_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &ApiError::unavailable().to_status(),
+                    JSON,
+                ));
             }
             None => break,
         }
@@ -116,8 +141,19 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
         Err(_) => Bytes::new(),
     };
     record.body = String::from_utf8_lossy(&body).into_owned();
-    let ctx = Ctx { method: &method, content_type: &content_type, accept: &accept, user_agent: &user_agent, body: &body };
-    let result = route(&shared, uri.path(), &parse_query(uri.query().unwrap_or("")), &ctx);
+    let ctx = Ctx {
+        method: &method,
+        content_type: &content_type,
+        accept: &accept,
+        user_agent: &user_agent,
+        body: &body,
+    };
+    let result = route(
+        &shared,
+        uri.path(),
+        &parse_query(uri.query().unwrap_or("")),
+        &ctx,
+    );
     let response = match result {
         Ok(Reply::Json(code, v, ct)) => {
             record.status = code.as_u16();
@@ -129,7 +165,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
             shared.mutate(|s| s.requests.push(record));
             let body = StreamBody::new(watch::body_stream(rx, timeout));
             let mut resp = Response::new(BodyExt::boxed(body));
-            resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
+            resp.headers_mut()
+                .insert(CONTENT_TYPE, HeaderValue::from_static(JSON));
             resp
         }
         Err(f) => {
@@ -140,7 +177,8 @@ async fn handle(shared: Arc<Shared>, req: Request<Incoming>) -> Result<Response<
                 }
                 s.requests.push(record);
             });
-            let code = StatusCode::from_u16(f.err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let code =
+                StatusCode::from_u16(f.err.code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             json_response(code, &f.err.to_status(), JSON)
         }
     };
@@ -151,7 +189,8 @@ fn json_response(code: StatusCode, v: &Value, content_type: &'static str) -> Res
     let bytes = serde_json::to_vec(v).expect("a JSON value serializes");
     let mut resp = Response::new(BodyExt::boxed(Full::new(Bytes::from(bytes))));
     *resp.status_mut() = code;
-    resp.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
     resp
 }
 
@@ -166,18 +205,30 @@ struct Ctx<'a> {
 type Query = BTreeMap<String, String>;
 
 fn parse_query(q: &str) -> Query {
-    let decode = |s: &str| percent_encoding::percent_decode_str(&s.replace('+', " ")).decode_utf8_lossy().into_owned();
+    let decode = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8_lossy()
+            .into_owned()
+    };
     q.split('&')
         .filter(|p| !p.is_empty())
-        .map(|p| p.split_once('=').map_or((decode(p), String::new()), |(k, v)| (decode(k), decode(v))))
+        .map(|p| {
+            p.split_once('=')
+                .map_or((decode(p), String::new()), |(k, v)| (decode(k), decode(v)))
+        })
         .collect()
 }
 
 /// Refuses query parameters the fake does not implement: each would
 /// change what the real server answers.
 fn check_params(q: &Query, allowed: &[&str]) -> Result<(), Failure> {
-    match q.keys().find(|k| !allowed.contains(&k.as_str()) && k.as_str() != "pretty") {
-        Some(k) => Err(unknown(ApiError::bad_request(format!("fake-apiserver does not implement the query parameter {k:?} here")))),
+    match q
+        .keys()
+        .find(|k| !allowed.contains(&k.as_str()) && k.as_str() != "pretty")
+    {
+        Some(k) => Err(unknown(ApiError::bad_request(format!(
+            "fake-apiserver does not implement the query parameter {k:?} here"
+        )))),
         None => Ok(()),
     }
 }
@@ -187,20 +238,44 @@ fn route(shared: &Shared, path: &str, q: &Query, ctx: &Ctx<'_>) -> Result<Reply,
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .map(|s| percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned())
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
         .collect();
     let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
     let is_get = *ctx.method == Method::GET;
-    let wants_aggregated = ctx.accept.contains("as=APIGroupDiscoveryList") && ctx.accept.contains("v=v2;");
+    let wants_aggregated =
+        ctx.accept.contains("as=APIGroupDiscoveryList") && ctx.accept.contains("v=v2;");
     let ok = |v: Value| Ok(Reply::Json(StatusCode::OK, v, JSON));
     match segs.as_slice() {
         ["version"] if is_get => ok(discovery::version_info()),
-        ["api"] if is_get && wants_aggregated => Ok(Reply::Json(StatusCode::OK, shared.lock().registry.aggregated(true), AGGREGATED)),
-        ["api"] if is_get => ok(shared.lock().registry.core_versions(&shared.addr.to_string())),
-        ["apis"] if is_get && wants_aggregated => Ok(Reply::Json(StatusCode::OK, shared.lock().registry.aggregated(false), AGGREGATED)),
+        ["api"] if is_get && wants_aggregated => Ok(Reply::Json(
+            StatusCode::OK,
+            shared.lock().registry.aggregated(true),
+            AGGREGATED,
+        )),
+        ["api"] if is_get => ok(shared
+            .lock()
+            .registry
+            .core_versions(&shared.addr.to_string())),
+        ["apis"] if is_get && wants_aggregated => Ok(Reply::Json(
+            StatusCode::OK,
+            shared.lock().registry.aggregated(false),
+            AGGREGATED,
+        )),
         ["apis"] if is_get => ok(shared.lock().registry.group_list()),
-        ["api", "v1"] if is_get => ok(shared.lock().registry.resource_list("", "v1").expect("core is always served")),
-        ["apis", g, v] if is_get => shared.lock().registry.resource_list(g, v).map_or_else(|| Err(ApiError::no_route().into()), ok),
+        ["api", "v1"] if is_get => ok(shared
+            .lock()
+            .registry
+            .resource_list("", "v1")
+            .expect("core is always served")),
+        ["apis", g, v] if is_get => shared
+            .lock()
+            .registry
+            .resource_list(g, v)
+            .map_or_else(|| Err(ApiError::no_route().into()), ok),
         ["api", "v1", rest @ ..] if !rest.is_empty() => resource(shared, "", "v1", rest, q, ctx),
         ["apis", g, v, rest @ ..] if !rest.is_empty() => resource(shared, g, v, rest, q, ctx),
         _ => Err(unknown(ApiError::no_route())),
@@ -216,9 +291,20 @@ struct ResPath<'a> {
     status: bool,
 }
 
-fn resource(shared: &Shared, group: &str, version: &str, rest: &[&str], q: &Query, ctx: &Ctx<'_>) -> Result<Reply, Failure> {
+fn resource(
+    shared: &Shared,
+    group: &str,
+    version: &str,
+    rest: &[&str],
+    q: &Query,
+    ctx: &Ctx<'_>,
+) -> Result<Reply, Failure> {
     let (ns, rest) = match rest {
-        ["namespaces", ns, r @ ..] if !r.is_empty() && !(r.len() == 1 && matches!(r[0], "status" | "finalize")) => (Some(*ns), r),
+        ["namespaces", ns, r @ ..]
+            if !(r.is_empty() || r.len() == 1 && matches!(r[0], "status" | "finalize")) =>
+        {
+            (Some(*ns), r)
+        }
         r => (None, r),
     };
     let (plural, name, sub) = match rest {
@@ -233,7 +319,9 @@ fn resource(shared: &Shared, group: &str, version: &str, rest: &[&str], q: &Quer
             Some(rt) => rt.clone(),
             // The group is not installed (a CRD not there yet): what the real
             // server answers, and nothing the fake fails to know.
-            None if state.registry.resource_list(group, version).is_none() => return Err(ApiError::no_route().into()),
+            None if state.registry.resource_list(group, version).is_none() => {
+                return Err(ApiError::no_route().into())
+            }
             None => return Err(unknown(ApiError::no_route())),
         }
     };
@@ -245,7 +333,13 @@ fn resource(shared: &Shared, group: &str, version: &str, rest: &[&str], q: &Quer
         Some("status") if rt.status => true,
         Some(_) => return Err(unknown(ApiError::no_route())),
     };
-    let p = ResPath { rt, version, ns, name, status };
+    let p = ResPath {
+        rt,
+        version,
+        ns,
+        name,
+        status,
+    };
     let m = ctx.method;
     match (p.name, m) {
         (None, &Method::GET) => list_or_watch(shared, &p, q),
@@ -253,13 +347,22 @@ fn resource(shared: &Shared, group: &str, version: &str, rest: &[&str], q: &Quer
         (Some(_), &Method::GET) => {
             check_params(q, &["resourceVersion"])?;
             let state = shared.lock();
-            let obj = state.store.get(&p.rt, p.ns.unwrap_or(""), p.name.unwrap_or(""))?;
-            Ok(Reply::Json(StatusCode::OK, present(&obj, &p.rt.api_version(p.version)), JSON))
+            let obj = state
+                .store
+                .get(&p.rt, p.ns.unwrap_or(""), p.name.unwrap_or(""))?;
+            Ok(Reply::Json(
+                StatusCode::OK,
+                present(&obj, &p.rt.api_version(p.version)),
+                JSON,
+            ))
         }
         (Some(_), &Method::PUT) => write(shared, &p, q, ctx, Write::Replace),
         (Some(_), &Method::PATCH) => write(shared, &p, q, ctx, Write::Patch),
         (Some(_), &Method::DELETE) if !p.status => delete(shared, &p, q, ctx),
-        _ => Err(unknown(ApiError::method_not_allowed(format!("fake-apiserver does not serve {m} on {}", p.rt.plural)))),
+        _ => Err(unknown(ApiError::method_not_allowed(format!(
+            "fake-apiserver does not serve {m} on {}",
+            p.rt.plural
+        )))),
     }
 }
 
@@ -267,19 +370,35 @@ fn list_or_watch(shared: &Shared, p: &ResPath<'_>, q: &Query) -> Result<Reply, F
     check_params(
         q,
         &[
-            "watch", "labelSelector", "fieldSelector", "limit", "continue", "resourceVersion",
-            "resourceVersionMatch", "timeoutSeconds", "allowWatchBookmarks", "sendInitialEvents",
+            "watch",
+            "labelSelector",
+            "fieldSelector",
+            "limit",
+            "continue",
+            "resourceVersion",
+            "resourceVersionMatch",
+            "timeoutSeconds",
+            "allowWatchBookmarks",
+            "sendInitialEvents",
         ],
     )?;
-    let selector = Selector::parse(q.get("labelSelector").map(String::as_str), q.get("fieldSelector").map(String::as_str))
-        .map_err(unknown)?;
+    let selector = Selector::parse(
+        q.get("labelSelector").map(String::as_str),
+        q.get("fieldSelector").map(String::as_str),
+    )
+    .map_err(unknown)?;
     let api_version = p.rt.api_version(p.version);
     let flag = |k: &str| q.get(k).is_some_and(|v| v == "true" || v == "1");
-    let rv = q.get("resourceVersion").map(String::as_str).filter(|s| !s.is_empty());
+    let rv = q
+        .get("resourceVersion")
+        .map(String::as_str)
+        .filter(|s| !s.is_empty());
     if flag("watch") {
         let bookmarks = flag("allowWatchBookmarks");
         let start = if flag("sendInitialEvents") {
-            if !bookmarks || q.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan") {
+            if !bookmarks
+                || q.get("resourceVersionMatch").map(String::as_str) != Some("NotOlderThan")
+            {
                 return Err(ApiError::invalid(
                     "sendInitialEvents requires allowWatchBookmarks=true and resourceVersionMatch=NotOlderThan",
                 )
@@ -289,26 +408,45 @@ fn list_or_watch(shared: &Shared, p: &ResPath<'_>, q: &Query) -> Result<Reply, F
         } else {
             match rv {
                 None | Some("0") => WatchStart::Current { initial_end: false },
-                Some(n) => WatchStart::After(
-                    n.parse().map_err(|_| ApiError::bad_request(format!("invalid resourceVersion {n:?}")))?,
-                ),
+                Some(n) => WatchStart::After(n.parse().map_err(|_| {
+                    ApiError::bad_request(format!("invalid resourceVersion {n:?}"))
+                })?),
             }
         };
-        let timeout = q.get("timeoutSeconds").and_then(|t| t.parse().ok()).map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs);
+        let timeout = q
+            .get("timeoutSeconds")
+            .and_then(|t| t.parse().ok())
+            .map_or(DEFAULT_WATCH_TIMEOUT, Duration::from_secs);
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        shared.lock().store.watch(&p.rt, &api_version, p.ns, selector, start, bookmarks, tx);
+        shared
+            .lock()
+            .store
+            .watch(&p.rt, &api_version, p.ns, selector, start, bookmarks, tx);
         return Ok(Reply::Watch(rx, timeout));
     }
     let limit = match q.get("limit") {
-        Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?),
+        Some(l) => Some(
+            l.parse::<usize>()
+                .map_err(|_| ApiError::bad_request(format!("invalid limit {l:?}")))?,
+        ),
         None => None,
     };
-    let page = shared.lock().store.list(&p.rt, p.ns, &selector, limit, q.get("continue").map(String::as_str))?;
+    let page = shared.lock().store.list(
+        &p.rt,
+        p.ns,
+        &selector,
+        limit,
+        q.get("continue").map(String::as_str),
+    )?;
     let mut meta = json!({ "resourceVersion": page.resource_version.to_string() });
     if let Some(c) = page.continue_token {
         meta["continue"] = json!(c);
     }
-    let items: Vec<Value> = page.items.iter().map(|o| present(o, &api_version)).collect();
+    let items: Vec<Value> = page
+        .items
+        .iter()
+        .map(|o| present(o, &api_version))
+        .collect();
     Ok(Reply::Json(
         StatusCode::OK,
         json!({ "kind": format!("{}List", p.rt.kind), "apiVersion": api_version, "metadata": meta, "items": items }),
@@ -326,7 +464,8 @@ fn manager_of(q: &Query, ctx: &Ctx<'_>) -> String {
 }
 
 fn json_body(ctx: &Ctx<'_>) -> Result<Value, Failure> {
-    serde_json::from_slice(ctx.body).map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")).into())
+    serde_json::from_slice(ctx.body)
+        .map_err(|e| ApiError::bad_request(format!("the body is not JSON: {e}")).into())
 }
 
 fn is_json(ct: &str) -> bool {
@@ -340,8 +479,15 @@ fn create(shared: &Shared, p: &ResPath<'_>, q: &Query, ctx: &Ctx<'_>) -> Result<
     }
     let body = json_body(ctx)?;
     let manager = manager_of(q, ctx);
-    let obj = shared.mutate(|s| s.store.create(&p.rt, p.ns.unwrap_or(""), body, &manager, Target::Main))?;
-    Ok(Reply::Json(StatusCode::CREATED, present(&obj, &p.rt.api_version(p.version)), JSON))
+    let obj = shared.mutate(|s| {
+        s.store
+            .create(&p.rt, p.ns.unwrap_or(""), body, &manager, Target::Main)
+    })?;
+    Ok(Reply::Json(
+        StatusCode::CREATED,
+        present(&obj, &p.rt.api_version(p.version)),
+        JSON,
+    ))
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -350,8 +496,18 @@ enum Write {
     Patch,
 }
 
-fn write(shared: &Shared, p: &ResPath<'_>, q: &Query, ctx: &Ctx<'_>, w: Write) -> Result<Reply, Failure> {
-    let target = if p.status { Target::Status } else { Target::Main };
+fn write(
+    shared: &Shared,
+    p: &ResPath<'_>,
+    q: &Query,
+    ctx: &Ctx<'_>,
+    w: Write,
+) -> Result<Reply, Failure> {
+    let target = if p.status {
+        Target::Status
+    } else {
+        Target::Main
+    };
     let (ns, name) = (p.ns.unwrap_or(""), p.name.unwrap_or(""));
     let media = ctx.content_type.split(';').next().unwrap_or("").trim();
     let rt = &p.rt;
@@ -376,7 +532,8 @@ fn write(shared: &Shared, p: &ResPath<'_>, q: &Query, ctx: &Ctx<'_>, w: Write) -
                 )
                 .into());
             };
-            let text = std::str::from_utf8(ctx.body).map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
+            let text = std::str::from_utf8(ctx.body)
+                .map_err(|_| ApiError::bad_request("the body is not UTF-8"))?;
             // YAML is a superset of JSON: one parser takes both.
             let config: Value = serde_saphyr::from_str(text)
                 .map_err(|e| ApiError::bad_request(format!("error decoding YAML: {e}")))?;
@@ -385,21 +542,47 @@ fn write(shared: &Shared, p: &ResPath<'_>, q: &Query, ctx: &Ctx<'_>, w: Write) -
         }
         _ => return Err(unknown(ApiError::unsupported_media_type(ctx.content_type))),
     };
-    Ok(Reply::Json(StatusCode::OK, present(&obj, &p.rt.api_version(p.version)), JSON))
+    Ok(Reply::Json(
+        StatusCode::OK,
+        present(&obj, &p.rt.api_version(p.version)),
+        JSON,
+    ))
 }
 
 fn delete(shared: &Shared, p: &ResPath<'_>, q: &Query, ctx: &Ctx<'_>) -> Result<Reply, Failure> {
     check_params(q, &[])?;
-    let opts: Value = if ctx.body.is_empty() { json!({}) } else { json_body(ctx)? };
-    if opts.get("dryRun").is_some_and(|d| !d.as_array().is_some_and(Vec::is_empty)) {
-        return Err(unknown(ApiError::bad_request("fake-apiserver does not implement dryRun")));
+    let opts: Value = if ctx.body.is_empty() {
+        json!({})
+    } else {
+        json_body(ctx)?
+    };
+    if opts
+        .get("dryRun")
+        .is_some_and(|d| !d.as_array().is_some_and(Vec::is_empty))
+    {
+        return Err(unknown(ApiError::bad_request(
+            "fake-apiserver does not implement dryRun",
+        )));
     }
-    let precondition = opts.pointer("/preconditions/resourceVersion").and_then(Value::as_str);
+    let precondition = opts
+        .pointer("/preconditions/resourceVersion")
+        .and_then(Value::as_str);
     let orphan = opts.get("propagationPolicy").and_then(Value::as_str) == Some("Orphan")
         || opts.get("orphanDependents").and_then(Value::as_bool) == Some(true);
     let obj = shared.mutate(|s| {
         let registry = s.registry.all().to_vec();
-        s.store.delete(&p.rt, p.ns.unwrap_or(""), p.name.unwrap_or(""), precondition, orphan, &registry)
+        s.store.delete(
+            &p.rt,
+            p.ns.unwrap_or(""),
+            p.name.unwrap_or(""),
+            precondition,
+            orphan,
+            &registry,
+        )
     })?;
-    Ok(Reply::Json(StatusCode::OK, present(&obj, &p.rt.api_version(p.version)), JSON))
+    Ok(Reply::Json(
+        StatusCode::OK,
+        present(&obj, &p.rt.api_version(p.version)),
+        JSON,
+    ))
 }

@@ -51,8 +51,15 @@ fn is_system(path: &[String]) -> bool {
         [k] => k == "apiVersion" || k == "kind" || k == "metadata",
         [m, f, ..] if m == "metadata" => matches!(
             f.as_str(),
-            "name" | "namespace" | "resourceVersion" | "uid" | "managedFields" | "creationTimestamp" | "generation"
-                | "deletionTimestamp" | "selfLink"
+            "name"
+                | "namespace"
+                | "resourceVersion"
+                | "uid"
+                | "managedFields"
+                | "creationTimestamp"
+                | "generation"
+                | "deletionTimestamp"
+                | "selfLink"
         ),
         _ => false,
     }
@@ -104,7 +111,9 @@ pub(crate) fn get_path<'a>(v: &'a Value, path: &[String]) -> Option<&'a Value> {
 }
 
 fn set_path(v: &mut Value, path: &[String], value: Value) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     let mut cur = v;
     for k in parents {
         if !cur.get(k).is_some_and(Value::is_object) {
@@ -117,7 +126,9 @@ fn set_path(v: &mut Value, path: &[String], value: Value) {
 
 /// Removes the field at `path`, then parents left empty.
 fn remove_path(v: &mut Value, path: &[String]) {
-    let Some((last, parents)) = path.split_last() else { return };
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
     if let Some(Value::Object(m)) = parents.iter().try_fold(&mut *v, |v, k| v.get_mut(k)) {
         m.remove(last);
         if m.is_empty() && !parents.is_empty() {
@@ -147,7 +158,10 @@ pub(crate) fn apply(
     scope: Scope,
     force: bool,
 ) -> Result<(), Vec<(String, String)>> {
-    let wanted: BTreeSet<FieldPath> = leaves(config).into_iter().filter(|p| scope.covers(p)).collect();
+    let wanted: BTreeSet<FieldPath> = leaves(config)
+        .into_iter()
+        .filter(|p| scope.covers(p))
+        .collect();
     let mut conflicts = Vec::new();
     for p in &wanted {
         if get_path(object, p) == get_path(config, p) {
@@ -165,7 +179,9 @@ pub(crate) fn apply(
     for (m, owned) in managers.iter_mut() {
         if m != manager {
             owned.retain(|q| {
-                !wanted.iter().any(|p| overlaps(p, q) && get_path(object, p) != get_path(config, p))
+                !wanted
+                    .iter()
+                    .any(|p| overlaps(p, q) && get_path(object, p) != get_path(config, p))
             });
         }
     }
@@ -190,17 +206,31 @@ pub(crate) fn apply(
 /// Ownership after a non-apply write (create, update, merge patch): the
 /// writer takes every field it changed, and fields that disappeared are
 /// owned by no one, as the real server records an "Update" operation.
-pub(crate) fn record_update(managers: &mut Managers, manager: &str, old: &Value, new: &Value, scope: Scope) {
+pub(crate) fn record_update(
+    managers: &mut Managers,
+    manager: &str,
+    old: &Value,
+    new: &Value,
+    scope: Scope,
+) {
     let new_leaves = leaves(new);
-    let changed: Vec<FieldPath> =
-        new_leaves.iter().filter(|p| scope.covers(p) && get_path(old, p) != get_path(new, p)).cloned().collect();
-    let removed: Vec<FieldPath> =
-        leaves(old).into_iter().filter(|p| scope.covers(p) && !new_leaves.contains(p)).collect();
+    let changed: Vec<FieldPath> = new_leaves
+        .iter()
+        .filter(|p| scope.covers(p) && get_path(old, p) != get_path(new, p))
+        .cloned()
+        .collect();
+    let removed: Vec<FieldPath> = leaves(old)
+        .into_iter()
+        .filter(|p| scope.covers(p) && !new_leaves.contains(p))
+        .collect();
     for owned in managers.values_mut() {
         owned.retain(|q| !changed.iter().chain(&removed).any(|p| overlaps(p, q)));
     }
     if !changed.is_empty() {
-        managers.entry(manager.to_string()).or_default().extend(changed);
+        managers
+            .entry(manager.to_string())
+            .or_default()
+            .extend(changed);
     }
     managers.retain(|_, s| !s.is_empty());
 }
@@ -224,17 +254,57 @@ mod tests {
     fn apply_conflicts_force_and_removal() {
         let mut obj = json!({ "spec": {} });
         let mut m = Managers::new();
-        apply(&mut obj, &mut m, "a", &json!({ "spec": { "x": 1, "y": 2 } }), Scope::All, false).unwrap();
+        apply(
+            &mut obj,
+            &mut m,
+            "a",
+            &json!({ "spec": { "x": 1, "y": 2 } }),
+            Scope::All,
+            false,
+        )
+        .unwrap();
         // Same value: shared, no conflict.
-        apply(&mut obj, &mut m, "b", &json!({ "spec": { "x": 1 } }), Scope::All, false).unwrap();
+        apply(
+            &mut obj,
+            &mut m,
+            "b",
+            &json!({ "spec": { "x": 1 } }),
+            Scope::All,
+            false,
+        )
+        .unwrap();
         // Different value: conflict, unless forced.
-        let err = apply(&mut obj, &mut m, "b", &json!({ "spec": { "y": 3 } }), Scope::All, false).unwrap_err();
+        let err = apply(
+            &mut obj,
+            &mut m,
+            "b",
+            &json!({ "spec": { "y": 3 } }),
+            Scope::All,
+            false,
+        )
+        .unwrap_err();
         assert_eq!(err, vec![("a".to_string(), "spec.y".to_string())]);
         // b dropped x, but a still owns it; y is b's now.
-        apply(&mut obj, &mut m, "b", &json!({ "spec": { "y": 3 } }), Scope::All, true).unwrap();
+        apply(
+            &mut obj,
+            &mut m,
+            "b",
+            &json!({ "spec": { "y": 3 } }),
+            Scope::All,
+            true,
+        )
+        .unwrap();
         assert_eq!(obj, json!({ "spec": { "x": 1, "y": 3 } }));
         // a drops x: nobody owns it any more, so it goes.
-        apply(&mut obj, &mut m, "a", &json!({ "spec": {} }), Scope::All, false).unwrap();
+        apply(
+            &mut obj,
+            &mut m,
+            "a",
+            &json!({ "spec": {} }),
+            Scope::All,
+            false,
+        )
+        .unwrap();
         assert_eq!(obj, json!({ "spec": { "y": 3 } }));
     }
 }

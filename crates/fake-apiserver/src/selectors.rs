@@ -57,8 +57,15 @@ impl Selector {
             LabelReq::NotIn(k, vs) => !label(k).is_some_and(|x| vs.iter().any(|v| v == x)),
         });
         let field = |f: &str| {
-            let ptr = if f == "metadata.name" { "/metadata/name" } else { "/metadata/namespace" };
-            obj.pointer(ptr).and_then(Value::as_str).unwrap_or("").to_string()
+            let ptr = if f == "metadata.name" {
+                "/metadata/name"
+            } else {
+                "/metadata/namespace"
+            };
+            obj.pointer(ptr)
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string()
         };
         label_ok
             && self.fields.iter().all(|r| match r {
@@ -102,9 +109,21 @@ fn parse_label(part: &str) -> Result<LabelReq, ApiError> {
     match words.as_slice() {
         [k] => Ok(LabelReq::Exists((*k).into())),
         [k, op, set] if *op == "in" || *op == "notin" => {
-            let inner = set.trim().strip_prefix('(').and_then(|s| s.strip_suffix(')')).ok_or_else(bad)?;
-            let vs: Vec<String> = inner.split(',').map(|v| v.trim().to_string()).filter(|v| !v.is_empty()).collect();
-            Ok(if *op == "in" { LabelReq::In((*k).into(), vs) } else { LabelReq::NotIn((*k).into(), vs) })
+            let inner = set
+                .trim()
+                .strip_prefix('(')
+                .and_then(|s| s.strip_suffix(')'))
+                .ok_or_else(bad)?;
+            let vs: Vec<String> = inner
+                .split(',')
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+                .collect();
+            Ok(if *op == "in" {
+                LabelReq::In((*k).into(), vs)
+            } else {
+                LabelReq::NotIn((*k).into(), vs)
+            })
         }
         _ => Err(bad()),
     }
@@ -121,10 +140,18 @@ fn parse_field(part: &str) -> Result<FieldReq, ApiError> {
     let field = match key.trim() {
         "metadata.name" => "metadata.name",
         "metadata.namespace" => "metadata.namespace",
-        other => return Err(ApiError::bad_request(format!("field label not supported: {other}"))),
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "field label not supported: {other}"
+            )))
+        }
     };
     let value = value.trim().to_string();
-    Ok(if neg { FieldReq::NotEq(field, value) } else { FieldReq::Eq(field, value) })
+    Ok(if neg {
+        FieldReq::NotEq(field, value)
+    } else {
+        FieldReq::Eq(field, value)
+    })
 }
 
 #[cfg(test)]

@@ -119,7 +119,9 @@ pub(crate) fn present(obj: &Value, api_version: &str) -> Value {
 }
 
 fn rv_of(obj: &Value) -> Option<&str> {
-    obj.pointer("/metadata/resourceVersion").and_then(Value::as_str).filter(|s| !s.is_empty())
+    obj.pointer("/metadata/resourceVersion")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
 }
 
 /// The object without what the server maintains, to tell whether a write
@@ -160,7 +162,9 @@ impl Store {
     }
 
     pub(crate) fn managers(&self, rt: &ResourceType, ns: &str, name: &str) -> Option<Managers> {
-        self.table(rt).and_then(|t| t.get(&(ns.to_string(), name.to_string()))).map(|s| s.managers.clone())
+        self.table(rt)
+            .and_then(|t| t.get(&(ns.to_string(), name.to_string())))
+            .map(|s| s.managers.clone())
     }
 
     /// Lists `rt` in `ns` (all namespaces when `None`), `limit` at a time
@@ -189,7 +193,10 @@ impl Store {
         let mut items = Vec::new();
         let mut continue_out = None;
         for (key, s) in self.table(rt).into_iter().flatten() {
-            if after.as_ref().is_some_and(|a| key <= a) || ns.is_some_and(|n| n != key.0) || !selector.matches(&s.obj) {
+            if after.as_ref().is_some_and(|a| key <= a)
+                || ns.is_some_and(|n| n != key.0)
+                || !selector.matches(&s.obj)
+            {
                 continue;
             }
             if limit.is_some_and(|l| l > 0 && items.len() == l) {
@@ -201,16 +208,30 @@ impl Store {
         // The token names the last item served, not the first one held back.
         if continue_out.is_some() {
             let last = items.last().expect("a full page is not empty");
-            let ns = last.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
-            let name = last.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+            let ns = last
+                .pointer("/metadata/namespace")
+                .and_then(Value::as_str)
+                .unwrap_or("");
+            let name = last
+                .pointer("/metadata/name")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             continue_out = Some(format!("{rv}:{ns}/{name}"));
         }
-        Ok(ListPage { items, resource_version: rv, continue_token: continue_out })
+        Ok(ListPage {
+            items,
+            resource_version: rv,
+            continue_token: continue_out,
+        })
     }
 
     /// Every object of `rt`, for the test side.
     pub(crate) fn all_of(&self, rt: &ResourceType) -> Vec<Value> {
-        self.table(rt).into_iter().flatten().map(|(_, s)| s.obj.clone()).collect()
+        self.table(rt)
+            .into_iter()
+            .flatten()
+            .map(|(_, s)| s.obj.clone())
+            .collect()
     }
 
     /// POST: a new object named by its metadata (or `generateName`).
@@ -225,22 +246,35 @@ impl Store {
         if !obj.is_object() {
             return Err(ApiError::bad_request("the body is not an object"));
         }
-        let body_ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        let body_ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if rt.namespaced && !body_ns.is_empty() && body_ns != ns {
             return Err(ApiError::bad_request(
                 "the namespace of the provided object does not match the namespace sent on the request",
             ));
         }
-        let mut name = obj.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        let mut name = obj
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string();
         if name.is_empty() {
-            let prefix = obj.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or("");
+            let prefix = obj
+                .pointer("/metadata/generateName")
+                .and_then(Value::as_str)
+                .unwrap_or("");
             if prefix.is_empty() {
                 return Err(ApiError::invalid(format!(
                     "{} \"\" is invalid: metadata.name: Required value: name or generateName is required",
                     rt.kind
                 )));
             }
-            name = format!("{prefix}{}", &uuid::Uuid::new_v4().simple().to_string()[..5]);
+            name = format!(
+                "{prefix}{}",
+                &uuid::Uuid::new_v4().simple().to_string()[..5]
+            );
         }
         let key = (ns.to_string(), name.clone());
         if self.table(rt).is_some_and(|t| t.contains_key(&key)) {
@@ -250,7 +284,11 @@ impl Store {
             // Status is not settable on create through the main resource.
             obj.as_object_mut().expect("checked above").remove("status");
         }
-        let meta = obj.as_object_mut().expect("checked above").entry("metadata").or_insert_with(|| json!({}));
+        let meta = obj
+            .as_object_mut()
+            .expect("checked above")
+            .entry("metadata")
+            .or_insert_with(|| json!({}));
         if !meta.is_object() {
             return Err(ApiError::bad_request("metadata is not an object"));
         }
@@ -314,21 +352,34 @@ impl Store {
         force: bool,
         target: Target,
     ) -> Result<Value, ApiError> {
-        let body_name = config.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("");
+        let body_name = config
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         if body_name != name {
             return Err(ApiError::bad_request(format!(
                 "the name of the object ({body_name}) does not match the name on the URL ({name})"
             )));
         }
-        let existing = self.table(rt).and_then(|t| t.get(&(ns.to_string(), name.to_string()))).cloned();
+        let existing = self
+            .table(rt)
+            .and_then(|t| t.get(&(ns.to_string(), name.to_string())))
+            .cloned();
         let Some(old) = existing else {
             if target == Target::Status {
                 return Err(ApiError::not_found(&rt.group, &rt.plural, name));
             }
             let mut obj = json!({ "apiVersion": rt.preferred_api_version(), "kind": rt.kind, "metadata": { "name": name } });
             let mut managers = Managers::new();
-            patch::apply(&mut obj, &mut managers, manager, config, target.scope(rt), force)
-                .map_err(|c| ApiError::apply_conflict(&rt.group, &rt.plural, name, &c))?;
+            patch::apply(
+                &mut obj,
+                &mut managers,
+                manager,
+                config,
+                target.scope(rt),
+                force,
+            )
+            .map_err(|c| ApiError::apply_conflict(&rt.group, &rt.plural, name, &c))?;
             let created = self.create(rt, ns, obj, manager, target)?;
             // create() recorded an "Update"; the fields are the applier's.
             self.set_managers(rt, ns, name, managers);
@@ -337,8 +388,15 @@ impl Store {
         self.check_precondition(rt, name, &old.obj, config)?;
         let mut new = old.obj.clone();
         let mut managers = old.managers.clone();
-        patch::apply(&mut new, &mut managers, manager, config, target.scope(rt), force)
-            .map_err(|c| ApiError::apply_conflict(&rt.group, &rt.plural, name, &c))?;
+        patch::apply(
+            &mut new,
+            &mut managers,
+            manager,
+            config,
+            target.scope(rt),
+            force,
+        )
+        .map_err(|c| ApiError::apply_conflict(&rt.group, &rt.plural, name, &c))?;
         let key = (ns.to_string(), name.to_string());
         let new = finish_update(&old.obj, new);
         Ok(self.commit(rt, key, Some(old.obj), new, managers))
@@ -361,7 +419,11 @@ impl Store {
         }
         let gone = self.remove(rt, ns, name);
         if !orphan {
-            let uid = gone.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+            let uid = gone
+                .pointer("/metadata/uid")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_string();
             self.collect_garbage(&uid, registry);
         }
         Ok(gone)
@@ -375,16 +437,26 @@ impl Store {
                     .obj
                     .pointer("/metadata/ownerReferences")
                     .and_then(Value::as_array)
-                    .is_some_and(|refs| refs.iter().any(|r| r.get("uid").and_then(Value::as_str) == Some(owner_uid)));
+                    .is_some_and(|refs| {
+                        refs.iter()
+                            .any(|r| r.get("uid").and_then(Value::as_str) == Some(owner_uid))
+                    });
                 if owned {
                     dependents.push((rt.clone(), ns.clone(), name.clone()));
                 }
             }
         }
         for (rt, ns, name) in dependents {
-            if self.table(&rt).is_some_and(|t| t.contains_key(&(ns.clone(), name.clone()))) {
+            if self
+                .table(&rt)
+                .is_some_and(|t| t.contains_key(&(ns.clone(), name.clone())))
+            {
                 let gone = self.remove(&rt, &ns, &name);
-                let uid = gone.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+                let uid = gone
+                    .pointer("/metadata/uid")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_string();
                 self.collect_garbage(&uid, registry);
             }
         }
@@ -400,14 +472,25 @@ impl Store {
         self.rv += 1;
         let mut obj = s.obj;
         obj["metadata"]["resourceVersion"] = json!(self.rv.to_string());
-        self.record(Change { rv: self.rv, gr, kind: ChangeType::Deleted, old: None, new: obj.clone() });
+        self.record(Change {
+            rv: self.rv,
+            gr,
+            kind: ChangeType::Deleted,
+            old: None,
+            new: obj.clone(),
+        });
         obj
     }
 
     /// Drops every object of a type (its CRD was deleted), with DELETED
     /// events for open watches.
     pub(crate) fn drop_type(&mut self, rt: &ResourceType) {
-        let keys: Vec<ObjKey> = self.table(rt).into_iter().flatten().map(|(k, _)| k.clone()).collect();
+        let keys: Vec<ObjKey> = self
+            .table(rt)
+            .into_iter()
+            .flatten()
+            .map(|(k, _)| k.clone())
+            .collect();
         for (ns, name) in keys {
             self.remove(rt, &ns, &name);
         }
@@ -426,14 +509,26 @@ impl Store {
     }
 
     fn set_managers(&mut self, rt: &ResourceType, ns: &str, name: &str, managers: Managers) {
-        if let Some(s) = self.tables.get_mut(&gr_of(rt)).and_then(|t| t.get_mut(&(ns.to_string(), name.to_string()))) {
+        if let Some(s) = self
+            .tables
+            .get_mut(&gr_of(rt))
+            .and_then(|t| t.get_mut(&(ns.to_string(), name.to_string())))
+        {
             s.managers = managers;
         }
     }
 
-    fn check_precondition(&self, rt: &ResourceType, name: &str, current: &Value, body: &Value) -> Result<(), ApiError> {
+    fn check_precondition(
+        &self,
+        rt: &ResourceType,
+        name: &str,
+        current: &Value,
+        body: &Value,
+    ) -> Result<(), ApiError> {
         match rv_of(body) {
-            Some(want) if Some(want) != rv_of(current) => Err(ApiError::conflict(&rt.group, &rt.plural, name)),
+            Some(want) if Some(want) != rv_of(current) => {
+                Err(ApiError::conflict(&rt.group, &rt.plural, name))
+            }
             _ => Ok(()),
         }
     }
@@ -452,12 +547,25 @@ impl Store {
         let new = finish_update(&old.obj, new);
         let mut managers = old.managers;
         patch::record_update(&mut managers, manager, &old.obj, &new, target.scope(rt));
-        Ok(self.commit(rt, (ns.to_string(), name.to_string()), Some(old.obj), new, managers))
+        Ok(self.commit(
+            rt,
+            (ns.to_string(), name.to_string()),
+            Some(old.obj),
+            new,
+            managers,
+        ))
     }
 
     /// Stores `new`, unless it equals `old` (then nothing happens, as on
     /// the real server: no new resourceVersion, no event).
-    fn commit(&mut self, rt: &ResourceType, key: ObjKey, old: Option<Value>, mut new: Value, managers: Managers) -> Value {
+    fn commit(
+        &mut self,
+        rt: &ResourceType,
+        key: ObjKey,
+        old: Option<Value>,
+        mut new: Value,
+        managers: Managers,
+    ) -> Value {
         new["apiVersion"] = json!(rt.preferred_api_version());
         new["kind"] = json!(rt.kind);
         if let Some(old) = &old {
@@ -469,9 +577,25 @@ impl Store {
         self.rv += 1;
         new["metadata"]["resourceVersion"] = json!(self.rv.to_string());
         let gr = gr_of(rt);
-        self.tables.entry(gr.clone()).or_default().insert(key, Stored { obj: new.clone(), managers });
-        let kind = if old.is_some() { ChangeType::Modified } else { ChangeType::Added };
-        self.record(Change { rv: self.rv, gr, kind, old, new: new.clone() });
+        self.tables.entry(gr.clone()).or_default().insert(
+            key,
+            Stored {
+                obj: new.clone(),
+                managers,
+            },
+        );
+        let kind = if old.is_some() {
+            ChangeType::Modified
+        } else {
+            ChangeType::Added
+        };
+        self.record(Change {
+            rv: self.rv,
+            gr,
+            kind,
+            old,
+            new: new.clone(),
+        });
         new
     }
 
@@ -509,7 +633,9 @@ impl Store {
         };
         match start {
             WatchStart::After(rv) if rv < self.horizon => {
-                let status = ApiError::gone(format!("too old resource version: {rv} ({})", self.horizon)).to_status();
+                let status =
+                    ApiError::gone(format!("too old resource version: {rv} ({})", self.horizon))
+                        .to_status();
                 let _ = w.tx.send(WatchMsg::Error(status));
                 let _ = w.tx.send(WatchMsg::End);
                 return;
@@ -523,8 +649,11 @@ impl Store {
             }
             WatchStart::Current { initial_end } => {
                 for (key, s) in self.tables.get(&w.gr).into_iter().flatten() {
-                    if w.namespace.as_ref().is_none_or(|n| *n == key.0) && w.selector.matches(&s.obj) {
-                        let _ = w.tx.send(WatchMsg::Event("ADDED", present(&s.obj, &w.api_version)));
+                    if w.namespace.as_ref().is_none_or(|n| *n == key.0)
+                        && w.selector.matches(&s.obj)
+                    {
+                        let _ =
+                            w.tx.send(WatchMsg::Event("ADDED", present(&s.obj, &w.api_version)));
                     }
                 }
                 if initial_end {
@@ -568,7 +697,10 @@ impl Store {
 
 impl Watcher {
     fn sees(&self, obj: &Value) -> bool {
-        let ns = obj.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("");
+        let ns = obj
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or("");
         self.namespace.as_ref().is_none_or(|n| n == ns) && self.selector.matches(obj)
     }
 
@@ -596,7 +728,10 @@ impl Watcher {
         if initial_end {
             meta["annotations"] = json!({ "k8s.io/initial-events-end": "true" });
         }
-        WatchMsg::Event("BOOKMARK", json!({ "kind": self.kind, "apiVersion": self.api_version, "metadata": meta }))
+        WatchMsg::Event(
+            "BOOKMARK",
+            json!({ "kind": self.kind, "apiVersion": self.api_version, "metadata": meta }),
+        )
     }
 }
 
@@ -640,7 +775,13 @@ fn finish_update(old: &Value, mut new: Value) -> Value {
     if !new.get("metadata").is_some_and(Value::is_object) {
         new["metadata"] = json!({});
     }
-    for k in ["name", "namespace", "uid", "creationTimestamp", "generation"] {
+    for k in [
+        "name",
+        "namespace",
+        "uid",
+        "creationTimestamp",
+        "generation",
+    ] {
         match old["metadata"].get(k) {
             Some(v) => new["metadata"][k] = v.clone(),
             None => {
@@ -649,7 +790,10 @@ fn finish_update(old: &Value, mut new: Value) -> Value {
         }
     }
     if spec_part(old) != spec_part(&new) {
-        let g = old.pointer("/metadata/generation").and_then(Value::as_i64).unwrap_or(0);
+        let g = old
+            .pointer("/metadata/generation")
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         new["metadata"]["generation"] = json!(g + 1);
     }
     new
@@ -657,7 +801,9 @@ fn finish_update(old: &Value, mut new: Value) -> Value {
 
 /// RFC 3339 UTC, seconds precision, as metadata timestamps are written.
 pub(crate) fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;
@@ -669,5 +815,10 @@ pub(crate) fn now_rfc3339() -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
 }

@@ -31,7 +31,10 @@ pub(crate) fn body_stream(
     let deadline = Instant::now() + timeout;
     stream::unfold(Some(rx), move |rx| async move {
         let mut rx = rx?;
-        let msg = tokio::time::timeout_at(deadline, rx.recv()).await.ok().flatten()?;
+        let msg = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .ok()
+            .flatten()?;
         let line = match msg {
             WatchMsg::Event(ty, obj) => json!({ "type": ty, "object": obj }),
             WatchMsg::Error(status) => json!({ "type": "ERROR", "object": status }),

@@ -22,7 +22,9 @@ async fn client(fake: &FakeApiServer) -> (Client, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let path = fake.write_kubeconfig(dir.path());
     let kubeconfig = Kubeconfig::read_from(&path).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default()).await.unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
     assert_eq!(config.default_namespace, "default");
     (Client::try_from(config).unwrap(), dir)
 }
@@ -33,7 +35,11 @@ fn cm(name: &str, labels: Value) -> Value {
 
 fn route_api(client: &Client) -> Api<DynamicObject> {
     let gvk = GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute");
-    Api::namespaced_with(client.clone(), "default", &ApiResource::from_gvk_with_plural(&gvk, "httproutes"))
+    Api::namespaced_with(
+        client.clone(),
+        "default",
+        &ApiResource::from_gvk_with_plural(&gvk, "httproutes"),
+    )
 }
 
 fn route(name: &str) -> Value {
@@ -54,7 +60,10 @@ async fn converge(store: &reflector::Store<ConfigMap>, names: &[&str]) {
         if have == want {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "store has {have:?}, want {want:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "store has {have:?}, want {want:?}"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
@@ -67,20 +76,32 @@ async fn discovery_sees_builtin_groups_and_one_registered_later() {
     assert_eq!(info.minor, "33");
 
     let d = Discovery::new(client.clone()).run().await.unwrap();
-    for g in ["", "apps", "networking.k8s.io", "coordination.k8s.io", "discovery.k8s.io"] {
+    for g in [
+        "",
+        "apps",
+        "networking.k8s.io",
+        "coordination.k8s.io",
+        "discovery.k8s.io",
+    ] {
         assert!(d.has_group(g), "{g}");
     }
     assert!(!d.has_group("gateway.networking.k8s.io"));
     let gvk = GroupVersionKind::gvk("networking.k8s.io", "v1", "Ingress");
     let (ar, caps) = d.resolve_gvk(&gvk).unwrap();
     assert_eq!(ar.plural, "ingresses");
-    assert!(caps.subresources.iter().any(|(s, _)| s.plural == "ingresses/status" || s.plural == "status"));
+    assert!(caps
+        .subresources
+        .iter()
+        .any(|(s, _)| s.plural == "ingresses/status" || s.plural == "status"));
 
     fake.register_gateway_api();
     fake.register_istio();
     for d in [
         Discovery::new(client.clone()).run().await.unwrap(),
-        Discovery::new(client.clone()).run_aggregated().await.unwrap(),
+        Discovery::new(client.clone())
+            .run_aggregated()
+            .await
+            .unwrap(),
     ] {
         let g = d.get("gateway.networking.k8s.io").unwrap();
         assert_eq!(g.preferred_version_or_latest(), "v1");
@@ -89,9 +110,20 @@ async fn discovery_sees_builtin_groups_and_one_registered_later() {
         assert_eq!(ar.plural, "tlsroutes");
         assert_eq!(caps.scope, kube::discovery::Scope::Namespaced);
         let gvk = GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "GatewayClass");
-        assert_eq!(d.resolve_gvk(&gvk).unwrap().1.scope, kube::discovery::Scope::Cluster);
-        assert!(d.resolve_gvk(&GroupVersionKind::gvk("networking.istio.io", "v1alpha3", "VirtualService")).is_some());
-        assert!(d.resolve_gvk(&GroupVersionKind::gvk("", "v1", "Service")).is_some());
+        assert_eq!(
+            d.resolve_gvk(&gvk).unwrap().1.scope,
+            kube::discovery::Scope::Cluster
+        );
+        assert!(d
+            .resolve_gvk(&GroupVersionKind::gvk(
+                "networking.istio.io",
+                "v1alpha3",
+                "VirtualService"
+            ))
+            .is_some());
+        assert!(d
+            .resolve_gvk(&GroupVersionKind::gvk("", "v1", "Service"))
+            .is_some());
     }
 
     fake.unregister_group("networking.istio.io");
@@ -115,27 +147,49 @@ async fn reflector_gets_initial_list_then_changes() {
     reader.wait_until_ready().await.unwrap();
     converge(&reader, &["a"]).await;
 
-    api.create(&PostParams::default(), &serde_json::from_value(cm("b", json!({ "app": "api" }))).unwrap()).await.unwrap();
+    api.create(
+        &PostParams::default(),
+        &serde_json::from_value(cm("b", json!({ "app": "api" }))).unwrap(),
+    )
+    .await
+    .unwrap();
     converge(&reader, &["a", "b"]).await;
     let patched = api
-        .patch("a", &PatchParams::default(), &Patch::Merge(json!({ "data": { "k": "changed" } })))
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "data": { "k": "changed" } })),
+        )
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + WAIT;
-    while reader.state().iter().find(|o| o.name_any() == "a").unwrap().resource_version() != patched.resource_version() {
+    while reader
+        .state()
+        .iter()
+        .find(|o| o.name_any() == "a")
+        .unwrap()
+        .resource_version()
+        != patched.resource_version()
+    {
         assert!(tokio::time::Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     // Leaving the selector is a DELETED for this watch.
-    api.patch("b", &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "labels": { "app": "db" } } })))
-        .await
-        .unwrap();
+    api.patch(
+        "b",
+        &PatchParams::default(),
+        &Patch::Merge(json!({ "metadata": { "labels": { "app": "db" } } })),
+    )
+    .await
+    .unwrap();
     converge(&reader, &["a"]).await;
     api.delete("a", &DeleteParams::default()).await.unwrap();
     converge(&reader, &[]).await;
 
     let reqs = fake.requests();
-    assert!(reqs.iter().any(|r| r.path.contains("watch=true") && r.path.contains("allowWatchBookmarks=true")));
+    assert!(reqs
+        .iter()
+        .any(|r| r.path.contains("watch=true") && r.path.contains("allowWatchBookmarks=true")));
     task.abort();
     fake.assert_clean();
 }
@@ -147,15 +201,24 @@ async fn streaming_list_watcher_and_bookmarks() {
     let (client, _dir) = client(&fake).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api.clone(), watcher::Config::default().streaming_lists()));
+    let stream = reflector(
+        writer,
+        watcher(api.clone(), watcher::Config::default().streaming_lists()),
+    );
     let task = tokio::spawn(stream.for_each(|_| async {}));
     reader.wait_until_ready().await.unwrap();
     converge(&reader, &["a"]).await;
     fake.send_bookmarks();
     fake.apply(cm("b", json!({})));
     converge(&reader, &["a", "b"]).await;
-    assert!(fake.requests().iter().any(|r| r.path.contains("sendInitialEvents=true")));
-    assert!(!fake.requests().iter().any(|r| r.path.contains("limit=")), "no list with streaming lists");
+    assert!(fake
+        .requests()
+        .iter()
+        .any(|r| r.path.contains("sendInitialEvents=true")));
+    assert!(
+        !fake.requests().iter().any(|r| r.path.contains("limit=")),
+        "no list with streaming lists"
+    );
     task.abort();
     fake.assert_clean();
 }
@@ -167,19 +230,33 @@ async fn compaction_makes_the_watcher_relist() {
     let (client, _dir) = client(&fake).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
     let (reader, writer) = reflector::store();
-    let stream = reflector(writer, watcher(api.clone(), watcher::Config::default()).default_backoff());
+    let stream = reflector(
+        writer,
+        watcher(api.clone(), watcher::Config::default()).default_backoff(),
+    );
     let task = tokio::spawn(stream.for_each(|_| async {}));
     reader.wait_until_ready().await.unwrap();
     converge(&reader, &["a"]).await;
-    let lists_before = fake.requests().iter().filter(|r| r.method == "GET" && !r.path.contains("watch=")).count();
+    let lists_before = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && !r.path.contains("watch="))
+        .count();
 
     fake.compact_and_close_watches();
     // Changes made while the watcher is away must still reach the store.
     fake.delete("v1", "ConfigMap", "default", "a");
     fake.apply(cm("c", json!({})));
     converge(&reader, &["c"]).await;
-    let lists_after = fake.requests().iter().filter(|r| r.method == "GET" && !r.path.contains("watch=")).count();
-    assert!(lists_after > lists_before, "the watcher listed again after 410");
+    let lists_after = fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && !r.path.contains("watch="))
+        .count();
+    assert!(
+        lists_after > lists_before,
+        "the watcher listed again after 410"
+    );
     task.abort();
     fake.assert_clean();
 }
@@ -190,7 +267,13 @@ async fn status_patches_bump_resource_version_not_generation() {
     fake.register_gateway_api();
     let (client, _dir) = client(&fake).await;
     let api = route_api(&client);
-    let created: DynamicObject = api.create(&PostParams::default(), &serde_json::from_value(route("r")).unwrap()).await.unwrap();
+    let created: DynamicObject = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(route("r")).unwrap(),
+        )
+        .await
+        .unwrap();
     assert_eq!(created.metadata.generation, Some(1));
     assert!(created.metadata.uid.is_some() && created.metadata.creation_timestamp.is_some());
 
@@ -199,39 +282,86 @@ async fn status_patches_bump_resource_version_not_generation() {
         "metadata": { "name": "r" },
         "status": { "parents": [{ "controllerName": "vestibule.dev/gateway", "parentRef": { "name": "gw" }, "conditions": [] }] },
     });
-    let applied = api.patch_status("r", &PatchParams::apply("vestibule").force(), &Patch::Apply(&status)).await.unwrap();
+    let applied = api
+        .patch_status(
+            "r",
+            &PatchParams::apply("vestibule").force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .unwrap();
     assert_eq!(applied.metadata.generation, Some(1));
-    assert_ne!(applied.metadata.resource_version, created.metadata.resource_version);
-    assert_eq!(applied.data["status"]["parents"][0]["controllerName"], "vestibule.dev/gateway");
+    assert_ne!(
+        applied.metadata.resource_version,
+        created.metadata.resource_version
+    );
+    assert_eq!(
+        applied.data["status"]["parents"][0]["controllerName"],
+        "vestibule.dev/gateway"
+    );
     assert_eq!(applied.data["spec"], created.data["spec"]);
 
     // The same apply again changes nothing: no new resourceVersion.
-    let again = api.patch_status("r", &PatchParams::apply("vestibule").force(), &Patch::Apply(&status)).await.unwrap();
-    assert_eq!(again.metadata.resource_version, applied.metadata.resource_version);
+    let again = api
+        .patch_status(
+            "r",
+            &PatchParams::apply("vestibule").force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        again.metadata.resource_version,
+        applied.metadata.resource_version
+    );
 
     let merged = api
-        .patch_status("r", &PatchParams::default(), &Patch::Merge(json!({ "status": { "parents": [] }, "spec": { "hostnames": ["x"] } })))
+        .patch_status(
+            "r",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "status": { "parents": [] }, "spec": { "hostnames": ["x"] } })),
+        )
         .await
         .unwrap();
     assert_eq!(merged.metadata.generation, Some(1));
     assert_eq!(merged.data["status"]["parents"], json!([]));
-    assert!(merged.data["spec"].get("hostnames").is_none(), "a /status write changes only status");
+    assert!(
+        merged.data["spec"].get("hostnames").is_none(),
+        "a /status write changes only status"
+    );
 
     let spec = api
-        .patch("r", &PatchParams::default(), &Patch::Merge(json!({ "spec": { "hostnames": ["x"] }, "status": { "parents": [1] } })))
+        .patch(
+            "r",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "hostnames": ["x"] }, "status": { "parents": [1] } })),
+        )
         .await
         .unwrap();
     assert_eq!(spec.metadata.generation, Some(2));
-    assert_eq!(spec.data["status"]["parents"], json!([]), "a main write ignores status");
+    assert_eq!(
+        spec.data["status"]["parents"],
+        json!([]),
+        "a main write ignores status"
+    );
 
     let m = fake.managers("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r");
     // The merge patches named no manager and kube sends no User-Agent.
     assert!(m[""].contains(&"status.parents".to_string()), "{m:?}");
-    assert!(!m.contains_key("vestibule"), "the merge patch took status.parents from vestibule: {m:?}");
+    assert!(
+        !m.contains_key("vestibule"),
+        "the merge patch took status.parents from vestibule: {m:?}"
+    );
     let reqs = fake.requests();
-    let applies: Vec<_> = reqs.iter().filter(|r| r.content_type == "application/apply-patch+yaml").collect();
+    let applies: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.content_type == "application/apply-patch+yaml")
+        .collect();
     assert_eq!(applies.len(), 2);
-    assert!(applies[0].path.contains("/httproutes/r/status?") && applies[0].path.contains("fieldManager=vestibule"));
+    assert!(
+        applies[0].path.contains("/httproutes/r/status?")
+            && applies[0].path.contains("fieldManager=vestibule")
+    );
     fake.assert_clean();
 }
 
@@ -242,28 +372,48 @@ async fn server_side_apply_conflicts_and_ownership() {
     let (client, _dir) = client(&fake).await;
     let api = route_api(&client);
     let mine = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": { "name": "r" }, "spec": { "hostnames": ["a"], "parentRefs": [{ "name": "gw" }] } });
-    api.patch("r", &PatchParams::apply("alice"), &Patch::Apply(&mine)).await.unwrap();
+    api.patch("r", &PatchParams::apply("alice"), &Patch::Apply(&mine))
+        .await
+        .unwrap();
     let theirs = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": { "name": "r" }, "spec": { "hostnames": ["b"] } });
-    let err = api.patch("r", &PatchParams::apply("bob"), &Patch::Apply(&theirs)).await.unwrap_err();
+    let err = api
+        .patch("r", &PatchParams::apply("bob"), &Patch::Apply(&theirs))
+        .await
+        .unwrap_err();
     match err {
         kube::Error::Api(s) => {
             assert_eq!(s.code, 409);
-            assert!(s.message.contains("alice") && s.message.contains("spec.hostnames"), "{}", s.message);
+            assert!(
+                s.message.contains("alice") && s.message.contains("spec.hostnames"),
+                "{}",
+                s.message
+            );
         }
         e => panic!("{e}"),
     }
-    let forced = api.patch("r", &PatchParams::apply("bob").force(), &Patch::Apply(&theirs)).await.unwrap();
+    let forced = api
+        .patch(
+            "r",
+            &PatchParams::apply("bob").force(),
+            &Patch::Apply(&theirs),
+        )
+        .await
+        .unwrap();
     assert_eq!(forced.data["spec"]["hostnames"], json!(["b"]));
     // alice drops parentRefs from her config: nobody else owns them, so they go.
     let less = json!({ "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute", "metadata": { "name": "r" }, "spec": {} });
-    let after = api.patch("r", &PatchParams::apply("alice"), &Patch::Apply(&less)).await.unwrap();
+    let after = api
+        .patch("r", &PatchParams::apply("alice"), &Patch::Apply(&less))
+        .await
+        .unwrap();
     assert!(after.data["spec"].get("parentRefs").is_none());
     assert_eq!(after.data["spec"]["hostnames"], json!(["b"]));
     // An apply without a field manager is refused, as by the real server.
-    let req = http::Request::patch("/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/r")
-        .header("content-type", "application/apply-patch+yaml")
-        .body(b"metadata: {name: r}".to_vec())
-        .unwrap();
+    let req =
+        http::Request::patch("/apis/gateway.networking.k8s.io/v1/namespaces/default/httproutes/r")
+            .header("content-type", "application/apply-patch+yaml")
+            .body(b"metadata: {name: r}".to_vec())
+            .unwrap();
     let err = client.request::<DynamicObject>(req).await.unwrap_err();
     assert!(matches!(err, kube::Error::Api(s) if s.code == 422));
     fake.assert_clean();
@@ -274,18 +424,40 @@ async fn replace_with_stale_resource_version_conflicts() {
     let fake = FakeApiServer::start().await;
     let (client, _dir) = client(&fake).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
-    let first = api.create(&PostParams::default(), &serde_json::from_value(cm("a", json!({}))).unwrap()).await.unwrap();
+    let first = api
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(cm("a", json!({}))).unwrap(),
+        )
+        .await
+        .unwrap();
     let mut second = first.clone();
     second.data = Some([("k".to_string(), "2".to_string())].into());
-    let replaced = api.replace("a", &PostParams::default(), &second).await.unwrap();
+    let replaced = api
+        .replace("a", &PostParams::default(), &second)
+        .await
+        .unwrap();
     assert_ne!(replaced.resource_version(), first.resource_version());
-    let err = api.replace("a", &PostParams::default(), &first).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "Conflict"), "{err}");
     let err = api
-        .patch("a", &PatchParams::default(), &Patch::Merge(json!({ "metadata": { "resourceVersion": first.resource_version() } })))
+        .replace("a", &PostParams::default(), &first)
         .await
         .unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409), "{err}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "Conflict"),
+        "{err}"
+    );
+    let err = api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "metadata": { "resourceVersion": first.resource_version() } })),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409),
+        "{err}"
+    );
     fake.assert_clean();
 }
 
@@ -300,17 +472,38 @@ async fn lease_create_twice_conflicts_and_replace_follows_versions() {
     }))
     .unwrap();
     let held = api.create(&PostParams::default(), &lease).await.unwrap();
-    let err = api.create(&PostParams::default(), &lease).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"), "{err}");
+    let err = api
+        .create(&PostParams::default(), &lease)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409 && s.reason == "AlreadyExists"),
+        "{err}"
+    );
 
     let mut taken = api.get("vestibule-leader").await.unwrap();
     taken.spec.as_mut().unwrap().holder_identity = Some("pod-b".into());
-    api.replace("vestibule-leader", &PostParams::default(), &taken).await.unwrap();
+    api.replace("vestibule-leader", &PostParams::default(), &taken)
+        .await
+        .unwrap();
     let mut late = held.clone();
     late.spec.as_mut().unwrap().holder_identity = Some("pod-c".into());
-    let err = api.replace("vestibule-leader", &PostParams::default(), &late).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 409), "{err}");
-    let now = fake.get("coordination.k8s.io/v1", "Lease", "default", "vestibule-leader").unwrap();
+    let err = api
+        .replace("vestibule-leader", &PostParams::default(), &late)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 409),
+        "{err}"
+    );
+    let now = fake
+        .get(
+            "coordination.k8s.io/v1",
+            "Lease",
+            "default",
+            "vestibule-leader",
+        )
+        .unwrap();
     assert_eq!(now["spec"]["holderIdentity"], "pod-b");
     fake.assert_clean();
 }
@@ -325,7 +518,10 @@ async fn deleting_an_owner_collects_its_dependents() {
         "spec": { "selector": { "matchLabels": { "app": "web" } }, "template": { "metadata": { "labels": { "app": "web" } } } },
     }))
     .unwrap();
-    let owner = deployments.create(&PostParams::default(), &owner).await.unwrap();
+    let owner = deployments
+        .create(&PostParams::default(), &owner)
+        .await
+        .unwrap();
     let owned = |name: &str, uid: &str| {
         json!({
             "apiVersion": "v1", "kind": "ConfigMap",
@@ -333,10 +529,20 @@ async fn deleting_an_owner_collects_its_dependents() {
         })
     };
     let child = fake.apply(owned("child", &owner.uid().unwrap()));
-    fake.apply(owned("grandchild", child["metadata"]["uid"].as_str().unwrap()));
+    fake.apply(owned(
+        "grandchild",
+        child["metadata"]["uid"].as_str().unwrap(),
+    ));
     fake.apply(cm("unrelated", json!({})));
-    deployments.delete("web", &DeleteParams::default()).await.unwrap();
-    let names: Vec<String> = fake.list("ConfigMap").iter().map(|o| o["metadata"]["name"].as_str().unwrap().to_string()).collect();
+    deployments
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    let names: Vec<String> = fake
+        .list("ConfigMap")
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(names, ["unrelated"]);
     fake.assert_clean();
 }
@@ -353,12 +559,24 @@ async fn list_pages_and_selects() {
     let page = api.list(&ListParams::default().limit(2)).await.unwrap();
     assert_eq!(page.items.len(), 2);
     let token = page.metadata.continue_.clone().unwrap();
-    let rest = api.list(&ListParams::default().limit(10).continue_token(&token)).await.unwrap();
+    let rest = api
+        .list(&ListParams::default().limit(10).continue_token(&token))
+        .await
+        .unwrap();
     assert_eq!(rest.items.len(), 3);
     assert!(rest.metadata.continue_.is_none());
-    let sel = api.list(&ListParams::default().labels("n!=0,n notin (1, 2)")).await.unwrap();
-    assert_eq!(sel.items.iter().map(|o| o.name_any()).collect::<Vec<_>>(), ["cm3", "cm4"]);
-    let by_name = Api::<ConfigMap>::all(client.clone()).list(&ListParams::default().fields("metadata.name=elsewhere")).await.unwrap();
+    let sel = api
+        .list(&ListParams::default().labels("n!=0,n notin (1, 2)"))
+        .await
+        .unwrap();
+    assert_eq!(
+        sel.items.iter().map(|o| o.name_any()).collect::<Vec<_>>(),
+        ["cm3", "cm4"]
+    );
+    let by_name = Api::<ConfigMap>::all(client.clone())
+        .list(&ListParams::default().fields("metadata.name=elsewhere"))
+        .await
+        .unwrap();
     assert_eq!(by_name.items.len(), 1);
     fake.assert_clean();
 }
@@ -369,25 +587,52 @@ async fn unknown_requests_are_recorded_and_fail_assert_clean() {
     let (client, _dir) = client(&fake).await;
     let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
     fake.apply(cm("a", json!({})));
-    let err = api.patch("a", &PatchParams::default(), &Patch::Strategic(json!({ "data": {} }))).await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 415), "{err}");
-    let err = client
-        .request::<Value>(http::Request::get("/healthz/nonsense").body(vec![]).unwrap())
+    let err = api
+        .patch(
+            "a",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({ "data": {} })),
+        )
         .await
         .unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 404), "{err}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 415),
+        "{err}"
+    );
+    let err = client
+        .request::<Value>(
+            http::Request::get("/healthz/nonsense")
+                .body(vec![])
+                .unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 404),
+        "{err}"
+    );
     // A group that is not installed is a plain 404, not an unknown request.
     let gvk = GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "HTTPRoute");
-    let routes: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::from_gvk_with_plural(&gvk, "httproutes"));
+    let routes: Api<DynamicObject> = Api::all_with(
+        client.clone(),
+        &ApiResource::from_gvk_with_plural(&gvk, "httproutes"),
+    );
     assert!(routes.list(&ListParams::default()).await.is_err());
 
     let unknown = fake.unknown_requests();
     assert_eq!(unknown.len(), 2, "{unknown:#?}");
-    assert_eq!(unknown[0].content_type, "application/strategic-merge-patch+json");
+    assert_eq!(
+        unknown[0].content_type,
+        "application/strategic-merge-patch+json"
+    );
     assert_eq!(unknown[1].path, "/healthz/nonsense");
-    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fake.assert_clean())).unwrap_err();
+    let panic =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| fake.assert_clean())).unwrap_err();
     let msg = panic.downcast_ref::<String>().unwrap();
-    assert!(msg.contains("/healthz/nonsense") && msg.contains("strategic"), "{msg}");
+    assert!(
+        msg.contains("/healthz/nonsense") && msg.contains("strategic"),
+        "{msg}"
+    );
 }
 
 #[tokio::test]
@@ -415,7 +660,10 @@ async fn outages_fail_the_client_and_recovery_works() {
     let no_retry: Api<ConfigMap> = Api::default_namespaced(Client::try_from(config).unwrap());
     fake.set_outage(Outage::Unavailable);
     let err = no_retry.get("a").await.unwrap_err();
-    assert!(matches!(err, kube::Error::Api(ref s) if s.code == 503), "{err}");
+    assert!(
+        matches!(err, kube::Error::Api(ref s) if s.code == 503),
+        "{err}"
+    );
     fake.clear_outage();
     no_retry.get("a").await.unwrap();
 
@@ -425,7 +673,11 @@ async fn outages_fail_the_client_and_recovery_works() {
     api.get("a").await.unwrap();
 
     fake.set_outage(Outage::Hang);
-    assert!(tokio::time::timeout(Duration::from_millis(200), api.get("a")).await.is_err());
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), api.get("a"))
+            .await
+            .is_err()
+    );
     let pending = tokio::spawn({
         let api = api.clone();
         async move { api.get("a").await }
@@ -458,9 +710,14 @@ async fn wait_for_and_patch_status_as_a_second_writer() {
     fake.register_gateway_api();
     fake.apply(route("r"));
     let waiter = async {
-        fake.wait_for("gateway.networking.k8s.io/v1", "HTTPRoute", "default", "r", WAIT, |o| {
-            o.is_some_and(|o| o.pointer("/status/parents/0/controllerName").is_some())
-        })
+        fake.wait_for(
+            "gateway.networking.k8s.io/v1",
+            "HTTPRoute",
+            "default",
+            "r",
+            WAIT,
+            |o| o.is_some_and(|o| o.pointer("/status/parents/0/controllerName").is_some()),
+        )
         .await
     };
     let writer = async {
@@ -472,5 +729,61 @@ async fn wait_for_and_patch_status_as_a_second_writer() {
     // Gateway is both a Gateway API and an Istio kind: qualify it.
     fake.register_istio();
     assert!(fake.list("Gateway.networking.istio.io").is_empty());
+    fake.assert_clean();
+}
+
+#[tokio::test]
+async fn watch_events_bookmarks_gone_and_timeout() {
+    use kube::api::{WatchEvent, WatchParams};
+    let fake = FakeApiServer::start_with(fake_apiserver::Options {
+        bookmark_interval: None,
+    })
+    .await;
+    let (client, _dir) = client(&fake).await;
+    let api: Api<ConfigMap> = Api::default_namespaced(client.clone());
+    let start = fake.apply(cm("a", json!({})))["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fake.apply(cm("b", json!({})));
+
+    // From a resourceVersion: only what came after it, then live events.
+    let mut events = api
+        .watch(&WatchParams::default().timeout(1), &start)
+        .await
+        .unwrap()
+        .boxed();
+    let name = |e: WatchEvent<ConfigMap>| match e {
+        WatchEvent::Added(o) => format!("ADDED {}", o.name_any()),
+        WatchEvent::Modified(o) => format!("MODIFIED {}", o.name_any()),
+        WatchEvent::Deleted(o) => format!("DELETED {}", o.name_any()),
+        WatchEvent::Bookmark(b) => format!("BOOKMARK {}", b.metadata.resource_version),
+        WatchEvent::Error(s) => format!("ERROR {}", s.code),
+    };
+    assert_eq!(name(events.next().await.unwrap().unwrap()), "ADDED b");
+    fake.apply(cm("b", json!({ "x": "y" })));
+    assert_eq!(name(events.next().await.unwrap().unwrap()), "MODIFIED b");
+    fake.send_bookmarks();
+    let rv = fake.resource_version();
+    assert_eq!(
+        name(events.next().await.unwrap().unwrap()),
+        format!("BOOKMARK {rv}")
+    );
+    fake.delete("v1", "ConfigMap", "default", "a");
+    assert_eq!(name(events.next().await.unwrap().unwrap()), "DELETED a");
+    // timeoutSeconds=1 ends the stream.
+    let t = tokio::time::Instant::now();
+    assert!(events.next().await.is_none());
+    assert!(t.elapsed() < Duration::from_secs(2));
+
+    // After compaction, the old version is gone: an ERROR event with 410.
+    fake.compact();
+    let mut events = api
+        .watch(&WatchParams::default(), &start)
+        .await
+        .unwrap()
+        .boxed();
+    assert_eq!(name(events.next().await.unwrap().unwrap()), "ERROR 410");
+    assert!(events.next().await.is_none());
     fake.assert_clean();
 }
