@@ -431,6 +431,15 @@ fn list_or_watch(shared: &Shared, p: &ResPath<'_>, q: &Query) -> Result<Reply, F
         ),
         None => None,
     };
+    // Lists are always served at the newest version, which is what `NotOlderThan`
+    // and no match at all allow; an exact older snapshot is not kept.
+    if q.get("resourceVersionMatch").map(String::as_str) == Some("Exact")
+        && rv.is_some_and(|rv| rv != shared.lock().store.resource_version().to_string())
+    {
+        return Err(unknown(ApiError::bad_request(
+            "fake-apiserver does not keep snapshots for resourceVersionMatch=Exact",
+        )));
+    }
     let page = shared.lock().store.list(
         &p.rt,
         p.ns,

@@ -10,8 +10,8 @@
 //! It is small and honest rather than complete: a request it does not
 //! understand is answered 400/404/405/415 with a Kubernetes `Status` body
 //! *and* recorded, so [`FakeApiServer::assert_clean`] turns it into a test
-//! failure instead of a silent 200. See the crate README section in
-//! [`FakeApiServer`] for what it implements and what it refuses.
+//! failure instead of a silent 200. [`FakeApiServer`]'s documentation
+//! lists what it implements, what it refuses and what it does not model.
 //!
 //! ```no_run
 //! # async fn demo() {
