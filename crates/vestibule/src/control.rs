@@ -147,5 +147,7 @@ fn publish(state: &ControlState, candidate: Candidate) {
         tracing::warn!("{problem}");
     }
     state.apply(applied);
+    // Kubernetes mode: ready once the first complete set serves.
+    state.mark_ready();
     tracing::info!(generation, "configuration applied");
 }

@@ -195,6 +195,12 @@ async fn discover(client: Client, shared: Arc<Shared>, every: Duration) {
         match discovery::served(&client).await {
             Ok(served) => {
                 backoff = Duration::from_millis(500);
+                // The API server answers again. A watch that resumed sends
+                // nothing until something changes; one still failing says
+                // so again on its next error.
+                for kind in 0..KINDS.len() {
+                    shared.health.recovered(kind);
+                }
                 for (kind, resource) in served.into_iter().enumerate() {
                     reconcile(&client, &shared, kind, resource, &mut running[kind]);
                 }

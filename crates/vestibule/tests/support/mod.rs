@@ -183,11 +183,29 @@ impl Gateway {
     /// Starts `vestibule serve` on `config`, every listener port mapped to a
     /// free local port, and waits until it is ready.
     pub async fn start(config: &Path, ports: &[u16], extra: &[&str]) -> Gateway {
+        let source = ["--config".to_owned(), config.display().to_string()];
+        Gateway::spawn(&source, ports, extra).await
+    }
+
+    /// Starts `vestibule serve --kubernetes` against the API server of
+    /// `kubeconfig`; it is ready once the first set is served (see
+    /// [`Gateway::wait_ready`]).
+    pub async fn start_kubernetes(kubeconfig: &Path, ports: &[u16], extra: &[&str]) -> Gateway {
+        let source = [
+            "--kubernetes".to_owned(),
+            "--kubeconfig".to_owned(),
+            kubeconfig.display().to_string(),
+            "--discovery-interval".to_owned(),
+            "500ms".to_owned(),
+        ];
+        Gateway::spawn(&source, ports, extra).await
+    }
+
+    async fn spawn(source: &[String], ports: &[u16], extra: &[&str]) -> Gateway {
         let mut command = Command::new(env!("CARGO_BIN_EXE_vestibule"));
         command
             .arg("serve")
-            .arg("--config")
-            .arg(config)
+            .args(source)
             .args(["--admin", "127.0.0.1:0", "--bind-address", "127.0.0.1"])
             .args(extra)
             .env("RUST_LOG", "info")
@@ -254,6 +272,17 @@ impl Gateway {
     pub async fn admin_get(&self, path: &str) -> (StatusCode, String) {
         let (status, _, body) = get(self.admin, "localhost", path).await;
         (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Waits until `/ready` answers 200.
+    pub async fn wait_ready(&self) {
+        for _ in 0..400 {
+            if self.admin_get("/ready").await.0 == StatusCode::OK {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("never ready; log:\n{}", self.log());
     }
 
     pub async fn generation(&self) -> u64 {
