@@ -123,6 +123,11 @@ impl Objects {
         };
     }
 
+    /// What changed since the last [`take_change`](Self::take_change).
+    pub(crate) fn pending(&self) -> Option<Effect> {
+        self.changed
+    }
+
     /// What changed since the last call, and forgets it.
     pub(crate) fn take_change(&mut self) -> Option<Effect> {
         self.changed.take()

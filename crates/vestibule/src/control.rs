@@ -66,9 +66,7 @@ pub async fn run(state: Arc<ControlState>, mut source: Source, scope: Scope) {
                 .await
             }
             (Input::Kubernetes(change), Source::Kubernetes(kube)) => {
-                let kube = Arc::clone(kube);
-                tokio::task::spawn_blocking(move || apply_change(&state, &kube, &scope, change))
-                    .await
+                apply_change(state, Arc::clone(kube), scope, change).await
             }
             _ => Ok(()),
         };
@@ -98,32 +96,47 @@ pub fn reload_files(state: &ControlState, paths: &[PathBuf], scope: &Scope, max_
 
 /// Serves a change of the API server's objects. Objects that were refused
 /// are left out (and reported); the rest serve.
-fn apply_change(
-    state: &ControlState,
-    kube: &vestibule_kube::Source,
-    scope: &Scope,
+async fn apply_change(
+    state: Arc<ControlState>,
+    kube: Arc<vestibule_kube::Source>,
+    scope: Scope,
     change: Change,
-) {
+) -> Result<(), tokio::task::JoinError> {
     let Change { effect, loaded } = change;
-    let current = state.applied.load_full();
-    if let (ChangeEffect::Endpoints, Some(current)) = (effect, &current) {
-        let endpoints = vestibule_translate::endpoints(&loaded.inputs, &current.translation);
-        state.apply_endpoints(endpoints);
-        return;
+    if effect == ChangeEffect::Endpoints && state.applied.load().is_some() {
+        return tokio::task::spawn_blocking(move || {
+            if let Some(current) = state.applied.load_full() {
+                let endpoints =
+                    vestibule_translate::endpoints(&loaded.inputs, &current.translation);
+                state.apply_endpoints(endpoints);
+            }
+        })
+        .await;
     }
     let mut warnings: Vec<Diagnostic> = loaded.errors;
     warnings.extend(loaded.warnings);
-    let translation = scope.translate(loaded.inputs);
+    let inputs = loaded.inputs;
+    let translation = tokio::task::spawn_blocking(move || scope.translate(inputs)).await?;
     let references = &translation.references;
-    kube.set_references(references.secrets.clone(), references.config_maps.clone());
-    publish(
-        state,
-        Candidate {
-            translation,
-            warnings,
-            files: Vec::new(),
-        },
-    );
+    let pending = kube
+        .fetch(references.secrets.clone(), references.config_maps.clone())
+        .await;
+    if pending {
+        // A Secret it names arrived meanwhile: the next change (already
+        // waiting) translates with it.
+        return Ok(());
+    }
+    tokio::task::spawn_blocking(move || {
+        publish(
+            &state,
+            Candidate {
+                translation,
+                warnings,
+                files: Vec::new(),
+            },
+        );
+    })
+    .await
 }
 
 /// Swaps `candidate` in, unless it changes nothing.

@@ -71,6 +71,7 @@ pub fn render(state: &Arc<ControlState>) -> String {
         metrics.config_errors.clone(),
     );
     register_connections(&mut registry, state);
+    register_kubernetes(&mut registry, state);
     registry.register_collector(Box::new(RequestCollector(Arc::clone(state))));
     let mut text = String::new();
     // Writing to a String cannot fail.
@@ -120,6 +121,42 @@ fn register_connections(registry: &mut Registry, state: &ControlState) {
         counter.inc_by(value.load(Relaxed));
         registry.register(name, help, counter);
     }
+}
+
+/// The Kubernetes mode's connection to the API server and its election.
+fn register_kubernetes(registry: &mut Registry, state: &ControlState) {
+    let Some(kube) = state.kubernetes.get() else {
+        return;
+    };
+    let gauges = [
+        (
+            "kubernetes_degraded",
+            "1 while a watch of the API server fails (the last configuration keeps serving)",
+            i64::from(kube.source.degraded()),
+        ),
+        (
+            "kubernetes_leader",
+            "1 on the replica that holds the status Lease (the one writing status)",
+            i64::from(*kube.leading.borrow()),
+        ),
+        (
+            "kubernetes_objects",
+            "Objects read from the API server and kept",
+            i64::try_from(kube.source.object_count()).unwrap_or(i64::MAX),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        let gauge = Gauge::<i64>::default();
+        gauge.set(value);
+        registry.register(name, help, gauge);
+    }
+    let failures = Counter::<u64>::default();
+    failures.inc_by(kube.source.failures());
+    registry.register(
+        "kubernetes_watch_failures",
+        "Failed list, watch or discovery requests to the API server (each is retried)",
+        failures,
+    );
 }
 
 #[derive(Debug)]

@@ -411,6 +411,15 @@ async fn an_api_server_outage_keeps_the_last_configuration_serving() {
         gateway.status().await["kubernetes"]["degraded"] == true
     })
     .await;
+    let metrics = gateway.admin_get("/metrics").await.1;
+    assert!(
+        metrics.contains("vestibule_kubernetes_degraded 1"),
+        "{metrics}"
+    );
+    assert!(
+        !metrics.contains("vestibule_kubernetes_watch_failures_total 0\n"),
+        "{metrics}"
+    );
     assert_eq!(get(listener, HOST, "/status/200").await.0, StatusCode::OK);
     assert_eq!(
         gateway.admin_get("/ready").await.0,
@@ -502,4 +511,169 @@ async fn one_replica_leads_and_hands_over_at_once_on_sigterm() {
     .await;
     second.sigterm();
     second.wait().await;
+}
+
+/// The seed's Ingress with an IngressClass of Istio's controller.
+const INGRESS_SEED: &str = r#"
+apiVersion: networking.k8s.io/v1
+kind: IngressClass
+metadata:
+  name: istio
+spec:
+  controller: istio.io/ingress-controller
+---
+apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: ingress
+  namespace: default
+spec:
+  ingressClassName: istio
+  rules:
+  - host: httpbin.example.com
+    http:
+      paths:
+      - path: /status
+        pathType: Prefix
+        backend:
+          service:
+            name: httpbin
+            port: {number: 8000}
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingress_of_ours_gets_the_gateway_address_in_its_status() {
+    let (fake, dir) = cluster().await;
+    fake.apply_yaml(GATEWAY_SERVICE);
+    fake.apply_yaml(INGRESS_SEED);
+    let gateway = gateway(&fake, &dir).await;
+    let listener = gateway.listener(80).await;
+    assert_eq!(get(listener, HOST, "/status/200").await.0, StatusCode::OK);
+    let ingress = fake
+        .wait_for(
+            "networking.k8s.io/v1",
+            "Ingress",
+            "default",
+            "ingress",
+            WAIT,
+            |ingress| ingress.is_some_and(|i| !i["status"]["loadBalancer"]["ingress"].is_null()),
+        )
+        .await
+        .expect("ingress");
+    assert_eq!(
+        ingress["status"]["loadBalancer"]["ingress"],
+        json!([{"ip": "192.0.2.10"}])
+    );
+
+    // The Service loses its load balancer: the pods' addresses are used.
+    fake.apply_yaml(
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: istio-ingressgateway\n  namespace: istio-system\nspec:\n  ports:\n  - {name: http2, port: 80}\nstatus: {loadBalancer: {}}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata:\n  name: istio-ingressgateway-a\n  namespace: istio-system\n  labels: {kubernetes.io/service-name: istio-ingressgateway}\naddressType: IPv4\nports: [{name: http2, port: 8080}]\nendpoints:\n- addresses: [\"10.1.0.7\"]\n  conditions: {ready: true}\n",
+    );
+    fake.wait_for(
+        "networking.k8s.io/v1",
+        "Ingress",
+        "default",
+        "ingress",
+        WAIT,
+        |ingress| {
+            ingress.is_some_and(|i| {
+                i["status"]["loadBalancer"]["ingress"] == json!([{"ip": "10.1.0.7"}])
+            })
+        },
+    )
+    .await;
+    fake.assert_clean();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_secrets_the_configuration_names_are_read() {
+    use support::pki::{self, Ca};
+    let (fake, dir) = cluster().await;
+    fake.register_istio();
+    let ca = Ca::new("example Inc. root");
+    let leaf = ca.server(&["httpbin.example.com"]);
+    fake.apply_yaml(&pki::tls_secret(
+        "httpbin-credential",
+        "istio-system",
+        &leaf,
+        None,
+    ));
+    fake.apply_yaml(&pki::tls_secret("unrelated", "istio-system", &leaf, None));
+    fake.apply_yaml(
+        r#"
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: mygateway, namespace: default}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    tls: {mode: SIMPLE, credentialName: httpbin-credential}
+    hosts: ["httpbin.example.com"]
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: httpbin, namespace: default}
+spec:
+  hosts: ["httpbin.example.com"]
+  gateways: ["mygateway"]
+  http:
+  - route:
+    - destination: {port: {number: 8000}, host: httpbin}
+"#,
+    );
+    let kubeconfig = fake.write_kubeconfig(dir.path());
+    let gateway = Gateway::start_kubernetes(&kubeconfig, &[443], &[]).await;
+    gateway.wait_ready().await;
+    let files = tempfile::tempdir().expect("temp dir");
+    let ca_file = pki::file(&files, "ca.crt", &ca.pem());
+    let https = || async {
+        let address = gateway.listener(443).await;
+        let resolve = format!("httpbin.example.com:{}:127.0.0.1", address.port());
+        let url = format!("https://httpbin.example.com:{}/status/200", address.port());
+        support::curl(&[
+            "-sS",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "--resolve",
+            &resolve,
+            "--cacert",
+            &ca_file,
+            &url,
+        ])
+        .await
+    };
+    eventually(
+        "HTTPS is served with the named Secret's certificate",
+        &gateway,
+        || async { https().await == "200" },
+    )
+    .await;
+    let reads: Vec<String> = fake
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("/secrets/"))
+        .map(|r| r.path)
+        .collect();
+    assert!(
+        reads
+            .iter()
+            .any(|path| path.contains("/namespaces/istio-system/secrets/httpbin-credential")),
+        "{reads:#?}"
+    );
+    assert!(
+        !reads.iter().any(|path| path.contains("unrelated")),
+        "{reads:#?}"
+    );
+    assert!(
+        !gateway
+            .admin_get("/config_dump")
+            .await
+            .1
+            .contains("unrelated"),
+        "an unnamed Secret is not kept"
+    );
+    fake.assert_clean();
 }

@@ -39,6 +39,7 @@ where
     let mut present: BTreeMap<Name, String> = BTreeMap::new();
     let mut relist: Option<BTreeMap<Name, String>> = None;
     let mut listed = false;
+    let mut wanted = shared.references.subscribe();
     loop {
         tokio::select! {
             event = stream.next() => {
@@ -73,10 +74,13 @@ where
                     }
                 }
             }
-            () = shared.references_changed.notified() => {}
+            changed = wanted.changed() => if changed.is_err() { return },
         }
         if listed {
-            reconcile::<K>(&client, kind, &shared, &present).await;
+            let references = wanted.borrow_and_update().clone();
+            let names = &references.names[Shared::slot(kind)];
+            reconcile::<K>(&client, kind, &shared, &present, names).await;
+            shared.reconciled[Shared::slot(kind)].send_replace(references.number);
         }
     }
 }
@@ -88,6 +92,7 @@ async fn reconcile<K>(
     kind: usize,
     shared: &Shared,
     present: &BTreeMap<Name, String>,
+    wanted: &BTreeSet<Name>,
 ) where
     K: Resource<DynamicType = (), Scope = NamespaceResourceScope>
         + Clone
@@ -95,7 +100,6 @@ async fn reconcile<K>(
         + DeserializeOwned
         + Serialize,
 {
-    let wanted: BTreeSet<Name> = shared.references(kind);
     shared.update(kind, |set| {
         set.retain_kind(kind, |namespace, name| {
             let key = (namespace.to_owned(), name.to_owned());
@@ -103,10 +107,10 @@ async fn reconcile<K>(
         });
     });
     for name in wanted {
-        let Some(version) = present.get(&name) else {
+        let Some(version) = present.get(name) else {
             continue;
         };
-        let held = shared.resource_version(kind, &name);
+        let held = shared.resource_version(kind, name);
         if held.as_deref() == Some(version.as_str()) {
             continue;
         }

@@ -8,6 +8,7 @@ mod watch;
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
+
 use std::time::Duration;
 
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
@@ -23,6 +24,9 @@ use crate::objects::{Objects, Raw};
 
 pub use crate::kinds::Effect as ChangeEffect;
 
+/// How long a new configuration waits for the credentials it names.
+const FETCH_WAIT: Duration = Duration::from_secs(5);
+
 /// A change of the object set, for the control loop.
 #[derive(Debug)]
 pub struct Change {
@@ -32,14 +36,24 @@ pub struct Change {
 }
 
 /// What the watchers share with the control loop.
+/// The Secrets and ConfigMaps named, with a number that grows with each
+/// change.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct References {
+    pub(crate) number: u64,
+    pub(crate) names: [BTreeSet<(String, String)>; 2],
+}
+
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     objects: Mutex<Objects>,
     changed: Notify,
     pub(crate) health: Health,
-    /// Secrets and ConfigMaps the configuration names.
-    references: Mutex<[BTreeSet<(String, String)>; 2]>,
-    references_changed: Notify,
+    /// Secrets and ConfigMaps the configuration names, numbered.
+    pub(crate) references: tokio::sync::watch::Sender<References>,
+    /// The number of the references each credential task (Secrets,
+    /// ConfigMaps) last acted on.
+    pub(crate) reconciled: [tokio::sync::watch::Sender<u64>; 2],
     /// Whether a first set was handed out (later ones need not wait for
     /// every kind to be listed).
     started: std::sync::atomic::AtomicBool,
@@ -60,9 +74,9 @@ impl Shared {
             .map(str::to_owned)
     }
 
-    pub(crate) fn references(&self, kind: usize) -> BTreeSet<(String, String)> {
-        let references = self.references.lock().unwrap_or_else(|e| e.into_inner());
-        references[if kind == SECRET { 0 } else { 1 }].clone()
+    /// The credential slot of a kind: 0 for Secrets, 1 for ConfigMaps.
+    pub(crate) fn slot(kind: usize) -> usize {
+        usize::from(kind != SECRET)
     }
 }
 
@@ -118,24 +132,46 @@ impl Source {
         })
     }
 
-    /// Names the Secrets and ConfigMaps the configuration uses: they are
-    /// fetched (and the others forgotten).
-    pub fn set_references(
+    /// Names the Secrets and ConfigMaps the configuration uses, and waits
+    /// (a few seconds at most) until they were fetched and the others
+    /// forgotten: a listener is not served without its certificate just
+    /// because it was named a moment ago. Returns whether the object set
+    /// has a change of routes waiting (then translate again first).
+    pub async fn fetch(
         &self,
         secrets: BTreeSet<(String, String)>,
         config_maps: BTreeSet<(String, String)>,
-    ) {
-        let mut references = self
+    ) -> bool {
+        let names = [secrets, config_maps];
+        let mut number = 0;
+        self.shared.references.send_if_modified(|references| {
+            number = references.number;
+            if references.names == names {
+                return false;
+            }
+            references.number += 1;
+            references.names = names;
+            number = references.number;
+            true
+        });
+        let waits = self.shared.reconciled.iter().map(|reconciled| {
+            let mut reconciled = reconciled.subscribe();
+            async move {
+                let _ = reconciled.wait_for(|done| *done >= number).await;
+            }
+        });
+        let all = futures_util::future::join_all(waits);
+        if tokio::time::timeout(FETCH_WAIT, all).await.is_err() {
+            tracing::warn!(
+                "named Secrets and ConfigMaps not fetched in time; serving without them"
+            );
+        }
+        let objects = self
             .shared
-            .references
+            .objects
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        if references[0] != secrets || references[1] != config_maps {
-            *references = [secrets, config_maps];
-            drop(references);
-            // Both credential tasks wait on it.
-            self.shared.references_changed.notify_waiters();
-        }
+        objects.pending() == Some(Effect::Routes)
     }
 
     /// The raw parts of an object kept for status writing.
