@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use vestibule_api::gateway_api::{Listener, RouteGroupKind, GROUP};
 use vestibule_api::{Inputs, KubeGateway};
-use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus};
+use vestibule_ir::status::{self, Condition, GatewayStatus, ListenerStatus};
 use vestibule_ir::TlsServer;
 
 use super::listener_tls::{secure, Lookup};
@@ -141,12 +141,18 @@ pub(crate) fn listeners(
         let (parsed, conditions, kinds) = validate(&lookup, listener);
         status.listeners.push(ListenerStatus {
             name: listener.name.clone(),
+            supported_kinds: kinds
+                .iter()
+                .map(|kind| status::RouteGroupKind {
+                    group: GROUP.to_owned(),
+                    kind: kind.name().to_owned(),
+                })
+                .collect(),
             attached_routes: 0,
             conditions: conditions
                 .into_iter()
                 .map(|c| c.at_generation(generation))
                 .collect(),
-            supported_kinds: kinds.iter().map(|kind| kind.name().to_owned()).collect(),
         });
         if let Some(mut parsed) = parsed {
             parsed.status = status_index;

@@ -15,14 +15,16 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use vestibule_api::gateway_api::{ParentReference, GROUP};
 use vestibule_api::{Inputs, KubeGateway, Resource};
-use vestibule_ir::status::{Condition, GatewayStatus, ParentStatus, RouteStatus, Statuses};
+use vestibule_ir::status::{
+    Condition, GatewayStatus, GatewayStatusAddress, RouteParentStatus, RouteStatus, Statuses,
+};
 use vestibule_ir::{ListenerProtocol, Route};
 
 use crate::builder::TableBuilder;
 use crate::secrets::SecretStore;
 use crate::services::{namespace_labels, Registry};
 use crate::GatewayIdentity;
-use attach::{attach, parent_key, Outcome};
+use attach::{attach, status_ref, Outcome};
 use http::{Context, Precedence, Problems};
 use listeners::{GatewayListener, Protocol, RouteKind};
 
@@ -48,6 +50,7 @@ pub(crate) fn translate(
         listeners: &listeners,
         gateways: &gateways,
         labels: &labels,
+        default_controller: identity.controller_names.first().map_or("", String::as_str),
     };
     // HTTPRoutes and GRPCRoutes in one creation order: of two routes of
     // different kinds on one listener with overlapping hostnames, the older
@@ -212,8 +215,60 @@ struct Env<'a, 'r> {
     inputs: &'a Inputs,
     registry: &'a Registry<'r>,
     listeners: &'a [GatewayListener],
-    gateways: &'a [(String, String)],
+    gateways: &'a [ServedGateway],
     labels: &'a BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+    /// The writer of the status of a parentRef that names no Gateway this
+    /// gateway serves (a Service parent, refused).
+    default_controller: &'a str,
+}
+
+impl Env<'_, '_> {
+    /// The status entry of one parentRef of a route in `namespace`: the
+    /// reference, and its Gateway's class controller as the writer.
+    fn parent_status(
+        &self,
+        parent: &ParentReference,
+        namespace: &str,
+        conditions: Vec<Condition>,
+    ) -> RouteParentStatus {
+        let parent_ref = status_ref(parent, namespace);
+        let controller = self
+            .gateways
+            .iter()
+            .find(|g| g.namespace == parent_ref.namespace && g.name == parent_ref.name)
+            .map_or(self.default_controller, |g| g.controller.as_str());
+        RouteParentStatus {
+            parent_ref,
+            controller_name: controller.to_owned(),
+            conditions,
+        }
+    }
+}
+
+/// A Gateway of a class this gateway serves.
+pub(crate) struct ServedGateway {
+    pub namespace: String,
+    pub name: String,
+    /// Its GatewayClass's `controllerName`.
+    pub controller: String,
+}
+
+/// `(namespace, name)` → class `controllerName` of every Gateway of a
+/// served class: the ancestors a policy's status may name.
+pub(crate) fn served_gateways(
+    inputs: &Inputs,
+    identity: &GatewayIdentity,
+) -> BTreeMap<(String, String), String> {
+    let classes = classes::controllers(inputs, identity);
+    inputs
+        .kube_gateways
+        .iter()
+        .filter_map(|gateway| {
+            let controller = classes.get(&gateway.spec.gateway_class_name)?;
+            let key = (gateway.namespace().to_owned(), gateway.name().to_owned());
+            Some((key, controller.clone()))
+        })
+        .collect()
 }
 
 /// Gateways of served classes: their listeners (the programmed ones
@@ -221,16 +276,16 @@ struct Env<'a, 'r> {
 fn gateways(
     inputs: &Inputs,
     store: &SecretStore<'_>,
-    served: &BTreeSet<String>,
+    served: &BTreeMap<String, String>,
     builder: &mut TableBuilder,
     statuses: &mut Statuses,
-) -> (Vec<GatewayListener>, Vec<(String, String)>) {
+) -> (Vec<GatewayListener>, Vec<ServedGateway>) {
     let mut all = Vec::new();
     let mut keys = Vec::new();
     for gateway in crate::by_creation(&inputs.kube_gateways) {
-        if !served.contains(&gateway.spec.gateway_class_name) {
+        let Some(controller) = served.get(&gateway.spec.gateway_class_name) else {
             continue;
-        }
+        };
         let index = statuses.gateways.len();
         let mut status = new_status(gateway);
         let mut found = listeners::listeners(inputs, store, gateway, index, &mut status);
@@ -241,7 +296,11 @@ fn gateways(
         }
         status.conditions = gateway_conditions(gateway, &found);
         statuses.gateways.push(status);
-        keys.push((gateway.namespace().to_owned(), gateway.name().to_owned()));
+        keys.push(ServedGateway {
+            namespace: gateway.namespace().to_owned(),
+            name: gateway.name().to_owned(),
+            controller: controller.clone(),
+        });
         all.extend(found);
     }
     (all, keys)
@@ -308,14 +367,26 @@ fn new_status(gateway: &KubeGateway) -> GatewayStatus {
         api_group: GROUP.to_owned(),
         namespace: gateway.namespace().to_owned(),
         name: gateway.name().to_owned(),
+        source: gateway.source.to_string(),
         conditions: Vec::new(),
         listeners: Vec::new(),
-        addresses: gateway
-            .spec
-            .addresses
-            .iter()
-            .map(|a| a.value.clone())
-            .collect(),
+        addresses: gateway.spec.addresses.iter().map(status_address).collect(),
+    }
+}
+
+/// A requested address as status reports it: its type as requested, else
+/// `IPAddress` for an IP and `Hostname` for anything else (an untyped
+/// address defaults to `IPAddress` in the spec, which a host name cannot
+/// be).
+fn status_address(address: &vestibule_api::gateway_api::GatewayAddress) -> GatewayStatusAddress {
+    let kind = match &address.address_type {
+        Some(kind) => kind.clone(),
+        None if address.value.parse::<std::net::IpAddr>().is_ok() => "IPAddress".to_owned(),
+        None => "Hostname".to_owned(),
+    };
+    GatewayStatusAddress {
+        kind,
+        value: address.value.clone(),
     }
 }
 
@@ -450,16 +521,14 @@ fn attach_route<S>(
             if let Some(partially_invalid) = &partially_invalid {
                 conditions.push(partially_invalid.clone().at_generation(generation));
             }
-            ParentStatus {
-                parent_ref: parent_key(&parents[index], route.namespace()),
-                conditions,
-            }
+            env.parent_status(&parents[index], route.namespace(), conditions)
         })
         .collect();
     Some(RouteStatus {
         kind: kind.name().to_owned(),
         namespace: route.namespace().to_owned(),
         name: route.name().to_owned(),
+        source: route.source.to_string(),
         parents,
     })
 }
