@@ -388,5 +388,7 @@ fn tls_server(
             cipher_suites: Vec::new(),
         }),
         misdirected_status: MISDIRECTED,
+        // Set when the port turns out to be shared with TLS listeners.
+        serves_http: false,
     }
 }

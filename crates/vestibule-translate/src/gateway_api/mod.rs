@@ -4,6 +4,7 @@
 
 mod attach;
 mod classes;
+mod gateways;
 mod grpc;
 mod http;
 mod listener_tls;
@@ -13,18 +14,18 @@ mod streams;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use vestibule_api::gateway_api::{ParentReference, GROUP};
-use vestibule_api::{Inputs, KubeGateway, Resource};
-use vestibule_ir::status::{
-    Condition, GatewayStatus, GatewayStatusAddress, RouteParentStatus, RouteStatus, Statuses,
-};
-use vestibule_ir::{ListenerProtocol, Route};
+use vestibule_api::gateway_api::ParentReference;
+use vestibule_api::{Inputs, Resource};
+use vestibule_ir::status::{Condition, RouteParentStatus, RouteStatus, Statuses};
+use vestibule_ir::Route;
 
 use crate::builder::TableBuilder;
 use crate::secrets::SecretStore;
 use crate::services::{namespace_labels, Registry};
 use crate::GatewayIdentity;
 use attach::{attach, status_ref, Outcome};
+pub(crate) use gateways::served_gateways;
+use gateways::{gateways, ServedGateway};
 use http::{Context, Precedence, Problems};
 use listeners::{GatewayListener, Protocol, RouteKind};
 
@@ -107,9 +108,13 @@ fn assemble(listeners: &[GatewayListener], gathered: Gathered, builder: &mut Tab
     }
     for (port, names) in hosts {
         for host in names {
+            // Only listeners that serve HTTP: a TLS listener sharing the
+            // port with HTTPS ones takes its connections by SNI, never a
+            // request's host.
             let covering = |listener: &GatewayListener| {
                 listener.port == port
                     && listener.programmed
+                    && matches!(listener.protocol, Protocol::Http | Protocol::Https)
                     && listener
                         .hostname
                         .as_deref()
@@ -243,183 +248,6 @@ impl Env<'_, '_> {
             conditions,
         }
     }
-}
-
-/// A Gateway of a class this gateway serves.
-pub(crate) struct ServedGateway {
-    pub namespace: String,
-    pub name: String,
-    /// Its GatewayClass's `controllerName`.
-    pub controller: String,
-}
-
-/// `(namespace, name)` → class `controllerName` of every Gateway of a
-/// served class: the ancestors a policy's status may name.
-pub(crate) fn served_gateways(
-    inputs: &Inputs,
-    identity: &GatewayIdentity,
-) -> BTreeMap<(String, String), String> {
-    let classes = classes::controllers(inputs, identity);
-    inputs
-        .kube_gateways
-        .iter()
-        .filter_map(|gateway| {
-            let controller = classes.get(&gateway.spec.gateway_class_name)?;
-            let key = (gateway.namespace().to_owned(), gateway.name().to_owned());
-            Some((key, controller.clone()))
-        })
-        .collect()
-}
-
-/// Gateways of served classes: their listeners (the programmed ones
-/// declared on the table, with their TLS servers) and their status.
-fn gateways(
-    inputs: &Inputs,
-    store: &SecretStore<'_>,
-    served: &BTreeMap<String, String>,
-    builder: &mut TableBuilder,
-    statuses: &mut Statuses,
-) -> (Vec<GatewayListener>, Vec<ServedGateway>) {
-    let mut all = Vec::new();
-    let mut keys = Vec::new();
-    for gateway in crate::by_creation(&inputs.kube_gateways) {
-        let Some(controller) = served.get(&gateway.spec.gateway_class_name) else {
-            continue;
-        };
-        let index = statuses.gateways.len();
-        let mut status = new_status(gateway);
-        let mut found = listeners::listeners(inputs, store, gateway, index, &mut status);
-        for listener in &mut found {
-            if listener.programmed {
-                declare(listener, builder, &mut status);
-            }
-        }
-        status.conditions = gateway_conditions(gateway, &found);
-        statuses.gateways.push(status);
-        keys.push(ServedGateway {
-            namespace: gateway.namespace().to_owned(),
-            name: gateway.name().to_owned(),
-            controller: controller.clone(),
-        });
-        all.extend(found);
-    }
-    (all, keys)
-}
-
-/// Declares a programmed listener's port and TLS server. A port another
-/// Gateway (or an Istio server, or an Ingress) already uses with another
-/// protocol makes it `Accepted=False PortUnavailable`; an SNI name another
-/// Gateway already serves on the port makes it `Conflicted`.
-fn declare(listener: &mut GatewayListener, builder: &mut TableBuilder, status: &mut GatewayStatus) {
-    let port = listener.port;
-    let protocol = match listener.protocol {
-        Protocol::Http => ListenerProtocol::Http,
-        Protocol::Https => ListenerProtocol::Https,
-        Protocol::Tls => ListenerProtocol::Tls,
-        Protocol::Tcp => ListenerProtocol::Tcp,
-    };
-    let taken = listener
-        .tls
-        .as_ref()
-        .and_then(|tls| builder.sni_taken(port, &tls.server_names));
-    let refusal = if let Some((host, earlier)) = taken {
-        Some((
-            Condition::new(
-                "Conflicted",
-                true,
-                "HostnameConflict",
-                format!("host {host} is already served on port {port} by {earlier}"),
-            ),
-            "hostname conflicts with another Gateway's listener".to_owned(),
-        ))
-    } else if !builder.listener(port, protocol) {
-        let message = format!("port {port} is already used with another protocol");
-        Some((
-            Condition::new("Accepted", false, "PortUnavailable", message.clone()),
-            message,
-        ))
-    } else {
-        None
-    };
-    let conditions = &mut status.listeners[listener.status_listener].conditions;
-    let Some((condition, message)) = refusal else {
-        if let Some(tls) = &listener.tls {
-            builder.tls_server(port, tls.clone());
-        }
-        return;
-    };
-    listener.programmed = false;
-    listener.usable = false;
-    let generation = listener.generation;
-    for existing in conditions.iter_mut() {
-        if existing.kind == condition.kind {
-            *existing = condition.clone().at_generation(generation);
-        } else if existing.kind == "Programmed" {
-            *existing = Condition::new("Programmed", false, "Invalid", message.clone())
-                .at_generation(generation);
-        }
-    }
-}
-
-fn new_status(gateway: &KubeGateway) -> GatewayStatus {
-    GatewayStatus {
-        kind: "Gateway".to_owned(),
-        api_group: GROUP.to_owned(),
-        namespace: gateway.namespace().to_owned(),
-        name: gateway.name().to_owned(),
-        source: gateway.source.to_string(),
-        conditions: Vec::new(),
-        listeners: Vec::new(),
-        addresses: gateway.spec.addresses.iter().map(status_address).collect(),
-    }
-}
-
-/// A requested address as status reports it: its type as requested, else
-/// `IPAddress` for an IP and `Hostname` for anything else (an untyped
-/// address defaults to `IPAddress` in the spec, which a host name cannot
-/// be).
-fn status_address(address: &vestibule_api::gateway_api::GatewayAddress) -> GatewayStatusAddress {
-    let kind = match &address.address_type {
-        Some(kind) => kind.clone(),
-        None if address.value.parse::<std::net::IpAddr>().is_ok() => "IPAddress".to_owned(),
-        None => "Hostname".to_owned(),
-    };
-    GatewayStatusAddress {
-        kind,
-        value: address.value.clone(),
-    }
-}
-
-fn gateway_conditions(gateway: &KubeGateway, listeners: &[GatewayListener]) -> Vec<Condition> {
-    let generation = gateway.meta.generation;
-    let declared = gateway.spec.listeners.len();
-    let valid = listeners.iter().filter(|l| l.usable).count();
-    let accepted = if declared > 0 && valid == 0 {
-        Condition::new(
-            "Accepted",
-            false,
-            "ListenersNotValid",
-            "no listener is valid",
-        )
-    } else if valid < declared {
-        Condition::new(
-            "Accepted",
-            true,
-            "ListenersNotValid",
-            "some listeners are not valid",
-        )
-    } else {
-        Condition::new("Accepted", true, "Accepted", "")
-    };
-    let programmed = if listeners.iter().any(|l| l.programmed) {
-        Condition::new("Programmed", true, "Programmed", "")
-    } else {
-        Condition::new("Programmed", false, "Invalid", "no listener is programmed")
-    };
-    vec![
-        accepted.at_generation(generation),
-        programmed.at_generation(generation),
-    ]
 }
 
 /// Attaches one route through each of its parentRefs, converts it once if

@@ -208,6 +208,7 @@ fn accept(
                 server_names: names,
                 termination: built.termination,
                 misdirected_status: 404,
+                serves_http: false,
             })
         }
         ListenerProtocol::Http | ListenerProtocol::Tcp => None,
