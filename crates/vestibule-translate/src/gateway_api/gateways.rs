@@ -15,8 +15,8 @@ use vestibule_api::{Inputs, KubeGateway};
 use vestibule_ir::status::{Condition, GatewayStatus, GatewayStatusAddress, Statuses};
 use vestibule_ir::ListenerProtocol;
 
-use super::classes;
 use super::listeners::{self, GatewayListener, Protocol};
+use super::{classes, listener_tls};
 use crate::builder::TableBuilder;
 use crate::secrets::SecretStore;
 use crate::GatewayIdentity;
@@ -237,8 +237,10 @@ fn gateway_conditions(gateway: &KubeGateway, listeners: &[&GatewayListener]) -> 
     } else {
         Condition::new("Programmed", false, "Invalid", "no listener is programmed")
     };
-    vec![
-        accepted.at_generation(generation),
-        programmed.at_generation(generation),
-    ]
+    let mut conditions = vec![accepted, programmed];
+    conditions.extend(listener_tls::insecure_frontend(gateway));
+    conditions
+        .into_iter()
+        .map(|condition| condition.at_generation(generation))
+        .collect()
 }

@@ -14,6 +14,7 @@ pub(crate) const CHECKS: &[(&str, Check)] = &[
     ("frontend_validation", frontend_validation),
     ("port_sharing", port_sharing),
     ("https_and_tls_port", https_and_tls_port),
+    ("insecure_frontend_validation", insecure_frontend_validation),
 ];
 
 /// `(route name, SNI names, [(backend, weight)])` of a listener's stream routes.
@@ -306,4 +307,38 @@ fn https_and_tls_port(t: &Translation) {
         route_conditions(route_status(t, "HTTPRoute", "default", "web")),
         [ACCEPTED, RESOLVED]
     );
+}
+
+fn insecure_frontend_validation(t: &Translation) {
+    for (name, place, generation) in [
+        ("fallback-default", "tls.frontend.default", 3),
+        ("fallback-per-port", "tls.frontend.perPort (port 443)", 1),
+    ] {
+        let status = gateway(t, "default", name);
+        let insecure = status
+            .conditions
+            .iter()
+            .find(|c| c.kind == "InsecureFrontendValidationMode")
+            .unwrap_or_else(|| panic!("{name}: no InsecureFrontendValidationMode"));
+        assert_eq!(
+            (insecure.status.as_str(), insecure.reason.as_str()),
+            ("True", "ConfigurationChanged"),
+            "{name}"
+        );
+        assert!(insecure.message.contains(place), "{name}: {insecure:?}");
+        assert_eq!(insecure.observed_generation, generation, "{name}");
+    }
+    let strict = gateway(t, "default", "strict");
+    assert!(
+        strict
+            .conditions
+            .iter()
+            .all(|c| c.kind != "InsecureFrontendValidationMode"),
+        "{:?}",
+        strict.conditions
+    );
+    for name in ["fallback-default", "fallback-per-port", "strict"] {
+        let conditions = &gw_listener(gateway(t, "default", name), "https").conditions;
+        assert_eq!(cond(conditions, "Programmed"), PROGRAMMED, "{name}");
+    }
 }
