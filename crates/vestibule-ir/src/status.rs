@@ -1,13 +1,17 @@
 //! What the translator decided about each resource, in the shape `/status`
-//! shows and Kubernetes mode writes back: conditions with type, status,
-//! reason and message.
+//! shows and Kubernetes mode writes back. Gateway API resources carry, beside
+//! the fields that say which resource it is, their `.status` content in the
+//! spec's own shape and field names (`RouteParentStatus`, `ListenerStatus`,
+//! `PolicyAncestorStatus`, ...), so that the status writer serializes them
+//! as they are. A condition is `metav1.Condition` without
+//! `lastTransitionTime`: the writer adds it (the translator has no clock).
 
 use serde::Serialize;
 
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct Statuses {
-    pub gateway_classes: Vec<ResourceStatus>,
+    pub gateway_classes: Vec<GatewayClassStatus>,
     pub gateways: Vec<GatewayStatus>,
     pub routes: Vec<RouteStatus>,
     pub ingresses: Vec<ResourceStatus>,
@@ -55,6 +59,12 @@ impl Condition {
     }
 }
 
+/// A Gateway's status. `kind`, `apiGroup`, `namespace`, `name` and
+/// `source` say which Gateway it is (for `/status`); `conditions`,
+/// `listeners` and `addresses` are Gateway API's `GatewayStatus` field for
+/// field, which Kubernetes mode writes as the Gateway's `.status` (adding
+/// each condition's `lastTransitionTime`, which a pure translation cannot
+/// know). Istio Gateways use the same shape, one listener per server.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct GatewayStatus {
@@ -63,37 +73,117 @@ pub struct GatewayStatus {
     pub api_group: String,
     pub namespace: String,
     pub name: String,
+    /// `file:line`, or empty for objects from the Kubernetes API.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
     pub conditions: Vec<Condition>,
     pub listeners: Vec<ListenerStatus>,
     /// Gateway API `status.addresses`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub addresses: Vec<String>,
+    pub addresses: Vec<GatewayStatusAddress>,
 }
 
+/// Gateway API `ListenerStatus`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerStatus {
     pub name: String,
+    /// Route kinds this listener accepts. Always written, empty too: the
+    /// field is required in the spec, and an empty list is how a listener
+    /// that accepts no kind says so.
+    pub supported_kinds: Vec<RouteGroupKind>,
     pub attached_routes: u32,
     pub conditions: Vec<Condition>,
-    /// Gateway API `supportedKinds` (route kinds this listener accepts).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub supported_kinds: Vec<String>,
 }
 
+/// Gateway API `RouteGroupKind`, with the group always filled in.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct RouteGroupKind {
+    pub group: String,
+    pub kind: String,
+}
+
+/// Gateway API `GatewayStatusAddress`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct GatewayStatusAddress {
+    /// `IPAddress` or `Hostname` (or a domain-prefixed type the Gateway
+    /// asked for).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub value: String,
+}
+
+/// A route's status: `kind`, `namespace`, `name` and `source` say which
+/// route it is (for `/status`); `parents` is Gateway API's
+/// `RouteStatus.parents`, which Kubernetes mode writes as the route's
+/// `.status.parents`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteStatus {
     pub kind: String,
     pub namespace: String,
     pub name: String,
-    pub parents: Vec<ParentStatus>,
+    /// `file:line`, or empty for objects from the Kubernetes API.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
+    pub parents: Vec<RouteParentStatus>,
 }
 
+/// Gateway API `RouteParentStatus`: one per parentRef of the route that
+/// names a Gateway this controller serves.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
-pub struct ParentStatus {
-    pub parent_ref: String,
+pub struct RouteParentStatus {
+    pub parent_ref: ParentReference,
+    /// The `controllerName` of the parent Gateway's GatewayClass.
+    pub controller_name: String,
+    pub conditions: Vec<Condition>,
+}
+
+/// Gateway API `ParentReference` as status echoes it: the reference as
+/// the route wrote it, with the defaults filled in (group
+/// `gateway.networking.k8s.io`, kind `Gateway`, the route's namespace),
+/// as the API server defaults group and kind and as the conformance suite
+/// compares them. `sectionName` and `port` only when the route gave them.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentReference {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<i64>,
+}
+
+impl ParentReference {
+    /// A Gateway of the Gateway API, with no section or port.
+    pub fn gateway(namespace: &str, name: &str) -> ParentReference {
+        ParentReference {
+            group: GATEWAY_API_GROUP.to_owned(),
+            kind: "Gateway".to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            section_name: None,
+            port: None,
+        }
+    }
+}
+
+/// The Gateway API's group, which status references default to.
+pub const GATEWAY_API_GROUP: &str = "gateway.networking.k8s.io";
+
+/// A GatewayClass's status: `name` and `source` say which class it is;
+/// `conditions` is Gateway API's `GatewayClassStatus.conditions`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassStatus {
+    pub name: String,
+    /// `file:line`, or empty for objects from the Kubernetes API.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
     pub conditions: Vec<Condition>,
 }
 
@@ -113,22 +203,28 @@ pub struct ResourceStatus {
     pub warnings: Vec<String>,
 }
 
-/// Gateway API `PolicyStatus`: conditions per ancestor (the Gateways whose
-/// routes send traffic to the policy's targets).
+/// A policy's status: `kind`, `namespace`, `name` and `source` say which
+/// policy it is; `ancestors` is Gateway API's `PolicyStatus.ancestors`
+/// (the Gateways whose routes send traffic to the policy's targets).
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyStatus {
     pub kind: String,
     pub namespace: String,
     pub name: String,
+    /// `file:line`, or empty for objects from the Kubernetes API.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub source: String,
     pub ancestors: Vec<PolicyAncestorStatus>,
 }
 
+/// Gateway API `PolicyAncestorStatus`.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct PolicyAncestorStatus {
-    /// `Gateway namespace/name`.
-    pub ancestor_ref: String,
+    /// The ancestor Gateway, group, kind and namespace filled in.
+    pub ancestor_ref: ParentReference,
+    /// The `controllerName` of the ancestor Gateway's GatewayClass.
     pub controller_name: String,
     pub conditions: Vec<Condition>,
 }

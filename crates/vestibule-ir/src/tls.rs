@@ -25,6 +25,14 @@ pub struct TlsServer {
     /// do not cover (421 in the Gateway API, 404 in Istio, where each server
     /// has its own route table).
     pub misdirected_status: u16,
+    /// On a TLS listener, a terminating server whose decrypted connections
+    /// carry HTTP (ALPN `h2` or `http/1.1`) for the listener's virtual
+    /// hosts, not connections for its stream routes: a Gateway API HTTPS
+    /// listener that shares its port with TLS listeners, the SNI deciding
+    /// per connection which one it reached. (On an HTTPS listener every
+    /// terminating server serves HTTP, whatever this says.)
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub serves_http: bool,
 }
 
 /// How a terminating server answers the handshake.

@@ -17,7 +17,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use vestibule_api::Inputs;
-use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus, ParentStatus, RouteStatus};
+use vestibule_ir::status::{
+    Condition, GatewayStatus, ListenerStatus, ParentReference, RouteParentStatus, RouteStatus,
+};
 use vestibule_ir::{
     AppProtocol, HeaderMatch, Mirror, PathMatch, PathRewrite, QueryMatch, Redirect, Route,
     RouteAction, StringMatcher,
@@ -62,6 +64,10 @@ const CHECKS: &[(&str, Check)] = &[
 #[path = "golden/gateway_api_tls_checks.rs"]
 mod gateway_api_tls_checks;
 
+/// Status shape cases: checks in `golden/gateway_api_status_checks.rs`.
+#[path = "golden/gateway_api_status_checks.rs"]
+mod gateway_api_status_checks;
+
 /// Upstream TLS cases: checks in `golden/upstream_tls_checks.rs`.
 #[path = "golden/upstream_tls_checks.rs"]
 mod upstream_tls_checks;
@@ -76,6 +82,7 @@ fn gateway_api() {
         let check = CHECKS
             .iter()
             .chain(gateway_api_tls_checks::CHECKS)
+            .chain(gateway_api_status_checks::CHECKS)
             .chain(upstream_tls_checks::GATEWAY_API)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
@@ -90,6 +97,7 @@ fn every_check_has_a_case_file() {
     for (name, _) in CHECKS
         .iter()
         .chain(gateway_api_tls_checks::CHECKS)
+        .chain(gateway_api_status_checks::CHECKS)
         .chain(upstream_tls_checks::GATEWAY_API)
     {
         let file = dir.join(format!("{name}.yaml"));
@@ -174,7 +182,10 @@ fn observed_generations(inputs: &Inputs, t: &Translation) {
             check(
                 &format!(
                     "{} {}/{} parent {}",
-                    route.kind, route.namespace, route.name, parent.parent_ref
+                    route.kind,
+                    route.namespace,
+                    route.name,
+                    ref_key(&parent.parent_ref)
                 ),
                 &parent.conditions,
                 generation,
@@ -275,15 +286,39 @@ fn has_route_status(t: &Translation, namespace: &str, name: &str) -> bool {
         .any(|s| s.namespace == namespace && s.name == name)
 }
 
-fn parent<'t>(status: &'t RouteStatus, parent_ref: &str) -> &'t ParentStatus {
+/// The parent of `status` whose reference reads `namespace/name[/section][:port]`
+/// ([`ref_key`]).
+fn parent<'t>(status: &'t RouteStatus, parent_ref: &str) -> &'t RouteParentStatus {
     status
         .parents
         .iter()
-        .find(|p| p.parent_ref == parent_ref)
+        .find(|p| ref_key(&p.parent_ref) == parent_ref)
         .unwrap_or_else(|| {
-            let known: Vec<_> = status.parents.iter().map(|p| &p.parent_ref).collect();
+            let known: Vec<_> = status
+                .parents
+                .iter()
+                .map(|p| ref_key(&p.parent_ref))
+                .collect();
             panic!("{} has no parent {parent_ref}: {known:?}", status.name)
         })
+}
+
+/// `namespace/name[/section][:port]` of a Gateway reference; any other
+/// group or kind is spelled out in front (`group/Kind namespace/name`).
+fn ref_key(parent_ref: &ParentReference) -> String {
+    let mut key = format!("{}/{}", parent_ref.namespace, parent_ref.name);
+    if parent_ref.group != "gateway.networking.k8s.io" || parent_ref.kind != "Gateway" {
+        key = format!("{}/{} {key}", parent_ref.group, parent_ref.kind);
+    }
+    if let Some(section) = &parent_ref.section_name {
+        key.push('/');
+        key.push_str(section);
+    }
+    if let Some(port) = parent_ref.port {
+        key.push(':');
+        key.push_str(&port.to_string());
+    }
+    key
 }
 
 fn condition<'c>(conditions: &'c [Condition], kind: &str) -> &'c Condition {
@@ -503,7 +538,17 @@ fn allowed_routes_namespaces(t: &Translation) {
 
 fn allowed_routes_kinds(t: &Translation) {
     let status = gateway(t, "default", "kinds");
-    let kinds = |name: &str| gw_listener(status, name).supported_kinds.clone();
+    // Kinds by name; each in the Gateway API group.
+    let kinds = |name: &str| -> Vec<String> {
+        gw_listener(status, name)
+            .supported_kinds
+            .iter()
+            .map(|kind| {
+                assert_eq!(kind.group, "gateway.networking.k8s.io", "{name}");
+                kind.kind.clone()
+            })
+            .collect()
+    };
     let refs = |name: &str| {
         let listener = gw_listener(status, name);
         let (s, r) = cond(&listener.conditions, "ResolvedRefs");
@@ -1272,7 +1317,10 @@ fn seed_003(t: &Translation) {
     assert_eq!(cond(&status.conditions, "Programmed"), PROGRAMMED);
     assert_eq!(status.listeners[0].attached_routes, 1);
     let route = http_route(t, "default", "http");
-    assert_eq!(route.parents[0].parent_ref, "istio-ingress/gateway");
+    assert_eq!(
+        ref_key(&route.parents[0].parent_ref),
+        "istio-ingress/gateway"
+    );
     assert_eq!(route_conditions(route), [ACCEPTED, RESOLVED]);
 }
 
@@ -1297,7 +1345,7 @@ fn attached_routes(t: &Translation) {
             cond(&p.conditions, "Accepted"),
             ACCEPTED,
             "{}",
-            p.parent_ref
+            ref_key(&p.parent_ref)
         );
     }
 }

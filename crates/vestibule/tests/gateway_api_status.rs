@@ -189,3 +189,53 @@ async fn observed_generation_follows_each_update() {
         pair("True", "Accepted")
     );
 }
+
+/// `/status` shows a route parent as Gateway API's `RouteParentStatus` and
+/// a listener as `ListenerStatus`, the shapes Kubernetes mode writes as
+/// `.status` (issue 14): the parentRef an object with the defaults filled
+/// in, the class's controller, conditions without `lastTransitionTime`.
+#[tokio::test]
+async fn status_has_the_shape_of_the_resources_status() {
+    let config = ConfigDir::new();
+    config.write("infra.yaml", INFRA);
+    backend(&config, "infra", "infra-backend-v1").await;
+    config.write("gateway.yaml", &gateway(&["http"]));
+    let gateway_process = start(&config, &[80]).await;
+    let status = gateway_process.status().await;
+    let route = route_status(&status, "HTTPRoute", "infra", "http-route");
+    // The file, and the line its HTTPRoute document starts on.
+    let source = route["source"].as_str().expect("a source");
+    assert!(source.ends_with("/infra.yaml:7"), "{route:#}");
+    let parent = &route["parents"][0];
+    assert_eq!(
+        parent["parentRef"],
+        serde_json::json!({
+            "group": "gateway.networking.k8s.io",
+            "kind": "Gateway",
+            "namespace": "infra",
+            "name": "gateway-modify-listeners",
+        })
+    );
+    assert_eq!(parent["controllerName"], "vestibule.io/gateway-controller");
+    assert_eq!(
+        parent["conditions"][0],
+        serde_json::json!({
+            "type": "Accepted",
+            "status": "True",
+            "reason": "Accepted",
+            "message": "",
+            // The file gives no metadata.generation: a new object's is 1.
+            "observedGeneration": 1,
+        })
+    );
+    let gateway = gateway_status(&status, "infra", "gateway-modify-listeners");
+    let listener = listener_status(gateway, "http");
+    assert_eq!(
+        listener["supportedKinds"],
+        serde_json::json!([
+            {"group": "gateway.networking.k8s.io", "kind": "HTTPRoute"},
+            {"group": "gateway.networking.k8s.io", "kind": "GRPCRoute"},
+        ])
+    );
+    assert_eq!(listener["attachedRoutes"], 1);
+}

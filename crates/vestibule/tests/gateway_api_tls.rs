@@ -339,3 +339,31 @@ async fn insecure_fallback_serves_clients_without_a_valid_certificate() {
         assert!(out.contains(" 200"), "{who}: {out}");
     }
 }
+
+/// The Gateway says its validation is weakened: condition
+/// `InsecureFrontendValidationMode=True/ConfigurationChanged` with
+/// `AllowInsecureFallback`, none with the default mode.
+#[tokio::test]
+async fn insecure_fallback_shows_on_the_gateway() {
+    for (mode, expected) in [
+        (Some("AllowInsecureFallback"), Some("ConfigurationChanged")),
+        (None, None),
+    ] {
+        let (setup, _) = mtls_setup(mode).await;
+        let status = setup.gateway.status().await;
+        let gateway = gateway_status(&status, "infra", "mtls");
+        let found = gateway["conditions"]
+            .as_array()
+            .expect("conditions")
+            .iter()
+            .find(|c| c["type"] == "InsecureFrontendValidationMode");
+        match expected {
+            Some(reason) => {
+                let condition = found.unwrap_or_else(|| panic!("{mode:?}: {gateway:#}"));
+                assert_eq!(condition["status"], "True", "{mode:?}");
+                assert_eq!(condition["reason"], reason, "{mode:?}");
+            }
+            None => assert!(found.is_none(), "{mode:?}: {gateway:#}"),
+        }
+    }
+}

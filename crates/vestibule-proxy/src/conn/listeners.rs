@@ -222,7 +222,7 @@ fn dispatch(
             tokio::spawn(serve::https(stream, conn(), shared, signal, open));
         }
         ListenerProtocol::Tls => {
-            tokio::spawn(serve::tls(stream, port, shared, signal, open));
+            tokio::spawn(serve::tls(stream, conn(), shared, signal, open));
         }
         ListenerProtocol::Tcp => {
             tokio::spawn(serve::tcp(stream, port, shared, signal, open));

@@ -20,6 +20,11 @@ impl<S> Prefixed<S> {
     pub(crate) fn inner(&self) -> &S {
         &self.inner
     }
+
+    /// Whether bytes put back are still unread (a read returns at once).
+    pub(crate) fn has_prefix(&self) -> bool {
+        !self.prefix.is_empty()
+    }
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Prefixed<S> {

@@ -1,8 +1,10 @@
 //! What an accepted connection becomes, by its listener's kind: HTTPS
 //! (handshake, then the HTTP/2 server if ALPN chose `h2`, else HTTP/1.1),
-//! TLS (read the ClientHello, then pass the raw stream through or terminate,
-//! then proxy the connection), or TCP (proxy the connection). Plain HTTP
-//! goes straight to `server::h1`.
+//! TLS (read the ClientHello; by the server its SNI picks, pass the raw
+//! stream through, or terminate and proxy the connection, or terminate and
+//! serve HTTP as HTTPS does: a Gateway API HTTPS listener sharing its port
+//! with TLS listeners), or TCP (proxy the connection). Plain HTTP goes
+//! straight to `server::h1`.
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,6 +14,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::LazyConfigAcceptor;
 
+use super::stream::Socket;
 use super::tcp::{self, StreamRouteRuntime};
 use super::tls::{self, Mode};
 use super::{ListenerSignal, OpenConnection, Prefixed, TlsConnection};
@@ -20,7 +23,7 @@ use crate::Shared;
 
 pub(crate) async fn https(
     stream: TcpStream,
-    mut conn: ConnInfo,
+    conn: ConnInfo,
     shared: Arc<Shared>,
     signal: Arc<ListenerSignal>,
     open: OpenConnection,
@@ -48,8 +51,20 @@ pub(crate) async fn https(
         handshake_failed(&shared);
         return;
     };
-    conn.tls = true;
     let stream = TlsConnection::new(stream, session);
+    http_over_tls(stream, conn, shared, signal, open).await;
+}
+
+/// A terminated connection to the HTTP server ALPN chose: HTTP/2 for `h2`,
+/// else HTTP/1.1.
+async fn http_over_tls<S: Socket>(
+    stream: TlsConnection<S>,
+    mut conn: ConnInfo,
+    shared: Arc<Shared>,
+    signal: Arc<ListenerSignal>,
+    open: OpenConnection,
+) {
+    conn.tls = true;
     if stream.alpn() == Some(b"h2") {
         let io = Prefixed::new(BytesMut::new(), stream);
         crate::server::h2::serve(io, conn, shared, signal).await;
@@ -61,11 +76,12 @@ pub(crate) async fn https(
 
 pub(crate) async fn tls(
     mut stream: TcpStream,
-    port: u16,
+    conn: ConnInfo,
     shared: Arc<Shared>,
-    _signal: Arc<ListenerSignal>,
-    _open: OpenConnection,
+    signal: Arc<ListenerSignal>,
+    open: OpenConnection,
 ) {
+    let port = conn.port;
     let read = tls::read_client_hello(&mut stream);
     let Ok(Some(hello)) = tokio::time::timeout(shared.config.header_read_timeout, read).await
     else {
@@ -82,25 +98,36 @@ pub(crate) async fn tls(
         handshake_failed(&shared);
         return;
     };
-    let route = StreamRouteRuntime::pick(&listener.streams, sni);
     tracing::trace!(port, ?sni, server = %server.name, "TLS connection");
     let replayed = Prefixed::new(hello.bytes, stream);
-    match &server.mode {
-        Mode::Passthrough => proxy(replayed, route, &shared).await,
-        Mode::Terminate(config) => {
-            let accept = async {
-                let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), replayed)
-                    .await
-                    .ok()?;
-                start.into_stream(Arc::clone(config)).await.ok()
-            };
-            match tokio::time::timeout(shared.config.header_read_timeout, accept).await {
-                Ok(Some(decrypted)) => proxy(decrypted, route, &shared).await,
-                _ => handshake_failed(&shared),
-            }
+    let config = match &server.mode {
+        Mode::Passthrough => {
+            let route = StreamRouteRuntime::pick(&listener.streams, sni);
+            return proxy(replayed, route, &shared).await;
         }
-        Mode::Broken => handshake_failed(&shared),
+        Mode::Terminate(config) => Arc::clone(config),
+        Mode::Broken => return handshake_failed(&shared),
+    };
+    let (http, session) = (server.http, Arc::clone(&server.session));
+    let accept = async {
+        let start = LazyConfigAcceptor::new(rustls::server::Acceptor::default(), replayed)
+            .await
+            .ok()?;
+        start.into_stream(config).await.ok()
+    };
+    let decrypted = match tokio::time::timeout(shared.config.header_read_timeout, accept).await {
+        Ok(Some(decrypted)) => decrypted,
+        _ => return handshake_failed(&shared),
+    };
+    if http {
+        // The snapshot is not held for the connection's life: each request
+        // loads the current one, as on an HTTPS listener.
+        drop(snapshot);
+        let stream = TlsConnection::new(decrypted, session);
+        return http_over_tls(stream, conn, shared, signal, open).await;
     }
+    let route = StreamRouteRuntime::pick(&listener.streams, sni);
+    proxy(decrypted, route, &shared).await;
 }
 
 pub(crate) async fn tcp(

@@ -13,6 +13,7 @@ use tokio::net::TcpStream;
 use tokio_rustls::server::TlsStream;
 
 use super::tls::Session;
+use super::Prefixed;
 
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Ready when a read would not wait: bytes on the socket, or (TLS)
@@ -41,14 +42,48 @@ impl Stream for TcpStream {
     }
 }
 
+/// What TLS runs over: the accepted socket (HTTPS listeners), or the socket
+/// with the ClientHello already read put back in front (a TLS listener's
+/// server that terminates into HTTP: the hello was read to pick it).
+pub(crate) trait Socket: AsyncRead + AsyncWrite + Unpin + Send + 'static {
+    /// As [`Stream::poll_read_ready`].
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+
+    /// As [`Stream::nodelay`].
+    fn nodelay(&self);
+}
+
+impl Socket for TcpStream {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        TcpStream::poll_read_ready(self, cx)
+    }
+
+    fn nodelay(&self) {
+        let _ = self.set_nodelay(true);
+    }
+}
+
+impl Socket for Prefixed<TcpStream> {
+    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if self.has_prefix() {
+            return Poll::Ready(Ok(()));
+        }
+        self.inner().poll_read_ready(cx)
+    }
+
+    fn nodelay(&self) {
+        let _ = self.inner().set_nodelay(true);
+    }
+}
+
 /// A terminated TLS connection and the server that accepted it.
-pub(crate) struct TlsConnection {
-    stream: TlsStream<TcpStream>,
+pub(crate) struct TlsConnection<S = TcpStream> {
+    stream: TlsStream<S>,
     session: Arc<Session>,
 }
 
-impl TlsConnection {
-    pub(crate) fn new(stream: TlsStream<TcpStream>, session: Arc<Session>) -> TlsConnection {
+impl<S: Socket> TlsConnection<S> {
+    pub(crate) fn new(stream: TlsStream<S>, session: Arc<Session>) -> TlsConnection<S> {
         TlsConnection { stream, session }
     }
 
@@ -58,7 +93,7 @@ impl TlsConnection {
     }
 }
 
-impl Stream for TlsConnection {
+impl<S: Socket> Stream for TlsConnection<S> {
     fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (socket, session) = self.stream.get_ref();
         // rustls wants no more TLS bytes only while it holds plaintext (or
@@ -70,7 +105,7 @@ impl Stream for TlsConnection {
     }
 
     fn nodelay(&self) {
-        let _ = self.stream.get_ref().0.set_nodelay(true);
+        self.stream.get_ref().0.nodelay();
     }
 
     fn session(&self) -> Option<&Arc<Session>> {
@@ -78,7 +113,7 @@ impl Stream for TlsConnection {
     }
 }
 
-impl AsyncRead for TlsConnection {
+impl<S: Socket> AsyncRead for TlsConnection<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -88,7 +123,7 @@ impl AsyncRead for TlsConnection {
     }
 }
 
-impl AsyncWrite for TlsConnection {
+impl<S: Socket> AsyncWrite for TlsConnection<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

@@ -4,9 +4,10 @@
 use std::collections::BTreeMap;
 
 use vestibule_api::gateway_api::{ParentReference, GROUP};
-use vestibule_ir::status::Condition;
+use vestibule_ir::status::{self, Condition};
 
 use super::listeners::{GatewayListener, RouteKind};
+use super::ServedGateway;
 
 /// One listener a route attached to, with the hosts it serves there.
 pub(crate) struct Attachment {
@@ -15,19 +16,23 @@ pub(crate) struct Attachment {
     pub hostnames: Vec<String>,
 }
 
-/// The parent a reference names, for status: `namespace/name[/section]`.
-pub(crate) fn parent_key(parent: &ParentReference, route_namespace: &str) -> String {
-    let namespace = parent.namespace.as_deref().unwrap_or(route_namespace);
-    let mut key = format!("{namespace}/{}", parent.name);
-    if let Some(section) = &parent.section_name {
-        key.push('/');
-        key.push_str(section);
+/// The parent a reference names, as status echoes it: as written, with
+/// group, kind and namespace defaulted.
+pub(crate) fn status_ref(
+    parent: &ParentReference,
+    route_namespace: &str,
+) -> status::ParentReference {
+    status::ParentReference {
+        group: parent.group.clone().unwrap_or_else(|| GROUP.to_owned()),
+        kind: parent.kind.clone().unwrap_or_else(|| "Gateway".to_owned()),
+        namespace: parent
+            .namespace
+            .clone()
+            .unwrap_or_else(|| route_namespace.to_owned()),
+        name: parent.name.clone(),
+        section_name: parent.section_name.clone(),
+        port: parent.port,
     }
-    if let Some(port) = parent.port {
-        key.push(':');
-        key.push_str(&port.to_string());
-    }
-    key
 }
 
 /// The outcome for one parentRef: the attachments, or the `Accepted=False`
@@ -47,7 +52,7 @@ pub(crate) fn attach(
     hostnames: &[String],
     parent: &ParentReference,
     listeners: &[GatewayListener],
-    gateways: &[(String, String)],
+    gateways: &[ServedGateway],
     namespace_labels: &BTreeMap<&str, &BTreeMap<String, String>>,
 ) -> Outcome {
     let parent_kind = parent.kind.as_deref().unwrap_or("Gateway");
@@ -61,14 +66,16 @@ pub(crate) fn attach(
         ));
     }
     let gateway_namespace = parent.namespace.as_deref().unwrap_or(namespace);
-    let gateway = (gateway_namespace.to_owned(), parent.name.clone());
-    if !gateways.contains(&gateway) {
+    let ours = gateways
+        .iter()
+        .any(|g| g.namespace == gateway_namespace && g.name == parent.name);
+    if !ours {
         return Outcome::NotOurs;
     }
     let candidates: Vec<(usize, &GatewayListener)> = listeners
         .iter()
         .enumerate()
-        .filter(|(_, l)| l.gateway_namespace == gateway.0 && l.gateway_name == gateway.1)
+        .filter(|(_, l)| l.gateway_namespace == gateway_namespace && l.gateway_name == parent.name)
         .filter(|(_, l)| parent.section_name.as_ref().is_none_or(|s| *s == l.name))
         .filter(|(_, l)| parent.port.is_none_or(|p| i64::from(l.port) == p))
         .collect();

@@ -116,6 +116,50 @@ fn validation_for<'a>(
     }
 }
 
+/// `InsecureFrontendValidationMode=True/ConfigurationChanged` for a Gateway
+/// whose client certificate validation lets clients in without a valid
+/// certificate (`mode: AllowInsecureFallback`) anywhere: its
+/// `tls.frontend.default`, a `perPort` entry, or a listener's own
+/// `tls.frontendValidation`. The spec asks for the condition so that the
+/// weakened validation shows on the Gateway itself (GEP-91).
+pub(crate) fn insecure_frontend(gateway: &KubeGateway) -> Option<Condition> {
+    let insecure = |validation: Option<&FrontendTlsValidation>| {
+        validation.is_some_and(|v| v.mode.as_deref() == Some("AllowInsecureFallback"))
+    };
+    let mut places = Vec::new();
+    if let Some(frontend) = gateway.spec.tls.as_ref().and_then(|t| t.frontend.as_ref()) {
+        if insecure(frontend.default.validation.as_ref()) {
+            places.push("tls.frontend.default".to_owned());
+        }
+        for per_port in &frontend.per_port {
+            if insecure(per_port.tls.validation.as_ref()) {
+                places.push(format!("tls.frontend.perPort (port {})", per_port.port));
+            }
+        }
+    }
+    for listener in &gateway.spec.listeners {
+        let own = listener
+            .tls
+            .as_ref()
+            .and_then(|tls| tls.frontend_validation.as_ref());
+        if insecure(own) {
+            places.push(format!("listener {}", listener.name));
+        }
+    }
+    (!places.is_empty()).then(|| {
+        Condition::new(
+            "InsecureFrontendValidationMode",
+            true,
+            "ConfigurationChanged",
+            format!(
+                "client certificate validation is AllowInsecureFallback in {}: clients \
+                 without a valid certificate are served",
+                places.join(", ")
+            ),
+        )
+    })
+}
+
 /// What the CA references of a listener give.
 struct Validation {
     client_validation: Option<ClientValidation>,
@@ -388,5 +432,7 @@ fn tls_server(
             cipher_suites: Vec::new(),
         }),
         misdirected_status: MISDIRECTED,
+        // Set when the port turns out to be shared with TLS listeners.
+        serves_http: false,
     }
 }

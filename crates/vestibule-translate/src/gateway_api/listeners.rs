@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use vestibule_api::gateway_api::{Listener, RouteGroupKind, GROUP};
 use vestibule_api::{Inputs, KubeGateway};
-use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus};
+use vestibule_ir::status::{self, Condition, GatewayStatus, ListenerStatus};
 use vestibule_ir::TlsServer;
 
 use super::listener_tls::{secure, Lookup};
@@ -113,6 +113,13 @@ fn protocol(name: &str) -> Option<Protocol> {
     }
 }
 
+/// HTTPS and TLS: listeners a connection reaches by the SNI of its
+/// ClientHello, so that they may share a port (the spec's "compatible"
+/// listeners; HTTP and HTTPS on one port are not).
+pub(crate) fn tls_family(protocol: Protocol) -> bool {
+    matches!(protocol, Protocol::Https | Protocol::Tls)
+}
+
 fn default_kinds(protocol: Protocol) -> Vec<RouteKind> {
     match protocol {
         Protocol::Http | Protocol::Https => vec![RouteKind::Http, RouteKind::Grpc],
@@ -141,12 +148,18 @@ pub(crate) fn listeners(
         let (parsed, conditions, kinds) = validate(&lookup, listener);
         status.listeners.push(ListenerStatus {
             name: listener.name.clone(),
+            supported_kinds: kinds
+                .iter()
+                .map(|kind| status::RouteGroupKind {
+                    group: GROUP.to_owned(),
+                    kind: kind.name().to_owned(),
+                })
+                .collect(),
             attached_routes: 0,
             conditions: conditions
                 .into_iter()
                 .map(|c| c.at_generation(generation))
                 .collect(),
-            supported_kinds: kinds.iter().map(|kind| kind.name().to_owned()).collect(),
         });
         if let Some(mut parsed) = parsed {
             parsed.status = status_index;
@@ -280,8 +293,11 @@ fn validate(
 }
 
 /// Listeners on one port must be distinct: TCP by port alone; HTTP, HTTPS
-/// and TLS by hostname, and not mixed with another protocol. Every listener
-/// in a conflict is rejected; no winner is picked.
+/// and TLS by hostname. Of different protocols, only HTTPS and TLS are
+/// compatible on one port (both begin with a ClientHello, whose SNI picks
+/// the listener; see [`tls_family`]), and then only with different
+/// hostnames, since the SNI could not tell two of one name apart. Every
+/// listener in a conflict is rejected; no winner is picked.
 fn mark_conflicts(listeners: &mut [GatewayListener], status: &mut GatewayStatus) {
     let count = listeners.len();
     for i in 0..count {
@@ -291,10 +307,7 @@ fn mark_conflicts(listeners: &mut [GatewayListener], status: &mut GatewayStatus)
                 continue;
             }
             let (a, b) = (&listeners[i], &listeners[j]);
-            // HTTPS and TLS listeners may share a port in the spec, but a
-            // port here is either HTTP-over-TLS or routed by connection:
-            // such a pair is refused as a protocol conflict.
-            if a.protocol != b.protocol {
+            if a.protocol != b.protocol && !(tls_family(a.protocol) && tls_family(b.protocol)) {
                 reason = Some("ProtocolConflict");
                 break;
             }

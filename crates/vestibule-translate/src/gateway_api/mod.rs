@@ -4,6 +4,7 @@
 
 mod attach;
 mod classes;
+mod gateways;
 mod grpc;
 mod http;
 mod listener_tls;
@@ -13,16 +14,18 @@ mod streams;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use vestibule_api::gateway_api::{ParentReference, GROUP};
-use vestibule_api::{Inputs, KubeGateway, Resource};
-use vestibule_ir::status::{Condition, GatewayStatus, ParentStatus, RouteStatus, Statuses};
-use vestibule_ir::{ListenerProtocol, Route};
+use vestibule_api::gateway_api::ParentReference;
+use vestibule_api::{Inputs, Resource};
+use vestibule_ir::status::{Condition, RouteParentStatus, RouteStatus, Statuses};
+use vestibule_ir::Route;
 
 use crate::builder::TableBuilder;
 use crate::secrets::SecretStore;
 use crate::services::{namespace_labels, Registry};
 use crate::GatewayIdentity;
-use attach::{attach, parent_key, Outcome};
+use attach::{attach, status_ref, Outcome};
+pub(crate) use gateways::served_gateways;
+use gateways::{gateways, ServedGateway};
 use http::{Context, Precedence, Problems};
 use listeners::{GatewayListener, Protocol, RouteKind};
 
@@ -48,6 +51,7 @@ pub(crate) fn translate(
         listeners: &listeners,
         gateways: &gateways,
         labels: &labels,
+        default_controller: identity.controller_names.first().map_or("", String::as_str),
     };
     // HTTPRoutes and GRPCRoutes in one creation order: of two routes of
     // different kinds on one listener with overlapping hostnames, the older
@@ -104,9 +108,13 @@ fn assemble(listeners: &[GatewayListener], gathered: Gathered, builder: &mut Tab
     }
     for (port, names) in hosts {
         for host in names {
+            // Only listeners that serve HTTP: a TLS listener sharing the
+            // port with HTTPS ones takes its connections by SNI, never a
+            // request's host.
             let covering = |listener: &GatewayListener| {
                 listener.port == port
                     && listener.programmed
+                    && matches!(listener.protocol, Protocol::Http | Protocol::Https)
                     && listener
                         .hostname
                         .as_deref()
@@ -212,143 +220,34 @@ struct Env<'a, 'r> {
     inputs: &'a Inputs,
     registry: &'a Registry<'r>,
     listeners: &'a [GatewayListener],
-    gateways: &'a [(String, String)],
+    gateways: &'a [ServedGateway],
     labels: &'a BTreeMap<&'a str, &'a BTreeMap<String, String>>,
+    /// The writer of the status of a parentRef that names no Gateway this
+    /// gateway serves (a Service parent, refused).
+    default_controller: &'a str,
 }
 
-/// Gateways of served classes: their listeners (the programmed ones
-/// declared on the table, with their TLS servers) and their status.
-fn gateways(
-    inputs: &Inputs,
-    store: &SecretStore<'_>,
-    served: &BTreeSet<String>,
-    builder: &mut TableBuilder,
-    statuses: &mut Statuses,
-) -> (Vec<GatewayListener>, Vec<(String, String)>) {
-    let mut all = Vec::new();
-    let mut keys = Vec::new();
-    for gateway in crate::by_creation(&inputs.kube_gateways) {
-        if !served.contains(&gateway.spec.gateway_class_name) {
-            continue;
-        }
-        let index = statuses.gateways.len();
-        let mut status = new_status(gateway);
-        let mut found = listeners::listeners(inputs, store, gateway, index, &mut status);
-        for listener in &mut found {
-            if listener.programmed {
-                declare(listener, builder, &mut status);
-            }
-        }
-        status.conditions = gateway_conditions(gateway, &found);
-        statuses.gateways.push(status);
-        keys.push((gateway.namespace().to_owned(), gateway.name().to_owned()));
-        all.extend(found);
-    }
-    (all, keys)
-}
-
-/// Declares a programmed listener's port and TLS server. A port another
-/// Gateway (or an Istio server, or an Ingress) already uses with another
-/// protocol makes it `Accepted=False PortUnavailable`; an SNI name another
-/// Gateway already serves on the port makes it `Conflicted`.
-fn declare(listener: &mut GatewayListener, builder: &mut TableBuilder, status: &mut GatewayStatus) {
-    let port = listener.port;
-    let protocol = match listener.protocol {
-        Protocol::Http => ListenerProtocol::Http,
-        Protocol::Https => ListenerProtocol::Https,
-        Protocol::Tls => ListenerProtocol::Tls,
-        Protocol::Tcp => ListenerProtocol::Tcp,
-    };
-    let taken = listener
-        .tls
-        .as_ref()
-        .and_then(|tls| builder.sni_taken(port, &tls.server_names));
-    let refusal = if let Some((host, earlier)) = taken {
-        Some((
-            Condition::new(
-                "Conflicted",
-                true,
-                "HostnameConflict",
-                format!("host {host} is already served on port {port} by {earlier}"),
-            ),
-            "hostname conflicts with another Gateway's listener".to_owned(),
-        ))
-    } else if !builder.listener(port, protocol) {
-        let message = format!("port {port} is already used with another protocol");
-        Some((
-            Condition::new("Accepted", false, "PortUnavailable", message.clone()),
-            message,
-        ))
-    } else {
-        None
-    };
-    let conditions = &mut status.listeners[listener.status_listener].conditions;
-    let Some((condition, message)) = refusal else {
-        if let Some(tls) = &listener.tls {
-            builder.tls_server(port, tls.clone());
-        }
-        return;
-    };
-    listener.programmed = false;
-    listener.usable = false;
-    let generation = listener.generation;
-    for existing in conditions.iter_mut() {
-        if existing.kind == condition.kind {
-            *existing = condition.clone().at_generation(generation);
-        } else if existing.kind == "Programmed" {
-            *existing = Condition::new("Programmed", false, "Invalid", message.clone())
-                .at_generation(generation);
-        }
-    }
-}
-
-fn new_status(gateway: &KubeGateway) -> GatewayStatus {
-    GatewayStatus {
-        kind: "Gateway".to_owned(),
-        api_group: GROUP.to_owned(),
-        namespace: gateway.namespace().to_owned(),
-        name: gateway.name().to_owned(),
-        conditions: Vec::new(),
-        listeners: Vec::new(),
-        addresses: gateway
-            .spec
-            .addresses
+impl Env<'_, '_> {
+    /// The status entry of one parentRef of a route in `namespace`: the
+    /// reference, and its Gateway's class controller as the writer.
+    fn parent_status(
+        &self,
+        parent: &ParentReference,
+        namespace: &str,
+        conditions: Vec<Condition>,
+    ) -> RouteParentStatus {
+        let parent_ref = status_ref(parent, namespace);
+        let controller = self
+            .gateways
             .iter()
-            .map(|a| a.value.clone())
-            .collect(),
+            .find(|g| g.namespace == parent_ref.namespace && g.name == parent_ref.name)
+            .map_or(self.default_controller, |g| g.controller.as_str());
+        RouteParentStatus {
+            parent_ref,
+            controller_name: controller.to_owned(),
+            conditions,
+        }
     }
-}
-
-fn gateway_conditions(gateway: &KubeGateway, listeners: &[GatewayListener]) -> Vec<Condition> {
-    let generation = gateway.meta.generation;
-    let declared = gateway.spec.listeners.len();
-    let valid = listeners.iter().filter(|l| l.usable).count();
-    let accepted = if declared > 0 && valid == 0 {
-        Condition::new(
-            "Accepted",
-            false,
-            "ListenersNotValid",
-            "no listener is valid",
-        )
-    } else if valid < declared {
-        Condition::new(
-            "Accepted",
-            true,
-            "ListenersNotValid",
-            "some listeners are not valid",
-        )
-    } else {
-        Condition::new("Accepted", true, "Accepted", "")
-    };
-    let programmed = if listeners.iter().any(|l| l.programmed) {
-        Condition::new("Programmed", true, "Programmed", "")
-    } else {
-        Condition::new("Programmed", false, "Invalid", "no listener is programmed")
-    };
-    vec![
-        accepted.at_generation(generation),
-        programmed.at_generation(generation),
-    ]
 }
 
 /// Attaches one route through each of its parentRefs, converts it once if
@@ -450,16 +349,14 @@ fn attach_route<S>(
             if let Some(partially_invalid) = &partially_invalid {
                 conditions.push(partially_invalid.clone().at_generation(generation));
             }
-            ParentStatus {
-                parent_ref: parent_key(&parents[index], route.namespace()),
-                conditions,
-            }
+            env.parent_status(&parents[index], route.namespace(), conditions)
         })
         .collect();
     Some(RouteStatus {
         kind: kind.name().to_owned(),
         namespace: route.namespace().to_owned(),
         name: route.name().to_owned(),
+        source: route.source.to_string(),
         parents,
     })
 }

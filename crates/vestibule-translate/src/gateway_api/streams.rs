@@ -14,10 +14,10 @@ use std::collections::BTreeSet;
 
 use vestibule_api::gateway_api::{L4RouteSpec, GROUP};
 use vestibule_api::Resource;
-use vestibule_ir::status::{Condition, ParentStatus, RouteStatus, Statuses};
+use vestibule_ir::status::{Condition, RouteStatus, Statuses};
 use vestibule_ir::{HostPattern, RouteOrigin, StreamRoute, WeightedBackend};
 
-use super::attach::{attach, parent_key, Attachment, Outcome};
+use super::attach::{attach, Attachment, Outcome};
 use super::listeners::RouteKind;
 use super::refs::{self, From, RefProblem};
 use super::Env;
@@ -104,7 +104,7 @@ fn attach_route(
         let backends = backends(env, route, kind, builder, &mut problem);
         place(env, route, kind, &attached, &backends, statuses, placed);
     }
-    Some(status(route, kind, parents, problem))
+    Some(status(env, route, kind, parents, problem))
 }
 
 /// The weighted backends of the route's rules.
@@ -199,6 +199,7 @@ fn place(
 }
 
 fn status(
+    env: &Env<'_, '_>,
     route: &Resource<L4RouteSpec>,
     kind: RouteKind,
     parents: Vec<(usize, Option<Condition>)>,
@@ -213,16 +214,21 @@ fn status(
         kind: kind.name().to_owned(),
         namespace: route.namespace().to_owned(),
         name: route.name().to_owned(),
+        source: route.source.to_string(),
         parents: parents
             .into_iter()
-            .map(|(index, rejected)| ParentStatus {
-                parent_ref: parent_key(&route.spec.parent_refs[index], route.namespace()),
-                conditions: vec![
+            .map(|(index, rejected)| {
+                let conditions = vec![
                     rejected
                         .unwrap_or_else(|| Condition::new("Accepted", true, "Accepted", ""))
                         .at_generation(generation),
                     resolved.clone().at_generation(generation),
-                ],
+                ];
+                env.parent_status(
+                    &route.spec.parent_refs[index],
+                    route.namespace(),
+                    conditions,
+                )
             })
             .collect(),
     }

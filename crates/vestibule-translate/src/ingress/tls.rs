@@ -70,6 +70,7 @@ pub(crate) fn servers(
                     cipher_suites: Vec::new(),
                 }),
                 misdirected_status: 404,
+                serves_http: false,
             },
         );
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use vestibule_api::istio::Server;
 use vestibule_api::IstioGateway;
-use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus};
+use vestibule_ir::status::{Condition, GatewayStatus, ListenerStatus, RouteGroupKind};
 use vestibule_ir::{HostPattern, ListenerProtocol, TlsServer};
 
 use crate::secrets::SecretStore;
@@ -146,9 +146,13 @@ pub(crate) fn servers(
         };
         status.listeners.push(ListenerStatus {
             name,
+            // What binds to an Istio server.
+            supported_kinds: vec![RouteGroupKind {
+                group: "networking.istio.io".to_owned(),
+                kind: "VirtualService".to_owned(),
+            }],
             attached_routes: 0,
             conditions: vec![condition.at_generation(gateway.meta.generation)],
-            supported_kinds: Vec::new(),
         });
     }
     servers
@@ -204,6 +208,7 @@ fn accept(
                 server_names: names,
                 termination: built.termination,
                 misdirected_status: 404,
+                serves_http: false,
             })
         }
         ListenerProtocol::Http | ListenerProtocol::Tcp => None,
@@ -268,6 +273,7 @@ pub(crate) fn new_status(gateway: &IstioGateway, selected: bool) -> GatewayStatu
         api_group: "networking.istio.io".to_owned(),
         namespace: gateway.namespace().to_owned(),
         name: gateway.name().to_owned(),
+        source: gateway.source.to_string(),
         conditions: vec![condition.at_generation(gateway.meta.generation)],
         listeners: Vec::new(),
         addresses: Vec::new(),

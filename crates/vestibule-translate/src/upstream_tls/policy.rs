@@ -9,11 +9,13 @@
 //! `Accepted=False, NoValidCACertificate` and `ResolvedRefs=False`, and
 //! its targets get no traffic (503) rather than unverified TLS.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use vestibule_api::gateway_api::{BackendTlsPolicyValidation, ObjectReference};
 use vestibule_api::BackendTlsPolicy;
-use vestibule_ir::status::{Condition, PolicyAncestorStatus, PolicyStatus, Statuses};
+use vestibule_ir::status::{
+    Condition, ParentReference, PolicyAncestorStatus, PolicyStatus, Statuses,
+};
 use vestibule_ir::{Pem, UpstreamTls, UpstreamVerify};
 
 use super::{Context, Decision};
@@ -33,12 +35,7 @@ struct Rejection {
 pub(crate) fn backend_tls_policies(cx: &Context<'_>, statuses: &mut Statuses) -> Policies {
     let mut policies = Policies::new();
     // Ancestors are the Gateways this controller serves.
-    let served: BTreeSet<String> = statuses
-        .gateways
-        .iter()
-        .filter(|gateway| gateway.api_group == vestibule_api::gateway_api::GROUP)
-        .map(|gateway| format!("{}/{}", gateway.namespace, gateway.name))
-        .collect();
+    let served = crate::gateway_api::served_gateways(cx.inputs, cx.identity);
     for policy in crate::by_creation(&cx.inputs.backend_tls_policies) {
         let ports = target_ports(cx, policy);
         let outcome = match validation(cx, policy) {
@@ -220,7 +217,7 @@ fn status(
     cx: &Context<'_>,
     policy: &BackendTlsPolicy,
     outcome: &Result<(), Rejection>,
-    served: &BTreeSet<String>,
+    served: &BTreeMap<(String, String), String>,
 ) -> PolicyStatus {
     let generation = policy.meta.generation;
     let conditions = match outcome {
@@ -250,30 +247,28 @@ fn status(
         .into_iter()
         .map(|condition| condition.at_generation(generation))
         .collect();
-    let controller = cx
-        .identity
-        .controller_names
-        .first()
-        .cloned()
-        .unwrap_or_default();
     PolicyStatus {
         kind: "BackendTLSPolicy".to_owned(),
         namespace: policy.namespace().to_owned(),
         name: policy.name().to_owned(),
+        source: policy.source.to_string(),
         ancestors: ancestors(cx, policy)
-            .intersection(served)
-            .map(|gateway| PolicyAncestorStatus {
-                ancestor_ref: format!("Gateway {gateway}"),
-                controller_name: controller.clone(),
-                conditions: conditions.clone(),
+            .into_iter()
+            .filter_map(|gateway| {
+                let controller = served.get(&gateway)?;
+                Some(PolicyAncestorStatus {
+                    ancestor_ref: ParentReference::gateway(&gateway.0, &gateway.1),
+                    controller_name: controller.clone(),
+                    conditions: conditions.clone(),
+                })
             })
             .collect(),
     }
 }
 
-/// `namespace/name` of the Gateways with an HTTPRoute or GRPCRoute that
-/// sends to one of the policy's target Services.
-fn ancestors(cx: &Context<'_>, policy: &BackendTlsPolicy) -> BTreeSet<String> {
+/// `(namespace, name)` of the Gateways with an HTTPRoute or GRPCRoute
+/// that sends to one of the policy's target Services.
+fn ancestors(cx: &Context<'_>, policy: &BackendTlsPolicy) -> BTreeSet<(String, String)> {
     let namespace = policy.namespace();
     let targeted = |backend_namespace: &str, name: &str| {
         backend_namespace == namespace
@@ -321,7 +316,7 @@ fn ancestors(cx: &Context<'_>, policy: &BackendTlsPolicy) -> BTreeSet<String> {
                 continue;
             }
             let gateway_namespace = parent.namespace.as_deref().unwrap_or(route_namespace);
-            found.insert(format!("{gateway_namespace}/{}", parent.name));
+            found.insert((gateway_namespace.to_owned(), parent.name.clone()));
         }
     }
     found

@@ -13,6 +13,8 @@ pub(crate) const CHECKS: &[(&str, Check)] = &[
     ("tls_and_tcp_routes", tls_and_tcp_routes),
     ("frontend_validation", frontend_validation),
     ("port_sharing", port_sharing),
+    ("https_and_tls_port", https_and_tls_port),
+    ("insecure_frontend_validation", insecure_frontend_validation),
 ];
 
 /// `(route name, SNI names, [(backend, weight)])` of a listener's stream routes.
@@ -205,7 +207,7 @@ fn port_sharing(t: &Translation) {
     assert_eq!(names, ["https.8443.https.first.default"]);
     assert_eq!(listener(t, 9000).protocol, ListenerProtocol::Http);
     let mixed = gateway(t, "default", "mixed");
-    for name in ["https", "tls"] {
+    for name in ["https", "http"] {
         let conditions = &gw_listener(mixed, name).conditions;
         assert_eq!(
             cond(conditions, "Conflicted"),
@@ -226,4 +228,117 @@ fn port_sharing(t: &Translation) {
     let tcp = &gw_listener(gateway(t, "default", "tcp"), "tcp").conditions;
     assert_eq!(cond(tcp, "Accepted"), ("False", "PortUnavailable"));
     assert_eq!(cond(tcp, "Programmed"), ("False", "Invalid"));
+}
+
+fn https_and_tls_port(t: &Translation) {
+    assert_eq!(listener_ports(t), [443, 8443]);
+    let shared = listener(t, 443);
+    assert_eq!(shared.protocol, ListenerProtocol::Tls);
+    let names: Vec<&str> = shared.tls_servers.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "https.443.https.gw.default",
+            "https.443.pass.gw.default",
+            "https.443.term.gw.default"
+        ]
+    );
+    let https = server(shared, "https.443.https.gw.default");
+    assert!(https.termination.is_some() && https.serves_http);
+    let pass = server(shared, "https.443.pass.gw.default");
+    assert!(pass.termination.is_none() && !pass.serves_http);
+    let term = server(shared, "https.443.term.gw.default");
+    assert!(term.termination.is_some() && !term.serves_http);
+    let hosts: Vec<String> = shared
+        .virtual_hosts
+        .iter()
+        .map(|v| v.domains[0].to_string())
+        .collect();
+    assert_eq!(hosts, ["web.example.com"]);
+    let routes: Vec<(&str, Vec<String>)> = shared
+        .stream_routes
+        .iter()
+        .map(|r| {
+            let names = r.server_names.iter().map(ToString::to_string).collect();
+            (r.name.as_str(), names)
+        })
+        .collect();
+    assert_eq!(
+        routes,
+        [
+            ("default.pass", vec!["pass.example.com".to_owned()]),
+            ("default.term", vec!["term.example.com".to_owned()]),
+        ]
+    );
+    let solo = listener(t, 8443);
+    assert_eq!(solo.protocol, ListenerProtocol::Https);
+    assert!(!solo.tls_servers[0].serves_http);
+
+    let gw = gateway(t, "default", "gw");
+    for name in ["https", "pass", "term"] {
+        let listener = gw_listener(gw, name);
+        let conditions = &listener.conditions;
+        assert_eq!(cond(conditions, "Accepted"), ACCEPTED, "{name}");
+        assert_eq!(cond(conditions, "Programmed"), PROGRAMMED, "{name}");
+        assert_eq!(
+            cond(conditions, "Conflicted"),
+            ("False", "NoConflicts"),
+            "{name}"
+        );
+        assert_eq!(listener.attached_routes, 1, "{name}");
+    }
+    for name in ["dup-https", "dup-tls"] {
+        let conditions = &gw_listener(gw, name).conditions;
+        assert_eq!(
+            cond(conditions, "Conflicted"),
+            ("True", "HostnameConflict"),
+            "{name}"
+        );
+        assert_eq!(
+            cond(conditions, "Programmed"),
+            ("False", "Invalid"),
+            "{name}"
+        );
+    }
+    let late = &gw_listener(gateway(t, "default", "late"), "pass").conditions;
+    assert_eq!(cond(late, "Conflicted"), ("True", "HostnameConflict"));
+    assert_eq!(cond(late, "Programmed"), ("False", "Invalid"));
+    assert_eq!(
+        route_conditions(route_status(t, "HTTPRoute", "default", "web")),
+        [ACCEPTED, RESOLVED]
+    );
+}
+
+fn insecure_frontend_validation(t: &Translation) {
+    for (name, place, generation) in [
+        ("fallback-default", "tls.frontend.default", 3),
+        ("fallback-per-port", "tls.frontend.perPort (port 443)", 1),
+    ] {
+        let status = gateway(t, "default", name);
+        let insecure = status
+            .conditions
+            .iter()
+            .find(|c| c.kind == "InsecureFrontendValidationMode")
+            .unwrap_or_else(|| panic!("{name}: no InsecureFrontendValidationMode"));
+        assert_eq!(
+            (insecure.status.as_str(), insecure.reason.as_str()),
+            ("True", "ConfigurationChanged"),
+            "{name}"
+        );
+        assert!(insecure.message.contains(place), "{name}: {insecure:?}");
+        assert_eq!(insecure.observed_generation, generation, "{name}");
+    }
+    let strict = gateway(t, "default", "strict");
+    assert!(
+        strict
+            .conditions
+            .iter()
+            .all(|c| c.kind != "InsecureFrontendValidationMode"),
+        "{:?}",
+        strict.conditions
+    );
+    for name in ["fallback-default", "fallback-per-port", "strict"] {
+        let conditions = &gw_listener(gateway(t, "default", name), "https").conditions;
+        assert_eq!(cond(conditions, "Programmed"), PROGRAMMED, "{name}");
+    }
 }

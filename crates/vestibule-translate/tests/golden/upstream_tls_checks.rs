@@ -4,7 +4,7 @@
 // Included by both golden test binaries, each using one half.
 #![allow(dead_code)]
 
-use vestibule_ir::status::{Condition, ResourceStatus};
+use vestibule_ir::status::{Condition, ParentReference, ResourceStatus};
 use vestibule_ir::{Backend, UpstreamTls, UpstreamVerify};
 use vestibule_translate::Translation;
 
@@ -119,7 +119,15 @@ fn policy_conditions<'t>(t: &'t Translation, name: &str) -> &'t [Condition] {
         .find(|p| p.name == name)
         .unwrap_or_else(|| panic!("no status for BackendTLSPolicy {name}"));
     assert_eq!(policy.ancestors.len(), 1, "{name}: one ancestor");
-    assert_eq!(policy.ancestors[0].ancestor_ref, "Gateway default/gw");
+    assert_eq!(
+        policy.ancestors[0].ancestor_ref,
+        ParentReference::gateway("default", "gw"),
+        "{name}"
+    );
+    assert_eq!(
+        policy.ancestors[0].controller_name, "vestibule.io/gateway-controller",
+        "{name}"
+    );
     &policy.ancestors[0].conditions
 }
 

@@ -180,9 +180,33 @@ pub fn route_condition(
     let entry = route_status(status, route_kind, namespace, name);
     let parent = entry["parents"]
         .as_array()
-        .and_then(|parents| parents.iter().find(|p| p["parentRef"] == parent_ref))
+        .and_then(|parents| {
+            parents
+                .iter()
+                .find(|p| parent_key(&p["parentRef"]) == parent_ref)
+        })
         .unwrap_or_else(|| panic!("{namespace}/{name} has no parent {parent_ref}: {entry:#}"));
     condition(&parent["conditions"], kind)
+}
+
+/// `namespace/name[/section][:port]` of a status `parentRef` object (a
+/// Gateway API `ParentReference`); a parent that is not a Gateway has its
+/// `group/Kind ` in front.
+pub fn parent_key(parent_ref: &Value) -> String {
+    let text = |field: &str| parent_ref[field].as_str().unwrap_or_default().to_owned();
+    let mut key = format!("{}/{}", text("namespace"), text("name"));
+    if text("group") != "gateway.networking.k8s.io" || text("kind") != "Gateway" {
+        key = format!("{}/{} {key}", text("group"), text("kind"));
+    }
+    if let Some(section) = parent_ref["sectionName"].as_str() {
+        key.push('/');
+        key.push_str(section);
+    }
+    if let Some(port) = parent_ref["port"].as_i64() {
+        key.push(':');
+        key.push_str(&port.to_string());
+    }
+    key
 }
 
 /// Accepted and ResolvedRefs of an HTTPRoute on one parent.

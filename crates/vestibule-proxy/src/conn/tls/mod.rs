@@ -28,6 +28,10 @@ pub(crate) struct TlsServers {
 pub(crate) struct TlsServerRuntime {
     pub name: String,
     pub mode: Mode,
+    /// A terminating server whose decrypted connections are HTTP: every
+    /// one of an HTTPS listener, those of a TLS listener that say so
+    /// (`serves_http`). The others' go to the listener's stream routes.
+    pub http: bool,
     /// What the request path reads of the server a connection got.
     pub session: Arc<Session>,
 }
@@ -65,7 +69,7 @@ impl Session {
 impl TlsServers {
     /// `None` for listeners that speak no TLS.
     pub(crate) fn build(listener: &Listener) -> Option<TlsServers> {
-        let http = match listener.protocol {
+        let https = match listener.protocol {
             ListenerProtocol::Https => true,
             ListenerProtocol::Tls => false,
             ListenerProtocol::Http | ListenerProtocol::Tcp => return None,
@@ -77,6 +81,7 @@ impl TlsServers {
             default: None,
         };
         for (position, server) in listener.tls_servers.iter().enumerate() {
+            let http = https || server.serves_http;
             let mode = match &server.termination {
                 None => Mode::Passthrough,
                 Some(termination) => match config::server_config(termination, http) {
@@ -91,6 +96,7 @@ impl TlsServers {
             index.servers.push(TlsServerRuntime {
                 name: server.name.clone(),
                 mode,
+                http,
                 session: Arc::new(Session {
                     names: server.server_names.clone(),
                     misdirected: match server.misdirected_status {
