@@ -21,6 +21,18 @@ pub(crate) struct Kind {
     pub(crate) status: bool,
 }
 
+impl Kind {
+    /// Whether endpoints are resolved from this kind (Services and
+    /// ServiceEntries name the ports; slices, Endpoints and Pods hold the
+    /// addresses).
+    pub(crate) fn resolves_endpoints(&self) -> bool {
+        matches!(
+            self.kind,
+            "Service" | "EndpointSlice" | "Endpoints" | "Pod" | "ServiceEntry"
+        )
+    }
+}
+
 pub(crate) const CORE: &str = "";
 pub(crate) const GATEWAY_API: &str = "gateway.networking.k8s.io";
 pub(crate) const ISTIO: &str = "networking.istio.io";

@@ -133,11 +133,16 @@ impl Objects {
         self.changed.take()
     }
 
-    /// The whole set, in key order, with the problems of refused objects
-    /// (errors) and of accepted ones (warnings).
-    pub(crate) fn assemble(&self) -> Loaded {
+    /// The set, in key order, with the problems of refused objects
+    /// (errors) and of accepted ones (warnings): whole for a change of
+    /// routes; for a change of endpoints, only what endpoints are resolved
+    /// from (10,000 routes are not copied for an EndpointSlice change).
+    pub(crate) fn assemble(&self, effect: Effect) -> Loaded {
         let mut loaded = Loaded::default();
-        for object in self.objects.values() {
+        for (key, object) in &self.objects {
+            if effect == Effect::Endpoints && !KINDS[key.0].resolves_endpoints() {
+                continue;
+            }
             match &object.typed {
                 Ok(inputs) => loaded.inputs.append(inputs.clone()),
                 Err(errors) => loaded.errors.extend(errors.iter().cloned()),

@@ -128,7 +128,7 @@ impl Source {
         let effect = objects.take_change()?;
         Some(Change {
             effect,
-            loaded: objects.assemble(),
+            loaded: objects.assemble(effect),
         })
     }
 
