@@ -66,6 +66,11 @@ pub struct ServeArgs {
     /// Worker threads serving traffic (default: one per CPU).
     #[arg(long, value_name = "N")]
     pub workers: Option<usize>,
+    /// On SIGTERM, how long to keep accepting connections after readiness
+    /// turns false, so that load balancers and Endpoints stop sending new
+    /// ones before the listeners close (Istio's minimum drain).
+    #[arg(long, default_value = "0s", value_name = "DURATION", value_parser = parse_duration)]
+    pub shutdown_delay: Duration,
     /// How long connections may take to finish on shutdown or listener removal.
     #[arg(long, default_value = "30s", value_name = "DURATION", value_parser = parse_duration)]
     pub drain_timeout: Duration,

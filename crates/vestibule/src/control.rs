@@ -26,7 +26,8 @@ pub enum Source {
 pub enum Input {
     /// The files changed: read them again.
     Files,
-    Kubernetes(Change),
+    /// Boxed: a whole object set is large and the other inputs are empty.
+    Kubernetes(Box<Change>),
     /// The source ended (the process is stopping).
     Closed,
 }
@@ -38,7 +39,7 @@ impl Source {
                 Some(()) => Input::Files,
                 None => Input::Closed,
             },
-            Source::Kubernetes(source) => Input::Kubernetes(source.next().await),
+            Source::Kubernetes(source) => Input::Kubernetes(Box::new(source.next().await)),
         }
     }
 }
@@ -66,7 +67,7 @@ pub async fn run(state: Arc<ControlState>, mut source: Source, scope: Scope) {
                 .await
             }
             (Input::Kubernetes(change), Source::Kubernetes(kube)) => {
-                apply_change(state, Arc::clone(kube), scope, change).await
+                apply_change(state, Arc::clone(kube), scope, *change).await
             }
             _ => Ok(()),
         };

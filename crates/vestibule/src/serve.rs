@@ -66,6 +66,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(kube) = kube {
         kube.stop().await;
     }
+    if !args.shutdown_delay.is_zero() {
+        tracing::info!(delay = ?args.shutdown_delay, "not ready; still accepting until the delay ends");
+        tokio::time::sleep(args.shutdown_delay).await;
+    }
     control.abort();
     state.data_plane.shutdown().await;
     tracing::info!("drained; exiting");

@@ -76,3 +76,33 @@ async fn the_drain_deadline_bounds_shutdown() {
         "a request past the deadline cannot complete"
     );
 }
+
+#[tokio::test]
+async fn a_shutdown_delay_keeps_accepting_while_not_ready() {
+    let backend = httpbin("httpbin").await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    let mut gateway = Gateway::start(config.path(), &[80], &["--shutdown-delay", "2s"]).await;
+    let address = gateway.listener(80).await;
+    let signalled = Instant::now();
+    gateway.sigterm();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    // Load balancers see it leave (not ready) while it still serves.
+    let (ready, _, _) = support::get(gateway.admin, "localhost", "/ready").await;
+    assert_eq!(ready, 503);
+    let (status, _, _) = support::get(address, HOST, "/status/200").await;
+    assert_eq!(status, 200, "a new connection during the delay is served");
+
+    assert!(gateway.wait().await.success());
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "exited before the delay ended: {:?}",
+        signalled.elapsed()
+    );
+}
