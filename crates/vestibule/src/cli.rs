@@ -107,7 +107,12 @@ pub struct KubeArgs {
     #[arg(long)]
     pub deploy_gateways: bool,
     /// The image of the automatically deployed gateways' pods: this one.
-    #[arg(long, env = "VESTIBULE_IMAGE", value_name = "IMAGE", default_value = "vestibule")]
+    #[arg(
+        long,
+        env = "VESTIBULE_IMAGE",
+        value_name = "IMAGE",
+        default_value = "vestibule"
+    )]
     pub deploy_image: String,
     /// The ClusterRole (read access) the deployed pods' ServiceAccounts are
     /// bound to, by a ClusterRoleBinding of the same name that vestibule

@@ -26,7 +26,7 @@ pub enum Source {
 pub enum Input {
     /// The files changed: read them again.
     Files,
-    Kubernetes(Change),
+    Kubernetes(Box<Change>),
     /// The source ended (the process is stopping).
     Closed,
 }
@@ -38,7 +38,7 @@ impl Source {
                 Some(()) => Input::Files,
                 None => Input::Closed,
             },
-            Source::Kubernetes(source) => Input::Kubernetes(source.next().await),
+            Source::Kubernetes(source) => Input::Kubernetes(Box::new(source.next().await)),
         }
     }
 }
@@ -67,7 +67,7 @@ pub async fn run(state: Arc<ControlState>, mut source: Source, scope: Scope) {
             }
             (Input::Kubernetes(change), Source::Kubernetes(kube)) => {
                 let kube = Arc::clone(kube);
-                tokio::task::spawn_blocking(move || apply_change(&state, &kube, &scope, change))
+                tokio::task::spawn_blocking(move || apply_change(&state, &kube, &scope, *change))
                     .await
             }
             _ => Ok(()),

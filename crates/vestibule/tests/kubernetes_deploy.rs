@@ -123,7 +123,10 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
             }),
             "{object:#}"
         );
-        assert_eq!(metadata["annotations"], json!({"example.net/lb": "internal"}));
+        assert_eq!(
+            metadata["annotations"],
+            json!({"example.net/lb": "internal"})
+        );
         assert_eq!(
             metadata["ownerReferences"],
             json!([{"apiVersion": GATEWAY_API, "kind": "Gateway", "name": "httpbin-gateway",
@@ -153,7 +156,10 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    assert!(args.contains(&"--gateway=default/httpbin-gateway"), "{args:?}");
+    assert!(
+        args.contains(&"--gateway=default/httpbin-gateway"),
+        "{args:?}"
+    );
     assert!(args.contains(&"--status=0.0.0.0:15021"), "{args:?}");
     let binding = fake
         .get(
@@ -180,7 +186,11 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
         DEPLOYED,
         json!({"status": {"loadBalancer": {"ingress": [{"ip": "203.0.113.9"}]}}}),
     );
-    gateway_addresses(&fake, json!([{"type": "IPAddress", "value": "203.0.113.9"}])).await;
+    gateway_addresses(
+        &fake,
+        json!([{"type": "IPAddress", "value": "203.0.113.9"}]),
+    )
+    .await;
 
     // A listener's port changes: the Service follows.
     let mut changed = fake
@@ -189,11 +199,16 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
     changed["spec"]["listeners"][0]["port"] = json!(8080);
     fake.apply(changed);
     fake.wait_for("v1", "Service", "default", DEPLOYED, WAIT, |s| {
-        s.is_some_and(|s| s["spec"]["ports"][1]["port"] == 8080 && s["spec"]["ports"].as_array().is_some_and(|p| p.len() == 2))
+        s.is_some_and(|s| {
+            s["spec"]["ports"][1]["port"] == 8080
+                && s["spec"]["ports"].as_array().is_some_and(|p| p.len() == 2)
+        })
     })
     .await;
     fake.wait_for("apps/v1", "Deployment", "default", DEPLOYED, WAIT, |d| {
-        d.is_some_and(|d| d["spec"]["template"]["spec"]["containers"][0]["ports"][1]["containerPort"] == 8080)
+        d.is_some_and(|d| {
+            d["spec"]["template"]["spec"]["containers"][0]["ports"][1]["containerPort"] == 8080
+        })
     })
     .await;
 
@@ -201,7 +216,11 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     fake.clear_requests();
     tokio::time::sleep(Duration::from_secs(6)).await;
-    assert_eq!(writes(&fake), Vec::<String>::new(), "written with nothing new");
+    assert_eq!(
+        writes(&fake),
+        Vec::<String>::new(),
+        "written with nothing new"
+    );
 
     // The Gateway goes: what it owned goes with it; the binding forgets it.
     fake.delete(GATEWAY_API, "Gateway", "default", "httpbin-gateway");
@@ -210,7 +229,10 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
         ("v1", "Service"),
         ("v1", "ServiceAccount"),
     ] {
-        assert!(fake.get(api_version, kind, "default", DEPLOYED).is_none(), "{kind} collected");
+        assert!(
+            fake.get(api_version, kind, "default", DEPLOYED).is_none(),
+            "{kind} collected"
+        );
     }
     fake.wait_for(
         "rbac.authorization.k8s.io/v1",
@@ -223,7 +245,12 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
     .await;
     // And it is not brought back.
     tokio::time::sleep(Duration::from_secs(1)).await;
-    assert!(fake.get("apps/v1", "Deployment", "default", DEPLOYED).is_none(), "{}", process.log());
+    assert!(
+        fake.get("apps/v1", "Deployment", "default", DEPLOYED)
+            .is_none(),
+        "{}",
+        process.log()
+    );
     fake.assert_clean();
 }
 
@@ -254,7 +281,9 @@ async fn a_gateway_in_the_manual_mode_gets_no_deployment_and_its_services_addres
     );
     let _process = start(&fake, &dir, true).await;
     gateway_addresses(&fake, json!([{"type": "IPAddress", "value": "192.0.2.20"}])).await;
-    assert!(fake.get("apps/v1", "Deployment", "default", DEPLOYED).is_none());
+    assert!(fake
+        .get("apps/v1", "Deployment", "default", DEPLOYED)
+        .is_none());
     assert!(fake.get("v1", "Service", "default", DEPLOYED).is_none());
     fake.assert_clean();
 }
@@ -270,7 +299,13 @@ async fn without_deploy_gateways_nothing_is_created() {
         "default",
         "httpbin-gateway",
         WAIT,
-        |gw| gw.is_some_and(|gw| gw["status"]["conditions"].as_array().is_some_and(|c| !c.is_empty())),
+        |gw| {
+            gw.is_some_and(|gw| {
+                gw["status"]["conditions"]
+                    .as_array()
+                    .is_some_and(|c| !c.is_empty())
+            })
+        },
     )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await;

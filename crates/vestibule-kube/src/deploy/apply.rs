@@ -76,7 +76,12 @@ impl Applier {
         let api = self.api(object);
         if first {
             if let Some(existing) = api.get_opt(&object.name).await? {
-                if !existing.metadata.labels.as_ref().is_some_and(|l| l.contains_key(MANAGED)) {
+                if !existing
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .is_some_and(|l| l.contains_key(MANAGED))
+                {
                     tracing::warn!(
                         kind = object.kind,
                         namespace = %object.namespace,

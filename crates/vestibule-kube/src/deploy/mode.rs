@@ -135,8 +135,14 @@ mod tests {
     fn hostnames_name_services() {
         let named = |host: &str| service_named(host, "apps");
         assert_eq!(named("ingress"), Some(("apps".into(), "ingress".into())));
-        assert_eq!(named("ingress.edge"), Some(("edge".into(), "ingress".into())));
-        assert_eq!(named("ingress.edge.svc"), Some(("edge".into(), "ingress".into())));
+        assert_eq!(
+            named("ingress.edge"),
+            Some(("edge".into(), "ingress".into()))
+        );
+        assert_eq!(
+            named("ingress.edge.svc"),
+            Some(("edge".into(), "ingress".into()))
+        );
         assert_eq!(named("gateway.example.com"), None);
         assert_eq!(named(""), None);
     }

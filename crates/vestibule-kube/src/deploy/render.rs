@@ -97,8 +97,20 @@ pub fn gateway_objects(
         annotations: annotations(gateway),
     };
     Some(vec![
-        base.object("v1", "ServiceAccount", "serviceaccounts", service_account_name(gateway), None),
-        base.object("v1", "Service", "services", deployment_name(gateway), Some(service_spec(gateway))),
+        base.object(
+            "v1",
+            "ServiceAccount",
+            "serviceaccounts",
+            service_account_name(gateway),
+            None,
+        ),
+        base.object(
+            "v1",
+            "Service",
+            "services",
+            deployment_name(gateway),
+            Some(service_spec(gateway)),
+        ),
         base.object(
             "apps/v1",
             "Deployment",
@@ -199,7 +211,10 @@ fn infrastructure(gateway: &KubeGateway, field: &str) -> BTreeMap<String, String
 fn labels(gateway: &KubeGateway, controller: &str) -> BTreeMap<String, String> {
     let mut labels = infrastructure(gateway, "labels");
     labels.insert(GATEWAY_NAME.to_owned(), gateway.meta.name.clone());
-    labels.insert(GATEWAY_CLASS.to_owned(), gateway.spec.gateway_class_name.clone());
+    labels.insert(
+        GATEWAY_CLASS.to_owned(),
+        gateway.spec.gateway_class_name.clone(),
+    );
     // Istio's value: the controller name with `/` made label-safe.
     labels.insert(MANAGED.to_owned(), controller.replace('/', "-"));
     labels
@@ -294,7 +309,8 @@ fn deployment_spec(gateway: &KubeGateway, controller: &str, settings: &Settings)
     for controller_name in settings.controller_names {
         args.push(format!("--controller-name={controller_name}"));
     }
-    let mut container_ports = vec![json!({"name": "status-port", "containerPort": STATUS_PORT, "protocol": "TCP"})];
+    let mut container_ports =
+        vec![json!({"name": "status-port", "containerPort": STATUS_PORT, "protocol": "TCP"})];
     for (_, port, _) in listener_ports(gateway) {
         container_ports.push(json!({"containerPort": port, "protocol": "TCP"}));
     }
@@ -308,7 +324,10 @@ fn deployment_spec(gateway: &KubeGateway, controller: &str, settings: &Settings)
         .map(|(key, value)| (key, json!(value)))
         .collect();
     pod_annotations.insert("prometheus.io/scrape".to_owned(), json!("true"));
-    pod_annotations.insert("prometheus.io/port".to_owned(), json!(STATUS_PORT.to_string()));
+    pod_annotations.insert(
+        "prometheus.io/port".to_owned(),
+        json!(STATUS_PORT.to_string()),
+    );
     pod_annotations.insert("prometheus.io/path".to_owned(), json!("/stats/prometheus"));
     let probe = |path: &str| json!({"httpGet": {"path": path, "port": STATUS_PORT}, "periodSeconds": 2, "timeoutSeconds": 1, "failureThreshold": 3});
     // No `replicas`: one by default, and a user's or an autoscaler's count
@@ -422,7 +441,10 @@ spec:
         let objects = render(&gateway(""));
         let spec = &objects[1].body["spec"];
         assert_eq!(spec["type"], "LoadBalancer");
-        assert_eq!(spec["selector"], json!({"gateway.networking.k8s.io/gateway-name": "httpbin-gateway"}));
+        assert_eq!(
+            spec["selector"],
+            json!({"gateway.networking.k8s.io/gateway-name": "httpbin-gateway"})
+        );
         assert_eq!(
             spec["ports"],
             json!([
@@ -441,9 +463,15 @@ spec:
         assert_eq!(objects[1].body["spec"]["loadBalancerIP"], "192.0.2.7");
         let labels = &objects[2].body["metadata"]["labels"];
         assert_eq!(labels["tier"], "edge");
-        assert!(labels.get("team").is_none(), "infrastructure replaces the Gateway's own");
+        assert!(
+            labels.get("team").is_none(),
+            "infrastructure replaces the Gateway's own"
+        );
         assert!(labels.get("gateway.networking.k8s.io/x").is_none());
-        assert_eq!(objects[2].body["metadata"]["annotations"], json!({"cloud/lb": "internal"}));
+        assert_eq!(
+            objects[2].body["metadata"]["annotations"],
+            json!({"cloud/lb": "internal"})
+        );
         let pod = &objects[2].body["spec"]["template"]["metadata"];
         assert_eq!(pod["labels"]["tier"], "edge");
         assert_eq!(pod["annotations"]["cloud/lb"], "internal");
@@ -455,7 +483,10 @@ spec:
             .insert(SERVICE_TYPE.to_owned(), "ClusterIP".to_owned());
         let spec = &render(&cluster_ip)[1].body["spec"];
         assert_eq!(spec["type"], "ClusterIP");
-        assert!(spec.get("loadBalancerIP").is_none(), "only a load balancer takes an IP");
+        assert!(
+            spec.get("loadBalancerIP").is_none(),
+            "only a load balancer takes an IP"
+        );
     }
 
     #[test]
@@ -466,13 +497,27 @@ spec:
         assert_eq!(container["image"], "registry.example/vestibule:1");
         assert_eq!(
             container["args"],
-            json!(["serve", "--kubernetes", "--gateway=apps/httpbin-gateway", "--namespace=apps",
-                   "--status=0.0.0.0:15021", "--admin=127.0.0.1:15000",
-                   "--controller-name=istio.io/gateway-controller"])
+            json!([
+                "serve",
+                "--kubernetes",
+                "--gateway=apps/httpbin-gateway",
+                "--namespace=apps",
+                "--status=0.0.0.0:15021",
+                "--admin=127.0.0.1:15000",
+                "--controller-name=istio.io/gateway-controller"
+            ])
         );
-        let ports: Vec<_> = container["ports"].as_array().unwrap().iter().map(|p| p["containerPort"].clone()).collect();
+        let ports: Vec<_> = container["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["containerPort"].clone())
+            .collect();
         assert_eq!(ports, [json!(15021), json!(80), json!(443)]);
-        assert_eq!(container["readinessProbe"]["httpGet"], json!({"path": "/healthz/ready", "port": 15021}));
+        assert_eq!(
+            container["readinessProbe"]["httpGet"],
+            json!({"path": "/healthz/ready", "port": 15021})
+        );
         assert_eq!(
             pod["securityContext"]["sysctls"],
             json!([{"name": "net.ipv4.ip_unprivileged_port_start", "value": "0"}])
@@ -489,11 +534,17 @@ spec:
     #[test]
     fn a_gateway_without_uid_renders_nothing_and_names_can_be_overridden() {
         let mut gateway = gateway("");
-        gateway.meta.annotations.insert(NAME_OVERRIDE.to_owned(), "edge".to_owned());
+        gateway
+            .meta
+            .annotations
+            .insert(NAME_OVERRIDE.to_owned(), "edge".to_owned());
         assert_eq!(deployment_name(&gateway), "edge");
         assert_eq!(service_account_name(&gateway), "edge");
         gateway.meta.uid = None;
-        let settings = Settings { image: "i", controller_names: &[] };
+        let settings = Settings {
+            image: "i",
+            controller_names: &[],
+        };
         assert!(gateway_objects(&gateway, "c", &settings).is_none());
     }
 

@@ -267,8 +267,8 @@ async fn discover(client: Client, shared: Arc<Shared>, every: Duration) {
             }
             Err(error) => {
                 tracing::warn!(%error, "API discovery failed; retrying");
-                for kind in 0..KINDS.len() {
-                    if running[kind].is_some() {
+                for (kind, watched) in running.iter().enumerate() {
+                    if watched.is_some() {
                         shared.health.failed(kind, &error.to_string());
                     }
                 }

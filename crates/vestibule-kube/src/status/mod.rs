@@ -68,7 +68,9 @@ pub async fn run(
 pub async fn pass(client: &Client, source: &Source, config: &WriterConfig, statuses: &Statuses) {
     let shared = addresses::shared(source, &config.gateway_service);
     let own = addresses::Own::new(source, config);
-    for desired in desired::all(statuses, &shared, &|namespace, name| own.of(namespace, name)) {
+    for desired in desired::all(statuses, &shared, &|namespace, name| {
+        own.of(namespace, name)
+    }) {
         if let Err(error) = write(client, source, config, &desired).await {
             tracing::warn!(
                 kind = desired.kind,
