@@ -93,8 +93,12 @@ CLUSTER_RULES = (
 LEASE_RULES = {("coordination.k8s.io", "leases", "create", ())} | {
     ("coordination.k8s.io", "leases", verb, ("vestibule-status-leader",)) for verb in ["get", "update", "patch"]
 }
-DEPLOY_RULES = grants({"apps": ["deployments"], "": ["services", "serviceaccounts"]},
-                      READ + ["create", "update", "patch", "delete"])
+DEPLOY_RULES = (
+    grants({"apps": ["deployments"], "": ["services", "serviceaccounts"]}, ["get", "create", "patch"])
+    | grants({"rbac.authorization.k8s.io": ["clusterrolebindings"]}, ["create"])
+    | {("rbac.authorization.k8s.io", "clusterrolebindings", verb, ("vestibule-gateway",)) for verb in ["get", "patch"]}
+    | {("rbac.authorization.k8s.io", "clusterroles", "bind", ("vestibule-gateway",))}
+)
 
 
 @pytest.fixture(scope="module")
@@ -273,7 +277,14 @@ def test_overrides():
 
 def test_deploy_gateways_adds_its_cluster_role_and_flag():
     docs = render("deployGateways=true")
-    assert container(docs)["args"][-1] == "--deploy-gateways"
+    assert container(docs)["args"][-3:] == [
+        "--deploy-image=vestibule:" + yaml.safe_load(pathlib.Path(CHART, "Chart.yaml").read_text())["appVersion"],
+        "--deploy-reader-role=vestibule-gateway",
+        "--deploy-gateways",
+    ]
+    # What the deployed pods may do: read, as the gateway reads; no writes.
+    reader = one(docs, "ClusterRole", "vestibule-gateway")
+    assert rule_set(reader["rules"]) == {rule for rule in CLUSTER_RULES if rule[2] in READ}
     role = one(docs, "ClusterRole", "vestibule-deploy-gateways")
     assert rule_set(role["rules"]) == DEPLOY_RULES
     binding = one(docs, "ClusterRoleBinding", "vestibule-deploy-gateways")

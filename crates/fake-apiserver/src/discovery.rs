@@ -126,11 +126,19 @@ pub fn builtin_types() -> Vec<ResourceType> {
         ResourceType::namespaced("", v1, "pods", "Pod"),
         ResourceType::namespaced("", v1, "secrets", "Secret"),
         ResourceType::namespaced("", v1, "configmaps", "ConfigMap"),
+        ResourceType::namespaced("", v1, "serviceaccounts", "ServiceAccount"),
         ResourceType::namespaced("discovery.k8s.io", v1, "endpointslices", "EndpointSlice"),
         ResourceType::namespaced("networking.k8s.io", v1, "ingresses", "Ingress").with_status(),
         ResourceType::cluster("networking.k8s.io", v1, "ingressclasses", "IngressClass"),
         ResourceType::namespaced("coordination.k8s.io", v1, "leases", "Lease"),
         ResourceType::namespaced("apps", v1, "deployments", "Deployment").with_status(),
+        // What Gateway API automated deployment writes for a Gateway's pods.
+        ResourceType::cluster(
+            "rbac.authorization.k8s.io",
+            v1,
+            "clusterrolebindings",
+            "ClusterRoleBinding",
+        ),
     ]
 }
 

@@ -787,3 +787,50 @@ async fn watch_events_bookmarks_gone_and_timeout() {
     assert!(events.next().await.is_none());
     fake.assert_clean();
 }
+
+#[tokio::test]
+async fn service_accounts_and_cluster_role_bindings_are_applied_and_collected() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::ClusterRoleBinding;
+    let fake = FakeApiServer::start().await;
+    let (client, _dir) = client(&fake).await;
+    let owner = fake.apply(cm("owner", json!({})));
+    let accounts: Api<ServiceAccount> = Api::default_namespaced(client.clone());
+    let account = json!({
+        "apiVersion": "v1", "kind": "ServiceAccount",
+        "metadata": { "name": "gw", "namespace": "default", "ownerReferences": [{
+            "apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
+            "uid": owner["metadata"]["uid"], "controller": true }] },
+    });
+    accounts
+        .patch(
+            "gw",
+            &PatchParams::apply("vestibule").force(),
+            &Patch::Apply(&account),
+        )
+        .await
+        .unwrap();
+    let bindings: Api<ClusterRoleBinding> = Api::all(client.clone());
+    let binding = json!({
+        "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+        "metadata": { "name": "readers" },
+        "roleRef": { "apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "reader" },
+        "subjects": [{ "kind": "ServiceAccount", "name": "gw", "namespace": "default" }],
+    });
+    let applied = bindings
+        .patch(
+            "readers",
+            &PatchParams::apply("vestibule").force(),
+            &Patch::Apply(&binding),
+        )
+        .await
+        .unwrap();
+    assert_eq!(applied.subjects.unwrap()[0].name, "gw");
+    assert!(bindings.get_opt("readers").await.unwrap().is_some());
+    fake.delete("v1", "ConfigMap", "default", "owner");
+    assert!(
+        accounts.get_opt("gw").await.unwrap().is_none(),
+        "collected with its owner"
+    );
+    fake.assert_clean();
+}

@@ -3,6 +3,7 @@
 //! back by one elected replica, and the gateway's own addresses.
 #![forbid(unsafe_code)]
 
+pub mod deploy;
 mod health;
 mod kinds;
 pub mod leader;
@@ -13,7 +14,7 @@ mod time;
 
 pub use health::{KindHealth, KindState};
 pub use objects::Raw;
-pub use source::{Change, ChangeEffect, Source};
+pub use source::{Change, ChangeEffect, GatewayApi, Source};
 
 /// Why the Kubernetes mode could not start or do its work.
 #[derive(Debug, thiserror::Error)]

@@ -111,6 +111,20 @@ impl Objects {
         addresses
     }
 
+    /// The accepted objects of `kind`, typed (one-resource [`Inputs`]).
+    pub(crate) fn typed_of(&self, kind: usize) -> impl Iterator<Item = &Inputs> {
+        self.objects
+            .range((kind, String::new(), String::new())..)
+            .take_while(move |(key, _)| key.0 == kind)
+            .filter_map(|(_, object)| object.typed.as_ref().ok())
+    }
+
+    /// One accepted object, typed, with its raw parts.
+    pub(crate) fn typed(&self, key: &ObjectKey) -> Option<(&Inputs, &Raw)> {
+        let object = self.objects.get(key)?;
+        Some((object.typed.as_ref().ok()?, &object.raw))
+    }
+
     pub(crate) fn raw(&self, key: &ObjectKey) -> Option<&Raw> {
         self.objects.get(key).map(|object| &object.raw)
     }

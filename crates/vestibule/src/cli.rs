@@ -106,6 +106,24 @@ pub struct KubeArgs {
     /// installed later is watched from the next time).
     #[arg(long, default_value = "10s", value_name = "DURATION", value_parser = parse_duration)]
     pub discovery_interval: Duration,
+    /// Gateway API automated deployment: every Gateway of our classes gets
+    /// its own Deployment, Service and ServiceAccount (as Istio's do), unless
+    /// its addresses name an existing Service (the manual mode).
+    #[arg(long)]
+    pub deploy_gateways: bool,
+    /// The image of the automatically deployed gateways' pods: this one.
+    #[arg(
+        long,
+        env = "VESTIBULE_IMAGE",
+        value_name = "IMAGE",
+        default_value = "vestibule"
+    )]
+    pub deploy_image: String,
+    /// The ClusterRole (read access) the deployed pods' ServiceAccounts are
+    /// bound to, by a ClusterRoleBinding of the same name that vestibule
+    /// keeps listing them (the chart creates the role); none: bind them yourself.
+    #[arg(long, value_name = "NAME")]
+    pub deploy_reader_role: Option<String>,
 }
 
 /// Bounds on what clients, upstreams and files may make the gateway hold

@@ -1,10 +1,17 @@
-//! Kubernetes mode: the API server source, the leader election and the
-//! status writer, started together and stopped together.
+//! Kubernetes mode: the API server source, the leader election, the status
+//! writer and the deployer, started together and stopped together.
+//!
+//! A process scoped to one Gateway (`--gateway`, the pods of an
+//! automatically deployed Gateway) only serves: as Istio's deployed
+//! gateways leave status to istiod, it takes no Lease, writes no status and
+//! deploys nothing; the controller's elected replica does all three.
 
 use std::sync::Arc;
 
 use anyhow::Context;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use vestibule_kube::deploy::{self, DeployConfig};
 use vestibule_kube::leader::{Election, LeaseConfig};
 use vestibule_kube::status::{self, WriterConfig};
 use vestibule_kube::Source;
@@ -22,8 +29,8 @@ const FIELD_MANAGER: &str = "vestibule";
 
 pub struct Kubernetes {
     source: Arc<Source>,
-    election: Election,
-    writer: JoinHandle<()>,
+    election: Option<Election>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl Kubernetes {
@@ -37,6 +44,17 @@ impl Kubernetes {
             .await
             .context("connecting to the Kubernetes API")?;
         let source = Arc::new(Source::start(client.clone(), kube.discovery_interval));
+        if scope.gateway.is_some() {
+            let _ = state.kubernetes.set(KubeView {
+                source: Arc::clone(&source),
+                leading: watch::channel(false).1,
+            });
+            return Ok(Kubernetes {
+                source,
+                election: None,
+                tasks: Vec::new(),
+            });
+        }
         let namespace = &scope.identity.namespace;
         let election = Election::start(
             client.clone(),
@@ -57,22 +75,37 @@ impl Kubernetes {
                 .clone()
                 .unwrap_or_else(|| (namespace.clone(), DEFAULT_SERVICE.to_owned())),
             field_manager: FIELD_MANAGER.to_owned(),
+            deploy_gateways: kube.deploy_gateways,
         };
-        let writer = tokio::spawn(status::run(
-            client,
+        let mut tasks = vec![tokio::spawn(status::run(
+            client.clone(),
             Arc::clone(&source),
             config,
             state.statuses.subscribe(),
             election.leading(),
-        ));
+        ))];
+        if kube.deploy_gateways {
+            let config = DeployConfig {
+                controller_names: scope.identity.controller_names.clone(),
+                image: kube.deploy_image.clone(),
+                field_manager: FIELD_MANAGER.to_owned(),
+                reader_role: kube.deploy_reader_role.clone(),
+            };
+            tasks.push(tokio::spawn(deploy::run(
+                client,
+                Arc::clone(&source),
+                config,
+                election.leading(),
+            )));
+        }
         let _ = state.kubernetes.set(KubeView {
             source: Arc::clone(&source),
             leading: election.leading(),
         });
         Ok(Kubernetes {
             source,
-            election,
-            writer,
+            election: Some(election),
+            tasks,
         })
     }
 
@@ -80,10 +113,14 @@ impl Kubernetes {
         Arc::clone(&self.source)
     }
 
-    /// Stops writing status and gives the Lease up at once.
+    /// Stops writing status and deploying, and gives the Lease up at once.
     pub async fn stop(mut self) {
-        self.writer.abort();
-        self.election.release().await;
+        for task in &self.tasks {
+            task.abort();
+        }
+        if let Some(election) = self.election.as_mut() {
+            election.release().await;
+        }
     }
 }
 

@@ -14,9 +14,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::discovery::ApiResource;
 use kube::Client;
-use tokio::sync::Notify;
+use serde_json::Value;
+use tokio::sync::{watch as signal, Notify};
 use tokio::task::JoinHandle;
-use vestibule_api::Loaded;
+use vestibule_api::{GatewayClass, KubeGateway, Loaded, Service};
 
 use crate::health::{Health, KindHealth};
 use crate::kinds::{Effect, CONFIG_MAP, KINDS, SECRET};
@@ -35,6 +36,14 @@ pub struct Change {
     pub loaded: Loaded,
 }
 
+/// The Gateway API objects automated deployment and per-Gateway
+/// addresses are decided from.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayApi {
+    pub gateways: Vec<KubeGateway>,
+    pub classes: Vec<GatewayClass>,
+}
+
 /// What the watchers share with the control loop.
 /// The Secrets and ConfigMaps named, with a number that grows with each
 /// change.
@@ -48,6 +57,9 @@ pub(crate) struct References {
 pub(crate) struct Shared {
     objects: Mutex<Objects>,
     changed: Notify,
+    /// Bumped on every change, for readers other than the control loop
+    /// (the deployer): `changed` wakes one waiter only.
+    revision: signal::Sender<u64>,
     pub(crate) health: Health,
     /// Secrets and ConfigMaps the configuration names, numbered.
     pub(crate) references: tokio::sync::watch::Sender<References>,
@@ -65,6 +77,7 @@ impl Shared {
         change(&mut self.objects.lock().unwrap_or_else(|e| e.into_inner()));
         self.health.recovered(kind);
         self.changed.notify_one();
+        self.revision.send_modify(|revision| *revision += 1);
     }
 
     pub(crate) fn resource_version(&self, kind: usize, name: &(String, String)) -> Option<String> {
@@ -185,6 +198,52 @@ impl Source {
         objects
             .raw(&(index, namespace.to_owned(), name.to_owned()))
             .cloned()
+    }
+
+    /// Gateway API Gateways and GatewayClasses as the API server has them
+    /// now (refused ones left out).
+    pub fn gateway_api(&self) -> GatewayApi {
+        let objects = self.lock();
+        let of = |kind: &str| crate::kinds::index_of(crate::kinds::GATEWAY_API, kind);
+        let mut all = GatewayApi::default();
+        if let Some(kind) = of("Gateway") {
+            all.gateways = objects
+                .typed_of(kind)
+                .flat_map(|inputs| inputs.kube_gateways.iter().cloned())
+                .collect();
+        }
+        if let Some(kind) = of("GatewayClass") {
+            all.classes = objects
+                .typed_of(kind)
+                .flat_map(|inputs| inputs.gateway_classes.iter().cloned())
+                .collect();
+        }
+        all
+    }
+
+    /// Service `namespace/name` as it is now, with its `status`.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<(Service, Option<Value>)> {
+        let kind = crate::kinds::index_of(crate::kinds::CORE, "Service")?;
+        let objects = self.lock();
+        let (inputs, raw) = objects.typed(&(kind, namespace.to_owned(), name.to_owned()))?;
+        Some((inputs.services.first()?.clone(), raw.status.clone()))
+    }
+
+    /// Whether every served kind was listed (a set from before is partial).
+    pub fn listed(&self) -> bool {
+        self.shared.health.all_listed()
+    }
+
+    /// Changes whenever the object set does.
+    pub fn revisions(&self) -> signal::Receiver<u64> {
+        self.shared.revision.subscribe()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Objects> {
+        self.shared
+            .objects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Ready pod addresses behind Service `namespace/name`.

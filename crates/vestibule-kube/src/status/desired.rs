@@ -78,8 +78,14 @@ fn same(wanted: &Value, current: Option<&Value>) -> bool {
     }
 }
 
-/// Every object whose status vestibule writes.
-pub(crate) fn all(statuses: &Statuses, addresses: &[Address]) -> Vec<Desired> {
+/// A Gateway's own addresses (`namespace`, `name`), or `None` for the
+/// shared gateway's.
+pub(crate) type OwnAddresses<'a> = &'a dyn Fn(&str, &str) -> Option<Vec<Address>>;
+
+/// Every object whose status vestibule writes: Gateways with their own
+/// addresses where they have some, the others (and Ingresses) with the
+/// shared gateway's `addresses`.
+pub(crate) fn all(statuses: &Statuses, addresses: &[Address], own: OwnAddresses) -> Vec<Desired> {
     let mut all = Vec::new();
     for class in &statuses.gateway_classes {
         all.push(Desired {
@@ -92,19 +98,26 @@ pub(crate) fn all(statuses: &Statuses, addresses: &[Address]) -> Vec<Desired> {
             shared_list: None,
         });
     }
-    let gateway_addresses: Vec<Value> = addresses
-        .iter()
-        .map(|address| match address {
-            Address::Ip(ip) => json!({"type": "IPAddress", "value": ip}),
-            Address::Hostname(name) => json!({"type": "Hostname", "value": name}),
-        })
-        .collect();
+    let shaped_addresses = |addresses: &[Address]| -> Vec<Value> {
+        addresses
+            .iter()
+            .map(|address| match address {
+                Address::Ip(ip) => json!({"type": "IPAddress", "value": ip}),
+                Address::Hostname(name) => json!({"type": "Hostname", "value": name}),
+            })
+            .collect()
+    };
+    let gateway_addresses = shaped_addresses(addresses);
     for gateway in statuses
         .gateways
         .iter()
         .filter(|g| g.api_group == GATEWAY_API)
     {
         let shaped = value(gateway);
+        let addresses = match own(&gateway.namespace, &gateway.name) {
+            Some(own) => shaped_addresses(&own),
+            None => gateway_addresses.clone(),
+        };
         all.push(Desired {
             group: GATEWAY_API,
             kind: "Gateway",
@@ -120,7 +133,7 @@ pub(crate) fn all(statuses: &Statuses, addresses: &[Address]) -> Vec<Desired> {
                     "listeners",
                     shaped.get("listeners").cloned().unwrap_or_default(),
                 ),
-                ("addresses", Value::Array(gateway_addresses.clone())),
+                ("addresses", Value::Array(addresses)),
             ]),
             shared_list: None,
         });

@@ -5,6 +5,7 @@
 //! fields, sent only when they change something; entries of other
 //! controllers in shared lists are kept as they are.
 
+mod addresses;
 mod desired;
 mod stamp;
 
@@ -34,6 +35,9 @@ pub struct WriterConfig {
     /// The Service in front of this gateway, `(namespace, name)`.
     pub gateway_service: (String, String),
     pub field_manager: String,
+    /// Whether Gateways of our classes are deployed automatically: then
+    /// each one's addresses are its own Service's.
+    pub deploy_gateways: bool,
 }
 
 /// Runs until the process stops: a pass whenever the statuses change,
@@ -62,8 +66,11 @@ pub async fn run(
 
 /// Writes every status that differs from what the API server holds.
 pub async fn pass(client: &Client, source: &Source, config: &WriterConfig, statuses: &Statuses) {
-    let addresses = addresses(source, &config.gateway_service);
-    for desired in desired::all(statuses, &addresses) {
+    let shared = addresses::shared(source, &config.gateway_service);
+    let own = addresses::Own::new(source, config);
+    for desired in desired::all(statuses, &shared, &|namespace, name| {
+        own.of(namespace, name)
+    }) {
         if let Err(error) = write(client, source, config, &desired).await {
             tracing::warn!(
                 kind = desired.kind,
@@ -135,35 +142,4 @@ fn api_resource(api_version: &str, kind: &str, plural: &str) -> ApiResource {
         kind: kind.to_owned(),
         plural: plural.to_owned(),
     }
-}
-
-/// The addresses of the gateway: its Service's load-balancer addresses,
-/// else the addresses of the pods behind it.
-fn addresses(source: &Source, service: &(String, String)) -> Vec<desired::Address> {
-    let from_balancer: Vec<desired::Address> = source
-        .raw("", "Service", &service.0, &service.1)
-        .and_then(|raw| raw.status)
-        .and_then(|status| status.pointer("/loadBalancer/ingress").cloned())
-        .and_then(|ingress| ingress.as_array().cloned())
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|entry| {
-            if let Some(ip) = entry.get("ip").and_then(Value::as_str) {
-                Some(desired::Address::Ip(ip.to_owned()))
-            } else {
-                entry
-                    .get("hostname")
-                    .and_then(Value::as_str)
-                    .map(|hostname| desired::Address::Hostname(hostname.to_owned()))
-            }
-        })
-        .collect();
-    if !from_balancer.is_empty() {
-        return from_balancer;
-    }
-    source
-        .service_addresses(&service.0, &service.1)
-        .into_iter()
-        .map(desired::Address::Ip)
-        .collect()
 }
