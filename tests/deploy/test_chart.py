@@ -215,7 +215,8 @@ def test_arguments_follow_the_kubernetes_mode_contract(defaults):
         "--labels=app=istio-ingressgateway,istio=ingressgateway",
         "--gateway-service=$(POD_NAMESPACE)/istio-ingressgateway",
         "--port-map=80=8080", "--port-map=443=8443",
-        "--status=0.0.0.0:15021", "--admin=127.0.0.1:15000", "--drain-timeout=30s",
+        "--status=0.0.0.0:15021", "--admin=127.0.0.1:15000", "--shutdown-delay=5s",
+        "--drain-timeout=30s",
     ]
     env = {e["name"]: e["valueFrom"]["fieldRef"]["fieldPath"] for e in c["env"]}
     assert env == {"POD_NAME": "metadata.name", "POD_NAMESPACE": "metadata.namespace"}
@@ -224,11 +225,14 @@ def test_arguments_follow_the_kubernetes_mode_contract(defaults):
 
 def test_drain_fits_in_the_grace_period(defaults):
     pod = one(defaults, "Deployment")["spec"]["template"]["spec"]
-    assert pod["terminationGracePeriodSeconds"] == 45
+    assert pod["terminationGracePeriodSeconds"] == 50
     assert "lifecycle" not in pod["containers"][0], "no preStop: vestibule fails readiness itself"
     longer = render("drainTimeoutSeconds=60")
-    assert one(longer, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 75
+    assert one(longer, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 80
     assert "--drain-timeout=60s" in container(longer)["args"]
+    delayed = render("shutdownDelaySeconds=10")
+    assert one(delayed, "Deployment")["spec"]["template"]["spec"]["terminationGracePeriodSeconds"] == 55
+    assert "--shutdown-delay=10s" in container(delayed)["args"]
 
 
 def test_pods_carry_the_labels_the_seeds_select(defaults):
