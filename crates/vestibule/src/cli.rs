@@ -32,7 +32,8 @@ pub struct ServeArgs {
     #[arg(
         long = "config",
         value_name = "PATH",
-        required_unless_present = "kubernetes"
+        required_unless_present = "kubernetes",
+        conflicts_with = "kubernetes"
     )]
     pub config: Vec<PathBuf>,
     /// Watch the Kubernetes API server instead of files.

@@ -677,3 +677,42 @@ spec:
     );
     fake.assert_clean();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_killed_leader_is_replaced_within_the_lease_duration() {
+    let (fake, dir) = cluster().await;
+    let kubeconfig = fake.write_kubeconfig(dir.path());
+    let args = |name: &'static str| ["--lease-duration", "3s", "--pod-name", name];
+    let first = Gateway::start_kubernetes(&kubeconfig, &[80], &args("first")).await;
+    first.wait_ready().await;
+    let held_by = |holder: &'static str| {
+        move |lease: Option<&Value>| lease.is_some_and(|l| l["spec"]["holderIdentity"] == holder)
+    };
+    let lease = (
+        "coordination.k8s.io/v1",
+        "Lease",
+        "istio-system",
+        "vestibule-status-leader",
+    );
+    fake.wait_for(lease.0, lease.1, lease.2, lease.3, WAIT, held_by("first"))
+        .await;
+    let second = Gateway::start_kubernetes(&kubeconfig, &[80], &args("second")).await;
+    second.wait_ready().await;
+
+    // No release: the Lease must expire as the second replica sees it.
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &first.pid().to_string()])
+        .status()
+        .expect("kill");
+    assert!(killed.success());
+    let started = std::time::Instant::now();
+    fake.wait_for(lease.0, lease.1, lease.2, lease.3, WAIT, held_by("second"))
+        .await;
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(6),
+        "took over after {took:?}: the Lease lasts 3 s, renewed every 0.4 s"
+    );
+    let lease = fake.get(lease.0, lease.1, lease.2, lease.3).expect("lease");
+    assert_eq!(lease["spec"]["leaseTransitions"], 1, "{lease:#}");
+}
