@@ -55,6 +55,8 @@ where
                         present = relist.take().unwrap_or_default();
                         listed = true;
                         shared.health.synced(kind);
+                        // The first set may have been waiting for this kind.
+                        shared.wake();
                     }
                     Ok(Event::Apply(meta)) => {
                         if let Some((name, version)) = identity(&meta) {

@@ -80,6 +80,11 @@ impl Shared {
         self.revision.send_modify(|revision| *revision += 1);
     }
 
+    /// Wakes the control loop (a kind was listed).
+    pub(crate) fn wake(&self) {
+        self.changed.notify_one();
+    }
+
     pub(crate) fn resource_version(&self, kind: usize, name: &(String, String)) -> Option<String> {
         let objects = self.objects.lock().unwrap_or_else(|e| e.into_inner());
         objects

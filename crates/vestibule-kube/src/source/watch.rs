@@ -28,8 +28,10 @@ pub(crate) async fn run(client: Client, kind: usize, resource: ApiResource, shar
             }
             Ok(Event::InitDone) => {
                 let objects = relist.take().unwrap_or_default();
-                shared.update(kind, |set| set.replace_kind(kind, objects));
+                // Listed before the wake-up: the control loop, woken,
+                // must see this kind as listed.
                 shared.health.synced(kind);
+                shared.update(kind, |set| set.replace_kind(kind, objects));
             }
             Ok(Event::Apply(object)) => {
                 let value = to_value(object);
