@@ -20,7 +20,7 @@ pub use backend::{
 pub use host::HostPattern;
 pub use pattern::{Pattern, PatternError};
 pub use route::{
-    CorsPolicy, DirectResponse, Forward, HeaderMatch, HeaderMutations, Mirror, PathMatch,
+    AbortStatus, CorsPolicy, DerivePort, DirectResponse, FaultAbort, FaultDelay, FaultInjection, Forward, HeaderMatch, HeaderMutations, Mirror, PathMatch,
     PathRewrite, QueryMatch, Redirect, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch,
     RouteOrigin, StringMatcher, WeightedBackend,
 };
