@@ -59,6 +59,10 @@ const CHECKS: &[(&str, Check)] = &[
 #[path = "golden/istio_tls_checks.rs"]
 mod istio_tls_checks;
 
+/// VirtualService feature cases: checks in `golden/istio_vs_checks.rs`.
+#[path = "golden/istio_vs_checks.rs"]
+mod istio_vs_checks;
+
 /// Upstream TLS cases: checks in `golden/upstream_tls_checks.rs`.
 #[path = "golden/upstream_tls_checks.rs"]
 mod upstream_tls_checks;
@@ -72,6 +76,7 @@ fn istio() {
         let check = CHECKS
             .iter()
             .chain(istio_tls_checks::CHECKS)
+            .chain(istio_vs_checks::CHECKS)
             .chain(upstream_tls_checks::ISTIO)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
