@@ -375,7 +375,10 @@ mod duration {
 
     use serde::Serializer;
 
-    pub(crate) fn serialize<S: Serializer>(value: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&format_args!("{}s", value.as_secs_f64()))
     }
 }

@@ -38,7 +38,11 @@ impl CompiledFault {
 
     /// Delays the request if its draw says so, then answers it with the
     /// abort if that draw says so; `None` lets the request go on.
-    pub(crate) async fn inject(&self, shared: &Shared, grpc: bool) -> Option<Response<ResponseBody>> {
+    pub(crate) async fn inject(
+        &self,
+        shared: &Shared,
+        grpc: bool,
+    ) -> Option<Response<ResponseBody>> {
         if let Some((delay, percent)) = self.delay {
             if drawn(percent) {
                 // Boxed: the timer would otherwise sit in every request's state.
@@ -62,7 +66,9 @@ fn drawn(percent: f64) -> bool {
 /// status (200 for a gRPC code) with the text as a `text/plain` body.
 fn abort_response(shared: &Shared, status: AbortStatus, is_grpc: bool) -> Response<ResponseBody> {
     let http = match status {
-        AbortStatus::Http(code) => StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+        AbortStatus::Http(code) => {
+            StatusCode::from_u16(code).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+        }
         AbortStatus::Grpc(_) => StatusCode::OK,
     };
     let mut response = Response::new(ResponseBody::text(ABORT_TEXT));

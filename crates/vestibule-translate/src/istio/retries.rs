@@ -9,7 +9,10 @@ use super::matches::FieldError;
 use crate::duration::parse_duration;
 
 /// No `retries` means Istio's default policy; `attempts: 0` disables.
-pub(crate) fn retry_policy(retries: Option<&HttpRetry>, field: &str) -> Result<RetryPolicy, FieldError> {
+pub(crate) fn retry_policy(
+    retries: Option<&HttpRetry>,
+    field: &str,
+) -> Result<RetryPolicy, FieldError> {
     let Some(retries) = retries else {
         return Ok(RetryPolicy::istio_default());
     };
@@ -69,4 +72,3 @@ fn apply_retry_token(policy: &mut RetryPolicy, token: &str) -> Result<(), String
     }
     Ok(())
 }
-

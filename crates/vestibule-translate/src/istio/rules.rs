@@ -308,7 +308,12 @@ fn direct_response(direct: &HttpDirectResponse, field: &str) -> Result<RouteActi
             (Some(text), _) => text.clone().into_bytes(),
             (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
-                .map_err(|error| (format!("{field}.body.bytes"), format!("not base64: {error}")))?,
+                .map_err(|error| {
+                    (
+                        format!("{field}.body.bytes"),
+                        format!("not base64: {error}"),
+                    )
+                })?,
             (None, None) => Vec::new(),
         },
         None => Vec::new(),

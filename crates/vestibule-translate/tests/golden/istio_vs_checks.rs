@@ -29,7 +29,11 @@ pub(crate) const CHECKS: &[(&str, Check)] = &[
 /// starts with `field`.
 fn invalid(t: &Translation, name: &str, field: &str) {
     let status = vs(t, "default", name);
-    assert_eq!(acceptance(&status.conditions), ("False", "Invalid"), "{name}");
+    assert_eq!(
+        acceptance(&status.conditions),
+        ("False", "Invalid"),
+        "{name}"
+    );
     let message = &accepted(&status.conditions).message;
     assert!(
         message.starts_with(&format!("{field}:")),
@@ -58,14 +62,20 @@ fn fault_injection(t: &Translation) {
         "an unset percentage injects nothing"
     );
     assert_eq!(
-        route(vhost, "grpc").fault.as_ref().and_then(|f| f.abort.clone()),
+        route(vhost, "grpc")
+            .fault
+            .as_ref()
+            .and_then(|f| f.abort.clone()),
         Some(FaultAbort {
             status: AbortStatus::Grpc(14),
             percent: 100.0
         })
     );
     assert_eq!(
-        route(vhost, "legacy").fault.as_ref().and_then(|f| f.delay.clone()),
+        route(vhost, "legacy")
+            .fault
+            .as_ref()
+            .and_then(|f| f.delay.clone()),
         Some(FaultDelay {
             fixed: Duration::from_millis(100),
             percent: 30.0
