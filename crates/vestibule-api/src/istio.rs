@@ -253,6 +253,9 @@ pub struct HttpRedirect {
     pub scheme: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redirect_code: Option<u32>,
+    /// Replaces the matched prefix (mutually exclusive with `uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix_rewrite: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -346,6 +349,13 @@ pub struct HttpFaultInjection {
 pub struct FaultDelay {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fixed_delay: Option<String>,
+    /// Not in Istio's documentation (`$hide_from_docs`); Istio ignores the
+    /// delay when it is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exponential_delay: Option<String>,
+    /// Deprecated integer form, used when `percentage` is unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentage: Option<Percent>,
 }

@@ -20,9 +20,10 @@ pub use backend::{
 pub use host::HostPattern;
 pub use pattern::{Pattern, PatternError};
 pub use route::{
-    CorsPolicy, DirectResponse, Forward, HeaderMatch, HeaderMutations, Mirror, PathMatch,
-    PathRewrite, QueryMatch, Redirect, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch,
-    RouteOrigin, StringMatcher, WeightedBackend,
+    AbortStatus, CorsPolicy, DerivePort, DirectResponse, FaultAbort, FaultDelay, FaultInjection,
+    Forward, HeaderMatch, HeaderMutations, Mirror, PathMatch, PathRewrite, QueryMatch, Redirect,
+    RetryOn, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, StringMatcher,
+    WeightedBackend,
 };
 pub use tls::{
     CertifiedKey, CipherSuite, ClientValidation, Pem, StreamRoute, TlsServer, TlsTermination,

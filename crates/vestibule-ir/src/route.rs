@@ -25,6 +25,45 @@ pub struct Route {
     pub retry: RetryPolicy,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cors: Option<CorsPolicy>,
+    /// Istio `fault`: delays and aborts injected before the action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultInjection>,
+}
+
+/// Envoy's HTTP fault filter, per route (Istio `HTTPFaultInjection`). The
+/// delay and the abort are drawn independently; the delay comes first.
+#[derive(Debug, Clone, Default, Serialize, PartialEq)]
+pub struct FaultInjection {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delay: Option<FaultDelay>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub abort: Option<FaultAbort>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FaultDelay {
+    #[serde(with = "duration")]
+    pub fixed: Duration,
+    /// Share of requests delayed, 0–100.
+    pub percent: f64,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct FaultAbort {
+    pub status: AbortStatus,
+    /// Share of requests aborted, 0–100.
+    pub percent: f64,
+}
+
+/// What an aborted request is answered with.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AbortStatus {
+    /// An HTTP status (a gRPC request gets it mapped to a grpc-status).
+    Http(u16),
+    /// A gRPC status code: HTTP 200, and in gRPC's trailers-only form for
+    /// a gRPC request.
+    Grpc(u8),
 }
 
 /// The resource a route was translated from.
@@ -196,18 +235,42 @@ pub struct Redirect {
     pub scheme: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<String>,
-    /// An explicit port; `None` derives it (scheme default, else the listener port).
+    /// An explicit port; `None` derives it (by `derive_port` if set, else
+    /// the scheme default when the scheme changes, else the listener port).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub port: Option<u16>,
+    /// Istio `derivePort`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub derive_port: Option<DerivePort>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub path: Option<PathRewrite>,
     pub status: u16,
 }
 
+/// Istio `HTTPRedirect.derivePort`.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum DerivePort {
+    /// 80 for http, 443 for https (so omitted from `Location`).
+    FromProtocolDefault,
+    /// The port the request came in on (the listener's).
+    FromRequestPort,
+}
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct DirectResponse {
     pub status: u16,
-    pub body: String,
+    /// Any bytes (Istio `body.bytes` is base64 in YAML); shown as text when
+    /// it is UTF-8.
+    #[serde(serialize_with = "body_text")]
+    pub body: Vec<u8>,
+}
+
+fn body_text<S: serde::Serializer>(body: &[u8], serializer: S) -> Result<S::Ok, S::Error> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serializer.serialize_str(text),
+        Err(_) => serializer.serialize_bytes(body),
+    }
 }
 
 /// Header edits, applied in the order remove, set, add.
@@ -290,6 +353,34 @@ pub struct RetryOn {
     /// Reset before the response started.
     pub reset: bool,
     pub retriable_status_codes: bool,
+    /// 409 (Envoy's `retriable-4xx`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub retriable_4xx: bool,
+    /// A response carrying `x-envoy-ratelimited`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub envoy_ratelimited: bool,
+    /// gRPC status DEADLINE_EXCEEDED (4).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deadline_exceeded: bool,
+    /// gRPC status INTERNAL (13).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
+    /// gRPC status RESOURCE_EXHAUSTED (8).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub resource_exhausted: bool,
+}
+
+mod duration {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub(crate) fn serialize<S: Serializer>(
+        value: &Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(&format_args!("{}s", value.as_secs_f64()))
+    }
 }
 
 mod opt_duration {

@@ -13,6 +13,7 @@ use vestibule_route::HostIndex;
 use crate::conn::tcp::StreamRouteRuntime;
 use crate::conn::tls::TlsServers;
 use crate::request::cors::CompiledCors;
+use crate::request::fault::CompiledFault;
 use crate::stats::{RouteStats, StatsRegistry};
 use crate::upstream::clusters::Cluster;
 
@@ -51,6 +52,10 @@ pub(crate) struct RouteRuntime {
     total_weight: u32,
     pub mirrors: Vec<MirrorTarget>,
     pub cors: Option<CompiledCors>,
+    /// Istio `fault`; `None` for almost every route.
+    pub fault: Option<CompiledFault>,
+    /// A direct response's body, shared rather than copied per request.
+    pub direct_body: bytes::Bytes,
 }
 
 /// A cluster that gets a copy of `percent` % of the requests.
@@ -179,6 +184,11 @@ impl RouteRuntime {
             total_weight,
             mirrors,
             cors: route.cors.as_ref().map(CompiledCors::new),
+            fault: route.fault.as_ref().map(CompiledFault::new),
+            direct_body: match &route.action {
+                RouteAction::DirectResponse(direct) => bytes::Bytes::from(direct.body.clone()),
+                _ => bytes::Bytes::new(),
+            },
         }
     }
 

@@ -32,13 +32,14 @@ fn prefix_route(index: usize) -> Route {
         }],
         action: RouteAction::DirectResponse(DirectResponse {
             status: 200,
-            body: String::new(),
+            body: Vec::new(),
         }),
         request_headers: HeaderMutations::default(),
         response_headers: HeaderMutations::default(),
         timeout: None,
         retry: RetryPolicy::disabled(),
         cors: None,
+        fault: None,
     }
 }
 

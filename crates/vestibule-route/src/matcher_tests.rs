@@ -17,13 +17,14 @@ fn route(name: &str, matches: Vec<RouteMatch>) -> Route {
         matches,
         action: RouteAction::DirectResponse(DirectResponse {
             status: 200,
-            body: String::new(),
+            body: Vec::new(),
         }),
         request_headers: HeaderMutations::default(),
         response_headers: HeaderMutations::default(),
         timeout: None,
         retry: RetryPolicy::disabled(),
         cors: None,
+        fault: None,
     }
 }
 

@@ -59,6 +59,10 @@ const CHECKS: &[(&str, Check)] = &[
 #[path = "golden/istio_tls_checks.rs"]
 mod istio_tls_checks;
 
+/// VirtualService feature cases: checks in `golden/istio_vs_checks.rs`.
+#[path = "golden/istio_vs_checks.rs"]
+mod istio_vs_checks;
+
 /// Upstream TLS cases: checks in `golden/upstream_tls_checks.rs`.
 #[path = "golden/upstream_tls_checks.rs"]
 mod upstream_tls_checks;
@@ -72,6 +76,7 @@ fn istio() {
         let check = CHECKS
             .iter()
             .chain(istio_tls_checks::CHECKS)
+            .chain(istio_vs_checks::CHECKS)
             .chain(upstream_tls_checks::ISTIO)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
@@ -692,15 +697,15 @@ fn redirect_and_direct_response(t: &Translation) {
     match &route(vhost, "teapot").action {
         RouteAction::DirectResponse(response) => {
             assert_eq!(
-                (response.status, response.body.as_str()),
-                (418, "I'm a teapot")
+                (response.status, response.body.as_slice()),
+                (418, &b"I'm a teapot"[..])
             );
         }
         other => panic!("teapot: {other:?}"),
     }
     match &route(vhost, "empty-body").action {
         RouteAction::DirectResponse(response) => {
-            assert_eq!((response.status, response.body.as_str()), (204, ""));
+            assert_eq!((response.status, response.body.as_slice()), (204, &b""[..]));
         }
         other => panic!("empty-body: {other:?}"),
     }

@@ -951,6 +951,7 @@ fn redirects(t: &Translation) {
         scheme: None,
         host: None,
         port: None,
+        derive_port: None,
         path: None,
         status: 302,
     };

@@ -46,6 +46,12 @@ pub(crate) fn status_for(http: StatusCode) -> u8 {
 /// `grpc-message` from the body text, no body.
 pub(crate) fn into_grpc(response: &mut Response<ResponseBody>, text: &str) {
     let code = status_for(response.status());
+    trailers_only(response, code, text);
+}
+
+/// gRPC's trailers-only answer with `code` as `grpc-status` and `text` as
+/// `grpc-message`, whatever `response` was.
+pub(crate) fn trailers_only(response: &mut Response<ResponseBody>, code: u8, text: &str) {
     *response.status_mut() = StatusCode::OK;
     *response.body_mut() = ResponseBody::empty();
     let headers = response.headers_mut();

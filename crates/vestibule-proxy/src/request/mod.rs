@@ -5,6 +5,7 @@
 //! (response headers) → count.
 
 pub(crate) mod cors;
+pub(crate) mod fault;
 mod grpc;
 pub(crate) mod headers;
 pub(crate) mod screen;
@@ -15,7 +16,7 @@ use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
-use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
+use vestibule_ir::{AppProtocol, DerivePort, DirectResponse, Redirect, Route, RouteAction};
 use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
 
 use crate::body::RequestBody;
@@ -227,38 +228,56 @@ async fn act(
         Some(cors) => cors.check(request),
         None => cors::Verdict::Pass,
     };
-    let mut response = match verdict {
-        cors::Verdict::Respond(mut preflight) => {
-            preflight
-                .headers_mut()
-                .insert(header::SERVER, shared.server_header.clone());
-            return *preflight;
-        }
-        _ => match &route.action {
-            RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
-            RouteAction::Redirect(redirect) => {
-                redirect_response(shared, conn, redirect, request, &decision)
-            }
-            RouteAction::Forward(_) => match decision.target.map(|index| &runtime.targets[index]) {
-                None => reply(shared, ProxyError::InvalidBackend, decision.grpc),
-                Some(Target {
-                    redirect: Some(redirect),
-                    ..
-                }) => redirect_response(shared, conn, redirect, request, &decision),
-                Some(target) => {
-                    let grpc = decision.grpc;
-                    match forward(shared, conn, route, runtime, target, decision, request).await {
-                        Ok(response) => response,
-                        Err(error) => reply(shared, error, grpc),
-                    }
-                }
-            },
-        },
+    if let cors::Verdict::Respond(mut preflight) = verdict {
+        preflight
+            .headers_mut()
+            .insert(header::SERVER, shared.server_header.clone());
+        return *preflight;
+    }
+    // Between CORS and the action, where Istio puts Envoy's fault filter.
+    let aborted = match &runtime.fault {
+        Some(fault) => fault.inject(shared, decision.grpc).await,
+        None => None,
+    };
+    let mut response = match aborted {
+        Some(aborted) => aborted,
+        None => perform(shared, conn, route, runtime, decision, request).await,
     };
     if let (cors::Verdict::Decorate(origin), Some(cors)) = (verdict, &runtime.cors) {
         cors.decorate(response.headers_mut(), origin);
     }
     response
+}
+
+/// The route's action: a direct response, a redirect, or the upstream call.
+async fn perform(
+    shared: &Shared,
+    conn: &ConnInfo,
+    route: &Route,
+    runtime: &RouteRuntime,
+    decision: Decision,
+    request: &mut Request<RequestBody>,
+) -> Response<ResponseBody> {
+    match &route.action {
+        RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
+        RouteAction::Redirect(redirect) => {
+            redirect_response(shared, conn, redirect, request, &decision)
+        }
+        RouteAction::Forward(_) => match decision.target.map(|index| &runtime.targets[index]) {
+            None => reply(shared, ProxyError::InvalidBackend, decision.grpc),
+            Some(Target {
+                redirect: Some(redirect),
+                ..
+            }) => redirect_response(shared, conn, redirect, request, &decision),
+            Some(target) => {
+                let grpc = decision.grpc;
+                match forward(shared, conn, route, runtime, target, decision, request).await {
+                    Ok(response) => response,
+                    Err(error) => reply(shared, error, grpc),
+                }
+            }
+        },
+    }
 }
 
 async fn forward(
@@ -415,7 +434,9 @@ fn direct_response(
     runtime: &RouteRuntime,
     direct: &DirectResponse,
 ) -> Response<ResponseBody> {
-    let mut response = Response::new(ResponseBody::text(direct.body.clone()));
+    // The body was made shareable when the snapshot was built: a clone is
+    // a reference count.
+    let mut response = Response::new(ResponseBody::text(runtime.direct_body.clone()));
     *response.status_mut() = StatusCode::from_u16(direct.status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
     headers.insert(header::SERVER, shared.server_header.clone());
@@ -445,11 +466,15 @@ fn redirect_response(
         Some(host) => host.as_str(),
         None => host_without_port(authority),
     };
-    let port = match redirect.port {
-        Some(port) => port,
+    let port = match (redirect.port, redirect.derive_port) {
+        (Some(port), _) => port,
+        // Istio sets Envoy's `port_redirect` to the listener port: Envoy
+        // cannot read the request's, and a route is built per listener.
+        (None, Some(DerivePort::FromRequestPort)) => conn.port,
+        (None, Some(DerivePort::FromProtocolDefault)) => default_port(scheme),
         // "If scheme is set and port is not, the scheme's well-known port."
-        None if redirect.scheme.is_some() => default_port(scheme),
-        None => conn.port,
+        (None, None) if redirect.scheme.is_some() => default_port(scheme),
+        (None, None) => conn.port,
     };
     let location = if port == default_port(scheme) {
         format!("{scheme}://{host}{path_and_query}")

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 use std::time::Duration;
 
-use http::{HeaderMap, Method, Request, Response, Uri, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, Version};
 use vestibule_ir::RetryPolicy;
 
 use crate::body::RequestBody;
@@ -25,6 +25,25 @@ use crate::upstream::TlsFailure;
 
 /// The endpoints a request was sent to, by address of their state.
 type Tried = SmallVec<[usize; 4]>;
+
+/// Envoy's `include_request_attempt_count`, which Istio sets on every
+/// virtual host: the try's number, from 1, on every try sent upstream.
+static X_ENVOY_ATTEMPT_COUNT: HeaderName = HeaderName::from_static("x-envoy-attempt-count");
+
+/// The first tries' counts, so that setting the header allocates nothing.
+static ATTEMPT_COUNTS: [HeaderValue; 4] = [
+    HeaderValue::from_static("1"),
+    HeaderValue::from_static("2"),
+    HeaderValue::from_static("3"),
+    HeaderValue::from_static("4"),
+];
+
+fn attempt_count(attempt: u32) -> HeaderValue {
+    match ATTEMPT_COUNTS.get(attempt.wrapping_sub(1) as usize) {
+        Some(value) => value.clone(),
+        None => HeaderValue::from(attempt),
+    }
+}
 
 /// Envoy's default retry backoff base interval.
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(25);
@@ -56,6 +75,9 @@ pub(crate) async fn forward(
                 None => return Err(ProxyError::UpstreamReset),
             }
         }
+        request
+            .headers_mut()
+            .insert(X_ENVOY_ATTEMPT_COUNT.clone(), attempt_count(attempt));
         let outcome = match retry.per_try_timeout {
             Some(limit) => Box::pin(tokio::time::timeout(
                 limit,
@@ -244,6 +266,8 @@ fn retryable_response(retry: &RetryPolicy, response: &Response<UpstreamBody>) ->
     if on.server_errors && status >= 500
         || on.gateway_errors && matches!(status, 502..=504)
         || on.retriable_status_codes && retry.retriable_status_codes.contains(&status)
+        || on.retriable_4xx && status == 409
+        || on.envoy_ratelimited && response.headers().contains_key("x-envoy-ratelimited")
     {
         return true;
     }
@@ -252,7 +276,14 @@ fn retryable_response(retry: &RetryPolicy, response: &Response<UpstreamBody>) ->
         .headers()
         .get("grpc-status")
         .and_then(|value| value.to_str().ok());
-    matches!(grpc, Some("14") if on.unavailable) || matches!(grpc, Some("1") if on.cancelled)
+    match grpc {
+        Some("1") => on.cancelled,
+        Some("4") => on.deadline_exceeded,
+        Some("8") => on.resource_exhausted,
+        Some("13") => on.internal,
+        Some("14") => on.unavailable,
+        _ => false,
+    }
 }
 
 /// Envoy: a random wait in [0, base × 2^(n-1)), capped at 10 × base.
@@ -289,8 +320,15 @@ impl Replay {
         let after_response = on.server_errors
             || on.gateway_errors
             || on.retriable_status_codes
+            || on.retriable_4xx
+            || on.envoy_ratelimited
             || on.reset
-            || (grpc && (on.unavailable || on.cancelled));
+            || (grpc
+                && (on.unavailable
+                    || on.cancelled
+                    || on.deadline_exceeded
+                    || on.internal
+                    || on.resource_exhausted));
         (retry.attempts > 0 && after_response && request.body().is_end_stream()).then(|| Replay {
             method: request.method().clone(),
             uri: request.uri().clone(),

@@ -55,6 +55,7 @@ fn rule_routes(
             timeout: None,
             retry: RetryPolicy::istio_default(),
             cors: None,
+            fault: None,
         };
         let matches = if rule.matches.is_empty() {
             vec![Default::default()]
@@ -121,7 +122,7 @@ fn unavailable_when_all_invalid(action: RouteAction) -> RouteAction {
     if all_invalid {
         RouteAction::DirectResponse(DirectResponse {
             status: 503,
-            body: String::new(),
+            body: Vec::new(),
         })
     } else {
         action

@@ -285,13 +285,14 @@ fn rule_route(
         timeout,
         retry: retry(rule, per_try_timeout),
         cors: filters.cors,
+        fault: None,
     }
 }
 
 pub(crate) fn internal_error() -> DirectResponse {
     DirectResponse {
         status: 500,
-        body: String::new(),
+        body: Vec::new(),
     }
 }
 
@@ -576,6 +577,7 @@ fn redirect(redirect: &vestibule_api::gateway_api::RequestRedirect) -> Redirect 
         scheme: redirect.scheme.clone(),
         host: redirect.hostname.clone(),
         port: redirect.port.and_then(|p| u16::try_from(p).ok()),
+        derive_port: None,
         path: redirect.path.as_ref().and_then(path_modifier),
         status: redirect
             .status_code

@@ -170,5 +170,6 @@ fn new_route(ingress: &Ingress, name: String, path: Option<PathMatch>, backend: 
         timeout: None,
         retry: RetryPolicy::istio_default(),
         cors: None,
+        fault: None,
     }
 }

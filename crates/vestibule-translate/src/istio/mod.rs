@@ -11,8 +11,10 @@
 //! - several VirtualServices for one host are concatenated oldest first,
 //!   then every catch-all route moves to the end; the first match wins.
 
+mod faults;
 mod gateway;
 mod matches;
+mod retries;
 mod rules;
 mod streams;
 mod tls;
@@ -41,7 +43,7 @@ pub(crate) fn translate(
     let servers = selected_servers(inputs, identity, store, builder, statuses);
     let mut attached: BTreeMap<(GatewayKey, usize), BTreeSet<String>> = BTreeMap::new();
     for vs in crate::by_creation(&inputs.virtual_services) {
-        let status = bind_virtual_service(vs, &servers, registry, builder, &mut attached);
+        let status = bind_virtual_service(vs, identity, &servers, registry, builder, &mut attached);
         statuses.virtual_services.push(status);
     }
     for ((gateway, index), routes) in attached {
@@ -119,6 +121,7 @@ fn declare(
 
 fn bind_virtual_service(
     vs: &VirtualService,
+    identity: &GatewayIdentity,
     servers: &[GatewayServer],
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
@@ -148,7 +151,7 @@ fn bind_virtual_service(
     // Backends go to a scratch builder until the whole VirtualService is
     // known to be valid: a rejected one must not leave backends behind.
     let mut scratch = TableBuilder::default();
-    let converted = rules::convert(vs, registry, &mut scratch).and_then(|http| {
+    let converted = rules::convert(vs, identity, registry, &mut scratch).and_then(|http| {
         let streams = streams::convert(vs, &gateways, servers, registry, &mut scratch)?;
         Ok((http, streams))
     });
@@ -302,11 +305,7 @@ fn routes_for(
     routes
         .iter()
         .filter(|candidate| {
-            let names = if candidate.gateways.is_empty() {
-                gateways
-            } else {
-                &candidate.gateways
-            };
+            let names = candidate.gateways.as_deref().unwrap_or(gateways);
             servers.iter().any(|server| {
                 names.contains(&server.gateway)
                     && candidate

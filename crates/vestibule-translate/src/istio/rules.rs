@@ -2,11 +2,15 @@
 //! becomes its own route, as Istio makes one Envoy route per match: order is
 //! kept, and catch-all detection works per match.
 
-use vestibule_api::istio::{Destination, HeaderOperations, Headers, HttpRetry, HttpRoute};
+use base64::Engine as _;
+use vestibule_api::istio::{
+    Destination, HeaderOperations, Headers, HttpDirectResponse, HttpMatchRequest, HttpRedirect,
+    HttpRoute,
+};
 use vestibule_api::VirtualService;
 use vestibule_ir::{
-    CorsPolicy, DirectResponse, Forward, HeaderMutations, Mirror, PathRewrite, Redirect, RetryOn,
-    RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, WeightedBackend,
+    CorsPolicy, DerivePort, DirectResponse, Forward, HeaderMutations, Mirror, PathRewrite,
+    Redirect, Route, RouteAction, RouteMatch, RouteOrigin, WeightedBackend,
 };
 
 use super::gateway::GatewayKey;
@@ -21,8 +25,10 @@ const MAX_DIRECT_RESPONSE_BODY: usize = 1 << 20;
 /// A route with the conditions under which a gateway server gets it.
 pub(crate) struct CandidateRoute {
     pub route: Route,
-    /// Match-level `gateways`, overriding the VirtualService's; empty = inherit.
-    pub gateways: Vec<GatewayKey>,
+    /// Match-level `gateways`, overriding the VirtualService's; `None` =
+    /// inherit. `Some` of an empty list (only `mesh` named) applies at no
+    /// gateway.
+    pub gateways: Option<Vec<GatewayKey>>,
     /// Match-level `port`: only the server on this port gets the route.
     pub port: Option<u32>,
 }
@@ -36,6 +42,7 @@ pub(crate) struct Converted {
 
 pub(crate) fn convert(
     vs: &VirtualService,
+    identity: &crate::GatewayIdentity,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
 ) -> Result<Converted, FieldError> {
@@ -60,13 +67,17 @@ pub(crate) fn convert(
         if rule.matches.is_empty() {
             converted.routes.push(CandidateRoute {
                 route: template,
-                gateways: Vec::new(),
+                gateways: None,
                 port: None,
             });
             continue;
         }
         for (match_index, input) in rule.matches.iter().enumerate() {
-            let route_match = convert_match(input, &format!("{field}.match[{match_index}]"))?;
+            let match_field = format!("{field}.match[{match_index}]");
+            let route_match = convert_match(input, &match_field)?;
+            if !source_applies(input, identity, &match_field, &mut converted.warnings) {
+                continue;
+            }
             let mut route = template.clone();
             if let Some(name) = input.name.as_deref().filter(|name| !name.is_empty()) {
                 route.name = format!("{}.{name}", route.name);
@@ -74,16 +85,55 @@ pub(crate) fn convert(
             route.matches = vec![route_match];
             converted.routes.push(CandidateRoute {
                 route,
-                gateways: input
-                    .gateways
-                    .iter()
-                    .filter_map(|gateway| gateway_key(gateway, vs.namespace()))
-                    .collect(),
+                gateways: (!input.gateways.is_empty()).then(|| {
+                    input
+                        .gateways
+                        .iter()
+                        .filter_map(|gateway| gateway_key(gateway, vs.namespace()))
+                        .collect()
+                }),
                 port: input.port,
             });
         }
     }
     Ok(converted)
+}
+
+/// Istio `sourceMatchHTTP`: a match without `gateways` applies to a proxy
+/// only when its `sourceLabels` are a subset of that proxy's own labels and
+/// its `sourceNamespace` (if any) is the proxy's namespace. At a gateway the
+/// proxy is the gateway itself, so these select gateways, not clients: both
+/// are ignored when the match names `gateways`, as in Istio. Either way the
+/// field does not filter requests, which `/status` says.
+fn source_applies(
+    input: &HttpMatchRequest,
+    identity: &crate::GatewayIdentity,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> bool {
+    if input.source_labels.is_empty() && input.source_namespace.is_none() {
+        return true;
+    }
+    let applies = input.gateways.is_empty()
+        && input
+            .source_labels
+            .iter()
+            .all(|(key, value)| identity.labels.get(key) == Some(value))
+        && input
+            .source_namespace
+            .as_deref()
+            .is_none_or(|namespace| namespace.is_empty() || namespace == identity.namespace);
+    let outcome = if !input.gateways.is_empty() {
+        "ignored because the match names gateways"
+    } else if applies {
+        "matches this gateway's own labels and namespace, so the match applies to every client"
+    } else {
+        "does not match this gateway's own labels and namespace, so the match is not served"
+    };
+    warnings.push(format!(
+        "{field}.sourceLabels/sourceNamespace select proxies, not clients (as in Istio): {outcome}"
+    ));
+    applies || !input.gateways.is_empty()
 }
 
 /// Resolves a `gateways` entry: `name` (the VirtualService's namespace),
@@ -110,11 +160,10 @@ fn rule_template(
     let Some(action) = action(vs, rule, field, registry, builder, warnings)? else {
         return Ok(None);
     };
-    for unsupported in unsupported_fields(rule) {
-        warnings.push(format!(
-            "{field}.{unsupported} is not supported yet and is ignored"
-        ));
-    }
+    let fault = match &rule.fault {
+        Some(fault) => super::faults::convert(fault, &format!("{field}.fault"), warnings)?,
+        None => None,
+    };
     let (request_headers, response_headers) = header_mutations(rule.headers.as_ref(), field)?;
     let timeout = match rule.timeout.as_deref() {
         Some(value) => Some(parse_duration(value).map_err(|e| (format!("{field}.timeout"), e))?),
@@ -138,20 +187,13 @@ fn rule_template(
         request_headers,
         response_headers,
         timeout,
-        retry: retry_policy(rule.retries.as_ref(), field)?,
+        retry: super::retries::retry_policy(rule.retries.as_ref(), field)?,
         cors: match &rule.cors_policy {
             Some(policy) => Some(cors(policy, &format!("{field}.corsPolicy"))?),
             None => None,
         },
+        fault,
     }))
-}
-
-fn unsupported_fields(rule: &HttpRoute) -> Vec<&'static str> {
-    let mut fields = Vec::new();
-    if rule.fault.is_some() {
-        fields.push("fault");
-    }
-    fields
 }
 
 fn action(
@@ -196,39 +238,96 @@ fn action(
         return Ok(None);
     }
     if let Some(redirect) = &rule.redirect {
-        let status = redirect.redirect_code.unwrap_or(301);
-        if !(300..400).contains(&status) {
-            return Err((
-                format!("{field}.redirect.redirectCode"),
-                format!("redirect code {status} is not a 3xx code"),
-            ));
-        }
-        return Ok(Some(RouteAction::Redirect(Redirect {
-            scheme: redirect.scheme.clone(),
-            host: redirect.authority.clone(),
-            port: redirect.port.and_then(|port| u16::try_from(port).ok()),
-            path: redirect.uri.clone().map(PathRewrite::Full),
-            status: status as u16,
-        })));
+        return self::redirect(redirect, &format!("{field}.redirect")).map(Some);
     }
     if let Some(direct) = &rule.direct_response {
-        let body = direct
-            .body
-            .as_ref()
-            .and_then(|body| body.string.clone())
-            .unwrap_or_default();
-        if body.len() > MAX_DIRECT_RESPONSE_BODY || !(200..600).contains(&direct.status) {
-            return Err((
-                format!("{field}.directResponse"),
-                "status must be 200-599 and the body at most 1 MiB".to_owned(),
-            ));
-        }
-        return Ok(Some(RouteAction::DirectResponse(DirectResponse {
-            status: direct.status as u16,
-            body,
-        })));
+        return direct_response(direct, &format!("{field}.directResponse")).map(Some);
     }
     forward(vs, rule, field, registry, builder, warnings).map(Some)
+}
+
+fn redirect(redirect: &HttpRedirect, field: &str) -> Result<RouteAction, FieldError> {
+    let status = redirect.redirect_code.unwrap_or(301);
+    if !(300..400).contains(&status) {
+        return Err((
+            format!("{field}.redirectCode"),
+            format!("redirect code {status} is not a 3xx code"),
+        ));
+    }
+    let path = match (&redirect.uri, &redirect.prefix_rewrite) {
+        (Some(_), Some(_)) => {
+            return Err((
+                field.to_owned(),
+                "uri and prefixRewrite cannot both be set".to_owned(),
+            ))
+        }
+        (Some(uri), None) => Some(PathRewrite::Full(uri.clone())),
+        // Envoy's `prefix_rewrite`: the matched prefix is replaced, as a
+        // forwarding rule's `rewrite.uri` does.
+        (None, Some(prefix)) => Some(PathRewrite::Prefix(prefix.clone())),
+        (None, None) => None,
+    };
+    let derive_port = match redirect.derive_port.as_deref() {
+        None => None,
+        Some(_) if redirect.port.is_some() => {
+            return Err((
+                field.to_owned(),
+                "port and derivePort cannot both be set".to_owned(),
+            ))
+        }
+        Some("FROM_PROTOCOL_DEFAULT") => Some(DerivePort::FromProtocolDefault),
+        Some("FROM_REQUEST_PORT") => Some(DerivePort::FromRequestPort),
+        Some(other) => {
+            return Err((
+                format!("{field}.derivePort"),
+                format!("{other:?} is not FROM_PROTOCOL_DEFAULT or FROM_REQUEST_PORT"),
+            ))
+        }
+    };
+    Ok(RouteAction::Redirect(Redirect {
+        scheme: redirect.scheme.clone(),
+        host: redirect.authority.clone(),
+        port: redirect.port.and_then(|port| u16::try_from(port).ok()),
+        derive_port,
+        path,
+        status: status as u16,
+    }))
+}
+
+/// `body.string` as is, `body.bytes` decoded from base64 (the YAML form of
+/// a protobuf `bytes` field).
+fn direct_response(direct: &HttpDirectResponse, field: &str) -> Result<RouteAction, FieldError> {
+    let body = match direct.body.as_ref() {
+        Some(body) if body.string.is_some() && body.bytes.is_some() => {
+            return Err((
+                format!("{field}.body"),
+                "only one of string and bytes may be set".to_owned(),
+            ))
+        }
+        Some(body) => match (&body.string, &body.bytes) {
+            (Some(text), _) => text.clone().into_bytes(),
+            (None, Some(encoded)) => base64::engine::general_purpose::STANDARD
+                .decode(encoded.trim())
+                .map_err(|error| {
+                    (
+                        format!("{field}.body.bytes"),
+                        format!("not base64: {error}"),
+                    )
+                })?,
+            (None, None) => Vec::new(),
+        },
+        None => Vec::new(),
+    };
+    if body.len() > MAX_DIRECT_RESPONSE_BODY || !(200..600).contains(&direct.status) {
+        return Err((
+            field.to_owned(),
+            "status must be 200-599 and the body at most 1 MiB".to_owned(),
+        ));
+    }
+    Ok(RouteAction::DirectResponse(DirectResponse {
+        status: direct.status as u16,
+        body,
+    }))
 }
 
 fn forward(
@@ -415,63 +514,6 @@ fn operations(ops: Option<&HeaderOperations>, field: &str) -> Result<HeaderMutat
         add: pairs(&ops.add, "add")?,
         remove,
     })
-}
-
-/// No `retries` means Istio's default policy; `attempts: 0` disables.
-fn retry_policy(retries: Option<&HttpRetry>, field: &str) -> Result<RetryPolicy, FieldError> {
-    let Some(retries) = retries else {
-        return Ok(RetryPolicy::istio_default());
-    };
-    if retries.attempts <= 0 {
-        return Ok(RetryPolicy::disabled());
-    }
-    let mut policy = RetryPolicy::istio_default();
-    policy.attempts = u32::try_from(retries.attempts).unwrap_or(u32::MAX);
-    if let Some(value) = retries.per_try_timeout.as_deref() {
-        policy.per_try_timeout =
-            Some(parse_duration(value).map_err(|e| (format!("{field}.retries.perTryTimeout"), e))?);
-    }
-    if let Some(retry_on) = retries.retry_on.as_deref().filter(|v| !v.trim().is_empty()) {
-        policy.retry_on = RetryOn::default();
-        policy.retriable_status_codes.clear();
-        for token in retry_on.split(',').map(str::trim).filter(|t| !t.is_empty()) {
-            apply_retry_token(&mut policy, token)
-                .map_err(|message| (format!("{field}.retries.retryOn"), message))?;
-        }
-    }
-    Ok(policy)
-}
-
-fn apply_retry_token(policy: &mut RetryPolicy, token: &str) -> Result<(), String> {
-    let on = &mut policy.retry_on;
-    match token {
-        "connect-failure" => on.connect_failure = true,
-        "refused-stream" => on.refused_stream = true,
-        "unavailable" => on.unavailable = true,
-        "cancelled" => on.cancelled = true,
-        "5xx" => on.server_errors = true,
-        "gateway-error" => on.gateway_errors = true,
-        "reset" | "reset-before-request" => on.reset = true,
-        "retriable-status-codes" => on.retriable_status_codes = true,
-        // Accepted for compatibility; vestibule has no equivalent condition.
-        "retriable-4xx"
-        | "retriable-headers"
-        | "envoy-ratelimited"
-        | "deadline-exceeded"
-        | "internal"
-        | "resource-exhausted"
-        | "http3-post-connect-failure" => {}
-        code => {
-            let status: u16 = code
-                .parse()
-                .ok()
-                .filter(|status| (100..600).contains(status))
-                .ok_or_else(|| format!("unknown retryOn condition {code:?}"))?;
-            on.retriable_status_codes = true;
-            policy.retriable_status_codes.push(status);
-        }
-    }
-    Ok(())
 }
 
 /// `mirror` + `mirrorPercentage`, or `mirrors[]`; an unset percentage is

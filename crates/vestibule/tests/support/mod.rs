@@ -413,6 +413,7 @@ pub struct Seen {
     pub path: String,
     pub host: String,
     pub body: String,
+    pub headers: http::HeaderMap,
 }
 
 /// A backend that records every request and answers with the status the
@@ -459,6 +460,7 @@ impl Recorder {
                                 path: parts.uri.path().to_owned(),
                                 host,
                                 body: String::from_utf8_lossy(&body).into_owned(),
+                                headers: parts.headers.clone(),
                             });
                             seen.len() - 1
                         };
