@@ -59,6 +59,10 @@ const CHECKS: &[(&str, Check)] = &[
 #[path = "golden/istio_tls_checks.rs"]
 mod istio_tls_checks;
 
+/// DestinationRule subsets and load balancing: `golden/destination_rule_checks.rs`.
+#[path = "golden/destination_rule_checks.rs"]
+mod destination_rule_checks;
+
 /// Upstream TLS cases: checks in `golden/upstream_tls_checks.rs`.
 #[path = "golden/upstream_tls_checks.rs"]
 mod upstream_tls_checks;
@@ -73,6 +77,7 @@ fn istio() {
             .iter()
             .chain(istio_tls_checks::CHECKS)
             .chain(upstream_tls_checks::ISTIO)
+            .chain(destination_rule_checks::CHECKS)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
             .unwrap_or_else(|| panic!("case {name} has no entry in CHECKS"));
@@ -87,6 +92,7 @@ fn every_check_has_a_case_file() {
         .iter()
         .chain(istio_tls_checks::CHECKS)
         .chain(upstream_tls_checks::ISTIO)
+        .chain(destination_rule_checks::CHECKS)
     {
         let file = dir.join(format!("{name}.yaml"));
         assert!(
