@@ -25,7 +25,7 @@ pub(super) fn report(
             continue;
         };
         for (field, destination) in destinations(vs) {
-            if let Some(warning) = undefined(registry, table, vs, &destination, &field) {
+            if let Some(warning) = undefined(registry, table, vs, destination, &field) {
                 if !status.warnings.contains(&warning) {
                     status.warnings.push(warning);
                 }
