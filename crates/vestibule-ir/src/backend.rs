@@ -1,3 +1,4 @@
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 
 use serde::Serialize;
@@ -22,6 +23,32 @@ pub struct Backend {
     /// `None`: plain text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls: Option<UpstreamTls>,
+    /// A DestinationRule subset: the backend keeps only the host's
+    /// endpoints whose labels match. Carried here (not only applied to
+    /// the endpoints) so that an endpoint-only update selects the same ones.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub subset: Option<BackendSubset>,
+}
+
+/// The subset a route destination named (`outbound|9080|v2|reviews...`).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct BackendSubset {
+    pub name: String,
+    /// The labels an endpoint must carry (all of them). `None`: no
+    /// DestinationRule visible to the gateway defines the subset, so the
+    /// backend has no endpoints (Istio drops such a cluster: 503).
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+impl BackendSubset {
+    /// Whether an endpoint with `labels` belongs to the subset.
+    pub fn selects(&self, labels: &BTreeMap<String, String>) -> bool {
+        self.labels.as_ref().is_some_and(|wanted| {
+            wanted
+                .iter()
+                .all(|(key, value)| labels.get(key) == Some(value))
+        })
+    }
 }
 
 /// How vestibule originates TLS to a backend: the name it asks for, how it
@@ -71,10 +98,13 @@ pub enum AppProtocol {
 #[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq, Hash)]
 #[serde(rename_all = "snake_case")]
 pub enum LoadBalancer {
-    /// Istio's default: least request with two random choices.
+    /// Istio's default (and `LEAST_CONN`, `LEAST_REQUEST`): least request
+    /// with two random choices.
     #[default]
     LeastRequest,
+    /// Every endpoint in turn.
     RoundRobin,
+    /// Uniformly at random.
     Random,
 }
 

@@ -16,7 +16,7 @@ pub struct Statuses {
     pub routes: Vec<RouteStatus>,
     pub ingresses: Vec<ResourceStatus>,
     pub virtual_services: Vec<ResourceStatus>,
-    /// DestinationRules whose `tls` vestibule read: applied, or why not.
+    /// Every DestinationRule: applied, or why not, and what of it is not honoured.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub destination_rules: Vec<ResourceStatus>,
     /// Gateway API policies (BackendTLSPolicy): per ancestor Gateway.

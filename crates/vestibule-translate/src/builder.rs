@@ -143,11 +143,38 @@ impl TableBuilder {
                     protocol: target.protocol,
                     load_balancer: LoadBalancer::LeastRequest,
                     tls: None,
+                    subset: None,
                 },
             );
             self.endpoints
                 .insert(key.clone(), registry.endpoints(target));
         }
+        key
+    }
+
+    /// Registers the backend of a DestinationRule subset of a resolved
+    /// service port (Istio's `outbound|9080|v2|reviews...`). Its labels and
+    /// endpoints are filled in once every DestinationRule has been read
+    /// (`destination_rules::apply`); until then it has none.
+    pub(crate) fn subset_backend(
+        &mut self,
+        target: &ServicePortRef<'_>,
+        subset: &str,
+    ) -> BackendKey {
+        let key = format!("outbound|{}|{subset}|{}", target.port, target.host);
+        self.backends.entry(key.clone()).or_insert_with(|| Backend {
+            key: key.clone(),
+            host: target.host.clone(),
+            port: target.port,
+            protocol: target.protocol,
+            load_balancer: LoadBalancer::LeastRequest,
+            tls: None,
+            subset: Some(vestibule_ir::BackendSubset {
+                name: subset.to_owned(),
+                labels: None,
+            }),
+        });
+        self.endpoints.entry(key.clone()).or_default();
         key
     }
 
@@ -235,6 +262,7 @@ impl TableBuilder {
             protocol: vestibule_ir::AppProtocol::Http1,
             load_balancer: LoadBalancer::LeastRequest,
             tls: None,
+            subset: None,
         });
         self.endpoints.entry(key.clone()).or_default();
         key

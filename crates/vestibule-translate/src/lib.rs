@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod destination_rules;
 pub mod duration;
 mod gateway_api;
 mod hosts;
@@ -105,6 +106,14 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         &mut statuses,
     );
     let (mut table, mut endpoints) = builder.finish();
+    let report = destination_rules::apply(
+        inputs,
+        identity,
+        &registry,
+        &mut table,
+        &mut endpoints,
+        &mut statuses,
+    );
     let context = upstream_tls::Context {
         inputs,
         identity,
@@ -112,6 +121,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         store: &store,
     };
     let refused = upstream_tls::apply(&context, &mut table, &mut endpoints, &mut statuses);
+    report.into_statuses(inputs, &mut statuses);
     Translation {
         table: Arc::new(table),
         endpoints,
@@ -134,10 +144,7 @@ pub fn endpoints(inputs: &Inputs, translation: &Translation) -> EndpointTable {
             let found = if translation.refused.contains(key) {
                 Vec::new()
             } else {
-                registry
-                    .resolve(&backend.host, "", Some(backend.port))
-                    .map(|target| registry.endpoints(&target))
-                    .unwrap_or_default()
+                destination_rules::resolve_endpoints(&registry, backend)
             };
             (key.clone(), found)
         })

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use vestibule_api::core::ServicePort;
 use vestibule_api::{Inputs, Service, ServiceEntry};
-use vestibule_ir::{AppProtocol, Endpoint, EndpointAddress};
+use vestibule_ir::{AppProtocol, BackendSubset, Endpoint, EndpointAddress};
 
 /// The cluster DNS suffix Kubernetes Services live under.
 pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
@@ -73,7 +73,12 @@ pub struct Registry<'a> {
     slices_by_service: HashMap<(&'a str, &'a str), Vec<&'a vestibule_api::EndpointSlice>>,
     endpoints_by_service: HashMap<(&'a str, &'a str), &'a vestibule_api::Endpoints>,
     pod_ips: HashMap<(&'a str, &'a str), &'a str>,
+    /// Pods by `(namespace, name)`: an endpoint's labels are its Pod's.
+    pods: HashMap<(&'a str, &'a str), &'a vestibule_api::Pod>,
 }
+
+/// No labels: what an endpoint without a Pod or labels of its own carries.
+static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 impl<'a> Registry<'a> {
     pub fn new(inputs: &'a Inputs) -> Registry<'a> {
@@ -112,11 +117,17 @@ impl<'a> Registry<'a> {
             .iter()
             .filter_map(|pod| Some(((pod.namespace(), pod.name()), pod.spec.pod_ip.as_deref()?)))
             .collect();
+        let pods = inputs
+            .pods
+            .iter()
+            .map(|pod| ((pod.namespace(), pod.name()), pod))
+            .collect();
         Registry {
             by_host,
             slices_by_service,
             endpoints_by_service,
             pod_ips,
+            pods,
         }
     }
 
@@ -168,34 +179,88 @@ impl<'a> Registry<'a> {
 
     /// Ready endpoints of a resolved service port.
     pub fn endpoints(&self, target: &ServicePortRef<'a>) -> Vec<Endpoint> {
+        self.subset_endpoints(target, None)
+    }
+
+    /// Ready endpoints of a resolved service port; with a `subset`, only
+    /// those whose labels it selects (an endpoint's labels: its Pod's, by
+    /// `targetRef`, else its EndpointSlice's or Endpoints', else, for a
+    /// ServiceEntry, the endpoint's own).
+    pub fn subset_endpoints(
+        &self,
+        target: &ServicePortRef<'a>,
+        subset: Option<&BackendSubset>,
+    ) -> Vec<Endpoint> {
+        let keep = |labels: &BTreeMap<String, String>| subset.is_none_or(|s| s.selects(labels));
         let mut endpoints = match &target.target {
-            PortTarget::Kubernetes { service, port } => self.service_endpoints(service, port),
+            PortTarget::Kubernetes { service, port } => {
+                self.service_endpoints(service, port, &keep)
+            }
             PortTarget::Entry {
                 entry,
                 port_name,
                 port,
                 target_port,
-            } => entry_endpoints(entry, port_name, *port, *target_port),
+            } => entry_endpoints(entry, port_name, *port, *target_port, &keep),
         };
         endpoints.sort();
         endpoints.dedup();
         endpoints
     }
 
-    fn service_endpoints(&self, service: &Service, port: &ServicePort) -> Vec<Endpoint> {
+    fn service_endpoints(
+        &self,
+        service: &Service,
+        port: &ServicePort,
+        keep: &dyn Fn(&BTreeMap<String, String>) -> bool,
+    ) -> Vec<Endpoint> {
         let key = (service.namespace(), service.name());
         if let Some(slices) = self.slices_by_service.get(&key) {
             return slices
                 .iter()
-                .flat_map(|slice| slice_endpoints(slice, port))
+                .flat_map(|slice| {
+                    let labels = |pod: Option<&vestibule_api::core::ObjectReference>| {
+                        self.pod_labels(slice.namespace(), pod)
+                            .unwrap_or(&slice.meta.labels)
+                    };
+                    slice_endpoints(slice, port, |endpoint| {
+                        keep(labels(endpoint.target_ref.as_ref()))
+                    })
+                })
                 .collect();
         }
         if let Some(endpoints) = self.endpoints_by_service.get(&key) {
-            return legacy_endpoints(endpoints, port, |pod| {
-                self.pod_ips.get(&(service.namespace(), pod)).copied()
-            });
+            return legacy_endpoints(
+                endpoints,
+                port,
+                |pod| self.pod_ips.get(&(service.namespace(), pod)).copied(),
+                |pod| {
+                    keep(
+                        self.pod_labels(service.namespace(), pod)
+                            .unwrap_or(&endpoints.meta.labels),
+                    )
+                },
+            );
         }
         Vec::new()
+    }
+
+    /// The labels of the Pod an endpoint's `targetRef` names, if it names
+    /// a Pod that is known.
+    fn pod_labels(
+        &self,
+        namespace: &str,
+        target: Option<&vestibule_api::core::ObjectReference>,
+    ) -> Option<&'a BTreeMap<String, String>> {
+        let target = target.filter(|t| t.kind == "Pod")?;
+        let namespace = if target.namespace.is_empty() {
+            namespace
+        } else {
+            &target.namespace
+        };
+        self.pods
+            .get(&(namespace, target.name.as_str()))
+            .map(|pod| &pod.meta.labels)
     }
 }
 
@@ -291,7 +356,11 @@ pub fn protocol_of(app_protocol: Option<&str>, port_name: &str) -> AppProtocol {
     }
 }
 
-fn slice_endpoints(slice: &vestibule_api::EndpointSlice, port: &ServicePort) -> Vec<Endpoint> {
+fn slice_endpoints(
+    slice: &vestibule_api::EndpointSlice,
+    port: &ServicePort,
+    keep: impl Fn(&vestibule_api::core::SliceEndpoint) -> bool,
+) -> Vec<Endpoint> {
     let Some(number) = slice
         .spec
         .ports
@@ -306,7 +375,7 @@ fn slice_endpoints(slice: &vestibule_api::EndpointSlice, port: &ServicePort) -> 
         .spec
         .endpoints
         .iter()
-        .filter(|endpoint| endpoint.conditions.is_ready())
+        .filter(|endpoint| endpoint.conditions.is_ready() && keep(endpoint))
         .flat_map(|endpoint| endpoint.addresses.iter())
         .filter_map(|address| socket_endpoint(address, number))
         .collect()
@@ -316,6 +385,7 @@ fn legacy_endpoints<'p>(
     endpoints: &'p vestibule_api::Endpoints,
     port: &ServicePort,
     pod_ip: impl Fn(&'p str) -> Option<&'p str>,
+    keep: impl Fn(Option<&vestibule_api::core::ObjectReference>) -> bool,
 ) -> Vec<Endpoint> {
     let mut found = Vec::new();
     for subset in &endpoints.spec.subsets {
@@ -329,6 +399,9 @@ fn legacy_endpoints<'p>(
             continue;
         };
         for address in &subset.addresses {
+            if !keep(address.target_ref.as_ref()) {
+                continue;
+            }
             let ip = if address.ip.is_empty() {
                 address
                     .target_ref
@@ -359,6 +432,7 @@ fn entry_endpoints(
     port_name: &str,
     port: u16,
     target_port: Option<u32>,
+    keep: &dyn Fn(&BTreeMap<String, String>) -> bool,
 ) -> Vec<Endpoint> {
     let default_port = target_port
         .and_then(|p| u16::try_from(p).ok())
@@ -371,7 +445,8 @@ fn entry_endpoints(
         .to_ascii_uppercase();
     let dns = resolution.starts_with("DNS");
     if entry.spec.endpoints.is_empty() {
-        if !dns {
+        // The hosts carry no labels: a subset with labels selects none.
+        if !dns || !keep(&NO_LABELS) {
             return Vec::new();
         }
         return entry
@@ -392,6 +467,7 @@ fn entry_endpoints(
         .spec
         .endpoints
         .iter()
+        .filter(|workload| keep(&workload.labels))
         .filter_map(|workload| {
             let port = workload
                 .ports

@@ -63,6 +63,10 @@ mod istio_tls_checks;
 #[path = "golden/istio_vs_checks.rs"]
 mod istio_vs_checks;
 
+/// DestinationRule subsets and load balancing: `golden/destination_rule_checks.rs`.
+#[path = "golden/destination_rule_checks.rs"]
+mod destination_rule_checks;
+
 /// Upstream TLS cases: checks in `golden/upstream_tls_checks.rs`.
 #[path = "golden/upstream_tls_checks.rs"]
 mod upstream_tls_checks;
@@ -78,6 +82,7 @@ fn istio() {
             .chain(istio_tls_checks::CHECKS)
             .chain(istio_vs_checks::CHECKS)
             .chain(upstream_tls_checks::ISTIO)
+            .chain(destination_rule_checks::CHECKS)
             .find(|(case, _)| *case == name)
             .map(|(_, check)| *check)
             .unwrap_or_else(|| panic!("case {name} has no entry in CHECKS"));
@@ -91,7 +96,9 @@ fn every_check_has_a_case_file() {
     for (name, _) in CHECKS
         .iter()
         .chain(istio_tls_checks::CHECKS)
+        .chain(istio_vs_checks::CHECKS)
         .chain(upstream_tls_checks::ISTIO)
+        .chain(destination_rule_checks::CHECKS)
     {
         let file = dir.join(format!("{name}.yaml"));
         assert!(

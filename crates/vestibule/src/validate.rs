@@ -31,6 +31,16 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 );
             }
         }
+        // What a DestinationRule says that is not honoured (or not
+        // applied) must be seen, never silently ignored.
+        for rule in &translation.statuses.destination_rules {
+            for warning in &rule.warnings {
+                println!(
+                    "warning: {}: DestinationRule {}/{}: {warning}",
+                    rule.source, rule.namespace, rule.name
+                );
+            }
+        }
         // An Ingress that is not ours is not an error (another controller
         // may serve it), but the user should know this gateway ignores it.
         for ingress in &translation.statuses.ingresses {

@@ -115,6 +115,26 @@ fn unknown_kinds_are_warnings_not_errors() {
     );
 }
 
+/// A DestinationRule field vestibule reads but does not honour is a
+/// warning naming the rule and the field, not an error.
+#[test]
+fn unhonoured_destination_rule_fields_are_warnings() {
+    let config = ConfigDir::new();
+    config.write(
+        "dr.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\nspec:\n  host: reviews\n  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n",
+    );
+    let output = validate(&[config.path()]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("warning: ")
+            && stdout.contains("DestinationRule default/reviews")
+            && stdout.contains("trafficPolicy.connectionPool is not honoured"),
+        "{stdout}"
+    );
+}
+
 #[test]
 fn serve_refuses_to_start_on_an_invalid_configuration() {
     let config = ConfigDir::new();

@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use vestibule_ir::{BackendKey, HostPattern, Listener};
 
 use crate::upstream::clusters::Cluster;
-use crate::upstream::{balance, pool};
+use crate::upstream::pool;
 use crate::Shared;
 
 /// A connection route with its clusters resolved.
@@ -102,8 +102,10 @@ where
 {
     let route = route.ok_or(StreamError::NoRoute)?;
     let cluster = route.pick_cluster().ok_or(StreamError::NoHealthyUpstream)?;
-    let endpoint =
-        balance::pick(&cluster.endpoints(), &[]).ok_or(StreamError::NoHealthyUpstream)?;
+    let endpoint = cluster
+        .balancer
+        .pick(&cluster.endpoints(), &[])
+        .ok_or(StreamError::NoHealthyUpstream)?;
     let _active = endpoint.start_request();
     // TLS to the backend when its DestinationRule or BackendTLSPolicy asks.
     let upstream = pool::connect_stream(endpoint.target(), shared.config.connect_timeout)

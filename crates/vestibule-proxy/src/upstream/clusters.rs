@@ -12,6 +12,7 @@ use vestibule_ir::{
     AppProtocol, Backend, BackendKey, EndpointAddress, EndpointTable, RouteTable, UpstreamTls,
 };
 
+use crate::upstream::balance::Balancer;
 use crate::upstream::pool::{Pool, Target};
 use crate::upstream::tls::Origination;
 
@@ -25,6 +26,9 @@ pub(crate) struct Cluster {
     /// Built once, when the cluster is made; its endpoints share it.
     origination: Option<Arc<Origination>>,
     endpoints: ArcSwap<Vec<Arc<EndpointState>>>,
+    /// How an endpoint is picked; a cluster whose policy changes is made
+    /// anew (its endpoints' states, shared by address, carry over).
+    pub(crate) balancer: Balancer,
 }
 
 impl Cluster {
@@ -121,7 +125,9 @@ impl ClusterRegistry {
             let cluster = clusters
                 .get(key)
                 .filter(|cluster| {
-                    cluster.protocol == backend.protocol && cluster.tls == backend.tls
+                    cluster.protocol == backend.protocol
+                        && cluster.tls == backend.tls
+                        && cluster.balancer.policy() == backend.load_balancer
                 })
                 .cloned()
                 .unwrap_or_else(|| Arc::new(Cluster::new(backend)));
@@ -155,6 +161,7 @@ impl Cluster {
                 .as_ref()
                 .map(|tls| Arc::new(Origination::new(tls, &backend.host))),
             endpoints: ArcSwap::from_pointee(Vec::new()),
+            balancer: Balancer::new(backend.load_balancer),
         }
     }
 }

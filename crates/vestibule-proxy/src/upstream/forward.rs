@@ -16,7 +16,6 @@ use vestibule_ir::RetryPolicy;
 use crate::body::RequestBody;
 use crate::body::UpstreamBody;
 use crate::error::ProxyError;
-use crate::upstream::balance;
 use crate::upstream::client::{self, SendError, UpstreamConn};
 use crate::upstream::clusters::{Cluster, EndpointState};
 use crate::upstream::pool::{ConnectError, Connection};
@@ -158,7 +157,10 @@ async fn try_once(
 ) -> Result<Response<UpstreamBody>, Failure> {
     let endpoint = {
         let endpoints = cluster.endpoints();
-        balance::pick(&endpoints, tried).ok_or(Failure::NoEndpoint)?
+        cluster
+            .balancer
+            .pick(&endpoints, tried)
+            .ok_or(Failure::NoEndpoint)?
     };
     tried.push(Arc::as_ptr(&endpoint) as usize);
     let active = endpoint.start_request();

@@ -422,13 +422,14 @@ pub(crate) fn destination_backend(
         .as_ref()
         .and_then(|port| u16::try_from(port.number).ok())
         .filter(|port| *port != 0);
-    if destination.subset.is_some() {
-        warnings.push(format!(
-            "{field}.destination.subset is not supported yet and is ignored"
-        ));
-    }
+    // A subset's labels come from the DestinationRules, read after every
+    // route (`destination_rules::apply`, which also reports an undefined one).
+    let subset = destination.subset.as_deref().filter(|s| !s.is_empty());
     match registry.resolve(&destination.host, vs.namespace(), port) {
-        Ok(target) => builder.backend(registry, &target),
+        Ok(target) => match subset {
+            Some(subset) => builder.subset_backend(&target, subset),
+            None => builder.backend(registry, &target),
+        },
         Err(error) => {
             warnings.push(format!("{field}.destination: {error}"));
             builder.missing_backend(&destination.host, vs.namespace(), port)

@@ -1,0 +1,86 @@
+//! A VirtualService destination naming a subset that no DestinationRule
+//! visible to the gateway defines: Istio builds no cluster for it, so the
+//! route answers 503 (`NR`/`UH`); the backend here has no endpoints, which
+//! answers the same, and the VirtualService's status names the subset.
+
+use vestibule_api::istio::Destination;
+use vestibule_api::{Inputs, VirtualService};
+use vestibule_ir::status::Statuses;
+use vestibule_ir::RouteTable;
+
+use crate::services::Registry;
+
+pub(super) fn report(
+    inputs: &Inputs,
+    registry: &Registry<'_>,
+    table: &RouteTable,
+    statuses: &mut Statuses,
+) {
+    for vs in &inputs.virtual_services {
+        let Some(status) = statuses
+            .virtual_services
+            .iter_mut()
+            .find(|s| s.namespace == vs.namespace() && s.name == vs.name())
+        else {
+            continue;
+        };
+        for (field, destination) in destinations(vs) {
+            if let Some(warning) = undefined(registry, table, vs, destination, &field) {
+                if !status.warnings.contains(&warning) {
+                    status.warnings.push(warning);
+                }
+            }
+        }
+    }
+}
+
+/// Every route destination of `vs` with the field that holds it.
+fn destinations(vs: &VirtualService) -> Vec<(String, &Destination)> {
+    let mut found = Vec::new();
+    for (i, rule) in vs.spec.http.iter().enumerate() {
+        for (j, route) in rule.route.iter().enumerate() {
+            found.push((format!("http[{i}].route[{j}]"), &route.destination));
+        }
+    }
+    for (i, rule) in vs.spec.tls.iter().enumerate() {
+        for (j, route) in rule.route.iter().enumerate() {
+            found.push((format!("tls[{i}].route[{j}]"), &route.destination));
+        }
+    }
+    for (i, rule) in vs.spec.tcp.iter().enumerate() {
+        for (j, route) in rule.route.iter().enumerate() {
+            found.push((format!("tcp[{i}].route[{j}]"), &route.destination));
+        }
+    }
+    found
+}
+
+/// The warning for `destination` when its subset backend exists and no
+/// rule defined the subset.
+fn undefined(
+    registry: &Registry<'_>,
+    table: &RouteTable,
+    vs: &VirtualService,
+    destination: &Destination,
+    field: &str,
+) -> Option<String> {
+    let subset = destination.subset.as_deref().filter(|s| !s.is_empty())?;
+    let port = destination
+        .port
+        .as_ref()
+        .and_then(|port| u16::try_from(port.number).ok())
+        .filter(|port| *port != 0);
+    let target = registry
+        .resolve(&destination.host, vs.namespace(), port)
+        .ok()?;
+    let key = format!("outbound|{}|{subset}|{}", target.port, target.host);
+    let backend = table.backends.get(&key)?;
+    let labels = backend.subset.as_ref().map(|s| s.labels.as_ref());
+    (labels == Some(None)).then(|| {
+        format!(
+            "{field}.destination.subset: no DestinationRule visible to the gateway defines \
+             subset {subset:?} of host {:?}: requests get 503",
+            target.host
+        )
+    })
+}

@@ -1,0 +1,182 @@
+//! Checks of the DestinationRule subset and load-balancing golden cases
+//! (`golden/istio/dr_*.yaml`).
+
+use vestibule_ir::status::ResourceStatus;
+use vestibule_ir::{Backend, LoadBalancer};
+use vestibule_translate::Translation;
+
+use super::{acceptance, backends, endpoints, route, vhost, vs, Check};
+
+pub(crate) const CHECKS: &[(&str, Check)] = &[
+    ("dr_subsets", dr_subsets),
+    ("dr_merge_and_export", dr_merge_and_export),
+    ("dr_load_balancer", dr_load_balancer),
+];
+
+fn backend<'t>(t: &'t Translation, key: &str) -> &'t Backend {
+    t.table.backends.get(key).unwrap_or_else(|| {
+        let keys: Vec<&String> = t.table.backends.keys().collect();
+        panic!("no backend {key}: {keys:?}")
+    })
+}
+
+fn rule<'t>(t: &'t Translation, namespace: &str, name: &str) -> &'t ResourceStatus {
+    t.statuses
+        .destination_rules
+        .iter()
+        .find(|s| s.namespace == namespace && s.name == name)
+        .unwrap_or_else(|| panic!("no status for DestinationRule {namespace}/{name}"))
+}
+
+/// Whether one of `warnings` contains every one of `parts`.
+fn warned(warnings: &[String], parts: &[&str]) -> bool {
+    warnings
+        .iter()
+        .any(|w| parts.iter().all(|part| w.contains(part)))
+}
+
+const REVIEWS: &str = "reviews.default.svc.cluster.local";
+
+fn dr_subsets(t: &Translation) {
+    let key = |subset: &str| format!("outbound|9080|{subset}|{REVIEWS}");
+    assert_eq!(
+        endpoints(t, &key("v1")),
+        ["127.0.0.1:9080", "127.0.0.4:9080"]
+    );
+    assert_eq!(endpoints(t, &key("v2")), ["127.0.0.2:9080"]);
+    assert_eq!(endpoints(t, &key("v3")), ["127.0.0.3:9080"]);
+    assert!(endpoints(t, &key("v4")).is_empty());
+    assert_eq!(
+        endpoints(t, &key("")),
+        [
+            "127.0.0.1:9080",
+            "127.0.0.2:9080",
+            "127.0.0.3:9080",
+            "127.0.0.4:9080"
+        ]
+    );
+    let host = vhost(t, 80, "*");
+    assert_eq!(backends(route(host, "jason")), [(key("v2").as_str(), 1)]);
+    assert_eq!(
+        backends(route(host, "shift")),
+        [(key("v1").as_str(), 50), (key("v3").as_str(), 50)]
+    );
+    let status = vs(t, "default", "reviews");
+    assert_eq!(acceptance(&status.conditions), ("True", "Accepted"));
+    assert!(
+        warned(
+            &status.warnings,
+            &["http[2].route[0].destination.subset", "\"v4\"", REVIEWS]
+        ),
+        "{:?}",
+        status.warnings
+    );
+    assert_eq!(status.warnings.len(), 1, "{:?}", status.warnings);
+}
+
+fn dr_merge_and_export(t: &Translation) {
+    assert_eq!(
+        endpoints(t, &format!("outbound|9080|v1|{REVIEWS}")),
+        ["127.0.0.1:9080"]
+    );
+    assert_eq!(
+        endpoints(t, &format!("outbound|9080|v2|{REVIEWS}")),
+        ["127.0.0.2:9080"]
+    );
+    for key in [
+        format!("outbound|9080|v1|{REVIEWS}"),
+        format!("outbound|9080|v2|{REVIEWS}"),
+        format!("outbound|9080||{REVIEWS}"),
+    ] {
+        assert_eq!(
+            backend(t, &key).load_balancer,
+            LoadBalancer::Random,
+            "{key}"
+        );
+    }
+    let new = rule(t, "default", "new");
+    assert!(
+        warned(&new.warnings, &["subsets[0]", "\"v1\"", "default/old"]),
+        "{:?}",
+        new.warnings
+    );
+    assert!(
+        warned(&new.warnings, &["trafficPolicy", "default/old"]),
+        "{:?}",
+        new.warnings
+    );
+    assert!(rule(t, "default", "old").warnings.is_empty());
+
+    let ratings = "outbound|9080|v1|ratings.default.svc.cluster.local";
+    assert!(endpoints(t, ratings).is_empty());
+    assert!(warned(
+        &vs(t, "default", "routes").warnings,
+        &[
+            "http[1].route[0].destination.subset",
+            "\"v1\"",
+            "ratings.default.svc.cluster.local"
+        ]
+    ));
+    assert!(warned(
+        &rule(t, "default", "ratings-private").warnings,
+        &["exportTo", "istio-system"]
+    ));
+
+    assert_eq!(
+        endpoints(t, "outbound|9080|v1|details.default.svc.cluster.local"),
+        ["127.0.0.12:9080"]
+    );
+    assert_eq!(
+        endpoints(t, "outbound|8080|blue|api.example.com"),
+        ["10.0.0.1:8080"]
+    );
+}
+
+fn dr_load_balancer(t: &Translation) {
+    let shop = "shop.default.svc.cluster.local";
+    let balancer = |port: u16, subset: &str| {
+        backend(t, &format!("outbound|{port}|{subset}|{shop}")).load_balancer
+    };
+    assert_eq!(balancer(80, ""), LoadBalancer::RoundRobin);
+    assert_eq!(balancer(9090, ""), LoadBalancer::Random);
+    assert_eq!(balancer(80, "lr"), LoadBalancer::LeastRequest);
+    assert_eq!(balancer(80, "pt"), LoadBalancer::LeastRequest);
+    assert_eq!(balancer(80, "plain"), LoadBalancer::RoundRobin);
+    assert_eq!(balancer(80, "portless"), LoadBalancer::LeastRequest);
+    assert_eq!(
+        backend(t, "outbound|80||quiet.default.svc.cluster.local").load_balancer,
+        LoadBalancer::LeastRequest
+    );
+    let status = rule(t, "default", "shop");
+    for parts in [
+        &["trafficPolicy.connectionPool", "not honoured"][..],
+        &["trafficPolicy.outlierDetection", "not honoured"],
+        &[
+            "trafficPolicy.portLevelSettings[0].outlierDetection",
+            "not honoured",
+        ],
+        &[
+            "subsets[1].trafficPolicy.loadBalancer.simple PASSTHROUGH",
+            "LEAST_REQUEST",
+        ],
+        &["subsets[1].trafficPolicy.tls", "not honoured"],
+        &[
+            "subsets[3].trafficPolicy.loadBalancer.consistentHash",
+            "not honoured",
+        ],
+        &[
+            "subsets[3].trafficPolicy.loadBalancer.localityLbSetting",
+            "not honoured",
+        ],
+    ] {
+        assert!(
+            warned(&status.warnings, parts),
+            "{parts:?} in {:?}",
+            status.warnings
+        );
+    }
+    assert_eq!(status.warnings.len(), 7, "{:?}", status.warnings);
+    let quiet = rule(t, "default", "quiet");
+    assert_eq!(acceptance(&quiet.conditions), ("True", "Accepted"));
+    assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+}
