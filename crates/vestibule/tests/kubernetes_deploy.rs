@@ -161,13 +161,17 @@ async fn a_gateway_of_our_class_gets_its_own_deployment_service_and_account() {
         "{args:?}"
     );
     assert!(args.contains(&"--status=0.0.0.0:15021"), "{args:?}");
+    // Applied after the Deployment: wait for it too.
     let binding = fake
-        .get(
+        .wait_for(
             "rbac.authorization.k8s.io/v1",
             "ClusterRoleBinding",
             "",
             "vestibule-gateway",
+            WAIT,
+            |binding| binding.is_some(),
         )
+        .await
         .expect("the readers' binding");
     assert_eq!(
         binding["subjects"],
