@@ -8,8 +8,8 @@ use support::{
     httpbin, service, Client, ConfigDir, Gateway, HOST, SEED_GATEWAY, SEED_VIRTUAL_SERVICE,
 };
 
-#[tokio::test]
-async fn sigterm_drains_in_flight_requests_then_exits_zero() {
+/// The seed's gateway in front of a real httpbin, started with `extra`.
+async fn seed_gateway(extra: &[&str]) -> (ConfigDir, Gateway) {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
     config.write("gateway.yaml", SEED_GATEWAY);
@@ -18,7 +18,13 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
         "httpbin.yaml",
         &service("httpbin", "default", 8000, &[backend]),
     );
-    let mut gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let gateway = Gateway::start(config.path(), &[80], extra).await;
+    (config, gateway)
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_then_exits_zero() {
+    let (_config, mut gateway) = seed_gateway(&[]).await;
     let address = gateway.listener(80).await;
     let admin = gateway.admin;
 
@@ -49,15 +55,7 @@ async fn sigterm_drains_in_flight_requests_then_exits_zero() {
 
 #[tokio::test]
 async fn the_drain_deadline_bounds_shutdown() {
-    let backend = httpbin("httpbin").await;
-    let config = ConfigDir::new();
-    config.write("gateway.yaml", SEED_GATEWAY);
-    config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    config.write(
-        "httpbin.yaml",
-        &service("httpbin", "default", 8000, &[backend]),
-    );
-    let mut gateway = Gateway::start(config.path(), &[80], &["--drain-timeout", "1s"]).await;
+    let (_config, mut gateway) = seed_gateway(&["--drain-timeout", "1s"]).await;
     let address = gateway.listener(80).await;
     let mut client = Client::connect(address).await;
     let in_flight = tokio::spawn(async move { client.try_request(HOST, "/delay/8", &[]).await });
@@ -79,15 +77,7 @@ async fn the_drain_deadline_bounds_shutdown() {
 
 #[tokio::test]
 async fn a_shutdown_delay_keeps_accepting_while_not_ready() {
-    let backend = httpbin("httpbin").await;
-    let config = ConfigDir::new();
-    config.write("gateway.yaml", SEED_GATEWAY);
-    config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    config.write(
-        "httpbin.yaml",
-        &service("httpbin", "default", 8000, &[backend]),
-    );
-    let mut gateway = Gateway::start(config.path(), &[80], &["--shutdown-delay", "2s"]).await;
+    let (_config, mut gateway) = seed_gateway(&["--shutdown-delay", "2s"]).await;
     let address = gateway.listener(80).await;
     let signalled = Instant::now();
     gateway.sigterm();
