@@ -84,107 +84,44 @@ pub struct Inputs {
     pub backend_tls_policies: Vec<BackendTlsPolicy>,
 }
 
+/// Calls `$apply!` with every list of [`Inputs`], named once here: a
+/// destructuring in each caller makes a list added to `Inputs` and not
+/// here a compile error.
+macro_rules! each_list {
+    ($apply:ident, $($arg:expr),*) => {
+        $apply!($($arg),*; namespaces, services, endpoint_slices, endpoints, pods,
+            secrets, config_maps, gateways, virtual_services, destination_rules,
+            service_entries, ingresses, ingress_classes, gateway_classes,
+            kube_gateways, http_routes, grpc_routes, tls_routes, tcp_routes,
+            reference_grants, backend_tls_policies)
+    };
+}
+
+macro_rules! append_lists {
+    ($to:expr, $from:expr; $($list:ident),*) => {{
+        let Inputs { $($list),* } = $from;
+        $($to.$list.extend($list);)*
+    }};
+}
+
+macro_rules! clear_list_sources {
+    ($inputs:expr; $($list:ident),*) => {{
+        let Inputs { $($list),* } = $inputs;
+        $(for resource in $list.iter_mut() {
+            resource.source = Source::default();
+        })*
+    }};
+}
+
 impl Inputs {
     /// Moves every resource of `other` to the end of this set's lists.
     pub fn append(&mut self, other: Inputs) {
-        // Destructured, so that a new list cannot be forgotten here.
-        let Inputs {
-            namespaces,
-            services,
-            endpoint_slices,
-            endpoints,
-            pods,
-            secrets,
-            config_maps,
-            gateways,
-            virtual_services,
-            destination_rules,
-            service_entries,
-            ingresses,
-            ingress_classes,
-            gateway_classes,
-            kube_gateways,
-            http_routes,
-            grpc_routes,
-            tls_routes,
-            tcp_routes,
-            reference_grants,
-            backend_tls_policies,
-        } = other;
-        self.namespaces.extend(namespaces);
-        self.services.extend(services);
-        self.endpoint_slices.extend(endpoint_slices);
-        self.endpoints.extend(endpoints);
-        self.pods.extend(pods);
-        self.secrets.extend(secrets);
-        self.config_maps.extend(config_maps);
-        self.gateways.extend(gateways);
-        self.virtual_services.extend(virtual_services);
-        self.destination_rules.extend(destination_rules);
-        self.service_entries.extend(service_entries);
-        self.ingresses.extend(ingresses);
-        self.ingress_classes.extend(ingress_classes);
-        self.gateway_classes.extend(gateway_classes);
-        self.kube_gateways.extend(kube_gateways);
-        self.http_routes.extend(http_routes);
-        self.grpc_routes.extend(grpc_routes);
-        self.tls_routes.extend(tls_routes);
-        self.tcp_routes.extend(tcp_routes);
-        self.reference_grants.extend(reference_grants);
-        self.backend_tls_policies.extend(backend_tls_policies);
+        each_list!(append_lists, self, other);
     }
 
     /// Forgets where every resource was read (objects of the API server
     /// come from no file).
     pub fn clear_sources(&mut self) {
-        fn clear<S>(list: &mut [Resource<S>]) {
-            for resource in list {
-                resource.source = Source::default();
-            }
-        }
-        let Inputs {
-            namespaces,
-            services,
-            endpoint_slices,
-            endpoints,
-            pods,
-            secrets,
-            config_maps,
-            gateways,
-            virtual_services,
-            destination_rules,
-            service_entries,
-            ingresses,
-            ingress_classes,
-            gateway_classes,
-            kube_gateways,
-            http_routes,
-            grpc_routes,
-            tls_routes,
-            tcp_routes,
-            reference_grants,
-            backend_tls_policies,
-        } = self;
-        clear(namespaces);
-        clear(services);
-        clear(endpoint_slices);
-        clear(endpoints);
-        clear(pods);
-        clear(secrets);
-        clear(config_maps);
-        clear(gateways);
-        clear(virtual_services);
-        clear(destination_rules);
-        clear(service_entries);
-        clear(ingresses);
-        clear(ingress_classes);
-        clear(gateway_classes);
-        clear(kube_gateways);
-        clear(http_routes);
-        clear(grpc_routes);
-        clear(tls_routes);
-        clear(tcp_routes);
-        clear(reference_grants);
-        clear(backend_tls_policies);
+        each_list!(clear_list_sources, self);
     }
 }
