@@ -4,6 +4,7 @@
 
 use http::StatusCode;
 
+use crate::request::Flags;
 pub use crate::upstream::TlsFailure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -110,7 +111,7 @@ impl ProxyError {
     /// Whether the client broke the protocol (counted as a downstream
     /// protocol error, Envoy's `downstream_rq_rx_reset`/`DPE` family).
     pub fn is_downstream_protocol_error(self) -> bool {
-        self.flag() == "DPE"
+        self.flags() == Flags::DOWNSTREAM_PROTOCOL_ERROR
     }
 
     /// Whether the client connection closes after this answer: after a
@@ -125,24 +126,54 @@ impl ProxyError {
             )
     }
 
-    /// Envoy's `%RESPONSE_FLAGS%` code.
-    pub fn flag(self) -> &'static str {
+    /// Envoy's `%RESPONSE_FLAGS%` for the same situation.
+    pub fn flags(self) -> Flags {
         match self {
-            ProxyError::NoRoute | ProxyError::Misdirected => "NR",
-            ProxyError::TlsRequired => "-",
+            ProxyError::NoRoute | ProxyError::Misdirected => Flags::NO_ROUTE_FOUND,
             ProxyError::BadRequest(_)
             | ProxyError::HeadersTooLarge
             | ProxyError::UriTooLong
-            | ProxyError::NotImplemented => "DPE",
-            // Envoy sets no flag, only the details `upgrade_failed`.
-            ProxyError::UpgradeRejected | ProxyError::RequestHeaderTimeout => "-",
-            ProxyError::InvalidBackend => "NC",
-            ProxyError::NoHealthyUpstream => "UH",
-            ProxyError::ConnectFailure | ProxyError::UpstreamTls(_) => "UF",
-            ProxyError::UpstreamReset => "UC",
-            ProxyError::UpstreamProtocol => "UPE",
-            ProxyError::Timeout => "UT",
-            ProxyError::StreamIdleTimeout => "SI",
+            | ProxyError::NotImplemented => Flags::DOWNSTREAM_PROTOCOL_ERROR,
+            // Envoy sets no flag for these, only the details.
+            ProxyError::TlsRequired
+            | ProxyError::UpgradeRejected
+            | ProxyError::RequestHeaderTimeout => Flags::default(),
+            ProxyError::InvalidBackend => Flags::NO_CLUSTER_FOUND,
+            ProxyError::NoHealthyUpstream => Flags::NO_HEALTHY_UPSTREAM,
+            ProxyError::ConnectFailure | ProxyError::UpstreamTls(_) => {
+                Flags::UPSTREAM_CONNECTION_FAILURE
+            }
+            ProxyError::UpstreamReset => Flags::UPSTREAM_CONNECTION_TERMINATION,
+            ProxyError::UpstreamProtocol => Flags::UPSTREAM_PROTOCOL_ERROR,
+            ProxyError::Timeout => Flags::UPSTREAM_REQUEST_TIMEOUT,
+            ProxyError::StreamIdleTimeout => Flags::STREAM_IDLE_TIMEOUT,
+        }
+    }
+
+    /// Envoy's `%RESPONSE_CODE_DETAILS%` for the same situation.
+    pub fn details(self) -> &'static str {
+        match self {
+            ProxyError::NoRoute => "route_not_found",
+            ProxyError::Misdirected => "misdirected_request",
+            ProxyError::TlsRequired => "direct_response",
+            ProxyError::BadRequest(_) | ProxyError::UriTooLong => "codec_error",
+            ProxyError::HeadersTooLarge => "headers_too_large",
+            ProxyError::RequestHeaderTimeout => "request_header_timeout",
+            ProxyError::NotImplemented => "invalid_transfer_encoding",
+            ProxyError::UpgradeRejected => "upgrade_failed",
+            ProxyError::InvalidBackend => "cluster_not_found",
+            ProxyError::NoHealthyUpstream => "no_healthy_upstream",
+            ProxyError::ConnectFailure | ProxyError::UpstreamTls(_) => {
+                "upstream_reset_before_response_started{connection_failure}"
+            }
+            ProxyError::UpstreamReset => {
+                "upstream_reset_before_response_started{connection_termination}"
+            }
+            ProxyError::UpstreamProtocol => {
+                "upstream_reset_before_response_started{protocol_error}"
+            }
+            ProxyError::Timeout => "upstream_response_timeout",
+            ProxyError::StreamIdleTimeout => "stream_idle_timeout",
         }
     }
 }

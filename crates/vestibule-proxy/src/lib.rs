@@ -17,6 +17,7 @@ mod request;
 mod server;
 mod snapshot;
 mod stats;
+mod telemetry;
 mod upstream;
 
 use std::collections::HashMap;
@@ -31,8 +32,14 @@ use vestibule_ir::{EndpointTable, RouteTable};
 
 pub use conn::ListenerState;
 pub use error::{ProxyError, TlsFailure};
+pub use request::Flags;
 pub use snapshot::Snapshot;
 pub use stats::{RouteStats, StatsKey, StatsRegistry};
+pub use telemetry::access_log::{AccessLogConfig, Encoding as AccessLogEncoding};
+pub use telemetry::destination::{
+    DestinationStats, HistogramReading, SeriesKey, SeriesReading, DURATION_BOUNDS, SIZE_BOUNDS,
+};
+pub use telemetry::labels::DestinationLabels;
 
 /// Settings of the data plane that do not come from the routing table.
 #[derive(Debug, Clone)]
@@ -64,6 +71,8 @@ pub struct ProxyConfig {
     /// bytes, no response bytes) before it ends: Envoy's
     /// `stream_idle_timeout`. `None`: no limit.
     pub stream_idle_timeout: Option<Duration>,
+    /// Istio's `accessLogFile`/`accessLogEncoding`; `None`: no access log.
+    pub access_log: Option<AccessLogConfig>,
 }
 
 /// How large a request head may be (Envoy's `max_request_headers_kb` and
@@ -129,6 +138,7 @@ impl Default for ProxyConfig {
             http2: Http2Limits::default(),
             // Envoy's default and edge-proxy recommendation.
             stream_idle_timeout: Some(Duration::from_secs(300)),
+            access_log: None,
         }
     }
 }
@@ -139,6 +149,7 @@ pub(crate) struct Shared {
     config: ProxyConfig,
     server_header: HeaderValue,
     counters: Counters,
+    telemetry: telemetry::Telemetry,
 }
 
 /// Connection and protocol-error figures of the data plane, for metrics.
@@ -171,6 +182,11 @@ pub enum ConfigError {
     ServerName(String),
     #[error("{0}")]
     Limit(String),
+    #[error("access log {path}: {source}")]
+    AccessLog {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl DataPlane {
@@ -179,6 +195,16 @@ impl DataPlane {
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
         check_limits(&config)?;
         conn::tls::install_provider();
+        let access_log =
+            match &config.access_log {
+                Some(log) => Some(telemetry::access_log::AccessLog::start(log).map_err(
+                    |source| ConfigError::AccessLog {
+                        path: log.path.clone(),
+                        source,
+                    },
+                )?),
+                None => None,
+            };
         idle::set_limit(config.stream_idle_timeout);
         idle::start_sweeper();
         Ok(DataPlane {
@@ -187,6 +213,7 @@ impl DataPlane {
                 config,
                 server_header,
                 counters: Counters::default(),
+                telemetry: telemetry::Telemetry::new(access_log),
             }),
             clusters: upstream::clusters::ClusterRegistry::default(),
             stats: StatsRegistry::default(),
@@ -226,6 +253,24 @@ impl DataPlane {
         &self.shared.counters
     }
 
+    /// Istio's request metrics, per destination (and one for requests that
+    /// reached none).
+    pub fn destination_stats(&self) -> Vec<Arc<DestinationStats>> {
+        let mut stats = self.clusters.destination_stats();
+        stats.push(Arc::clone(&self.shared.telemetry.unknown));
+        stats
+    }
+
+    /// Access log lines dropped because the writer fell behind (`None`:
+    /// no access log).
+    pub fn access_log_dropped(&self) -> Option<u64> {
+        self.shared
+            .telemetry
+            .access_log
+            .as_ref()
+            .map(|log| log.dropped())
+    }
+
     /// Client connections open now, over every listener.
     pub fn open_connections(&self) -> usize {
         conn::OPEN_CONNECTIONS.load(std::sync::atomic::Ordering::Relaxed)
@@ -235,6 +280,9 @@ impl DataPlane {
     /// timeout of each listener).
     pub async fn shutdown(&self) {
         self.listeners.shutdown().await;
+        if let Some(log) = &self.shared.telemetry.access_log {
+            log.flush();
+        }
     }
 }
 
@@ -292,6 +340,7 @@ impl Shared {
             config: ProxyConfig::default(),
             server_header: HeaderValue::from_static("vestibule"),
             counters: Counters::default(),
+            telemetry: telemetry::Telemetry::new(None),
         }
     }
 }

@@ -81,6 +81,30 @@ pub struct ServeArgs {
     pub idle_timeout: Duration,
     #[command(flatten)]
     pub limits: LimitArgs,
+    #[command(flatten)]
+    pub telemetry: TelemetryArgs,
+}
+
+/// What the gateway reports of the traffic it serves (Istio's mesh
+/// settings of the same names).
+#[derive(Debug, Args)]
+pub struct TelemetryArgs {
+    /// Write an access log line per request to this file, in Istio's
+    /// format (Istio's `accessLogFile`): e.g. /dev/stdout; `-` is this
+    /// process's standard output. Off unless given.
+    #[arg(long, value_name = "PATH")]
+    pub access_log_file: Option<PathBuf>,
+    /// The access log's encoding (Istio's `accessLogEncoding`).
+    #[arg(long, value_enum, default_value = "text", value_name = "ENCODING")]
+    pub access_log_encoding: AccessLogEncodingArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum AccessLogEncodingArg {
+    #[value(alias = "TEXT")]
+    Text,
+    #[value(alias = "JSON")]
+    Json,
 }
 
 /// The Kubernetes mode's own settings.

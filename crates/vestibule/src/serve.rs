@@ -4,11 +4,14 @@
 use std::sync::Arc;
 
 use anyhow::{bail, Context};
-use vestibule_proxy::{DataPlane, HeadLimits, Http2Limits, ProxyConfig};
+use vestibule_proxy::{
+    AccessLogConfig, AccessLogEncoding, DataPlane, HeadLimits, Http2Limits, ProxyConfig,
+};
 
-use crate::cli::ServeArgs;
+use crate::cli::{AccessLogEncodingArg, ServeArgs};
 use crate::config::{self, Applied, Scope};
 use crate::control::{self, Source};
+use crate::metrics::SourceLabels;
 use crate::state::ControlState;
 use crate::{admin, kube, watch};
 
@@ -19,6 +22,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let data_plane = DataPlane::new(proxy_config(&args))?;
     let state = ControlState::new(data_plane);
+    let source = SourceLabels::of(&args.identity.labels, &args.identity.namespace);
+    let _ = state.metrics.source.set(Arc::new(source));
     let admin_listener = admin::bind(args.admin)
         .await
         .with_context(|| format!("binding the admin API on {}", args.admin))?;
@@ -160,6 +165,17 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
         },
         stream_idle_timeout: (!limits.stream_idle_timeout.is_zero())
             .then_some(limits.stream_idle_timeout),
+        access_log: args
+            .telemetry
+            .access_log_file
+            .as_ref()
+            .map(|path| AccessLogConfig {
+                path: path.clone(),
+                encoding: match args.telemetry.access_log_encoding {
+                    AccessLogEncodingArg::Text => AccessLogEncoding::Text,
+                    AccessLogEncodingArg::Json => AccessLogEncoding::Json,
+                },
+            }),
     }
 }
 

@@ -21,6 +21,10 @@ pub(crate) enum ResponseBody {
     /// What the upstream sends on a WebSocket tunnelled over an HTTP/2
     /// stream (extended CONNECT), as the stream's DATA. Boxed: rare.
     Tunnel(Box<TunnelBody>),
+    /// A body that finishes its request's account when it ends or is
+    /// dropped: for a server that hands the body to hyper, which does
+    /// not say how the writing went. Boxed: that server is the rare one.
+    Accounted(Box<crate::telemetry::Accounted>),
 }
 
 /// The upstream's half of a tunnel, read as a body that ends when the
@@ -136,6 +140,7 @@ impl Body for ResponseBody {
                 .poll_frame(cx)
                 .map_err(|never| match never {}),
             ResponseBody::Tunnel(body) => Pin::new(body.as_mut()).poll_frame(cx),
+            ResponseBody::Accounted(body) => Pin::new(body.as_mut()).poll_frame(cx),
         }
     }
 
@@ -144,6 +149,7 @@ impl Body for ResponseBody {
             ResponseBody::Upstream(body) => body.is_end_stream(),
             ResponseBody::Local(body) => body.is_end_stream(),
             ResponseBody::Tunnel(_) => false,
+            ResponseBody::Accounted(body) => body.is_end_stream(),
         }
     }
 
@@ -152,6 +158,7 @@ impl Body for ResponseBody {
             ResponseBody::Upstream(body) => body.size_hint(),
             ResponseBody::Local(body) => body.size_hint(),
             ResponseBody::Tunnel(_) => SizeHint::default(),
+            ResponseBody::Accounted(body) => body.size_hint(),
         }
     }
 }

@@ -15,7 +15,7 @@ use tokio_util::sync::CancellationToken;
 use vestibule_ir::ListenerProtocol;
 
 use super::{serve, ListenerSignal, IDLE_TICKS};
-use crate::request::ConnInfo;
+use crate::request::{ConnAddresses, ConnInfo, Peer};
 use crate::Shared;
 
 /// What happened to one configured listener port.
@@ -203,10 +203,19 @@ fn dispatch(
     let (shared, signal) = (Arc::clone(shared), Arc::clone(signal));
     // No `set_nodelay` here: the server sets it once the connection is
     // kept alive, or for a response written in several pieces.
+    // The ends are asked of the socket only for the access log.
+    let addresses = shared.telemetry.logging().then(|| ConnAddresses {
+        local: stream.local_addr().unwrap_or(peer),
+        remote: peer,
+        server_name: None,
+    });
     let conn = || ConnInfo {
         port,
-        peer_ip: crate::request::headers::peer_value(peer.ip()),
         tls: false,
+        peer: Box::new(Peer {
+            ip: crate::request::headers::peer_value(peer.ip()),
+            addresses,
+        }),
     };
     match protocol {
         ListenerProtocol::Http => {

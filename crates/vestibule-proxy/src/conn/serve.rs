@@ -65,6 +65,9 @@ async fn http_over_tls<S: Socket>(
     open: OpenConnection,
 ) {
     conn.tls = true;
+    if let Some(addresses) = &mut conn.peer.addresses {
+        addresses.server_name = stream.server_name().map(Arc::from);
+    }
     if stream.alpn() == Some(b"h2") {
         let io = Prefixed::new(BytesMut::new(), stream);
         crate::server::h2::serve(io, conn, shared, signal).await;

@@ -91,6 +91,11 @@ impl<S: Socket> TlsConnection<S> {
     pub(crate) fn alpn(&self) -> Option<&[u8]> {
         self.stream.get_ref().1.alpn_protocol()
     }
+
+    /// The name the client asked for (SNI).
+    pub(crate) fn server_name(&self) -> Option<&str> {
+        self.stream.get_ref().1.server_name()
+    }
 }
 
 impl<S: Socket> Stream for TlsConnection<S> {

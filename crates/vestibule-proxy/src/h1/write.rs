@@ -23,7 +23,8 @@ pub(crate) enum WriteError {
 }
 
 /// Writes `out` (a head, possibly empty), then the body, chunk-encoded when
-/// `chunked`. Returns the number of body bytes written. `before_split` runs
+/// `chunked`, counting the body bytes taken into `sent` (also when the
+/// writing fails part way). `before_split` runs
 /// once, before the first write that is not the last: a message that goes
 /// out in one write needs nothing more.
 pub(crate) async fn write_body<S, B, F>(
@@ -32,7 +33,8 @@ pub(crate) async fn write_body<S, B, F>(
     body: &mut B,
     chunked: bool,
     before_split: F,
-) -> Result<u64, WriteError>
+    sent: &mut u64,
+) -> Result<(), WriteError>
 where
     S: AsyncWrite + Unpin,
     B: Body<Data = Bytes, Error = BoxError> + Unpin,
@@ -44,7 +46,6 @@ where
             hook(stream);
         }
     };
-    let mut sent: u64 = 0;
     loop {
         let frame = match body.frame().now_or_never() {
             Some(frame) => frame,
@@ -66,7 +67,7 @@ where
         if data.is_empty() {
             continue;
         }
-        sent += data.len() as u64;
+        *sent += data.len() as u64;
         if chunked {
             encode::chunk_start(out, data.len());
         }
@@ -89,7 +90,7 @@ where
         out.extend_from_slice(encode::LAST_CHUNK);
     }
     flush(stream, out).await?;
-    Ok(sent)
+    Ok(())
 }
 
 pub(crate) async fn flush<S: AsyncWrite + Unpin>(

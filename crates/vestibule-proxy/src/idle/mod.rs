@@ -68,12 +68,14 @@ pub(crate) fn is_stream_idle(error: &(dyn std::error::Error + 'static)) -> bool 
     false
 }
 
-/// When a stream last moved, shared between the task that moves it (a
-/// request body pumped by hyper's HTTP/2 client) and the one that waits.
+/// When a stream last moved, and how many body bytes it carried, shared
+/// between the task that moves it (a request body pumped by hyper's HTTP/2
+/// client) and the ones that wait or account for it.
 #[derive(Debug, Default)]
 pub(crate) struct Activity {
     /// Milliseconds since [`EPOCH`].
     last: AtomicU64,
+    bytes: AtomicU64,
 }
 
 static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
@@ -88,6 +90,11 @@ impl Activity {
     pub(crate) fn touch(&self) {
         let millis = u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.last.store(millis, Ordering::Relaxed);
+    }
+
+    /// Body bytes the stream carried so far.
+    pub(crate) fn bytes(&self) -> u64 {
+        self.bytes.load(Ordering::Relaxed)
     }
 
     fn last(&self) -> Instant {
@@ -179,6 +186,11 @@ where
                 this.waiting = false;
                 if let Some(activity) = &this.activity {
                     activity.touch();
+                    if let Some(data) = frame.as_ref().and_then(|f| f.as_ref().ok()?.data_ref()) {
+                        activity
+                            .bytes
+                            .fetch_add(data.len() as u64, Ordering::Relaxed);
+                    }
                 }
                 Poll::Ready(frame.map(|frame| frame.map_err(Into::into)))
             }

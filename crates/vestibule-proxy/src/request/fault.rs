@@ -14,7 +14,7 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use vestibule_ir::{AbortStatus, FaultInjection};
 
-use super::grpc;
+use super::{grpc, Context, Flags};
 use crate::body::ResponseBody;
 use crate::Shared;
 
@@ -41,16 +41,22 @@ impl CompiledFault {
     pub(crate) async fn inject(
         &self,
         shared: &Shared,
-        grpc: bool,
+        context: &mut Context,
     ) -> Option<Response<ResponseBody>> {
         if let Some((delay, percent)) = self.delay {
             if drawn(percent) {
+                context.flags.insert(Flags::DELAY_INJECTED);
                 // Boxed: the timer would otherwise sit in every request's state.
                 Box::pin(tokio::time::sleep(delay)).await;
             }
         }
         let (status, percent) = self.abort?;
-        drawn(percent).then(|| abort_response(shared, status, grpc))
+        if !drawn(percent) {
+            return None;
+        }
+        context.flags.insert(Flags::FAULT_INJECTED);
+        context.details = "fault_filter_abort";
+        Some(abort_response(shared, status, context.grpc))
     }
 }
 

@@ -44,6 +44,15 @@ pub(crate) fn status_for(http: StatusCode) -> u8 {
 /// Turns a local reply into gRPC's trailers-only form: HTTP 200,
 /// `content-type: application/grpc`, `grpc-status` from the HTTP status and
 /// `grpc-message` from the body text, no body.
+/// A gRPC answer's `grpc-status` (in a trailers-only response's headers,
+/// or in trailers).
+pub(crate) fn status_of(headers: &HeaderMap) -> Option<u8> {
+    std::str::from_utf8(headers.get("grpc-status")?.as_bytes())
+        .ok()?
+        .parse()
+        .ok()
+}
+
 pub(crate) fn into_grpc(response: &mut Response<ResponseBody>, text: &str) {
     let code = status_for(response.status());
     trailers_only(response, code, text);

@@ -4,6 +4,7 @@
 //! (request headers, upstream call with retries and timeout) → `respond`
 //! (response headers) → count.
 
+mod context;
 pub(crate) mod cors;
 pub(crate) mod fault;
 mod grpc;
@@ -12,10 +13,13 @@ pub(crate) mod screen;
 pub(crate) mod upgrade;
 
 use std::borrow::Cow;
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
+use http_body::Body as _;
 use vestibule_ir::{AppProtocol, DerivePort, DirectResponse, Redirect, Route, RouteAction};
 use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
 
@@ -25,18 +29,37 @@ use crate::conn::tls::Session;
 use crate::error::ProxyError;
 use crate::snapshot::{ListenerRuntime, RouteRuntime, Target};
 use crate::Shared;
+pub use context::Flags;
+pub(crate) use context::{Attempts, Context, Matched, RequestLine};
+pub(crate) use grpc::status_of as grpc_status_of;
 use screen::{screen, Upgrade};
 
 /// What a connection knows about itself.
 pub(crate) struct ConnInfo {
     /// The configured listener port (not the local bind port).
     pub port: u16,
-    /// The client's IP as a header value (for `x-forwarded-for`).
-    pub peer_ip: HeaderValue,
     /// Whether the connection is TLS (the server that accepted it goes to
     /// `handle` beside this, from the stream: this sits in every idle
     /// connection's state).
     pub tls: bool,
+    /// Boxed: this sits in every idle connection's state.
+    pub peer: Box<Peer>,
+}
+
+/// Who the connection is with.
+pub(crate) struct Peer {
+    /// The client's IP as a header value (for `x-forwarded-for`).
+    pub ip: HeaderValue,
+    /// For the access log, only while one is on.
+    pub addresses: Option<ConnAddresses>,
+}
+
+/// A connection's ends and the name its client asked for (TLS SNI).
+#[derive(Debug, Clone)]
+pub(crate) struct ConnAddresses {
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub server_name: Option<Arc<str>>,
 }
 
 impl ConnInfo {
@@ -50,50 +73,79 @@ impl ConnInfo {
     }
 }
 
+/// Answers one request; `context` gathers its account as it goes (the
+/// server finishes it once the response is written).
 pub(crate) async fn handle(
     shared: &Shared,
     conn: &ConnInfo,
     tls: Option<&Session>,
     mut request: Request<RequestBody>,
+    context: &mut Context,
 ) -> Response<ResponseBody> {
-    let grpc = grpc::is_grpc(request.headers());
+    context.grpc = grpc::is_grpc(request.headers());
+    if shared.telemetry.logging() {
+        let authority = request_authority(&request);
+        context.line = Some(Box::new(RequestLine::of(&request, authority)));
+        context.attempts.keep_endpoint = true;
+    }
+    if !request.body().is_end_stream() {
+        context.received = request.body_mut().activity();
+    }
+    let response = answer(shared, conn, tls, request, context).await;
+    if context.grpc {
+        context.grpc_status = grpc::status_of(response.headers());
+    }
+    response
+}
+
+async fn answer(
+    shared: &Shared,
+    conn: &ConnInfo,
+    tls: Option<&Session>,
+    mut request: Request<RequestBody>,
+    context: &mut Context,
+) -> Response<ResponseBody> {
     let upgrade = match screen(&mut request) {
         Ok(upgrade) => upgrade,
-        Err(error) => return reply(shared, error, grpc),
+        Err(error) => return reply(shared, context, error),
     };
     let snapshot = shared.snapshot.load_full();
     let Some(listener) = snapshot.listener(conn.port) else {
-        return reply(shared, ProxyError::NoRoute, grpc);
+        return reply(shared, context, ProxyError::NoRoute);
     };
-    match route(listener, conn, tls, &request) {
+    let routed = route(listener, conn, tls, &request);
+    let response = match routed {
         // Envoy refuses an upgrade it was not configured for once a route
         // matched (unrouted requests get their 404 first).
         Ok(decision) if upgrade == Upgrade::Other => {
-            let runtime = &listener.routes[decision.vhost][decision.route];
-            let response = reply(shared, ProxyError::UpgradeRejected, grpc);
-            runtime.stats.record(response.status().as_u16());
-            response
+            context.matched = Some(decision.matched);
+            reply(shared, context, ProxyError::UpgradeRejected)
         }
         Ok(mut decision) => {
+            context.matched = Some(decision.matched);
             decision.websocket = upgrade == Upgrade::WebSocket;
-            decision.grpc = grpc;
-            let runtime = &listener.routes[decision.vhost][decision.route];
-            let route = &listener.listener().virtual_hosts[decision.vhost].routes[decision.route];
-            let response = act(shared, conn, route, runtime, decision, &mut request).await;
-            runtime.stats.record(response.status().as_u16());
-            response
+            let Matched { vhost, route, .. } = decision.matched;
+            let runtime = &listener.routes[vhost][route];
+            let route = &listener.listener().virtual_hosts[vhost].routes[route];
+            act(
+                shared,
+                conn,
+                route,
+                runtime,
+                decision,
+                &mut request,
+                context,
+            )
+            .await
         }
         Err(ProxyError::TlsRequired) => {
-            listener
-                .unrouted
-                .record(StatusCode::MOVED_PERMANENTLY.as_u16());
+            context.details = ProxyError::TlsRequired.details();
             https_redirect(shared, &request)
         }
-        Err(error) => {
-            listener.unrouted.record(error.status().as_u16());
-            reply(shared, error, grpc)
-        }
-    }
+        Err(error) => reply(shared, context, error),
+    };
+    context.snapshot = Some(snapshot);
+    response
 }
 
 /// Istio's `httpsRedirect` (Envoy's `require_tls`): the same host, as
@@ -113,18 +165,12 @@ fn https_redirect(shared: &Shared, request: &Request<RequestBody>) -> Response<R
 
 /// The outcome of routing, owning what later phases need of the request.
 struct Decision {
-    vhost: usize,
-    route: usize,
+    matched: Matched,
     /// The path to send upstream (normalized, then rewritten) with its
     /// query; `None` when it is the request's own, unchanged.
     path_and_query: Option<String>,
-    /// The weighted backend picked for a forwarding route.
-    target: Option<usize>,
     /// The screen found a WebSocket upgrade (the one upgrade tunnelled).
     websocket: bool,
-    /// A gRPC request: local replies are in gRPC's terms, and its
-    /// `grpc-timeout` bounds the upstream call.
-    grpc: bool,
 }
 
 fn route(
@@ -192,12 +238,13 @@ fn route(
         (path, None) => Some(path.into_owned()),
     };
     Ok(Decision {
-        vhost,
-        route: selected.route_index,
+        matched: Matched {
+            vhost,
+            route: selected.route_index,
+            target,
+        },
         path_and_query,
-        target,
         websocket: false,
-        grpc: false,
     })
 }
 
@@ -223,6 +270,7 @@ async fn act(
     runtime: &RouteRuntime,
     decision: Decision,
     request: &mut Request<RequestBody>,
+    context: &mut Context,
 ) -> Response<ResponseBody> {
     let verdict = match &runtime.cors {
         Some(cors) => cors.check(request),
@@ -232,16 +280,17 @@ async fn act(
         preflight
             .headers_mut()
             .insert(header::SERVER, shared.server_header.clone());
+        context.details = "cors_response";
         return *preflight;
     }
     // Between CORS and the action, where Istio puts Envoy's fault filter.
     let aborted = match &runtime.fault {
-        Some(fault) => fault.inject(shared, decision.grpc).await,
+        Some(fault) => fault.inject(shared, context).await,
         None => None,
     };
     let mut response = match aborted {
         Some(aborted) => aborted,
-        None => perform(shared, conn, route, runtime, decision, request).await,
+        None => perform(shared, conn, route, runtime, decision, request, context).await,
     };
     if let (cors::Verdict::Decorate(origin), Some(cors)) = (verdict, &runtime.cors) {
         cors.decorate(response.headers_mut(), origin);
@@ -257,29 +306,42 @@ async fn perform(
     runtime: &RouteRuntime,
     decision: Decision,
     request: &mut Request<RequestBody>,
+    context: &mut Context,
 ) -> Response<ResponseBody> {
+    let target = decision.matched.target.map(|index| &runtime.targets[index]);
     match &route.action {
-        RouteAction::DirectResponse(direct) => direct_response(shared, runtime, direct),
+        RouteAction::DirectResponse(direct) => {
+            context.details = "direct_response";
+            direct_response(shared, runtime, direct)
+        }
         RouteAction::Redirect(redirect) => {
+            context.details = "direct_response";
             redirect_response(shared, conn, redirect, request, &decision)
         }
-        RouteAction::Forward(_) => match decision.target.map(|index| &runtime.targets[index]) {
-            None => reply(shared, ProxyError::InvalidBackend, decision.grpc),
+        RouteAction::Forward(_) => match target {
+            None => reply(shared, context, ProxyError::InvalidBackend),
             Some(Target {
                 redirect: Some(redirect),
                 ..
-            }) => redirect_response(shared, conn, redirect, request, &decision),
+            }) => {
+                context.details = "direct_response";
+                redirect_response(shared, conn, redirect, request, &decision)
+            }
             Some(target) => {
-                let grpc = decision.grpc;
-                match forward(shared, conn, route, runtime, target, decision, request).await {
+                match forward(
+                    shared, conn, route, runtime, target, decision, request, context,
+                )
+                .await
+                {
                     Ok(response) => response,
-                    Err(error) => reply(shared, error, grpc),
+                    Err(error) => reply(shared, context, error),
                 }
             }
         },
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn forward(
     shared: &Shared,
     conn: &ConnInfo,
@@ -288,6 +350,7 @@ async fn forward(
     target: &Target,
     decision: Decision,
     request: &mut Request<RequestBody>,
+    context: &mut Context,
 ) -> Result<Response<ResponseBody>, ProxyError> {
     let cluster = target
         .cluster
@@ -295,9 +358,12 @@ async fn forward(
         .ok_or(ProxyError::InvalidBackend)?;
     let upgrade = decision.websocket.then(|| upgrade::take(request));
     let headers = request.headers_mut();
-    headers::prepare_request(headers, &conn.peer_ip, conn.scheme());
+    headers::prepare_request(headers, &conn.peer.ip, conn.scheme());
     runtime.request_headers.apply(headers);
     target.request_headers.apply(headers);
+    if let Some(line) = &mut context.line {
+        line.sent(headers);
+    }
     if let Some(upgrade) = &upgrade {
         upgrade.prepare_request(request);
     }
@@ -314,29 +380,28 @@ async fn forward(
     let started = Instant::now();
     // The request went down by reference to here; the upstream call owns it.
     let request = std::mem::replace(request, Request::new(RequestBody::Empty));
-    let call = |request| {
-        crate::upstream::forward::forward(
-            cluster,
-            request,
-            &route.retry,
-            shared.config.connect_timeout,
-        )
-    };
     // A gRPC client's own deadline bounds the call too (Istio sets Envoy's
     // `max_grpc_timeout` to the route timeout: the header counts, capped).
-    let timeout = match (route.timeout, decision.grpc) {
+    let timeout = match (route.timeout, context.grpc) {
         (timeout, true) => match (timeout, grpc::timeout(request.headers())) {
             (Some(route), Some(client)) => Some(route.min(client)),
             (route, client) => route.or(client),
         },
         (timeout, false) => timeout,
     };
+    let call = crate::upstream::forward::forward(
+        cluster,
+        request,
+        &route.retry,
+        shared.config.connect_timeout,
+        &mut context.attempts,
+    );
     let upstream = match timeout {
         // Boxed: the timer would otherwise sit in every request's state.
-        Some(timeout) => Box::pin(tokio::time::timeout(timeout, call(request)))
+        Some(timeout) => Box::pin(tokio::time::timeout(timeout, call))
             .await
             .map_err(|_| ProxyError::Timeout)??,
-        None => call(request).await?,
+        None => call.await?,
     };
     let mut upstream = upstream;
     headers::prepare_response(upstream.headers_mut(), &shared.server_header);
@@ -349,10 +414,12 @@ async fn forward(
         }
         None => None,
     };
+    let millis = started.elapsed().as_millis();
+    context.upstream_millis = Some(u64::try_from(millis).unwrap_or(u64::MAX));
     let headers = upstream.headers_mut();
     headers.insert(
         headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
-        headers::millis_value(started.elapsed().as_millis()),
+        headers::millis_value(millis),
     );
     runtime.response_headers.apply(headers);
     target.response_headers.apply(headers);
@@ -511,19 +578,20 @@ fn host_without_port(authority: &str) -> &str {
         .map_or(authority, |(host, _)| host)
 }
 
-/// A response generated by vestibule itself (Envoy's "local reply"). After
-/// a client's protocol error the connection is closed, as Envoy closes it:
-/// what follows on it cannot be trusted to be framed as it claims.
 /// The one place a failed request becomes its answer: Envoy's local reply,
-/// in gRPC's terms for a gRPC request.
-fn reply(shared: &Shared, error: ProxyError, grpc: bool) -> Response<ResponseBody> {
+/// in gRPC's terms for a gRPC request, its cause noted in the context.
+fn reply(shared: &Shared, context: &mut Context, error: ProxyError) -> Response<ResponseBody> {
+    context.failed(error);
     let mut response = local_reply(shared, error);
-    if grpc {
+    if context.grpc {
         grpc::into_grpc(&mut response, error.body());
     }
     response
 }
 
+/// A response generated by vestibule itself (Envoy's "local reply"). After
+/// a client's protocol error the connection is closed, as Envoy closes it:
+/// what follows on it cannot be trusted to be framed as it claims.
 pub(crate) fn local_reply(shared: &Shared, error: ProxyError) -> Response<ResponseBody> {
     let body = error.body();
     let mut response = Response::new(ResponseBody::text(body));
@@ -542,7 +610,7 @@ pub(crate) fn local_reply(shared: &Shared, error: ProxyError) -> Response<Respon
             .downstream_protocol_errors
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     }
-    tracing::debug!(flag = error.flag(), %error, "local reply");
+    tracing::debug!(flags = %error.flags(), %error, "local reply");
     response
 }
 
@@ -603,9 +671,15 @@ fn send_mirrors(
         let connect_timeout = shared.config.connect_timeout;
         tokio::spawn(async move {
             let retry = vestibule_ir::RetryPolicy::disabled();
-            match crate::upstream::forward::forward(&cluster, copy_request, &retry, connect_timeout)
-                .await
-            {
+            let mut attempts = crate::request::Attempts::default();
+            let sent = crate::upstream::forward::forward(
+                &cluster,
+                copy_request,
+                &retry,
+                connect_timeout,
+                &mut attempts,
+            );
+            match sent.await {
                 // Read the response to the end so the connection can be reused.
                 Ok(response) => {
                     use http_body_util::BodyExt as _;

@@ -23,9 +23,10 @@ use crate::conn::{
 };
 use crate::h1::encode::{self, Exchange, Framing};
 use crate::h1::parse::{self, Parsed, H2_PREFACE};
-use crate::h1::write::write_body;
+use crate::h1::write::{write_body, WriteError};
 use crate::idle::IdleBody;
-use crate::request::{closes_connection, handle, local_reply, ConnInfo};
+use crate::request::{closes_connection, handle, local_reply, ConnInfo, Context};
+use crate::telemetry::{finish, Accounted, End, Ended};
 use crate::{HeadLimits, ProxyError, Shared};
 
 /// Bytes read per `read` while a head arrives.
@@ -163,13 +164,17 @@ async fn exchange<S: Stream>(
         Head::Handoff => return Next::Handoff,
         Head::Closed => return Next::Close,
         Head::Reject(error) => {
+            let mut context = Context::new(conn.port);
+            context.failed(error);
             let response = local_reply(shared, error);
             let refusal = Exchange {
                 head_request: false,
                 http11: true,
                 keep_alive: false,
             };
-            write_response(stream, response, &refusal).await;
+            let status = response.status();
+            let written = write_response(stream, response, &refusal).await;
+            finish(shared, conn, context, written.ended(status));
             return Next::Close;
         }
     };
@@ -179,12 +184,17 @@ async fn exchange<S: Stream>(
         keep_alive: parse::keep_alive(&request) && !signal.draining(),
     };
     let tls = stream.session().map(Arc::as_ref);
-    let response = handle(shared, conn, tls, request.map(|()| RequestBody::Empty)).await;
+    let mut context = Context::new(conn.port);
+    let request = request.map(|()| RequestBody::Empty);
+    let response = handle(shared, conn, tls, request, &mut context).await;
     let exchange = Exchange {
         keep_alive: exchange.keep_alive && !closes_connection(&response),
         ..exchange
     };
-    if write_response(stream, response, &exchange).await && !signal.draining() {
+    let status = response.status();
+    let written = write_response(stream, response, &exchange).await;
+    finish(shared, conn, context, written.ended(status));
+    if written.reusable && !signal.draining() {
         Next::Request
     } else {
         Next::Close
@@ -271,30 +281,69 @@ fn parse_buffered(buf: &mut BytesMut, limits: HeadLimits) -> Option<Head> {
     }
 }
 
-/// Writes the response; returns whether the connection may carry another
-/// request.
+/// How writing a response went.
+struct Written {
+    /// Whether the connection may carry another request.
+    reusable: bool,
+    /// Body bytes written.
+    sent: u64,
+    end: End,
+}
+
+impl Written {
+    fn ended(&self, status: http::StatusCode) -> Ended {
+        Ended {
+            status: Some(status),
+            sent: self.sent,
+            end: self.end,
+        }
+    }
+}
+
+/// Writes the response.
 async fn write_response<S: Stream>(
     stream: &mut S,
     response: Response<ResponseBody>,
     exchange: &Exchange,
-) -> bool {
+) -> Written {
     let (mut parts, mut body) = response.into_parts();
     let mut out = Vec::with_capacity(512);
     let (framing, keep_alive) = encode::head(&mut out, &mut parts, &body.size_hint(), exchange);
     if framing == Framing::None {
-        return stream.write_all(&out).await.is_ok() && keep_alive;
+        let complete = stream.write_all(&out).await.is_ok();
+        return Written {
+            reusable: complete && keep_alive,
+            sent: 0,
+            end: if complete {
+                End::Complete
+            } else {
+                End::ClientGone
+            },
+        };
     }
     let chunked = framing == Framing::Chunked;
     // Nagle's algorithm would hold back the tail of a response written in
     // several pieces; one written at once (the usual small response) goes
     // out whole either way, which saves the `setsockopt` per connection.
     let nodelay = |stream: &mut S| stream.nodelay();
-    match write_body(stream, &mut out, &mut body, chunked, nodelay).await {
+    let mut sent = 0;
+    match write_body(stream, &mut out, &mut body, chunked, nodelay, &mut sent).await {
         // A body shorter or longer than its declared length ends the connection.
-        Ok(sent) => keep_alive && !matches!(framing, Framing::Length(length) if length != sent),
+        Ok(()) => Written {
+            reusable: keep_alive && !matches!(framing, Framing::Length(length) if length != sent),
+            sent,
+            end: End::Complete,
+        },
         Err(error) => {
             tracing::debug!(%error, "response not written to the end");
-            false
+            Written {
+                reusable: false,
+                sent,
+                end: match error {
+                    WriteError::Body(_) => End::UpstreamFailed,
+                    WriteError::Io(_) => End::ClientGone,
+                },
+            }
         }
     }
 }
@@ -333,8 +382,12 @@ async fn handoff<S: Stream>(
                 request.extensions_mut().insert(Arc::clone(&hold));
             }
             Box::pin(async move {
+                let head_request = request.method() == Method::HEAD;
                 let request = request.map(|body| RequestBody::Incoming(IdleBody::new(body)));
-                let mut response = handle(&shared, &conn, session.as_deref(), request).await;
+                let mut context = Context::new(conn.port);
+                let response =
+                    handle(&shared, &conn, session.as_deref(), request, &mut context).await;
+                let mut response = Accounted::wrap(response, context, shared, conn, head_request);
                 if closes_connection(&response) {
                     // hyper closes the connection after a response that says so.
                     response
@@ -398,14 +451,17 @@ mod tests {
             .unwrap();
         let conn = crate::request::ConnInfo {
             port: 80,
-            peer_ip: http::HeaderValue::from_static("127.0.0.1"),
             tls: false,
+            peer: Box::new(crate::request::Peer {
+                ip: http::HeaderValue::from_static("127.0.0.1"),
+                addresses: None,
+            }),
         };
         let signal = super::ListenerSignal::new();
         let shared = Arc::new(crate::Shared::for_tests());
         let open = crate::conn::OpenConnection::for_tests();
         let connection = super::serve(stream, conn, shared, signal, open);
         let size = std::mem::size_of_val(&connection);
-        assert!(size <= 400, "the connection future is {size} bytes");
+        assert!(size <= 352, "the connection future is {size} bytes");
     }
 }

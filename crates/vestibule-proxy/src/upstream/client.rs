@@ -163,6 +163,7 @@ pub(crate) async fn send(
             &mut body,
             chunked,
             |_| {},
+            &mut 0,
         ))
         .await;
         match written {

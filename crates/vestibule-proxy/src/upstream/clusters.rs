@@ -12,6 +12,8 @@ use vestibule_ir::{
     AppProtocol, Backend, BackendKey, EndpointAddress, EndpointTable, RouteTable, UpstreamTls,
 };
 
+use crate::telemetry::destination::DestinationStats;
+use crate::telemetry::labels::DestinationLabels;
 use crate::upstream::balance::Balancer;
 use crate::upstream::pool::{Pool, Target};
 use crate::upstream::tls::Origination;
@@ -29,6 +31,9 @@ pub(crate) struct Cluster {
     /// How an endpoint is picked; a cluster whose policy changes is made
     /// anew (its endpoints' states, shared by address, carry over).
     pub(crate) balancer: Balancer,
+    /// Istio's request metrics for this destination (they outlive a
+    /// cluster made anew).
+    pub(crate) stats: Arc<DestinationStats>,
 }
 
 impl Cluster {
@@ -110,6 +115,15 @@ pub(crate) struct ClusterRegistry {
 }
 
 impl ClusterRegistry {
+    /// Every current destination's metrics, for a scrape.
+    pub(crate) fn destination_stats(&self) -> Vec<Arc<DestinationStats>> {
+        let clusters = self.clusters.lock().expect("cluster registry poisoned");
+        clusters
+            .values()
+            .map(|cluster| Arc::clone(&cluster.stats))
+            .collect()
+    }
+
     /// Brings every cluster of `table` up to date with `endpoints` and
     /// returns them by key. Clusters no longer named are forgotten (their
     /// in-flight requests keep their `Arc`s).
@@ -122,15 +136,25 @@ impl ClusterRegistry {
         let mut states = self.endpoints.lock().expect("endpoint registry poisoned");
         let mut current = HashMap::with_capacity(table.backends.len());
         for (key, backend) in &table.backends {
-            let cluster = clusters
-                .get(key)
-                .filter(|cluster| {
-                    cluster.protocol == backend.protocol
+            let cluster = match clusters.get(key) {
+                Some(cluster)
+                    if cluster.protocol == backend.protocol
                         && cluster.tls == backend.tls
-                        && cluster.balancer.policy() == backend.load_balancer
-                })
-                .cloned()
-                .unwrap_or_else(|| Arc::new(Cluster::new(backend)));
+                        && cluster.balancer.policy() == backend.load_balancer =>
+                {
+                    Arc::clone(cluster)
+                }
+                // Made anew; its metrics carry over while its labels hold.
+                old => {
+                    let labels = DestinationLabels::of(key, backend);
+                    let stats = old
+                        .map(|cluster| &cluster.stats)
+                        .filter(|stats| stats.labels == labels)
+                        .cloned()
+                        .unwrap_or_else(|| Arc::new(DestinationStats::new(labels)));
+                    Arc::new(Cluster::new(backend, stats))
+                }
+            };
             let wanted = endpoints
                 .backends
                 .get(key)
@@ -152,8 +176,9 @@ impl ClusterRegistry {
 }
 
 impl Cluster {
-    fn new(backend: &Backend) -> Cluster {
+    fn new(backend: &Backend, stats: Arc<DestinationStats>) -> Cluster {
         Cluster {
+            stats,
             protocol: backend.protocol,
             tls: backend.tls.clone(),
             origination: backend

@@ -16,6 +16,7 @@ use vestibule_ir::RetryPolicy;
 use crate::body::RequestBody;
 use crate::body::UpstreamBody;
 use crate::error::ProxyError;
+use crate::request::Attempts;
 use crate::upstream::client::{self, SendError, UpstreamConn};
 use crate::upstream::clusters::{Cluster, EndpointState};
 use crate::upstream::pool::{ConnectError, Connection};
@@ -52,6 +53,7 @@ pub(crate) async fn forward(
     mut request: Request<RequestBody>,
     retry: &RetryPolicy,
     connect_timeout: Duration,
+    attempts: &mut Attempts,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let replay = Replay::of(&request, retry);
     // Attempts borrow the request; once one sent it (its body, if any, is
@@ -68,6 +70,7 @@ pub(crate) async fn forward(
         }
         let retries_left = attempt < retry.attempts;
         attempt += 1;
+        attempts.count = attempt;
         if std::mem::take(&mut sent) {
             match &replay {
                 Some(replay) => request = replay.request(),
@@ -77,39 +80,35 @@ pub(crate) async fn forward(
         request
             .headers_mut()
             .insert(X_ENVOY_ATTEMPT_COUNT.clone(), attempt_count(attempt));
+        let once = try_once(cluster, &mut request, &mut tried, connect_timeout, attempts);
         let outcome = match retry.per_try_timeout {
-            Some(limit) => Box::pin(tokio::time::timeout(
-                limit,
-                try_once(cluster, &mut request, &mut tried, connect_timeout),
-            ))
-            .await
-            .unwrap_or(Err(Failure::Timeout)),
-            None => try_once(cluster, &mut request, &mut tried, connect_timeout).await,
+            Some(limit) => Box::pin(tokio::time::timeout(limit, once))
+                .await
+                .unwrap_or(Err(Failure::Timeout)),
+            None => once.await,
         };
-        match outcome {
-            Ok(response)
-                if retries_left && replay.is_some() && retryable_response(retry, &response) =>
-            {
-                tracing::debug!(status = %response.status(), "retrying on response");
-                sent = true;
-            }
-            Ok(response) => return Ok(response),
+        let on = &retry.retry_on;
+        let retriable = match &outcome {
+            Ok(response) => replay.is_some() && retryable_response(retry, response),
             // Not sent: the request goes again as it is.
-            Err(Failure::Connect(_)) if retries_left && retry.retry_on.connect_failure => {}
-            Err(Failure::Refused)
-                if retries_left && (retry.retry_on.refused_stream || retry.retry_on.reset) => {}
+            Err(Failure::Connect(_)) => on.connect_failure,
+            Err(Failure::Refused) => on.refused_stream || on.reset,
             // Envoy's `reset` (and 5xx) retries cover protocol errors too.
-            Err(Failure::Reset | Failure::Protocol | Failure::Timeout)
-                if retries_left
-                    && replay.is_some()
-                    && (retry.retry_on.reset
-                        || retry.retry_on.server_errors
-                        || retry.retry_on.gateway_errors) =>
-            {
-                sent = true;
+            Err(Failure::Reset | Failure::Protocol | Failure::Timeout) => {
+                replay.is_some() && (on.reset || on.server_errors || on.gateway_errors)
             }
-            Err(failure) => return Err(failure.into()),
+            Err(_) => false,
+        };
+        if retriable && retries_left {
+            if let Ok(response) = &outcome {
+                tracing::debug!(status = %response.status(), "retrying on response");
+            }
+            sent = !matches!(outcome, Err(Failure::Connect(_) | Failure::Refused));
+            continue;
         }
+        // Envoy's `URX`: the policy would have retried, had it tries left.
+        attempts.exhausted = retriable && retry.attempts > 0;
+        return outcome.map_err(ProxyError::from);
     }
 }
 
@@ -154,6 +153,7 @@ async fn try_once(
     request: &mut Request<RequestBody>,
     tried: &mut Tried,
     connect_timeout: Duration,
+    attempts: &mut Attempts,
 ) -> Result<Response<UpstreamBody>, Failure> {
     let endpoint = {
         let endpoints = cluster.endpoints();
@@ -163,6 +163,9 @@ async fn try_once(
             .ok_or(Failure::NoEndpoint)?
     };
     tried.push(Arc::as_ptr(&endpoint) as usize);
+    if attempts.keep_endpoint {
+        attempts.endpoint = Some(Arc::clone(&endpoint));
+    }
     let active = endpoint.start_request();
     let connection = match endpoint.pool.get(endpoint.target(), connect_timeout).await {
         Ok(connection) => connection,

@@ -19,7 +19,8 @@ use crate::body::RequestBody;
 use crate::conn::tls::Session;
 use crate::conn::{ListenerSignal, Prefixed, Stream, DRAIN, IDLE_TICKS};
 use crate::idle::IdleBody;
-use crate::request::{handle, ConnInfo};
+use crate::request::{handle, ConnInfo, Context as RequestContext};
+use crate::telemetry::{finish, End, Ended};
 use crate::Shared;
 
 /// Rounds of accepting and running streams in one poll of the connection's
@@ -159,11 +160,23 @@ async fn exchange(
     let content_length = crate::h1::content_length(request.headers()).and_then(Result::ok);
     let request = request
         .map(|recv| RequestBody::H2(IdleBody::new(H2RequestBody::new(recv, content_length))));
-    let handled = pin!(handle(shared, conn, tls, request));
-    let response = tokio::select! {
-        biased;
-        response = handled => response,
-        _ = poll_fn(|cx| sender.poll_reset(cx)) => return,
+    let mut context = RequestContext::new(conn.port);
+    let response = {
+        let handled = pin!(handle(shared, conn, tls, request, &mut context));
+        tokio::select! {
+            biased;
+            response = handled => Some(response),
+            _ = poll_fn(|cx| sender.poll_reset(cx)) => None,
+        }
     };
-    respond(sender, response, head_request).await;
+    let ended = match response {
+        Some(response) => respond(sender, response, head_request, &mut context).await,
+        // The client reset the stream before its answer: Envoy logs 0, DC.
+        None => Ended {
+            status: None,
+            sent: 0,
+            end: End::ClientGone,
+        },
+    };
+    finish(shared, conn, context, ended);
 }

@@ -15,13 +15,19 @@ use http_body::{Body as _, Frame};
 
 use crate::body::BoxError;
 use crate::body::ResponseBody;
+use crate::request::Context;
+use crate::telemetry::{End, Ended};
 
+/// Returns how it ended, for the request's account (a gRPC status sent in
+/// trailers is noted in `context`).
 pub(super) async fn respond(
     mut sender: SendResponse<Bytes>,
     response: Response<ResponseBody>,
     head_request: bool,
-) {
+    context: &mut Context,
+) -> Ended {
     let (mut parts, mut body) = response.into_parts();
+    let status = Some(parts.status);
     crate::h1::ensure_date(&mut parts.headers);
     if let Some(length) = body.size_hint().exact() {
         if !parts.headers.contains_key(CONTENT_LENGTH) {
@@ -32,18 +38,29 @@ pub(super) async fn respond(
     }
     // A HEAD response carries the head only, whatever body was made for it.
     let end = head_request || body.is_end_stream();
+    let mut ended = Ended {
+        status,
+        sent: 0,
+        end: End::Complete,
+    };
     let stream = match sender.send_response(Response::from_parts(parts, ()), end) {
         Ok(stream) => stream,
         Err(error) => {
             tracing::debug!(%error, "response head not sent");
-            return;
+            ended.end = End::ClientGone;
+            return ended;
         }
     };
     if !end {
-        if let Err(error) = pipe(stream, &mut body).await {
+        if let Err(error) = pipe(stream, &mut body, &mut ended.sent, context).await {
             tracing::debug!(%error, "response body not sent to the end");
+            ended.end = match error {
+                PipeError::Body(_) => End::UpstreamFailed,
+                _ => End::ClientGone,
+            };
         }
     }
+    ended
 }
 
 /// Why a body stopped before its end.
@@ -64,7 +81,12 @@ enum PipeError {
 /// is buffered (`h2` holds what does not fit until the client opens its
 /// window). The first frame goes without asking: most bodies are one small
 /// frame, and the connection's initial window has room for it.
-async fn pipe(mut stream: SendStream<Bytes>, body: &mut ResponseBody) -> Result<(), PipeError> {
+async fn pipe(
+    mut stream: SendStream<Bytes>,
+    body: &mut ResponseBody,
+    sent: &mut u64,
+    context: &mut Context,
+) -> Result<(), PipeError> {
     loop {
         let frame = poll_fn(|cx| {
             if let Poll::Ready(frame) = Pin::new(&mut *body).poll_frame(cx) {
@@ -79,6 +101,7 @@ async fn pipe(mut stream: SendStream<Bytes>, body: &mut ResponseBody) -> Result<
         match frame.map(|frame| frame.map(Frame::into_data)) {
             None => return Ok(stream.send_data(Bytes::new(), true)?),
             Some(Ok(Ok(data))) => {
+                *sent += data.len() as u64;
                 let end = body.is_end_stream();
                 stream.send_data(data, end)?;
                 if end {
@@ -88,6 +111,9 @@ async fn pipe(mut stream: SendStream<Bytes>, body: &mut ResponseBody) -> Result<
             }
             Some(Ok(Err(frame))) => {
                 if let Ok(trailers) = frame.into_trailers() {
+                    if context.grpc {
+                        context.grpc_status = crate::request::grpc_status_of(&trailers);
+                    }
                     return Ok(stream.send_trailers(trailers)?);
                 }
             }

@@ -63,6 +63,13 @@ impl TlsFailure {
         }
     }
 
+    /// Envoy's `%UPSTREAM_TRANSPORT_FAILURE_REASON%`: the reply's tail.
+    pub fn reason(self) -> &'static str {
+        let body = self.body();
+        body.split_once("transport failure reason: ")
+            .map_or(body, |(_, reason)| reason)
+    }
+
     /// Envoy's whole local reply body for a connection that failed so.
     pub fn body(self) -> &'static str {
         match self {

@@ -13,6 +13,9 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::Registry;
 
 use crate::state::ControlState;
+pub use istio::SourceLabels;
+
+mod istio;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -28,6 +31,8 @@ struct RequestLabels {
 
 #[derive(Debug, Default)]
 pub struct Metrics {
+    /// The gateway's side of Istio's metrics (set once, at start).
+    pub source: std::sync::OnceLock<Arc<SourceLabels>>,
     generation: Gauge,
     reloads: Family<OutcomeLabels, Counter>,
     last_reload_success: Gauge,
@@ -48,7 +53,14 @@ impl Metrics {
 
 /// Renders every metric in the Prometheus text format.
 pub fn render(state: &Arc<ControlState>) -> String {
-    let mut registry = Registry::with_prefix("vestibule");
+    let mut root = Registry::default();
+    if let Some(source) = state.metrics.source.get() {
+        root.register_collector(Box::new(istio::IstioCollector {
+            source: Arc::clone(source),
+            destinations: state.data_plane.destination_stats(),
+        }));
+    }
+    let registry = root.sub_registry_with_prefix("vestibule");
     let metrics = &state.metrics;
     registry.register(
         "config_generation",
@@ -70,12 +82,12 @@ pub fn render(state: &Arc<ControlState>) -> String {
         "Errors in the last rejected configuration load (0 after a success)",
         metrics.config_errors.clone(),
     );
-    register_connections(&mut registry, state);
-    register_kubernetes(&mut registry, state);
+    register_connections(registry, state);
+    register_kubernetes(registry, state);
     registry.register_collector(Box::new(RequestCollector(Arc::clone(state))));
     let mut text = String::new();
     // Writing to a String cannot fail.
-    let _ = prometheus_client::encoding::text::encode(&mut text, &registry);
+    let _ = prometheus_client::encoding::text::encode(&mut text, &root);
     text
 }
 
@@ -99,6 +111,15 @@ fn register_connections(registry: &mut Registry, state: &ControlState) {
         "Client connections closed at accept because a connection limit was reached",
         refused,
     );
+    if let Some(dropped) = data_plane.access_log_dropped() {
+        let counter = Counter::<u64>::default();
+        counter.inc_by(dropped);
+        registry.register(
+            "access_log_dropped_lines",
+            "Access log lines dropped because the writer fell behind (requests are never held back for it)",
+            counter,
+        );
+    }
     let counted = [
         (
             "downstream_protocol_errors",

@@ -1,0 +1,297 @@
+//! One request's account of itself, carried through the phases and read
+//! once, when its response has been written (or abandoned), by the access
+//! log and the metrics: what it matched, where it went, how it ended.
+//!
+//! It lives in the request's own future (no allocation), and most of it is
+//! indexes and flags; what only the access log reads is captured, boxed,
+//! only while an access log is on.
+
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderMap, HeaderValue, Method, Request, Version};
+
+use crate::error::ProxyError;
+use crate::snapshot::{ListenerRuntime, Snapshot};
+use crate::stats::RouteStats;
+use crate::telemetry::destination::DestinationStats;
+use crate::upstream::clusters::EndpointState;
+use crate::upstream::TlsFailure;
+use crate::Shared;
+
+/// Envoy's `%RESPONSE_FLAGS%`, as bits; printed in Envoy's order.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Flags(u32);
+
+impl Flags {
+    pub const NO_HEALTHY_UPSTREAM: Flags = Flags(1 << 0);
+    pub const UPSTREAM_REQUEST_TIMEOUT: Flags = Flags(1 << 1);
+    pub const UPSTREAM_CONNECTION_FAILURE: Flags = Flags(1 << 2);
+    pub const UPSTREAM_CONNECTION_TERMINATION: Flags = Flags(1 << 3);
+    pub const UPSTREAM_OVERFLOW: Flags = Flags(1 << 4);
+    pub const NO_ROUTE_FOUND: Flags = Flags(1 << 5);
+    pub const DELAY_INJECTED: Flags = Flags(1 << 6);
+    pub const FAULT_INJECTED: Flags = Flags(1 << 7);
+    pub const RATE_LIMITED: Flags = Flags(1 << 8);
+    pub const DOWNSTREAM_CONNECTION_TERMINATION: Flags = Flags(1 << 9);
+    pub const UPSTREAM_RETRY_LIMIT_EXCEEDED: Flags = Flags(1 << 10);
+    pub const STREAM_IDLE_TIMEOUT: Flags = Flags(1 << 11);
+    pub const DOWNSTREAM_PROTOCOL_ERROR: Flags = Flags(1 << 12);
+    pub const UPSTREAM_PROTOCOL_ERROR: Flags = Flags(1 << 13);
+    pub const NO_CLUSTER_FOUND: Flags = Flags(1 << 14);
+
+    /// Envoy's codes, in the order Envoy prints them.
+    const CODES: [(Flags, &'static str); 15] = [
+        (Flags::NO_HEALTHY_UPSTREAM, "UH"),
+        (Flags::UPSTREAM_REQUEST_TIMEOUT, "UT"),
+        (Flags::UPSTREAM_CONNECTION_FAILURE, "UF"),
+        (Flags::UPSTREAM_CONNECTION_TERMINATION, "UC"),
+        (Flags::UPSTREAM_OVERFLOW, "UO"),
+        (Flags::NO_ROUTE_FOUND, "NR"),
+        (Flags::DELAY_INJECTED, "DI"),
+        (Flags::FAULT_INJECTED, "FI"),
+        (Flags::RATE_LIMITED, "RL"),
+        (Flags::DOWNSTREAM_CONNECTION_TERMINATION, "DC"),
+        (Flags::UPSTREAM_RETRY_LIMIT_EXCEEDED, "URX"),
+        (Flags::STREAM_IDLE_TIMEOUT, "SI"),
+        (Flags::DOWNSTREAM_PROTOCOL_ERROR, "DPE"),
+        (Flags::UPSTREAM_PROTOCOL_ERROR, "UPE"),
+        (Flags::NO_CLUSTER_FOUND, "NC"),
+    ];
+
+    pub fn insert(&mut self, flags: Flags) {
+        self.0 |= flags.0;
+    }
+
+    pub fn contains(self, flags: Flags) -> bool {
+        self.0 & flags.0 == flags.0
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    pub fn bits(self) -> u32 {
+        self.0
+    }
+
+    pub fn from_bits(bits: u32) -> Flags {
+        Flags(bits)
+    }
+}
+
+impl std::fmt::Display for Flags {
+    /// `-` when none is set, else the codes joined by commas.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.is_empty() {
+            return f.write_str("-");
+        }
+        let mut first = true;
+        for (flag, code) in Flags::CODES {
+            if self.contains(flag) {
+                if !first {
+                    f.write_str(",")?;
+                }
+                f.write_str(code)?;
+                first = false;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What routing chose, as indexes into the snapshot the request used.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Matched {
+    pub vhost: usize,
+    pub route: usize,
+    /// The weighted backend picked, for a forwarding route.
+    pub target: Option<usize>,
+}
+
+/// The request as the access log prints it, taken when the request
+/// arrived (the upstream call consumes the request).
+pub(crate) struct RequestLine {
+    pub started: SystemTime,
+    pub method: Method,
+    /// The path as the client sent it (Envoy logs the original path of a
+    /// rewritten request).
+    pub path: Box<str>,
+    pub version: Version,
+    pub authority: Option<HeaderValue>,
+    pub user_agent: Option<HeaderValue>,
+    /// As sent upstream (with the client's address appended), else as
+    /// received.
+    pub forwarded_for: Option<HeaderValue>,
+    pub request_id: Option<HeaderValue>,
+}
+
+impl RequestLine {
+    pub(crate) fn of<B>(request: &Request<B>, authority: Option<&str>) -> RequestLine {
+        let headers = request.headers();
+        RequestLine {
+            started: SystemTime::now(),
+            method: request.method().clone(),
+            path: request
+                .uri()
+                .path_and_query()
+                .map_or("/", |pq| pq.as_str())
+                .into(),
+            version: request.version(),
+            authority: authority.and_then(|authority| HeaderValue::from_str(authority).ok()),
+            user_agent: headers.get(http::header::USER_AGENT).cloned(),
+            forwarded_for: headers.get("x-forwarded-for").cloned(),
+            request_id: headers.get("x-request-id").cloned(),
+        }
+    }
+
+    /// Envoy's `%PROTOCOL%`.
+    pub(crate) fn protocol(&self) -> &'static str {
+        match self.version {
+            Version::HTTP_10 => "HTTP/1.0",
+            Version::HTTP_2 => "HTTP/2",
+            Version::HTTP_3 => "HTTP/3",
+            _ => "HTTP/1.1",
+        }
+    }
+
+    /// Takes the headers that the gateway set before sending upstream.
+    pub(crate) fn sent(&mut self, headers: &HeaderMap) {
+        if let Some(forwarded) = headers.get("x-forwarded-for") {
+            self.forwarded_for = Some(forwarded.clone());
+        }
+        if let Some(id) = headers.get("x-request-id") {
+            self.request_id = Some(id.clone());
+        }
+    }
+}
+
+/// The upstream side of a request: how many attempts there were and
+/// (while an access log is on) the endpoint the last one went to.
+#[derive(Debug, Default)]
+pub(crate) struct Attempts {
+    pub count: u32,
+    /// Whether to keep `endpoint` (a reference count per request, taken
+    /// only when something reads it).
+    pub keep_endpoint: bool,
+    pub endpoint: Option<Arc<EndpointState>>,
+    /// Retries ran out while the last attempt still failed in a way the
+    /// policy retries (Envoy's `URX`).
+    pub exhausted: bool,
+}
+
+/// One request's account, from its head to its last byte.
+pub(crate) struct Context {
+    pub started: Instant,
+    /// The snapshot the request was routed on; `None` before routing.
+    pub snapshot: Option<Arc<Snapshot>>,
+    pub port: u16,
+    pub matched: Option<Matched>,
+    pub attempts: Attempts,
+    pub flags: Flags,
+    /// Envoy's `%RESPONSE_CODE_DETAILS%`.
+    pub details: &'static str,
+    pub tls_failure: Option<TlsFailure>,
+    /// Milliseconds the upstream took to answer (the response's
+    /// `x-envoy-upstream-service-time`).
+    pub upstream_millis: Option<u64>,
+    pub grpc: bool,
+    /// A gRPC response's `grpc-status` (headers or trailers).
+    pub grpc_status: Option<u8>,
+    /// The client's body, counting what it read (only a request that has
+    /// one).
+    pub received: Option<Arc<crate::idle::Activity>>,
+    /// Only while an access log is on.
+    pub line: Option<Box<RequestLine>>,
+}
+
+impl Context {
+    pub(crate) fn new(port: u16) -> Context {
+        Context {
+            started: Instant::now(),
+            snapshot: None,
+            port,
+            matched: None,
+            attempts: Attempts::default(),
+            flags: Flags::default(),
+            details: "via_upstream",
+            tls_failure: None,
+            upstream_millis: None,
+            grpc: false,
+            grpc_status: None,
+            received: None,
+            line: None,
+        }
+    }
+
+    /// Records a local reply's cause.
+    pub(crate) fn failed(&mut self, error: ProxyError) {
+        self.flags.insert(error.flags());
+        self.details = error.details();
+        if let ProxyError::UpstreamTls(failure) = error {
+            self.tls_failure = Some(failure);
+        }
+    }
+
+    /// The counters the request counts in: its route's (`None` before a
+    /// listener was found) and its destination's (the unknown one for a
+    /// request that reached no cluster).
+    pub(crate) fn counters<'a>(
+        &'a self,
+        shared: &'a Shared,
+    ) -> (Option<&'a RouteStats>, &'a DestinationStats) {
+        let unknown = &*shared.telemetry.unknown;
+        let Some(listener) = self.listener() else {
+            return (None, unknown);
+        };
+        let Some(matched) = self.matched else {
+            return (Some(&listener.unrouted), unknown);
+        };
+        let route = &listener.routes[matched.vhost][matched.route];
+        let destination = matched
+            .target
+            .and_then(|target| route.targets[target].cluster.as_deref())
+            .map_or(unknown, |cluster| &*cluster.stats);
+        (Some(&route.stats), destination)
+    }
+
+    /// The route's name and the cluster's, for the access log.
+    pub(crate) fn names(&self) -> (Option<&str>, Option<&str>) {
+        let Some((listener, matched)) = self.listener().zip(self.matched) else {
+            return (None, None);
+        };
+        let route = &listener.listener().virtual_hosts[matched.vhost].routes[matched.route];
+        let cluster = matched.target.and_then(|target| {
+            let cluster = listener.routes[matched.vhost][matched.route].targets[target]
+                .cluster
+                .as_deref()?;
+            Some(cluster.stats.labels.cluster.as_str())
+        });
+        (Some(route.name.as_str()), cluster)
+    }
+
+    fn listener(&self) -> Option<&ListenerRuntime> {
+        self.snapshot.as_ref()?.listener(self.port)
+    }
+
+    /// Bytes of the client's body read so far.
+    pub(crate) fn received_bytes(&self) -> u64 {
+        self.received
+            .as_ref()
+            .map_or(0, |received| received.bytes())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Flags;
+
+    #[test]
+    fn flags_print_as_envoy_does() {
+        assert_eq!(Flags::default().to_string(), "-");
+        let mut flags = Flags::UPSTREAM_RETRY_LIMIT_EXCEEDED;
+        flags.insert(Flags::UPSTREAM_CONNECTION_FAILURE);
+        assert_eq!(flags.to_string(), "UF,URX");
+        assert_eq!(Flags::NO_ROUTE_FOUND.to_string(), "NR");
+    }
+}

@@ -1,0 +1,193 @@
+//! The last phase of a request, once its response is written or
+//! abandoned: its figures go to the metrics and, when one is on, a line
+//! to the access log. The servers call [`finish`]; nothing here waits.
+
+pub(crate) mod access_log;
+pub(crate) mod destination;
+pub(crate) mod labels;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use http::StatusCode;
+use http_body::{Body, Frame, SizeHint};
+
+use crate::body::{BoxError, ResponseBody};
+use crate::request::{ConnInfo, Context, Flags};
+use crate::Shared;
+use access_log::AccessLog;
+use destination::{DestinationStats, Measured, SeriesKey};
+use labels::DestinationLabels;
+
+/// What the request path reports to, beside the route counters.
+pub(crate) struct Telemetry {
+    pub access_log: Option<AccessLog>,
+    /// Requests that reached no destination (no route, an invalid backend,
+    /// a rejected head).
+    pub unknown: Arc<DestinationStats>,
+}
+
+impl Telemetry {
+    pub(crate) fn new(access_log: Option<AccessLog>) -> Telemetry {
+        Telemetry {
+            access_log,
+            unknown: Arc::new(DestinationStats::new(DestinationLabels::unknown())),
+        }
+    }
+
+    pub(crate) fn logging(&self) -> bool {
+        self.access_log.is_some()
+    }
+}
+
+/// How a response's writing ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// Written to its last byte.
+    Complete,
+    /// The client went away (closed, reset the stream) first: Envoy's `DC`.
+    ClientGone,
+    /// The upstream's body failed part way: Envoy's `UC`.
+    UpstreamFailed,
+}
+
+/// A written (or abandoned) response, as the servers saw it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ended {
+    /// `None`: the client went before a response was made (Envoy logs 0).
+    pub status: Option<StatusCode>,
+    /// Body bytes sent.
+    pub sent: u64,
+    pub end: End,
+}
+
+/// Records a finished request: its route's counter, its destination's
+/// series, and its access log line.
+pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, ended: Ended) {
+    let duration = context.started.elapsed();
+    match ended.end {
+        End::Complete => {}
+        End::ClientGone => context
+            .flags
+            .insert(Flags::DOWNSTREAM_CONNECTION_TERMINATION),
+        End::UpstreamFailed => context.flags.insert(Flags::UPSTREAM_CONNECTION_TERMINATION),
+    }
+    if context.attempts.exhausted {
+        context.flags.insert(Flags::UPSTREAM_RETRY_LIMIT_EXCEEDED);
+    }
+    let status = ended.status.map_or(0, |status| status.as_u16());
+    let (route_stats, destination) = context.counters(shared);
+    if let Some(route_stats) = route_stats {
+        route_stats.record(status);
+    }
+    destination.record(
+        SeriesKey {
+            response_code: status,
+            flags: context.flags.bits(),
+            grpc_status: context.grpc_status,
+            grpc: context.grpc,
+        },
+        Measured {
+            duration_micros: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+            request_bytes: context.received_bytes(),
+            response_bytes: ended.sent,
+        },
+    );
+    if let Some(log) = &shared.telemetry.access_log {
+        log.send(access_log::Entry::new(
+            context, conn, status, ended.sent, duration,
+        ));
+    }
+}
+
+/// A response body that counts what it gives and, when dropped, finishes
+/// its request's account: written to the end, or abandoned (the client
+/// went, or the upstream's body failed).
+pub(crate) struct Accounted {
+    body: ResponseBody,
+    context: Option<Context>,
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    ended: Ended,
+}
+
+impl Accounted {
+    /// `complete`: nothing of the body will be asked for (a HEAD request).
+    pub(crate) fn wrap(
+        response: http::Response<ResponseBody>,
+        context: Context,
+        shared: Arc<Shared>,
+        conn: Arc<ConnInfo>,
+        complete: bool,
+    ) -> http::Response<ResponseBody> {
+        let status = response.status();
+        response.map(|body| {
+            let end = if complete || body.is_end_stream() {
+                End::Complete
+            } else {
+                End::ClientGone
+            };
+            ResponseBody::Accounted(Box::new(Accounted {
+                body,
+                context: Some(context),
+                shared,
+                conn,
+                ended: Ended {
+                    status: Some(status),
+                    sent: 0,
+                    end,
+                },
+            }))
+        })
+    }
+}
+
+impl Body for Accounted {
+    type Data = Bytes;
+    type Error = BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.body).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.ended.sent += data.len() as u64;
+                }
+                if let (Some(trailers), Some(context)) = (frame.trailers_ref(), &mut this.context) {
+                    if context.grpc {
+                        context.grpc_status = crate::request::grpc_status_of(trailers);
+                    }
+                }
+                if this.body.is_end_stream() {
+                    this.ended.end = End::Complete;
+                }
+            }
+            Poll::Ready(None) => this.ended.end = End::Complete,
+            Poll::Ready(Some(Err(_))) => this.ended.end = End::UpstreamFailed,
+            Poll::Pending => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body.size_hint()
+    }
+}
+
+impl Drop for Accounted {
+    fn drop(&mut self) {
+        if let Some(context) = self.context.take() {
+            finish(&self.shared, &self.conn, context, self.ended);
+        }
+    }
+}

@@ -1,0 +1,380 @@
+//! The access log (Istio's default text format and its JSON encoding) and
+//! Istio's standard metrics, end to end with curl: each field of a line,
+//! Envoy's response flags and details for the ways a request ends, and the
+//! series `istio_requests_total` and its histograms count them in.
+
+mod support;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use support::{curl, service, ConfigDir, Gateway, Recorder, HOST, SEED_GATEWAY};
+
+const ROUTES: &str = r#"
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: httpbin
+spec:
+  hosts: [httpbin.example.com]
+  gateways: [httpbin-gateway]
+  http:
+  - name: empty
+    match: [{uri: {prefix: /empty}}]
+    route: [{destination: {host: empty, port: {number: 8000}}}]
+  - name: down
+    match: [{uri: {prefix: /down}}]
+    retries: {attempts: 2, retryOn: connect-failure}
+    route: [{destination: {host: down, port: {number: 8000}}}]
+  - name: abort
+    match: [{uri: {prefix: /abort}}]
+    fault:
+      abort: {httpStatus: 418, percentage: {value: 100}}
+    route: [{destination: {host: app, port: {number: 8000}}}]
+  - name: app
+    match: [{uri: {prefix: /app}}]
+    route: [{destination: {host: app, port: {number: 8000}}}]
+"#;
+
+/// A Service with no endpoints (503 `no healthy upstream`).
+const EMPTY_SERVICE: &str = r#"
+apiVersion: v1
+kind: Service
+metadata: {name: empty, namespace: default}
+spec:
+  ports: [{name: http, port: 8000}]
+"#;
+
+struct Setup {
+    _config: ConfigDir,
+    gateway: Gateway,
+    app: Recorder,
+    address: SocketAddr,
+    log: PathBuf,
+}
+
+async fn start(encoding: &str) -> Setup {
+    let app = Recorder::start(|_| 200).await;
+    // A port nothing listens on: connections are refused.
+    let down = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap()
+    };
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write("vs.yaml", ROUTES);
+    config.write("app.yaml", &service("app", "default", 8000, &[app.address]));
+    config.write("down.yaml", &service("down", "default", 8000, &[down]));
+    config.write("empty.yaml", EMPTY_SERVICE);
+    let log = config.path().join("logs").join("access.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    let log_arg = log.display().to_string();
+    let gateway = Gateway::start(
+        config.path(),
+        &[80],
+        &[
+            "--access-log-file",
+            &log_arg,
+            "--access-log-encoding",
+            encoding,
+            "--labels",
+            "app=istio-ingressgateway,istio=ingressgateway",
+        ],
+    )
+    .await;
+    let address = gateway.listener(80).await;
+    Setup {
+        _config: config,
+        gateway,
+        app,
+        address,
+        log,
+    }
+}
+
+/// curl with the gateway's address for the seed's host; `-w` gives the status.
+async fn request(address: SocketAddr, path: &str, extra: &[&str]) -> String {
+    let url = format!("http://{HOST}:{}{path}", address.port());
+    let resolve = format!("{HOST}:{}:127.0.0.1", address.port());
+    let mut args = vec![
+        "--resolve",
+        &resolve,
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    ];
+    args.extend_from_slice(extra);
+    args.push(&url);
+    curl(&args).await
+}
+
+/// Waits for `count` lines in the log (it is written off the request path,
+/// in batches).
+async fn lines(log: &PathBuf, count: usize) -> Vec<String> {
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        if lines.len() >= count {
+            return lines;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "fewer than {count} lines in the access log:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+/// Splits a text line into Istio's fields: quoted ones whole, the rest by
+/// spaces.
+fn fields(line: &str) -> Vec<String> {
+    let mut fields = Vec::new();
+    let mut rest = line;
+    while !rest.is_empty() {
+        rest = rest.trim_start();
+        let (field, tail) = if let Some(quoted) = rest.strip_prefix('"') {
+            let end = quoted.find('"').expect("closing quote");
+            (&quoted[..end], &quoted[end + 1..])
+        } else if let Some(bracketed) = rest.strip_prefix('[') {
+            let end = bracketed.find(']').expect("closing bracket");
+            (&bracketed[..end], &bracketed[end + 1..])
+        } else {
+            let end = rest.find(' ').unwrap_or(rest.len());
+            (&rest[..end], &rest[end..])
+        };
+        fields.push(field.to_owned());
+        rest = tail;
+    }
+    fields
+}
+
+#[tokio::test]
+async fn the_text_log_has_istios_default_fields_for_a_forwarded_request() {
+    let setup = start("text").await;
+    let status = request(
+        setup.address,
+        "/app/x?q=1",
+        &[
+            "-A",
+            "curl-test",
+            "-H",
+            "x-request-id: rid-1",
+            "-H",
+            "x-forwarded-for: 10.9.9.9",
+        ],
+    )
+    .await;
+    assert_eq!(status, "200");
+    let lines = lines(&setup.log, 1).await;
+    let f = fields(&lines[0]);
+    // [START_TIME] "METHOD PATH PROTOCOL" CODE FLAGS DETAILS TERMINATION
+    // "TRANSPORT_FAILURE" RECEIVED SENT DURATION UPSTREAM_TIME "XFF" "UA"
+    // "REQUEST_ID" "AUTHORITY" "UPSTREAM_HOST" CLUSTER UPSTREAM_LOCAL
+    // DOWNSTREAM_LOCAL DOWNSTREAM_REMOTE SNI ROUTE
+    assert_eq!(f.len(), 22, "{f:?}");
+    assert!(
+        f[0].ends_with('Z') && f[0].len() == 24,
+        "start time {:?}",
+        f[0]
+    );
+    assert_eq!(f[1], "GET /app/x?q=1 HTTP/1.1");
+    assert_eq!(&f[2..6], ["200", "-", "via_upstream", "-"]);
+    assert_eq!(f[6], "-");
+    assert_eq!(f[7], "0", "bytes received");
+    assert_eq!(f[8], "8", "bytes sent: `recorded`");
+    assert!(f[9].parse::<u64>().is_ok(), "duration {:?}", f[9]);
+    assert!(
+        f[10].parse::<u64>().is_ok(),
+        "upstream service time {:?}",
+        f[10]
+    );
+    assert_eq!(
+        f[11], "10.9.9.9,127.0.0.1",
+        "x-forwarded-for as sent upstream"
+    );
+    assert_eq!(f[12], "curl-test");
+    assert_eq!(f[13], "rid-1");
+    assert_eq!(f[14], format!("{HOST}:{}", setup.address.port()));
+    assert_eq!(f[15], setup.app.address.to_string(), "upstream host");
+    assert_eq!(f[16], "outbound|8000||app.default.svc.cluster.local");
+    assert_eq!(f[17], "-", "upstream local address");
+    assert_eq!(f[18], setup.address.to_string(), "downstream local address");
+    assert!(
+        f[19].starts_with("127.0.0.1:"),
+        "downstream remote {:?}",
+        f[19]
+    );
+    assert_eq!(f[20], "-", "no SNI on plain text");
+    assert_eq!(f[21], "app", "route name");
+}
+
+#[tokio::test]
+async fn local_replies_carry_envoys_flags_and_details() {
+    let setup = start("text").await;
+    assert_eq!(request(setup.address, "/nowhere", &[]).await, "404");
+    assert_eq!(request(setup.address, "/empty", &[]).await, "503");
+    assert_eq!(request(setup.address, "/down", &[]).await, "503");
+    assert_eq!(request(setup.address, "/abort", &[]).await, "418");
+    let lines = lines(&setup.log, 4).await;
+    let outcome = |line: &str| {
+        let f = fields(line);
+        (f[1].clone(), f[2].clone(), f[3].clone(), f[4].clone())
+    };
+    let outcomes: Vec<_> = lines.iter().map(|line| outcome(line)).collect();
+    assert_eq!(
+        outcomes,
+        [
+            (
+                "GET /nowhere HTTP/1.1".into(),
+                "404".into(),
+                "NR".into(),
+                "route_not_found".into()
+            ),
+            (
+                "GET /empty HTTP/1.1".into(),
+                "503".into(),
+                "UH".into(),
+                "no_healthy_upstream".into()
+            ),
+            (
+                "GET /down HTTP/1.1".into(),
+                "503".into(),
+                "UF,URX".into(),
+                "upstream_reset_before_response_started{connection_failure}".into()
+            ),
+            (
+                "GET /abort HTTP/1.1".into(),
+                "418".into(),
+                "FI".into(),
+                "fault_filter_abort".into()
+            ),
+        ]
+    );
+    // The refused endpoint is the upstream host of the failed attempts.
+    let down = fields(&lines[2]);
+    assert!(down[15].starts_with("127.0.0.1:"), "{down:?}");
+    assert_eq!(down[16], "outbound|8000||down.default.svc.cluster.local");
+    assert!(setup.app.seen().is_empty(), "nothing reached the app");
+}
+
+#[tokio::test]
+async fn the_json_log_has_the_same_fields_typed() {
+    let setup = start("json").await;
+    let status = request(
+        setup.address,
+        "/app/posted",
+        &["--http2-prior-knowledge", "-d", "hello=world"],
+    )
+    .await;
+    assert_eq!(status, "200");
+    assert_eq!(request(setup.address, "/nowhere", &[]).await, "404");
+    let lines = lines(&setup.log, 2).await;
+    let posted: serde_json::Value = serde_json::from_str(&lines[0]).expect("JSON line");
+    assert_eq!(posted["method"], "POST");
+    assert_eq!(posted["path"], "/app/posted");
+    assert_eq!(posted["protocol"], "HTTP/2");
+    assert_eq!(posted["response_code"], 200);
+    assert_eq!(posted["response_flags"], "-");
+    assert_eq!(posted["bytes_received"], 11);
+    assert_eq!(posted["bytes_sent"], 8);
+    assert!(posted["duration"].is_u64());
+    assert_eq!(
+        posted["upstream_cluster"],
+        "outbound|8000||app.default.svc.cluster.local"
+    );
+    assert_eq!(posted["upstream_host"], setup.app.address.to_string());
+    assert_eq!(posted["route_name"], "app");
+    assert!(posted["request_id"]
+        .as_str()
+        .is_some_and(|id| id.len() == 36));
+    let missed: serde_json::Value = serde_json::from_str(&lines[1]).expect("JSON line");
+    assert_eq!(missed["response_code"], 404);
+    assert_eq!(missed["response_flags"], "NR");
+    assert_eq!(missed["upstream_host"], serde_json::Value::Null);
+    assert_eq!(missed["route_name"], serde_json::Value::Null);
+}
+
+/// `istio_requests_total` and its histograms, with Istio's labels.
+#[tokio::test]
+async fn istio_metrics_count_requests_by_destination_and_outcome() {
+    let setup = start("text").await;
+    for _ in 0..3 {
+        assert_eq!(request(setup.address, "/app", &[]).await, "200");
+    }
+    assert_eq!(request(setup.address, "/nowhere", &[]).await, "404");
+    assert_eq!(request(setup.address, "/empty", &[]).await, "503");
+    let (_, metrics) = setup.gateway.admin_get("/metrics").await;
+    let series = |name: &str, needles: &[&str]| -> Vec<String> {
+        metrics
+            .lines()
+            .filter(|line| line.starts_with(name))
+            .filter(|line| needles.iter().all(|needle| line.contains(needle)))
+            .map(str::to_owned)
+            .collect()
+    };
+    let ok = series(
+        "istio_requests_total{",
+        &[
+            "reporter=\"source\"",
+            "source_workload=\"istio-ingressgateway\"",
+            "source_workload_namespace=\"istio-system\"",
+            "destination_service=\"app.default.svc.cluster.local\"",
+            "destination_service_name=\"app\"",
+            "destination_service_namespace=\"default\"",
+            "request_protocol=\"http\"",
+            "response_code=\"200\"",
+            "response_flags=\"-\"",
+        ],
+    );
+    assert_eq!(ok.len(), 1, "{metrics}");
+    assert!(ok[0].ends_with(" 3"), "{}", ok[0]);
+    let missed = series(
+        "istio_requests_total{",
+        &[
+            "destination_service=\"unknown\"",
+            "response_code=\"404\"",
+            "response_flags=\"NR\"",
+        ],
+    );
+    assert_eq!(missed.len(), 1, "{metrics}");
+    assert!(missed[0].ends_with(" 1"));
+    let unhealthy = series(
+        "istio_requests_total{",
+        &[
+            "destination_service=\"empty.default.svc.cluster.local\"",
+            "response_flags=\"UH\"",
+        ],
+    );
+    assert_eq!(unhealthy.len(), 1, "{metrics}");
+    // Histograms: every bucket line, `+Inf` equal to the count; 8-byte
+    // bodies fall in le="10".
+    let inf = series(
+        "istio_request_duration_milliseconds_bucket{",
+        &["destination_service_name=\"app\"", "le=\"+Inf\""],
+    );
+    assert_eq!(inf.len(), 1, "{metrics}");
+    assert!(inf[0].ends_with(" 3"));
+    let duration_buckets = series(
+        "istio_request_duration_milliseconds_bucket{",
+        &["destination_service_name=\"app\""],
+    );
+    assert_eq!(duration_buckets.len(), 20, "19 bounds and +Inf");
+    let ten = series(
+        "istio_response_bytes_bucket{",
+        &["destination_service_name=\"app\"", "le=\"10.0\""],
+    );
+    assert_eq!(ten.len(), 1, "{metrics}");
+    assert!(ten[0].ends_with(" 3"), "{}", ten[0]);
+    let one = series(
+        "istio_response_bytes_bucket{",
+        &["destination_service_name=\"app\"", "le=\"1.0\""],
+    );
+    assert!(one[0].ends_with(" 0"), "{}", one[0]);
+    let sum = series(
+        "istio_response_bytes_sum{",
+        &["destination_service_name=\"app\""],
+    );
+    assert!(sum[0].ends_with(" 24.0"), "{}", sum[0]);
+}
