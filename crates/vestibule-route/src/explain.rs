@@ -268,7 +268,7 @@ pub fn describe_path(path: &PathMatch) -> String {
         PathMatch::Prefix { value, ignore_case } => {
             format!("prefix {value}{}", case(*ignore_case))
         }
-        PathMatch::SegmentPrefix { value } => format!("path-prefix {value}"),
+        PathMatch::SegmentPrefix { value } => format!("prefix {value} (whole segments)"),
         PathMatch::Regex { pattern } => format!("regex {}", pattern.as_str()),
     }
 }

@@ -129,13 +129,14 @@ pub fn explain(request: &Request, translation: &Translation, sources: &Sources<'
         report
             .reasons
             .extend(why::host_elsewhere(translation, &host, listener.port));
-        report.reasons.extend(why::host_resources(
-            translation,
-            sources,
-            &host,
-            listener.port,
-            &[],
-        ));
+        let named = why::host_resources(translation, sources, &host, listener.port, &[]);
+        if named.is_empty() {
+            report.reasons.push(Reason::new(
+                "host_unknown",
+                format!("no Gateway, VirtualService, Ingress or route names host {host}"),
+            ));
+        }
+        report.reasons.extend(named);
         return report;
     };
     let vhost = &listener.virtual_hosts[vhost_index];

@@ -105,7 +105,7 @@ impl<'a> Sources<'a> {
     pub fn reference(&self, kind: &str, namespace: &str, name: &str) -> ResourceRef {
         let source = self
             .resource(kind, namespace, name)
-            .map(|source| display(source))
+            .map(display)
             .unwrap_or_default();
         ResourceRef::new(kind, namespace, name, source)
     }
@@ -140,40 +140,19 @@ impl<'a> Sources<'a> {
     }
 
     /// The field path of a route's rule, from the name the translator gave
-    /// the route: `NAMESPACE.NAME.` followed by the rule's index (Istio
-    /// `http[i]`, with `.MATCHNAME` for a named match; Ingress `RULE.PATH`
-    /// or `default`; Gateway API `rules[i]`, or the rule's name).
+    /// the route: `NAMESPACE.NAME.` followed by the rule's index (Ingress
+    /// `RULE.PATH` or `default`; Gateway API `rules[i]`, or the rule's
+    /// name); Istio's in [`Sources::istio_rule_field`].
     fn rule_field(&self, route: &Route) -> Option<String> {
         let origin = &route.origin;
+        let inputs = self.inputs;
+        if origin.kind == "VirtualService" {
+            return self.istio_rule_field(route);
+        }
         let rest = route
             .name
             .strip_prefix(&format!("{}.{}.", origin.namespace, origin.name))?;
-        let inputs = self.inputs;
         match origin.kind.as_str() {
-            "VirtualService" => {
-                let (index, match_name) = match rest.split_once('.') {
-                    Some((index, name)) => (index, Some(name)),
-                    None => (rest, None),
-                };
-                let index: usize = index.parse().ok()?;
-                let field = format!("spec.http[{index}]");
-                let rule = inputs
-                    .virtual_services
-                    .iter()
-                    .find(|vs| vs.namespace() == origin.namespace && vs.name() == origin.name)
-                    .and_then(|vs| vs.spec.http.get(index));
-                let named = rule.and_then(|rule| match match_name {
-                    Some(name) => rule
-                        .matches
-                        .iter()
-                        .position(|m| m.name.as_deref() == Some(name)),
-                    None => istio_match_index(&rule.matches, route),
-                });
-                Some(match named {
-                    Some(position) => format!("{field}.match[{position}]"),
-                    None => field,
-                })
-            }
             "Ingress" => {
                 if rest == "default" {
                     let ingress = inputs.ingresses.iter().find(|ingress| {
@@ -211,6 +190,52 @@ impl<'a> Sources<'a> {
             }
             _ => None,
         }
+    }
+}
+
+impl Sources<'_> {
+    /// An Istio route is named `NAMESPACE.NAME.INDEX`, or by the rule's
+    /// `name`; either followed by `.MATCHNAME` for a named match entry.
+    fn istio_rule_field(&self, route: &Route) -> Option<String> {
+        let origin = &route.origin;
+        let vs = self
+            .inputs
+            .virtual_services
+            .iter()
+            .find(|vs| vs.namespace() == origin.namespace && vs.name() == origin.name)?;
+        let by_index = route
+            .name
+            .strip_prefix(&format!("{}.{}.", origin.namespace, origin.name))
+            .and_then(|rest| {
+                let (index, match_name) = match rest.split_once('.') {
+                    Some((index, name)) => (index, Some(name)),
+                    None => (rest, None),
+                };
+                Some((index.parse::<usize>().ok()?, match_name))
+            });
+        let (index, match_name) = by_index.or_else(|| {
+            vs.spec.http.iter().enumerate().find_map(|(index, rule)| {
+                let name = rule.name.as_deref().filter(|name| !name.is_empty())?;
+                if route.name == name {
+                    return Some((index, None));
+                }
+                let rest = route.name.strip_prefix(name)?.strip_prefix('.')?;
+                Some((index, Some(rest)))
+            })
+        })?;
+        let field = format!("spec.http[{index}]");
+        let rule = vs.spec.http.get(index)?;
+        let entry = match match_name {
+            Some(name) => rule
+                .matches
+                .iter()
+                .position(|m| m.name.as_deref() == Some(name)),
+            None => istio_match_index(&rule.matches, route),
+        };
+        Some(match entry {
+            Some(position) => format!("{field}.match[{position}]"),
+            None => field,
+        })
     }
 }
 
