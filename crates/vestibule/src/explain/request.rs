@@ -142,7 +142,7 @@ fn listener_port(args: &ExplainArgs, url_port: Option<u16>, default_port: u16) -
     match args.port_map.iter().find(|(_, local)| *local == port) {
         Some((listener, _)) => (
             *listener,
-            format!("--port-map {listener}={port} (the URL's port {port})"),
+            format!("the URL's port {port}, mapped by --port-map {listener}={port}"),
         ),
         None => (port, "the URL's port".to_owned()),
     }

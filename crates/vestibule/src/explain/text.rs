@@ -221,7 +221,12 @@ fn backend_lines(backend: &BackendReport) -> Vec<String> {
         }
     }
     if let Some(balancer) = &backend.load_balancer {
-        let _ = write!(text, ", {balancer:?}");
+        let name = match balancer {
+            vestibule_ir::LoadBalancer::LeastRequest => "least request",
+            vestibule_ir::LoadBalancer::RoundRobin => "round robin",
+            vestibule_ir::LoadBalancer::Random => "random",
+        };
+        let _ = write!(text, ", {name}");
     }
     if backend.upstream_tls {
         text.push_str(", TLS upstream");
