@@ -6,6 +6,7 @@
 //! routing table through the `vestibule-route` functions the proxy calls
 //! ([`analyze`]), so explain and serve cannot disagree on a route.
 
+mod action;
 mod analyze;
 mod report;
 mod request;
