@@ -680,3 +680,63 @@ fn istio_docs_example() {
     assert_eq!(dest.host, "httpbin");
     assert_eq!(dest.port.as_ref().map(|p| p.number), Some(8000));
 }
+
+#[test]
+fn fields_are_located_in_documents_and_list_items() {
+    let text = "\
+apiVersion: v1
+kind: Namespace
+metadata:
+  name: one
+---
+# a VirtualService
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: vs
+spec:
+  hosts: [a.example.com]
+  http:
+  - route:
+    - destination: {host: a}
+  - match:
+    - uri: {prefix: /b}
+    route:
+    - destination: {host: b}
+---
+apiVersion: v1
+kind: List
+items:
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: one}
+  spec:
+    http:
+    - route: []
+- apiVersion: networking.istio.io/v1
+  kind: VirtualService
+  metadata: {name: two}
+  spec:
+    http:
+    - route: []
+    - route: []
+";
+    let loaded = load("vs.yaml", text);
+    assert!(loaded.errors.is_empty(), "{:#?}", loaded.errors);
+    let line = |name: &str| {
+        let vs = loaded
+            .inputs
+            .virtual_services
+            .iter()
+            .find(|vs| vs.name() == name)
+            .unwrap();
+        vs.source.line
+    };
+    let locate = vestibule_api::load::locate_field;
+    assert_eq!(locate(text, line("vs"), "spec.http[0]"), Some(14));
+    assert_eq!(locate(text, line("vs"), "spec.http[1]"), Some(16));
+    assert_eq!(locate(text, line("vs"), "spec.http[1].match[0]"), Some(17));
+    assert_eq!(locate(text, line("vs"), "spec.http[2]"), None);
+    assert_eq!(locate(text, line("one"), "spec.http[0]"), Some(29));
+    assert_eq!(locate(text, line("two"), "spec.http[1]"), Some(36));
+}

@@ -10,12 +10,17 @@
 //! supported API require.
 #![forbid(unsafe_code)]
 
+mod explain;
 mod host_index;
 mod matcher;
 mod normalize;
 mod query;
 mod rewrite;
 
+pub use explain::{
+    describe_header, describe_match, describe_path, describe_query, describe_string, explain_match,
+    is_catch_all, AlternativeExplanation, Failure, MatchExplanation,
+};
 pub use host_index::HostIndex;
 pub use matcher::{matches, select, RequestView, Selected};
 pub use normalize::{normalize_host, normalize_path, InvalidPath, NormalizedPath};

@@ -47,7 +47,7 @@ impl<'a> RequestView<'a> {
         }
     }
 
-    fn query_params(&self) -> &QueryParams<'a> {
+    pub(crate) fn query_params(&self) -> &QueryParams<'a> {
         self.query_params
             .get_or_init(|| self.query.map(QueryParams::parse).unwrap_or_default())
     }
@@ -162,7 +162,7 @@ pub(crate) fn segment_prefix_len(path: &str, prefix: &str) -> Option<usize> {
 
 /// A header condition. Names are lower-case in the IR; `HeaderMap` looks
 /// them up case-insensitively.
-fn header_matches(header: &HeaderMatch, headers: &HeaderMap) -> bool {
+pub(crate) fn header_matches(header: &HeaderMatch, headers: &HeaderMap) -> bool {
     match (&header.matcher, header.invert) {
         (None, false) => headers.contains_key(header.name.as_str()),
         // Istio `withoutHeaders` with no value: the header must be absent.
@@ -180,7 +180,7 @@ fn header_matches(header: &HeaderMatch, headers: &HeaderMap) -> bool {
 
 /// A header's value; several values are joined with `,` as Envoy does
 /// (the only allocation here, and only for a repeated header).
-fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
+pub(crate) fn header_value<'h>(headers: &'h HeaderMap, name: &str) -> Option<Cow<'h, str>> {
     let mut values = headers.get_all(name).iter();
     let first = text(values.next()?);
     let Some(second) = values.next() else {
@@ -201,7 +201,7 @@ fn text(value: &HeaderValue) -> Cow<'_, str> {
 }
 
 /// A query condition against the first occurrence of the parameter.
-fn query_matches(query: &QueryMatch, request: &RequestView<'_>) -> bool {
+pub(crate) fn query_matches(query: &QueryMatch, request: &RequestView<'_>) -> bool {
     let Some(value) = request.query_params().first(&query.name) else {
         return false;
     };

@@ -24,6 +24,10 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Parse and translate configuration, print every problem, exit non-zero on error.
     Validate(ValidateArgs),
+    /// Explain how a request, written as curl would send it, is routed: the
+    /// listener, virtual host and rule (with the file and line it came
+    /// from), the backends and endpoints; or why it gets a 404.
+    Explain(Box<ExplainArgs>),
 }
 
 #[derive(Debug, Args)]
@@ -221,6 +225,54 @@ pub struct ValidateArgs {
     pub max_config_file_mb: u64,
     #[command(flatten)]
     pub identity: IdentityArgs,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Example:\n  vestibule explain --config examples/httpbin -H 'Host: httpbin.example.com' http://127.0.0.1/status/200"
+)]
+pub struct ExplainArgs {
+    /// The request's URL, as given to curl: its scheme and port pick the
+    /// listener, its host is the `Host` unless a `Host` header is given.
+    #[arg(value_name = "URL")]
+    pub url: String,
+    /// Files or directories of manifests, as `serve --config` reads them (repeatable).
+    #[arg(long = "config", value_name = "PATH", required = true)]
+    pub config: Vec<PathBuf>,
+    /// The request method (curl's -X).
+    #[arg(short = 'X', long = "method", value_name = "METHOD")]
+    pub method: Option<String>,
+    /// A request header, `Name: value` (curl's -H; repeatable).
+    #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
+    pub headers: Vec<String>,
+    /// A request body (curl's -d): only makes the default method POST.
+    #[arg(short = 'd', long = "data", value_name = "DATA")]
+    pub data: Option<String>,
+    /// The listener port, as configured (default: the URL's port, through
+    /// --port-map when it names a local port, else 80 or 443 by scheme).
+    #[arg(long, value_name = "PORT")]
+    pub port: Option<u16>,
+    /// As for serve: a listener port and the local port it binds (repeatable).
+    #[arg(long = "port-map", value_name = "PORT=LOCAL", value_parser = parse_port_map)]
+    pub port_map: Vec<(u16, u16)>,
+    /// As for serve: only this Gateway API Gateway (NAMESPACE/NAME).
+    #[arg(long, value_name = "NAMESPACE/NAME", value_parser = parse_object)]
+    pub gateway: Option<(String, String)>,
+    #[command(flatten)]
+    pub identity: IdentityArgs,
+    /// Largest configuration file read, in MiB.
+    #[arg(long, default_value_t = 16, value_name = "MIB")]
+    pub max_config_file_mb: u64,
+    /// `text` for people, `json` for tools.
+    #[arg(short = 'o', long, value_enum, default_value = "text")]
+    pub output: OutputFormat,
+}
+
+/// How a report is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
 }
 
 impl IdentityArgs {

@@ -8,6 +8,7 @@ mod admin;
 mod cli;
 mod config;
 mod control;
+mod explain;
 mod kube;
 mod metrics;
 mod serve;
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
     init_logging();
     match cli.command {
         cli::Command::Validate(args) => validate::run(&args),
+        cli::Command::Explain(args) => explain::run(&args),
         cli::Command::Serve(args) => {
             // One worker: a current-thread runtime (no work-stealing, no
             // cross-thread wakeups); more: Tokio's multi-thread scheduler.

@@ -105,6 +105,60 @@ pub fn load_json(label: &str, text: &str, into: &mut Loaded) {
     }
 }
 
+/// The file line of the field at `path` (`spec.http[2]`, keys joined by
+/// `.`, list indices in brackets) in the resource whose [`crate::Source`]
+/// line is `resource_line` in the YAML file `text`: where a rule or a
+/// backend of a resource was written, for tools that point at it (`vestibule
+/// explain`). A resource that is an item of a `kind: List` is found among
+/// the list's `items`. `None` when the field cannot be placed (a JSON file,
+/// a path that is not there).
+pub fn locate_field(text: &str, resource_line: u32, path: &str) -> Option<u32> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let field = parse_field_path(path)?;
+    let chunk = split::split_documents(text)
+        .into_iter()
+        .rev()
+        .find(|chunk| chunk.first_line <= resource_line)?;
+    let doc = Doc::new(
+        chunk.text,
+        Format::Yaml,
+        chunk.line_offset,
+        chunk.first_line,
+    );
+    if chunk.first_line == resource_line {
+        return doc.locate(&field).map(|(line, _)| line);
+    }
+    // A List item: the item whose first line is the resource's.
+    (0..)
+        .map_while(|index| {
+            let item = path::FieldPath::default().key("items").index(index);
+            let (line, _) = doc.locate(&item)?;
+            Some((line, item))
+        })
+        .find(|(line, _)| *line == resource_line)
+        .and_then(|(_, item)| doc.locate(&item.join(&field)))
+        .map(|(line, _)| line)
+}
+
+/// `spec.rules[0].http.paths[1]` as a [`path::FieldPath`].
+fn parse_field_path(path: &str) -> Option<path::FieldPath> {
+    let mut field = path::FieldPath::default();
+    for piece in path.split('.').filter(|piece| !piece.is_empty()) {
+        let (key, mut rest) = piece
+            .split_once('[')
+            .map_or((piece, ""), |(key, rest)| (key, rest));
+        if !key.is_empty() {
+            field = field.key(key);
+        }
+        while !rest.is_empty() {
+            let (index, after) = rest.split_once(']')?;
+            field = field.index(index.parse().ok()?);
+            rest = after.strip_prefix('[').unwrap_or(after);
+        }
+    }
+    Some(field)
+}
+
 fn documents<'a>(file: &str, text: &'a str) -> Vec<Doc<'a>> {
     if file.to_ascii_lowercase().ends_with(".json") {
         return json_document(text);
