@@ -78,6 +78,10 @@ def parse_args(argv):
                    "i=tls_rsa (the same, RSA 2048) j=tls_resume (resumed handshakes, tickets) "
                    "k=https_h1 (HTTP/1.1 keep-alive over TLS) l=https_h2 (HTTP/2 over TLS); "
                    "groups: plain=abcdefg tls=hijkl all (the default)")
+    p.add_argument("--access-log", action="store_true",
+                   help="access logs on, to a file, where the proxy has one: nginx (its default "
+                   "`combined` format, buffer=64k flush=1s) and vestibule (Istio's default "
+                   "format); the others run as usual")
     p.add_argument("--check-only", action="store_true",
                    help="only the routing checks; exit non-zero if any proxy fails them")
     p.add_argument("--vestibule-bin", help="use this vestibule binary (skips the cargo build)")
@@ -985,6 +989,8 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
     }
     order = [p for p in ALL_PROXIES if p in args.proxies]
     instances = {p: made[p]() for p in order}
+    for instance in instances.values():
+        instance.access_log = args.access_log
     labels = {p: instances[p].label for p in order}
 
     want_tls = bool(args.scenarios & set(TLS_SCENARIOS))

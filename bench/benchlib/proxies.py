@@ -211,6 +211,8 @@ class Proxy:
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
+        # Access log on (nginx and vestibule; see --access-log).
+        self.access_log = False
         self.h1_port = 0
         self.h2c_port = 0
         # The HTTP/1.1 port of each started configuration, by tag.
@@ -255,6 +257,8 @@ class Nginx(Proxy):
         self.h1_port, self.h2c_port = procs.free_port(), procs.free_port()
         for sub in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
             (d / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+        access_line = (f"access_log {d}/access.log combined buffer=64k flush=1s;"
+                       if self.access_log else "access_log off;")
 
         def host_servers(listens, extra=""):
             return "\n".join(
@@ -299,7 +303,7 @@ error_log {d}/error.log warn;
 worker_rlimit_nofile {FD_BUDGET};
 events {{ worker_connections {FD_BUDGET - 500}; }}
 http {{
-    access_log off;
+    {access_line}
     server_tokens off;
     client_body_temp_path {d}/tmp/body;
     proxy_temp_path {d}/tmp/proxy;
@@ -679,6 +683,7 @@ endpoints:
             "1",
             "--drain-timeout",
             "1s",
+            *(["--access-log-file", str(d / "access.log")] if self.access_log else []),
         ]
 
 

@@ -163,8 +163,8 @@ pub fn gateway_api_types() -> Vec<ResourceType> {
     out
 }
 
-/// Istio's networking CRDs (`networking.istio.io`), with status as Istio
-/// installs them.
+/// Istio's networking CRDs (`networking.istio.io`) and its `Telemetry`,
+/// with status as Istio installs them.
 pub fn istio_types() -> Vec<ResourceType> {
     let g = "networking.istio.io";
     let vs = &["v1", "v1beta1", "v1alpha3"];
@@ -176,6 +176,13 @@ pub fn istio_types() -> Vec<ResourceType> {
     ]
     .into_iter()
     .map(|(plural, kind)| ResourceType::namespaced(g, vs, plural, kind).with_status())
+    .chain([ResourceType::namespaced(
+        "telemetry.istio.io",
+        &["v1", "v1alpha1"],
+        "telemetries",
+        "Telemetry",
+    )
+    .with_status()])
     .collect()
 }
 

@@ -11,6 +11,7 @@ pub mod ingress;
 pub mod istio;
 pub mod load;
 mod meta;
+pub mod telemetry;
 
 pub use load::{load_json, load_paths, load_str, Diagnostic, LoadError, Loaded};
 pub use meta::{ObjectMeta, Resource, Source, TypeMeta, DEFAULT_NAMESPACE};
@@ -44,6 +45,8 @@ pub type IstioGateway = Resource<GatewaySpec>;
 pub type VirtualService = Resource<VirtualServiceSpec>;
 pub type DestinationRule = Resource<DestinationRuleSpec>;
 pub type ServiceEntry = Resource<ServiceEntrySpec>;
+/// Istio's `telemetry.istio.io` `Telemetry`.
+pub type Telemetry = Resource<telemetry::TelemetrySpec>;
 pub type Ingress = Resource<IngressSpec>;
 pub type IngressClass = Resource<IngressClassSpec>;
 pub type GatewayClass = Resource<GatewayClassSpec>;
@@ -71,6 +74,7 @@ pub struct Inputs {
     pub virtual_services: Vec<VirtualService>,
     pub destination_rules: Vec<DestinationRule>,
     pub service_entries: Vec<ServiceEntry>,
+    pub telemetries: Vec<Telemetry>,
     pub ingresses: Vec<Ingress>,
     pub ingress_classes: Vec<IngressClass>,
     pub gateway_classes: Vec<GatewayClass>,
@@ -91,7 +95,7 @@ macro_rules! each_list {
     ($apply:ident, $($arg:expr),*) => {
         $apply!($($arg),*; namespaces, services, endpoint_slices, endpoints, pods,
             secrets, config_maps, gateways, virtual_services, destination_rules,
-            service_entries, ingresses, ingress_classes, gateway_classes,
+            service_entries, telemetries, ingresses, ingress_classes, gateway_classes,
             kube_gateways, http_routes, grpc_routes, tls_routes, tcp_routes,
             reference_grants, backend_tls_policies)
     };

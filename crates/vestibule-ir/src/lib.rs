@@ -37,6 +37,10 @@ pub struct RouteTable {
     pub listeners: Vec<Listener>,
     /// Every backend a route names, by key.
     pub backends: std::collections::BTreeMap<BackendKey, Backend>,
+    /// Istio Telemetry `accessLogging`: `Some(on)` when a Telemetry that
+    /// applies to this gateway decides; `None`: the command line does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub access_logging: Option<bool>,
 }
 
 /// Ready endpoints per backend. Kept apart from the routes because endpoints

@@ -38,9 +38,10 @@ pub(crate) const GATEWAY_API: &str = "gateway.networking.k8s.io";
 pub(crate) const ISTIO: &str = "networking.istio.io";
 pub(crate) const NETWORKING: &str = "networking.k8s.io";
 pub(crate) const DISCOVERY: &str = "discovery.k8s.io";
+pub(crate) const TELEMETRY: &str = "telemetry.istio.io";
 
 /// The API groups looked up by discovery.
-pub(crate) const GROUPS: &[&str] = &[CORE, DISCOVERY, NETWORKING, ISTIO, GATEWAY_API];
+pub(crate) const GROUPS: &[&str] = &[CORE, DISCOVERY, NETWORKING, ISTIO, TELEMETRY, GATEWAY_API];
 
 const fn kind(group: &'static str, kind: &'static str, effect: Effect, status: bool) -> Kind {
     Kind {
@@ -81,6 +82,7 @@ pub(crate) static KINDS: &[Kind] = &[
     kind(ISTIO, "VirtualService", Effect::Routes, false),
     kind(ISTIO, "DestinationRule", Effect::Routes, false),
     kind(ISTIO, "ServiceEntry", Effect::Routes, false),
+    kind(TELEMETRY, "Telemetry", Effect::Routes, false),
     kind(GATEWAY_API, "GatewayClass", Effect::Routes, true),
     kind(GATEWAY_API, "Gateway", Effect::Routes, true),
     kind(GATEWAY_API, "HTTPRoute", Effect::Routes, true),

@@ -37,7 +37,8 @@ pub use snapshot::Snapshot;
 pub use stats::{RouteStats, StatsKey, StatsRegistry};
 pub use telemetry::access_log::{AccessLogConfig, Encoding as AccessLogEncoding};
 pub use telemetry::destination::{
-    DestinationStats, HistogramReading, SeriesKey, SeriesReading, DURATION_BOUNDS, SIZE_BOUNDS,
+    DestinationStats, HistogramReading, SeriesKey, SeriesReading, TcpOutcome, TcpReading,
+    DURATION_BOUNDS, SIZE_BOUNDS,
 };
 pub use telemetry::labels::DestinationLabels;
 
@@ -71,8 +72,9 @@ pub struct ProxyConfig {
     /// bytes, no response bytes) before it ends: Envoy's
     /// `stream_idle_timeout`. `None`: no limit.
     pub stream_idle_timeout: Option<Duration>,
-    /// Istio's `accessLogFile`/`accessLogEncoding`; `None`: no access log.
-    pub access_log: Option<AccessLogConfig>,
+    /// Istio's `accessLogFile`/`accessLogEncoding` (an Istio Telemetry in
+    /// the configuration may turn the log on or off over them).
+    pub access_log: AccessLogConfig,
 }
 
 /// How large a request head may be (Envoy's `max_request_headers_kb` and
@@ -138,7 +140,7 @@ impl Default for ProxyConfig {
             http2: Http2Limits::default(),
             // Envoy's default and edge-proxy recommendation.
             stream_idle_timeout: Some(Duration::from_secs(300)),
-            access_log: None,
+            access_log: AccessLogConfig::default(),
         }
     }
 }
@@ -195,16 +197,12 @@ impl DataPlane {
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
         check_limits(&config)?;
         conn::tls::install_provider();
-        let access_log =
-            match &config.access_log {
-                Some(log) => Some(telemetry::access_log::AccessLog::start(log).map_err(
-                    |source| ConfigError::AccessLog {
-                        path: log.path.clone(),
-                        source,
-                    },
-                )?),
-                None => None,
-            };
+        let telemetry = telemetry::Telemetry::new(config.access_log.clone()).map_err(|source| {
+            ConfigError::AccessLog {
+                path: config.access_log.path.clone(),
+                source,
+            }
+        })?;
         idle::set_limit(config.stream_idle_timeout);
         idle::start_sweeper();
         Ok(DataPlane {
@@ -213,7 +211,7 @@ impl DataPlane {
                 config,
                 server_header,
                 counters: Counters::default(),
-                telemetry: telemetry::Telemetry::new(access_log),
+                telemetry,
             }),
             clusters: upstream::clusters::ClusterRegistry::default(),
             stats: StatsRegistry::default(),
@@ -228,6 +226,10 @@ impl DataPlane {
         let clusters = self.clusters.sync(table, endpoints);
         let snapshot = Snapshot::build(generation, table, &clusters, &self.stats);
         let ports = snapshot.ports();
+        if let Err(error) = self.shared.telemetry.switch(table.access_logging) {
+            let path = self.shared.config.access_log.path.display();
+            tracing::error!(%path, %error, "access log not opened; it stays off");
+        }
         self.shared.snapshot.store(Arc::new(snapshot));
         self.listeners.reconcile(&self.shared, &ports);
     }
@@ -264,11 +266,7 @@ impl DataPlane {
     /// Access log lines dropped because the writer fell behind (`None`:
     /// no access log).
     pub fn access_log_dropped(&self) -> Option<u64> {
-        self.shared
-            .telemetry
-            .access_log
-            .as_ref()
-            .map(|log| log.dropped())
+        self.shared.telemetry.started_log().map(|log| log.dropped())
     }
 
     /// Client connections open now, over every listener.
@@ -280,7 +278,7 @@ impl DataPlane {
     /// timeout of each listener).
     pub async fn shutdown(&self) {
         self.listeners.shutdown().await;
-        if let Some(log) = &self.shared.telemetry.access_log {
+        if let Some(log) = self.shared.telemetry.started_log() {
             log.flush();
         }
     }
@@ -340,7 +338,8 @@ impl Shared {
             config: ProxyConfig::default(),
             server_header: HeaderValue::from_static("vestibule"),
             counters: Counters::default(),
-            telemetry: telemetry::Telemetry::new(None),
+            telemetry: telemetry::Telemetry::new(AccessLogConfig::default())
+                .expect("an access log that is off opens nothing"),
         }
     }
 }

@@ -217,6 +217,7 @@ impl TableBuilder {
             RouteTable {
                 listeners,
                 backends: self.backends,
+                access_logging: None,
             },
             EndpointTable {
                 backends: self.endpoints,

@@ -12,6 +12,7 @@ mod ingress;
 mod istio;
 mod secrets;
 pub mod services;
+mod telemetry;
 mod upstream_tls;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -122,6 +123,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     };
     let refused = upstream_tls::apply(&context, &mut table, &mut endpoints, &mut statuses);
     report.into_statuses(inputs, &mut statuses);
+    table.access_logging = telemetry::access_logging(inputs, identity, &mut statuses);
     Translation {
         table: Arc::new(table),
         endpoints,

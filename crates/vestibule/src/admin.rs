@@ -109,6 +109,7 @@ fn status(state: &ControlState) -> serde_json::Value {
         "ingresses": statuses.map(|s| &s.ingresses),
         "virtualServices": statuses.map(|s| &s.virtual_services),
         "destinationRules": statuses.map(|s| &s.destination_rules),
+        "telemetries": statuses.map(|s| &s.telemetries),
         "policies": statuses.map(|s| &s.policies),
         "listeners": state.data_plane.listeners(),
         "errors": errors,

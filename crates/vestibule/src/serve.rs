@@ -165,17 +165,18 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
         },
         stream_idle_timeout: (!limits.stream_idle_timeout.is_zero())
             .then_some(limits.stream_idle_timeout),
-        access_log: args
-            .telemetry
-            .access_log_file
-            .as_ref()
-            .map(|path| AccessLogConfig {
-                path: path.clone(),
-                encoding: match args.telemetry.access_log_encoding {
-                    AccessLogEncodingArg::Text => AccessLogEncoding::Text,
-                    AccessLogEncodingArg::Json => AccessLogEncoding::Json,
-                },
-            }),
+        access_log: AccessLogConfig {
+            enabled: args.telemetry.access_log_file.is_some(),
+            path: args
+                .telemetry
+                .access_log_file
+                .clone()
+                .unwrap_or_else(|| AccessLogConfig::default().path),
+            encoding: match args.telemetry.access_log_encoding {
+                AccessLogEncodingArg::Text => AccessLogEncoding::Text,
+                AccessLogEncodingArg::Json => AccessLogEncoding::Json,
+            },
+        },
     }
 }
 

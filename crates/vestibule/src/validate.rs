@@ -41,6 +41,14 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
                 );
             }
         }
+        for telemetry in &translation.statuses.telemetries {
+            for warning in &telemetry.warnings {
+                println!(
+                    "warning: {}: Telemetry {}/{}: {warning}",
+                    telemetry.source, telemetry.namespace, telemetry.name
+                );
+            }
+        }
         // An Ingress that is not ours is not an error (another controller
         // may serve it), but the user should know this gateway ignores it.
         for ingress in &translation.statuses.ingresses {

@@ -259,3 +259,43 @@ async fn call_path_with(address: SocketAddr, path: &str, headers: &[(&str, &str)
         .map_or("None".to_owned(), |m| m.to_str().unwrap().to_owned());
     format!("code={name} details={details} reply= trailers=")
 }
+
+/// Istio's metrics count gRPC calls as `grpc`, with the call's status: from
+/// the upstream's trailers, or from the gateway's own trailers-only answer.
+#[tokio::test]
+async fn istio_metrics_carry_the_grpc_status() {
+    let (_config, gateway, _server, address) = setup().await;
+    assert!(call(address, "Unary", "hello", "10")
+        .await
+        .starts_with("code=OK "));
+    assert!(call(address, "Fail", "x", "10")
+        .await
+        .starts_with("code=NOT_FOUND "));
+    let down = call_path(address, "/down.Down/Call").await;
+    assert!(down.starts_with("code=UNAVAILABLE "), "{down}");
+    let (_, metrics) = gateway.admin_get("/metrics").await;
+    let count = |needles: &[&str]| -> Vec<String> {
+        metrics
+            .lines()
+            .filter(|line| line.starts_with("istio_requests_total{"))
+            .filter(|line| line.contains("request_protocol=\"grpc\""))
+            .filter(|line| needles.iter().all(|needle| line.contains(needle)))
+            .map(str::to_owned)
+            .collect()
+    };
+    let ok = count(&[
+        "destination_service=\"echo.default.svc.cluster.local\"",
+        "response_code=\"200\"",
+        "grpc_response_status=\"0\"",
+    ]);
+    assert_eq!(ok.len(), 1, "{metrics}");
+    assert!(ok[0].ends_with(" 1"), "{}", ok[0]);
+    let not_found = count(&["grpc_response_status=\"5\"", "response_flags=\"-\""]);
+    assert_eq!(not_found.len(), 1, "{metrics}");
+    let unavailable = count(&[
+        "destination_service=\"nobody.default.svc.cluster.local\"",
+        "grpc_response_status=\"14\"",
+        "response_flags=\"UH\"",
+    ]);
+    assert_eq!(unavailable.len(), 1, "{metrics}");
+}

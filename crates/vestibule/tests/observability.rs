@@ -378,3 +378,79 @@ async fn istio_metrics_count_requests_by_destination_and_outcome() {
     );
     assert!(sum[0].ends_with(" 24.0"), "{}", sum[0]);
 }
+
+const MESH_ACCESS_LOG: &str = r#"
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata:
+  name: mesh-default
+  namespace: istio-system
+spec:
+  accessLogging:
+  - providers:
+    - name: envoy
+"#;
+
+const GATEWAY_LOG_OFF: &str = r#"
+apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata:
+  name: no-gateway-log
+  namespace: istio-system
+spec:
+  selector:
+    matchLabels: {istio: ingressgateway}
+  accessLogging:
+  - providers: [{name: envoy}, {name: otel}]
+    disabled: true
+"#;
+
+/// Istio's Telemetry turns the access log on (the `envoy` provider: the
+/// process's standard output) with no flag given, and a more specific one
+/// (selecting the gateway's labels) turns it off again, on reload.
+#[tokio::test]
+async fn istio_telemetry_turns_the_access_log_on_and_off() {
+    let app = Recorder::start(|_| 200).await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write("vs.yaml", ROUTES);
+    config.write("app.yaml", &service("app", "default", 8000, &[app.address]));
+    config.write("telemetry.yaml", MESH_ACCESS_LOG);
+    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let address = gateway.listener(80).await;
+    assert_eq!(request(address, "/app/on", &[]).await, "200");
+    let logged = |gateway: &Gateway, path: &str| {
+        gateway
+            .stdout()
+            .lines()
+            .any(|line| line.contains(&format!("\"GET {path} HTTP/1.1\" 200")))
+    };
+    let mut seen = false;
+    for _ in 0..200 {
+        seen = logged(&gateway, "/app/on");
+        if seen {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(seen, "no access log line on stdout:\n{}", gateway.stdout());
+
+    let generation = gateway.generation().await;
+    config.write("off.yaml", GATEWAY_LOG_OFF);
+    gateway.wait_generation(generation + 1).await;
+    assert_eq!(request(address, "/app/off", &[]).await, "200");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!logged(&gateway, "/app/off"), "{}", gateway.stdout());
+    // What it asks that is not honoured is reported, not ignored.
+    let status = gateway.status().await;
+    let telemetries = status["telemetries"].as_array().expect("telemetries");
+    let off = telemetries
+        .iter()
+        .find(|t| t["name"] == "no-gateway-log")
+        .expect("status of no-gateway-log");
+    let warnings = off["warnings"].to_string();
+    assert!(
+        warnings.contains("\\\"otel\\\" is not supported"),
+        "{warnings}"
+    );
+}

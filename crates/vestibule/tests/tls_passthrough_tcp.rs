@@ -171,6 +171,26 @@ async fn all_weight_on_one_version_sends_every_connection_there() {
             "connection {n}"
         );
     }
+    // Istio's TCP metrics: 20 connections, 2 bytes in and 14 out each.
+    let (_, metrics) = gateway.admin_get("/metrics").await;
+    for (name, value) in [
+        ("istio_tcp_connections_opened_total", 20),
+        ("istio_tcp_connections_closed_total", 20),
+        ("istio_tcp_received_bytes_total", 40),
+        ("istio_tcp_sent_bytes_total", 280),
+    ] {
+        let line = metrics
+            .lines()
+            .find(|line| {
+                line.starts_with(&format!("{name}{{"))
+                    && line
+                        .contains("destination_service=\"tcp-echo-v2.default.svc.cluster.local\"")
+            })
+            .unwrap_or_else(|| panic!("no {name} series for v2:\n{metrics}"));
+        assert!(line.contains("request_protocol=\"tcp\""), "{line}");
+        assert!(line.contains("response_flags=\"-\""), "{line}");
+        assert!(line.ends_with(&format!(" {value}")), "{line}");
+    }
 }
 
 #[tokio::test]
@@ -212,6 +232,14 @@ async fn a_tcp_route_to_a_closed_port_closes_the_connection() {
         metrics.contains("vestibule_upstream_stream_connect_failures_total 1"),
         "{metrics}"
     );
+    let failed = metrics
+        .lines()
+        .find(|line| {
+            line.starts_with("istio_tcp_connections_opened_total{")
+                && line.contains("response_flags=\"UF\"")
+        })
+        .unwrap_or_else(|| panic!("no UF series:\n{metrics}"));
+    assert!(failed.ends_with(" 1"), "{failed}");
 }
 
 /// Istio's TLS server in SIMPLE mode with a `tcp` route: the gateway

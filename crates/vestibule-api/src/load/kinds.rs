@@ -16,6 +16,7 @@ pub(crate) struct KindDef {
 const CORE: &str = "";
 const DISCOVERY: &str = "discovery.k8s.io";
 const ISTIO: &str = "networking.istio.io";
+const TELEMETRY: &str = "telemetry.istio.io";
 const NETWORKING: &str = "networking.k8s.io";
 /// Ingress before `networking.k8s.io` (Kubernetes < 1.14).
 const EXTENSIONS: &str = "extensions";
@@ -141,6 +142,11 @@ static KINDS: &[KindDef] = &[
         group: ISTIO,
         kind: "ServiceEntry",
         load: |cx| cx.load(&istio(|i| &mut i.service_entries)),
+    },
+    KindDef {
+        group: TELEMETRY,
+        kind: "Telemetry",
+        load: |cx| cx.load(&istio(|i| &mut i.telemetries)),
     },
     KindDef {
         group: NETWORKING,

@@ -12,6 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use vestibule_ir::{BackendKey, HostPattern, Listener};
 
+use crate::telemetry::destination::TcpOutcome;
 use crate::upstream::clusters::Cluster;
 use crate::upstream::pool;
 use crate::Shared;
@@ -102,36 +103,59 @@ where
 {
     let route = route.ok_or(StreamError::NoRoute)?;
     let cluster = route.pick_cluster().ok_or(StreamError::NoHealthyUpstream)?;
-    let endpoint = cluster
-        .balancer
-        .pick(&cluster.endpoints(), &[])
-        .ok_or(StreamError::NoHealthyUpstream)?;
+    let stats = &cluster.stats;
+    let Some(endpoint) = cluster.balancer.pick(&cluster.endpoints(), &[]) else {
+        stats.tcp_opened(TcpOutcome::NoHealthyUpstream);
+        stats.tcp_closed(TcpOutcome::NoHealthyUpstream, 0, 0);
+        return Err(StreamError::NoHealthyUpstream);
+    };
     let _active = endpoint.start_request();
     // TLS to the backend when its DestinationRule or BackendTLSPolicy asks.
-    let upstream = pool::connect_stream(endpoint.target(), shared.config.connect_timeout)
-        .await
-        .inspect_err(|_| {
+    let connected = pool::connect_stream(endpoint.target(), shared.config.connect_timeout).await;
+    let mut upstream = match connected {
+        Ok(upstream) => upstream,
+        Err(error) => {
             shared
                 .counters
                 .stream_connect_failures
                 .fetch_add(1, Ordering::Relaxed);
-        })?;
-    let mut upstream = upstream;
-    copy_until_idle(&mut downstream, &mut upstream, shared.config.idle_timeout).await;
+            stats.tcp_opened(TcpOutcome::ConnectFailure);
+            stats.tcp_closed(TcpOutcome::ConnectFailure, 0, 0);
+            return Err(error.into());
+        }
+    };
+    stats.tcp_opened(TcpOutcome::Connected);
+    let moved = copy_until_idle(&mut downstream, &mut upstream, shared.config.idle_timeout).await;
+    stats.tcp_closed(TcpOutcome::Connected, moved.written, moved.read);
     Ok(())
 }
 
+/// Bytes through the client's side of a connection.
+#[derive(Debug, Default)]
+struct Moved {
+    /// From the client.
+    read: u64,
+    /// To the client.
+    written: u64,
+}
+
 /// `copy_bidirectional` (which half-closes each direction when its reader
-/// ends), stopped when no byte moved either way for `idle`.
-async fn copy_until_idle<A, B>(a: &mut A, b: &mut B, idle: Duration)
+/// ends), stopped when no byte moved either way for `idle`; returns what
+/// moved through `a`.
+async fn copy_until_idle<A, B>(a: &mut A, b: &mut B, idle: Duration) -> Moved
 where
     A: AsyncRead + AsyncWrite + Unpin,
     B: AsyncRead + AsyncWrite + Unpin,
 {
-    let moved = AtomicU64::new(0);
+    let (read, written) = (AtomicU64::new(0), AtomicU64::new(0));
     let mut a = Counted {
         inner: a,
-        moved: &moved,
+        read: &read,
+        written: &written,
+    };
+    let moved = || Moved {
+        read: read.load(Ordering::Relaxed),
+        written: written.load(Ordering::Relaxed),
     };
     let copy = tokio::io::copy_bidirectional(&mut a, b);
     tokio::pin!(copy);
@@ -144,15 +168,15 @@ where
                 if let Err(error) = result {
                     tracing::debug!(%error, "connection copy ended");
                 }
-                return;
+                return moved();
             }
             () = tokio::time::sleep(tick) => {
-                let now = moved.load(Ordering::Relaxed);
+                let now = read.load(Ordering::Relaxed) + written.load(Ordering::Relaxed);
                 quiet = if now == seen { quiet + tick } else { Duration::ZERO };
                 seen = now;
                 if quiet >= idle {
                     tracing::debug!(?idle, "connection idle; closed");
-                    return;
+                    return moved();
                 }
             }
         }
@@ -162,7 +186,8 @@ where
 /// Counts the bytes read and written through one side.
 struct Counted<'a, S> {
     inner: &'a mut S,
-    moved: &'a AtomicU64,
+    read: &'a AtomicU64,
+    written: &'a AtomicU64,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Counted<'_, S> {
@@ -175,7 +200,7 @@ impl<S: AsyncRead + Unpin> AsyncRead for Counted<'_, S> {
         let polled = std::pin::Pin::new(&mut *self.inner).poll_read(cx, buf);
         let read = buf.filled().len() - before;
         if read > 0 {
-            self.moved.fetch_add(read as u64, Ordering::Relaxed);
+            self.read.fetch_add(read as u64, Ordering::Relaxed);
         }
         polled
     }
@@ -189,7 +214,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<'_, S> {
     ) -> std::task::Poll<std::io::Result<usize>> {
         let polled = std::pin::Pin::new(&mut *self.inner).poll_write(cx, data);
         if let std::task::Poll::Ready(Ok(written)) = polled {
-            self.moved.fetch_add(written as u64, Ordering::Relaxed);
+            self.written.fetch_add(written as u64, Ordering::Relaxed);
         }
         polled
     }

@@ -114,9 +114,9 @@ pub(crate) struct Matched {
 pub(crate) struct RequestLine {
     pub started: SystemTime,
     pub method: Method,
-    /// The path as the client sent it (Envoy logs the original path of a
-    /// rewritten request).
-    pub path: Box<str>,
+    /// The target as the client sent it (Envoy logs the original path of
+    /// a rewritten request).
+    pub target: http::Uri,
     pub version: Version,
     pub authority: Option<HeaderValue>,
     pub user_agent: Option<HeaderValue>,
@@ -127,22 +127,29 @@ pub(crate) struct RequestLine {
 }
 
 impl RequestLine {
-    pub(crate) fn of<B>(request: &Request<B>, authority: Option<&str>) -> RequestLine {
+    /// Clones of what the request holds (reference counts for the most
+    /// part: a head's parts share its buffer).
+    pub(crate) fn of<B>(request: &Request<B>) -> RequestLine {
         let headers = request.headers();
+        let authority = match request.uri().authority() {
+            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
+            None => headers.get(http::header::HOST).cloned(),
+        };
         RequestLine {
             started: SystemTime::now(),
             method: request.method().clone(),
-            path: request
-                .uri()
-                .path_and_query()
-                .map_or("/", |pq| pq.as_str())
-                .into(),
+            target: request.uri().clone(),
             version: request.version(),
-            authority: authority.and_then(|authority| HeaderValue::from_str(authority).ok()),
+            authority,
             user_agent: headers.get(http::header::USER_AGENT).cloned(),
             forwarded_for: headers.get("x-forwarded-for").cloned(),
             request_id: headers.get("x-request-id").cloned(),
         }
+    }
+
+    /// The path and query as the client sent them.
+    pub(crate) fn path(&self) -> &str {
+        self.target.path_and_query().map_or("/", |pq| pq.as_str())
     }
 
     /// Envoy's `%PROTOCOL%`.

@@ -84,8 +84,7 @@ pub(crate) async fn handle(
 ) -> Response<ResponseBody> {
     context.grpc = grpc::is_grpc(request.headers());
     if shared.telemetry.logging() {
-        let authority = request_authority(&request);
-        context.line = Some(Box::new(RequestLine::of(&request, authority)));
+        context.line = Some(Box::new(RequestLine::of(&request)));
         context.attempts.keep_endpoint = true;
     }
     if !request.body().is_end_stream() {

@@ -16,7 +16,10 @@ use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::request::{ConnInfo, Context, RequestLine};
+use http::HeaderValue;
+use vestibule_ir::EndpointAddress;
+
+use crate::request::{ConnInfo, Context, Flags, RequestLine};
 
 /// Lines that may wait for the writer; beyond, lines are dropped (and
 /// counted). At 100,000 requests a second, a quarter of a second's worth.
@@ -38,10 +41,24 @@ pub enum Encoding {
 /// Istio's `accessLogFile` and `accessLogEncoding`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessLogConfig {
+    /// On from the start (Istio's `accessLogFile` set); off, an Istio
+    /// Telemetry can still turn it on.
+    pub enabled: bool,
     /// A file appended to; `/dev/stdout` (Istio's usual) or `-` for the
     /// process's standard output.
     pub path: PathBuf,
     pub encoding: Encoding,
+}
+
+impl Default for AccessLogConfig {
+    /// Off; to standard output in Istio's text format once turned on.
+    fn default() -> AccessLogConfig {
+        AccessLogConfig {
+            enabled: false,
+            path: PathBuf::from("/dev/stdout"),
+            encoding: Encoding::Text,
+        }
+    }
 }
 
 /// The request path's end of the log.
@@ -59,16 +76,17 @@ enum Message {
 impl AccessLog {
     /// Opens the file and starts the writer.
     pub(crate) fn start(config: &AccessLogConfig) -> io::Result<AccessLog> {
-        let out: Box<dyn io::Write + Send> = if config.path.as_os_str() == "-" {
-            Box::new(io::stdout())
-        } else {
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .append(true)
-                    .create(true)
-                    .open(&config.path)?,
-            )
-        };
+        let out: Box<dyn io::Write + Send> =
+            if config.path.as_os_str() == "-" || config.path.as_os_str() == "/dev/stdout" {
+                Box::new(io::stdout())
+            } else {
+                Box::new(
+                    std::fs::OpenOptions::new()
+                        .append(true)
+                        .create(true)
+                        .open(&config.path)?,
+                )
+            };
         let (sender, receiver) = mpsc::sync_channel(CAPACITY);
         let encoding = config.encoding;
         std::thread::Builder::new()
@@ -109,14 +127,15 @@ fn write_batches(
     encoding: Encoding,
 ) {
     let mut text = String::with_capacity(WRITE_SIZE);
+    let mut clock = Clock::default();
     while let Ok(first) = receiver.recv() {
         let mut next = Some(first);
         while let Some(message) = next {
             match message {
                 Message::Entry(entry) => {
                     match encoding {
-                        Encoding::Text => entry.text(&mut text),
-                        Encoding::Json => entry.json(&mut text),
+                        Encoding::Text => entry.text(&mut text, &mut clock),
+                        Encoding::Json => entry.json(&mut text, &mut clock),
                     }
                     if text.len() >= WRITE_SIZE {
                         write_out(&mut out, &mut text);
@@ -175,154 +194,279 @@ impl Entry {
         }
     }
 
-    /// The fields of Istio's default format, in its order; `None` is
-    /// Envoy's `-` (text) or `null` (JSON).
-    fn fields(&self) -> Fields<'_> {
+    /// The fields of Istio's default format, in its order, borrowed from
+    /// the entry (formatting allocates nothing per field).
+    fn fields(&self) -> [Value<'_>; FIELDS] {
         let context = &self.context;
         let line = context.line.as_deref();
-        let header = |value: Option<&http::HeaderValue>| {
-            value.map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
-        };
-        let started = line.map_or_else(|| SystemTime::now() - self.duration, |line| line.started);
+        fn header(value: Option<&HeaderValue>) -> Value<'_> {
+            value.map_or(Value::Absent, Value::Header)
+        }
         let (route_name, cluster) = context.names();
-        Fields {
-            start_time: start_time(started),
-            method: line.map(|line| line.method.as_str().to_owned()),
-            path: line.map(|line| line.path.to_string()),
-            protocol: line.map(RequestLine::protocol),
-            response_code: self.status,
-            response_flags: context.flags.to_string(),
-            response_code_details: context.details,
-            upstream_transport_failure_reason: context.tls_failure.map(|f| f.reason()),
-            bytes_received: context.received_bytes(),
-            bytes_sent: self.sent,
-            duration: u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX),
-            upstream_service_time: context.upstream_millis.map(|millis| millis.to_string()),
-            x_forwarded_for: header(line.and_then(|l| l.forwarded_for.as_ref())),
-            user_agent: header(line.and_then(|l| l.user_agent.as_ref())),
-            request_id: header(line.and_then(|l| l.request_id.as_ref())),
-            authority: header(line.and_then(|l| l.authority.as_ref())),
-            upstream_host: context
+        let text = |value: Option<&'static str>| value.map_or(Value::Absent, Value::Str);
+        [
+            Value::Time(self.started()),
+            line.map_or(Value::Absent, |line| Value::Str(line.method.as_str())),
+            line.map_or(Value::Absent, |line| Value::Str(line.path())),
+            text(line.map(RequestLine::protocol)),
+            Value::Number(u64::from(self.status)),
+            Value::Flags(context.flags),
+            Value::Str(context.details),
+            Value::Absent,
+            text(context.tls_failure.map(|failure| failure.reason())),
+            Value::Number(context.received_bytes()),
+            Value::Number(self.sent),
+            Value::Number(u64::try_from(self.duration.as_millis()).unwrap_or(u64::MAX)),
+            context.upstream_millis.map_or(Value::Absent, Value::Text),
+            header(line.and_then(|l| l.forwarded_for.as_ref())),
+            header(line.and_then(|l| l.user_agent.as_ref())),
+            header(line.and_then(|l| l.request_id.as_ref())),
+            header(line.and_then(|l| l.authority.as_ref())),
+            context
                 .attempts
                 .endpoint
                 .as_ref()
-                .map(|endpoint| endpoint.address.to_string()),
-            upstream_cluster: cluster,
-            downstream_local_address: self.local.map(|a| a.to_string()),
-            downstream_remote_address: self.remote.map(|a| a.to_string()),
-            requested_server_name: self.server_name.as_deref(),
-            route_name,
+                .map_or(Value::Absent, |endpoint| Value::Endpoint(&endpoint.address)),
+            cluster.map_or(Value::Absent, Value::Str),
+            Value::Absent,
+            self.local.map_or(Value::Absent, Value::Address),
+            self.remote.map_or(Value::Absent, Value::Address),
+            self.server_name
+                .as_deref()
+                .map_or(Value::Absent, Value::Str),
+            route_name.map_or(Value::Absent, Value::Str),
+        ]
+    }
+
+    fn started(&self) -> SystemTime {
+        match self.context.line.as_deref() {
+            Some(line) => line.started,
+            None => SystemTime::now() - self.duration,
         }
     }
 
     /// Istio's default text line.
-    fn text(&self, out: &mut String) {
-        let f = self.fields();
-        let dash = |value: Option<&str>| value.filter(|v| !v.is_empty()).unwrap_or("-").to_owned();
-        let _ = writeln!(
-            out,
-            "[{}] \"{} {} {}\" {} {} {} - \"{}\" {} {} {} {} \"{}\" \"{}\" \"{}\" \"{}\" \"{}\" {} - {} {} {} {}",
-            f.start_time,
-            dash(f.method.as_deref()),
-            dash(f.path.as_deref()),
-            dash(f.protocol),
-            f.response_code,
-            f.response_flags,
-            f.response_code_details,
-            dash(f.upstream_transport_failure_reason),
-            f.bytes_received,
-            f.bytes_sent,
-            f.duration,
-            dash(f.upstream_service_time.as_deref()),
-            dash(f.x_forwarded_for.as_deref()),
-            dash(f.user_agent.as_deref()),
-            dash(f.request_id.as_deref()),
-            dash(f.authority.as_deref()),
-            dash(f.upstream_host.as_deref()),
-            dash(f.upstream_cluster),
-            dash(f.downstream_local_address.as_deref()),
-            dash(f.downstream_remote_address.as_deref()),
-            dash(f.requested_server_name),
-            dash(f.route_name),
-        );
+    fn text(&self, out: &mut String, clock: &mut Clock) {
+        for (field, value) in self.fields().iter().enumerate() {
+            let (before, quoted) = TEXT_LAYOUT[field];
+            out.push_str(before);
+            match value {
+                Value::Time(time) => {
+                    out.push('[');
+                    clock.write(out, *time);
+                    out.push(']');
+                }
+                value if quoted => {
+                    out.push('"');
+                    value.write_text(out);
+                    out.push('"');
+                }
+                value => value.write_text(out),
+            }
+        }
+        out.push('\n');
     }
 
     /// Istio's JSON encoding: the same fields, numbers as numbers, absent
     /// ones `null`.
-    fn json(&self, out: &mut String) {
-        let f = self.fields();
-        let value = serde_json::json!({
-            "start_time": f.start_time,
-            "method": f.method,
-            "path": f.path,
-            "protocol": f.protocol,
-            "response_code": f.response_code,
-            "response_flags": f.response_flags,
-            "response_code_details": f.response_code_details,
-            "connection_termination_details": null,
-            "upstream_transport_failure_reason": f.upstream_transport_failure_reason,
-            "bytes_received": f.bytes_received,
-            "bytes_sent": f.bytes_sent,
-            "duration": f.duration,
-            "upstream_service_time": f.upstream_service_time,
-            "x_forwarded_for": f.x_forwarded_for,
-            "user_agent": f.user_agent,
-            "request_id": f.request_id,
-            "authority": f.authority,
-            "upstream_host": f.upstream_host,
-            "upstream_cluster": f.upstream_cluster,
-            "upstream_local_address": null,
-            "downstream_local_address": f.downstream_local_address,
-            "downstream_remote_address": f.downstream_remote_address,
-            "requested_server_name": f.requested_server_name,
-            "route_name": f.route_name,
-        });
-        out.push_str(&value.to_string());
-        out.push('\n');
+    fn json(&self, out: &mut String, clock: &mut Clock) {
+        out.push('{');
+        for (field, value) in self.fields().iter().enumerate() {
+            if field > 0 {
+                out.push(',');
+            }
+            out.push('"');
+            out.push_str(JSON_KEYS[field]);
+            out.push_str("\":");
+            value.write_json(out, clock);
+        }
+        out.push_str("}\n");
     }
 }
 
-struct Fields<'a> {
-    start_time: String,
-    method: Option<String>,
-    path: Option<String>,
-    protocol: Option<&'static str>,
-    response_code: u16,
-    response_flags: String,
-    response_code_details: &'static str,
-    upstream_transport_failure_reason: Option<&'static str>,
-    bytes_received: u64,
-    bytes_sent: u64,
-    duration: u64,
-    upstream_service_time: Option<String>,
-    x_forwarded_for: Option<String>,
-    user_agent: Option<String>,
-    request_id: Option<String>,
-    authority: Option<String>,
-    upstream_host: Option<String>,
-    upstream_cluster: Option<&'a str>,
-    downstream_local_address: Option<String>,
-    downstream_remote_address: Option<String>,
-    requested_server_name: Option<&'a str>,
-    route_name: Option<&'a str>,
+const FIELDS: usize = 24;
+
+/// What comes before each field of the text line, and whether it is quoted:
+/// `[%START_TIME%] "%METHOD% %PATH% %PROTOCOL%" %RESPONSE_CODE% …`.
+const TEXT_LAYOUT: [(&str, bool); FIELDS] = [
+    ("", false),
+    (" \"", false),
+    (" ", false),
+    (" ", false),
+    ("\" ", false),
+    (" ", false),
+    (" ", false),
+    (" ", false),
+    (" ", true),
+    (" ", false),
+    (" ", false),
+    (" ", false),
+    (" ", false),
+    (" ", true),
+    (" ", true),
+    (" ", true),
+    (" ", true),
+    (" ", true),
+    (" ", false),
+    (" ", false),
+    (" ", false),
+    (" ", false),
+    (" ", false),
+    (" ", false),
+];
+
+/// Istio's JSON keys, in the same order.
+const JSON_KEYS: [&str; FIELDS] = [
+    "start_time",
+    "method",
+    "path",
+    "protocol",
+    "response_code",
+    "response_flags",
+    "response_code_details",
+    "connection_termination_details",
+    "upstream_transport_failure_reason",
+    "bytes_received",
+    "bytes_sent",
+    "duration",
+    "upstream_service_time",
+    "x_forwarded_for",
+    "user_agent",
+    "request_id",
+    "authority",
+    "upstream_host",
+    "upstream_cluster",
+    "upstream_local_address",
+    "downstream_local_address",
+    "downstream_remote_address",
+    "requested_server_name",
+    "route_name",
+];
+
+/// One field's value, borrowed.
+enum Value<'a> {
+    Absent,
+    Str(&'a str),
+    Header(&'a HeaderValue),
+    Number(u64),
+    /// A number Envoy prints as text (a header's value).
+    Text(u64),
+    Flags(Flags),
+    Address(SocketAddr),
+    Endpoint(&'a EndpointAddress),
+    Time(SystemTime),
 }
 
-/// Envoy's `%START_TIME%`: UTC, milliseconds.
-fn start_time(time: SystemTime) -> String {
-    match jiff::Timestamp::try_from(time) {
-        Ok(timestamp) => timestamp.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string(),
-        Err(_) => "-".to_owned(),
+impl Value<'_> {
+    /// Envoy's text: `-` for an absent or empty value.
+    fn write_text(&self, out: &mut String) {
+        match self {
+            Value::Absent => out.push('-'),
+            Value::Str("") => out.push('-'),
+            Value::Str(text) => out.push_str(text),
+            Value::Header(value) => out.push_str(&String::from_utf8_lossy(value.as_bytes())),
+            Value::Number(number) | Value::Text(number) => {
+                out.push_str(itoa::Buffer::new().format(*number));
+            }
+            Value::Flags(flags) => {
+                let _ = write!(out, "{flags}");
+            }
+            Value::Address(address) => {
+                let _ = write!(out, "{address}");
+            }
+            Value::Endpoint(address) => {
+                let _ = write!(out, "{address}");
+            }
+            // Written by the line (it needs the clock).
+            Value::Time(_) => {}
+        }
+    }
+
+    fn write_json(&self, out: &mut String, clock: &mut Clock) {
+        match self {
+            Value::Absent => out.push_str("null"),
+            Value::Number(number) => out.push_str(itoa::Buffer::new().format(*number)),
+            Value::Str(text) => json_string(out, text),
+            Value::Header(value) => json_string(out, &String::from_utf8_lossy(value.as_bytes())),
+            Value::Time(time) => {
+                out.push('"');
+                clock.write(out, *time);
+                out.push('"');
+            }
+            other => {
+                let start = out.len();
+                other.write_text(out);
+                let text = out.split_off(start);
+                json_string(out, &text);
+            }
+        }
+    }
+}
+
+/// A JSON string literal (RFC 8259 escapes).
+fn json_string(out: &mut String, text: &str) {
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// Envoy's `%START_TIME%` (UTC, milliseconds), the date and time to the
+/// second formatted once per second.
+#[derive(Default)]
+pub(crate) struct Clock {
+    second: Option<u64>,
+    text: String,
+}
+
+impl Clock {
+    fn write(&mut self, out: &mut String, time: SystemTime) {
+        let Ok(since) = time.duration_since(SystemTime::UNIX_EPOCH) else {
+            out.push('-');
+            return;
+        };
+        let second = since.as_secs();
+        if self.second != Some(second) {
+            self.text = match jiff::Timestamp::from_second(second as i64) {
+                Ok(timestamp) => timestamp.strftime("%Y-%m-%dT%H:%M:%S").to_string(),
+                Err(_) => String::from("-"),
+            };
+            self.second = Some(second);
+        }
+        let _ = write!(out, "{}.{:03}Z", self.text, since.subsec_millis());
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::start_time;
+    use super::{json_string, Clock};
     use std::time::{Duration, SystemTime};
 
     #[test]
     fn start_times_are_utc_with_milliseconds() {
+        let mut clock = Clock::default();
+        let mut out = String::new();
         let time = SystemTime::UNIX_EPOCH + Duration::from_millis(1_764_985_845_123);
-        assert_eq!(start_time(time), "2025-12-06T01:50:45.123Z");
+        clock.write(&mut out, time);
+        clock.write(&mut out, time + Duration::from_millis(800));
+        assert_eq!(out, "2025-12-06T01:50:45.123Z2025-12-06T01:50:45.923Z");
+    }
+
+    #[test]
+    fn json_strings_are_escaped() {
+        let mut out = String::new();
+        json_string(&mut out, "a\"b\\c\u{1}");
+        assert_eq!(out, r#""a\"b\\c\u0001""#);
     }
 }

@@ -144,6 +144,56 @@ pub struct DestinationStats {
     slots: [Slot; SLOTS],
     /// Requests whose label set found no free slot.
     overflow: AtomicU64,
+    /// Whole connections (TCP routes), by how they went.
+    tcp: [TcpCounters; 3],
+}
+
+/// How a proxied connection went, as Istio's `response_flags` says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TcpOutcome {
+    /// Connected (`-`).
+    Connected,
+    /// The upstream connection failed (`UF`).
+    ConnectFailure,
+    /// No endpoint to connect to (`UH`).
+    NoHealthyUpstream,
+}
+
+impl TcpOutcome {
+    pub const ALL: [TcpOutcome; 3] = [
+        TcpOutcome::Connected,
+        TcpOutcome::ConnectFailure,
+        TcpOutcome::NoHealthyUpstream,
+    ];
+
+    pub fn flags(self) -> &'static str {
+        match self {
+            TcpOutcome::Connected => "-",
+            TcpOutcome::ConnectFailure => "UF",
+            TcpOutcome::NoHealthyUpstream => "UH",
+        }
+    }
+}
+
+/// Istio's `istio_tcp_*` figures for one outcome.
+#[derive(Debug, Default)]
+struct TcpCounters {
+    opened: AtomicU64,
+    closed: AtomicU64,
+    /// To the client.
+    sent: AtomicU64,
+    /// From the client.
+    received: AtomicU64,
+}
+
+/// Istio's TCP figures for one outcome, as a scrape reads them.
+#[derive(Debug, Clone, Copy)]
+pub struct TcpReading {
+    pub outcome: TcpOutcome,
+    pub opened: u64,
+    pub closed: u64,
+    pub sent: u64,
+    pub received: u64,
 }
 
 impl DestinationStats {
@@ -152,7 +202,41 @@ impl DestinationStats {
             labels,
             slots: Default::default(),
             overflow: AtomicU64::new(0),
+            tcp: Default::default(),
         }
+    }
+
+    /// A connection opened (counted at once, as Istio does, not at close).
+    pub fn tcp_opened(&self, outcome: TcpOutcome) {
+        self.tcp[outcome as usize]
+            .opened
+            .fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A connection closed, with the bytes it carried each way.
+    pub fn tcp_closed(&self, outcome: TcpOutcome, sent: u64, received: u64) {
+        let counters = &self.tcp[outcome as usize];
+        counters.closed.fetch_add(1, Ordering::Relaxed);
+        counters.sent.fetch_add(sent, Ordering::Relaxed);
+        counters.received.fetch_add(received, Ordering::Relaxed);
+    }
+
+    /// The outcomes that saw a connection, for a scrape.
+    pub fn read_tcp(&self) -> Vec<TcpReading> {
+        TcpOutcome::ALL
+            .iter()
+            .map(|&outcome| {
+                let counters = &self.tcp[outcome as usize];
+                TcpReading {
+                    outcome,
+                    opened: counters.opened.load(Ordering::Relaxed),
+                    closed: counters.closed.load(Ordering::Relaxed),
+                    sent: counters.sent.load(Ordering::Relaxed),
+                    received: counters.received.load(Ordering::Relaxed),
+                }
+            })
+            .filter(|reading| reading.opened > 0)
+            .collect()
     }
 
     pub fn record(&self, key: SeriesKey, measured: Measured) {

@@ -6,8 +6,10 @@ pub(crate) mod access_log;
 pub(crate) mod destination;
 pub(crate) mod labels;
 
+use std::io;
 use std::pin::Pin;
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
@@ -17,28 +19,60 @@ use http_body::{Body, Frame, SizeHint};
 use crate::body::{BoxError, ResponseBody};
 use crate::request::{ConnInfo, Context, Flags};
 use crate::Shared;
-use access_log::AccessLog;
+use access_log::{AccessLog, AccessLogConfig};
 use destination::{DestinationStats, Measured, SeriesKey};
 use labels::DestinationLabels;
 
 /// What the request path reports to, beside the route counters.
 pub(crate) struct Telemetry {
-    pub access_log: Option<AccessLog>,
+    /// The command line's settings; Istio's Telemetry can turn the log on
+    /// or off over them.
+    config: AccessLogConfig,
+    /// Started the first time the log is on (at start when the command
+    /// line turns it on, so that a bad path stops the start).
+    access_log: OnceLock<AccessLog>,
+    on: AtomicBool,
     /// Requests that reached no destination (no route, an invalid backend,
     /// a rejected head).
     pub unknown: Arc<DestinationStats>,
 }
 
 impl Telemetry {
-    pub(crate) fn new(access_log: Option<AccessLog>) -> Telemetry {
-        Telemetry {
-            access_log,
+    pub(crate) fn new(config: AccessLogConfig) -> io::Result<Telemetry> {
+        let telemetry = Telemetry {
+            config,
+            access_log: OnceLock::new(),
+            on: AtomicBool::new(false),
             unknown: Arc::new(DestinationStats::new(DestinationLabels::unknown())),
+        };
+        telemetry.switch(None)?;
+        Ok(telemetry)
+    }
+
+    /// Turns the log on or off as the configuration decides (`None`: as
+    /// the command line does).
+    pub(crate) fn switch(&self, decided: Option<bool>) -> io::Result<()> {
+        let on = decided.unwrap_or(self.config.enabled);
+        if on && self.access_log.get().is_none() {
+            let log = AccessLog::start(&self.config)?;
+            let _ = self.access_log.set(log);
         }
+        self.on.store(on, Ordering::Relaxed);
+        Ok(())
     }
 
     pub(crate) fn logging(&self) -> bool {
-        self.access_log.is_some()
+        self.on.load(Ordering::Relaxed)
+    }
+
+    /// The log, while it is on.
+    pub(crate) fn access_log(&self) -> Option<&AccessLog> {
+        self.access_log.get().filter(|_| self.logging())
+    }
+
+    /// The log, if it was ever started (for its figures, and to flush it).
+    pub(crate) fn started_log(&self) -> Option<&AccessLog> {
+        self.access_log.get()
     }
 }
 
@@ -95,10 +129,13 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
             response_bytes: ended.sent,
         },
     );
-    if let Some(log) = &shared.telemetry.access_log {
-        log.send(access_log::Entry::new(
-            context, conn, status, ended.sent, duration,
-        ));
+    // The request's line was taken when it arrived, if the log was on then.
+    if context.line.is_some() {
+        if let Some(log) = shared.telemetry.access_log() {
+            log.send(access_log::Entry::new(
+                context, conn, status, ended.sent, duration,
+            ));
+        }
     }
 }
 

@@ -13,7 +13,8 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, NoLabelSet};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::MetricType;
 use vestibule_proxy::{
-    DestinationStats, Flags, HistogramReading, SeriesReading, DURATION_BOUNDS, SIZE_BOUNDS,
+    DestinationStats, Flags, HistogramReading, SeriesReading, TcpReading, DURATION_BOUNDS,
+    SIZE_BOUNDS,
 };
 
 const UNKNOWN: &str = "unknown";
@@ -68,9 +69,38 @@ pub struct IstioCollector {
 
 impl IstioCollector {
     fn labels<'a>(&'a self, stats: &'a DestinationStats, series: &SeriesReading) -> Labels<'a> {
+        let key = series.key;
+        let grpc_status = key.grpc_status.map_or_else(String::new, |s| s.to_string());
+        self.labels_with(
+            stats,
+            if key.grpc { "grpc" } else { "http" },
+            key.response_code.to_string(),
+            grpc_status,
+            Flags::from_bits(key.flags).to_string(),
+        )
+    }
+
+    /// A TCP series' labels: Istio reports protocol `tcp`, code 0.
+    fn tcp_labels<'a>(&'a self, stats: &'a DestinationStats, reading: &TcpReading) -> Labels<'a> {
+        self.labels_with(
+            stats,
+            "tcp",
+            "0".to_owned(),
+            String::new(),
+            reading.outcome.flags().to_owned(),
+        )
+    }
+
+    fn labels_with<'a>(
+        &'a self,
+        stats: &'a DestinationStats,
+        protocol: &'static str,
+        response_code: String,
+        grpc_status: String,
+        flags: String,
+    ) -> Labels<'a> {
         let source = &*self.source;
         let destination = &stats.labels;
-        let key = series.key;
         let text = |value: &'a String| Cow::Borrowed(value.as_str());
         let unknown = || Cow::Borrowed(UNKNOWN);
         [
@@ -109,19 +139,10 @@ impl IstioCollector {
             ),
             ("destination_canonical_revision", Cow::Borrowed("latest")),
             ("destination_cluster", unknown()),
-            (
-                "request_protocol",
-                Cow::Borrowed(if key.grpc { "grpc" } else { "http" }),
-            ),
-            ("response_code", Cow::Owned(key.response_code.to_string())),
-            (
-                "grpc_response_status",
-                Cow::Owned(key.grpc_status.map_or_else(String::new, |s| s.to_string())),
-            ),
-            (
-                "response_flags",
-                Cow::Owned(Flags::from_bits(key.flags).to_string()),
-            ),
+            ("request_protocol", Cow::Borrowed(protocol)),
+            ("response_code", Cow::Owned(response_code)),
+            ("grpc_response_status", Cow::Owned(grpc_status)),
+            ("response_flags", Cow::Owned(flags)),
             ("connection_security_policy", unknown()),
         ]
     }
@@ -166,6 +187,7 @@ impl Collector for IstioCollector {
                 |series| Histogram::of(&series.response_bytes, &SIZE_BOUNDS, 1.0),
             ),
         ];
+        self.encode_tcp(&mut encoder)?;
         for (name, help, read) in histograms {
             let mut family = encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
             for (stats, series) in all() {
@@ -184,6 +206,50 @@ impl Collector for IstioCollector {
         Ok(())
     }
 }
+
+impl IstioCollector {
+    /// `istio_tcp_*`: connections of TCP and TLS routes.
+    fn encode_tcp(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let readings: Vec<_> = self
+            .destinations
+            .iter()
+            .flat_map(|stats| stats.read_tcp().into_iter().map(move |r| (&**stats, r)))
+            .collect();
+        let counters: [(&str, &str, ReadTcp); 4] = [
+            (
+                "istio_tcp_connections_opened",
+                "Connections opened to the destination",
+                |r| r.opened,
+            ),
+            (
+                "istio_tcp_connections_closed",
+                "Connections to the destination closed",
+                |r| r.closed,
+            ),
+            (
+                "istio_tcp_sent_bytes",
+                "Bytes sent to the client on closed connections",
+                |r| r.sent,
+            ),
+            (
+                "istio_tcp_received_bytes",
+                "Bytes received from the client on closed connections",
+                |r| r.received,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (stats, reading) in &readings {
+                let labels = self.tcp_labels(stats, reading);
+                ConstCounter::new(value(reading)).encode(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads one of a TCP reading's counters.
+type ReadTcp = fn(&TcpReading) -> u64;
 
 /// Reads one of a series' histograms.
 type ReadHistogram = fn(&SeriesReading) -> Histogram;

@@ -111,6 +111,19 @@ fn register_connections(registry: &mut Registry, state: &ControlState) {
         "Client connections closed at accept because a connection limit was reached",
         refused,
     );
+    let overflow = Counter::<u64>::default();
+    overflow.inc_by(
+        data_plane
+            .destination_stats()
+            .iter()
+            .map(|stats| stats.overflow())
+            .sum(),
+    );
+    registry.register(
+        "istio_series_overflow",
+        "Requests not counted in Istio's metrics because their destination already had 16 label sets",
+        overflow,
+    );
     if let Some(dropped) = data_plane.access_log_dropped() {
         let counter = Counter::<u64>::default();
         counter.inc_by(dropped);

@@ -177,6 +177,9 @@ pub struct Gateway {
     child: Child,
     pub admin: SocketAddr,
     log: Arc<Mutex<String>>,
+    /// What the process wrote to its standard output after it started
+    /// (an access log to /dev/stdout).
+    stdout: Arc<Mutex<String>>,
 }
 
 impl Gateway {
@@ -244,8 +247,21 @@ impl Gateway {
         })
         .await
         .expect("vestibule did not start in time");
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Gateway { child, admin, log }
+        let stdout = Arc::new(Mutex::new(String::new()));
+        let sink = Arc::clone(&stdout);
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                let mut sink = sink.lock().unwrap();
+                sink.push_str(&line);
+                sink.push('\n');
+            }
+        });
+        Gateway {
+            child,
+            admin,
+            log,
+            stdout,
+        }
     }
 
     /// Where the configured listener `port` is bound now.
@@ -300,6 +316,10 @@ impl Gateway {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         panic!("generation {generation} never served; log:\n{}", self.log());
+    }
+
+    pub fn stdout(&self) -> String {
+        self.stdout.lock().unwrap().clone()
     }
 
     pub fn log(&self) -> String {

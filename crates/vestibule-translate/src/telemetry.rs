@@ -1,0 +1,212 @@
+//! Istio's `Telemetry` `accessLogging` for this gateway. Of the resources
+//! that apply, the most specific decides: one in the gateway's namespace
+//! whose `selector` matches the gateway's labels, else one in its namespace
+//! without a selector, else one in the root namespace without a selector
+//! (the mesh's); the oldest among equals. It turns the access log on (the
+//! `envoy` provider, or none named: vestibule's one provider) or off
+//! (`disabled: true`). What it says that vestibule does not honour (other
+//! providers, filters, tracing, metrics) is a warning on its status.
+
+use vestibule_api::telemetry::{AccessLogging, TelemetrySpec};
+use vestibule_api::{Inputs, Telemetry};
+use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+
+use crate::GatewayIdentity;
+
+/// Istio's default root namespace: a Telemetry there without a selector
+/// applies to the whole mesh.
+pub(crate) const ROOT_NAMESPACE: &str = "istio-system";
+
+/// `Some(on)` when a Telemetry decides the access log; `None`: the
+/// command line does.
+pub(crate) fn access_logging(
+    inputs: &Inputs,
+    identity: &GatewayIdentity,
+    statuses: &mut Statuses,
+) -> Option<bool> {
+    let mut chosen: Option<(u8, &Telemetry)> = None;
+    for telemetry in crate::by_creation(&inputs.telemetries) {
+        let rank = specificity(telemetry, identity);
+        let mut warnings = unhonoured(&telemetry.spec);
+        if rank.is_some() && !telemetry.spec.access_logging.is_empty() {
+            match chosen {
+                Some((best, _)) if best >= rank.unwrap_or(0) => {}
+                _ => chosen = rank.map(|rank| (rank, telemetry)),
+            }
+        } else if rank.is_none() && applies_elsewhere(telemetry) {
+            warnings.push("selects other workloads: it does not apply to this gateway".to_owned());
+        }
+        statuses.telemetries.push(ResourceStatus {
+            namespace: telemetry.namespace().to_owned(),
+            name: telemetry.name().to_owned(),
+            source: telemetry.source.to_string(),
+            conditions: vec![Condition::new("Accepted", true, "Accepted", "")
+                .at_generation(telemetry.meta.generation)],
+            warnings,
+        });
+    }
+    let (_, telemetry) = chosen?;
+    Some(decide(&telemetry.spec.access_logging))
+}
+
+/// 3: selected by labels in the gateway's namespace; 2: the gateway's
+/// namespace; 1: the root namespace; `None`: not this gateway.
+fn specificity(telemetry: &Telemetry, identity: &GatewayIdentity) -> Option<u8> {
+    let spec = &telemetry.spec;
+    if spec.target_ref.is_some() || !spec.target_refs.is_empty() {
+        // Policy attachment to Gateway API Gateways: not read yet.
+        return None;
+    }
+    let namespace = telemetry.namespace();
+    match &spec.selector {
+        Some(selector) => (namespace == identity.namespace
+            && selector
+                .match_labels
+                .iter()
+                .all(|(key, value)| identity.labels.get(key) == Some(value)))
+        .then_some(3),
+        None if namespace == identity.namespace => Some(2),
+        None if namespace == ROOT_NAMESPACE => Some(1),
+        None => None,
+    }
+}
+
+fn applies_elsewhere(telemetry: &Telemetry) -> bool {
+    telemetry.spec.selector.is_some()
+        || telemetry.spec.target_ref.is_some()
+        || !telemetry.spec.target_refs.is_empty()
+}
+
+/// On unless an entry for the envoy provider (or for every provider) says
+/// `disabled: true`.
+fn decide(entries: &[AccessLogging]) -> bool {
+    let envoy = |entry: &&AccessLogging| {
+        entry.providers.is_empty() || entry.providers.iter().any(|p| p.name == "envoy")
+    };
+    let mut ours = entries.iter().filter(envoy).peekable();
+    if ours.peek().is_none() {
+        return false;
+    }
+    !ours.any(|entry| entry.disabled == Some(true))
+}
+
+/// What the resource asks that vestibule does not do.
+fn unhonoured(spec: &TelemetrySpec) -> Vec<String> {
+    let mut warnings = Vec::new();
+    for entry in &spec.access_logging {
+        for provider in &entry.providers {
+            if provider.name != "envoy" {
+                warnings.push(format!(
+                    "accessLogging provider {:?} is not supported (only the built-in \"envoy\" provider)",
+                    provider.name
+                ));
+            }
+        }
+        if entry.filter.is_some() {
+            warnings
+                .push("accessLogging.filter is not honoured: every request is logged".to_owned());
+        }
+    }
+    if spec.target_ref.is_some() || !spec.target_refs.is_empty() {
+        warnings.push("targetRef/targetRefs are not honoured yet".to_owned());
+    }
+    if !spec.tracing.is_empty() {
+        warnings.push("tracing is not honoured yet".to_owned());
+    }
+    if !spec.metrics.is_empty() {
+        warnings.push(
+            "metrics overrides are not honoured: Istio's standard metrics are always on".to_owned(),
+        );
+    }
+    warnings
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vestibule_api::Loaded;
+
+    fn decided(yaml: &str) -> (Option<bool>, Statuses) {
+        let mut loaded = Loaded::default();
+        vestibule_api::load_str("telemetry.yaml", yaml, &mut loaded);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        let mut statuses = Statuses::default();
+        let on = access_logging(&loaded.inputs, &GatewayIdentity::default(), &mut statuses);
+        (on, statuses)
+    }
+
+    fn telemetry(namespace: &str, name: &str, selector: &str, body: &str) -> String {
+        format!(
+            "---\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n{selector}  accessLogging:\n{body}"
+        )
+    }
+
+    const ON: &str = "  - providers: [{name: envoy}]\n";
+    const OFF: &str = "  - disabled: true\n";
+
+    #[test]
+    fn no_telemetry_leaves_the_command_line_to_decide() {
+        assert_eq!(decided("").0, None);
+    }
+
+    #[test]
+    fn the_mesh_default_in_the_root_namespace_applies() {
+        assert_eq!(
+            decided(&telemetry("istio-system", "mesh", "", ON)).0,
+            Some(true)
+        );
+        // An entry with no providers means the default one: envoy.
+        let defaults = "  - providers: []\n";
+        assert_eq!(
+            decided(&telemetry("istio-system", "mesh", "", defaults)).0,
+            Some(true)
+        );
+        // Another namespace without a selector is not this gateway's.
+        assert_eq!(decided(&telemetry("default", "app", "", ON)).0, None);
+    }
+
+    #[test]
+    fn the_most_specific_resource_wins() {
+        let selector = "  selector: {matchLabels: {istio: ingressgateway}}\n";
+        let other = "  selector: {matchLabels: {app: reviews}}\n";
+        let yaml = telemetry("istio-system", "mesh", "", ON)
+            + &telemetry("istio-system", "gateway", selector, OFF);
+        assert_eq!(decided(&yaml).0, Some(false));
+        // A selector that does not match this gateway does not apply.
+        let yaml = telemetry("istio-system", "mesh", "", ON)
+            + &telemetry("istio-system", "reviews", other, OFF);
+        let (on, statuses) = decided(&yaml);
+        assert_eq!(on, Some(true));
+        let reviews = statuses
+            .telemetries
+            .iter()
+            .find(|s| s.name == "reviews")
+            .unwrap();
+        assert!(
+            reviews.warnings[0].contains("does not apply"),
+            "{reviews:?}"
+        );
+    }
+
+    #[test]
+    fn other_providers_and_filters_are_reported() {
+        let body =
+            "  - providers: [{name: otel}]\n    filter: {expression: \"response.code >= 400\"}\n";
+        let (on, statuses) = decided(&telemetry("istio-system", "mesh", "", body));
+        // Only an OpenTelemetry provider named: the envoy log stays off.
+        assert_eq!(on, Some(false));
+        let warnings = &statuses.telemetries[0].warnings;
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("\"otel\" is not supported")),
+            "{warnings:?}"
+        );
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("filter is not honoured")),
+            "{warnings:?}"
+        );
+    }
+}
