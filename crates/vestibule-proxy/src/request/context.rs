@@ -9,8 +9,10 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::{HeaderMap, HeaderValue, Method, Request, Version};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
+use smallvec::SmallVec;
 
+use super::headers::{X_FORWARDED_FOR, X_REQUEST_ID};
 use crate::error::ProxyError;
 use crate::snapshot::{ListenerRuntime, Snapshot};
 use crate::stats::RouteStats;
@@ -80,23 +82,30 @@ impl Flags {
     }
 }
 
-impl std::fmt::Display for Flags {
+impl Flags {
     /// `-` when none is set, else the codes joined by commas.
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    pub(crate) fn write_to(self, out: &mut String) {
         if self.is_empty() {
-            return f.write_str("-");
+            return out.push('-');
         }
         let mut first = true;
         for (flag, code) in Flags::CODES {
             if self.contains(flag) {
                 if !first {
-                    f.write_str(",")?;
+                    out.push(',');
                 }
-                f.write_str(code)?;
+                out.push_str(code);
                 first = false;
             }
         }
-        Ok(())
+    }
+}
+
+impl std::fmt::Display for Flags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut text = String::new();
+        self.write_to(&mut text);
+        f.write_str(&text)
     }
 }
 
@@ -110,46 +119,90 @@ pub(crate) struct Matched {
 }
 
 /// The request as the access log prints it, taken when the request
-/// arrived (the upstream call consumes the request).
+/// arrived (the upstream call consumes the request). Its text is copied
+/// into a buffer of its own, inline up to a few hundred bytes: holding the
+/// request's own buffers instead would have the log's thread free them,
+/// and memory freed on another thread than its allocator's is slow to
+/// come back.
 pub(crate) struct RequestLine {
     pub started: SystemTime,
-    pub method: Method,
-    /// The target as the client sent it (Envoy logs the original path of
-    /// a rewritten request).
-    pub target: http::Uri,
     pub version: Version,
-    pub authority: Option<HeaderValue>,
-    pub user_agent: Option<HeaderValue>,
+    text: SmallVec<[u8; 256]>,
+    method: Span,
+    /// As the client sent it (Envoy logs the original path of a rewritten
+    /// request).
+    path: Span,
+    authority: Option<Span>,
+    user_agent: Option<Span>,
     /// As sent upstream (with the client's address appended), else as
     /// received.
-    pub forwarded_for: Option<HeaderValue>,
-    pub request_id: Option<HeaderValue>,
+    forwarded_for: Option<Span>,
+    request_id: Option<Span>,
+}
+
+/// Where a field is in a line's text.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
 }
 
 impl RequestLine {
-    /// Clones of what the request holds (reference counts for the most
-    /// part: a head's parts share its buffer).
     pub(crate) fn of<B>(request: &Request<B>) -> RequestLine {
         let headers = request.headers();
+        let mut text = SmallVec::new();
+        let method = push(&mut text, request.method().as_str().as_bytes());
+        let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
+        let path = push(&mut text, target.as_bytes());
         let authority = match request.uri().authority() {
-            Some(authority) => HeaderValue::from_str(authority.as_str()).ok(),
-            None => headers.get(http::header::HOST).cloned(),
-        };
+            Some(authority) => Some(authority.as_str().as_bytes()),
+            None => headers.get(http::header::HOST).map(HeaderValue::as_bytes),
+        }
+        .map(|authority| push(&mut text, authority));
+        // Names made once: a name given as text is parsed at each lookup.
+        let mut header = |name: &HeaderName| Some(push(&mut text, headers.get(name)?.as_bytes()));
+        let user_agent = header(&http::header::USER_AGENT);
+        let forwarded_for = header(&X_FORWARDED_FOR);
+        let request_id = header(&X_REQUEST_ID);
         RequestLine {
             started: SystemTime::now(),
-            method: request.method().clone(),
-            target: request.uri().clone(),
             version: request.version(),
+            text,
+            method,
+            path,
             authority,
-            user_agent: headers.get(http::header::USER_AGENT).cloned(),
-            forwarded_for: headers.get("x-forwarded-for").cloned(),
-            request_id: headers.get("x-request-id").cloned(),
+            user_agent,
+            forwarded_for,
+            request_id,
         }
     }
 
-    /// The path and query as the client sent them.
-    pub(crate) fn path(&self) -> &str {
-        self.target.path_and_query().map_or("/", |pq| pq.as_str())
+    fn field(&self, span: Option<Span>) -> Option<&[u8]> {
+        span.map(|span| &self.text[span.start as usize..span.end as usize])
+    }
+
+    pub(crate) fn method(&self) -> &[u8] {
+        &self.text[self.method.start as usize..self.method.end as usize]
+    }
+
+    pub(crate) fn path(&self) -> &[u8] {
+        &self.text[self.path.start as usize..self.path.end as usize]
+    }
+
+    pub(crate) fn authority(&self) -> Option<&[u8]> {
+        self.field(self.authority)
+    }
+
+    pub(crate) fn user_agent(&self) -> Option<&[u8]> {
+        self.field(self.user_agent)
+    }
+
+    pub(crate) fn forwarded_for(&self) -> Option<&[u8]> {
+        self.field(self.forwarded_for)
+    }
+
+    pub(crate) fn request_id(&self) -> Option<&[u8]> {
+        self.field(self.request_id)
     }
 
     /// Envoy's `%PROTOCOL%`.
@@ -164,12 +217,21 @@ impl RequestLine {
 
     /// Takes the headers that the gateway set before sending upstream.
     pub(crate) fn sent(&mut self, headers: &HeaderMap) {
-        if let Some(forwarded) = headers.get("x-forwarded-for") {
-            self.forwarded_for = Some(forwarded.clone());
+        if let Some(forwarded) = headers.get(&X_FORWARDED_FOR) {
+            self.forwarded_for = Some(push(&mut self.text, forwarded.as_bytes()));
         }
-        if let Some(id) = headers.get("x-request-id") {
-            self.request_id = Some(id.clone());
+        if let Some(id) = headers.get(&X_REQUEST_ID) {
+            self.request_id = Some(push(&mut self.text, id.as_bytes()));
         }
+    }
+}
+
+fn push(text: &mut SmallVec<[u8; 256]>, bytes: &[u8]) -> Span {
+    let start = text.len() as u32;
+    text.extend_from_slice(bytes);
+    Span {
+        start,
+        end: text.len() as u32,
     }
 }
 
@@ -208,8 +270,8 @@ pub(crate) struct Context {
     /// The client's body, counting what it read (only a request that has
     /// one).
     pub received: Option<Arc<crate::idle::Activity>>,
-    /// Only while an access log is on.
-    pub line: Option<Box<RequestLine>>,
+    /// Only while an access log is on (inline: see [`RequestLine`]).
+    pub line: Option<RequestLine>,
 }
 
 impl Context {

@@ -74,7 +74,9 @@ impl ConnInfo {
 }
 
 /// Answers one request; `context` gathers its account as it goes (the
-/// server finishes it once the response is written).
+/// server finishes it once the response is written). One function, not a
+/// prologue around another: the request and the response would each be
+/// copied once more from one future's state to the next.
 pub(crate) async fn handle(
     shared: &Shared,
     conn: &ConnInfo,
@@ -82,69 +84,65 @@ pub(crate) async fn handle(
     mut request: Request<RequestBody>,
     context: &mut Context,
 ) -> Response<ResponseBody> {
-    context.grpc = grpc::is_grpc(request.headers());
-    if shared.telemetry.logging() {
-        context.line = Some(Box::new(RequestLine::of(&request)));
-        context.attempts.keep_endpoint = true;
-    }
-    if !request.body().is_end_stream() {
-        context.received = request.body_mut().activity();
-    }
-    let response = answer(shared, conn, tls, request, context).await;
+    begin(shared, &mut request, context);
+    let response = 'answer: {
+        let upgrade = match screen(&mut request) {
+            Ok(upgrade) => upgrade,
+            Err(error) => break 'answer reply(shared, context, error),
+        };
+        let snapshot = shared.snapshot.load_full();
+        let Some(listener) = snapshot.listener(conn.port) else {
+            break 'answer reply(shared, context, ProxyError::NoRoute);
+        };
+        let response = match route(listener, conn, tls, &request) {
+            // Envoy refuses an upgrade it was not configured for once a
+            // route matched (unrouted requests get their 404 first).
+            Ok(decision) if upgrade == Upgrade::Other => {
+                context.matched = Some(decision.matched);
+                reply(shared, context, ProxyError::UpgradeRejected)
+            }
+            Ok(mut decision) => {
+                context.matched = Some(decision.matched);
+                decision.websocket = upgrade == Upgrade::WebSocket;
+                let Matched { vhost, route, .. } = decision.matched;
+                let runtime = &listener.routes[vhost][route];
+                let route = &listener.listener().virtual_hosts[vhost].routes[route];
+                act(
+                    shared,
+                    conn,
+                    route,
+                    runtime,
+                    decision,
+                    &mut request,
+                    context,
+                )
+                .await
+            }
+            Err(ProxyError::TlsRequired) => {
+                context.details = ProxyError::TlsRequired.details();
+                https_redirect(shared, &request)
+            }
+            Err(error) => reply(shared, context, error),
+        };
+        context.snapshot = Some(snapshot);
+        response
+    };
     if context.grpc {
         context.grpc_status = grpc::status_of(response.headers());
     }
     response
 }
 
-async fn answer(
-    shared: &Shared,
-    conn: &ConnInfo,
-    tls: Option<&Session>,
-    mut request: Request<RequestBody>,
-    context: &mut Context,
-) -> Response<ResponseBody> {
-    let upgrade = match screen(&mut request) {
-        Ok(upgrade) => upgrade,
-        Err(error) => return reply(shared, context, error),
-    };
-    let snapshot = shared.snapshot.load_full();
-    let Some(listener) = snapshot.listener(conn.port) else {
-        return reply(shared, context, ProxyError::NoRoute);
-    };
-    let routed = route(listener, conn, tls, &request);
-    let response = match routed {
-        // Envoy refuses an upgrade it was not configured for once a route
-        // matched (unrouted requests get their 404 first).
-        Ok(decision) if upgrade == Upgrade::Other => {
-            context.matched = Some(decision.matched);
-            reply(shared, context, ProxyError::UpgradeRejected)
-        }
-        Ok(mut decision) => {
-            context.matched = Some(decision.matched);
-            decision.websocket = upgrade == Upgrade::WebSocket;
-            let Matched { vhost, route, .. } = decision.matched;
-            let runtime = &listener.routes[vhost][route];
-            let route = &listener.listener().virtual_hosts[vhost].routes[route];
-            act(
-                shared,
-                conn,
-                route,
-                runtime,
-                decision,
-                &mut request,
-                context,
-            )
-            .await
-        }
-        Err(ProxyError::TlsRequired) => {
-            context.details = ProxyError::TlsRequired.details();
-            https_redirect(shared, &request)
-        }
-        Err(error) => reply(shared, context, error),
-    };
-    context.snapshot = Some(snapshot);
-    response
+/// What the context takes of the request before anything else reads it.
+fn begin(shared: &Shared, request: &mut Request<RequestBody>, context: &mut Context) {
+    context.grpc = grpc::is_grpc(request.headers());
+    if shared.telemetry.logging() {
+        context.line = Some(RequestLine::of(request));
+        context.attempts.keep_endpoint = true;
+    }
+    if !request.body().is_end_stream() {
+        context.received = request.body_mut().activity();
+    }
 }
 
 /// Istio's `httpsRedirect` (Envoy's `require_tls`): the same host, as

@@ -27,6 +27,31 @@ pub const SIZE_BOUNDS: [f64; 8] = [
     1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0, 10000000.0,
 ];
 
+/// The same bounds in the units recorded (µs, bytes): integer compares on
+/// the request path.
+const DURATION_MICROS: [u64; 19] = [
+    500,
+    1_000,
+    5_000,
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    30_000_000,
+    60_000_000,
+    300_000_000,
+    600_000_000,
+    1_800_000_000,
+    3_600_000_000,
+];
+const SIZES: [u64; 8] = [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000, 10_000_000];
+
 /// The labels one request adds to its destination's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeriesKey {
@@ -82,11 +107,11 @@ impl<const N: usize> Default for Histogram<N> {
 }
 
 impl<const N: usize> Histogram<N> {
-    fn observe(&self, bounds: &[f64; N], value: f64, sum: u64) {
+    fn observe(&self, bounds: &[u64; N], value: u64) {
         if let Some(bucket) = bounds.iter().position(|bound| value <= *bound) {
             self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
         }
-        self.sum.fetch_add(sum, Ordering::Relaxed);
+        self.sum.fetch_add(value, Ordering::Relaxed);
     }
 
     fn read(&self, count: u64) -> HistogramReading<N> {
@@ -245,17 +270,13 @@ impl DestinationStats {
             return;
         };
         series.requests.fetch_add(1, Ordering::Relaxed);
-        let millis = measured.duration_micros as f64 / 1000.0;
         series
             .duration
-            .observe(&DURATION_BOUNDS, millis, measured.duration_micros);
-        let (sent, received) = (measured.response_bytes, measured.request_bytes);
-        series
-            .request_bytes
-            .observe(&SIZE_BOUNDS, received as f64, received);
+            .observe(&DURATION_MICROS, measured.duration_micros);
+        series.request_bytes.observe(&SIZES, measured.request_bytes);
         series
             .response_bytes
-            .observe(&SIZE_BOUNDS, sent as f64, sent);
+            .observe(&SIZES, measured.response_bytes);
     }
 
     /// The slot's figures for `word`, claiming a free slot for a new key.
@@ -306,6 +327,16 @@ impl DestinationStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integer_bounds_are_the_published_ones() {
+        for (micros, millis) in DURATION_MICROS.iter().zip(DURATION_BOUNDS) {
+            assert_eq!(*micros as f64 / 1000.0, millis);
+        }
+        for (size, bound) in SIZES.iter().zip(SIZE_BOUNDS) {
+            assert_eq!(*size as f64, bound);
+        }
+    }
 
     fn key(code: u16) -> SeriesKey {
         SeriesKey {
