@@ -70,6 +70,8 @@ pub(crate) struct AccessLog {
     dropped: Arc<AtomicU64>,
 }
 
+// Entries by value on purpose: see `CAPACITY`.
+#[allow(clippy::large_enum_variant)]
 enum Message {
     Entry(Entry),
     /// Write out everything before this, then answer.
