@@ -75,6 +75,7 @@ CLUSTER_RULES = (
                 "tlsroutes", "tcproutes", "referencegrants", "backendtlspolicies",
             ],
             "networking.istio.io": ["gateways", "virtualservices", "destinationrules", "serviceentries"],
+            "telemetry.istio.io": ["telemetries"],
         },
         READ,
     )
