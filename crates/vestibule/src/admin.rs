@@ -79,10 +79,33 @@ fn route(
         "/status" => json_response(status(state)),
         "/config_dump" => json_response(config_dump(state)),
         "/metrics" | "/stats/prometheus" => {
-            let mut response = text(StatusCode::OK, metrics::render(state));
+            // OpenMetrics for a scraper that asks for it, else Prometheus'
+            // text format (what `curl` and older scrapers read).
+            let openmetrics = request
+                .headers()
+                .get_all(header::ACCEPT)
+                .iter()
+                .any(|accept| {
+                    accept
+                        .as_bytes()
+                        .starts_with(b"application/openmetrics-text")
+                });
+            let rendered = metrics::render(state);
+            let (body, content_type) = if openmetrics {
+                (
+                    rendered,
+                    "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                )
+            } else {
+                (
+                    metrics::prometheus_text(&rendered),
+                    "text/plain; version=0.0.4; charset=utf-8",
+                )
+            };
+            let mut response = text(StatusCode::OK, body);
             response.headers_mut().insert(
                 header::CONTENT_TYPE,
-                header::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                header::HeaderValue::from_static(content_type),
             );
             response
         }

@@ -231,3 +231,51 @@ impl Collector for RequestCollector {
         Ok(())
     }
 }
+
+/// Prometheus' text format (0.0.4) from OpenMetrics text: a counter's
+/// family is named as its samples are (`_total`), and the lines 0.0.4 does
+/// not have (`# EOF`, `# UNIT`) go.
+pub fn prometheus_text(openmetrics: &str) -> String {
+    let lines: Vec<&str> = openmetrics.lines().collect();
+    let mut text = String::with_capacity(openmetrics.len());
+    for (index, line) in lines.iter().enumerate() {
+        if *line == "# EOF" || line.starts_with("# UNIT ") {
+            continue;
+        }
+        let counter_family = |name: &str| {
+            lines[index..]
+                .iter()
+                .take(2)
+                .any(|next| *next == format!("# TYPE {name} counter"))
+        };
+        let renamed = match line.split_once(' ').map(|(_, rest)| rest) {
+            Some(rest) if line.starts_with("# HELP ") || line.starts_with("# TYPE ") => {
+                let rest = &rest[5..];
+                let name = rest.split(' ').next().unwrap_or_default();
+                (counter_family(name) && !name.ends_with("_total"))
+                    .then(|| format!("{}{name}_total{}", &line[..7], &rest[name.len()..]))
+            }
+            _ => None,
+        };
+        match renamed {
+            Some(renamed) => text.push_str(&renamed),
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prometheus_text;
+
+    #[test]
+    fn counters_are_named_as_their_samples_and_eof_goes() {
+        let openmetrics = "# HELP istio_requests Requests.\n# TYPE istio_requests counter\nistio_requests_total{a=\"b\"} 3\n# HELP up Up.\n# TYPE up gauge\nup 1\n# EOF\n";
+        assert_eq!(
+            prometheus_text(openmetrics),
+            "# HELP istio_requests_total Requests.\n# TYPE istio_requests_total counter\nistio_requests_total{a=\"b\"} 3\n# HELP up Up.\n# TYPE up gauge\nup 1\n"
+        );
+    }
+}
