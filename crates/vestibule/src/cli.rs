@@ -223,8 +223,23 @@ pub struct ValidateArgs {
     /// Largest configuration file read, in MiB.
     #[arg(long, default_value_t = 16, value_name = "MIB")]
     pub max_config_file_mb: u64,
+    /// `text` (a line per problem), or `json` (for tools).
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        default_value = "text",
+        value_name = "FORMAT"
+    )]
+    pub output: ValidateOutput,
     #[command(flatten)]
     pub identity: IdentityArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ValidateOutput {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Args)]

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 mod admin;
+mod analyze;
 mod cli;
 mod config;
 mod control;

@@ -1,77 +1,152 @@
-//! `vestibule validate`: every problem, with file, line and field path.
+//! `vestibule validate`: every problem, with file, line and field path,
+//! and the analyzer's findings (`analyze`). Exit 1 on an error, 0 with
+//! warnings only.
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
-use crate::cli::ValidateArgs;
+use serde_json::json;
+
+use crate::analyze::{self, Finding, Level};
+use crate::cli::{ValidateArgs, ValidateOutput};
 use crate::config;
+
+/// One line of the report.
+struct Problem {
+    level: Level,
+    code: Option<&'static str>,
+    text: String,
+    finding: Option<Finding>,
+}
+
+impl Problem {
+    fn plain(level: Level, text: String) -> Problem {
+        Problem {
+            level,
+            code: None,
+            text,
+            finding: None,
+        }
+    }
+}
 
 pub fn run(args: &ValidateArgs) -> ExitCode {
     let max_file_bytes = args.max_config_file_mb.saturating_mul(1024 * 1024);
     let loaded = vestibule_api::load::load_paths_with_limit(&args.paths, max_file_bytes);
-    for warning in &loaded.warnings {
-        println!("warning: {warning}");
-    }
-    let mut problems: Vec<String> = loaded
-        .errors
+    let mut problems: Vec<Problem> = loaded
+        .warnings
         .iter()
-        .map(|error| format!("error: {error}"))
+        .map(|warning| Problem::plain(Level::Warning, warning.to_string()))
         .collect();
+    problems.extend(
+        loaded
+            .errors
+            .iter()
+            .map(|error| Problem::plain(Level::Error, error.to_string())),
+    );
     if loaded.errors.is_empty() {
-        let translation = vestibule_translate::translate(&loaded.inputs, &args.identity.identity());
+        let identity = args.identity.identity();
+        let translation = vestibule_translate::translate(&loaded.inputs, &identity);
         problems.extend(
             config::translation_problems(&translation)
                 .into_iter()
-                .map(|problem| format!("error: {problem}")),
+                .map(|problem| Problem::plain(Level::Error, problem)),
         );
-        for vs in &translation.statuses.virtual_services {
-            for warning in &vs.warnings {
-                println!(
-                    "warning: {}: VirtualService {}/{}: {warning}",
-                    vs.source, vs.namespace, vs.name
-                );
-            }
-        }
-        // What a DestinationRule says that is not honoured (or not
-        // applied) must be seen, never silently ignored.
-        for rule in &translation.statuses.destination_rules {
-            for warning in &rule.warnings {
-                println!(
-                    "warning: {}: DestinationRule {}/{}: {warning}",
-                    rule.source, rule.namespace, rule.name
-                );
-            }
-        }
-        for telemetry in &translation.statuses.telemetries {
-            for warning in &telemetry.warnings {
-                println!(
-                    "warning: {}: Telemetry {}/{}: {warning}",
-                    telemetry.source, telemetry.namespace, telemetry.name
-                );
-            }
-        }
-        // An Ingress that is not ours is not an error (another controller
-        // may serve it), but the user should know this gateway ignores it.
-        for ingress in &translation.statuses.ingresses {
-            let not_served = ingress.conditions.iter().filter(|c| !c.is_true());
-            let lines = not_served
-                .map(|c| format!("not served ({}): {}", c.reason, c.message))
-                .chain(ingress.warnings.iter().cloned());
-            for line in lines {
-                println!(
-                    "warning: {}: Ingress {}/{}: {line}",
-                    ingress.source, ingress.namespace, ingress.name
-                );
-            }
-        }
+        problems.extend(status_warnings(&translation.statuses));
+        problems.extend(
+            analyze::analyze(&loaded.inputs, &identity)
+                .into_iter()
+                .map(|finding| Problem {
+                    level: finding.level,
+                    code: Some(finding.code),
+                    text: finding.to_string(),
+                    finding: Some(finding),
+                }),
+        );
     }
-    for problem in &problems {
-        println!("{problem}");
+    let errors = problems.iter().filter(|p| p.level == Level::Error).count();
+    match args.output {
+        ValidateOutput::Text => print_text(&problems, errors, loaded.files.len()),
+        ValidateOutput::Json => print_json(&problems, errors, loaded.files.len()),
     }
-    if problems.is_empty() {
-        println!("ok: {} files, {} problems", loaded.files.len(), 0);
+    if errors == 0 {
         ExitCode::SUCCESS
     } else {
-        println!("invalid: {} problems", problems.len());
         ExitCode::FAILURE
     }
+}
+
+fn print_text(problems: &[Problem], errors: usize, files: usize) {
+    // Warnings first, then errors, as before the analyzer: the verdict
+    // closes the report.
+    for problem in problems.iter().filter(|p| p.level != Level::Error) {
+        match problem.code {
+            Some(_) => println!("{}", problem.text),
+            None => println!("warning: {}", problem.text),
+        }
+    }
+    for problem in problems.iter().filter(|p| p.level == Level::Error) {
+        match problem.code {
+            Some(_) => println!("{}", problem.text),
+            None => println!("error: {}", problem.text),
+        }
+    }
+    if errors == 0 {
+        println!("ok: {files} files, 0 problems");
+    } else {
+        println!("invalid: {errors} problems");
+    }
+}
+
+fn print_json(problems: &[Problem], errors: usize, files: usize) {
+    let listed: Vec<_> = problems
+        .iter()
+        .map(|problem| match &problem.finding {
+            Some(finding) => json!(finding),
+            None => json!({"level": problem.level, "message": problem.text}),
+        })
+        .collect();
+    let report = json!({"ok": errors == 0, "files": files, "errors": errors, "problems": listed});
+    // A reader that stops early (`| head`) is not an error of ours.
+    let _ = writeln!(std::io::stdout(), "{report:#}");
+}
+
+/// What the translator accepted but says is not honoured, or not served,
+/// must be seen, never silently ignored.
+fn status_warnings(statuses: &vestibule_ir::status::Statuses) -> Vec<Problem> {
+    let mut warnings = Vec::new();
+    let mut each = |kind: &str, list: &[vestibule_ir::status::ResourceStatus]| {
+        for status in list {
+            for warning in &status.warnings {
+                warnings.push(Problem::plain(
+                    Level::Warning,
+                    format!(
+                        "{}: {kind} {}/{}: {warning}",
+                        status.source, status.namespace, status.name
+                    ),
+                ));
+            }
+        }
+    };
+    each("VirtualService", &statuses.virtual_services);
+    each("DestinationRule", &statuses.destination_rules);
+    each("Telemetry", &statuses.telemetries);
+    // An Ingress that is not ours is not an error (another controller
+    // may serve it), but the user should know this gateway ignores it.
+    for ingress in &statuses.ingresses {
+        let not_served = ingress.conditions.iter().filter(|c| !c.is_true());
+        let lines = not_served
+            .map(|c| format!("not served ({}): {}", c.reason, c.message))
+            .chain(ingress.warnings.iter().cloned());
+        for line in lines {
+            warnings.push(Problem::plain(
+                Level::Warning,
+                format!(
+                    "{}: Ingress {}/{}: {line}",
+                    ingress.source, ingress.namespace, ingress.name
+                ),
+            ));
+        }
+    }
+    warnings
 }

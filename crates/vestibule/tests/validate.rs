@@ -154,3 +154,53 @@ fn serve_refuses_to_start_on_an_invalid_configuration() {
         "{stderr}"
     );
 }
+
+/// The analyzer (`istioctl analyze`'s findings, with its codes): a gateway
+/// and a subset that nothing defines are errors; a host no bound gateway
+/// serves, a Gateway nothing binds, a rule an earlier prefix shadows and a
+/// host shared by VirtualServices are reported without failing.
+#[test]
+fn the_analyzer_reports_what_istioctl_analyze_would() {
+    let config = repository().join("crates/vestibule/tests/validate");
+    let output = validate(&[&config]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    for expected in [
+        "error[IST0101]: ",
+        "VirtualService default/vs1: Referenced gateway not found: \"missing\"",
+        "VirtualService default/vs2: Referenced host+subset in destinationrule not found: \"nosvc+v9\"",
+        "warning[IST0132]: ",
+        "host [other.org] defined in VirtualService default/vs1 not found in Gateway default/gw",
+        "warning[VST0001]: ",
+        "Gateway default/lonely: no VirtualService binds this Gateway",
+        "info[IST0131]: ",
+        "rule #1 match is not used: an earlier rule's prefix \"/api\"",
+        "info[VST0002]: ",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} missing:\n{stdout}");
+    }
+    // The subset a DestinationRule defines is not reported.
+    assert!(!stdout.contains("nosvc+v1"), "{stdout}");
+    // Findings name the file and the resource's line.
+    assert!(stdout.contains("analyzer.yaml:15: VirtualService default/vs1"), "{stdout}");
+    assert!(stdout.ends_with("invalid: 2 problems\n"), "{stdout}");
+
+    let json = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
+        .args(["validate", "-o", "json"])
+        .arg(&config)
+        .output()
+        .expect("run vestibule validate -o json");
+    assert_eq!(json.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
+    assert_eq!(report["ok"], false);
+    assert_eq!(report["errors"], 2);
+    let gateway = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["code"] == "IST0101" && p["name"] == "vs1")
+        .expect("IST0101 for vs1");
+    assert_eq!(gateway["level"], "error");
+    assert_eq!(gateway["kind"], "VirtualService");
+    assert!(gateway["source"].as_str().unwrap().ends_with("analyzer.yaml:15"));
+}
