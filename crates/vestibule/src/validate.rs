@@ -54,7 +54,7 @@ pub fn run(args: &ValidateArgs) -> ExitCode {
         );
         problems.extend(status_warnings(&translation.statuses));
         problems.extend(
-            analyze::analyze(&loaded.inputs, &identity)
+            analyze::analyze(&loaded.inputs, &identity, &translation.statuses)
                 .into_iter()
                 .map(|finding| Problem {
                     level: finding.level,

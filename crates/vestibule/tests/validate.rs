@@ -182,7 +182,10 @@ fn the_analyzer_reports_what_istioctl_analyze_would() {
     // The subset a DestinationRule defines is not reported.
     assert!(!stdout.contains("nosvc+v1"), "{stdout}");
     // Findings name the file and the resource's line.
-    assert!(stdout.contains("analyzer.yaml:15: VirtualService default/vs1"), "{stdout}");
+    assert!(
+        stdout.contains("analyzer.yaml:15: VirtualService default/vs1"),
+        "{stdout}"
+    );
     assert!(stdout.ends_with("invalid: 2 problems\n"), "{stdout}");
 
     let json = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
@@ -202,5 +205,38 @@ fn the_analyzer_reports_what_istioctl_analyze_would() {
         .expect("IST0101 for vs1");
     assert_eq!(gateway["level"], "error");
     assert_eq!(gateway["kind"], "VirtualService");
-    assert!(gateway["source"].as_str().unwrap().ends_with("analyzer.yaml:15"));
+    assert!(gateway["source"]
+        .as_str()
+        .unwrap()
+        .ends_with("analyzer.yaml:15"));
+}
+
+/// Gateway API: what status would say, before applying. References that
+/// resolve to nothing are errors (VST0101, with the condition's reason);
+/// listeners that cannot be programmed are warnings (VST0103).
+#[test]
+fn the_analyzer_reports_gateway_api_status_problems() {
+    let golden = repository().join("crates/vestibule-translate/tests/golden/gateway_api");
+    let output = validate(&[&golden.join("invalid_backends.yaml")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    for expected in [
+        "HTTPRoute default/missing: ResolvedRefs False (BackendNotFound) for parent default/gw",
+        "HTTPRoute default/cross-ns: ResolvedRefs False (RefNotPermitted) for parent default/gw: no ReferenceGrant",
+        "HTTPRoute default/unknown-kind: ResolvedRefs False (InvalidKind)",
+    ] {
+        let line = stdout
+            .lines()
+            .find(|line| line.contains(expected))
+            .unwrap_or_else(|| panic!("{expected:?} missing:\n{stdout}"));
+        assert!(line.starts_with("error[VST0101]: "), "{line}");
+        assert!(line.contains("invalid_backends.yaml:"), "{line}");
+    }
+    let output = validate(&[&golden.join("https_certificates.yaml")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("warning[VST0103]: ")
+            && stdout.contains("listener missing-secret: Programmed False (Invalid): Secret default/no-such-secret does not exist"),
+        "{stdout}"
+    );
 }
