@@ -38,7 +38,7 @@ pub use stats::{RouteStats, StatsKey, StatsRegistry};
 pub use telemetry::access_log::{AccessLogConfig, Encoding as AccessLogEncoding};
 pub use telemetry::destination::{
     DestinationStats, HistogramReading, SeriesKey, SeriesReading, TcpOutcome, TcpReading,
-    DURATION_BOUNDS, SIZE_BOUNDS,
+    UpstreamCounters, DURATION_BOUNDS, SIZE_BOUNDS,
 };
 pub use telemetry::labels::DestinationLabels;
 
@@ -261,6 +261,11 @@ impl DataPlane {
         let mut stats = self.clusters.destination_stats();
         stats.push(Arc::clone(&self.shared.telemetry.unknown));
         stats
+    }
+
+    /// Requests in flight per cluster (`outbound|PORT|SUBSET|HOST`).
+    pub fn active_requests(&self) -> Vec<(String, usize)> {
+        self.clusters.active_requests()
     }
 
     /// Access log lines dropped because the writer fell behind (`None`:

@@ -257,6 +257,20 @@ async fn local_replies_carry_envoys_flags_and_details() {
     assert!(down[15].starts_with("127.0.0.1:"), "{down:?}");
     assert_eq!(down[16], "outbound|8000||down.default.svc.cluster.local");
     assert!(setup.app.seen().is_empty(), "nothing reached the app");
+    // Envoy's cluster figures: three attempts (two retries), each refused.
+    let (_, metrics) = setup.gateway.admin_get("/metrics").await;
+    for (name, value) in [
+        ("envoy_cluster_upstream_rq_total", 3),
+        ("envoy_cluster_upstream_cx_connect_fail_total", 3),
+        ("envoy_cluster_upstream_rq_retry_total", 2),
+        ("envoy_cluster_upstream_rq_timeout_total", 0),
+        ("envoy_cluster_upstream_rq_active", 0),
+    ] {
+        let line = format!(
+            "{name}{{cluster_name=\"outbound|8000||down.default.svc.cluster.local\"}} {value}"
+        );
+        assert!(metrics.contains(&line), "{line} missing:\n{metrics}");
+    }
 }
 
 #[tokio::test]

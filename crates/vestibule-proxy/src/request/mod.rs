@@ -397,7 +397,11 @@ async fn forward(
         // Boxed: the timer would otherwise sit in every request's state.
         Some(timeout) => Box::pin(tokio::time::timeout(timeout, call))
             .await
-            .map_err(|_| ProxyError::Timeout)??,
+            .map_err(|_| {
+                let timeouts = &cluster.stats.upstream.timeouts;
+                crate::telemetry::destination::UpstreamCounters::count(timeouts);
+                ProxyError::Timeout
+            })??,
         None => call.await?,
     };
     let mut upstream = upstream;

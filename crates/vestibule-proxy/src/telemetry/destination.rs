@@ -171,6 +171,38 @@ pub struct DestinationStats {
     overflow: AtomicU64,
     /// Whole connections (TCP routes), by how they went.
     tcp: [TcpCounters; 3],
+    /// Envoy's cluster figures (`envoy_cluster_upstream_*`).
+    pub upstream: UpstreamCounters,
+}
+
+/// Envoy's per-cluster counters, as Istio's proxies expose them.
+#[derive(Debug, Default)]
+pub struct UpstreamCounters {
+    /// Attempts sent (`upstream_rq_total`: each retry counts).
+    pub requests: AtomicU64,
+    /// Connections that could not be made (`upstream_cx_connect_fail`).
+    pub connect_failures: AtomicU64,
+    /// Retries (`upstream_rq_retry`).
+    pub retries: AtomicU64,
+    /// Requests that ran past the route's timeout (`upstream_rq_timeout`).
+    pub timeouts: AtomicU64,
+}
+
+impl UpstreamCounters {
+    pub(crate) fn count(counter: &AtomicU64) {
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(requests, connect failures, retries, timeouts)`.
+    pub fn read(&self) -> [u64; 4] {
+        [
+            &self.requests,
+            &self.connect_failures,
+            &self.retries,
+            &self.timeouts,
+        ]
+        .map(|counter| counter.load(Ordering::Relaxed))
+    }
 }
 
 /// How a proxied connection went, as Istio's `response_flags` says it.
@@ -228,6 +260,7 @@ impl DestinationStats {
             slots: Default::default(),
             overflow: AtomicU64::new(0),
             tcp: Default::default(),
+            upstream: UpstreamCounters::default(),
         }
     }
 

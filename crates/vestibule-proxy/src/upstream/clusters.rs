@@ -115,6 +115,22 @@ pub(crate) struct ClusterRegistry {
 }
 
 impl ClusterRegistry {
+    /// Requests in flight per cluster, by its name, for a scrape.
+    pub(crate) fn active_requests(&self) -> Vec<(String, usize)> {
+        let clusters = self.clusters.lock().expect("cluster registry poisoned");
+        clusters
+            .values()
+            .map(|cluster| {
+                let active = cluster
+                    .endpoints()
+                    .iter()
+                    .map(|e| e.active_requests())
+                    .sum();
+                (cluster.stats.labels.cluster.clone(), active)
+            })
+            .collect()
+    }
+
     /// Every current destination's metrics, for a scrape.
     pub(crate) fn destination_stats(&self) -> Vec<Arc<DestinationStats>> {
         let clusters = self.clusters.lock().expect("cluster registry poisoned");

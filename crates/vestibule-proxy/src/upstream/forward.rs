@@ -17,6 +17,7 @@ use crate::body::RequestBody;
 use crate::body::UpstreamBody;
 use crate::error::ProxyError;
 use crate::request::Attempts;
+use crate::telemetry::destination::UpstreamCounters;
 use crate::upstream::client::{self, SendError, UpstreamConn};
 use crate::upstream::clusters::{Cluster, EndpointState};
 use crate::upstream::pool::{ConnectError, Connection};
@@ -100,6 +101,7 @@ pub(crate) async fn forward(
             Err(_) => false,
         };
         if retriable && retries_left {
+            UpstreamCounters::count(&cluster.stats.upstream.retries);
             if let Ok(response) = &outcome {
                 tracing::debug!(status = %response.status(), "retrying on response");
             }
@@ -163,13 +165,17 @@ async fn try_once(
             .ok_or(Failure::NoEndpoint)?
     };
     tried.push(Arc::as_ptr(&endpoint) as usize);
+    UpstreamCounters::count(&cluster.stats.upstream.requests);
     if attempts.keep_endpoint {
         attempts.endpoint = Some(Arc::clone(&endpoint));
     }
     let active = endpoint.start_request();
     let connection = match endpoint.pool.get(endpoint.target(), connect_timeout).await {
         Ok(connection) => connection,
-        Err(error) => return Err(connect_failed(&error, &endpoint)),
+        Err(error) => {
+            UpstreamCounters::count(&cluster.stats.upstream.connect_failures);
+            return Err(connect_failed(&error, &endpoint));
+        }
     };
     match connection {
         Connection::Http1(conn) => {

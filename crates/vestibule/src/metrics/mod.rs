@@ -15,6 +15,7 @@ use prometheus_client::registry::Registry;
 use crate::state::ControlState;
 pub use istio::SourceLabels;
 
+mod clusters;
 mod istio;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -60,6 +61,10 @@ pub fn render(state: &Arc<ControlState>) -> String {
             destinations: state.data_plane.destination_stats(),
         }));
     }
+    root.register_collector(Box::new(clusters::ClusterCollector {
+        destinations: state.data_plane.destination_stats(),
+        active: state.data_plane.active_requests(),
+    }));
     let registry = root.sub_registry_with_prefix("vestibule");
     let metrics = &state.metrics;
     registry.register(
