@@ -232,6 +232,15 @@ fn the_analyzer_reports_gateway_api_status_problems() {
         assert!(line.starts_with("error[VST0101]: "), "{line}");
         assert!(line.contains("invalid_backends.yaml:"), "{line}");
     }
+    // Istio's Gateways: a server that cannot be served, with its reason.
+    let istio = repository().join("crates/vestibule-translate/tests/golden/istio");
+    let output = validate(&[&istio.join("tls_rejections.yaml")]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("warning[VST0103]: ")
+            && stdout.contains("Gateway default/bad: listener istio-mutual: Accepted False (InvalidTLSConfig): tls.mode ISTIO_MUTUAL is not supported"),
+        "{stdout}"
+    );
     let output = validate(&[&golden.join("https_certificates.yaml")]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(

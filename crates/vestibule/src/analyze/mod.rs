@@ -3,8 +3,8 @@
 //! stable code (istioctl's where one exists, `VST…` where none does), a
 //! level, and the resource and `file:line` it is about.
 
-mod gateway_api;
 mod istio;
+mod statuses;
 
 use serde::Serialize;
 use vestibule_api::{Inputs, Resource};
@@ -69,7 +69,7 @@ impl std::fmt::Display for Finding {
 /// Every finding, errors first, then by file and line.
 pub fn analyze(inputs: &Inputs, identity: &GatewayIdentity, statuses: &Statuses) -> Vec<Finding> {
     let mut findings = istio::analyze(inputs, identity);
-    findings.extend(gateway_api::analyze(statuses));
+    findings.extend(statuses::analyze(statuses));
     findings.sort_by(|a, b| {
         let rank = |level: Level| level as u8;
         rank(a.level)

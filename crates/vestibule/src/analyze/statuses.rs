@@ -1,12 +1,15 @@
-//! Gateway API: what the translator's statuses (the ones Kubernetes mode
-//! writes) say is wrong, as findings a file-mode user sees before applying:
+//! What the translator's statuses (the ones Kubernetes mode writes for the
+//! Gateway API, and `/status` shows for Istio's Gateways) say is wrong, as
+//! findings a file-mode user sees before applying:
 //! - VST0101 (error): a route's or a listener's references that resolve to
 //!   nothing (a Service, a Secret, a cross-namespace reference with no
 //!   ReferenceGrant): `ResolvedRefs` False;
 //! - VST0102 (warning): a route a parent Gateway did not accept (no
 //!   listener for its hostname, kind or namespace): `Accepted` False;
 //! - VST0103 (warning): a Gateway or listener not accepted or not
-//!   programmed (its conditions False).
+//!   programmed (its conditions False): a Gateway API listener, or an
+//!   Istio Gateway's server (a missing or invalid `credentialName`
+//!   Secret, a duplicate host, a protocol conflict).
 
 use vestibule_ir::status::{Condition, Statuses};
 
@@ -40,11 +43,7 @@ pub(super) fn analyze(statuses: &Statuses) -> Vec<Finding> {
             }
         }
     }
-    for gateway in statuses
-        .gateways
-        .iter()
-        .filter(|g| g.api_group == "gateway.networking.k8s.io")
-    {
+    for gateway in &statuses.gateways {
         let listeners = gateway.listeners.iter().flat_map(|listener| {
             listener
                 .conditions
