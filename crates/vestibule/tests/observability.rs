@@ -391,6 +391,44 @@ async fn istio_metrics_count_requests_by_destination_and_outcome() {
         &["destination_service_name=\"app\""],
     );
     assert!(sum[0].ends_with(" 24.0"), "{}", sum[0]);
+    // Envoy's listener figures: five connections (curl, one each).
+    let listener = format!("listener_address=\"127.0.0.1_{}\"", setup.address.port());
+    assert!(
+        metrics.contains(&format!(
+            "envoy_listener_downstream_cx_total{{{listener}}} 5"
+        )),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&format!(
+        "envoy_listener_downstream_cx_active{{{listener}}} "
+    )));
+    let status = setup.gateway.status().await;
+    let bound = status["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["port"] == 80)
+        .expect("listener 80");
+    assert_eq!(bound["acceptedConnections"], 5, "{bound}");
+    // Prometheus' text format by default: families named as their samples.
+    assert!(metrics.contains("# TYPE istio_requests_total counter"));
+    assert!(!metrics.contains("# EOF"));
+    // OpenMetrics when the scraper asks for it.
+    let url = format!("http://{}/metrics", setup.gateway.admin);
+    let openmetrics = curl(&[
+        "-H",
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        "-D",
+        "-",
+        &url,
+    ])
+    .await;
+    assert!(
+        openmetrics.contains("content-type: application/openmetrics-text; version=1.0.0"),
+        "{openmetrics}"
+    );
+    assert!(openmetrics.contains("# TYPE istio_requests counter"));
+    assert!(openmetrics.trim_end().ends_with("# EOF"));
 }
 
 const MESH_ACCESS_LOG: &str = r#"

@@ -29,12 +29,22 @@ pub struct ListenerState {
     pub address: Option<SocketAddr>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// Connections accepted since it was bound (Envoy's
+    /// `listener.downstream_cx_total`).
+    pub accepted_connections: u64,
+    /// Connections open now, WebSocket tunnels included
+    /// (`listener.downstream_cx_active`).
+    pub active_connections: usize,
 }
 
 struct Running {
     address: SocketAddr,
     stop: CancellationToken,
     task: JoinHandle<()>,
+    /// The accept loop's signal, which every open connection holds: its
+    /// count is the listener's open connections. Weak: the drain waits for
+    /// the count to fall to the loop's own.
+    signal: std::sync::Weak<ListenerSignal>,
 }
 
 #[derive(Default)]
@@ -88,15 +98,25 @@ impl Listeners {
         let failed = self.failed.lock().expect("listeners poisoned");
         let mut states: Vec<ListenerState> = running
             .iter()
-            .map(|(port, listener)| ListenerState {
-                port: *port,
-                address: Some(listener.address),
-                error: None,
+            .map(|(port, listener)| {
+                let signal = listener.signal.upgrade();
+                ListenerState {
+                    port: *port,
+                    address: Some(listener.address),
+                    error: None,
+                    accepted_connections: signal.as_ref().map_or(0, |s| s.accepted()),
+                    // Less the accept loop's reference and this one.
+                    active_connections: signal
+                        .as_ref()
+                        .map_or(0, |s| Arc::strong_count(s).saturating_sub(2)),
+                }
             })
             .chain(failed.iter().map(|(port, error)| ListenerState {
                 port: *port,
                 address: None,
                 error: Some(error.clone()),
+                accepted_connections: 0,
+                active_connections: 0,
             }))
             .collect();
         states.sort_by_key(|state| state.port);
@@ -245,16 +265,20 @@ fn bind(shared: &Arc<Shared>, port: u16) -> Result<Running, String> {
     let listener = bind_socket(address).map_err(|error| format!("bind {address}: {error}"))?;
     let address = listener.local_addr().map_err(|error| error.to_string())?;
     let stop = CancellationToken::new();
+    let signal = ListenerSignal::new();
+    let weak = Arc::downgrade(&signal);
     let task = tokio::spawn(accept_loop(
         listener,
         port,
         Arc::clone(shared),
         stop.clone(),
+        signal,
     ));
     Ok(Running {
         address,
         stop,
         task,
+        signal: weak,
     })
 }
 
@@ -277,11 +301,11 @@ async fn accept_loop(
     port: u16,
     shared: Arc<Shared>,
     stop: CancellationToken,
-) {
     // Every connection holds the signal: ticks drive idle timeouts, the
     // drain asks them to finish; when only this reference is left, all are
     // gone.
-    let signal = ListenerSignal::new();
+    signal: Arc<ListenerSignal>,
+) {
     let tick = (shared.config.idle_timeout / IDLE_TICKS as u32).max(Duration::from_millis(10));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -303,6 +327,7 @@ async fn accept_loop(
                 continue;
             }
         };
+        signal.count_accepted();
         let Some(open) = OpenConnection::admit(&shared, &signal) else {
             // Envoy's overflow: the new connection is closed at once, the
             // accepted ones keep being served.

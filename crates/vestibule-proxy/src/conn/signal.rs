@@ -16,11 +16,21 @@ pub(crate) const IDLE_TICKS: u64 = 8;
 pub(crate) struct ListenerSignal {
     state: AtomicU64,
     notify: Notify,
+    /// Connections the listener accepted.
+    accepted: AtomicU64,
 }
 
 impl ListenerSignal {
     pub(crate) fn new() -> Arc<ListenerSignal> {
         Arc::default()
+    }
+
+    pub(crate) fn count_accepted(&self) {
+        self.accepted.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn accepted(&self) -> u64 {
+        self.accepted.load(Ordering::Relaxed)
     }
 
     /// Advances the clock; a drained signal stays drained.

@@ -15,7 +15,7 @@ use prometheus_client::registry::Registry;
 use crate::state::ControlState;
 pub use istio::SourceLabels;
 
-mod clusters;
+mod envoy;
 mod istio;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -61,9 +61,10 @@ pub fn render(state: &Arc<ControlState>) -> String {
             destinations: state.data_plane.destination_stats(),
         }));
     }
-    root.register_collector(Box::new(clusters::ClusterCollector {
+    root.register_collector(Box::new(envoy::EnvoyCollector {
         destinations: state.data_plane.destination_stats(),
         active: state.data_plane.active_requests(),
+        listeners: state.data_plane.listeners(),
     }));
     let registry = root.sub_registry_with_prefix("vestibule");
     let metrics = &state.metrics;

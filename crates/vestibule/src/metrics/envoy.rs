@@ -1,6 +1,8 @@
-//! Envoy's per-cluster figures, by the names Istio's proxies expose them
-//! (`envoy_cluster_upstream_*{cluster_name="outbound|8000||httpbin…"}`),
-//! so that dashboards built on them keep working.
+//! Envoy's per-cluster and per-listener figures, by the names Istio's
+//! proxies expose them (`envoy_cluster_upstream_*{cluster_name=
+//! "outbound|8000||httpbin…"}`, `envoy_listener_downstream_cx_*{
+//! listener_address="0.0.0.0_8080"}`), so that dashboards built on them
+//! keep working.
 
 use std::sync::Arc;
 
@@ -9,17 +11,19 @@ use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
-use vestibule_proxy::DestinationStats;
+use vestibule_proxy::{DestinationStats, ListenerState};
 
 #[derive(Debug)]
-pub struct ClusterCollector {
+pub struct EnvoyCollector {
     pub destinations: Vec<Arc<DestinationStats>>,
     /// Requests in flight, by cluster name.
     pub active: Vec<(String, usize)>,
+    pub listeners: Vec<ListenerState>,
 }
 
-impl Collector for ClusterCollector {
+impl Collector for EnvoyCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        self.encode_listeners(&mut encoder)?;
         let clusters: Vec<_> = self
             .destinations
             .iter()
@@ -57,6 +61,43 @@ impl Collector for ClusterCollector {
         for (cluster, active) in &self.active {
             let labels = [("cluster_name", cluster.as_str())];
             let active = i64::try_from(*active).unwrap_or(i64::MAX);
+            ConstGauge::new(active).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
+}
+
+impl EnvoyCollector {
+    /// Envoy names a listener by its address: `127.0.0.1_8080`.
+    fn encode_listeners(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let bound: Vec<_> = self
+            .listeners
+            .iter()
+            .filter_map(|listener| {
+                let address = listener.address?;
+                Some((format!("{}_{}", address.ip(), address.port()), listener))
+            })
+            .collect();
+        let mut family = encoder.encode_descriptor(
+            "envoy_listener_downstream_cx",
+            "Connections the listener accepted",
+            None,
+            MetricType::Counter,
+        )?;
+        for (address, listener) in &bound {
+            let labels = [("listener_address", address.as_str())];
+            ConstCounter::new(listener.accepted_connections)
+                .encode(family.encode_family(&labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "envoy_listener_downstream_cx_active",
+            "Connections open on the listener",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (address, listener) in &bound {
+            let labels = [("listener_address", address.as_str())];
+            let active = i64::try_from(listener.active_connections).unwrap_or(i64::MAX);
             ConstGauge::new(active).encode(family.encode_family(&labels)?)?;
         }
         Ok(())
