@@ -15,6 +15,7 @@ mod host_index;
 mod matcher;
 mod normalize;
 mod query;
+mod redirect;
 mod rewrite;
 
 pub use explain::{
@@ -27,4 +28,5 @@ pub use normalize::{normalize_host, normalize_path, InvalidPath, NormalizedPath}
 
 #[doc(hidden)]
 pub mod fuzzing;
+pub use redirect::{host_without_port, redirect_location};
 pub use rewrite::rewrite_path;

@@ -20,8 +20,11 @@ use std::time::Instant;
 use http::header::{self, HeaderValue};
 use http::{Request, Response, StatusCode, Uri};
 use http_body::Body as _;
-use vestibule_ir::{AppProtocol, DerivePort, DirectResponse, Redirect, Route, RouteAction};
-use vestibule_route::{normalize_host, normalize_path, rewrite_path, select, RequestView};
+use vestibule_ir::{AppProtocol, DirectResponse, Redirect, Route, RouteAction};
+use vestibule_route::{
+    host_without_port, normalize_host, normalize_path, redirect_location, rewrite_path, select,
+    RequestView,
+};
 
 use crate::body::RequestBody;
 use crate::body::ResponseBody;
@@ -515,10 +518,8 @@ fn direct_response(
     response
 }
 
-/// A redirect's `Location`: the configured parts over the request's. With no
-/// explicit port, a scheme change implies that scheme's default port, else
-/// the listener's port (never the local bind port); default ports are
-/// omitted.
+/// A redirect, its `Location` made as `vestibule_route::redirect_location`
+/// says.
 fn redirect_response(
     shared: &Shared,
     conn: &ConnInfo,
@@ -529,26 +530,13 @@ fn redirect_response(
     // Routing found the authority, so it is there.
     let authority = request_authority(request).unwrap_or_default();
     let path_and_query = target_path(decision.path_and_query.as_deref(), request);
-    let scheme = redirect.scheme.as_deref().unwrap_or(conn.scheme());
-    let host = match &redirect.host {
-        Some(host) => host.as_str(),
-        None => host_without_port(authority),
-    };
-    let port = match (redirect.port, redirect.derive_port) {
-        (Some(port), _) => port,
-        // Istio sets Envoy's `port_redirect` to the listener port: Envoy
-        // cannot read the request's, and a route is built per listener.
-        (None, Some(DerivePort::FromRequestPort)) => conn.port,
-        (None, Some(DerivePort::FromProtocolDefault)) => default_port(scheme),
-        // "If scheme is set and port is not, the scheme's well-known port."
-        (None, None) if redirect.scheme.is_some() => default_port(scheme),
-        (None, None) => conn.port,
-    };
-    let location = if port == default_port(scheme) {
-        format!("{scheme}://{host}{path_and_query}")
-    } else {
-        format!("{scheme}://{host}:{port}{path_and_query}")
-    };
+    let location = redirect_location(
+        redirect,
+        conn.scheme(),
+        authority,
+        conn.port,
+        path_and_query,
+    );
     let mut response = Response::new(ResponseBody::empty());
     *response.status_mut() =
         StatusCode::from_u16(redirect.status).unwrap_or(StatusCode::MOVED_PERMANENTLY);
@@ -558,25 +546,6 @@ fn redirect_response(
         headers.insert(header::LOCATION, location);
     }
     response
-}
-
-fn default_port(scheme: &str) -> u16 {
-    if scheme.eq_ignore_ascii_case("https") {
-        443
-    } else {
-        80
-    }
-}
-
-fn host_without_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority
-            .split_once(']')
-            .map_or(authority, |(host, _)| &authority[..host.len() + 1]);
-    }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
 }
 
 /// The one place a failed request becomes its answer: Envoy's local reply,

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use vestibule_ir::{DerivePort, Listener, PathRewrite, Redirect, Route, RouteAction};
+use vestibule_ir::{Listener, PathRewrite, Redirect, Route, RouteAction};
 use vestibule_route::rewrite_path;
 use vestibule_translate::Translation;
 
@@ -259,45 +259,17 @@ fn redirect_outcome(
     redirect: &Redirect,
     path_and_query: &str,
 ) -> Outcome {
-    let default_port = |scheme: &str| {
-        if scheme.eq_ignore_ascii_case("https") {
-            443
-        } else {
-            80
-        }
-    };
-    let scheme = redirect.scheme.as_deref().unwrap_or(&request.scheme);
-    let host = match &redirect.host {
-        Some(host) => host.clone(),
-        None => host_without_port(&request.authority).to_owned(),
-    };
-    let port = match (redirect.port, redirect.derive_port) {
-        (Some(port), _) => port,
-        (None, Some(DerivePort::FromRequestPort)) => listener.port,
-        (None, Some(DerivePort::FromProtocolDefault)) => default_port(scheme),
-        (None, None) if redirect.scheme.is_some() => default_port(scheme),
-        (None, None) => listener.port,
-    };
-    let location = if port == default_port(scheme) {
-        format!("{scheme}://{host}{path_and_query}")
-    } else {
-        format!("{scheme}://{host}:{port}{path_and_query}")
-    };
+    let location = vestibule_route::redirect_location(
+        redirect,
+        &request.scheme,
+        &request.authority,
+        listener.port,
+        path_and_query,
+    );
     Outcome {
         kind: "redirect".to_owned(),
         status: Some(redirect.status),
         location: Some(location.clone()),
         summary: format!("{} redirect to {location}", redirect.status),
     }
-}
-
-fn host_without_port(authority: &str) -> &str {
-    if authority.starts_with('[') {
-        return authority
-            .split_once(']')
-            .map_or(authority, |(host, _)| &authority[..host.len() + 1]);
-    }
-    authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
 }
