@@ -214,6 +214,17 @@ async fn an_unknown_sni_gets_no_handshake() {
         .s_client(&["-servername", "httpbin.example.com"])
         .await;
     assert!(handshake_done(&known), "{known}");
+    // Per listener, by Envoy's names: one completed, one failed.
+    let (_, metrics) = setup.gateway.admin_get("/metrics").await;
+    let line = |name: &str| {
+        metrics
+            .lines()
+            .find(|line| line.starts_with(&format!("{name}{{")))
+            .unwrap_or_else(|| panic!("no {name}:\n{metrics}"))
+            .to_owned()
+    };
+    assert!(line("envoy_listener_ssl_handshake_total").ends_with(" 1"), "{metrics}");
+    assert!(line("envoy_listener_ssl_connection_error_total").ends_with(" 1"), "{metrics}");
 }
 
 #[tokio::test]

@@ -35,6 +35,10 @@ pub struct ListenerState {
     /// Connections open now, WebSocket tunnels included
     /// (`listener.downstream_cx_active`).
     pub active_connections: usize,
+    /// TLS handshakes completed (`listener.ssl.handshake`).
+    pub tls_handshakes: u64,
+    /// TLS handshakes that failed (`listener.ssl.connection_error`).
+    pub tls_handshake_failures: u64,
 }
 
 struct Running {
@@ -100,7 +104,11 @@ impl Listeners {
             .iter()
             .map(|(port, listener)| {
                 let signal = listener.signal.upgrade();
+                let (tls_handshakes, tls_handshake_failures) =
+                    signal.as_ref().map_or((0, 0), |s| s.handshakes());
                 ListenerState {
+                    tls_handshakes,
+                    tls_handshake_failures,
                     port: *port,
                     address: Some(listener.address),
                     error: None,
@@ -117,6 +125,8 @@ impl Listeners {
                 error: Some(error.clone()),
                 accepted_connections: 0,
                 active_connections: 0,
+                tls_handshakes: 0,
+                tls_handshake_failures: 0,
             }))
             .collect();
         states.sort_by_key(|state| state.port);

@@ -48,9 +48,10 @@ pub(crate) async fn https(
     let Ok(Some((stream, session))) =
         tokio::time::timeout(shared.config.header_read_timeout, handshake).await
     else {
-        handshake_failed(&shared);
+        handshake_failed(&shared, &signal);
         return;
     };
+    signal.count_handshake(true);
     let stream = TlsConnection::new(stream, session);
     http_over_tls(stream, conn, shared, signal, open).await;
 }
@@ -88,7 +89,7 @@ pub(crate) async fn tls(
     let read = tls::read_client_hello(&mut stream);
     let Ok(Some(hello)) = tokio::time::timeout(shared.config.header_read_timeout, read).await
     else {
-        handshake_failed(&shared);
+        handshake_failed(&shared, &signal);
         return;
     };
     let snapshot = shared.snapshot.load_full();
@@ -98,7 +99,7 @@ pub(crate) async fn tls(
     let sni = hello.sni.as_deref();
     let Some(server) = listener.tls.as_ref().and_then(|servers| servers.pick(sni)) else {
         tracing::debug!(port, ?sni, "no TLS server for the SNI; connection closed");
-        handshake_failed(&shared);
+        handshake_failed(&shared, &signal);
         return;
     };
     tracing::trace!(port, ?sni, server = %server.name, "TLS connection");
@@ -109,7 +110,7 @@ pub(crate) async fn tls(
             return proxy(replayed, route, &shared).await;
         }
         Mode::Terminate(config) => Arc::clone(config),
-        Mode::Broken => return handshake_failed(&shared),
+        Mode::Broken => return handshake_failed(&shared, &signal),
     };
     let (http, session) = (server.http, Arc::clone(&server.session));
     let accept = async {
@@ -120,8 +121,9 @@ pub(crate) async fn tls(
     };
     let decrypted = match tokio::time::timeout(shared.config.header_read_timeout, accept).await {
         Ok(Some(decrypted)) => decrypted,
-        _ => return handshake_failed(&shared),
+        _ => return handshake_failed(&shared, &signal),
     };
+    signal.count_handshake(true);
     if http {
         // The snapshot is not held for the connection's life: each request
         // loads the current one, as on an HTTPS listener.
@@ -157,9 +159,10 @@ where
     }
 }
 
-fn handshake_failed(shared: &Shared) {
+fn handshake_failed(shared: &Shared, signal: &ListenerSignal) {
     shared
         .counters
         .tls_handshake_failures
         .fetch_add(1, Ordering::Relaxed);
+    signal.count_handshake(false);
 }

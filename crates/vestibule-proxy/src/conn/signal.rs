@@ -18,6 +18,10 @@ pub(crate) struct ListenerSignal {
     notify: Notify,
     /// Connections the listener accepted.
     accepted: AtomicU64,
+    /// TLS handshakes completed, and failed (no ClientHello, no server for
+    /// the SNI, a refused client certificate).
+    handshakes: AtomicU64,
+    handshake_failures: AtomicU64,
 }
 
 impl ListenerSignal {
@@ -31,6 +35,23 @@ impl ListenerSignal {
 
     pub(crate) fn accepted(&self) -> u64 {
         self.accepted.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn count_handshake(&self, completed: bool) {
+        let counter = if completed {
+            &self.handshakes
+        } else {
+            &self.handshake_failures
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// `(completed, failed)` TLS handshakes.
+    pub(crate) fn handshakes(&self) -> (u64, u64) {
+        (
+            self.handshakes.load(Ordering::Relaxed),
+            self.handshake_failures.load(Ordering::Relaxed),
+        )
     }
 
     /// Advances the clock; a drained signal stays drained.

@@ -67,6 +67,9 @@ impl Collector for EnvoyCollector {
     }
 }
 
+/// Reads one of a listener's counters.
+type ReadListener = fn(&ListenerState) -> u64;
+
 impl EnvoyCollector {
     /// Envoy names a listener by its address: `127.0.0.1_8080`.
     fn encode_listeners(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -78,16 +81,29 @@ impl EnvoyCollector {
                 Some((format!("{}_{}", address.ip(), address.port()), listener))
             })
             .collect();
-        let mut family = encoder.encode_descriptor(
-            "envoy_listener_downstream_cx",
-            "Connections the listener accepted",
-            None,
-            MetricType::Counter,
-        )?;
-        for (address, listener) in &bound {
-            let labels = [("listener_address", address.as_str())];
-            ConstCounter::new(listener.accepted_connections)
-                .encode(family.encode_family(&labels)?)?;
+        let counters: [(&str, &str, ReadListener); 3] = [
+            (
+                "envoy_listener_downstream_cx",
+                "Connections the listener accepted",
+                |l| l.accepted_connections,
+            ),
+            (
+                "envoy_listener_ssl_handshake",
+                "TLS handshakes the listener completed",
+                |l| l.tls_handshakes,
+            ),
+            (
+                "envoy_listener_ssl_connection_error",
+                "TLS handshakes that failed on the listener (no ClientHello, no server for the SNI, a refused client certificate)",
+                |l| l.tls_handshake_failures,
+            ),
+        ];
+        for (name, help, value) in counters {
+            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+            for (address, listener) in &bound {
+                let labels = [("listener_address", address.as_str())];
+                ConstCounter::new(value(listener)).encode(family.encode_family(&labels)?)?;
+            }
         }
         let mut family = encoder.encode_descriptor(
             "envoy_listener_downstream_cx_active",
