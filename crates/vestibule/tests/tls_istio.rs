@@ -223,8 +223,14 @@ async fn an_unknown_sni_gets_no_handshake() {
             .unwrap_or_else(|| panic!("no {name}:\n{metrics}"))
             .to_owned()
     };
-    assert!(line("envoy_listener_ssl_handshake_total").ends_with(" 1"), "{metrics}");
-    assert!(line("envoy_listener_ssl_connection_error_total").ends_with(" 1"), "{metrics}");
+    assert!(
+        line("envoy_listener_ssl_handshake_total").ends_with(" 1"),
+        "{metrics}"
+    );
+    assert!(
+        line("envoy_listener_ssl_connection_error_total").ends_with(" 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
