@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use crate::request::Flags;
+use crate::flags::Flags;
 pub use crate::upstream::TlsFailure;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

@@ -6,6 +6,7 @@
 mod body;
 mod conn;
 mod error;
+mod flags;
 #[doc(hidden)]
 pub mod fuzzing {
     //! Parser entry points for fuzzing (see `h1::fuzzing`).
@@ -32,7 +33,7 @@ use vestibule_ir::{EndpointTable, RouteTable};
 
 pub use conn::ListenerState;
 pub use error::{ProxyError, TlsFailure};
-pub use request::Flags;
+pub use flags::Flags;
 pub use snapshot::Snapshot;
 pub use stats::{RouteStats, StatsKey, StatsRegistry};
 pub use telemetry::access_log::{AccessLogConfig, Encoding as AccessLogEncoding};

@@ -14,100 +14,12 @@ use smallvec::SmallVec;
 
 use super::headers::{X_FORWARDED_FOR, X_REQUEST_ID};
 use crate::error::ProxyError;
+use crate::flags::Flags;
 use crate::snapshot::{ListenerRuntime, Snapshot};
 use crate::stats::RouteStats;
 use crate::telemetry::destination::DestinationStats;
-use crate::upstream::clusters::EndpointState;
-use crate::upstream::TlsFailure;
+use crate::upstream::{Attempts, TlsFailure};
 use crate::Shared;
-
-/// Envoy's `%RESPONSE_FLAGS%`, as bits; printed in Envoy's order.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Flags(u32);
-
-impl Flags {
-    pub const NO_HEALTHY_UPSTREAM: Flags = Flags(1 << 0);
-    pub const UPSTREAM_REQUEST_TIMEOUT: Flags = Flags(1 << 1);
-    pub const UPSTREAM_CONNECTION_FAILURE: Flags = Flags(1 << 2);
-    pub const UPSTREAM_CONNECTION_TERMINATION: Flags = Flags(1 << 3);
-    pub const UPSTREAM_OVERFLOW: Flags = Flags(1 << 4);
-    pub const NO_ROUTE_FOUND: Flags = Flags(1 << 5);
-    pub const DELAY_INJECTED: Flags = Flags(1 << 6);
-    pub const FAULT_INJECTED: Flags = Flags(1 << 7);
-    pub const RATE_LIMITED: Flags = Flags(1 << 8);
-    pub const DOWNSTREAM_CONNECTION_TERMINATION: Flags = Flags(1 << 9);
-    pub const UPSTREAM_RETRY_LIMIT_EXCEEDED: Flags = Flags(1 << 10);
-    pub const STREAM_IDLE_TIMEOUT: Flags = Flags(1 << 11);
-    pub const DOWNSTREAM_PROTOCOL_ERROR: Flags = Flags(1 << 12);
-    pub const UPSTREAM_PROTOCOL_ERROR: Flags = Flags(1 << 13);
-    pub const NO_CLUSTER_FOUND: Flags = Flags(1 << 14);
-
-    /// Envoy's codes, in the order Envoy prints them.
-    const CODES: [(Flags, &'static str); 15] = [
-        (Flags::NO_HEALTHY_UPSTREAM, "UH"),
-        (Flags::UPSTREAM_REQUEST_TIMEOUT, "UT"),
-        (Flags::UPSTREAM_CONNECTION_FAILURE, "UF"),
-        (Flags::UPSTREAM_CONNECTION_TERMINATION, "UC"),
-        (Flags::UPSTREAM_OVERFLOW, "UO"),
-        (Flags::NO_ROUTE_FOUND, "NR"),
-        (Flags::DELAY_INJECTED, "DI"),
-        (Flags::FAULT_INJECTED, "FI"),
-        (Flags::RATE_LIMITED, "RL"),
-        (Flags::DOWNSTREAM_CONNECTION_TERMINATION, "DC"),
-        (Flags::UPSTREAM_RETRY_LIMIT_EXCEEDED, "URX"),
-        (Flags::STREAM_IDLE_TIMEOUT, "SI"),
-        (Flags::DOWNSTREAM_PROTOCOL_ERROR, "DPE"),
-        (Flags::UPSTREAM_PROTOCOL_ERROR, "UPE"),
-        (Flags::NO_CLUSTER_FOUND, "NC"),
-    ];
-
-    pub fn insert(&mut self, flags: Flags) {
-        self.0 |= flags.0;
-    }
-
-    pub fn contains(self, flags: Flags) -> bool {
-        self.0 & flags.0 == flags.0
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    pub fn bits(self) -> u32 {
-        self.0
-    }
-
-    pub fn from_bits(bits: u32) -> Flags {
-        Flags(bits)
-    }
-}
-
-impl Flags {
-    /// `-` when none is set, else the codes joined by commas.
-    pub(crate) fn write_to(self, out: &mut String) {
-        if self.is_empty() {
-            return out.push('-');
-        }
-        let mut first = true;
-        for (flag, code) in Flags::CODES {
-            if self.contains(flag) {
-                if !first {
-                    out.push(',');
-                }
-                out.push_str(code);
-                first = false;
-            }
-        }
-    }
-}
-
-impl std::fmt::Display for Flags {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut text = String::new();
-        self.write_to(&mut text);
-        f.write_str(&text)
-    }
-}
 
 /// What routing chose, as indexes into the snapshot the request used.
 #[derive(Debug, Clone, Copy)]
@@ -235,20 +147,6 @@ fn push(text: &mut SmallVec<[u8; 256]>, bytes: &[u8]) -> Span {
     }
 }
 
-/// The upstream side of a request: how many attempts there were and
-/// (while an access log is on) the endpoint the last one went to.
-#[derive(Debug, Default)]
-pub(crate) struct Attempts {
-    pub count: u32,
-    /// Whether to keep `endpoint` (a reference count per request, taken
-    /// only when something reads it).
-    pub keep_endpoint: bool,
-    pub endpoint: Option<Arc<EndpointState>>,
-    /// Retries ran out while the last attempt still failed in a way the
-    /// policy retries (Envoy's `URX`).
-    pub exhausted: bool,
-}
-
 /// One request's account, from its head to its last byte.
 pub(crate) struct Context {
     pub started: Instant,
@@ -348,19 +246,5 @@ impl Context {
         self.received
             .as_ref()
             .map_or(0, |received| received.bytes())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Flags;
-
-    #[test]
-    fn flags_print_as_envoy_does() {
-        assert_eq!(Flags::default().to_string(), "-");
-        let mut flags = Flags::UPSTREAM_RETRY_LIMIT_EXCEEDED;
-        flags.insert(Flags::UPSTREAM_CONNECTION_FAILURE);
-        assert_eq!(flags.to_string(), "UF,URX");
-        assert_eq!(Flags::NO_ROUTE_FOUND.to_string(), "NR");
     }
 }

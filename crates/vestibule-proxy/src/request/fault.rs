@@ -14,8 +14,9 @@ use http::header::{self, HeaderValue};
 use http::{Response, StatusCode};
 use vestibule_ir::{AbortStatus, FaultInjection};
 
-use super::{grpc, Context, Flags};
+use super::{grpc, Context};
 use crate::body::ResponseBody;
+use crate::flags::Flags;
 use crate::Shared;
 
 /// The text Envoy's fault filter answers an abort with (its local reply

@@ -32,8 +32,7 @@ use crate::conn::tls::Session;
 use crate::error::ProxyError;
 use crate::snapshot::{ListenerRuntime, RouteRuntime, Target};
 use crate::Shared;
-pub use context::Flags;
-pub(crate) use context::{Attempts, Context, Matched, RequestLine};
+pub(crate) use context::{Context, Matched, RequestLine};
 pub(crate) use grpc::status_of as grpc_status_of;
 use screen::{screen, Upgrade};
 
@@ -641,7 +640,7 @@ fn send_mirrors(
         let connect_timeout = shared.config.connect_timeout;
         tokio::spawn(async move {
             let retry = vestibule_ir::RetryPolicy::disabled();
-            let mut attempts = crate::request::Attempts::default();
+            let mut attempts = crate::upstream::Attempts::default();
             let sent = crate::upstream::forward::forward(
                 &cluster,
                 copy_request,

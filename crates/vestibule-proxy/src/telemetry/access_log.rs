@@ -18,7 +18,8 @@ use std::time::{Duration, SystemTime};
 
 use vestibule_ir::EndpointAddress;
 
-use crate::request::{ConnInfo, Context, Flags, RequestLine};
+use crate::flags::Flags;
+use crate::request::{ConnInfo, Context, RequestLine};
 
 /// Lines that may wait for the writer; beyond, lines are dropped (and
 /// counted). The writer takes them every few milliseconds: at 100,000

@@ -17,7 +17,8 @@ use http::StatusCode;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::body::{BoxError, ResponseBody};
-use crate::request::{ConnInfo, Context, Flags};
+use crate::flags::Flags;
+use crate::request::{ConnInfo, Context};
 use crate::Shared;
 use access_log::{AccessLog, AccessLogConfig};
 use destination::{DestinationStats, Measured, SeriesKey};

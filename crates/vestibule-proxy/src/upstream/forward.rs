@@ -16,7 +16,6 @@ use vestibule_ir::RetryPolicy;
 use crate::body::RequestBody;
 use crate::body::UpstreamBody;
 use crate::error::ProxyError;
-use crate::request::Attempts;
 use crate::telemetry::destination::UpstreamCounters;
 use crate::upstream::client::{self, SendError, UpstreamConn};
 use crate::upstream::clusters::{Cluster, EndpointState};
@@ -112,6 +111,20 @@ pub(crate) async fn forward(
         attempts.exhausted = retriable && retry.attempts > 0;
         return outcome.map_err(ProxyError::from);
     }
+}
+
+/// The upstream side of a request: how many attempts there were and
+/// (while an access log is on) the endpoint the last one went to.
+#[derive(Debug, Default)]
+pub(crate) struct Attempts {
+    pub count: u32,
+    /// Whether to keep `endpoint` (a reference count per request, taken
+    /// only when something reads it).
+    pub keep_endpoint: bool,
+    pub endpoint: Option<Arc<EndpointState>>,
+    /// Retries ran out while the last attempt still failed in a way the
+    /// policy retries (Envoy's `URX`).
+    pub exhausted: bool,
 }
 
 /// How one attempt failed.

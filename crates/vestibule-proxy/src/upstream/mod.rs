@@ -12,6 +12,7 @@ mod stream;
 pub(crate) mod tls;
 
 pub(crate) use client::UpgradedUpstream;
+pub(crate) use forward::Attempts;
 pub(crate) use h1_body::H1ResponseBody;
 pub use tls::TlsFailure;
 
