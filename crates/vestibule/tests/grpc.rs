@@ -292,10 +292,12 @@ async fn istio_metrics_carry_the_grpc_status() {
     assert!(ok[0].ends_with(" 1"), "{}", ok[0]);
     let not_found = count(&["grpc_response_status=\"5\"", "response_flags=\"-\""]);
     assert_eq!(not_found.len(), 1, "{metrics}");
+    assert!(not_found[0].ends_with(" 1"), "{}", not_found[0]);
     let unavailable = count(&[
         "destination_service=\"nobody.default.svc.cluster.local\"",
         "grpc_response_status=\"14\"",
         "response_flags=\"UH\"",
     ]);
     assert_eq!(unavailable.len(), 1, "{metrics}");
+    assert!(unavailable[0].ends_with(" 1"), "{}", unavailable[0]);
 }

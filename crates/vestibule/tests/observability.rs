@@ -399,9 +399,17 @@ async fn istio_metrics_count_requests_by_destination_and_outcome() {
         )),
         "{metrics}"
     );
-    assert!(metrics.contains(&format!(
-        "envoy_listener_downstream_cx_active{{{listener}}} "
-    )));
+    // curl has closed all five: the listener's open count falls to 0.
+    let closed = format!("envoy_listener_downstream_cx_active{{{listener}}} 0");
+    let mut seen = String::new();
+    for _ in 0..100 {
+        seen = setup.gateway.admin_get("/metrics").await.1;
+        if seen.contains(&closed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(seen.contains(&closed), "{closed} missing:\n{seen}");
     let status = setup.gateway.status().await;
     let bound = status["listeners"]
         .as_array()

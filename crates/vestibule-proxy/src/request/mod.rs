@@ -109,16 +109,13 @@ pub(crate) async fn handle(
                 let Matched { vhost, route, .. } = decision.matched;
                 let runtime = &listener.routes[vhost][route];
                 let route = &listener.listener().virtual_hosts[vhost].routes[route];
-                act(
+                let routed = Routed {
                     shared,
                     conn,
                     route,
                     runtime,
-                    decision,
-                    &mut request,
-                    context,
-                )
-                .await
+                };
+                act(routed, decision, &mut request, context).await
             }
             Err(ProxyError::TlsRequired) => {
                 context.details = ProxyError::TlsRequired.details();
@@ -262,15 +259,25 @@ fn request_authority<B>(request: &Request<B>) -> Option<&str> {
     .filter(|authority| !authority.is_empty())
 }
 
+/// What the phases after routing read: the shared state, the connection,
+/// and the route that matched with its compiled runtime.
+#[derive(Clone, Copy)]
+struct Routed<'a> {
+    shared: &'a Shared,
+    conn: &'a ConnInfo,
+    route: &'a Route,
+    runtime: &'a RouteRuntime,
+}
+
 async fn act(
-    shared: &Shared,
-    conn: &ConnInfo,
-    route: &Route,
-    runtime: &RouteRuntime,
+    routed: Routed<'_>,
     decision: Decision,
     request: &mut Request<RequestBody>,
     context: &mut Context,
 ) -> Response<ResponseBody> {
+    let Routed {
+        shared, runtime, ..
+    } = routed;
     let verdict = match &runtime.cors {
         Some(cors) => cors.check(request),
         None => cors::Verdict::Pass,
@@ -289,7 +296,7 @@ async fn act(
     };
     let mut response = match aborted {
         Some(aborted) => aborted,
-        None => perform(shared, conn, route, runtime, decision, request, context).await,
+        None => perform(routed, decision, request, context).await,
     };
     if let (cors::Verdict::Decorate(origin), Some(cors)) = (verdict, &runtime.cors) {
         cors.decorate(response.headers_mut(), origin);
@@ -299,14 +306,17 @@ async fn act(
 
 /// The route's action: a direct response, a redirect, or the upstream call.
 async fn perform(
-    shared: &Shared,
-    conn: &ConnInfo,
-    route: &Route,
-    runtime: &RouteRuntime,
+    routed: Routed<'_>,
     decision: Decision,
     request: &mut Request<RequestBody>,
     context: &mut Context,
 ) -> Response<ResponseBody> {
+    let Routed {
+        shared,
+        conn,
+        route,
+        runtime,
+    } = routed;
     let target = decision.matched.target.map(|index| &runtime.targets[index]);
     match &route.action {
         RouteAction::DirectResponse(direct) => {
@@ -326,31 +336,27 @@ async fn perform(
                 context.details = "direct_response";
                 redirect_response(shared, conn, redirect, request, &decision)
             }
-            Some(target) => {
-                match forward(
-                    shared, conn, route, runtime, target, decision, request, context,
-                )
-                .await
-                {
-                    Ok(response) => response,
-                    Err(error) => reply(shared, context, error),
-                }
-            }
+            Some(target) => match forward(routed, target, decision, request, context).await {
+                Ok(response) => response,
+                Err(error) => reply(shared, context, error),
+            },
         },
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn forward(
-    shared: &Shared,
-    conn: &ConnInfo,
-    route: &Route,
-    runtime: &RouteRuntime,
+    routed: Routed<'_>,
     target: &Target,
     decision: Decision,
     request: &mut Request<RequestBody>,
     context: &mut Context,
 ) -> Result<Response<ResponseBody>, ProxyError> {
+    let Routed {
+        shared,
+        conn,
+        route,
+        runtime,
+    } = routed;
     let cluster = target
         .cluster
         .as_deref()

@@ -402,11 +402,12 @@ impl Value<'_> {
                 clock.write(out, *time);
                 out.push('"');
             }
+            // Flags, addresses, host names and numbers as text: nothing in
+            // them needs escaping.
             other => {
-                let start = out.len();
+                out.push('"');
                 other.write_text(out);
-                let text = out.split_off(start);
-                json_string(out, &text);
+                out.push('"');
             }
         }
     }
@@ -441,23 +442,24 @@ fn push_address(out: &mut String, address: &SocketAddr) {
     }
 }
 
-/// A JSON string literal (RFC 8259 escapes).
+/// A JSON string literal, escaped by serde_json, straight into the line.
 fn json_string(out: &mut String, text: &str) {
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    // serde_json splits its output only around the escapes it writes, so
+    // every piece is whole UTF-8.
+    struct Line<'a>(&'a mut String);
+    impl io::Write for Line<'_> {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+            let text = std::str::from_utf8(bytes)
+                .map_err(|error| io::Error::new(io::ErrorKind::InvalidData, error))?;
+            self.0.push_str(text);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
         }
     }
-    out.push('"');
+    let _ = serde_json::to_writer(Line(out), text);
 }
 
 /// Envoy's `%START_TIME%` (UTC, milliseconds), the date and time to the

@@ -8,7 +8,6 @@ use std::sync::Arc;
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
-use prometheus_client::metrics::counter::ConstCounter;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::MetricType;
 use vestibule_proxy::{DestinationStats, ListenerState};
@@ -28,9 +27,12 @@ impl Collector for EnvoyCollector {
             .destinations
             .iter()
             .filter(|stats| !stats.labels.cluster.is_empty())
-            .map(|stats| (&stats.labels.cluster, stats.upstream.read()))
+            .map(|stats| {
+                let labels = [("cluster_name", stats.labels.cluster.as_str())];
+                (labels, stats.upstream.read())
+            })
             .collect();
-        let counters = [
+        let names = [
             (
                 "envoy_cluster_upstream_rq",
                 "Requests sent to the cluster (each attempt counts)",
@@ -45,13 +47,7 @@ impl Collector for EnvoyCollector {
                 "Requests to the cluster that ran past their route's timeout",
             ),
         ];
-        for (index, (name, help)) in counters.into_iter().enumerate() {
-            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (cluster, figures) in &clusters {
-                let labels = [("cluster_name", cluster.as_str())];
-                ConstCounter::new(figures[index]).encode(family.encode_family(&labels)?)?;
-            }
-        }
+        super::encode_counters(&mut encoder, names, &clusters)?;
         let mut family = encoder.encode_descriptor(
             "envoy_cluster_upstream_rq_active",
             "Requests to the cluster in flight",
@@ -67,9 +63,6 @@ impl Collector for EnvoyCollector {
     }
 }
 
-/// Reads one of a listener's counters.
-type ReadListener = fn(&ListenerState) -> u64;
-
 impl EnvoyCollector {
     /// Envoy names a listener by its address: `127.0.0.1_8080`.
     fn encode_listeners(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -81,30 +74,32 @@ impl EnvoyCollector {
                 Some((format!("{}_{}", address.ip(), address.port()), listener))
             })
             .collect();
-        let counters: [(&str, &str, ReadListener); 3] = [
+        let rows: Vec<_> = bound
+            .iter()
+            .map(|(address, listener)| {
+                let figures = [
+                    listener.accepted_connections,
+                    listener.tls_handshakes,
+                    listener.tls_handshake_failures,
+                ];
+                ([("listener_address", address.as_str())], figures)
+            })
+            .collect();
+        let names = [
             (
                 "envoy_listener_downstream_cx",
                 "Connections the listener accepted",
-                |l| l.accepted_connections,
             ),
             (
                 "envoy_listener_ssl_handshake",
                 "TLS handshakes the listener completed",
-                |l| l.tls_handshakes,
             ),
             (
                 "envoy_listener_ssl_connection_error",
                 "TLS handshakes that failed on the listener (no ClientHello, no server for the SNI, a refused client certificate)",
-                |l| l.tls_handshake_failures,
             ),
         ];
-        for (name, help, value) in counters {
-            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (address, listener) in &bound {
-                let labels = [("listener_address", address.as_str())];
-                ConstCounter::new(value(listener)).encode(family.encode_family(&labels)?)?;
-            }
-        }
+        super::encode_counters(encoder, names, &rows)?;
         let mut family = encoder.encode_descriptor(
             "envoy_listener_downstream_cx_active",
             "Connections open on the listener",

@@ -210,46 +210,42 @@ impl Collector for IstioCollector {
 impl IstioCollector {
     /// `istio_tcp_*`: connections of TCP and TLS routes.
     fn encode_tcp(&self, encoder: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
-        let readings: Vec<_> = self
+        let rows: Vec<_> = self
             .destinations
             .iter()
-            .flat_map(|stats| stats.read_tcp().into_iter().map(move |r| (&**stats, r)))
+            .flat_map(|stats| {
+                stats.read_tcp().into_iter().map(move |reading| {
+                    let figures = [
+                        reading.opened,
+                        reading.closed,
+                        reading.sent,
+                        reading.received,
+                    ];
+                    (self.tcp_labels(stats, &reading), figures)
+                })
+            })
             .collect();
-        let counters: [(&str, &str, ReadTcp); 4] = [
+        let names = [
             (
                 "istio_tcp_connections_opened",
                 "Connections opened to the destination",
-                |r| r.opened,
             ),
             (
                 "istio_tcp_connections_closed",
                 "Connections to the destination closed",
-                |r| r.closed,
             ),
             (
                 "istio_tcp_sent_bytes",
                 "Bytes sent to the client on closed connections",
-                |r| r.sent,
             ),
             (
                 "istio_tcp_received_bytes",
                 "Bytes received from the client on closed connections",
-                |r| r.received,
             ),
         ];
-        for (name, help, value) in counters {
-            let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
-            for (stats, reading) in &readings {
-                let labels = self.tcp_labels(stats, reading);
-                ConstCounter::new(value(reading)).encode(family.encode_family(&labels)?)?;
-            }
-        }
-        Ok(())
+        super::encode_counters(encoder, names, &rows)
     }
 }
-
-/// Reads one of a TCP reading's counters.
-type ReadTcp = fn(&TcpReading) -> u64;
 
 /// Reads one of a series' histograms.
 type ReadHistogram = fn(&SeriesReading) -> Histogram;

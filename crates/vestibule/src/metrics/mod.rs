@@ -97,6 +97,24 @@ pub fn render(state: &Arc<ControlState>) -> String {
     text
 }
 
+/// Counter families that share their rows: family `i` (`names[i]`, a name
+/// and a help text) has a sample per row, with the row's labels and its
+/// `i`th figure.
+fn encode_counters<L: prometheus_client::encoding::EncodeLabelSet, const N: usize>(
+    encoder: &mut DescriptorEncoder,
+    names: [(&str, &str); N],
+    rows: &[(L, [u64; N])],
+) -> Result<(), std::fmt::Error> {
+    for (index, (name, help)) in names.into_iter().enumerate() {
+        let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+        for (labels, figures) in rows {
+            prometheus_client::metrics::counter::ConstCounter::new(figures[index])
+                .encode(family.encode_family(labels)?)?;
+        }
+    }
+    Ok(())
+}
+
 /// Client connection figures and protocol errors, read from the data
 /// plane's counters at scrape time.
 fn register_connections(registry: &mut Registry, state: &ControlState) {
