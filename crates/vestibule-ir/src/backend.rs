@@ -1,5 +1,6 @@
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use serde::Serialize;
 
@@ -28,6 +29,134 @@ pub struct Backend {
     /// the endpoints) so that an endpoint-only update selects the same ones.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub subset: Option<BackendSubset>,
+    /// Limits on connections and requests (Istio `connectionPool`).
+    #[serde(skip_serializing_if = "ConnectionPool::is_default")]
+    pub connection_pool: ConnectionPool,
+    /// When endpoints that keep failing are ejected (Istio `outlierDetection`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier_detection: Option<OutlierDetection>,
+}
+
+/// Istio `connectionPool`, as Envoy applies it: per cluster (every
+/// endpoint of the backend together) unless said otherwise. `None`: no
+/// limit, or the gateway's default.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, Hash)]
+pub struct ConnectionPool {
+    /// Connections open to all endpoints (`tcp.maxConnections`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+    /// Requests waiting for a connection (`http.http1MaxPendingRequests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_pending_requests: Option<u32>,
+    /// Requests in flight to all endpoints (`http.http2MaxRequests`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_requests: Option<u32>,
+    /// Retries in flight to all endpoints (`http.maxRetries`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_retries: Option<u32>,
+    /// Requests one connection carries before it closes
+    /// (`http.maxRequestsPerConnection`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_requests_per_connection: Option<u32>,
+    /// `tcp.connectTimeout`; `None`: the gateway's (10 s, as Istio's).
+    #[serde(
+        with = "crate::route::opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub connect_timeout: Option<Duration>,
+    /// An idle connection is closed after this (`http.idleTimeout`, else
+    /// `tcp.idleTimeout`; Istio's default is an hour).
+    #[serde(
+        with = "crate::route::opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub idle_timeout: Option<Duration>,
+    /// A connection is closed once this old, after its request in flight
+    /// (`tcp.maxConnectionDuration`).
+    #[serde(
+        with = "crate::route::opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_connection_duration: Option<Duration>,
+    /// SO_KEEPALIVE on every upstream socket (`tcp.tcpKeepalive`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_keepalive: Option<TcpKeepalive>,
+}
+
+impl ConnectionPool {
+    pub fn is_default(&self) -> bool {
+        *self == ConnectionPool::default()
+    }
+
+    /// Whether a circuit breaker (a limit counted across the cluster) is
+    /// set: then the cluster counts its connections and requests.
+    pub fn limits(&self) -> bool {
+        self.max_connections.is_some()
+            || self.max_pending_requests.is_some()
+            || self.max_requests.is_some()
+            || self.max_retries.is_some()
+    }
+}
+
+/// TCP keepalive probes: `None` leaves the system's value.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, Hash)]
+pub struct TcpKeepalive {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<u32>,
+    #[serde(
+        with = "crate::route::opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub time: Option<Duration>,
+    #[serde(
+        with = "crate::route::opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub interval: Option<Duration>,
+}
+
+/// Istio `outlierDetection` with its defaults filled in. A threshold of 0
+/// is off.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
+pub struct OutlierDetection {
+    /// Consecutive 5xx answers that eject an endpoint (Istio's default: 5).
+    /// Unless local-origin errors are split, a connect failure, reset or
+    /// timeout counts as a 503.
+    pub consecutive_5xx: u32,
+    /// Consecutive 502, 503 or 504 answers (default: off).
+    pub consecutive_gateway_errors: u32,
+    /// Consecutive connect failures, resets and timeouts, counted apart
+    /// from answers when `split_local_origin_errors` (default: 5).
+    pub consecutive_local_origin_failures: u32,
+    pub split_local_origin_errors: bool,
+    /// How often ejections are reconsidered (default: 10 s).
+    #[serde(with = "crate::route::duration")]
+    pub interval: Duration,
+    /// An ejection lasts this times the endpoint's ejection count
+    /// (default: 30 s), at most 300 s or this, whichever is longer.
+    #[serde(with = "crate::route::duration")]
+    pub base_ejection_time: Duration,
+    /// At most this share of the endpoints is ejected at once (default:
+    /// 10 %), though always at least one may be.
+    pub max_ejection_percent: u32,
+    /// Below this share of healthy endpoints, balancing ignores ejections
+    /// (Envoy's panic threshold; Istio's default: 0, never).
+    pub min_health_percent: u32,
+}
+
+impl Default for OutlierDetection {
+    fn default() -> OutlierDetection {
+        OutlierDetection {
+            consecutive_5xx: 5,
+            consecutive_gateway_errors: 0,
+            consecutive_local_origin_failures: 5,
+            split_local_origin_errors: false,
+            interval: Duration::from_secs(10),
+            base_ejection_time: Duration::from_secs(30),
+            max_ejection_percent: 10,
+            min_health_percent: 0,
+        }
+    }
 }
 
 /// The subset a route destination named (`outbound|9080|v2|reviews...`).

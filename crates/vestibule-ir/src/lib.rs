@@ -14,8 +14,8 @@ mod tls;
 use serde::Serialize;
 
 pub use backend::{
-    AppProtocol, Backend, BackendKey, BackendSubset, Endpoint, EndpointAddress, LoadBalancer,
-    UpstreamTls, UpstreamVerify,
+    AppProtocol, Backend, BackendKey, BackendSubset, ConnectionPool, Endpoint, EndpointAddress,
+    LoadBalancer, OutlierDetection, TcpKeepalive, UpstreamTls, UpstreamVerify,
 };
 pub use host::HostPattern;
 pub use pattern::{Pattern, PatternError};

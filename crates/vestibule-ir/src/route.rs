@@ -370,7 +370,7 @@ pub struct RetryOn {
     pub resource_exhausted: bool,
 }
 
-mod duration {
+pub(crate) mod duration {
     use std::time::Duration;
 
     use serde::Serializer;
@@ -383,7 +383,7 @@ mod duration {
     }
 }
 
-mod opt_duration {
+pub(crate) mod opt_duration {
     use std::time::Duration;
 
     use serde::Serializer;

@@ -40,6 +40,9 @@ pub enum ProxyError {
     NoHealthyUpstream,
     #[error("upstream connect failure")]
     ConnectFailure,
+    /// A circuit breaker (Istio `connectionPool`) turned the request away.
+    #[error("upstream overflow")]
+    Overflow,
     /// The TLS handshake with the upstream failed (a connect failure, with
     /// Envoy's `transport failure reason`).
     #[error("upstream TLS handshake failed: {0}")]
@@ -72,6 +75,7 @@ impl ProxyError {
             ProxyError::NoHealthyUpstream
             | ProxyError::ConnectFailure
             | ProxyError::UpstreamTls(_)
+            | ProxyError::Overflow
             | ProxyError::UpstreamReset => StatusCode::SERVICE_UNAVAILABLE,
             ProxyError::UpstreamProtocol => StatusCode::BAD_GATEWAY,
             ProxyError::Timeout => StatusCode::GATEWAY_TIMEOUT,
@@ -97,6 +101,9 @@ impl ProxyError {
                 "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
             }
             ProxyError::UpstreamTls(failure) => failure.body(),
+            ProxyError::Overflow => {
+                "upstream connect error or disconnect/reset before headers. reset reason: overflow"
+            }
             ProxyError::UpstreamReset => {
                 "upstream connect error or disconnect/reset before headers. reset reason: connection termination"
             }
@@ -144,6 +151,7 @@ impl ProxyError {
                 Flags::UPSTREAM_CONNECTION_FAILURE
             }
             ProxyError::UpstreamReset => Flags::UPSTREAM_CONNECTION_TERMINATION,
+            ProxyError::Overflow => Flags::UPSTREAM_OVERFLOW,
             ProxyError::UpstreamProtocol => Flags::UPSTREAM_PROTOCOL_ERROR,
             ProxyError::Timeout => Flags::UPSTREAM_REQUEST_TIMEOUT,
             ProxyError::StreamIdleTimeout => Flags::STREAM_IDLE_TIMEOUT,
@@ -169,6 +177,7 @@ impl ProxyError {
             ProxyError::UpstreamReset => {
                 "upstream_reset_before_response_started{connection_termination}"
             }
+            ProxyError::Overflow => "upstream_reset_before_response_started{overflow}",
             ProxyError::UpstreamProtocol => {
                 "upstream_reset_before_response_started{protocol_error}"
             }

@@ -144,6 +144,8 @@ impl TableBuilder {
                     load_balancer: LoadBalancer::LeastRequest,
                     tls: None,
                     subset: None,
+                    connection_pool: Default::default(),
+                    outlier_detection: None,
                 },
             );
             self.endpoints
@@ -173,6 +175,8 @@ impl TableBuilder {
                 name: subset.to_owned(),
                 labels: None,
             }),
+            connection_pool: Default::default(),
+            outlier_detection: None,
         });
         self.endpoints.entry(key.clone()).or_default();
         key
@@ -264,6 +268,8 @@ impl TableBuilder {
             load_balancer: LoadBalancer::LeastRequest,
             tls: None,
             subset: None,
+            connection_pool: Default::default(),
+            outlier_detection: None,
         });
         self.endpoints.entry(key.clone()).or_default();
         key

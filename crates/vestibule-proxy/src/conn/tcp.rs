@@ -88,6 +88,9 @@ pub(crate) enum StreamError {
     NoRoute,
     #[error("no healthy upstream")]
     NoHealthyUpstream,
+    /// The cluster's connection limit (Istio `tcp.maxConnections`).
+    #[error("upstream overflow")]
+    Overflow,
     #[error("upstream connect failure: {0}")]
     Connect(#[from] pool::ConnectError),
 }
@@ -109,7 +112,22 @@ where
         stats.tcp_closed(TcpOutcome::NoHealthyUpstream, 0, 0);
         return Err(StreamError::NoHealthyUpstream);
     };
-    let _active = endpoint.start_request();
+    // The cluster's limits hold for connections as for requests.
+    let overflow = || {
+        stats.tcp_opened(TcpOutcome::Overflow);
+        stats.tcp_closed(TcpOutcome::Overflow, 0, 0);
+        StreamError::Overflow
+    };
+    let _slot = match cluster.circuit() {
+        Some(circuit) => Some(
+            endpoint
+                .pool
+                .connection_slot(circuit)
+                .ok_or_else(overflow)?,
+        ),
+        None => None,
+    };
+    let _active = endpoint.start_request().map_err(|_| overflow())?;
     // TLS to the backend when its DestinationRule or BackendTLSPolicy asks.
     let connected = pool::connect_stream(endpoint.target(), shared.config.connect_timeout).await;
     let mut upstream = match connected {
@@ -125,7 +143,13 @@ where
         }
     };
     stats.tcp_opened(TcpOutcome::Connected);
-    let moved = copy_until_idle(&mut downstream, &mut upstream, shared.config.idle_timeout).await;
+    // Istio `tcp.idleTimeout`, else the gateway's.
+    let idle = endpoint
+        .policy
+        .as_ref()
+        .and_then(|policy| policy.idle_timeout)
+        .unwrap_or(shared.config.idle_timeout);
+    let moved = copy_until_idle(&mut downstream, &mut upstream, idle).await;
     stats.tcp_closed(TcpOutcome::Connected, moved.written, moved.read);
     Ok(())
 }

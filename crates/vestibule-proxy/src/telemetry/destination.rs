@@ -170,7 +170,7 @@ pub struct DestinationStats {
     /// Requests whose label set found no free slot.
     overflow: AtomicU64,
     /// Whole connections (TCP routes), by how they went.
-    tcp: [TcpCounters; 3],
+    tcp: [TcpCounters; 4],
     /// Envoy's cluster figures (`envoy_cluster_upstream_*`).
     pub upstream: UpstreamCounters,
 }
@@ -186,6 +186,18 @@ pub struct UpstreamCounters {
     pub retries: AtomicU64,
     /// Requests that ran past the route's timeout (`upstream_rq_timeout`).
     pub timeouts: AtomicU64,
+    /// Requests turned away by a circuit breaker: the queue for a
+    /// connection or the requests in flight were at their limit
+    /// (`upstream_rq_pending_overflow`).
+    pub pending_overflows: AtomicU64,
+    /// Times a connection was wanted at the connection limit
+    /// (`upstream_cx_overflow`).
+    pub connection_overflows: AtomicU64,
+    /// Retries not made for the retry limit (`upstream_rq_retry_overflow`).
+    pub retry_overflows: AtomicU64,
+    /// Endpoints ejected by outlier detection
+    /// (`outlier_detection.ejections_enforced_total`).
+    pub ejections: AtomicU64,
 }
 
 impl UpstreamCounters {
@@ -193,13 +205,18 @@ impl UpstreamCounters {
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// `(requests, connect failures, retries, timeouts)`.
-    pub fn read(&self) -> [u64; 4] {
+    /// `(requests, connect failures, retries, timeouts, pending overflows,
+    /// connection overflows, retry overflows, ejections)`.
+    pub fn read(&self) -> [u64; 8] {
         [
             &self.requests,
             &self.connect_failures,
             &self.retries,
             &self.timeouts,
+            &self.pending_overflows,
+            &self.connection_overflows,
+            &self.retry_overflows,
+            &self.ejections,
         ]
         .map(|counter| counter.load(Ordering::Relaxed))
     }
@@ -214,13 +231,16 @@ pub enum TcpOutcome {
     ConnectFailure,
     /// No endpoint to connect to (`UH`).
     NoHealthyUpstream,
+    /// The cluster's connection limit was reached (`UO`).
+    Overflow,
 }
 
 impl TcpOutcome {
-    pub const ALL: [TcpOutcome; 3] = [
+    pub const ALL: [TcpOutcome; 4] = [
         TcpOutcome::Connected,
         TcpOutcome::ConnectFailure,
         TcpOutcome::NoHealthyUpstream,
+        TcpOutcome::Overflow,
     ];
 
     pub fn flags(self) -> &'static str {
@@ -228,6 +248,7 @@ impl TcpOutcome {
             TcpOutcome::Connected => "-",
             TcpOutcome::ConnectFailure => "UF",
             TcpOutcome::NoHealthyUpstream => "UH",
+            TcpOutcome::Overflow => "UO",
         }
     }
 }

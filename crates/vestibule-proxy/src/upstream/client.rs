@@ -45,6 +45,14 @@ pub(crate) struct UpstreamConn {
     reused: bool,
     /// When its exchange last moved (the stream idle timeout).
     pub(super) watch: Arc<Watch>,
+    /// Requests it carried (`maxRequestsPerConnection`).
+    pub(super) used: u32,
+    /// When it was made (`maxConnectionDuration`).
+    pub(super) opened: std::time::Instant,
+    /// When it went idle (kept only under an idle timeout).
+    pub(super) idle_since: Option<std::time::Instant>,
+    /// Its place under the cluster's connection limit, if it has one.
+    pub(super) slot: Option<super::circuit::ConnectionSlot>,
 }
 
 impl UpstreamConn {
@@ -56,6 +64,10 @@ impl UpstreamConn {
             names: head::NameCache::default(),
             reused: false,
             watch: Watch::new(),
+            used: 0,
+            opened: std::time::Instant::now(),
+            idle_since: None,
+            slot: None,
         }
     }
 
@@ -136,6 +148,7 @@ pub(crate) async fn send(
     endpoint: &Arc<EndpointState>,
 ) -> Result<Response<H1ResponseBody>, SendError> {
     let head_request = request.method() == Method::HEAD;
+    conn.used += 1;
     let mut out = std::mem::take(&mut conn.out);
     out.clear();
     // Most heads fit: grown once, not doubling up from nothing.

@@ -9,13 +9,15 @@ use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
 use vestibule_ir::{
-    AppProtocol, Backend, BackendKey, EndpointAddress, EndpointTable, RouteTable, UpstreamTls,
+    AppProtocol, Backend, BackendKey, ConnectionPool, EndpointAddress, EndpointTable, RouteTable,
+    UpstreamTls,
 };
 
 use crate::telemetry::destination::DestinationStats;
 use crate::telemetry::labels::DestinationLabels;
 use crate::upstream::balance::Balancer;
-use crate::upstream::pool::{Pool, Target};
+use crate::upstream::circuit::{Circuit, Overflow};
+use crate::upstream::pool::{Pool, PoolPolicy, Target};
 use crate::upstream::tls::Origination;
 
 /// A backend: a service port and its ready endpoints.
@@ -34,12 +36,36 @@ pub(crate) struct Cluster {
     /// Istio's request metrics for this destination (they outlive a
     /// cluster made anew).
     pub(crate) stats: Arc<DestinationStats>,
+    /// As configured: a cluster whose pool changes is made anew.
+    connection_pool: ConnectionPool,
+    /// Built from it once; `None` for the default pool.
+    pool_policy: Option<Arc<PoolPolicy>>,
 }
 
 impl Cluster {
     /// The current endpoints: one atomic load, no lock.
     pub(crate) fn endpoints(&self) -> arc_swap::Guard<Arc<Vec<Arc<EndpointState>>>> {
         self.endpoints.load()
+    }
+
+    /// The cluster's circuit breakers, if it has limits.
+    pub(crate) fn circuit(&self) -> Option<&Arc<Circuit>> {
+        self.pool_policy.as_ref()?.circuit.as_ref()
+    }
+
+    /// The connect timeout: the cluster's own, else the gateway's.
+    pub(crate) fn connect_timeout(&self, default: std::time::Duration) -> std::time::Duration {
+        self.pool_policy
+            .as_ref()
+            .and_then(|policy| policy.connect_timeout)
+            .unwrap_or(default)
+    }
+
+    /// Whether the cluster's endpoints are its own rather than shared by
+    /// address with other clusters: when its pool or ejections must be
+    /// counted apart, as Envoy counts them, per cluster.
+    fn owns_endpoints(&self) -> bool {
+        self.pool_policy.is_some()
     }
 }
 
@@ -52,20 +78,25 @@ pub(crate) struct EndpointState {
     tls: Option<Arc<Origination>>,
     active: AtomicUsize,
     pub(crate) pool: Pool,
+    /// Its cluster's pool policy, when the cluster owns its endpoints.
+    pub(crate) policy: Option<Arc<PoolPolicy>>,
 }
 
 impl EndpointState {
-    fn new(
-        address: EndpointAddress,
-        protocol: AppProtocol,
-        tls: Option<Arc<Origination>>,
-    ) -> EndpointState {
+    fn new(address: EndpointAddress, cluster: &Cluster) -> EndpointState {
+        let policy = cluster.pool_policy.clone();
+        let limited = policy.as_ref().is_some_and(|p| p.circuit.is_some());
         EndpointState {
             address,
-            protocol,
-            tls,
+            protocol: cluster.protocol,
+            tls: cluster.origination.clone(),
             active: AtomicUsize::new(0),
-            pool: Pool::default(),
+            pool: if limited {
+                Pool::limited()
+            } else {
+                Pool::default()
+            },
+            policy,
         }
     }
 
@@ -75,19 +106,28 @@ impl EndpointState {
             address: &self.address,
             protocol: self.protocol,
             tls: self.tls.as_deref(),
+            policy: self.policy.as_deref(),
         }
+    }
+
+    fn circuit(&self) -> Option<&Circuit> {
+        self.policy.as_ref()?.circuit.as_deref()
     }
 
     pub(crate) fn active_requests(&self) -> usize {
         self.active.load(Ordering::Relaxed)
     }
 
-    /// Counts a request as active until the guard drops (least request).
-    pub(crate) fn start_request(self: &Arc<Self>) -> ActiveRequest {
-        self.active.fetch_add(1, Ordering::Relaxed);
-        ActiveRequest {
-            endpoint: Arc::clone(self),
+    /// Counts a request as active until the guard drops (least request,
+    /// and the cluster's request limit, which may refuse it).
+    pub(crate) fn start_request(self: &Arc<Self>) -> Result<ActiveRequest, Overflow> {
+        if let Some(circuit) = self.circuit() {
+            circuit.start_request()?;
         }
+        self.active.fetch_add(1, Ordering::Relaxed);
+        Ok(ActiveRequest {
+            endpoint: Arc::clone(self),
+        })
     }
 }
 
@@ -100,12 +140,21 @@ pub(crate) struct ActiveRequest {
 impl Drop for ActiveRequest {
     fn drop(&mut self) {
         self.endpoint.active.fetch_sub(1, Ordering::Relaxed);
+        if let Some(circuit) = self.endpoint.circuit() {
+            circuit.end_request();
+        }
     }
 }
 
 /// Endpoints with the same address but another protocol or TLS set-up are
-/// distinct: their pooled connections cannot serve each other.
-type EndpointId = (EndpointAddress, AppProtocol, Option<UpstreamTls>);
+/// distinct: their pooled connections cannot serve each other. A cluster
+/// that owns its endpoints adds its name.
+type EndpointId = (
+    EndpointAddress,
+    AppProtocol,
+    Option<UpstreamTls>,
+    Option<BackendKey>,
+);
 
 /// Owns clusters across reloads. Only the control plane touches its locks.
 #[derive(Debug, Default)]
@@ -156,7 +205,8 @@ impl ClusterRegistry {
                 Some(cluster)
                     if cluster.protocol == backend.protocol
                         && cluster.tls == backend.tls
-                        && cluster.balancer.policy() == backend.load_balancer =>
+                        && cluster.balancer.policy() == backend.load_balancer
+                        && cluster.connection_pool == backend.connection_pool =>
                 {
                     Arc::clone(cluster)
                 }
@@ -178,7 +228,7 @@ impl ClusterRegistry {
                 .unwrap_or(&[]);
             let list: Vec<Arc<EndpointState>> = wanted
                 .iter()
-                .map(|endpoint| endpoint_state(&mut states, &cluster, &endpoint.address))
+                .map(|endpoint| endpoint_state(&mut states, key, &cluster, &endpoint.address))
                 .collect();
             if !same_endpoints(&cluster.endpoints.load(), &list) {
                 cluster.endpoints.store(Arc::new(list));
@@ -193,7 +243,10 @@ impl ClusterRegistry {
 
 impl Cluster {
     fn new(backend: &Backend, stats: Arc<DestinationStats>) -> Cluster {
+        let circuit = Circuit::new(&backend.connection_pool, Arc::clone(&stats)).map(Arc::new);
         Cluster {
+            pool_policy: PoolPolicy::new(&backend.connection_pool, circuit).map(Arc::new),
+            connection_pool: backend.connection_pool.clone(),
             stats,
             protocol: backend.protocol,
             tls: backend.tls.clone(),
@@ -209,18 +262,30 @@ impl Cluster {
 
 fn endpoint_state(
     states: &mut HashMap<EndpointId, Weak<EndpointState>>,
+    key: &BackendKey,
     cluster: &Cluster,
     address: &EndpointAddress,
 ) -> Arc<EndpointState> {
-    let id = (address.clone(), cluster.protocol, cluster.tls.clone());
-    if let Some(state) = states.get(&id).and_then(Weak::upgrade) {
-        return state;
-    }
-    let state = Arc::new(EndpointState::new(
+    let owner = cluster.owns_endpoints().then(|| key.clone());
+    let id = (
         address.clone(),
         cluster.protocol,
-        cluster.origination.clone(),
-    ));
+        cluster.tls.clone(),
+        owner,
+    );
+    if let Some(state) = states.get(&id).and_then(Weak::upgrade) {
+        // A cluster made anew with the same name shares no state with the
+        // old one's policy.
+        let same_policy = match (&state.policy, &cluster.pool_policy) {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        };
+        if same_policy {
+            return state;
+        }
+    }
+    let state = Arc::new(EndpointState::new(address.clone(), cluster));
     states.insert(id, Arc::downgrade(&state));
     state
 }

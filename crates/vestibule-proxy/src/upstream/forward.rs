@@ -56,6 +56,9 @@ pub(crate) async fn forward(
     attempts: &mut Attempts,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let replay = Replay::of(&request, retry);
+    let connect_timeout = cluster.connect_timeout(connect_timeout);
+    // The retry in flight's place under the cluster's retry limit.
+    let mut _retrying = None;
     // Attempts borrow the request; once one sent it (its body, if any, is
     // gone), a retry sends the replay instead.
     let mut sent = false;
@@ -99,7 +102,19 @@ pub(crate) async fn forward(
             }
             Err(_) => false,
         };
-        if retriable && retries_left {
+        // Envoy: past the cluster's retry limit, the answer stands.
+        let allowed = retriable
+            && retries_left
+            && match cluster.circuit() {
+                Some(circuit) => {
+                    // This request's previous retry is over.
+                    _retrying = None;
+                    _retrying = circuit.start_retry();
+                    _retrying.is_some()
+                }
+                None => true,
+            };
+        if allowed {
             UpstreamCounters::count(&cluster.stats.upstream.retries);
             if let Ok(response) = &outcome {
                 tracing::debug!(status = %response.status(), "retrying on response");
@@ -136,6 +151,8 @@ enum Failure {
     /// The connection refused the request before sending it (and gave it
     /// back intact).
     Refused,
+    /// A circuit breaker turned the request away.
+    Overflow,
     /// Sent, then the connection failed before a response.
     Reset,
     /// The upstream answered with something that is not HTTP.
@@ -155,6 +172,7 @@ impl From<Failure> for ProxyError {
             Failure::Connect(None) => ProxyError::ConnectFailure,
             Failure::Connect(Some(tls)) => ProxyError::UpstreamTls(tls),
             Failure::Refused | Failure::Reset => ProxyError::UpstreamReset,
+            Failure::Overflow => ProxyError::Overflow,
             Failure::Protocol => ProxyError::UpstreamProtocol,
             Failure::RequestBody => ProxyError::BadRequest("malformed request body"),
             Failure::StreamIdle => ProxyError::StreamIdleTimeout,
@@ -182,9 +200,10 @@ async fn try_once(
     if attempts.keep_endpoint {
         attempts.endpoint = Some(Arc::clone(&endpoint));
     }
-    let active = endpoint.start_request();
+    let active = endpoint.start_request().map_err(|_| Failure::Overflow)?;
     let connection = match endpoint.pool.get(endpoint.target(), connect_timeout).await {
         Ok(connection) => connection,
+        Err(ConnectError::Overflow(_)) => return Err(Failure::Overflow),
         Err(error) => {
             UpstreamCounters::count(&cluster.stats.upstream.connect_failures);
             return Err(connect_failed(&error, &endpoint));

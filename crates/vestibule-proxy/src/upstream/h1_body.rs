@@ -114,7 +114,7 @@ impl H1ResponseBody {
         if let (Some(conn), Some(endpoint), true) = (conn, self.endpoint.take(), self.reusable) {
             conn.watch.rest();
             if conn.buf.is_empty() && self.pending.is_empty() {
-                endpoint.pool.put_back(conn);
+                endpoint.pool.put_back(conn, endpoint.policy.as_deref());
             }
         }
     }

@@ -3,6 +3,7 @@
 //! the request phases call (`forward`).
 
 pub(crate) mod balance;
+pub(crate) mod circuit;
 pub(crate) mod client;
 pub(crate) mod clusters;
 pub(crate) mod forward;

@@ -3,10 +3,18 @@
 //! when a response body has been read to the end; nothing polls them while
 //! they wait (a close is noticed from the socket's readiness at checkout).
 //! HTTP/2: one shared connection (hyper's client) multiplexes every request.
+//!
+//! A cluster with a `connectionPool` gives its endpoints a [`PoolPolicy`]:
+//! connection lifetimes and, with a limit on connections, a shared idle
+//! queue (a worker must be able to take what another put back, or a
+//! request could wait on a connection idling in another worker's stack)
+//! and a line to wait in for a connection once the limit is reached.
 
 use std::cell::RefCell;
 use std::io;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::body::RequestBody;
 use arc_swap::ArcSwapOption;
@@ -15,10 +23,11 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
+use crate::upstream::circuit::{Circuit, ConnectionSlot, Overflow};
 use crate::upstream::client::UpstreamConn;
 use crate::upstream::stream::UpstreamStream;
 use crate::upstream::tls::{Origination, TlsFailure};
-use vestibule_ir::{AppProtocol, EndpointAddress};
+use vestibule_ir::{AppProtocol, ConnectionPool, EndpointAddress, TcpKeepalive};
 
 /// Idle HTTP/1.1 connections kept per endpoint and worker; more are closed.
 const MAX_IDLE_PER_ENDPOINT: usize = 128;
@@ -38,7 +47,60 @@ pub(crate) struct Pool {
     /// pointer, never re-boxed.
     #[allow(clippy::vec_box)]
     idle: ThreadLocal<RefCell<Vec<Box<UpstreamConn>>>>,
-    shared: ArcSwapOption<http2::SendRequest<RequestBody>>,
+    /// With a connection limit: idle connections every worker takes from
+    /// (lock-free), and how many this endpoint has open.
+    limited: Option<Limited>,
+    shared: ArcSwapOption<SharedH2>,
+}
+
+#[derive(Debug)]
+struct Limited {
+    idle: crossbeam_queue::ArrayQueue<Box<UpstreamConn>>,
+    open: Arc<AtomicU32>,
+}
+
+/// The endpoint's HTTP/2 connection and the streams it has carried.
+#[derive(Debug)]
+struct SharedH2 {
+    sender: http2::SendRequest<RequestBody>,
+    streams: AtomicU32,
+    opened: Instant,
+}
+
+/// How a cluster's connections live (Istio `connectionPool`), shared by
+/// its endpoints.
+#[derive(Debug, Default)]
+pub(crate) struct PoolPolicy {
+    pub circuit: Option<Arc<Circuit>>,
+    pub connect_timeout: Option<Duration>,
+    pub max_requests_per_connection: Option<u32>,
+    pub idle_timeout: Option<Duration>,
+    pub max_connection_duration: Option<Duration>,
+    pub keepalive: Option<TcpKeepalive>,
+}
+
+impl PoolPolicy {
+    /// `None` for the default pool: no per-connection bookkeeping at all.
+    pub(crate) fn new(pool: &ConnectionPool, circuit: Option<Arc<Circuit>>) -> Option<PoolPolicy> {
+        (!pool.is_default()).then(|| PoolPolicy {
+            circuit,
+            connect_timeout: pool.connect_timeout,
+            max_requests_per_connection: pool.max_requests_per_connection,
+            idle_timeout: pool.idle_timeout,
+            max_connection_duration: pool.max_connection_duration,
+            keepalive: pool.tcp_keepalive.clone(),
+        })
+    }
+
+    /// Whether a connection that carried `used` requests since `opened`
+    /// may carry another.
+    fn reusable(&self, used: u32, opened: Instant) -> bool {
+        self.max_requests_per_connection
+            .is_none_or(|max| used < max)
+            && self
+                .max_connection_duration
+                .is_none_or(|max| opened.elapsed() < max)
+    }
 }
 
 /// A connection ready to carry one request.
@@ -56,6 +118,9 @@ pub(crate) enum ConnectError {
     Io(#[from] io::Error),
     #[error("connection timeout")]
     Timeout,
+    /// A circuit breaker's limit was reached.
+    #[error("overflow")]
+    Overflow(Overflow),
     #[error("connection failure: {0}")]
     Handshake(#[from] hyper::Error),
     /// The TLS handshake failed.
@@ -71,10 +136,30 @@ pub(crate) struct Target<'a> {
     pub protocol: AppProtocol,
     /// TLS origination; `None`: plain text.
     pub tls: Option<&'a Origination>,
+    /// The cluster's `connectionPool`; `None`: the defaults.
+    pub policy: Option<&'a PoolPolicy>,
 }
 
 impl Pool {
-    /// An idle connection if one is still usable, else a new one.
+    /// A pool for an endpoint of a cluster with a connection limit.
+    pub(crate) fn limited() -> Pool {
+        Pool {
+            limited: Some(Limited {
+                idle: crossbeam_queue::ArrayQueue::new(MAX_IDLE_PER_ENDPOINT),
+                open: Arc::default(),
+            }),
+            ..Pool::default()
+        }
+    }
+
+    /// A place under `circuit`'s connection limit for a connection this
+    /// pool does not keep (a TCP route's).
+    pub(crate) fn connection_slot(&self, circuit: &Arc<Circuit>) -> Option<ConnectionSlot> {
+        circuit.open_connection(&self.limited.as_ref()?.open)
+    }
+
+    /// An idle connection if one is still usable, else a new one; at the
+    /// cluster's connection limit, the first of those to free up.
     pub(crate) async fn get(
         &self,
         target: Target<'_>,
@@ -84,52 +169,143 @@ impl Pool {
         // and rare, and would otherwise sit in every request's state.
         match target.protocol {
             AppProtocol::Http1 => {
-                if let Some(conn) = self.take_idle() {
+                if let Some(conn) = self.take_idle(target.policy) {
                     return Ok(Connection::Http1(conn));
                 }
-                let conn = Box::pin(connect_http1(target, connect_timeout)).await?;
+                let circuit = target.policy.and_then(|p| p.circuit.as_ref());
+                let conn = match (circuit, &self.limited) {
+                    (Some(circuit), Some(limited)) => {
+                        Box::pin(self.wait_http1(target, circuit, limited, connect_timeout)).await?
+                    }
+                    _ => Box::pin(connect_http1(target, connect_timeout)).await?,
+                };
                 Ok(Connection::Http1(conn))
             }
             AppProtocol::H2c => Box::pin(self.get_http2(target, connect_timeout)).await,
         }
     }
 
+    /// At a connection limit: an idle connection, or a slot for a new
+    /// one, whichever comes first, waiting in line (bounded) meanwhile.
+    async fn wait_http1(
+        &self,
+        target: Target<'_>,
+        circuit: &Arc<Circuit>,
+        limited: &Limited,
+        connect_timeout: Duration,
+    ) -> Result<Box<UpstreamConn>, ConnectError> {
+        let mut in_line = None;
+        loop {
+            // Registered before looking, so a release in between counts.
+            let released = circuit.released();
+            let mut released = std::pin::pin!(released);
+            released.as_mut().enable();
+            if let Some(conn) = self.take_idle(target.policy) {
+                return Ok(conn);
+            }
+            if let Some(slot) = circuit.open_connection(&limited.open) {
+                let mut conn = connect_http1(target, connect_timeout).await?;
+                conn.slot = Some(slot);
+                return Ok(conn);
+            }
+            if in_line.is_none() {
+                in_line = Some(circuit.wait_in_line().map_err(ConnectError::Overflow)?);
+            }
+            released.await;
+        }
+    }
+
     /// The shared HTTP/2 connection once it is ready, made if need be
-    /// (h2c, or h2 over TLS when the cluster originates it).
+    /// (h2c, or h2 over TLS when the cluster originates it), or anew once
+    /// it carried its share of streams or lived its time.
     async fn get_http2(
         &self,
         target: Target<'_>,
         connect_timeout: Duration,
     ) -> Result<Connection, ConnectError> {
         if let Some(shared) = self.shared.load_full() {
-            let mut sender = (*shared).clone();
-            if !sender.is_closed() && sender.ready().await.is_ok() {
+            let used = shared.streams.fetch_add(1, Ordering::Relaxed);
+            let current = target
+                .policy
+                .is_none_or(|policy| policy.reusable(used, shared.opened));
+            let mut sender = shared.sender.clone();
+            if current && !sender.is_closed() && sender.ready().await.is_ok() {
                 return Ok(Connection::Http2(sender));
             }
         }
+        let slot = match (
+            target.policy.and_then(|p| p.circuit.as_ref()),
+            &self.limited,
+        ) {
+            (Some(circuit), Some(limited)) => circuit.open_connection(&limited.open),
+            _ => None,
+        };
         let stream = connect_stream(target, connect_timeout).await?;
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .handshake::<_, RequestBody>(TokioIo::new(stream))
             .await?;
-        tokio::spawn(connection);
-        self.shared.store(Some(std::sync::Arc::new(sender.clone())));
+        tokio::spawn(async move {
+            // The connection counts against the limit while it lives.
+            let _slot = slot;
+            connection.await
+        });
+        self.shared.store(Some(Arc::new(SharedH2 {
+            sender: sender.clone(),
+            streams: AtomicU32::new(1),
+            opened: Instant::now(),
+        })));
         Ok(Connection::Http2(sender))
     }
 
     /// The most recently returned idle connection that is still usable;
-    /// those found closed on the way are dropped.
-    fn take_idle(&self) -> Option<Box<UpstreamConn>> {
+    /// those found closed, or past their idle time, on the way are dropped.
+    fn take_idle(&self, policy: Option<&PoolPolicy>) -> Option<Box<UpstreamConn>> {
+        let idle_timeout = policy.and_then(|p| p.idle_timeout);
+        let fresh = |conn: &mut Box<UpstreamConn>| {
+            conn.is_usable()
+                && idle_timeout
+                    .is_none_or(|limit| conn.idle_since.is_none_or(|t| t.elapsed() < limit))
+        };
+        if let Some(limited) = &self.limited {
+            while let Some(mut conn) = limited.idle.pop() {
+                if fresh(&mut conn) {
+                    return Some(conn);
+                }
+            }
+            return None;
+        }
         let mut idle = self.idle.get()?.borrow_mut();
         while let Some(mut conn) = idle.pop() {
-            if conn.is_usable() {
+            if fresh(&mut conn) {
                 return Some(conn);
             }
         }
         None
     }
 
-    /// Returns an HTTP/1.1 connection whose response has been fully read.
-    pub(crate) fn put_back(&self, conn: Box<UpstreamConn>) {
+    /// Returns an HTTP/1.1 connection whose response has been fully read,
+    /// unless it carried its share of requests or lived its time.
+    pub(crate) fn put_back(&self, mut conn: Box<UpstreamConn>, policy: Option<&PoolPolicy>) {
+        if let Some(policy) = policy {
+            if !policy.reusable(conn.used, conn.opened) {
+                return;
+            }
+            if policy.idle_timeout.is_some() {
+                conn.idle_since = Some(Instant::now());
+            }
+        }
+        if let Some(limited) = &self.limited {
+            conn.release_buffers();
+            // A full queue drops (closes) the connection, which frees its slot.
+            if limited.idle.push(conn).is_ok() {
+                if let Some(circuit) = policy.and_then(|p| p.circuit.as_ref()) {
+                    if circuit.has_waiters() {
+                        circuit.release();
+                    }
+                }
+            }
+            return;
+        }
         let mut idle = self.idle.get_or_default().borrow_mut();
         // A full stack drops (closes) the connection.
         if idle.len() < MAX_IDLE_PER_ENDPOINT {
@@ -154,19 +330,25 @@ pub(crate) async fn connect_http1(
 }
 
 /// A TCP connection, with the TLS handshake done over it when the target
-/// originates TLS. The connect timeout bounds both, as Envoy's does (a TLS
-/// connection is connected once its handshake is done).
+/// originates TLS. The connect timeout (the cluster's, if it has one)
+/// bounds both, as Envoy's does (a TLS connection is connected once its
+/// handshake is done).
 pub(crate) async fn connect_stream(
     target: Target<'_>,
     timeout: Duration,
 ) -> Result<UpstreamStream, ConnectError> {
+    let timeout = target
+        .policy
+        .and_then(|p| p.connect_timeout)
+        .unwrap_or(timeout);
+    let keepalive = target.policy.and_then(|p| p.keepalive.as_ref());
     let Some(tls) = target.tls else {
         return Ok(UpstreamStream::Plain(
-            connect(target.address, timeout).await?,
+            connect(target.address, timeout, keepalive).await?,
         ));
     };
     let connecting = async {
-        let stream = connect(target.address, timeout).await?;
+        let stream = connect(target.address, timeout, keepalive).await?;
         Ok::<_, ConnectError>(tls.connect(stream).await?)
     };
     let stream = tokio::time::timeout(timeout, connecting)
@@ -178,6 +360,7 @@ pub(crate) async fn connect_stream(
 pub(crate) async fn connect(
     address: &EndpointAddress,
     timeout: Duration,
+    keepalive: Option<&TcpKeepalive>,
 ) -> Result<TcpStream, ConnectError> {
     let connecting = async {
         match address {
@@ -189,7 +372,25 @@ pub(crate) async fn connect(
         .await
         .map_err(|_| ConnectError::Timeout)??;
     stream.set_nodelay(true)?;
+    if let Some(keepalive) = keepalive {
+        set_keepalive(&stream, keepalive)?;
+    }
     Ok(stream)
+}
+
+/// SO_KEEPALIVE with the probes' timing, where given (Istio `tcpKeepalive`).
+fn set_keepalive(stream: &TcpStream, keepalive: &TcpKeepalive) -> io::Result<()> {
+    let mut settings = socket2::TcpKeepalive::new();
+    if let Some(time) = keepalive.time {
+        settings = settings.with_time(time);
+    }
+    if let Some(interval) = keepalive.interval {
+        settings = settings.with_interval(interval);
+    }
+    if let Some(probes) = keepalive.probes {
+        settings = settings.with_retries(probes);
+    }
+    socket2::SockRef::from(stream).set_tcp_keepalive(&settings)
 }
 
 #[cfg(test)]
@@ -215,17 +416,21 @@ mod tests {
         let (first, first_addr) = connection_to(&listener).await;
         let (second, second_addr) = connection_to(&listener).await;
         let _accepted = (listener.accept().await, listener.accept().await);
-        pool.put_back(first);
-        pool.put_back(second);
+        pool.put_back(first, None);
+        pool.put_back(second, None);
         assert_eq!(
-            pool.take_idle().as_deref().map(UpstreamConn::local_addr),
+            pool.take_idle(None)
+                .as_deref()
+                .map(UpstreamConn::local_addr),
             Some(second_addr)
         );
         assert_eq!(
-            pool.take_idle().as_deref().map(UpstreamConn::local_addr),
+            pool.take_idle(None)
+                .as_deref()
+                .map(UpstreamConn::local_addr),
             Some(first_addr)
         );
-        assert!(pool.take_idle().is_none());
+        assert!(pool.take_idle(None).is_none());
     }
 
     #[tokio::test]
@@ -237,9 +442,9 @@ mod tests {
             let (mut conn, _) = connection_to(&listener).await;
             accepted.push(listener.accept().await.unwrap());
             conn.give_buffers();
-            pool.put_back(conn);
+            pool.put_back(conn, None);
         }
-        let held: Vec<bool> = std::iter::from_fn(|| pool.take_idle())
+        let held: Vec<bool> = std::iter::from_fn(|| pool.take_idle(None))
             .map(|conn| conn.holds_buffers())
             .collect();
         // Taken top first.
@@ -256,13 +461,15 @@ mod tests {
         drop(listener.accept().await.unwrap());
         // The close (FIN) reaches the socket: readiness says so.
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        pool.put_back(kept);
-        pool.put_back(closed);
+        pool.put_back(kept, None);
+        pool.put_back(closed, None);
         assert_eq!(
-            pool.take_idle().as_deref().map(UpstreamConn::local_addr),
+            pool.take_idle(None)
+                .as_deref()
+                .map(UpstreamConn::local_addr),
             Some(kept_addr)
         );
-        assert!(pool.take_idle().is_none(), "the closed one was dropped");
+        assert!(pool.take_idle(None).is_none(), "the closed one was dropped");
         drop(kept_peer);
     }
 }

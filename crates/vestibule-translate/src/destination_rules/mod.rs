@@ -12,11 +12,14 @@
 //! visible rule defines keeps no endpoints (Istio builds no cluster for it
 //! and the route answers 503) and the VirtualService's status names it.
 //!
-//! Every backend, with or without a subset, gets the load balancer the
-//! merged rule asks for (see [`policy`]).
+//! Every backend, with or without a subset, gets the load balancer, the
+//! connection pool and the outlier detection the merged rule asks for (see
+//! [`policy`], [`pool`], [`outlier`]).
 
 mod index;
+mod outlier;
 mod policy;
+mod pool;
 mod unknown_subsets;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -57,8 +60,14 @@ pub(crate) fn apply(
                 .backends
                 .insert(backend.key.clone(), resolve_endpoints(registry, backend));
         }
-        let settings = policy::load_balancer_settings(merged.policy, subset_rule, backend.port);
+        let port = backend.port;
+        let settings = policy::load_balancer_settings(merged.policy, subset_rule, port);
         backend.load_balancer = policy::load_balancer(settings);
+        let pool = policy::connection_pool_settings(merged.policy, subset_rule, port);
+        backend.connection_pool = pool.map(|p| pool::convert(p, "").0).unwrap_or_default();
+        backend.protocol = pool::protocol(pool, backend.protocol);
+        backend.outlier_detection = policy::outlier_settings(merged.policy, subset_rule, port)
+            .map(|settings| outlier::convert(settings, "").0);
     }
     unknown_subsets::report(inputs, registry, table, statuses);
     let mut report = Report::default();

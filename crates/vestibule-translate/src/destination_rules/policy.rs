@@ -2,28 +2,34 @@
 //! a rule vestibule reads but does not honour (each a warning naming the
 //! field: nothing is ignored silently).
 
-use vestibule_api::istio::{LoadBalancerSettings, Subset, TrafficPolicy};
+use vestibule_api::istio::{
+    ConnectionPoolSettings, LoadBalancerSettings, OutlierDetection, PortTrafficPolicy, Subset,
+    TrafficPolicy,
+};
 use vestibule_api::DestinationRule;
 use vestibule_ir::LoadBalancer;
 
-/// The `loadBalancer` settings that apply to `port` of a backend, most
-/// specific first: the subset's port-level entry, the subset's policy, the
-/// rule's port-level entry, the rule's policy. A matching port-level entry
-/// replaces the policy it belongs to whole (Istio: port-level settings do
-/// not inherit; an entry without `loadBalancer` means the default).
-pub(crate) fn load_balancer_settings<'a>(
+/// The settings of one kind (`loadBalancer`, `connectionPool`,
+/// `outlierDetection`) that apply to `port` of a backend, as Istio merges
+/// them (`MergeTrafficPolicy`): the subset's policy overrides the rule's
+/// field by field; a port-level entry matching `port` replaces its
+/// policy's settings whole, even with nothing (port-level settings do not
+/// inherit: an entry without the field means the default).
+fn most_specific<'a, T>(
     policy: Option<&'a TrafficPolicy>,
     subset: Option<&'a Subset>,
     port: u16,
-) -> Option<&'a LoadBalancerSettings> {
-    let level = |policy: &'a TrafficPolicy| -> Option<Option<&'a LoadBalancerSettings>> {
+    of_policy: fn(&TrafficPolicy) -> Option<&T>,
+    of_port: fn(&PortTrafficPolicy) -> Option<&T>,
+) -> Option<&'a T> {
+    let level = |policy: &'a TrafficPolicy| -> Option<Option<&'a T>> {
         let port_level = policy
             .port_level_settings
             .iter()
             .find(|p| p.port.as_ref().is_some_and(|s| s.number == u32::from(port)));
         match port_level {
-            Some(entry) => Some(entry.load_balancer.as_ref()),
-            None => policy.load_balancer.as_ref().map(Some),
+            Some(entry) => Some(of_port(entry)),
+            None => of_policy(policy).map(Some),
         }
     };
     subset
@@ -31,6 +37,51 @@ pub(crate) fn load_balancer_settings<'a>(
         .and_then(level)
         .or_else(|| policy.and_then(level))
         .flatten()
+}
+
+/// The `loadBalancer` settings that apply to `port` of a backend.
+pub(crate) fn load_balancer_settings<'a>(
+    policy: Option<&'a TrafficPolicy>,
+    subset: Option<&'a Subset>,
+    port: u16,
+) -> Option<&'a LoadBalancerSettings> {
+    most_specific(
+        policy,
+        subset,
+        port,
+        |p| p.load_balancer.as_ref(),
+        |p| p.load_balancer.as_ref(),
+    )
+}
+
+/// The `connectionPool` settings that apply to `port` of a backend.
+pub(crate) fn connection_pool_settings<'a>(
+    policy: Option<&'a TrafficPolicy>,
+    subset: Option<&'a Subset>,
+    port: u16,
+) -> Option<&'a ConnectionPoolSettings> {
+    most_specific(
+        policy,
+        subset,
+        port,
+        |p| p.connection_pool.as_ref(),
+        |p| p.connection_pool.as_ref(),
+    )
+}
+
+/// The `outlierDetection` settings that apply to `port` of a backend.
+pub(crate) fn outlier_settings<'a>(
+    policy: Option<&'a TrafficPolicy>,
+    subset: Option<&'a Subset>,
+    port: u16,
+) -> Option<&'a OutlierDetection> {
+    most_specific(
+        policy,
+        subset,
+        port,
+        |p| p.outlier_detection.as_ref(),
+        |p| p.outlier_detection.as_ref(),
+    )
 }
 
 /// The balancer `settings` ask for. `PASSTHROUGH` (send to the original
@@ -65,9 +116,13 @@ pub(crate) fn warnings(rule: &DestinationRule) -> Vec<String> {
 }
 
 fn policy_warnings(policy: &TrafficPolicy, field: &str, top_level: bool, found: &mut Vec<String>) {
+    settings_warnings(
+        policy.connection_pool.as_ref(),
+        policy.outlier_detection.as_ref(),
+        field,
+        found,
+    );
     let unhonoured = [
-        ("connectionPool", policy.connection_pool.is_some()),
-        ("outlierDetection", policy.outlier_detection.is_some()),
         ("tunnel", policy.tunnel.is_some()),
         ("proxyProtocol", policy.proxy_protocol.is_some()),
         ("retryBudget", policy.retry_budget.is_some()),
@@ -80,11 +135,13 @@ fn policy_warnings(policy: &TrafficPolicy, field: &str, top_level: bool, found: 
     }
     for (index, port) in policy.port_level_settings.iter().enumerate() {
         let field = format!("{field}.portLevelSettings[{index}]");
-        let unhonoured = [
-            ("connectionPool", port.connection_pool.is_some()),
-            ("outlierDetection", port.outlier_detection.is_some()),
-            ("tls", !top_level && port.tls.is_some()),
-        ];
+        settings_warnings(
+            port.connection_pool.as_ref(),
+            port.outlier_detection.as_ref(),
+            &field,
+            found,
+        );
+        let unhonoured = [("tls", !top_level && port.tls.is_some())];
         not_honoured(&field, &unhonoured, found);
         match &port.port {
             Some(selector) if (1..=65535).contains(&selector.number) => {}
@@ -99,6 +156,22 @@ fn policy_warnings(policy: &TrafficPolicy, field: &str, top_level: bool, found: 
         if let Some(lb) = &port.load_balancer {
             balancer_warnings(lb, &format!("{field}.loadBalancer"), found);
         }
+    }
+}
+
+/// What in a policy's `connectionPool` and `outlierDetection` is invalid
+/// or not honoured.
+fn settings_warnings(
+    pool: Option<&ConnectionPoolSettings>,
+    outlier: Option<&OutlierDetection>,
+    field: &str,
+    found: &mut Vec<String>,
+) {
+    if let Some(pool) = pool {
+        found.extend(super::pool::convert(pool, &format!("{field}.connectionPool")).1);
+    }
+    if let Some(outlier) = outlier {
+        found.extend(super::outlier::convert(outlier, &format!("{field}.outlierDetection")).1);
     }
 }
 

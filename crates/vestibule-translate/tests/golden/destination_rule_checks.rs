@@ -1,8 +1,10 @@
 //! Checks of the DestinationRule subset and load-balancing golden cases
 //! (`golden/istio/dr_*.yaml`).
 
+use std::time::Duration;
 use vestibule_ir::status::ResourceStatus;
-use vestibule_ir::{Backend, LoadBalancer};
+
+use vestibule_ir::{AppProtocol, Backend, ConnectionPool, LoadBalancer, OutlierDetection};
 use vestibule_translate::Translation;
 
 use super::{acceptance, backends, endpoints, route, vhost, vs, Check};
@@ -11,6 +13,7 @@ pub(crate) const CHECKS: &[(&str, Check)] = &[
     ("dr_subsets", dr_subsets),
     ("dr_merge_and_export", dr_merge_and_export),
     ("dr_load_balancer", dr_load_balancer),
+    ("dr_connection_pool", dr_connection_pool),
 ];
 
 fn backend<'t>(t: &'t Translation, key: &str) -> &'t Backend {
@@ -149,16 +152,10 @@ fn dr_load_balancer(t: &Translation) {
     );
     let status = rule(t, "default", "shop");
     for parts in [
-        &["trafficPolicy.connectionPool", "not honoured"][..],
-        &["trafficPolicy.outlierDetection", "not honoured"],
-        &[
-            "trafficPolicy.portLevelSettings[0].outlierDetection",
-            "not honoured",
-        ],
         &[
             "subsets[1].trafficPolicy.loadBalancer.simple PASSTHROUGH",
             "LEAST_REQUEST",
-        ],
+        ][..],
         &["subsets[1].trafficPolicy.tls", "not honoured"],
         &[
             "subsets[3].trafficPolicy.loadBalancer.consistentHash",
@@ -175,8 +172,95 @@ fn dr_load_balancer(t: &Translation) {
             status.warnings
         );
     }
-    assert_eq!(status.warnings.len(), 7, "{:?}", status.warnings);
+    assert_eq!(status.warnings.len(), 4, "{:?}", status.warnings);
     let quiet = rule(t, "default", "quiet");
     assert_eq!(acceptance(&quiet.conditions), ("True", "Accepted"));
     assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
+}
+
+fn dr_connection_pool(t: &Translation) {
+    let cart = "cart.default.svc.cluster.local";
+    let backend = |port: u16, subset: &str| backend(t, &format!("outbound|{port}|{subset}|{cart}"));
+    // The rule's policy, every field.
+    let rule_pool = ConnectionPool {
+        max_connections: Some(100),
+        max_pending_requests: Some(10),
+        max_requests: Some(1000),
+        max_retries: Some(3),
+        max_requests_per_connection: Some(50),
+        connect_timeout: Some(Duration::from_millis(250)),
+        idle_timeout: Some(Duration::from_secs(30)),
+        max_connection_duration: Some(Duration::from_secs(600)),
+        tcp_keepalive: Some(vestibule_ir::TcpKeepalive {
+            probes: Some(3),
+            time: Some(Duration::from_secs(60)),
+            interval: Some(Duration::from_secs(10)),
+        }),
+    };
+    assert_eq!(backend(80, "").connection_pool, rule_pool);
+    let rule_outlier = OutlierDetection {
+        consecutive_5xx: 2,
+        consecutive_gateway_errors: 1,
+        interval: Duration::from_secs(1),
+        base_ejection_time: Duration::from_secs(15),
+        max_ejection_percent: 50,
+        min_health_percent: 20,
+        ..OutlierDetection::default()
+    };
+    assert_eq!(
+        backend(80, "").outlier_detection.as_ref(),
+        Some(&rule_outlier)
+    );
+    // A subset's connectionPool replaces the rule's; its outlierDetection,
+    // unset, is the rule's (field by field).
+    let small = backend(80, "small");
+    assert_eq!(small.connection_pool.max_connections, Some(1));
+    assert_eq!(small.connection_pool.max_pending_requests, Some(1));
+    assert_eq!(small.connection_pool.connect_timeout, None);
+    assert_eq!(small.outlier_detection.as_ref(), Some(&rule_outlier));
+    // The port-level entry for 9090 replaces all: its own pool, no
+    // outlier detection (port-level settings do not inherit).
+    let admin = backend(9090, "");
+    assert_eq!(admin.connection_pool.max_requests, Some(5));
+    assert_eq!(admin.connection_pool.max_connections, None);
+    assert_eq!(admin.outlier_detection, None);
+    // h2UpgradePolicy: UPGRADE speaks HTTP/2 to the HTTP/1.1 port.
+    assert_eq!(backend(80, "h2").protocol, AppProtocol::H2c);
+    assert_eq!(backend(80, "").protocol, AppProtocol::Http1);
+    // Istio's defaults where outlierDetection is given empty.
+    assert_eq!(
+        backend(80, "defaults").outlier_detection,
+        Some(OutlierDetection::default())
+    );
+    let status = rule(t, "default", "cart");
+    assert_eq!(acceptance(&status.conditions), ("True", "Accepted"));
+    for parts in [
+        &["subsets[2].trafficPolicy.connectionPool.tcp.maxConnections: -1"][..],
+        &[
+            "subsets[2].trafficPolicy.connectionPool.http.idleTimeout",
+            "ignored",
+        ],
+        &["subsets[2].trafficPolicy.outlierDetection.maxEjectionPercent: 101"],
+        &[
+            "subsets[2].trafficPolicy.connectionPool.http.maxConcurrentStreams",
+            "not honoured",
+        ],
+    ] {
+        assert!(
+            warned(&status.warnings, parts),
+            "{parts:?} in {:?}",
+            status.warnings
+        );
+    }
+    assert_eq!(status.warnings.len(), 4, "{:?}", status.warnings);
+    // What is invalid is left out; the rest applies.
+    let bad = backend(80, "bad");
+    assert_eq!(bad.connection_pool.max_connections, None);
+    assert_eq!(bad.connection_pool.max_retries, Some(1));
+    assert_eq!(
+        bad.outlier_detection
+            .as_ref()
+            .map(|o| o.max_ejection_percent),
+        Some(10)
+    );
 }

@@ -46,6 +46,22 @@ impl Collector for EnvoyCollector {
                 "envoy_cluster_upstream_rq_timeout",
                 "Requests to the cluster that ran past their route's timeout",
             ),
+            (
+                "envoy_cluster_upstream_rq_pending_overflow",
+                "Requests a circuit breaker turned away (pending queue or requests in flight full)",
+            ),
+            (
+                "envoy_cluster_upstream_cx_overflow",
+                "Times the cluster's connection limit stopped a new connection",
+            ),
+            (
+                "envoy_cluster_upstream_rq_retry_overflow",
+                "Retries not made for the cluster's retry limit",
+            ),
+            (
+                "envoy_cluster_outlier_detection_ejections_enforced_total",
+                "Endpoints outlier detection ejected",
+            ),
         ];
         super::encode_counters(&mut encoder, names, &clusters)?;
         let mut family = encoder.encode_descriptor(

@@ -434,6 +434,9 @@ pub struct Seen {
     pub host: String,
     pub body: String,
     pub headers: http::HeaderMap,
+    /// Which of the recorder's connections it came on (0-based, in the
+    /// order they were accepted).
+    pub connection: usize,
 }
 
 /// A backend that records every request and answers with the status the
@@ -456,7 +459,10 @@ impl Recorder {
             seen: Arc::clone(&seen),
         };
         tokio::spawn(async move {
+            let mut accepted = 0;
             while let Ok((stream, _)) = listener.accept().await {
+                let connection = accepted;
+                accepted += 1;
                 let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
                 let service = service_fn(move |request: Request<hyper::body::Incoming>| {
                     let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
@@ -481,6 +487,7 @@ impl Recorder {
                                 host,
                                 body: String::from_utf8_lossy(&body).into_owned(),
                                 headers: parts.headers.clone(),
+                                connection,
                             });
                             seen.len() - 1
                         };
