@@ -14,6 +14,7 @@ use vestibule_ir::{BackendKey, HostPattern, Listener};
 
 use crate::telemetry::destination::TcpOutcome;
 use crate::upstream::clusters::Cluster;
+use crate::upstream::outlier::Outcome;
 use crate::upstream::pool;
 use crate::Shared;
 
@@ -107,7 +108,7 @@ where
     let route = route.ok_or(StreamError::NoRoute)?;
     let cluster = route.pick_cluster().ok_or(StreamError::NoHealthyUpstream)?;
     let stats = &cluster.stats;
-    let Some(endpoint) = cluster.balancer.pick(&cluster.endpoints(), &[]) else {
+    let Some(endpoint) = cluster.pick(&cluster.endpoints(), &[]) else {
         stats.tcp_opened(TcpOutcome::NoHealthyUpstream);
         stats.tcp_closed(TcpOutcome::NoHealthyUpstream, 0, 0);
         return Err(StreamError::NoHealthyUpstream);
@@ -133,6 +134,7 @@ where
     let mut upstream = match connected {
         Ok(upstream) => upstream,
         Err(error) => {
+            cluster.record(&endpoint, Outcome::LocalFailure);
             shared
                 .counters
                 .stream_connect_failures
@@ -142,6 +144,7 @@ where
             return Err(error.into());
         }
     };
+    cluster.record(&endpoint, Outcome::Connected);
     stats.tcp_opened(TcpOutcome::Connected);
     // Istio `tcp.idleTimeout`, else the gateway's.
     let idle = endpoint

@@ -408,6 +408,10 @@ async fn forward(
             .map_err(|_| {
                 let timeouts = &cluster.stats.upstream.timeouts;
                 crate::telemetry::destination::UpstreamCounters::count(timeouts);
+                // Envoy counts the route's timeout against the endpoint.
+                if let Some(endpoint) = &context.attempts.endpoint {
+                    cluster.record(endpoint, crate::upstream::outlier::Outcome::LocalFailure);
+                }
                 ProxyError::Timeout
             })??,
         None => call.await?,

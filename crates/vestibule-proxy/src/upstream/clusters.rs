@@ -4,19 +4,20 @@
 //! least-request counters carry over and pod churn swaps only endpoint lists.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
 use vestibule_ir::{
-    AppProtocol, Backend, BackendKey, ConnectionPool, EndpointAddress, EndpointTable, RouteTable,
-    UpstreamTls,
+    AppProtocol, Backend, BackendKey, ConnectionPool, EndpointAddress, EndpointTable,
+    OutlierDetection, RouteTable, UpstreamTls,
 };
 
 use crate::telemetry::destination::DestinationStats;
 use crate::telemetry::labels::DestinationLabels;
 use crate::upstream::balance::Balancer;
 use crate::upstream::circuit::{Circuit, Overflow};
+use crate::upstream::outlier::{Health, Outcome, Outlier};
 use crate::upstream::pool::{Pool, PoolPolicy, Target};
 use crate::upstream::tls::Origination;
 
@@ -40,7 +41,16 @@ pub(crate) struct Cluster {
     connection_pool: ConnectionPool,
     /// Built from it once; `None` for the default pool.
     pool_policy: Option<Arc<PoolPolicy>>,
+    /// Outlier detection, if the cluster has it (a cluster whose settings
+    /// change is made anew).
+    outlier: Option<Arc<Outlier>>,
+    /// Unique among the clusters made: the owner of the endpoint states
+    /// made for it when it owns them.
+    id: u64,
 }
+
+/// Numbers the clusters made (from 1: 0 is no owner).
+static CLUSTER_IDS: AtomicU64 = AtomicU64::new(1);
 
 impl Cluster {
     /// The current endpoints: one atomic load, no lock.
@@ -65,7 +75,50 @@ impl Cluster {
     /// address with other clusters: when its pool or ejections must be
     /// counted apart, as Envoy counts them, per cluster.
     fn owns_endpoints(&self) -> bool {
-        self.pool_policy.is_some()
+        self.pool_policy.is_some() || self.outlier.is_some()
+    }
+
+    /// The owner its endpoint states carry (0: shared).
+    fn owner(&self) -> u64 {
+        if self.owns_endpoints() {
+            self.id
+        } else {
+            0
+        }
+    }
+
+    /// Picks an endpoint (see [`Balancer::pick`]), skipping the ejected
+    /// ones while outlier detection says so.
+    pub(crate) fn pick(
+        &self,
+        endpoints: &[Arc<EndpointState>],
+        tried: &[usize],
+    ) -> Option<Arc<EndpointState>> {
+        match &self.outlier {
+            Some(outlier) if outlier.skips_ejected(endpoints.len()) => {
+                // Rare (while an endpoint is out): the list without it.
+                let healthy: Vec<Arc<EndpointState>> = endpoints
+                    .iter()
+                    .filter(|endpoint| !endpoint.health.is_ejected())
+                    .cloned()
+                    .collect();
+                self.balancer.pick(&healthy, tried)
+            }
+            _ => self.balancer.pick(endpoints, tried),
+        }
+    }
+
+    /// Counts how an attempt on `endpoint` went, for outlier detection.
+    pub(crate) fn record(&self, endpoint: &Arc<EndpointState>, outcome: Outcome) {
+        if let Some(outlier) = &self.outlier {
+            outlier.record(endpoint, outcome, self.endpoints().len());
+        }
+    }
+
+    /// Whether attempts' outcomes are counted (then the attempt keeps its
+    /// endpoint).
+    pub(crate) fn detects_outliers(&self) -> bool {
+        self.outlier.is_some()
     }
 }
 
@@ -80,6 +133,10 @@ pub(crate) struct EndpointState {
     pub(crate) pool: Pool,
     /// Its cluster's pool policy, when the cluster owns its endpoints.
     pub(crate) policy: Option<Arc<PoolPolicy>>,
+    /// Its run of failures and ejection (outlier detection).
+    pub(crate) health: Health,
+    /// The cluster that owns it (0: shared by every cluster of its address).
+    owner: u64,
 }
 
 impl EndpointState {
@@ -97,6 +154,8 @@ impl EndpointState {
                 Pool::default()
             },
             policy,
+            health: Health::default(),
+            owner: cluster.owner(),
         }
     }
 
@@ -206,7 +265,9 @@ impl ClusterRegistry {
                     if cluster.protocol == backend.protocol
                         && cluster.tls == backend.tls
                         && cluster.balancer.policy() == backend.load_balancer
-                        && cluster.connection_pool == backend.connection_pool =>
+                        && cluster.connection_pool == backend.connection_pool
+                        && cluster.outlier.as_ref().map(|o| o.config())
+                            == backend.outlier_detection.as_ref() =>
                 {
                     Arc::clone(cluster)
                 }
@@ -244,7 +305,13 @@ impl ClusterRegistry {
 impl Cluster {
     fn new(backend: &Backend, stats: Arc<DestinationStats>) -> Cluster {
         let circuit = Circuit::new(&backend.connection_pool, Arc::clone(&stats)).map(Arc::new);
+        let outlier = backend
+            .outlier_detection
+            .as_ref()
+            .map(|config: &OutlierDetection| Arc::new(Outlier::new(config, Arc::clone(&stats))));
         Cluster {
+            outlier,
+            id: CLUSTER_IDS.fetch_add(1, Ordering::Relaxed),
             pool_policy: PoolPolicy::new(&backend.connection_pool, circuit).map(Arc::new),
             connection_pool: backend.connection_pool.clone(),
             stats,
@@ -275,13 +342,8 @@ fn endpoint_state(
     );
     if let Some(state) = states.get(&id).and_then(Weak::upgrade) {
         // A cluster made anew with the same name shares no state with the
-        // old one's policy.
-        let same_policy = match (&state.policy, &cluster.pool_policy) {
-            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
-            (None, None) => true,
-            _ => false,
-        };
-        if same_policy {
+        // old one (its pool's counts, its ejections).
+        if state.owner == cluster.owner() {
             return state;
         }
     }

@@ -19,6 +19,7 @@ use crate::error::ProxyError;
 use crate::telemetry::destination::UpstreamCounters;
 use crate::upstream::client::{self, SendError, UpstreamConn};
 use crate::upstream::clusters::{Cluster, EndpointState};
+use crate::upstream::outlier::Outcome;
 use crate::upstream::pool::{ConnectError, Connection};
 use crate::upstream::H1ResponseBody;
 use crate::upstream::TlsFailure;
@@ -90,6 +91,9 @@ pub(crate) async fn forward(
                 .unwrap_or(Err(Failure::Timeout)),
             None => once.await,
         };
+        if cluster.detects_outliers() {
+            record(cluster, attempts, &outcome);
+        }
         let on = &retry.retry_on;
         let retriable = match &outcome {
             Ok(response) => replay.is_some() && retryable_response(retry, response),
@@ -142,6 +146,33 @@ pub(crate) struct Attempts {
     pub exhausted: bool,
 }
 
+/// Counts the attempt's outcome for outlier detection: the status it was
+/// answered with, or a failure on the gateway's side of the exchange.
+fn record(
+    cluster: &Cluster,
+    attempts: &Attempts,
+    outcome: &Result<Response<UpstreamBody>, Failure>,
+) {
+    let Some(endpoint) = &attempts.endpoint else {
+        return;
+    };
+    let counted = match outcome {
+        Ok(response) => Outcome::Answer(response.status().as_u16()),
+        Err(
+            Failure::Connect(_)
+            | Failure::Reset
+            | Failure::Protocol
+            | Failure::Timeout
+            | Failure::StreamIdle,
+        ) => Outcome::LocalFailure,
+        // Not the endpoint's doing.
+        Err(Failure::NoEndpoint | Failure::Refused | Failure::Overflow | Failure::RequestBody) => {
+            return
+        }
+    };
+    cluster.record(endpoint, counted);
+}
+
 /// How one attempt failed.
 enum Failure {
     NoEndpoint,
@@ -188,16 +219,17 @@ async fn try_once(
     connect_timeout: Duration,
     attempts: &mut Attempts,
 ) -> Result<Response<UpstreamBody>, Failure> {
+    let keep = attempts.keep_endpoint || cluster.detects_outliers();
+    if keep {
+        attempts.endpoint = None;
+    }
     let endpoint = {
         let endpoints = cluster.endpoints();
-        cluster
-            .balancer
-            .pick(&endpoints, tried)
-            .ok_or(Failure::NoEndpoint)?
+        cluster.pick(&endpoints, tried).ok_or(Failure::NoEndpoint)?
     };
     tried.push(Arc::as_ptr(&endpoint) as usize);
     UpstreamCounters::count(&cluster.stats.upstream.requests);
-    if attempts.keep_endpoint {
+    if keep {
         attempts.endpoint = Some(Arc::clone(&endpoint));
     }
     let active = endpoint.start_request().map_err(|_| Failure::Overflow)?;

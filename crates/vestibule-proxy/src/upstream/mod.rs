@@ -8,6 +8,7 @@ pub(crate) mod client;
 pub(crate) mod clusters;
 pub(crate) mod forward;
 mod h1_body;
+pub(crate) mod outlier;
 pub(crate) mod pool;
 mod stream;
 pub(crate) mod tls;

@@ -59,7 +59,7 @@ impl Collector for EnvoyCollector {
                 "Retries not made for the cluster's retry limit",
             ),
             (
-                "envoy_cluster_outlier_detection_ejections_enforced_total",
+                "envoy_cluster_outlier_detection_ejections_enforced",
                 "Endpoints outlier detection ejected",
             ),
         ];
