@@ -9,14 +9,16 @@ use std::sync::{Arc, Mutex, Weak};
 
 use arc_swap::ArcSwap;
 use vestibule_ir::{
-    AppProtocol, Backend, BackendKey, ConnectionPool, EndpointAddress, EndpointTable,
-    OutlierDetection, RouteTable, UpstreamTls,
+    AppProtocol, Backend, BackendKey, ConnectionPool, ConsistentHash, EndpointAddress,
+    EndpointTable, OutlierDetection, RouteTable, UpstreamTls,
 };
 
 use crate::telemetry::destination::DestinationStats;
 use crate::telemetry::labels::DestinationLabels;
 use crate::upstream::balance::Balancer;
 use crate::upstream::circuit::{Circuit, Overflow};
+use crate::upstream::dns::DnsCache;
+use crate::upstream::hash::Table;
 use crate::upstream::outlier::{Health, Outcome, Outlier};
 use crate::upstream::pool::{Pool, PoolPolicy, Target};
 use crate::upstream::tls::Origination;
@@ -47,6 +49,9 @@ pub(crate) struct Cluster {
     /// Unique among the clusters made: the owner of the endpoint states
     /// made for it when it owns them.
     id: u64,
+    /// Consistent hashing, if the cluster has it: the policy and the
+    /// table built for the current endpoints.
+    hash: Option<(ConsistentHash, ArcSwap<Table>)>,
 }
 
 /// Numbers the clusters made (from 1: 0 is no owner).
@@ -87,13 +92,37 @@ impl Cluster {
         }
     }
 
-    /// Picks an endpoint (see [`Balancer::pick`]), skipping the ejected
-    /// ones while outlier detection says so.
+    /// The cluster's consistent-hash policy, if it has one.
+    pub(crate) fn hash_policy(&self) -> Option<&ConsistentHash> {
+        self.hash.as_ref().map(|(policy, _)| policy)
+    }
+
+    /// Picks an endpoint: by `hash` in the cluster's hash table when it
+    /// has one and the request a key, else by its balancer (see
+    /// [`Balancer::pick`]); either way skipping the ejected ones while
+    /// outlier detection says so.
     pub(crate) fn pick(
         &self,
         endpoints: &[Arc<EndpointState>],
         tried: &[usize],
+        hash: Option<u64>,
     ) -> Option<Arc<EndpointState>> {
+        if let (Some((_, table)), Some(hash)) = (&self.hash, hash) {
+            let skip_ejected = self
+                .outlier
+                .as_ref()
+                .is_some_and(|outlier| outlier.skips_ejected(endpoints.len()));
+            let table = table.load();
+            let healthy =
+                |endpoint: &Arc<EndpointState>| !skip_ejected || !endpoint.health.is_ejected();
+            let untried = |endpoint: &Arc<EndpointState>| {
+                healthy(endpoint) && !tried.contains(&(Arc::as_ptr(endpoint) as usize))
+            };
+            // All tried: the one the key maps to, tried or not.
+            return table
+                .pick(hash, untried)
+                .or_else(|| table.pick(hash, healthy));
+        }
         match &self.outlier {
             Some(outlier) if outlier.skips_ejected(endpoints.len()) => {
                 // Rare (while an endpoint is out): the list without it.
@@ -137,12 +166,15 @@ pub(crate) struct EndpointState {
     pub(crate) health: Health,
     /// The cluster that owns it (0: shared by every cluster of its address).
     owner: u64,
+    /// Its name's addresses, for a DNS endpoint.
+    dns: Option<DnsCache>,
 }
 
 impl EndpointState {
     fn new(address: EndpointAddress, cluster: &Cluster) -> EndpointState {
         let policy = cluster.pool_policy.clone();
         let limited = policy.as_ref().is_some_and(|p| p.circuit.is_some());
+        let dns = matches!(address, EndpointAddress::Dns { .. }).then(DnsCache::default);
         EndpointState {
             address,
             protocol: cluster.protocol,
@@ -156,6 +188,7 @@ impl EndpointState {
             policy,
             health: Health::default(),
             owner: cluster.owner(),
+            dns,
         }
     }
 
@@ -166,6 +199,7 @@ impl EndpointState {
             protocol: self.protocol,
             tls: self.tls.as_deref(),
             policy: self.policy.as_deref(),
+            dns: self.dns.as_ref(),
         }
     }
 
@@ -267,7 +301,8 @@ impl ClusterRegistry {
                         && cluster.balancer.policy() == backend.load_balancer
                         && cluster.connection_pool == backend.connection_pool
                         && cluster.outlier.as_ref().map(|o| o.config())
-                            == backend.outlier_detection.as_ref() =>
+                            == backend.outlier_detection.as_ref()
+                        && cluster.hash_policy() == backend.consistent_hash.as_ref() =>
                 {
                     Arc::clone(cluster)
                 }
@@ -292,6 +327,9 @@ impl ClusterRegistry {
                 .map(|endpoint| endpoint_state(&mut states, key, &cluster, &endpoint.address))
                 .collect();
             if !same_endpoints(&cluster.endpoints.load(), &list) {
+                if let Some((policy, table)) = &cluster.hash {
+                    table.store(Arc::new(Table::build(policy.table, &list)));
+                }
                 cluster.endpoints.store(Arc::new(list));
             }
             current.insert(key.clone(), cluster);
@@ -309,7 +347,12 @@ impl Cluster {
             .outlier_detection
             .as_ref()
             .map(|config: &OutlierDetection| Arc::new(Outlier::new(config, Arc::clone(&stats))));
+        let hash = backend.consistent_hash.clone().map(|policy| {
+            let empty = Table::build(policy.table, &[]);
+            (policy, ArcSwap::from_pointee(empty))
+        });
         Cluster {
+            hash,
             outlier,
             id: CLUSTER_IDS.fetch_add(1, Ordering::Relaxed),
             pool_policy: PoolPolicy::new(&backend.connection_pool, circuit).map(Arc::new),

@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 
 use crate::upstream::circuit::{Circuit, ConnectionSlot, Overflow};
 use crate::upstream::client::UpstreamConn;
+use crate::upstream::dns::DnsCache;
 use crate::upstream::stream::UpstreamStream;
 use crate::upstream::tls::{Origination, TlsFailure};
 use vestibule_ir::{AppProtocol, ConnectionPool, EndpointAddress, TcpKeepalive};
@@ -138,6 +139,8 @@ pub(crate) struct Target<'a> {
     pub tls: Option<&'a Origination>,
     /// The cluster's `connectionPool`; `None`: the defaults.
     pub policy: Option<&'a PoolPolicy>,
+    /// A DNS endpoint's resolved addresses.
+    pub dns: Option<&'a DnsCache>,
 }
 
 impl Pool {
@@ -344,11 +347,11 @@ pub(crate) async fn connect_stream(
     let keepalive = target.policy.and_then(|p| p.keepalive.as_ref());
     let Some(tls) = target.tls else {
         return Ok(UpstreamStream::Plain(
-            connect(target.address, timeout, keepalive).await?,
+            connect(target, timeout, keepalive).await?,
         ));
     };
     let connecting = async {
-        let stream = connect(target.address, timeout, keepalive).await?;
+        let stream = connect(target, timeout, keepalive).await?;
         Ok::<_, ConnectError>(tls.connect(stream).await?)
     };
     let stream = tokio::time::timeout(timeout, connecting)
@@ -357,15 +360,22 @@ pub(crate) async fn connect_stream(
     Ok(UpstreamStream::Tls(Box::new(stream)))
 }
 
-pub(crate) async fn connect(
-    address: &EndpointAddress,
+async fn connect(
+    target: Target<'_>,
     timeout: Duration,
     keepalive: Option<&TcpKeepalive>,
 ) -> Result<TcpStream, ConnectError> {
     let connecting = async {
-        match address {
-            EndpointAddress::Socket(address) => TcpStream::connect(address).await,
-            EndpointAddress::Dns { host, port } => TcpStream::connect((host.as_str(), *port)).await,
+        match (target.address, target.dns) {
+            (EndpointAddress::Socket(address), _) => TcpStream::connect(address).await,
+            // Each of the name's last good addresses in turn.
+            (EndpointAddress::Dns { host, port }, Some(cache)) => {
+                let addresses = cache.addresses(host, *port).await?;
+                TcpStream::connect(addresses.as_slice()).await
+            }
+            (EndpointAddress::Dns { host, port }, None) => {
+                TcpStream::connect((host.as_str(), *port)).await
+            }
         }
     };
     let stream = tokio::time::timeout(timeout, connecting)
