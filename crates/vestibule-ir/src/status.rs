@@ -19,6 +19,9 @@ pub struct Statuses {
     /// Every DestinationRule: applied, or why not, and what of it is not honoured.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub destination_rules: Vec<ResourceStatus>,
+    /// Every ServiceEntry: applied, or why not (`exportTo`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub service_entries: Vec<ResourceStatus>,
     /// Every Istio Telemetry, with what of it is not honoured.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub telemetries: Vec<ResourceStatus>,

@@ -14,6 +14,7 @@ mod secrets;
 pub mod services;
 mod telemetry;
 mod upstream_tls;
+mod visibility;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -66,6 +67,10 @@ pub struct Translation {
     /// (see [`endpoints`]).
     #[serde(skip)]
     pub refused: BTreeSet<vestibule_ir::BackendKey>,
+    /// The gateway's namespace the translation was made for: what decides
+    /// which ServiceEntries an endpoint update sees (see [`endpoints`]).
+    #[serde(skip)]
+    pub gateway_namespace: String,
 }
 
 /// `(namespace, name)` of every Secret and ConfigMap a translation asked
@@ -78,10 +83,13 @@ pub struct References {
 
 /// Translates `inputs` for the gateway `identity`.
 pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
-    let registry = services::Registry::new(inputs);
+    let registry = services::Registry::new(inputs, &identity.namespace);
     let store = secrets::SecretStore::new(inputs);
     let mut builder = builder::TableBuilder::default();
-    let mut statuses = Statuses::default();
+    let mut statuses = Statuses {
+        service_entries: services::service_entry_statuses(inputs, &identity.namespace),
+        ..Statuses::default()
+    };
     istio::translate(
         inputs,
         identity,
@@ -130,6 +138,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         statuses,
         references: store.into_references(),
         refused,
+        gateway_namespace: identity.namespace.clone(),
     }
 }
 
@@ -137,7 +146,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
 /// translating routes again: what an EndpointSlice, Endpoints or Pod
 /// change needs (the route table does not read them).
 pub fn endpoints(inputs: &Inputs, translation: &Translation) -> EndpointTable {
-    let registry = services::Registry::new(inputs);
+    let registry = services::Registry::new(inputs, &translation.gateway_namespace);
     let backends = translation
         .table
         .backends

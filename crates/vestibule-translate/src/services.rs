@@ -1,12 +1,16 @@
 //! The service registry: Services and ServiceEntries by host name, and the
-//! ready endpoints of each service port.
+//! ready endpoints of each service port. A ServiceEntry is in the registry
+//! only when it is exported to the gateway's namespace (Istio `exportTo`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
 use vestibule_api::core::ServicePort;
 use vestibule_api::{Inputs, Service, ServiceEntry};
+use vestibule_ir::status::{Condition, ResourceStatus};
 use vestibule_ir::{AppProtocol, BackendSubset, Endpoint, EndpointAddress};
+
+use crate::visibility;
 
 /// The cluster DNS suffix Kubernetes Services live under.
 pub const CLUSTER_DOMAIN: &str = "svc.cluster.local";
@@ -81,7 +85,9 @@ pub struct Registry<'a> {
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 impl<'a> Registry<'a> {
-    pub fn new(inputs: &'a Inputs) -> Registry<'a> {
+    /// The registry a gateway in `gateway_namespace` sees: every Service,
+    /// and the ServiceEntries exported to that namespace.
+    pub fn new(inputs: &'a Inputs, gateway_namespace: &str) -> Registry<'a> {
         let mut by_host = HashMap::new();
         for service in &inputs.services {
             let host = format!(
@@ -91,7 +97,10 @@ impl<'a> Registry<'a> {
             );
             by_host.insert(host, Entry::Service(service));
         }
-        for entry in &inputs.service_entries {
+        let visible = inputs.service_entries.iter().filter(|entry| {
+            visibility::exported_to(&entry.spec.export_to, entry.namespace(), gateway_namespace)
+        });
+        for entry in visible {
             for host in &entry.spec.hosts {
                 by_host
                     .entry(host.to_ascii_lowercase())
@@ -484,6 +493,37 @@ fn entry_endpoints(
                 Err(_) => return None,
             };
             Some(Endpoint { address, weight })
+        })
+        .collect()
+}
+
+/// The status of every ServiceEntry: accepted, or not applied because it
+/// is not exported to the gateway's namespace.
+pub(crate) fn service_entry_statuses(
+    inputs: &Inputs,
+    gateway_namespace: &str,
+) -> Vec<ResourceStatus> {
+    crate::by_creation(&inputs.service_entries)
+        .into_iter()
+        .map(|entry| {
+            let export_to = &entry.spec.export_to;
+            let exported = visibility::exported_to(export_to, entry.namespace(), gateway_namespace);
+            let (condition, warnings) = if exported {
+                (Condition::new("Accepted", true, "Accepted", ""), Vec::new())
+            } else {
+                let message = visibility::not_exported_to_gateway(export_to, gateway_namespace);
+                (
+                    Condition::new("Accepted", false, "NotExported", message.clone()),
+                    vec![message],
+                )
+            };
+            ResourceStatus {
+                namespace: entry.namespace().to_owned(),
+                name: entry.name().to_owned(),
+                source: entry.source.to_string(),
+                conditions: vec![condition.at_generation(entry.meta.generation)],
+                warnings,
+            }
         })
         .collect()
 }

@@ -63,6 +63,10 @@ mod istio_tls_checks;
 #[path = "golden/istio_vs_checks.rs"]
 mod istio_vs_checks;
 
+/// VirtualService delegation and exportTo: `golden/istio_delegate_checks.rs`.
+#[path = "golden/istio_delegate_checks.rs"]
+mod istio_delegate_checks;
+
 /// DestinationRule subsets and load balancing: `golden/destination_rule_checks.rs`.
 #[path = "golden/destination_rule_checks.rs"]
 mod destination_rule_checks;
@@ -81,6 +85,7 @@ fn istio() {
             .iter()
             .chain(istio_tls_checks::CHECKS)
             .chain(istio_vs_checks::CHECKS)
+            .chain(istio_delegate_checks::CHECKS)
             .chain(upstream_tls_checks::ISTIO)
             .chain(destination_rule_checks::CHECKS)
             .find(|(case, _)| *case == name)
@@ -97,6 +102,7 @@ fn every_check_has_a_case_file() {
         .iter()
         .chain(istio_tls_checks::CHECKS)
         .chain(istio_vs_checks::CHECKS)
+        .chain(istio_delegate_checks::CHECKS)
         .chain(upstream_tls_checks::ISTIO)
         .chain(destination_rule_checks::CHECKS)
     {

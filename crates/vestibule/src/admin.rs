@@ -132,6 +132,7 @@ fn status(state: &ControlState) -> serde_json::Value {
         "ingresses": statuses.map(|s| &s.ingresses),
         "virtualServices": statuses.map(|s| &s.virtual_services),
         "destinationRules": statuses.map(|s| &s.destination_rules),
+        "serviceEntries": statuses.map(|s| &s.service_entries),
         "telemetries": statuses.map(|s| &s.telemetries),
         "policies": statuses.map(|s| &s.policies),
         "listeners": state.data_plane.listeners(),

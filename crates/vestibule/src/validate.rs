@@ -130,6 +130,7 @@ fn status_warnings(statuses: &vestibule_ir::status::Statuses) -> Vec<Problem> {
     };
     each("VirtualService", &statuses.virtual_services);
     each("DestinationRule", &statuses.destination_rules);
+    each("ServiceEntry", &statuses.service_entries);
     each("Telemetry", &statuses.telemetries);
     // An Ingress that is not ours is not an error (another controller
     // may serve it), but the user should know this gateway ignores it.

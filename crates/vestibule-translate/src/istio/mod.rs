@@ -9,8 +9,13 @@
 //!   terminating TLS servers) become connection routes (`streams`);
 //! - one virtual host per host in (server hosts ∩ VirtualService hosts);
 //! - several VirtualServices for one host are concatenated oldest first,
-//!   then every catch-all route moves to the end; the first match wins.
+//!   then every catch-all route moves to the end; the first match wins;
+//! - a VirtualService without hosts is a delegate, served only through the
+//!   VirtualServices that delegate to it (see [`delegates`]);
+//! - a VirtualService not exported to the gateway's namespace is not
+//!   applied.
 
+mod delegates;
 mod faults;
 mod gateway;
 mod matches;
@@ -30,7 +35,7 @@ use crate::secrets::SecretStore;
 use crate::services::Registry;
 use crate::GatewayIdentity;
 use gateway::{GatewayKey, GatewayServer};
-use rules::CandidateRoute;
+use rules::{CandidateRoute, Rule};
 
 pub(crate) fn translate(
     inputs: &Inputs,
@@ -41,9 +46,22 @@ pub(crate) fn translate(
     statuses: &mut Statuses,
 ) {
     let servers = selected_servers(inputs, identity, store, builder, statuses);
+    let delegates = delegates::Index::new(inputs, identity, registry);
+    let context = Context {
+        identity,
+        servers: &servers,
+        registry,
+        delegates: &delegates,
+    };
     let mut attached: BTreeMap<(GatewayKey, usize), BTreeSet<String>> = BTreeMap::new();
     for vs in crate::by_creation(&inputs.virtual_services) {
-        let status = bind_virtual_service(vs, identity, &servers, registry, builder, &mut attached);
+        let status = if vs.spec.hosts.is_empty() {
+            delegates.status(vs)
+        } else {
+            let mut status = bind_virtual_service(vs, &context, builder, &mut attached);
+            status.warnings.extend(delegates.hosted_warnings(vs));
+            status
+        };
         statuses.virtual_services.push(status);
     }
     for ((gateway, index), routes) in attached {
@@ -119,14 +137,26 @@ fn declare(
     Ok(())
 }
 
+/// What binding a VirtualService looks at besides the VirtualService.
+struct Context<'c, 'a> {
+    identity: &'c GatewayIdentity,
+    servers: &'c [GatewayServer],
+    registry: &'c Registry<'a>,
+    delegates: &'c delegates::Index<'a>,
+}
+
 fn bind_virtual_service(
     vs: &VirtualService,
-    identity: &GatewayIdentity,
-    servers: &[GatewayServer],
-    registry: &Registry<'_>,
+    context: &Context<'_, '_>,
     builder: &mut TableBuilder,
     attached: &mut BTreeMap<(GatewayKey, usize), BTreeSet<String>>,
 ) -> ResourceStatus {
+    let Context {
+        identity,
+        servers,
+        registry,
+        delegates,
+    } = *context;
     let mut status = ResourceStatus {
         namespace: vs.namespace().to_owned(),
         name: vs.name().to_owned(),
@@ -141,28 +171,42 @@ fn bind_virtual_service(
         .iter()
         .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
         .collect();
-    // A VirtualService with only tls or tcp rules binds no virtual host.
-    let binds_http = !vs.spec.http.is_empty() || (vs.spec.tls.is_empty() && vs.spec.tcp.is_empty());
-    let bindings = if binds_http {
-        bindings(vs, &gateways, servers)
-    } else {
-        Vec::new()
-    };
     // Backends go to a scratch builder until the whole VirtualService is
     // known to be valid: a rejected one must not leave backends behind.
     let mut scratch = TableBuilder::default();
-    let converted = rules::convert(vs, identity, registry, &mut scratch).and_then(|http| {
+    let mut delegation = Vec::new();
+    let converted = delegates::expand(vs, delegates, registry, &mut delegation).and_then(|rules| {
+        let http = rules::convert(vs, &rules, identity, registry, &mut scratch)?;
         let streams = streams::convert(vs, &gateways, servers, registry, &mut scratch)?;
-        Ok((http, streams))
+        Ok((rules, http, streams))
     });
-    if bindings.is_empty() && converted.as_ref().is_ok_and(|(_, s)| s.placed.is_empty()) {
+    let refused = converted.is_ok().then(|| not_exported(vs, identity));
+    if let Some(message) = refused.flatten() {
+        status.conditions.push(
+            Condition::new("Accepted", false, "NotExported", message.clone())
+                .at_generation(generation),
+        );
+        status.warnings.push(message);
+        return status;
+    }
+    // A VirtualService with only tls or tcp rules binds no virtual host.
+    let binds_http = !vs.spec.http.is_empty() || (vs.spec.tls.is_empty() && vs.spec.tcp.is_empty());
+    let bindings = match &converted {
+        Ok((rules, _, _)) if binds_http => bindings(vs, rules, &gateways, servers),
+        _ => Vec::new(),
+    };
+    if bindings.is_empty()
+        && converted
+            .as_ref()
+            .is_ok_and(|(_, _, s)| s.placed.is_empty())
+    {
         status
             .conditions
             .push(not_bound(&gateways).at_generation(generation));
         return status;
     }
     let (converted, streams) = match converted {
-        Ok(converted) => converted,
+        Ok((_, converted, streams)) => (converted, streams),
         Err((field, message)) => {
             status.conditions.push(
                 Condition::new("Accepted", false, "Invalid", format!("{field}: {message}"))
@@ -172,7 +216,8 @@ fn bind_virtual_service(
         }
     };
     builder.adopt_backends(scratch);
-    status.warnings = converted.warnings;
+    status.warnings = delegation;
+    status.warnings.extend(converted.warnings);
     status.warnings.extend(streams.warnings);
     let key = format!("{}/{}", vs.namespace(), vs.name());
     let mut count = |server: &GatewayServer| {
@@ -219,6 +264,15 @@ fn place_http(
     vhost.require_tls |= require_tls;
 }
 
+/// Why the gateway does not see `vs`: it is not exported to the gateway's
+/// namespace (Istio `exportTo`).
+fn not_exported(vs: &VirtualService, identity: &GatewayIdentity) -> Option<String> {
+    let export_to = &vs.spec.export_to;
+    let namespace = &identity.namespace;
+    (!crate::visibility::exported_to(export_to, vs.namespace(), namespace))
+        .then(|| crate::visibility::not_exported_to_gateway(export_to, namespace))
+}
+
 /// Why a VirtualService binds no server.
 fn not_bound(gateways: &[GatewayKey]) -> Condition {
     if gateways.is_empty() {
@@ -253,14 +307,13 @@ struct Binding {
 /// Gateway gets to the one virtual host.
 fn bindings(
     vs: &VirtualService,
+    rules: &[Rule<'_>],
     gateways: &[GatewayKey],
     servers: &[GatewayServer],
 ) -> Vec<Binding> {
-    let match_gateways: Vec<GatewayKey> = vs
-        .spec
-        .http
+    let match_gateways: Vec<GatewayKey> = rules
         .iter()
-        .flat_map(|rule| &rule.matches)
+        .flat_map(|rule| &rule.rule.matches)
         .flat_map(|m| &m.gateways)
         .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
         .collect();

@@ -2,15 +2,18 @@
 //! becomes its own route, as Istio makes one Envoy route per match: order is
 //! kept, and catch-all detection works per match.
 
+use std::borrow::Cow;
+
 use base64::Engine as _;
 use vestibule_api::istio::{
     Destination, HeaderOperations, Headers, HttpDirectResponse, HttpMatchRequest, HttpRedirect,
-    HttpRoute,
+    HttpRewrite, HttpRoute,
 };
 use vestibule_api::VirtualService;
 use vestibule_ir::{
-    CorsPolicy, DerivePort, DirectResponse, Forward, HeaderMutations, Mirror, PathRewrite,
-    Redirect, Route, RouteAction, RouteMatch, RouteOrigin, WeightedBackend,
+    CorsPolicy, DerivePort, DirectResponse, FaultInjection, Forward, HeaderMutations, Mirror,
+    PathRewrite, Redirect, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin,
+    WeightedBackend,
 };
 
 use super::gateway::GatewayKey;
@@ -40,8 +43,39 @@ pub(crate) struct Converted {
     pub warnings: Vec<String>,
 }
 
+/// One `http[]` rule as the gateway applies it: a rule of the
+/// VirtualService itself, or a delegate's rule merged into its root's
+/// (see [`super::delegates`]).
+pub(crate) struct Rule<'a> {
+    pub rule: Cow<'a, HttpRoute>,
+    /// Where the rule is, for errors and warnings (`spec.http[2]`).
+    pub field: String,
+    /// The route name when the rule has none.
+    pub default_name: String,
+    /// Its reference problems are said elsewhere (a delegate's rule: on
+    /// the delegate's own status), so converting it warns about nothing.
+    pub quiet: bool,
+}
+
+/// The rules of `vs` as written.
+pub(crate) fn own_rules(vs: &VirtualService) -> Vec<Rule<'_>> {
+    vs.spec
+        .http
+        .iter()
+        .enumerate()
+        .map(|(index, rule)| Rule {
+            rule: Cow::Borrowed(rule),
+            field: format!("spec.http[{index}]"),
+            default_name: format!("{}.{}.{index}", vs.namespace(), vs.name()),
+            quiet: false,
+        })
+        .collect()
+}
+
+/// Converts `rules` (the rules of `vs`, delegates merged in) into routes.
 pub(crate) fn convert(
     vs: &VirtualService,
+    rules: &[Rule<'_>],
     identity: &crate::GatewayIdentity,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
@@ -50,20 +84,18 @@ pub(crate) fn convert(
         routes: Vec::new(),
         warnings: Vec::new(),
     };
-    for (index, rule) in vs.spec.http.iter().enumerate() {
-        let field = format!("spec.http[{index}]");
-        let Some(template) = rule_template(
-            vs,
-            rule,
-            index,
-            &field,
-            registry,
-            builder,
-            &mut converted.warnings,
-        )?
-        else {
+    let mut unsaid = Vec::new();
+    for rule in rules {
+        let warnings = if rule.quiet {
+            &mut unsaid
+        } else {
+            &mut converted.warnings
+        };
+        let field = rule.field.as_str();
+        let Some(template) = rule_template(vs, rule, registry, builder, warnings)? else {
             continue;
         };
+        let rule = rule.rule.as_ref();
         if rule.matches.is_empty() {
             converted.routes.push(CandidateRoute {
                 route: template,
@@ -75,7 +107,7 @@ pub(crate) fn convert(
         for (match_index, input) in rule.matches.iter().enumerate() {
             let match_field = format!("{field}.match[{match_index}]");
             let route_match = convert_match(input, &match_field)?;
-            if !source_applies(input, identity, &match_field, &mut converted.warnings) {
+            if !source_applies(input, identity, &match_field, warnings) {
                 continue;
             }
             let mut route = template.clone();
@@ -150,16 +182,55 @@ pub(crate) fn gateway_key(entry: &str, namespace: &str) -> Option<GatewayKey> {
 /// skipped (with a warning).
 fn rule_template(
     vs: &VirtualService,
-    rule: &HttpRoute,
-    index: usize,
-    field: &str,
+    rule: &Rule<'_>,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
     warnings: &mut Vec<String>,
 ) -> Result<Option<Route>, FieldError> {
+    let (field, rule, default_name) = (rule.field.as_str(), rule.rule.as_ref(), &rule.default_name);
     let Some(action) = action(vs, rule, field, registry, builder, warnings)? else {
         return Ok(None);
     };
+    let policies = policies(rule, field, warnings)?;
+    let name = rule
+        .name
+        .clone()
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| default_name.clone());
+    Ok(Some(Route {
+        name,
+        origin: RouteOrigin {
+            kind: "VirtualService".to_owned(),
+            namespace: vs.namespace().to_owned(),
+            name: vs.name().to_owned(),
+        },
+        matches: vec![RouteMatch::default()],
+        action,
+        request_headers: policies.request_headers,
+        response_headers: policies.response_headers,
+        timeout: policies.timeout,
+        retry: policies.retry,
+        cors: policies.cors,
+        fault: policies.fault,
+    }))
+}
+
+/// What a rule sets around its action: the fields a delegate's rules
+/// inherit from their root's when they leave them unset.
+pub(super) struct Policies {
+    fault: Option<FaultInjection>,
+    request_headers: HeaderMutations,
+    response_headers: HeaderMutations,
+    timeout: Option<std::time::Duration>,
+    retry: RetryPolicy,
+    cors: Option<CorsPolicy>,
+}
+
+pub(super) fn policies(
+    rule: &HttpRoute,
+    field: &str,
+    warnings: &mut Vec<String>,
+) -> Result<Policies, FieldError> {
     let fault = match &rule.fault {
         Some(fault) => super::faults::convert(fault, &format!("{field}.fault"), warnings)?,
         None => None,
@@ -170,20 +241,8 @@ fn rule_template(
         None => None,
     }
     .filter(|timeout| !timeout.is_zero());
-    let name = rule
-        .name
-        .clone()
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| format!("{}.{}.{index}", vs.namespace(), vs.name()));
-    Ok(Some(Route {
-        name,
-        origin: RouteOrigin {
-            kind: "VirtualService".to_owned(),
-            namespace: vs.namespace().to_owned(),
-            name: vs.name().to_owned(),
-        },
-        matches: vec![RouteMatch::default()],
-        action,
+    Ok(Policies {
+        fault,
         request_headers,
         response_headers,
         timeout,
@@ -192,8 +251,7 @@ fn rule_template(
             Some(policy) => Some(cors(policy, &format!("{field}.corsPolicy"))?),
             None => None,
         },
-        fault,
-    }))
+    })
 }
 
 fn action(
@@ -232,8 +290,11 @@ fn action(
         ));
     }
     if rule.delegate.is_some() {
+        // A root's delegating rules were replaced by their delegates'
+        // rules (`delegates::expand`): this is a delegate's own rule.
         warnings.push(format!(
-            "{field}.delegate is not supported yet; rule skipped"
+            "{field}.delegate: a delegate VirtualService (one without hosts) cannot delegate \
+             again, as Istio allows one level of delegation only: rule skipped"
         ));
         return Ok(None);
     }
@@ -296,7 +357,10 @@ fn redirect(redirect: &HttpRedirect, field: &str) -> Result<RouteAction, FieldEr
 
 /// `body.string` as is, `body.bytes` decoded from base64 (the YAML form of
 /// a protobuf `bytes` field).
-fn direct_response(direct: &HttpDirectResponse, field: &str) -> Result<RouteAction, FieldError> {
+pub(super) fn direct_response(
+    direct: &HttpDirectResponse,
+    field: &str,
+) -> Result<RouteAction, FieldError> {
     let body = match direct.body.as_ref() {
         Some(body) if body.string.is_some() && body.bytes.is_some() => {
             return Err((
@@ -370,40 +434,42 @@ fn forward(
     }
     let rewrite = rule.rewrite.as_ref();
     let path_rewrite = match rewrite {
-        Some(rewrite) if rewrite.uri.is_some() && rewrite.uri_regex_rewrite.is_some() => {
-            return Err((
-                format!("{field}.rewrite"),
-                "uri and uriRegexRewrite cannot both be set".to_owned(),
-            ))
-        }
-        Some(rewrite) => match (&rewrite.uri, &rewrite.uri_regex_rewrite) {
-            (Some(uri), _) => Some(PathRewrite::Prefix(uri.clone())),
-            (None, Some(regex)) => Some(PathRewrite::Regex {
-                pattern: vestibule_ir::Pattern::unanchored(&regex.pattern).map_err(|error| {
-                    (
-                        format!("{field}.rewrite.uriRegexRewrite.match"),
-                        error.to_string(),
-                    )
-                })?,
-                substitution: regex.rewrite.clone(),
-            }),
-            (None, None) => None,
-        },
+        Some(rewrite) => path_rewrite(rewrite, field)?,
         None => None,
     };
-    if rule.mirror.is_some() && !rule.mirrors.is_empty() {
-        return Err((
-            field.to_owned(),
-            "mirror and mirrors cannot both be set".to_owned(),
-        ));
-    }
-    let mirrors = mirrors(vs, rule, field, registry, builder, warnings);
+    let mirrors = mirrors(vs, rule, field, registry, builder, warnings)?;
     Ok(RouteAction::Forward(Forward {
         backends,
         mirrors,
         path_rewrite,
         host_rewrite: rewrite.and_then(|rewrite| rewrite.authority.clone()),
     }))
+}
+
+/// `rewrite.uri` (the matched prefix replaced) or `rewrite.uriRegexRewrite`.
+pub(super) fn path_rewrite(
+    rewrite: &HttpRewrite,
+    field: &str,
+) -> Result<Option<PathRewrite>, FieldError> {
+    Ok(match (&rewrite.uri, &rewrite.uri_regex_rewrite) {
+        (Some(_), Some(_)) => {
+            return Err((
+                format!("{field}.rewrite"),
+                "uri and uriRegexRewrite cannot both be set".to_owned(),
+            ))
+        }
+        (Some(uri), None) => Some(PathRewrite::Prefix(uri.clone())),
+        (None, Some(regex)) => Some(PathRewrite::Regex {
+            pattern: vestibule_ir::Pattern::unanchored(&regex.pattern).map_err(|error| {
+                (
+                    format!("{field}.rewrite.uriRegexRewrite.match"),
+                    error.to_string(),
+                )
+            })?,
+            substitution: regex.rewrite.clone(),
+        }),
+        (None, None) => None,
+    })
 }
 
 /// The backend of a `route[].destination` (`field` names the entry): the
@@ -519,14 +585,20 @@ fn operations(ops: Option<&HeaderOperations>, field: &str) -> Result<HeaderMutat
 
 /// `mirror` + `mirrorPercentage`, or `mirrors[]`; an unset percentage is
 /// 100 % (unlike fault injection, where it is 0 %).
-fn mirrors(
+pub(super) fn mirrors(
     vs: &VirtualService,
     rule: &HttpRoute,
     field: &str,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
     warnings: &mut Vec<String>,
-) -> Vec<Mirror> {
+) -> Result<Vec<Mirror>, FieldError> {
+    if rule.mirror.is_some() && !rule.mirrors.is_empty() {
+        return Err((
+            field.to_owned(),
+            "mirror and mirrors cannot both be set".to_owned(),
+        ));
+    }
     let single = rule.mirror.iter().map(|destination| {
         (
             destination,
@@ -541,7 +613,7 @@ fn mirrors(
             format!("{field}.mirrors[{index}]"),
         )
     });
-    single
+    Ok(single
         .chain(listed)
         .map(|(destination, percentage, field)| {
             let port = destination
@@ -561,7 +633,7 @@ fn mirrors(
                 percent: percentage.map_or(100.0, |p| p.value.clamp(0.0, 100.0)),
             }
         })
-        .collect()
+        .collect())
 }
 
 fn cors(policy: &vestibule_api::istio::CorsPolicy, field: &str) -> Result<CorsPolicy, FieldError> {
