@@ -602,9 +602,21 @@ pub struct LoadBalancerSettings {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub locality_lb_setting: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warmup_duration_secs: Option<serde_json::Value>,
+    pub warmup_duration_secs: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub warmup: Option<serde_json::Value>,
+    pub warmup: Option<Warmup>,
+}
+
+/// `loadBalancer.warmup`: Envoy's slow start for new endpoints.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Warmup {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_percent: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggression: Option<f64>,
 }
 
 /// `loadBalancer.consistentHash`: one hash key, and the table it picks from.

@@ -19,6 +19,13 @@ pub struct Backend {
     pub port: u16,
     pub protocol: AppProtocol,
     pub load_balancer: LoadBalancer,
+    /// Istio `consistentHash`: when set, it picks the endpoint instead of
+    /// `load_balancer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consistent_hash: Option<ConsistentHash>,
+    /// Slow start for endpoints new to the backend (Istio `warmup`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub warmup: Option<Warmup>,
     /// TLS origination: connections to this backend's endpoints speak TLS
     /// (Istio DestinationRule `tls`, Gateway API BackendTLSPolicy).
     /// `None`: plain text.
@@ -235,6 +242,102 @@ pub enum LoadBalancer {
     RoundRobin,
     /// Uniformly at random.
     Random,
+}
+
+/// Envoy's slow start: an endpoint younger than `duration` is picked with
+/// its share scaled by `max(minimum_percent / 100, (age / duration) ^ (1 /
+/// aggression))`.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Warmup {
+    #[serde(with = "crate::route::duration")]
+    pub duration: Duration,
+    /// Istio's default: 10.
+    pub minimum_percent: f64,
+    /// Istio's default: 1 (linear).
+    pub aggression: f64,
+}
+
+impl Warmup {
+    /// The share of its weight an endpoint `age` old gets.
+    pub fn factor(&self, age: Duration) -> f64 {
+        if age >= self.duration {
+            return 1.0;
+        }
+        let time = age.as_secs_f64() / self.duration.as_secs_f64();
+        time.powf(1.0 / self.aggression)
+            .max(self.minimum_percent / 100.0)
+            .min(1.0)
+    }
+}
+
+#[cfg(test)]
+mod warmup_tests {
+    use super::*;
+
+    #[test]
+    fn the_factor_rises_from_the_minimum_to_one() {
+        let linear = Warmup {
+            duration: Duration::from_secs(10),
+            minimum_percent: 10.0,
+            aggression: 1.0,
+        };
+        assert_eq!(linear.factor(Duration::ZERO), 0.1);
+        assert_eq!(linear.factor(Duration::from_secs(5)), 0.5);
+        assert_eq!(linear.factor(Duration::from_secs(10)), 1.0);
+        assert_eq!(linear.factor(Duration::from_secs(60)), 1.0);
+        let aggressive = Warmup {
+            aggression: 2.0,
+            ..linear
+        };
+        // (0.25)^(1/2): a higher aggression ramps up sooner.
+        assert_eq!(aggressive.factor(Duration::from_millis(2500)), 0.5);
+    }
+}
+
+/// Istio `loadBalancer.consistentHash`: what of a request is hashed, and
+/// the table the hash picks an endpoint from. Requests with the same key
+/// go to the same endpoint while the endpoints stay the same (and most
+/// still do when one comes or goes).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
+pub struct ConsistentHash {
+    pub key: HashKey,
+    pub table: HashTable,
+}
+
+/// What is hashed. A request without it is balanced at random.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum HashKey {
+    /// A request header's value (`httpHeaderName`; the name lowercase).
+    Header(String),
+    /// A cookie's value (`httpCookie`). With a `ttl`, a request without
+    /// the cookie gets one (Set-Cookie on its response: `Max-Age` the
+    /// ttl, a session cookie if it is zero); without, none is made.
+    Cookie {
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        path: Option<String>,
+        #[serde(
+            with = "crate::route::opt_duration",
+            skip_serializing_if = "Option::is_none"
+        )]
+        ttl: Option<Duration>,
+    },
+    /// The client's IP address (`useSourceIp`).
+    SourceIp,
+    /// A query parameter's value (`httpQueryParameterName`).
+    QueryParameter(String),
+}
+
+/// Envoy's hash tables.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum HashTable {
+    /// Ketama: each endpoint at many points of a ring of at least this
+    /// many entries (`ringHash.minimumRingSize`; Istio's default 1024).
+    Ring { minimum_size: u64 },
+    /// Maglev's lookup table of this (prime) size (Envoy's default 65537).
+    Maglev { table_size: u64 },
 }
 
 /// One ready endpoint of a backend.

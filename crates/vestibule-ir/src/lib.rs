@@ -14,8 +14,9 @@ mod tls;
 use serde::Serialize;
 
 pub use backend::{
-    AppProtocol, Backend, BackendKey, BackendSubset, ConnectionPool, Endpoint, EndpointAddress,
-    LoadBalancer, OutlierDetection, TcpKeepalive, UpstreamTls, UpstreamVerify,
+    AppProtocol, Backend, BackendKey, BackendSubset, ConnectionPool, ConsistentHash, Endpoint,
+    EndpointAddress, HashKey, HashTable, LoadBalancer, OutlierDetection, TcpKeepalive, UpstreamTls,
+    UpstreamVerify, Warmup,
 };
 pub use host::HostPattern;
 pub use pattern::{Pattern, PatternError};

@@ -122,17 +122,22 @@ fn unhonoured_destination_rule_fields_are_warnings() {
     let config = ConfigDir::new();
     config.write(
         "dr.yaml",
-        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\nspec:\n  host: reviews\n  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata:\n  name: reviews\nspec:\n  host: reviews\n  trafficPolicy:\n    tunnel: {protocol: CONNECT, targetHost: proxy, targetPort: 8080}\n    connectionPool:\n      tcp: {maxConnections: -1}\n",
     );
     let output = validate(&[config.path()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(
-        stdout.contains("warning: ")
-            && stdout.contains("DestinationRule default/reviews")
-            && stdout.contains("trafficPolicy.connectionPool is not honoured"),
-        "{stdout}"
-    );
+    for expected in [
+        "trafficPolicy.tunnel is not honoured",
+        "trafficPolicy.connectionPool.tcp.maxConnections: -1 is not a count",
+    ] {
+        assert!(
+            stdout.contains("warning: ")
+                && stdout.contains("DestinationRule default/reviews")
+                && stdout.contains(expected),
+            "{expected}: {stdout}"
+        );
+    }
 }
 
 #[test]

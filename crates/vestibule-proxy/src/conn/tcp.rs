@@ -108,7 +108,7 @@ where
     let route = route.ok_or(StreamError::NoRoute)?;
     let cluster = route.pick_cluster().ok_or(StreamError::NoHealthyUpstream)?;
     let stats = &cluster.stats;
-    let Some(endpoint) = cluster.pick(&cluster.endpoints(), &[]) else {
+    let Some(endpoint) = cluster.pick(&cluster.endpoints(), &[], None) else {
         stats.tcp_opened(TcpOutcome::NoHealthyUpstream);
         stats.tcp_closed(TcpOutcome::NoHealthyUpstream, 0, 0);
         return Err(StreamError::NoHealthyUpstream);

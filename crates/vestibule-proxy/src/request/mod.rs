@@ -361,6 +361,13 @@ async fn forward(
         .cluster
         .as_deref()
         .ok_or(ProxyError::InvalidBackend)?;
+    // The key is read before any rewrite, from the request as it came.
+    let mut made_cookie = None;
+    if let Some(policy) = cluster.hash_policy() {
+        let (hash, cookie) = crate::upstream::hash::request_hash(policy, request, &conn.peer.ip);
+        context.attempts.hash = hash;
+        made_cookie = cookie;
+    }
     let upgrade = decision.websocket.then(|| upgrade::take(request));
     let headers = request.headers_mut();
     headers::prepare_request(headers, &conn.peer.ip, conn.scheme());
@@ -436,6 +443,9 @@ async fn forward(
     );
     runtime.response_headers.apply(headers);
     target.response_headers.apply(headers);
+    if let Some(cookie) = made_cookie {
+        crate::upstream::hash::set_cookie(headers, cookie);
+    }
     Ok(match tunnel {
         Some(tunnel) => upstream.map(|_| tunnel),
         None => upstream.map(ResponseBody::Upstream),

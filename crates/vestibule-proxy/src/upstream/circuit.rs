@@ -199,6 +199,8 @@ mod tests {
             port: 80,
             protocol: vestibule_ir::AppProtocol::Http1,
             load_balancer: Default::default(),
+            consistent_hash: None,
+            warmup: None,
             tls: None,
             subset: None,
             connection_pool: ConnectionPool::default(),

@@ -6,11 +6,12 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
 
 use arc_swap::ArcSwap;
 use vestibule_ir::{
     AppProtocol, Backend, BackendKey, ConnectionPool, ConsistentHash, EndpointAddress,
-    EndpointTable, OutlierDetection, RouteTable, UpstreamTls,
+    EndpointTable, OutlierDetection, RouteTable, UpstreamTls, Warmup,
 };
 
 use crate::telemetry::destination::DestinationStats;
@@ -52,6 +53,8 @@ pub(crate) struct Cluster {
     /// Consistent hashing, if the cluster has it: the policy and the
     /// table built for the current endpoints.
     hash: Option<(ConsistentHash, ArcSwap<Table>)>,
+    /// Slow start for new endpoints, if the cluster has it.
+    warmup: Option<Warmup>,
 }
 
 /// Numbers the clusters made (from 1: 0 is no owner).
@@ -123,6 +126,40 @@ impl Cluster {
                 .pick(hash, untried)
                 .or_else(|| table.pick(hash, healthy));
         }
+        let picked = self.pick_balanced(endpoints, tried)?;
+        match &self.warmup {
+            Some(warmup) => Some(self.slow_start(warmup, picked, endpoints, tried)),
+            None => Some(picked),
+        }
+    }
+
+    /// Envoy's slow start, by sampling: an endpoint in its warmup keeps
+    /// its pick with the probability its age gives it (see
+    /// [`Warmup::factor`]); otherwise the balancer picks again, avoiding
+    /// it, and that pick stands.
+    fn slow_start(
+        &self,
+        warmup: &Warmup,
+        picked: Arc<EndpointState>,
+        endpoints: &[Arc<EndpointState>],
+        tried: &[usize],
+    ) -> Arc<EndpointState> {
+        let factor = warmup.factor(picked.added.elapsed());
+        if factor >= 1.0 || fastrand::f64() < factor {
+            return picked;
+        }
+        let mut avoid: smallvec::SmallVec<[usize; 4]> = tried.iter().copied().collect();
+        avoid.push(Arc::as_ptr(&picked) as usize);
+        self.pick_balanced(endpoints, &avoid).unwrap_or(picked)
+    }
+
+    /// The balancer's pick, without the ejected endpoints while outlier
+    /// detection says so.
+    fn pick_balanced(
+        &self,
+        endpoints: &[Arc<EndpointState>],
+        tried: &[usize],
+    ) -> Option<Arc<EndpointState>> {
         match &self.outlier {
             Some(outlier) if outlier.skips_ejected(endpoints.len()) => {
                 // Rare (while an endpoint is out): the list without it.
@@ -168,6 +205,8 @@ pub(crate) struct EndpointState {
     owner: u64,
     /// Its name's addresses, for a DNS endpoint.
     dns: Option<DnsCache>,
+    /// When it was first seen (slow start counts from here).
+    added: Instant,
 }
 
 impl EndpointState {
@@ -189,6 +228,7 @@ impl EndpointState {
             health: Health::default(),
             owner: cluster.owner(),
             dns,
+            added: Instant::now(),
         }
     }
 
@@ -302,7 +342,8 @@ impl ClusterRegistry {
                         && cluster.connection_pool == backend.connection_pool
                         && cluster.outlier.as_ref().map(|o| o.config())
                             == backend.outlier_detection.as_ref()
-                        && cluster.hash_policy() == backend.consistent_hash.as_ref() =>
+                        && cluster.hash_policy() == backend.consistent_hash.as_ref()
+                        && cluster.warmup == backend.warmup =>
                 {
                     Arc::clone(cluster)
                 }
@@ -352,6 +393,7 @@ impl Cluster {
             (policy, ArcSwap::from_pointee(empty))
         });
         Cluster {
+            warmup: backend.warmup.clone(),
             hash,
             outlier,
             id: CLUSTER_IDS.fetch_add(1, Ordering::Relaxed),

@@ -144,6 +144,9 @@ pub(crate) struct Attempts {
     /// Retries ran out while the last attempt still failed in a way the
     /// policy retries (Envoy's `URX`).
     pub exhausted: bool,
+    /// The request's consistent-hash key, hashed (when the cluster hashes
+    /// and the request has the key).
+    pub hash: Option<u64>,
 }
 
 /// Counts the attempt's outcome for outlier detection: the status it was
@@ -225,7 +228,9 @@ async fn try_once(
     }
     let endpoint = {
         let endpoints = cluster.endpoints();
-        cluster.pick(&endpoints, tried).ok_or(Failure::NoEndpoint)?
+        cluster
+            .pick(&endpoints, tried, attempts.hash)
+            .ok_or(Failure::NoEndpoint)?
     };
     tried.push(Arc::as_ptr(&endpoint) as usize);
     UpstreamCounters::count(&cluster.stats.upstream.requests);

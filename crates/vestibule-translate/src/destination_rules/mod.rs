@@ -16,6 +16,7 @@
 //! connection pool and the outlier detection the merged rule asks for (see
 //! [`policy`], [`pool`], [`outlier`]).
 
+mod hash;
 mod index;
 mod outlier;
 mod policy;
@@ -63,6 +64,10 @@ pub(crate) fn apply(
         let port = backend.port;
         let settings = policy::load_balancer_settings(merged.policy, subset_rule, port);
         backend.load_balancer = policy::load_balancer(settings);
+        backend.warmup = settings.and_then(|lb| policy::warmup(lb, "").0);
+        backend.consistent_hash = settings
+            .and_then(|s| s.consistent_hash.as_ref())
+            .and_then(|hash| hash::convert(hash, "").0);
         let pool = policy::connection_pool_settings(merged.policy, subset_rule, port);
         backend.connection_pool = pool.map(|p| pool::convert(p, "").0).unwrap_or_default();
         backend.protocol = pool::protocol(pool, backend.protocol);

@@ -7,7 +7,9 @@ use vestibule_api::istio::{
     TrafficPolicy,
 };
 use vestibule_api::DestinationRule;
-use vestibule_ir::LoadBalancer;
+use vestibule_ir::{LoadBalancer, Warmup};
+
+use crate::duration::parse_duration;
 
 /// The settings of one kind (`loadBalancer`, `connectionPool`,
 /// `outlierDetection`) that apply to `port` of a backend, as Istio merges
@@ -86,8 +88,9 @@ pub(crate) fn outlier_settings<'a>(
 
 /// The balancer `settings` ask for. `PASSTHROUGH` (send to the original
 /// destination address) has no meaning at a gateway, which has no original
-/// destination; it and `consistentHash` (not honoured yet) fall back to the
-/// default, and the rule's status says so (see [`warnings`]).
+/// destination; it falls back to the default, and the rule's status says so
+/// (see [`warnings`]). A `consistentHash` ([`consistent_hash`]) takes the
+/// place of the balancer where it is valid.
 pub(crate) fn load_balancer(settings: Option<&LoadBalancerSettings>) -> LoadBalancer {
     let simple = settings.and_then(|s| s.simple.as_deref()).unwrap_or("");
     match simple.to_ascii_uppercase().as_str() {
@@ -175,13 +178,69 @@ fn settings_warnings(
     }
 }
 
+/// `warmup` (or the older `warmupDurationSecs`) as Envoy's slow start, and
+/// what in it is invalid.
+pub(crate) fn warmup(lb: &LoadBalancerSettings, field: &str) -> (Option<Warmup>, Vec<String>) {
+    let mut found = Vec::new();
+    let (duration, field) = match (&lb.warmup, &lb.warmup_duration_secs) {
+        (Some(warmup), _) => (
+            warmup.duration.as_deref(),
+            format!("{field}.warmup.duration"),
+        ),
+        (None, Some(secs)) => (Some(secs.as_str()), format!("{field}.warmupDurationSecs")),
+        (None, None) => return (None, found),
+    };
+    let duration = match duration.map(parse_duration) {
+        Some(Ok(duration)) if !duration.is_zero() => duration,
+        Some(Ok(_)) => return (None, found),
+        Some(Err(message)) => {
+            found.push(format!("{field}: {message}; no slow start"));
+            return (None, found);
+        }
+        None => {
+            found.push(format!("{field} is required; no slow start"));
+            return (None, found);
+        }
+    };
+    let mut warmup = Warmup {
+        duration,
+        minimum_percent: 10.0,
+        aggression: 1.0,
+    };
+    if let Some(settings) = &lb.warmup {
+        match settings.minimum_percent {
+            Some(value) if (0.0..=100.0).contains(&value) => warmup.minimum_percent = value,
+            Some(value) => found.push(format!(
+                "{field}: minimumPercent {value} is not from 0 to 100; 10 is used"
+            )),
+            None => {}
+        }
+        match settings.aggression {
+            Some(value) if value >= 1.0 => warmup.aggression = value,
+            Some(value) => found.push(format!("{field}: aggression {value} is below 1; 1 is used")),
+            None => {}
+        }
+    }
+    if lb.consistent_hash.is_some() {
+        found.push(format!(
+            "{field}: slow start does not apply to consistentHash (as in Envoy); ignored"
+        ));
+        return (None, found);
+    }
+    (Some(warmup), found)
+}
+
 fn balancer_warnings(lb: &LoadBalancerSettings, field: &str, found: &mut Vec<String>) {
-    let unhonoured = [
-        ("consistentHash", lb.consistent_hash.is_some()),
-        ("localityLbSetting", lb.locality_lb_setting.is_some()),
-        ("warmupDurationSecs", lb.warmup_duration_secs.is_some()),
-        ("warmup", lb.warmup.is_some()),
-    ];
+    found.extend(warmup(lb, field).1);
+    if let Some(hash) = &lb.consistent_hash {
+        found.extend(super::hash::convert(hash, &format!("{field}.consistentHash")).1);
+        if lb.simple.is_some() {
+            found.push(format!(
+                "{field}: simple and consistentHash are both set: consistentHash is used"
+            ));
+        }
+    }
+    let unhonoured = [("localityLbSetting", lb.locality_lb_setting.is_some())];
     not_honoured(field, &unhonoured, found);
     match lb.simple.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("UNSPECIFIED" | "LEAST_CONN" | "LEAST_REQUEST" | "ROUND_ROBIN" | "RANDOM") => {}

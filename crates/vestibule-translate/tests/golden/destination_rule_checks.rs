@@ -4,7 +4,10 @@
 use std::time::Duration;
 use vestibule_ir::status::ResourceStatus;
 
-use vestibule_ir::{AppProtocol, Backend, ConnectionPool, LoadBalancer, OutlierDetection};
+use vestibule_ir::{
+    AppProtocol, Backend, ConnectionPool, ConsistentHash, HashKey, HashTable, LoadBalancer,
+    OutlierDetection, Warmup,
+};
 use vestibule_translate::Translation;
 
 use super::{acceptance, backends, endpoints, route, vhost, vs, Check};
@@ -158,10 +161,6 @@ fn dr_load_balancer(t: &Translation) {
         ][..],
         &["subsets[1].trafficPolicy.tls", "not honoured"],
         &[
-            "subsets[3].trafficPolicy.loadBalancer.consistentHash",
-            "not honoured",
-        ],
-        &[
             "subsets[3].trafficPolicy.loadBalancer.localityLbSetting",
             "not honoured",
         ],
@@ -172,7 +171,19 @@ fn dr_load_balancer(t: &Translation) {
             status.warnings
         );
     }
-    assert_eq!(status.warnings.len(), 4, "{:?}", status.warnings);
+    assert_eq!(status.warnings.len(), 3, "{:?}", status.warnings);
+    // The subset's consistentHash: a header key on Istio's default ring.
+    assert_eq!(
+        backend(t, &format!("outbound|80|hash|{shop}")).consistent_hash,
+        Some(ConsistentHash {
+            key: HashKey::Header("x-user".to_owned()),
+            table: HashTable::Ring { minimum_size: 1024 },
+        })
+    );
+    assert_eq!(
+        backend(t, &format!("outbound|80||{shop}")).consistent_hash,
+        None
+    );
     let quiet = rule(t, "default", "quiet");
     assert_eq!(acceptance(&quiet.conditions), ("True", "Accepted"));
     assert!(quiet.warnings.is_empty(), "{:?}", quiet.warnings);
@@ -232,6 +243,23 @@ fn dr_connection_pool(t: &Translation) {
         backend(80, "defaults").outlier_detection,
         Some(OutlierDetection::default())
     );
+    assert_eq!(
+        backend(80, "warm").warmup,
+        Some(Warmup {
+            duration: Duration::from_secs(30),
+            minimum_percent: 20.0,
+            aggression: 2.0,
+        })
+    );
+    assert_eq!(
+        backend(80, "warm-old").warmup,
+        Some(Warmup {
+            duration: Duration::from_secs(45),
+            minimum_percent: 10.0,
+            aggression: 1.0,
+        })
+    );
+    assert_eq!(backend(80, "").warmup, None);
     let status = rule(t, "default", "cart");
     assert_eq!(acceptance(&status.conditions), ("True", "Accepted"));
     for parts in [
