@@ -129,15 +129,10 @@ impl<'a> Index<'a> {
     }
 }
 
-/// Istio `exportTo`: empty or `*` is every namespace, `.` the rule's
-/// own, `~` none, else the namespaces named. The gateway's namespace
-/// decides whether the gateway sees the rule.
+/// Whether the rule is exported to the gateway's `namespace` (Istio
+/// `exportTo`, as for every kind: [`crate::visibility::exported_to`]).
 pub(crate) fn exported_to(rule: &DestinationRule, namespace: &str) -> bool {
-    let export = &rule.spec.export_to;
-    export.is_empty()
-        || export
-            .iter()
-            .any(|to| to == "*" || to == namespace || (to == "." && rule.namespace() == namespace))
+    crate::visibility::exported_to(&rule.spec.export_to, rule.namespace(), namespace)
 }
 
 /// The rule's host as backends name theirs: a registry host, or the

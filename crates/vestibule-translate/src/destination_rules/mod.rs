@@ -79,9 +79,9 @@ pub(crate) fn apply(
     for rule in &inputs.destination_rules {
         let mut warnings = policy::warnings(rule);
         if !index::exported_to(rule, &identity.namespace) {
-            warnings.push(format!(
-                "exportTo {:?} does not include the gateway's namespace {:?}: not applied",
-                rule.spec.export_to, identity.namespace
+            warnings.push(crate::visibility::not_exported_to_gateway(
+                &rule.spec.export_to,
+                &identity.namespace,
             ));
         }
         report.warnings.insert(

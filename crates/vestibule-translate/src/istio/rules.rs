@@ -621,8 +621,13 @@ pub(super) fn mirrors(
                 .as_ref()
                 .and_then(|port| u16::try_from(port.number).ok())
                 .filter(|port| *port != 0);
+            // A subset mirrors to its endpoints only, as a route's would.
+            let subset = destination.subset.as_deref().filter(|s| !s.is_empty());
             let backend = match registry.resolve(&destination.host, vs.namespace(), port) {
-                Ok(target) => Some(builder.backend(registry, &target)),
+                Ok(target) => Some(match subset {
+                    Some(subset) => builder.subset_backend(&target, subset),
+                    None => builder.backend(registry, &target),
+                }),
                 Err(error) => {
                     warnings.push(format!("{field}: {error}; not mirrored"));
                     None

@@ -6,7 +6,7 @@ use vestibule_ir::status::ResourceStatus;
 
 use vestibule_ir::{
     AppProtocol, Backend, ConnectionPool, ConsistentHash, HashKey, HashTable, LoadBalancer,
-    OutlierDetection, Warmup,
+    OutlierDetection, RouteAction, Warmup,
 };
 use vestibule_translate::Translation;
 
@@ -66,6 +66,14 @@ fn dr_subsets(t: &Translation) {
     assert_eq!(
         backends(route(host, "shift")),
         [(key("v1").as_str(), 50), (key("v3").as_str(), 50)]
+    );
+    let RouteAction::Forward(mirrored) = &route(host, "mirrored").action else {
+        panic!("mirrored does not forward");
+    };
+    assert_eq!(mirrored.mirrors.len(), 1);
+    assert_eq!(
+        mirrored.mirrors[0].backend.as_deref(),
+        Some(key("v3").as_str())
     );
     let status = vs(t, "default", "reviews");
     assert_eq!(acceptance(&status.conditions), ("True", "Accepted"));
