@@ -186,6 +186,44 @@ async fn max_requests_per_connection_closes_used_connections() {
     }
 }
 
+/// `maxConnectionDuration`: a connection older than it carries no more
+/// requests.
+#[tokio::test]
+async fn max_connection_duration_retires_old_connections() {
+    let recorder = Recorder::start(|_| 200).await;
+    let policy = "    connectionPool:\n      tcp: {maxConnectionDuration: 400ms}\n";
+    let (_config, _gateway, address) = start(recorder.address, policy, ONE_WORKER).await;
+    let mut client = Client::connect(address).await;
+    assert_eq!(client.get(HOST, "/").await.0, 200);
+    assert_eq!(client.get(HOST, "/").await.0, 200);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(client.get(HOST, "/").await.0, 200);
+    assert_eq!(client.get(HOST, "/").await.0, 200);
+    let connections: Vec<usize> = recorder.seen().iter().map(|s| s.connection).collect();
+    assert_eq!(connections, [0, 0, 1, 1]);
+}
+
+/// `h2UpgradePolicy: UPGRADE`: an HTTP/1.1 destination is spoken to over
+/// HTTP/2 (prior knowledge), the client's request still HTTP/1.1.
+#[tokio::test]
+async fn h2_upgrade_policy_speaks_http2_upstream() {
+    for (policy, expected) in [
+        (
+            "    connectionPool:\n      http: {h2UpgradePolicy: UPGRADE}\n",
+            "HTTP/2.0",
+        ),
+        (
+            "    connectionPool:\n      http: {h2UpgradePolicy: DO_NOT_UPGRADE}\n",
+            "HTTP/1.1",
+        ),
+    ] {
+        let recorder = Recorder::start(|_| 200).await;
+        let (_config, _gateway, address) = start(recorder.address, policy, &[]).await;
+        assert_eq!(Client::connect(address).await.get(HOST, "/").await.0, 200);
+        assert_eq!(recorder.seen()[0].version, expected, "{policy}");
+    }
+}
+
 /// `idleTimeout`: a connection idle past it is not used again.
 #[tokio::test]
 async fn idle_timeout_retires_idle_connections() {

@@ -261,13 +261,16 @@ impl Pool {
     }
 
     /// The most recently returned idle connection that is still usable;
-    /// those found closed, or past their idle time, on the way are dropped.
+    /// those found closed, or past their idle time or their age, on the
+    /// way are dropped.
     fn take_idle(&self, policy: Option<&PoolPolicy>) -> Option<Box<UpstreamConn>> {
         let idle_timeout = policy.and_then(|p| p.idle_timeout);
+        let max_age = policy.and_then(|p| p.max_connection_duration);
         let fresh = |conn: &mut Box<UpstreamConn>| {
             conn.is_usable()
                 && idle_timeout
                     .is_none_or(|limit| conn.idle_since.is_none_or(|t| t.elapsed() < limit))
+                && max_age.is_none_or(|limit| conn.opened.elapsed() < limit)
         };
         if let Some(limited) = &self.limited {
             while let Some(mut conn) = limited.idle.pop() {
@@ -417,6 +420,49 @@ mod tests {
             Box::new(UpstreamConn::new(UpstreamStream::Plain(stream))),
             local,
         )
+    }
+
+    /// Istio `tcpKeepalive`: SO_KEEPALIVE with the probes' timing.
+    #[tokio::test]
+    async fn keepalive_settings_reach_the_socket() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = EndpointAddress::Socket(listener.local_addr().unwrap());
+        let policy = PoolPolicy {
+            keepalive: Some(TcpKeepalive {
+                probes: Some(3),
+                time: Some(Duration::from_secs(60)),
+                interval: Some(Duration::from_secs(10)),
+            }),
+            ..PoolPolicy::default()
+        };
+        let target = Target {
+            address: &address,
+            protocol: AppProtocol::Http1,
+            tls: None,
+            policy: Some(&policy),
+            dns: None,
+        };
+        let stream = connect(target, Duration::from_secs(5), policy.keepalive.as_ref())
+            .await
+            .unwrap();
+        let socket = socket2::SockRef::from(&stream);
+        assert!(socket.keepalive().unwrap());
+        assert_eq!(
+            socket.tcp_keepalive_time().unwrap(),
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            socket.tcp_keepalive_interval().unwrap(),
+            Duration::from_secs(10)
+        );
+        assert_eq!(socket.tcp_keepalive_retries().unwrap(), 3);
+        // Without the setting, the system's default: off.
+        let target = Target {
+            policy: None,
+            ..target
+        };
+        let plain = connect(target, Duration::from_secs(5), None).await.unwrap();
+        assert!(!socket2::SockRef::from(&plain).keepalive().unwrap());
     }
 
     #[tokio::test]

@@ -437,6 +437,8 @@ pub struct Seen {
     /// Which of the recorder's connections it came on (0-based, in the
     /// order they were accepted).
     pub connection: usize,
+    /// `HTTP/1.1` or `HTTP/2.0`.
+    pub version: String,
 }
 
 /// A backend that records every request and answers with the status the
@@ -488,6 +490,7 @@ impl Recorder {
                                 body: String::from_utf8_lossy(&body).into_owned(),
                                 headers: parts.headers.clone(),
                                 connection,
+                                version: format!("{:?}", parts.version),
                             });
                             seen.len() - 1
                         };
