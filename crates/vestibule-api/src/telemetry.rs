@@ -1,7 +1,7 @@
 //! Istio's `telemetry.istio.io` `Telemetry` (v1alpha1 and v1 share one
 //! schema; field names follow `istio/api:telemetry/v1alpha1/telemetry.proto`
-//! in camelCase). The gateway reads `accessLogging`; `tracing` and
-//! `metrics` are read so that they can be reported as not honoured yet.
+//! in camelCase). The gateway reads `accessLogging` and `tracing`;
+//! `metrics` is read so that it can be reported as not honoured.
 
 use std::collections::BTreeMap;
 
@@ -23,9 +23,27 @@ pub struct TelemetrySpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub access_logging: Vec<AccessLogging>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub tracing: Vec<serde_json::Value>,
+    pub tracing: Vec<Tracing>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub metrics: Vec<serde_json::Value>,
+}
+
+/// `tracing[]`: sampling and reporting of the spans.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Tracing {
+    #[serde(default, rename = "match", skip_serializing_if = "Option::is_none")]
+    pub match_: Option<AccessLogMatch>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub providers: Vec<ProviderRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub random_sampling_percentage: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disable_span_reporting: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub custom_tags: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub use_request_id_for_trace_sampling: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]

@@ -42,6 +42,21 @@ pub struct RouteTable {
     /// applies to this gateway decides; `None`: the command line does.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub access_logging: Option<bool>,
+    /// Istio Telemetry `tracing`: what a Telemetry that applies to this
+    /// gateway decides; `None`: the command line does.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingPolicy>,
+}
+
+/// Istio Telemetry `tracing[]` at this gateway.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq)]
+pub struct TracingPolicy {
+    /// `randomSamplingPercentage` (0–100); `None`: the command line's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling: Option<f64>,
+    /// `disableSpanReporting`: spans are made and propagated, not sent.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub disable_reporting: bool,
 }
 
 /// Ready endpoints per backend. Kept apart from the routes because endpoints

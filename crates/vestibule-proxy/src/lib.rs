@@ -42,6 +42,7 @@ pub use telemetry::destination::{
     UpstreamCounters, DURATION_BOUNDS, SIZE_BOUNDS,
 };
 pub use telemetry::labels::DestinationLabels;
+pub use telemetry::traces::TracingConfig;
 
 /// Settings of the data plane that do not come from the routing table.
 #[derive(Debug, Clone)]
@@ -76,6 +77,9 @@ pub struct ProxyConfig {
     /// Istio's `accessLogFile`/`accessLogEncoding` (an Istio Telemetry in
     /// the configuration may turn the log on or off over them).
     pub access_log: AccessLogConfig,
+    /// Where spans go and how many (an Istio Telemetry may change the
+    /// sampling over it).
+    pub tracing: TracingConfig,
 }
 
 /// How large a request head may be (Envoy's `max_request_headers_kb` and
@@ -142,6 +146,7 @@ impl Default for ProxyConfig {
             // Envoy's default and edge-proxy recommendation.
             stream_idle_timeout: Some(Duration::from_secs(300)),
             access_log: AccessLogConfig::default(),
+            tracing: TracingConfig::default(),
         }
     }
 }
@@ -190,6 +195,8 @@ pub enum ConfigError {
         path: std::path::PathBuf,
         source: std::io::Error,
     },
+    #[error("tracing: {0}")]
+    Tracing(String),
 }
 
 impl DataPlane {
@@ -198,12 +205,15 @@ impl DataPlane {
             .map_err(|_| ConfigError::ServerName(config.server_name.clone()))?;
         check_limits(&config)?;
         conn::tls::install_provider();
-        let telemetry = telemetry::Telemetry::new(config.access_log.clone()).map_err(|source| {
-            ConfigError::AccessLog {
-                path: config.access_log.path.clone(),
-                source,
-            }
-        })?;
+        let tracing = telemetry::traces::Tracing::new(config.tracing.clone())
+            .map_err(ConfigError::Tracing)?;
+        let telemetry =
+            telemetry::Telemetry::new(config.access_log.clone(), tracing).map_err(|source| {
+                ConfigError::AccessLog {
+                    path: config.access_log.path.clone(),
+                    source,
+                }
+            })?;
         idle::set_limit(config.stream_idle_timeout);
         idle::start_sweeper();
         Ok(DataPlane {
@@ -230,6 +240,9 @@ impl DataPlane {
         if let Err(error) = self.shared.telemetry.switch(table.access_logging) {
             let path = self.shared.config.access_log.path.display();
             tracing::error!(%path, %error, "access log not opened; it stays off");
+        }
+        if let Some(tracer) = &self.shared.telemetry.tracing {
+            tracer.switch(table.tracing);
         }
         self.shared.snapshot.store(Arc::new(snapshot));
         self.listeners.reconcile(&self.shared, &ports);
@@ -287,6 +300,14 @@ impl DataPlane {
         if let Some(log) = self.shared.telemetry.started_log() {
             log.flush();
         }
+        let shared = Arc::clone(&self.shared);
+        // The exporter's flush waits on the runtime: from a thread of its own.
+        let flushed = tokio::task::spawn_blocking(move || {
+            if let Some(tracer) = &shared.telemetry.tracing {
+                tracer.flush();
+            }
+        });
+        let _ = flushed.await;
     }
 }
 
@@ -344,7 +365,7 @@ impl Shared {
             config: ProxyConfig::default(),
             server_header: HeaderValue::from_static("vestibule"),
             counters: Counters::default(),
-            telemetry: telemetry::Telemetry::new(AccessLogConfig::default())
+            telemetry: telemetry::Telemetry::new(AccessLogConfig::default(), None)
                 .expect("an access log that is off opens nothing"),
         }
     }

@@ -226,6 +226,7 @@ impl TableBuilder {
                 listeners,
                 backends: self.backends,
                 access_logging: None,
+                tracing: None,
             },
             EndpointTable {
                 backends: self.endpoints,

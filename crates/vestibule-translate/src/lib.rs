@@ -132,6 +132,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     let refused = upstream_tls::apply(&context, &mut table, &mut endpoints, &mut statuses);
     report.into_statuses(inputs, &mut statuses);
     table.access_logging = telemetry::access_logging(inputs, identity, &mut statuses);
+    table.tracing = telemetry::tracing(inputs, identity);
     Translation {
         table: Arc::new(table),
         endpoints,

@@ -4,12 +4,15 @@
 //! without a selector, else one in the root namespace without a selector
 //! (the mesh's); the oldest among equals. It turns the access log on (the
 //! `envoy` provider, or none named: vestibule's one provider) or off
-//! (`disabled: true`). What it says that vestibule does not honour (other
-//! providers, filters, tracing, metrics) is a warning on its status.
+//! (`disabled: true`). `tracing` is chosen the same way: its first entry's
+//! `randomSamplingPercentage` and `disableSpanReporting`. What it says that
+//! vestibule does not honour (other log providers, filters, custom tags,
+//! metrics) is a warning on its status.
 
 use vestibule_api::telemetry::{AccessLogging, TelemetrySpec};
 use vestibule_api::{Inputs, Telemetry};
 use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+use vestibule_ir::TracingPolicy;
 
 use crate::GatewayIdentity;
 
@@ -47,6 +50,33 @@ pub(crate) fn access_logging(
     }
     let (_, telemetry) = chosen?;
     Some(decide(&telemetry.spec.access_logging))
+}
+
+/// What the most specific Telemetry with `tracing` decides (its first
+/// entry, as Istio reads it): the sampling percentage and whether spans
+/// are reported. `None`: the command line decides.
+pub(crate) fn tracing(inputs: &Inputs, identity: &GatewayIdentity) -> Option<TracingPolicy> {
+    let mut chosen: Option<(u8, &Telemetry)> = None;
+    for telemetry in crate::by_creation(&inputs.telemetries) {
+        let Some(rank) = specificity(telemetry, identity) else {
+            continue;
+        };
+        if telemetry.spec.tracing.is_empty() {
+            continue;
+        }
+        match chosen {
+            Some((best, _)) if best >= rank => {}
+            _ => chosen = Some((rank, telemetry)),
+        }
+    }
+    let (_, telemetry) = chosen?;
+    let entry = telemetry.spec.tracing.first()?;
+    Some(TracingPolicy {
+        sampling: entry
+            .random_sampling_percentage
+            .filter(|percent| (0.0..=100.0).contains(percent)),
+        disable_reporting: entry.disable_span_reporting == Some(true),
+    })
 }
 
 /// 3: selected by labels in the gateway's namespace; 2: the gateway's
@@ -110,8 +140,33 @@ fn unhonoured(spec: &TelemetrySpec) -> Vec<String> {
     if spec.target_ref.is_some() || !spec.target_refs.is_empty() {
         warnings.push("targetRef/targetRefs are not honoured yet".to_owned());
     }
-    if !spec.tracing.is_empty() {
-        warnings.push("tracing is not honoured yet".to_owned());
+    for (index, entry) in spec.tracing.iter().enumerate() {
+        let field = format!("tracing[{index}]");
+        if index > 0 {
+            warnings.push(format!("{field}: only the first tracing entry is read"));
+        }
+        if let Some(percent) = entry.random_sampling_percentage {
+            if !(0.0..=100.0).contains(&percent) {
+                warnings.push(format!(
+                    "{field}.randomSamplingPercentage {percent} is not from 0 to 100: the \
+                     command line's applies"
+                ));
+            }
+        }
+        if entry.custom_tags.is_some() {
+            warnings.push(format!("{field}.customTags are not honoured yet"));
+        }
+        if entry.match_.is_some() {
+            warnings.push(format!(
+                "{field}.match is not honoured: the gateway's one span per request is traced"
+            ));
+        }
+        if entry.use_request_id_for_trace_sampling == Some(false) {
+            warnings.push(format!(
+                "{field}.useRequestIdForTraceSampling false is not honoured: sampling is \
+                 decided from x-request-id"
+            ));
+        }
     }
     if !spec.metrics.is_empty() {
         warnings.push(
@@ -143,6 +198,54 @@ mod tests {
 
     const ON: &str = "  - providers: [{name: envoy}]\n";
     const OFF: &str = "  - disabled: true\n";
+
+    fn traced(yaml: &str) -> Option<TracingPolicy> {
+        let mut loaded = Loaded::default();
+        vestibule_api::load_str("telemetry.yaml", yaml, &mut loaded);
+        assert!(loaded.errors.is_empty(), "{:?}", loaded.errors);
+        tracing(&loaded.inputs, &GatewayIdentity::default())
+    }
+
+    fn tracing_resource(namespace: &str, name: &str, selector: &str, entry: &str) -> String {
+        format!(
+            "---\napiVersion: telemetry.istio.io/v1\nkind: Telemetry\nmetadata: {{name: {name}, namespace: {namespace}}}\nspec:\n{selector}  tracing:\n  - {entry}\n"
+        )
+    }
+
+    #[test]
+    fn tracing_takes_the_most_specific_resources_first_entry() {
+        assert_eq!(traced(""), None);
+        let mesh = tracing_resource("istio-system", "mesh", "", "{randomSamplingPercentage: 10}");
+        assert_eq!(
+            traced(&mesh),
+            Some(TracingPolicy {
+                sampling: Some(10.0),
+                disable_reporting: false
+            })
+        );
+        let selector = "  selector: {matchLabels: {istio: ingressgateway}}\n";
+        let gateway = tracing_resource(
+            "istio-system",
+            "gateway",
+            selector,
+            "{disableSpanReporting: true}",
+        );
+        assert_eq!(
+            traced(&(mesh.clone() + &gateway)),
+            Some(TracingPolicy {
+                sampling: None,
+                disable_reporting: true
+            })
+        );
+        // Out of range: the command line's percentage.
+        let wild = tracing_resource(
+            "istio-system",
+            "mesh",
+            "",
+            "{randomSamplingPercentage: 250}",
+        );
+        assert_eq!(traced(&wild).and_then(|p| p.sampling), None);
+    }
 
     #[test]
     fn no_telemetry_leaves_the_command_line_to_decide() {

@@ -101,6 +101,21 @@ pub struct TelemetryArgs {
     /// The access log's encoding (Istio's `accessLogEncoding`).
     #[arg(long, value_enum, default_value = "text", value_name = "ENCODING")]
     pub access_log_encoding: AccessLogEncodingArg,
+    /// Send spans to this OTLP/HTTP collector URL (protobuf), e.g.
+    /// http://otel-collector:4318/v1/traces. Tracing is off unless given.
+    #[arg(long, value_name = "URL")]
+    pub tracing_otlp_endpoint: Option<String>,
+    /// Percent of the requests that start a trace sampled (Istio's
+    /// `randomSamplingPercentage`; an Istio Telemetry may set it).
+    #[arg(long, default_value_t = 1.0, value_name = "PERCENT", value_parser = parse_percent)]
+    pub tracing_sampling: f64,
+}
+
+fn parse_percent(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(percent) if (0.0..=100.0).contains(&percent) => Ok(percent),
+        _ => Err(format!("{text:?} is not a percentage from 0 to 100")),
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context};
 use vestibule_proxy::{
     AccessLogConfig, AccessLogEncoding, DataPlane, HeadLimits, Http2Limits, ProxyConfig,
+    TracingConfig,
 };
 
 use crate::cli::{AccessLogEncodingArg, ServeArgs};
@@ -176,6 +177,16 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
                 AccessLogEncodingArg::Text => AccessLogEncoding::Text,
                 AccessLogEncodingArg::Json => AccessLogEncoding::Json,
             },
+        },
+        tracing: TracingConfig {
+            endpoint: args.telemetry.tracing_otlp_endpoint.clone(),
+            sampling: args.telemetry.tracing_sampling,
+            // Istio names a gateway's spans by its workload and namespace.
+            service_name: format!(
+                "{}.{}",
+                SourceLabels::of(&args.identity.labels, &args.identity.namespace).workload,
+                args.identity.namespace
+            ),
         },
     }
 }

@@ -170,6 +170,9 @@ pub(crate) struct Context {
     pub received: Option<Arc<crate::idle::Activity>>,
     /// Only while an access log is on (inline: see [`RequestLine`]).
     pub line: Option<RequestLine>,
+    /// The gateway's span, while tracing is on (boxed: rare, and this
+    /// sits in every request's state).
+    pub trace: Option<Box<crate::telemetry::traces::Span>>,
 }
 
 impl Context {
@@ -188,6 +191,7 @@ impl Context {
             grpc_status: None,
             received: None,
             line: None,
+            trace: None,
         }
     }
 

@@ -379,6 +379,10 @@ async fn forward(
     if let Some(upgrade) = &upgrade {
         upgrade.prepare_request(request);
     }
+    if let Some(tracer) = &shared.telemetry.tracing {
+        let span = tracer.start(request, |request| describe_span(request, conn, cluster));
+        context.trace = Some(Box::new(span));
+    }
     let host_rewrite = target
         .host_rewrite
         .as_ref()
@@ -450,6 +454,51 @@ async fn forward(
         Some(tunnel) => upstream.map(|_| tunnel),
         None => upstream.map(ResponseBody::Upstream),
     })
+}
+
+/// A sampled request's span: Istio's operation name for the destination
+/// (`{service}:{port}/*`) and Envoy's tags for the request.
+fn describe_span(
+    request: &Request<RequestBody>,
+    conn: &ConnInfo,
+    cluster: &crate::upstream::clusters::Cluster,
+) -> (String, Vec<opentelemetry::KeyValue>) {
+    use opentelemetry::KeyValue;
+    let labels = &cluster.stats.labels;
+    let port = labels.cluster.split('|').nth(1).unwrap_or("");
+    let name = format!("{}:{port}/*", labels.service);
+    let header = |name: header::HeaderName| {
+        request
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("-")
+            .to_owned()
+    };
+    let host = request
+        .uri()
+        .authority()
+        .map(|authority| authority.as_str().to_owned())
+        .unwrap_or_else(|| header(header::HOST));
+    let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+    let attributes = vec![
+        KeyValue::new("component", "proxy"),
+        KeyValue::new("http.method", request.method().as_str().to_owned()),
+        KeyValue::new("http.url", format!("{}://{host}{path}", conn.scheme())),
+        KeyValue::new("http.protocol", format!("{:?}", request.version())),
+        KeyValue::new("user_agent", header(header::USER_AGENT)),
+        KeyValue::new(
+            "guid:x-request-id",
+            header(header::HeaderName::from_static("x-request-id")),
+        ),
+        KeyValue::new(
+            "peer.address",
+            conn.peer.ip.to_str().unwrap_or("-").to_owned(),
+        ),
+        KeyValue::new("upstream_cluster", labels.cluster.clone()),
+        KeyValue::new("upstream_cluster.name", labels.cluster.clone()),
+    ];
+    (name, attributes)
 }
 
 /// HTTP/1.1 upstreams get an origin-form target and a `Host` header;

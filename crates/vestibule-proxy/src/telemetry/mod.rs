@@ -5,6 +5,7 @@
 pub(crate) mod access_log;
 pub(crate) mod destination;
 pub(crate) mod labels;
+pub(crate) mod traces;
 
 use std::io;
 use std::pin::Pin;
@@ -36,15 +37,21 @@ pub(crate) struct Telemetry {
     /// Requests that reached no destination (no route, an invalid backend,
     /// a rejected head).
     pub unknown: Arc<DestinationStats>,
+    /// `None`: tracing is off (no collector configured).
+    pub tracing: Option<traces::Tracing>,
 }
 
 impl Telemetry {
-    pub(crate) fn new(config: AccessLogConfig) -> io::Result<Telemetry> {
+    pub(crate) fn new(
+        config: AccessLogConfig,
+        tracing: Option<traces::Tracing>,
+    ) -> io::Result<Telemetry> {
         let telemetry = Telemetry {
             config,
             access_log: OnceLock::new(),
             on: AtomicBool::new(false),
             unknown: Arc::new(DestinationStats::new(DestinationLabels::unknown())),
+            tracing,
         };
         telemetry.switch(None)?;
         Ok(telemetry)
@@ -130,6 +137,9 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
             response_bytes: ended.sent,
         },
     );
+    if let (Some(span), Some(tracing)) = (&context.trace, &shared.telemetry.tracing) {
+        tracing.end(span, span_record(span, &context, status, ended.sent));
+    }
     // The request's line was taken when it arrived, if the log was on then.
     if context.line.is_some() {
         if let Some(log) = shared.telemetry.access_log() {
@@ -137,6 +147,32 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
                 context, conn, status, ended.sent, duration,
             ));
         }
+    }
+}
+
+/// What a finished request adds to its span (only a sampled one gets
+/// here): Envoy's tags as Istio's gateways set them.
+fn span_record(span: &traces::Span, context: &Context, status: u16, sent: u64) -> traces::Record {
+    use opentelemetry::KeyValue;
+    let mut attributes = span.attributes.clone();
+    attributes.extend([
+        KeyValue::new("http.status_code", i64::from(status)),
+        KeyValue::new("response_flags", context.flags.to_string()),
+        KeyValue::new("response_size", i64::try_from(sent).unwrap_or(i64::MAX)),
+        KeyValue::new(
+            "request_size",
+            i64::try_from(context.received_bytes()).unwrap_or(i64::MAX),
+        ),
+    ]);
+    let error = status >= 500 || status == 0;
+    if error {
+        attributes.push(KeyValue::new("error", "true"));
+    }
+    traces::Record {
+        name: span.name.clone(),
+        attributes,
+        error,
+        ended: std::time::SystemTime::now(),
     }
 }
 
