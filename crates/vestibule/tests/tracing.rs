@@ -216,6 +216,30 @@ async fn a_w3c_trace_continues_through_the_gateway_and_its_span_is_exported() {
     assert!(span.end_time_unix_nano >= span.start_time_unix_nano);
 }
 
+/// A request the gateway answers itself (no route: 404) has its span
+/// too, named by its host, in the trace it brought.
+#[tokio::test]
+async fn a_local_reply_is_traced_too() {
+    let setup = start("0", "").await;
+    let traceparent = format!("00-{TRACE}-{CALLER}-01");
+    let (status, _, _) = Client::connect(setup.address)
+        .await
+        .request(HOST, "/headers", &[("traceparent", &traceparent)])
+        .await;
+    assert_eq!(status, 404);
+    assert!(setup.backend.seen().is_empty());
+    let spans = setup.receiver.wait_for(1).await;
+    assert_eq!(spans.len(), 1, "{spans:?}");
+    let span = &spans[0].1;
+    assert_eq!(hex(&span.trace_id), TRACE);
+    assert_eq!(hex(&span.parent_span_id), CALLER);
+    assert_eq!(span.name, "httpbin.example.com/*");
+    assert_eq!(attribute(span, "http.status_code").as_deref(), Some("404"));
+    assert_eq!(attribute(span, "response_flags").as_deref(), Some("NR"));
+    assert_eq!(attribute(span, "upstream_cluster"), None);
+    assert_eq!(attribute(span, "error"), None);
+}
+
 /// A B3 trace (multi-header) goes on in B3 as well as W3C, the gateway's
 /// span the parent in both; an unsampled one is propagated, not exported.
 #[tokio::test]

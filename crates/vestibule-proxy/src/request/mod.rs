@@ -86,7 +86,7 @@ pub(crate) async fn handle(
     mut request: Request<RequestBody>,
     context: &mut Context,
 ) -> Response<ResponseBody> {
-    begin(shared, &mut request, context);
+    begin(shared, conn, &mut request, context);
     let response = 'answer: {
         let upgrade = match screen(&mut request) {
             Ok(upgrade) => upgrade,
@@ -133,11 +133,20 @@ pub(crate) async fn handle(
 }
 
 /// What the context takes of the request before anything else reads it.
-fn begin(shared: &Shared, request: &mut Request<RequestBody>, context: &mut Context) {
+fn begin(
+    shared: &Shared,
+    conn: &ConnInfo,
+    request: &mut Request<RequestBody>,
+    context: &mut Context,
+) {
     context.grpc = grpc::is_grpc(request.headers());
     if shared.telemetry.logging() {
         context.line = Some(RequestLine::of(request));
         context.attempts.keep_endpoint = true;
+    }
+    if let Some(tracer) = &shared.telemetry.tracing {
+        let span = tracer.start(request, |request| describe_request(request, conn));
+        context.trace = Some(Box::new(span));
     }
     if !request.body().is_end_stream() {
         context.received = request.body_mut().activity();
@@ -379,9 +388,10 @@ async fn forward(
     if let Some(upgrade) = &upgrade {
         upgrade.prepare_request(request);
     }
-    if let Some(tracer) = &shared.telemetry.tracing {
-        let span = tracer.start(request, |request| describe_span(request, conn, cluster));
-        context.trace = Some(Box::new(span));
+    if let Some(span) = &mut context.trace {
+        span.forward(request.headers_mut(), |headers| {
+            describe_destination(headers, cluster)
+        });
     }
     let host_rewrite = target
         .host_rewrite
@@ -456,17 +466,13 @@ async fn forward(
     })
 }
 
-/// A sampled request's span: Istio's operation name for the destination
-/// (`{service}:{port}/*`) and Envoy's tags for the request.
-fn describe_span(
+/// A sampled request's span as the request arrived: named by its host
+/// until a destination names it, with Envoy's tags for the request.
+fn describe_request(
     request: &Request<RequestBody>,
     conn: &ConnInfo,
-    cluster: &crate::upstream::clusters::Cluster,
 ) -> (String, Vec<opentelemetry::KeyValue>) {
     use opentelemetry::KeyValue;
-    let labels = &cluster.stats.labels;
-    let port = labels.cluster.split('|').nth(1).unwrap_or("");
-    let name = format!("{}:{port}/*", labels.service);
     let header = |name: header::HeaderName| {
         request
             .headers()
@@ -488,17 +494,34 @@ fn describe_span(
         KeyValue::new("http.protocol", format!("{:?}", request.version())),
         KeyValue::new("user_agent", header(header::USER_AGENT)),
         KeyValue::new(
-            "guid:x-request-id",
-            header(header::HeaderName::from_static("x-request-id")),
-        ),
-        KeyValue::new(
             "peer.address",
             conn.peer.ip.to_str().unwrap_or("-").to_owned(),
         ),
+    ];
+    let host = host.split(':').next().unwrap_or_default();
+    (format!("{host}/*"), attributes)
+}
+
+/// A sampled span's destination: Istio's operation name for it
+/// (`{service}:{port}/*`), its cluster, and the request id the upstream
+/// gets (made by now if the client sent none).
+fn describe_destination(
+    headers: &http::HeaderMap,
+    cluster: &crate::upstream::clusters::Cluster,
+) -> (String, Vec<opentelemetry::KeyValue>) {
+    use opentelemetry::KeyValue;
+    let labels = &cluster.stats.labels;
+    let port = labels.cluster.split('|').nth(1).unwrap_or("");
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("-");
+    let attributes = vec![
+        KeyValue::new("guid:x-request-id", request_id.to_owned()),
         KeyValue::new("upstream_cluster", labels.cluster.clone()),
         KeyValue::new("upstream_cluster.name", labels.cluster.clone()),
     ];
-    (name, attributes)
+    (format!("{}:{port}/*", labels.service), attributes)
 }
 
 /// HTTP/1.1 upstreams get an origin-form target and a `Host` header;

@@ -67,6 +67,24 @@ pub(crate) struct Span {
     pub attributes: Vec<opentelemetry::KeyValue>,
 }
 
+impl Span {
+    /// The request goes upstream: the upstream's headers carry the trace
+    /// with this span as the parent; a sampled span takes the operation
+    /// and tags of its destination (`describe`).
+    pub(crate) fn forward(
+        &mut self,
+        headers: &mut http::HeaderMap,
+        describe: impl FnOnce(&http::HeaderMap) -> (String, Vec<opentelemetry::KeyValue>),
+    ) {
+        propagation::inject(headers, &self.out);
+        if self.out.sampled {
+            let (name, attributes) = describe(headers);
+            self.name = name;
+            self.attributes.extend(attributes);
+        }
+    }
+}
+
 impl Tracing {
     /// `None` when no endpoint is configured (tracing is off).
     pub(crate) fn new(config: TracingConfig) -> Result<Option<Tracing>, String> {
@@ -94,13 +112,13 @@ impl Tracing {
             .store(!decided.disable_reporting, Ordering::Relaxed);
     }
 
-    /// Starts the gateway's span for a request with `headers` (its
-    /// `x-request-id` already set), and writes the trace headers the
-    /// upstream gets; `describe` gives the span's name and first
-    /// attributes, asked for only when the request is sampled.
+    /// Starts the gateway's span for a request as it arrived (every
+    /// request has one, those the gateway answers itself too); `describe`
+    /// gives the span's first name and attributes, asked for only when the
+    /// request is sampled.
     pub(crate) fn start<B>(
         &self,
-        request: &mut http::Request<B>,
+        request: &http::Request<B>,
         describe: impl FnOnce(&http::Request<B>) -> (String, Vec<opentelemetry::KeyValue>),
     ) -> Span {
         let incoming = propagation::extract(request.headers());
@@ -122,7 +140,6 @@ impl Tracing {
         } else {
             (String::new(), Vec::new())
         };
-        propagation::inject(request.headers_mut(), &out);
         Span {
             out,
             started: SystemTime::now(),
