@@ -199,7 +199,8 @@ async fn the_text_log_has_istios_default_fields_for_a_forwarded_request() {
     assert_eq!(f[14], format!("{HOST}:{}", setup.address.port()));
     assert_eq!(f[15], setup.app.address.to_string(), "upstream host");
     assert_eq!(f[16], "outbound|8000||app.default.svc.cluster.local");
-    assert_eq!(f[17], "-", "upstream local address");
+    let upstream_end = setup.app.seen()[0].peer.to_string();
+    assert_eq!(f[17], upstream_end, "upstream local address");
     assert_eq!(f[18], setup.address.to_string(), "downstream local address");
     assert!(
         f[19].starts_with("127.0.0.1:"),
@@ -299,6 +300,8 @@ async fn the_json_log_has_the_same_fields_typed() {
         "outbound|8000||app.default.svc.cluster.local"
     );
     assert_eq!(posted["upstream_host"], setup.app.address.to_string());
+    let upstream_end = setup.app.seen().last().unwrap().peer.to_string();
+    assert_eq!(posted["upstream_local_address"], upstream_end);
     assert_eq!(posted["route_name"], "app");
     assert!(posted["request_id"]
         .as_str()
@@ -307,6 +310,7 @@ async fn the_json_log_has_the_same_fields_typed() {
     assert_eq!(missed["response_code"], 404);
     assert_eq!(missed["response_flags"], "NR");
     assert_eq!(missed["upstream_host"], serde_json::Value::Null);
+    assert_eq!(missed["upstream_local_address"], serde_json::Value::Null);
     assert_eq!(missed["route_name"], serde_json::Value::Null);
 }
 

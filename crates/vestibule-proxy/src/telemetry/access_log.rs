@@ -234,7 +234,10 @@ impl Entry {
                 .as_ref()
                 .map_or(Value::Absent, |endpoint| Value::Endpoint(&endpoint.address)),
             cluster.map_or(Value::Absent, Value::Str),
-            Value::Absent,
+            context
+                .attempts
+                .upstream_local
+                .map_or(Value::Absent, Value::Address),
             self.local.map_or(Value::Absent, Value::Address),
             self.remote.map_or(Value::Absent, Value::Address),
             self.server_name

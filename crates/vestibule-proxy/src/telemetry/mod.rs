@@ -138,7 +138,7 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
         },
     );
     if let (Some(span), Some(tracing)) = (&context.trace, &shared.telemetry.tracing) {
-        tracing.end(span, span_record(span, &context, status, ended.sent));
+        tracing.end(span, || span_record(span, &context, status, ended.sent));
     }
     // The request's line was taken when it arrived, if the log was on then.
     if context.line.is_some() {

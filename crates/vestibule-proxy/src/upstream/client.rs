@@ -53,6 +53,9 @@ pub(crate) struct UpstreamConn {
     pub(super) idle_since: Option<std::time::Instant>,
     /// Its place under the cluster's connection limit, if it has one.
     pub(super) slot: Option<super::circuit::ConnectionSlot>,
+    /// Its local address, once asked for (the access log's
+    /// `%UPSTREAM_LOCAL_ADDRESS%`): one system call per connection.
+    local: Option<std::net::SocketAddr>,
 }
 
 impl UpstreamConn {
@@ -68,6 +71,7 @@ impl UpstreamConn {
             opened: std::time::Instant::now(),
             idle_since: None,
             slot: None,
+            local: None,
         }
     }
 
@@ -101,6 +105,14 @@ impl UpstreamConn {
             .socket()
             .local_addr()
             .expect("a connected socket")
+    }
+
+    /// The connection's local address (asked of the socket once).
+    pub(crate) fn local_address(&mut self) -> Option<std::net::SocketAddr> {
+        if self.local.is_none() {
+            self.local = self.stream.socket().local_addr().ok();
+        }
+        self.local
     }
 
     /// Whether an idle connection still looks usable (see

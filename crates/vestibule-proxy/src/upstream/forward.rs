@@ -147,6 +147,9 @@ pub(crate) struct Attempts {
     /// The request's consistent-hash key, hashed (when the cluster hashes
     /// and the request has the key).
     pub hash: Option<u64>,
+    /// The local address of the last attempt's connection (kept with the
+    /// endpoint).
+    pub upstream_local: Option<std::net::SocketAddr>,
 }
 
 /// Counts the attempt's outcome for outlier detection: the status it was
@@ -247,11 +250,17 @@ async fn try_once(
         }
     };
     match connection {
-        Connection::Http1(conn) => {
+        Connection::Http1(mut conn) => {
+            if attempts.keep_endpoint {
+                attempts.upstream_local = conn.local_address();
+            }
             let response = send_http1(conn, request, &endpoint, connect_timeout).await?;
             Ok(response.map(|body| UpstreamBody::http1(body, active)))
         }
-        Connection::Http2(mut sender) => {
+        Connection::Http2(mut sender, local) => {
+            if attempts.keep_endpoint {
+                attempts.upstream_local = local;
+            }
             // hyper's client takes the request; a refusal gives it back.
             let mut outgoing = std::mem::replace(request, Request::new(RequestBody::Empty));
             // hyper pumps the body in a task of its own: the wait here is

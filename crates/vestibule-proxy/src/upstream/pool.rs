@@ -66,6 +66,7 @@ struct SharedH2 {
     sender: http2::SendRequest<RequestBody>,
     streams: AtomicU32,
     opened: Instant,
+    local: Option<std::net::SocketAddr>,
 }
 
 /// How a cluster's connections live (Istio `connectionPool`), shared by
@@ -109,7 +110,11 @@ pub(crate) enum Connection {
     /// Boxed: it travels with the response (in its body) up every level
     /// of the call, and a box moves as one pointer.
     Http1(Box<UpstreamConn>),
-    Http2(http2::SendRequest<RequestBody>),
+    /// With the connection's local address.
+    Http2(
+        http2::SendRequest<RequestBody>,
+        Option<std::net::SocketAddr>,
+    ),
 }
 
 /// Why no connection could be had.
@@ -233,7 +238,7 @@ impl Pool {
                 .is_none_or(|policy| policy.reusable(used, shared.opened));
             let mut sender = shared.sender.clone();
             if current && !sender.is_closed() && sender.ready().await.is_ok() {
-                return Ok(Connection::Http2(sender));
+                return Ok(Connection::Http2(sender, shared.local));
             }
         }
         let slot = match (
@@ -244,6 +249,7 @@ impl Pool {
             _ => None,
         };
         let stream = connect_stream(target, connect_timeout).await?;
+        let local = stream.socket().local_addr().ok();
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .handshake::<_, RequestBody>(TokioIo::new(stream))
             .await?;
@@ -256,8 +262,9 @@ impl Pool {
             sender: sender.clone(),
             streams: AtomicU32::new(1),
             opened: Instant::now(),
+            local,
         })));
-        Ok(Connection::Http2(sender))
+        Ok(Connection::Http2(sender, local))
     }
 
     /// The most recently returned idle connection that is still usable;

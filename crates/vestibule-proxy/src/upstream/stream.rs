@@ -29,7 +29,6 @@ impl std::fmt::Debug for UpstreamStream {
 
 impl UpstreamStream {
     /// The TCP socket under it.
-    #[cfg(test)]
     pub(crate) fn socket(&self) -> &TcpStream {
         match self {
             UpstreamStream::Plain(stream) => stream,

@@ -439,6 +439,8 @@ pub struct Seen {
     pub connection: usize,
     /// `HTTP/1.1` or `HTTP/2.0`.
     pub version: String,
+    /// The client's address on that connection (the gateway's end).
+    pub peer: SocketAddr,
 }
 
 /// A backend that records every request and answers with the status the
@@ -462,7 +464,7 @@ impl Recorder {
         };
         tokio::spawn(async move {
             let mut accepted = 0;
-            while let Ok((stream, _)) = listener.accept().await {
+            while let Ok((stream, peer)) = listener.accept().await {
                 let connection = accepted;
                 accepted += 1;
                 let (seen, script) = (Arc::clone(&seen), Arc::clone(&script));
@@ -491,6 +493,7 @@ impl Recorder {
                                 headers: parts.headers.clone(),
                                 connection,
                                 version: format!("{:?}", parts.version),
+                                peer,
                             });
                             seen.len() - 1
                         };

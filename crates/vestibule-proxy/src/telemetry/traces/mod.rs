@@ -148,10 +148,11 @@ impl Tracing {
         }
     }
 
-    /// Sends a sampled span, once its request is done.
-    pub(crate) fn end(&self, span: &Span, record: export::Record) {
+    /// Sends a sampled span, once its request is done (`record` is asked
+    /// for only then).
+    pub(crate) fn end(&self, span: &Span, record: impl FnOnce() -> export::Record) {
         if span.out.sampled && self.reporting.load(Ordering::Relaxed) {
-            self.exporter.send(span, record);
+            self.exporter.send(span, record());
         }
     }
 

@@ -144,9 +144,7 @@ pub(crate) struct Outgoing {
 /// Sets the upstream request's trace headers: the gateway's span as the
 /// parent (`tracestate` and other vendors' headers pass as they came).
 pub(crate) fn inject(headers: &mut HeaderMap, out: &Outgoing) {
-    let flags = if out.sampled { "01" } else { "00" };
-    let value = format!("00-{:032x}-{:016x}-{flags}", out.trace_id, out.span_id);
-    headers.insert(TRACEPARENT.clone(), header(value));
+    headers.insert(TRACEPARENT.clone(), traceparent_value(out));
     let sampled = if out.sampled { "1" } else { "0" };
     match out.b3 {
         Some(Form::B3Multi) => {
@@ -174,6 +172,27 @@ pub(crate) fn inject(headers: &mut HeaderMap, out: &Outgoing) {
             headers.insert(B3.clone(), header(value));
         }
         Some(Form::W3c) | None => {}
+    }
+}
+
+/// `00-{trace id}-{span id}-{flags}`, written without `fmt` (every traced
+/// request sends one).
+fn traceparent_value(out: &Outgoing) -> HeaderValue {
+    let mut text = [0u8; 55];
+    text[..3].copy_from_slice(b"00-");
+    hex_into(&mut text[3..35], out.trace_id);
+    text[35] = b'-';
+    hex_into(&mut text[36..52], u128::from(out.span_id));
+    text[52..].copy_from_slice(if out.sampled { b"-01" } else { b"-00" });
+    HeaderValue::from_bytes(&text).expect("hex digits and dashes")
+}
+
+/// `value`'s low `into.len()` hex digits, lowercase, zero-padded.
+fn hex_into(into: &mut [u8], mut value: u128) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    for slot in into.iter_mut().rev() {
+        *slot = DIGITS[(value & 0xf) as usize];
+        value >>= 4;
     }
 }
 
