@@ -160,8 +160,9 @@ fn serve_refuses_to_start_on_an_invalid_configuration() {
     );
 }
 
-/// The analyzer (`istioctl analyze`'s findings, with its codes): a gateway
-/// and a subset that nothing defines are errors; a host no bound gateway
+/// The analyzer (`istioctl analyze`'s findings, with its codes): a
+/// gateway, a destination host, a port of it and a subset that nothing
+/// defines are errors; a host no bound gateway
 /// serves, a Gateway nothing binds, a rule an earlier prefix shadows and a
 /// host shared by VirtualServices are reported without failing.
 #[test]
@@ -174,6 +175,8 @@ fn the_analyzer_reports_what_istioctl_analyze_would() {
         "error[IST0101]: ",
         "VirtualService default/vs1: Referenced gateway not found: \"missing\"",
         "VirtualService default/vs2: Referenced host+subset in destinationrule not found: \"nosvc+v9\"",
+        "VirtualService default/vs4: Referenced host not found: \"reviews\"",
+        "VirtualService default/vs4: Referenced host:port not found: \"nosvc:9000\"",
         "warning[IST0132]: ",
         "host [other.org] defined in VirtualService default/vs1 not found in Gateway default/gw",
         "warning[VST0001]: ",
@@ -191,7 +194,13 @@ fn the_analyzer_reports_what_istioctl_analyze_would() {
         stdout.contains("analyzer.yaml:15: VirtualService default/vs1"),
         "{stdout}"
     );
-    assert!(stdout.ends_with("invalid: 2 problems\n"), "{stdout}");
+    // The Service defines nosvc and its port 80, short name or full.
+    assert!(!stdout.contains("not found: \"nosvc\""), "{stdout}");
+    assert!(
+        !stdout.contains("nosvc.default.svc.cluster.local:80"),
+        "{stdout}"
+    );
+    assert!(stdout.ends_with("invalid: 4 problems\n"), "{stdout}");
 
     let json = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
         .args(["validate", "-o", "json"])
@@ -201,7 +210,7 @@ fn the_analyzer_reports_what_istioctl_analyze_would() {
     assert_eq!(json.status.code(), Some(1));
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).expect("JSON report");
     assert_eq!(report["ok"], false);
-    assert_eq!(report["errors"], 2);
+    assert_eq!(report["errors"], 4);
     let gateway = report["problems"]
         .as_array()
         .unwrap()

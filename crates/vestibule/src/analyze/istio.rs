@@ -1,6 +1,7 @@
 //! Istio Gateways, VirtualServices and DestinationRules:
-//! - IST0101 ReferencedResourceNotFound: a gateway, or a destination's
-//!   subset, that nothing defines (errors, as istioctl reports them);
+//! - IST0101 ReferencedResourceNotFound: a gateway, a destination's host
+//!   (no Service, no ServiceEntry), its port, or its subset, that nothing
+//!   defines (errors, as istioctl reports them);
 //! - IST0132 VirtualServiceHostNotFoundInGateway: a host none of the bound
 //!   gateways' servers serve;
 //! - IST0131 VirtualServiceIneffectiveMatch: a rule an earlier rule's
@@ -60,6 +61,7 @@ pub(super) fn analyze(inputs: &Inputs, identity: &GatewayIdentity) -> Vec<Findin
                 hosts.entry(key).or_default().push(vs);
             }
         }
+        destinations(inputs, vs, &mut findings);
         subsets(inputs, vs, &mut findings);
         ineffective(vs, &mut findings);
     }
@@ -163,6 +165,69 @@ fn full_host(host: &str, namespace: &str) -> String {
         1 => format!("{host}.svc.cluster.local"),
         _ => host,
     }
+}
+
+/// IST0101 for a destination whose host no Service or ServiceEntry
+/// defines, or whose port the Service does not have (istioctl's
+/// "Referenced host not found" and "Referenced host:port not found").
+fn destinations(inputs: &Inputs, vs: &VirtualService, findings: &mut Vec<Finding>) {
+    let destinations = vs.spec.http.iter().flat_map(|rule| {
+        rule.route
+            .iter()
+            .map(|route| &route.destination)
+            .chain(rule.mirror.as_ref())
+            .chain(rule.mirrors.iter().map(|mirror| &mirror.destination))
+    });
+    for destination in destinations {
+        let host = full_host(&destination.host, vs.namespace());
+        let port = destination.port.as_ref().map(|port| i64::from(port.number));
+        let message = match known_ports(inputs, &host) {
+            None => format!("Referenced host not found: \"{}\"", destination.host),
+            Some(ports) => match port {
+                Some(port) if !ports.is_empty() && !ports.contains(&port) => format!(
+                    "Referenced host:port not found: \"{}:{port}\"",
+                    destination.host
+                ),
+                _ => continue,
+            },
+        };
+        findings.push(Finding::about(
+            "IST0101",
+            Level::Error,
+            "VirtualService",
+            vs,
+            message,
+        ));
+    }
+}
+
+/// The ports of the Service or ServiceEntry that defines `host` (empty:
+/// any port), `None` when nothing does.
+fn known_ports(inputs: &Inputs, host: &str) -> Option<Vec<i64>> {
+    let service = inputs
+        .services
+        .iter()
+        .find(|service| full_host(service.name(), service.namespace()) == host);
+    if let Some(service) = service {
+        return Some(service.spec.ports.iter().map(|port| port.port).collect());
+    }
+    let entry = inputs.service_entries.iter().find(|entry| {
+        entry.spec.hosts.iter().any(|pattern| {
+            let pattern = pattern.to_ascii_lowercase();
+            match pattern.strip_prefix('*') {
+                Some(suffix) => host.ends_with(suffix),
+                None => pattern == host,
+            }
+        })
+    })?;
+    Some(
+        entry
+            .spec
+            .ports
+            .iter()
+            .map(|port| i64::from(port.number))
+            .collect(),
+    )
 }
 
 /// IST0101 for a destination subset no DestinationRule for its host defines.
