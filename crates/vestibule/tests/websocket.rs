@@ -84,6 +84,52 @@ async fn websocket_upgrades_are_proxied_both_ways() {
     socket.close(None).await.unwrap();
 }
 
+/// The access log has one line for a WebSocket, written when the tunnel
+/// closes (as Envoy logs it): 101, the bytes that crossed the tunnel each
+/// way, and the tunnel's whole duration.
+#[tokio::test]
+async fn a_websocket_is_logged_once_when_its_tunnel_closes() {
+    let (_config, gateway, address) = gateway_to_echo(&[
+        "--access-log-file",
+        "/dev/stdout",
+        "--access-log-encoding",
+        "json",
+    ])
+    .await;
+    let (mut socket, _) = connect(address).await;
+    socket.send(Message::text("hello")).await.unwrap();
+    assert_eq!(
+        socket.next().await.unwrap().unwrap(),
+        Message::text("echo: hello")
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Open, the tunnel has no line yet.
+    assert!(!gateway.stdout().contains("\"response_code\":101"));
+    socket.close(None).await.unwrap();
+    while socket.next().await.is_some() {}
+    drop(socket);
+    let mut line = None;
+    for _ in 0..50 {
+        line = gateway
+            .stdout()
+            .lines()
+            .find(|line| line.contains("\"response_code\":101"))
+            .map(str::to_owned);
+        if line.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let line: serde_json::Value =
+        serde_json::from_str(&line.expect("a line for the tunnel")).unwrap();
+    // A masked text frame of 5 bytes (11 on the wire) and a close frame
+    // from the client; the echo and a close frame back.
+    assert!(line["bytes_received"].as_u64().unwrap() >= 11, "{line}");
+    assert!(line["bytes_sent"].as_u64().unwrap() >= 13, "{line}");
+    assert!(line["duration"].as_u64().unwrap() >= 300, "{line}");
+    assert_eq!(gateway.stdout().matches("\"response_code\":101").count(), 1);
+}
+
 #[tokio::test]
 async fn a_tunnel_counts_as_a_connection_until_it_closes() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -92,6 +92,11 @@ impl Activity {
         self.last.store(millis, Ordering::Relaxed);
     }
 
+    /// Counts bytes carried outside a body (a tunnel's).
+    pub(crate) fn carried(&self, bytes: u64) {
+        self.bytes.fetch_add(bytes, Ordering::Relaxed);
+    }
+
     /// Body bytes the stream carried so far.
     pub(crate) fn bytes(&self) -> u64 {
         self.bytes.load(Ordering::Relaxed)

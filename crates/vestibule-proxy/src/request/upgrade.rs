@@ -18,6 +18,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::body::{RequestBody, ResponseBody, TunnelBody};
 use crate::conn::ConnectionHold;
+use crate::telemetry::{TunnelAccount, TunnelHandoff};
 use crate::upstream::{UpgradedStream, UpgradedUpstream};
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
@@ -107,7 +108,13 @@ impl Requested {
                 let headers = response.headers_mut();
                 headers.insert(header::CONNECTION, UPGRADE_TOKEN.clone());
                 headers.insert(header::UPGRADE, upstream_protocol.unwrap_or(self.protocol));
-                tokio::spawn(splice_http1(upgrade, hold, upstream));
+                let (handoff, account) = tokio::sync::oneshot::channel();
+                response
+                    .extensions_mut()
+                    .insert(TunnelHandoff(Arc::new(std::sync::Mutex::new(Some(
+                        handoff,
+                    )))));
+                tokio::spawn(splice_http1(upgrade, hold, upstream, account));
                 None
             }
             Downstream::Http2(body) => {
@@ -128,22 +135,34 @@ impl Requested {
     }
 }
 
+/// Splices the client's upgraded connection to the upstream's, then
+/// finishes the 101's account with the bytes each way.
 async fn splice_http1(
     upgrade: OnUpgrade,
     hold: Option<Arc<ConnectionHold>>,
     mut upstream: UpgradedStream,
+    account: tokio::sync::oneshot::Receiver<TunnelAccount>,
 ) {
     let _hold = hold;
-    let downstream = match upgrade.await {
-        Ok(downstream) => downstream,
+    let moved = match upgrade.await {
+        Ok(downstream) => {
+            let mut downstream = TokioIo::new(downstream);
+            match tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
+                Ok(moved) => moved,
+                Err(error) => {
+                    tracing::debug!(%error, "upgraded connection closed with error");
+                    (0, 0)
+                }
+            }
+        }
         Err(error) => {
             tracing::debug!(%error, "upgrade failed");
-            return;
+            (0, 0)
         }
     };
-    let mut downstream = TokioIo::new(downstream);
-    if let Err(error) = tokio::io::copy_bidirectional(&mut downstream, &mut upstream).await {
-        tracing::debug!(%error, "upgraded connection closed with error");
+    // The 101's account arrives once its head is written.
+    if let Ok(account) = account.await {
+        account.finish(moved.0, moved.1);
     }
 }
 

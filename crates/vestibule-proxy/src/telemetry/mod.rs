@@ -176,12 +176,42 @@ fn span_record(span: &traces::Span, context: &Context, status: u16, sent: u64) -
     }
 }
 
+/// Where a 101's account goes: the tunnel it opened finishes it, when it
+/// closes (Envoy logs an upgraded request once, at the tunnel's end, with
+/// the bytes that crossed it). In the response's extensions until the
+/// response is wrapped for its account.
+#[derive(Clone)]
+pub(crate) struct TunnelHandoff(
+    pub(crate) Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<TunnelAccount>>>>,
+);
+
+/// A 101's account, handed to its tunnel.
+pub(crate) struct TunnelAccount {
+    context: Context,
+    shared: Arc<Shared>,
+    conn: Arc<ConnInfo>,
+    ended: Ended,
+}
+
+impl TunnelAccount {
+    /// The tunnel closed, having carried these bytes each way.
+    pub(crate) fn finish(mut self, from_client: u64, to_client: u64) {
+        let received = crate::idle::Activity::new();
+        received.carried(from_client);
+        self.context.received = Some(received);
+        self.ended.sent += to_client;
+        finish(&self.shared, &self.conn, self.context, self.ended);
+    }
+}
+
 /// A response body that counts what it gives and, when dropped, finishes
 /// its request's account: written to the end, or abandoned (the client
 /// went, or the upstream's body failed).
 pub(crate) struct Accounted {
     body: ResponseBody,
     context: Option<Context>,
+    /// A 101's tunnel, which finishes the account when it closes.
+    tunnel: Option<tokio::sync::oneshot::Sender<TunnelAccount>>,
     shared: Arc<Shared>,
     conn: Arc<ConnInfo>,
     ended: Ended,
@@ -197,6 +227,11 @@ impl Accounted {
         complete: bool,
     ) -> http::Response<ResponseBody> {
         let status = response.status();
+        let mut response = response;
+        let tunnel = response
+            .extensions_mut()
+            .remove::<TunnelHandoff>()
+            .and_then(|handoff| handoff.0.lock().ok()?.take());
         response.map(|body| {
             let end = if complete || body.is_end_stream() {
                 End::Complete
@@ -206,6 +241,7 @@ impl Accounted {
             ResponseBody::Accounted(Box::new(Accounted {
                 body,
                 context: Some(context),
+                tunnel,
                 shared,
                 conn,
                 ended: Ended {
@@ -260,8 +296,22 @@ impl Body for Accounted {
 
 impl Drop for Accounted {
     fn drop(&mut self) {
-        if let Some(context) = self.context.take() {
-            finish(&self.shared, &self.conn, context, self.ended);
+        let Some(context) = self.context.take() else {
+            return;
+        };
+        if let Some(tunnel) = self.tunnel.take() {
+            let account = TunnelAccount {
+                context,
+                shared: Arc::clone(&self.shared),
+                conn: Arc::clone(&self.conn),
+                ended: self.ended,
+            };
+            // The tunnel already closed (or never opened): finish here.
+            if let Err(account) = tunnel.send(account) {
+                account.finish(0, 0);
+            }
+            return;
         }
+        finish(&self.shared, &self.conn, context, self.ended);
     }
 }
