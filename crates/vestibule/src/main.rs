@@ -12,6 +12,7 @@ mod control;
 mod explain;
 mod kube;
 mod metrics;
+mod reloads;
 mod serve;
 mod state;
 mod validate;

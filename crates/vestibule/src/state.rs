@@ -14,6 +14,7 @@ use vestibule_proxy::DataPlane;
 
 use crate::config::Applied;
 use crate::metrics::Metrics;
+use crate::reloads::ReloadHistory;
 
 /// The outcome of the most recent load attempt.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -31,6 +32,8 @@ pub struct ControlState {
     pub metrics: Metrics,
     pub applied: ArcSwapOption<Applied>,
     pub last_reload: ArcSwap<LastReload>,
+    /// The most recent load attempts, newest first.
+    pub reloads: ReloadHistory,
     /// The statuses of the applied configuration, for the status writer.
     pub statuses: watch::Sender<Option<Arc<Statuses>>>,
     /// Kubernetes mode: the API server source and the election.
@@ -52,6 +55,7 @@ impl ControlState {
             metrics: Metrics::default(),
             applied: ArcSwapOption::empty(),
             last_reload: ArcSwap::from_pointee(LastReload::default()),
+            reloads: ReloadHistory::default(),
             statuses: watch::Sender::new(None),
             kubernetes: OnceLock::new(),
             ready: AtomicBool::new(false),
@@ -82,6 +86,7 @@ impl ControlState {
             &translation.endpoints,
         );
         self.metrics.record_reload(true, applied.generation, 0);
+        self.reloads.record(applied.generation, true, 0);
         self.last_reload.store(Arc::new(LastReload {
             ok: true,
             generation: applied.generation,
@@ -117,6 +122,7 @@ impl ControlState {
     pub fn confirm_unchanged(&self) {
         let generation = self.generation();
         self.metrics.record_reload(true, generation, 0);
+        self.reloads.record(generation, true, 0);
         self.last_reload.store(Arc::new(LastReload {
             ok: true,
             generation,
@@ -128,6 +134,7 @@ impl ControlState {
     pub fn reject(&self, errors: Vec<Diagnostic>) {
         let generation = self.generation();
         self.metrics.record_reload(false, generation, errors.len());
+        self.reloads.record(generation, false, errors.len());
         self.last_reload.store(Arc::new(LastReload {
             ok: false,
             generation,

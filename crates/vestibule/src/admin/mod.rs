@@ -1,5 +1,6 @@
 //! The admin API (DESIGN.md): `/ready`, `/status`, `/config_dump`,
-//! `/metrics`. Bind it to localhost; it is never served on data ports.
+//! `/metrics`, the figures per route (`/routes`) and a live page of them
+//! all at `/`. Bind it to localhost; it is never served on data ports.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -17,6 +18,10 @@ use tokio::net::TcpListener;
 
 use crate::metrics;
 use crate::state::ControlState;
+
+mod matches;
+mod page;
+mod routes;
 
 pub async fn bind(address: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(address).await
@@ -66,6 +71,8 @@ fn route(
         return text(StatusCode::NOT_FOUND, "not found\n".to_owned());
     }
     match path {
+        "/" => page::page(),
+        "/routes" => json_response(&routes::routes(state)),
         // Alive as long as the process answers: neither the configuration
         // nor the API server decides it.
         "/healthz/live" => text(StatusCode::OK, "live\n".to_owned()),
@@ -76,8 +83,8 @@ fn route(
                 text(StatusCode::SERVICE_UNAVAILABLE, "not ready\n".to_owned())
             }
         }
-        "/status" => json_response(status(state)),
-        "/config_dump" => json_response(config_dump(state)),
+        "/status" => json_response(&status(state)),
+        "/config_dump" => json_response(&config_dump(state)),
         "/metrics" | "/stats/prometheus" => {
             // OpenMetrics for a scraper that asks for it, else Prometheus'
             // text format (what `curl` and older scrapers read).
@@ -126,6 +133,7 @@ fn status(state: &ControlState) -> serde_json::Value {
         "generation": state.generation(),
         "ready": state.is_ready(),
         "lastReload": &*last_reload,
+        "recentReloads": state.reloads.recent(),
         "gatewayClasses": statuses.map(|s| &s.gateway_classes),
         "gateways": statuses.map(|s| &s.gateways),
         "routes": statuses.map(|s| &s.routes),
@@ -158,8 +166,8 @@ fn config_dump(state: &ControlState) -> serde_json::Value {
     })
 }
 
-fn json_response(value: serde_json::Value) -> Response<Full<Bytes>> {
-    let mut body = serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".to_owned());
+fn json_response(value: &impl serde::Serialize) -> Response<Full<Bytes>> {
+    let mut body = serde_json::to_string_pretty(value).unwrap_or_else(|_| "{}".to_owned());
     body.push('\n');
     let mut response = text(StatusCode::OK, body);
     response.headers_mut().insert(
