@@ -270,6 +270,11 @@ async fn validate_names_each_unapplied_resource_with_file_and_line() {
     config.write("delegate.yaml", DELEGATE);
     config.write("private.yaml", PRIVATE);
     config.write("hidden.yaml", &hidden_entry(external.address));
+    // The destinations' Services (the analyzer reports those it cannot find).
+    let somewhere = [external.address];
+    config.write("app.yaml", &service("app", "default", 8000, &somewhere));
+    config.write("v1.yaml", &service("v1", "team", 8000, &somewhere));
+    config.write("v2.yaml", &service("v2", "team", 8000, &somewhere));
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
         .arg("validate")
         .arg(config.path())
