@@ -1,11 +1,14 @@
-//! Request counters by listener, route and response code, updated without
-//! locks: each route has a few slots keyed by status code, claimed with a
-//! compare-and-swap. Scrapes read them through the registry, which is the
-//! only place a lock is taken.
+//! Request counters by listener, route and response code, and each route's
+//! request durations, updated without locks: each route has a few slots
+//! keyed by status code, claimed with a compare-and-swap, and a histogram
+//! on Istio's duration bounds. Scrapes read them through the registry,
+//! which is the only place a lock is taken.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+
+use crate::telemetry::destination::{Histogram, HistogramReading};
 
 /// Distinct status codes one route tracks; further codes count as "other".
 const CODE_SLOTS: usize = 8;
@@ -15,10 +18,24 @@ pub struct RouteStats {
     codes: [AtomicU16; CODE_SLOTS],
     counts: [AtomicU64; CODE_SLOTS],
     other: AtomicU64,
+    /// How long its requests took (µs; the admin page's per-route latency).
+    duration: Histogram<19>,
 }
 
 impl RouteStats {
-    pub fn record(&self, status: u16) {
+    /// A finished request: its status and how long it took.
+    pub(crate) fn record(&self, status: u16, duration_micros: u64) {
+        self.duration.observe_duration(duration_micros);
+        self.count(status);
+    }
+
+    /// Its requests' durations, cumulative per bound of
+    /// [`crate::DURATION_BOUNDS`] (the sum in µs).
+    pub fn latency(&self) -> HistogramReading<19> {
+        self.duration.read(0)
+    }
+
+    fn count(&self, status: u16) {
         for slot in 0..CODE_SLOTS {
             let code = self.codes[slot].load(Ordering::Relaxed);
             if code == status {
@@ -93,6 +110,15 @@ impl StatsRegistry {
             .map(|(key, stats)| (key.clone(), stats.snapshot()))
             .collect()
     }
+
+    /// Every route's durations, for the admin page.
+    pub fn latencies(&self) -> Vec<(StatsKey, HistogramReading<19>)> {
+        let routes = self.routes.lock().expect("stats registry poisoned");
+        routes
+            .iter()
+            .map(|(key, stats)| (key.clone(), stats.latency()))
+            .collect()
+    }
 }
 
 #[cfg(test)]
@@ -102,16 +128,23 @@ mod tests {
     #[test]
     fn counts_by_code_and_overflows_to_other() {
         let stats = RouteStats::default();
-        stats.record(200);
-        stats.record(200);
-        stats.record(404);
+        stats.record(200, 300);
+        stats.record(200, 2_000);
+        stats.record(404, 40_000);
         for code in 500..510 {
-            stats.record(code);
+            stats.record(code, 100);
         }
         let snapshot = stats.snapshot();
         assert_eq!(snapshot[0], (200, 2));
         assert_eq!(snapshot[1], (404, 1));
         assert_eq!(snapshot.len(), 9, "8 slots plus other: {snapshot:?}");
         assert_eq!(snapshot[8], (0, 4));
+        let latency = stats.latency();
+        assert_eq!(latency.count, 13);
+        assert_eq!(latency.sum, 300 + 2_000 + 40_000 + 10 * 100);
+        // ≤ 0.5 ms: the 300 µs and the ten 100 µs; ≤ 5 ms: the 2 ms too.
+        assert_eq!(latency.cumulative[0], 11);
+        assert_eq!(latency.cumulative[2], 12);
+        assert_eq!(latency.cumulative[5], 13);
     }
 }

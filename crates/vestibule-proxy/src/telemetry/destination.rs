@@ -91,7 +91,7 @@ pub struct Measured {
 }
 
 #[derive(Debug)]
-struct Histogram<const N: usize> {
+pub(crate) struct Histogram<const N: usize> {
     /// Per bound, not cumulative (a scrape sums them).
     buckets: [AtomicU64; N],
     sum: AtomicU64,
@@ -106,6 +106,13 @@ impl<const N: usize> Default for Histogram<N> {
     }
 }
 
+impl Histogram<19> {
+    /// A request's duration, in µs, on Istio's duration bounds.
+    pub(crate) fn observe_duration(&self, micros: u64) {
+        self.observe(&DURATION_MICROS, micros);
+    }
+}
+
 impl<const N: usize> Histogram<N> {
     fn observe(&self, bounds: &[u64; N], value: u64) {
         if let Some(bucket) = bounds.iter().position(|bound| value <= *bound) {
@@ -114,7 +121,7 @@ impl<const N: usize> Histogram<N> {
         self.sum.fetch_add(value, Ordering::Relaxed);
     }
 
-    fn read(&self, count: u64) -> HistogramReading<N> {
+    pub(crate) fn read(&self, count: u64) -> HistogramReading<N> {
         let mut cumulative = [0u64; N];
         let mut total = 0;
         for (bucket, out) in self.buckets.iter().zip(cumulative.iter_mut()) {

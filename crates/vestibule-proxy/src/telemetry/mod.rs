@@ -120,9 +120,10 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
         context.flags.insert(Flags::UPSTREAM_RETRY_LIMIT_EXCEEDED);
     }
     let status = ended.status.map_or(0, |status| status.as_u16());
+    let duration_micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
     let (route_stats, destination) = context.counters(shared);
     if let Some(route_stats) = route_stats {
-        route_stats.record(status);
+        route_stats.record(status, duration_micros);
     }
     destination.record(
         SeriesKey {
@@ -132,7 +133,7 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
             grpc: context.grpc,
         },
         Measured {
-            duration_micros: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+            duration_micros,
             request_bytes: context.received_bytes(),
             response_bytes: ended.sent,
         },

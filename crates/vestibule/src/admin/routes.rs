@@ -1,8 +1,8 @@
 //! `GET /routes`: every route the applied configuration serves, by
 //! listener, with the resource it came from (`file:line`) and its figures:
 //! requests by response code (the data plane's per-route counters, as
-//! `vestibule_requests_total`) and the latency of its backends (Istio's
-//! duration histograms, kept per destination). Every figure is cumulative:
+//! `vestibule_requests_total`) and their durations (each route's histogram,
+//! on Istio's duration bounds). Every figure is cumulative:
 //! the admin page takes rates from two readings and their `sampledAtMs`.
 //!
 //! A route here is what the data plane counts as one: a name on a listener.
@@ -14,9 +14,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::Serialize;
-use vestibule_ir::{
-    HostPattern, Listener, Route, RouteAction, RouteTable, StreamRoute, WeightedBackend,
-};
+use vestibule_ir::{HostPattern, Listener, Route, RouteAction, StreamRoute, WeightedBackend};
 use vestibule_proxy::{ListenerState, DURATION_BOUNDS};
 
 use super::matches;
@@ -77,11 +75,11 @@ pub struct RouteFigures {
     /// TCP and TLS routes: connections opened to its backends.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub connections: Option<u64>,
-    /// Of its backends, over every response they gave; `None` without one.
+    /// Its requests' durations; `None` for TCP and TLS routes.
     pub latency: Option<Latency>,
 }
 
-/// Request durations, summed over a route's backends.
+/// A route's request durations.
 #[derive(Debug, Default, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Latency {
@@ -89,21 +87,6 @@ pub struct Latency {
     pub sum_micros: u64,
     /// Cumulative, per bound of `latencyBoundsMs`.
     pub buckets: Vec<u64>,
-    /// A backend also serves another route: its durations are theirs too.
-    pub shared: bool,
-}
-
-impl Latency {
-    fn add(&mut self, other: &Latency) {
-        self.count += other.count;
-        self.sum_micros += other.sum_micros;
-        if self.buckets.is_empty() {
-            self.buckets = vec![0; other.buckets.len()];
-        }
-        for (bucket, add) in self.buckets.iter_mut().zip(&other.buckets) {
-            *bucket += add;
-        }
-    }
 }
 
 /// The figures of every route of the applied configuration.
@@ -134,46 +117,45 @@ pub fn routes(state: &ControlState) -> Routes {
 struct Figures {
     /// By `(listener, route)`.
     requests: HashMap<(String, String), Vec<(u16, u64)>>,
-    /// By cluster.
-    latency: HashMap<String, Latency>,
+    /// By `(listener, route)`.
+    latency: HashMap<(String, String), Latency>,
     connections: HashMap<String, u64>,
-    /// Routes per backend (a backend several routes share).
-    backend_routes: HashMap<String, usize>,
     /// `file:line` by `(kind, namespace, name)`.
     sources: HashMap<(String, String, String), String>,
 }
 
 impl Figures {
     fn read(state: &ControlState, applied: Option<&crate::config::Applied>) -> Figures {
-        let requests = state.data_plane.stats().collect().into_iter().collect();
-        let mut latency = HashMap::new();
-        let mut connections = HashMap::new();
-        for stats in state.data_plane.destination_stats() {
-            let mut total = Latency::default();
-            for series in stats.read() {
-                total.add(&Latency {
-                    count: series.duration.count,
-                    sum_micros: series.duration.sum,
-                    buckets: series.duration.cumulative.to_vec(),
-                    shared: false,
-                });
-            }
-            let opened = stats.read_tcp().iter().map(|reading| reading.opened).sum();
-            latency.insert(stats.labels.cluster.clone(), total);
-            connections.insert(stats.labels.cluster.clone(), opened);
-        }
-        let (backend_routes, sources) = applied.map_or_else(Default::default, |applied| {
-            let translation = &applied.translation;
-            (
-                backend_routes(&translation.table),
-                sources(&translation.statuses),
-            )
+        let stats = state.data_plane.stats();
+        let requests = stats.collect().into_iter().collect();
+        let latency = stats
+            .latencies()
+            .into_iter()
+            .map(|(key, reading)| {
+                let latency = Latency {
+                    count: reading.count,
+                    sum_micros: reading.sum,
+                    buckets: reading.cumulative.to_vec(),
+                };
+                (key, latency)
+            })
+            .collect();
+        let connections = state
+            .data_plane
+            .destination_stats()
+            .iter()
+            .map(|stats| {
+                let opened = stats.read_tcp().iter().map(|reading| reading.opened).sum();
+                (stats.labels.cluster.clone(), opened)
+            })
+            .collect();
+        let sources = applied.map_or_else(Default::default, |applied| {
+            sources(&applied.translation.statuses)
         });
         Figures {
             requests,
             latency,
             connections,
-            backend_routes,
             sources,
         }
     }
@@ -228,7 +210,6 @@ impl Figures {
         let mut hosts: Vec<String> = Vec::new();
         let mut conditions: Vec<String> = Vec::new();
         let mut actions: Vec<String> = Vec::new();
-        let mut backends: Vec<&str> = Vec::new();
         for (route, domains) in group {
             push_new(&mut hosts, domains.iter().map(ToString::to_string));
             if route.matches.is_empty() {
@@ -236,10 +217,7 @@ impl Figures {
             }
             push_new(&mut conditions, route.matches.iter().map(matches::describe));
             let action = match &route.action {
-                RouteAction::Forward(forward) => {
-                    backends.extend(keys(&forward.backends));
-                    clusters(&forward.backends)
-                }
+                RouteAction::Forward(forward) => clusters(&forward.backends),
                 RouteAction::Redirect(redirect) => format!("redirect {}", redirect.status),
                 RouteAction::DirectResponse(direct) => {
                     format!("direct response {}", direct.status)
@@ -247,8 +225,6 @@ impl Figures {
             };
             push_new(&mut actions, [action]);
         }
-        backends.sort_unstable();
-        backends.dedup();
         let origin = &first.origin;
         RouteFigures {
             name: first.name.clone(),
@@ -262,7 +238,10 @@ impl Figures {
             action: actions.join("; "),
             requests: Some(self.requests(listener, &first.name)),
             connections: None,
-            latency: self.latency(&backends),
+            latency: self
+                .latency
+                .get(&(listener.to_owned(), first.name.clone()))
+                .cloned(),
         }
     }
 
@@ -288,23 +267,6 @@ impl Figures {
             ),
             latency: None,
         }
-    }
-
-    fn latency(&self, backends: &[&str]) -> Option<Latency> {
-        if backends.is_empty() {
-            return None;
-        }
-        let mut total = Latency::default();
-        for key in backends {
-            if let Some(latency) = self.latency.get(*key) {
-                total.add(latency);
-            }
-            total.shared |= self
-                .backend_routes
-                .get(*key)
-                .is_some_and(|routes| *routes > 1);
-        }
-        Some(total)
     }
 
     fn source(&self, kind: &str, namespace: &str, name: &str) -> String {
@@ -378,34 +340,6 @@ fn push_new(list: &mut Vec<String>, items: impl IntoIterator<Item = String>) {
             list.push(item);
         }
     }
-}
-
-/// How many routes (names on a listener) send to each backend.
-fn backend_routes(table: &RouteTable) -> HashMap<String, usize> {
-    let mut counts: HashMap<String, usize> = HashMap::new();
-    for listener in &table.listeners {
-        for group in named(listener) {
-            let mut backends: Vec<&str> = group
-                .iter()
-                .filter_map(|(route, _)| match &route.action {
-                    RouteAction::Forward(forward) => Some(keys(&forward.backends)),
-                    _ => None,
-                })
-                .flatten()
-                .collect();
-            backends.sort_unstable();
-            backends.dedup();
-            for key in backends {
-                *counts.entry(key.to_owned()).or_default() += 1;
-            }
-        }
-        for route in &listener.stream_routes {
-            for key in keys(&route.backends) {
-                *counts.entry(key.to_owned()).or_default() += 1;
-            }
-        }
-    }
-    counts
 }
 
 /// `file:line` of every route resource, from the statuses.
