@@ -71,13 +71,20 @@ pub struct ConnectionPool {
         skip_serializing_if = "Option::is_none"
     )]
     pub connect_timeout: Option<Duration>,
-    /// An idle connection is closed after this (`http.idleTimeout`, else
-    /// `tcp.idleTimeout`; Istio's default is an hour).
+    /// An idle upstream HTTP connection is closed after this
+    /// (`http.idleTimeout`; Istio's default is an hour).
     #[serde(
         with = "crate::route::opt_duration",
         skip_serializing_if = "Option::is_none"
     )]
     pub idle_timeout: Option<Duration>,
+    /// A TCP route's connection that moves nothing for this is closed
+    /// (`tcp.idleTimeout`; the gateway's idle timeout otherwise).
+    #[serde(
+        with = "crate::route::opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tcp_idle_timeout: Option<Duration>,
     /// A connection is closed once this old, after its request in flight
     /// (`tcp.maxConnectionDuration`).
     #[serde(

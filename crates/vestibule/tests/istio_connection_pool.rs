@@ -145,6 +145,30 @@ async fn istio_circuit_breaking_task_turns_the_overflow_away() {
     );
 }
 
+/// Requests waiting in line for a connection are each served as
+/// connections come free, over two endpoints sharing one connection limit:
+/// none is left waiting while a connection sits idle.
+#[tokio::test]
+async fn waiting_requests_are_all_served_as_connections_free_up() {
+    let (a, b) = (httpbin("a").await, httpbin("b").await);
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", GATEWAY);
+    config.write(
+        "service.yaml",
+        &support::service("httpbin", "default", 8000, &[a, b]),
+    );
+    config.write(
+        "destinationrule.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: httpbin}\nspec:\n  host: httpbin\n  trafficPolicy:\n    connectionPool:\n      tcp: {maxConnections: 1}\n      http: {http1MaxPendingRequests: 100}\n",
+    );
+    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let address = gateway.listener(80).await;
+    let all = tokio::time::timeout(Duration::from_secs(20), at_once(address, "/delay/0", 40))
+        .await
+        .expect("every waiting request served");
+    assert!(all.iter().all(|r| r.0 == 200), "{all:?}");
+}
+
 /// `http2MaxRequests` bounds the requests in flight, whatever the
 /// protocol: a second request while one is in flight is turned away.
 #[tokio::test]

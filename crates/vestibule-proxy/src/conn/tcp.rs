@@ -150,7 +150,7 @@ where
     let idle = endpoint
         .policy
         .as_ref()
-        .and_then(|policy| policy.idle_timeout)
+        .and_then(|policy| policy.tcp_idle_timeout)
         .unwrap_or(shared.config.idle_timeout);
     let moved = copy_until_idle(&mut downstream, &mut upstream, idle).await;
     stats.tcp_closed(TcpOutcome::Connected, moved.written, moved.read);

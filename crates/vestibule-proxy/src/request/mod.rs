@@ -429,8 +429,10 @@ async fn forward(
             .map_err(|_| {
                 let timeouts = &cluster.stats.upstream.timeouts;
                 crate::telemetry::destination::UpstreamCounters::count(timeouts);
-                // Envoy counts the route's timeout against the endpoint.
-                if let Some(endpoint) = &context.attempts.endpoint {
+                // Envoy counts the route's timeout against the endpoint the
+                // request was on (not one it waited for a connection to).
+                let attempts = &context.attempts;
+                if let (Some(endpoint), true) = (&attempts.endpoint, attempts.connected) {
                     cluster.record(endpoint, crate::upstream::outlier::Outcome::LocalFailure);
                 }
                 ProxyError::Timeout

@@ -77,23 +77,46 @@ impl Circuit {
     /// One more connection to an endpoint with `endpoint_open` open, if
     /// the limit allows, or if the endpoint has none at all (Envoy: a pool
     /// with no connection makes one past the limit, so that no request
-    /// waits for connections that other endpoints hold).
+    /// waits for connections that other endpoints hold). Not counted as an
+    /// overflow: the caller counts once per request ([`Circuit::overflowed`]).
     pub(crate) fn open_connection(
         self: &Arc<Self>,
         endpoint_open: &Arc<AtomicU32>,
     ) -> Option<ConnectionSlot> {
         if !take(&self.connections, self.max_connections) {
-            UpstreamCounters::count(&self.stats.upstream.connection_overflows);
             if endpoint_open.load(Ordering::Acquire) > 0 {
                 return None;
             }
             self.connections.fetch_add(1, Ordering::AcqRel);
         }
+        Some(self.slot(endpoint_open))
+    }
+
+    /// A connection counted even past the limit: one that replaces a
+    /// counted one (a stale HTTP/1.1 connection, an HTTP/2 connection that
+    /// carried its share), so that none goes uncounted.
+    pub(crate) fn replace_connection(
+        self: &Arc<Self>,
+        endpoint_open: &Arc<AtomicU32>,
+    ) -> ConnectionSlot {
+        if !take(&self.connections, self.max_connections) {
+            self.connections.fetch_add(1, Ordering::AcqRel);
+        }
+        self.slot(endpoint_open)
+    }
+
+    fn slot(self: &Arc<Self>, endpoint_open: &Arc<AtomicU32>) -> ConnectionSlot {
         endpoint_open.fetch_add(1, Ordering::AcqRel);
-        Some(ConnectionSlot {
+        ConnectionSlot {
             circuit: Arc::clone(self),
             endpoint_open: Arc::clone(endpoint_open),
-        })
+        }
+    }
+
+    /// A request found the connection limit reached
+    /// (`upstream_cx_overflow`, once per request).
+    pub(crate) fn overflowed(&self) {
+        UpstreamCounters::count(&self.stats.upstream.connection_overflows);
     }
 
     /// A place in the queue for a connection, if the limit allows.
@@ -116,15 +139,12 @@ impl Circuit {
         }
     }
 
-    /// Whether a request waits for a connection (then an idle one is
-    /// better handed over than kept).
-    pub(crate) fn has_waiters(&self) -> bool {
-        self.pending.load(Ordering::Acquire) > 0
-    }
-
-    /// Wakes one request waiting for a connection.
+    /// Wakes every request waiting for a connection: each looks again at
+    /// its own endpoint (one `Notify` serves the cluster, whose endpoints
+    /// each have their own idle queue, so waking one could wake the wrong
+    /// one). Waiters register before they look, so none misses a release.
     pub(crate) fn release(&self) {
-        self.released.notify_one();
+        self.released.notify_waiters();
     }
 
     /// Resolves once a connection went idle or closed since the call
@@ -239,13 +259,17 @@ mod tests {
             .open_connection(&endpoint)
             .expect("first connection");
         assert!(circuit.open_connection(&endpoint).is_none());
+        circuit.overflowed();
         // Another endpoint without a connection gets one past the limit.
         let other = Arc::default();
         let past = circuit
             .open_connection(&other)
             .expect("first of its endpoint");
         assert!(circuit.open_connection(&other).is_none());
-        drop(past);
+        // A replacement is counted, past the limit or not.
+        let replacement = circuit.replace_connection(&endpoint);
+        assert_eq!(circuit.in_flight()[0], 3);
+        drop((past, replacement));
         let pending = circuit.wait_in_line().expect("first in line");
         assert_eq!(circuit.wait_in_line().err(), Some(Overflow::Pending));
         assert!(circuit.start_request().is_ok());
@@ -260,7 +284,7 @@ mod tests {
         assert_eq!(circuit.in_flight(), [0, 0, 0, 0]);
         let counters = &circuit.stats.upstream;
         assert_eq!(counters.pending_overflows.load(Ordering::Relaxed), 2);
-        assert_eq!(counters.connection_overflows.load(Ordering::Relaxed), 3);
+        assert_eq!(counters.connection_overflows.load(Ordering::Relaxed), 1);
         assert_eq!(counters.retry_overflows.load(Ordering::Relaxed), 1);
     }
 

@@ -52,7 +52,7 @@ pub(crate) struct UpstreamConn {
     /// When it went idle (kept only under an idle timeout).
     pub(super) idle_since: Option<std::time::Instant>,
     /// Its place under the cluster's connection limit, if it has one.
-    pub(super) slot: Option<super::circuit::ConnectionSlot>,
+    pub(crate) slot: Option<super::circuit::ConnectionSlot>,
     /// Its local address, once asked for (the access log's
     /// `%UPSTREAM_LOCAL_ADDRESS%`): one system call per connection.
     local: Option<std::net::SocketAddr>,

@@ -93,6 +93,9 @@ pub(crate) async fn forward(
         };
         if cluster.detects_outliers() {
             record(cluster, attempts, &outcome);
+            // Counted: a route timeout in the backoff that follows is not
+            // this endpoint's.
+            attempts.connected = false;
         }
         let on = &retry.retry_on;
         let retriable = match &outcome {
@@ -150,6 +153,9 @@ pub(crate) struct Attempts {
     /// The local address of the last attempt's connection (kept with the
     /// endpoint).
     pub upstream_local: Option<std::net::SocketAddr>,
+    /// Whether the last attempt got a connection: only then does a timeout
+    /// count against its endpoint (not while it waited for a connection).
+    pub connected: bool,
 }
 
 /// Counts the attempt's outcome for outlier detection: the status it was
@@ -164,13 +170,9 @@ fn record(
     };
     let counted = match outcome {
         Ok(response) => Outcome::Answer(response.status().as_u16()),
-        Err(
-            Failure::Connect(_)
-            | Failure::Reset
-            | Failure::Protocol
-            | Failure::Timeout
-            | Failure::StreamIdle,
-        ) => Outcome::LocalFailure,
+        Err(Failure::Connect(_) | Failure::Reset | Failure::Protocol) => Outcome::LocalFailure,
+        Err(Failure::Timeout | Failure::StreamIdle) if attempts.connected => Outcome::LocalFailure,
+        Err(Failure::Timeout | Failure::StreamIdle) => return,
         // Not the endpoint's doing.
         Err(Failure::NoEndpoint | Failure::Refused | Failure::Overflow | Failure::RequestBody) => {
             return
@@ -228,6 +230,7 @@ async fn try_once(
     let keep = attempts.keep_endpoint || cluster.detects_outliers();
     if keep {
         attempts.endpoint = None;
+        attempts.connected = false;
     }
     let endpoint = {
         let endpoints = cluster.endpoints();
@@ -242,7 +245,10 @@ async fn try_once(
     }
     let active = endpoint.start_request().map_err(|_| Failure::Overflow)?;
     let connection = match endpoint.pool.get(endpoint.target(), connect_timeout).await {
-        Ok(connection) => connection,
+        Ok(connection) => {
+            attempts.connected = keep;
+            connection
+        }
         Err(ConnectError::Overflow(_)) => return Err(Failure::Overflow),
         Err(error) => {
             UpstreamCounters::count(&cluster.stats.upstream.connect_failures);
@@ -303,11 +309,13 @@ async fn resend(
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
 ) -> Result<Response<H1ResponseBody>, Failure> {
-    let conn = match crate::upstream::pool::connect_http1(endpoint.target(), connect_timeout).await
-    {
-        Ok(conn) => conn,
-        Err(error) => return Err(connect_failed(&error, endpoint)),
-    };
+    let mut conn =
+        match crate::upstream::pool::connect_http1(endpoint.target(), connect_timeout).await {
+            Ok(conn) => conn,
+            Err(error) => return Err(connect_failed(&error, endpoint)),
+        };
+    // It takes the stale one's place under the cluster's connection limit.
+    conn.slot = endpoint.pool.replacement_slot(endpoint.policy.as_deref());
     client::send(conn, request, endpoint)
         .await
         .map_err(|error| upstream_failed(&error, endpoint))

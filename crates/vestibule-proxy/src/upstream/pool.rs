@@ -77,6 +77,8 @@ pub(crate) struct PoolPolicy {
     pub connect_timeout: Option<Duration>,
     pub max_requests_per_connection: Option<u32>,
     pub idle_timeout: Option<Duration>,
+    /// A TCP route's idle timeout.
+    pub tcp_idle_timeout: Option<Duration>,
     pub max_connection_duration: Option<Duration>,
     pub keepalive: Option<TcpKeepalive>,
 }
@@ -89,6 +91,7 @@ impl PoolPolicy {
             connect_timeout: pool.connect_timeout,
             max_requests_per_connection: pool.max_requests_per_connection,
             idle_timeout: pool.idle_timeout,
+            tcp_idle_timeout: pool.tcp_idle_timeout,
             max_connection_duration: pool.max_connection_duration,
             keepalive: pool.tcp_keepalive.clone(),
         })
@@ -160,10 +163,21 @@ impl Pool {
         }
     }
 
+    /// A counted place for a connection that replaces a counted one, when
+    /// the cluster has a connection limit.
+    pub(crate) fn replacement_slot(&self, policy: Option<&PoolPolicy>) -> Option<ConnectionSlot> {
+        let circuit = policy?.circuit.as_ref()?;
+        Some(circuit.replace_connection(&self.limited.as_ref()?.open))
+    }
+
     /// A place under `circuit`'s connection limit for a connection this
     /// pool does not keep (a TCP route's).
     pub(crate) fn connection_slot(&self, circuit: &Arc<Circuit>) -> Option<ConnectionSlot> {
-        circuit.open_connection(&self.limited.as_ref()?.open)
+        let slot = circuit.open_connection(&self.limited.as_ref()?.open);
+        if slot.is_none() {
+            circuit.overflowed();
+        }
+        slot
     }
 
     /// An idle connection if one is still usable, else a new one; at the
@@ -241,13 +255,9 @@ impl Pool {
                 return Ok(Connection::Http2(sender, shared.local));
             }
         }
-        let slot = match (
-            target.policy.and_then(|p| p.circuit.as_ref()),
-            &self.limited,
-        ) {
-            (Some(circuit), Some(limited)) => circuit.open_connection(&limited.open),
-            _ => None,
-        };
+        // Counted even past the limit: one HTTP/2 connection per endpoint
+        // (as Envoy's pool keeps), replacing one that carried its share.
+        let slot = self.replacement_slot(target.policy);
         let stream = connect_stream(target, connect_timeout).await?;
         let local = stream.socket().local_addr().ok();
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
@@ -309,12 +319,11 @@ impl Pool {
         }
         if let Some(limited) = &self.limited {
             conn.release_buffers();
-            // A full queue drops (closes) the connection, which frees its slot.
+            // A full queue drops (closes) the connection, which frees its
+            // slot (and wakes the waiters itself).
             if limited.idle.push(conn).is_ok() {
                 if let Some(circuit) = policy.and_then(|p| p.circuit.as_ref()) {
-                    if circuit.has_waiters() {
-                        circuit.release();
-                    }
+                    circuit.release();
                 }
             }
             return;

@@ -227,6 +227,17 @@ pub(crate) fn warmup(lb: &LoadBalancerSettings, field: &str) -> (Option<Warmup>,
         ));
         return (None, found);
     }
+    if lb
+        .simple
+        .as_deref()
+        .is_some_and(|simple| simple.eq_ignore_ascii_case("RANDOM"))
+    {
+        found.push(format!(
+            "{field}: slow start applies to ROUND_ROBIN and LEAST_REQUEST only (as in \
+             Envoy), not RANDOM; ignored"
+        ));
+        return (None, found);
+    }
     (Some(warmup), found)
 }
 

@@ -98,8 +98,7 @@ fn convert_tcp(tcp: &TcpSettings, pool: &mut ConnectionPool, problems: &mut Prob
         tcp.max_connection_duration.as_deref(),
     );
     // Envoy's TCP proxy idle timeout; for HTTP the `http` one applies.
-    let tcp_idle = problems.duration("tcp.idleTimeout", tcp.idle_timeout.as_deref());
-    pool.idle_timeout = pool.idle_timeout.or(tcp_idle);
+    pool.tcp_idle_timeout = problems.duration("tcp.idleTimeout", tcp.idle_timeout.as_deref());
     if let Some(keepalive) = &tcp.tcp_keepalive {
         pool.tcp_keepalive = Some(TcpKeepalive {
             probes: problems.limit("tcp.tcpKeepalive.probes", keepalive.probes),
@@ -120,9 +119,7 @@ fn convert_http(http: &HttpSettings, pool: &mut ConnectionPool, problems: &mut P
         http.max_requests_per_connection,
     );
     pool.max_retries = problems.limit("http.maxRetries", http.max_retries);
-    if let Some(idle) = problems.duration("http.idleTimeout", http.idle_timeout.as_deref()) {
-        pool.idle_timeout = Some(idle);
-    }
+    pool.idle_timeout = problems.duration("http.idleTimeout", http.idle_timeout.as_deref());
     match http
         .h2_upgrade_policy
         .as_deref()

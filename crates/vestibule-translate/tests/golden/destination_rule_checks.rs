@@ -209,6 +209,7 @@ fn dr_connection_pool(t: &Translation) {
         max_requests_per_connection: Some(50),
         connect_timeout: Some(Duration::from_millis(250)),
         idle_timeout: Some(Duration::from_secs(30)),
+        tcp_idle_timeout: None,
         max_connection_duration: Some(Duration::from_secs(600)),
         tcp_keepalive: Some(vestibule_ir::TcpKeepalive {
             probes: Some(3),

@@ -134,6 +134,7 @@ impl Tracing {
             b3: incoming
                 .map(|incoming| incoming.form)
                 .filter(|form| *form != Form::W3c),
+            narrow: incoming.is_some_and(|incoming| incoming.narrow),
         };
         let (name, attributes) = if sampled {
             describe(request)
@@ -178,10 +179,11 @@ fn sampled(threshold: u32, request_id: Option<&HeaderValue>) -> bool {
         if threshold == 0 {
             return false;
         }
-        let point = match request_id {
-            Some(id) => xxhash_rust::xxh64::xxh64(id.as_bytes(), 0),
-            None => fastrand::u64(..),
-        };
+        // As Envoy's UUID request ids decide: the first 8 hex digits.
+        let point = request_id
+            .and_then(|id| id.as_bytes().get(..8))
+            .and_then(|digits| u64::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok())
+            .unwrap_or_else(|| fastrand::u64(..));
         (point % 10_000) < u64::from(threshold)
     }
 }
@@ -221,8 +223,14 @@ mod tests {
         assert!((0..10).all(|_| sampled(5_000, Some(&id)) == first));
         assert!(sampled(10_000, Some(&id)));
         assert!(!sampled(0, Some(&id)));
-        let ids: Vec<HeaderValue> = (0..10_000)
-            .map(|n| HeaderValue::try_from(format!("request-{n}")).unwrap())
+        let ids: Vec<HeaderValue> = (0..10_000u32)
+            .map(|n| {
+                let uuid = format!(
+                    "{:08x}-1b3c-4e7a-9a55-2d5b0c1f7e20",
+                    n.wrapping_mul(2_654_435_761)
+                );
+                HeaderValue::try_from(uuid).unwrap()
+            })
             .collect();
         let share = ids.iter().filter(|id| sampled(2_500, Some(id))).count();
         // 25 % of 10,000 within 3 sigma (about 130).

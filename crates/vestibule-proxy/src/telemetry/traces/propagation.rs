@@ -14,6 +14,7 @@ static B3_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-spanid");
 static B3_PARENT_SPAN_ID: HeaderName = HeaderName::from_static("x-b3-parentspanid");
 static B3_SAMPLED: HeaderName = HeaderName::from_static("x-b3-sampled");
 static B3_FLAGS: HeaderName = HeaderName::from_static("x-b3-flags");
+static TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 
 /// Which form a request brought its trace in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub(crate) struct Incoming {
     /// The caller's decision, when it made one.
     pub sampled: Option<bool>,
     pub form: Form,
+    /// A B3 trace id of 64 bits (16 hex digits): passed on as it came.
+    pub narrow: bool,
 }
 
 /// The trace context a request brings, W3C first, then B3 single, then
@@ -42,10 +45,12 @@ pub(crate) fn extract(headers: &HeaderMap) -> Option<Incoming> {
             return Some(incoming);
         }
     }
-    if let Some(single) = headers.get(&B3) {
-        if let Some(incoming) = b3_single(single.to_str().ok()?) {
-            return Some(incoming);
-        }
+    // A `b3` that is not text is no context (the multi-header form may be).
+    if let Some(incoming) = headers
+        .get(&B3)
+        .and_then(|single| b3_single(single.to_str().ok()?))
+    {
+        return Some(incoming);
     }
     let trace_id = headers.get(&B3_TRACE_ID)?.to_str().ok()?;
     let span_id = headers.get(&B3_SPAN_ID)?.to_str().ok()?;
@@ -58,6 +63,7 @@ pub(crate) fn extract(headers: &HeaderMap) -> Option<Incoming> {
         span_id: span_id_of(span_id)?,
         sampled: if debug { Some(true) } else { sampled },
         form: Form::B3Multi,
+        narrow: trace_id.len() == 16,
     })
 }
 
@@ -74,12 +80,19 @@ fn traceparent(value: &[u8]) -> Option<Incoming> {
     if trace.len() != 32 || span.len() != 16 || flags.len() != 2 {
         return None;
     }
+    // Lowercase hex only, as the spec says (`from_str_radix` would take
+    // uppercase and a sign).
+    let lowercase_hex = |text: &str| text.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if ![version, trace, span, flags].into_iter().all(lowercase_hex) {
+        return None;
+    }
     let flags = u8::from_str_radix(flags, 16).ok()?;
     Some(Incoming {
         trace_id: nonzero(u128::from_str_radix(trace, 16).ok()?)?,
         span_id: nonzero(u64::from_str_radix(span, 16).ok()?)?,
         sampled: Some(flags & 1 == 1),
         form: Form::W3c,
+        narrow: false,
     })
 }
 
@@ -98,6 +111,7 @@ fn b3_single(value: &str) -> Option<Incoming> {
         span_id: span_id_of(span)?,
         sampled,
         form: Form::B3Single,
+        narrow: trace.len() == 16,
     })
 }
 
@@ -111,14 +125,14 @@ fn b3_sampled(value: &str) -> Option<bool> {
 
 /// A B3 trace id: 16 or 32 hex digits.
 fn trace_id_of(text: &str) -> Option<u128> {
-    if text.len() != 16 && text.len() != 32 {
+    if text.len() != 16 && text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     nonzero(u128::from_str_radix(text, 16).ok()?)
 }
 
 fn span_id_of(text: &str) -> Option<u64> {
-    if text.len() != 16 {
+    if text.len() != 16 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     nonzero(u64::from_str_radix(text, 16).ok()?)
@@ -139,19 +153,28 @@ pub(crate) struct Outgoing {
     pub sampled: bool,
     /// B3 too, in the form it came in.
     pub b3: Option<Form>,
+    /// The B3 trace id came in 16 hex digits: it goes on so.
+    pub narrow: bool,
 }
 
 /// Sets the upstream request's trace headers: the gateway's span as the
 /// parent (`tracestate` and other vendors' headers pass as they came).
 pub(crate) fn inject(headers: &mut HeaderMap, out: &Outgoing) {
     headers.insert(TRACEPARENT.clone(), traceparent_value(out));
+    // `tracestate` belongs to the W3C trace it came with: not to a new
+    // trace, nor beside a B3 one.
+    if out.parent_id.is_none() || out.b3.is_some() {
+        headers.remove(&TRACESTATE);
+    }
     let sampled = if out.sampled { "1" } else { "0" };
+    let trace_id = if out.narrow {
+        format!("{:016x}", out.trace_id)
+    } else {
+        format!("{:032x}", out.trace_id)
+    };
     match out.b3 {
         Some(Form::B3Multi) => {
-            headers.insert(
-                B3_TRACE_ID.clone(),
-                header(format!("{:032x}", out.trace_id)),
-            );
+            headers.insert(B3_TRACE_ID.clone(), header(trace_id));
             headers.insert(B3_SPAN_ID.clone(), header(format!("{:016x}", out.span_id)));
             match out.parent_id {
                 Some(parent) => {
@@ -165,7 +188,7 @@ pub(crate) fn inject(headers: &mut HeaderMap, out: &Outgoing) {
             headers.remove(&B3_FLAGS);
         }
         Some(Form::B3Single) => {
-            let mut value = format!("{:032x}-{:016x}-{sampled}", out.trace_id, out.span_id);
+            let mut value = format!("{trace_id}-{:016x}-{sampled}", out.span_id);
             if let Some(parent) = out.parent_id {
                 value.push_str(&format!("-{parent:016x}"));
             }
@@ -232,6 +255,8 @@ mod tests {
             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",
+            "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+            "00-+bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
             "00-4bf92f3577b34da6a3ce929d0e0e473-00f067aa0ba902b7-01",
             "garbage",
         ] {
@@ -298,13 +323,15 @@ mod tests {
                 parent_id: Some(0xe457b5a2e4d86bd1),
                 sampled: true,
                 b3: Some(Form::B3Multi),
+                narrow: true,
             },
         );
         assert_eq!(
             out["traceparent"],
             "00-000000000000000080f198ee56343ba8-1111111111111111-01"
         );
-        assert_eq!(out["x-b3-traceid"], "000000000000000080f198ee56343ba8");
+        // 64 bits in, 64 bits out (W3C's traceparent is always 128).
+        assert_eq!(out["x-b3-traceid"], "80f198ee56343ba8");
         assert_eq!(out["x-b3-spanid"], "1111111111111111");
         assert_eq!(out["x-b3-parentspanid"], "e457b5a2e4d86bd1");
         assert_eq!(out["x-b3-sampled"], "1");
@@ -318,6 +345,7 @@ mod tests {
                 parent_id: None,
                 sampled: false,
                 b3: Some(Form::B3Single),
+                narrow: false,
             },
         );
         assert_eq!(
