@@ -267,8 +267,17 @@ pub struct ExplainArgs {
     #[arg(value_name = "URL")]
     pub url: String,
     /// Files or directories of manifests, as `serve --config` reads them (repeatable).
-    #[arg(long = "config", value_name = "PATH", required = true)]
+    #[arg(
+        long = "config",
+        value_name = "PATH",
+        required_unless_present = "admin"
+    )]
     pub config: Vec<PathBuf>,
+    /// Explain against a running gateway instead: its admin address
+    /// (HOST:PORT); the files, identity and scope it serves are fetched
+    /// from its `/config/sources` (file mode).
+    #[arg(long, value_name = "HOST:PORT", conflicts_with = "config")]
+    pub admin: Option<String>,
     /// The request method (curl's -X).
     #[arg(short = 'X', long = "method", value_name = "METHOD")]
     pub method: Option<String>,

@@ -23,6 +23,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     let data_plane = DataPlane::new(proxy_config(&args))?;
     let state = ControlState::new(data_plane);
+    let _ = state.scope.set(scope.clone());
     let source = SourceLabels::of(&args.identity.labels, &args.identity.namespace);
     let _ = state.metrics.source.set(Arc::new(source));
     let admin_listener = admin::bind(args.admin)

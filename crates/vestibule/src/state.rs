@@ -38,6 +38,8 @@ pub struct ControlState {
     pub statuses: watch::Sender<Option<Arc<Statuses>>>,
     /// Kubernetes mode: the API server source and the election.
     pub kubernetes: OnceLock<KubeView>,
+    /// Who this gateway serves (what `explain --admin` translates with).
+    pub scope: OnceLock<crate::config::Scope>,
     ready: AtomicBool,
     draining: AtomicBool,
 }
@@ -58,6 +60,7 @@ impl ControlState {
             reloads: ReloadHistory::default(),
             statuses: watch::Sender::new(None),
             kubernetes: OnceLock::new(),
+            scope: OnceLock::new(),
             ready: AtomicBool::new(false),
             draining: AtomicBool::new(false),
         })

@@ -740,3 +740,69 @@ spec:
         }
     }
 }
+
+/// `explain --admin ADDR` explains against what a running gateway serves:
+/// the same report as `--config` on its files, the rule placed at its
+/// file and line, and the gateway's own identity (here a non-default
+/// namespace its Gateway is in).
+#[tokio::test]
+async fn explain_against_a_running_gateway_by_its_admin_address() {
+    let backend = support::httpbin("a").await;
+    let config = ConfigDir::new();
+    config.write(
+        "gateway.yaml",
+        &SEED_GATEWAY.replace(
+            "name: httpbin-gateway",
+            "name: httpbin-gateway\n  namespace: edge",
+        ),
+    );
+    config.write(
+        "virtualservice.yaml",
+        "apiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: httpbin}\nspec:\n  hosts: [httpbin.example.com]\n  gateways: [edge/httpbin-gateway]\n  http:\n  - match: [{uri: {prefix: /get}}]\n    route: [{destination: {host: httpbin, port: {number: 8000}}}]\n",
+    );
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    let gateway = Gateway::start(config.path(), &[80], &["--namespace", "edge"]).await;
+    let admin = gateway.admin.to_string();
+    let args = ["-H", "Host: httpbin.example.com", "http://127.0.0.1/get"];
+    let run = |source: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
+            .arg("explain")
+            .args(source)
+            .args(["--output", "json"])
+            .args(args)
+            .output()
+            .expect("run vestibule explain");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).expect("JSON report")
+    };
+    let by_admin = run(&["--admin", &admin]);
+    assert_eq!(by_admin["outcome"]["kind"], "forward", "{by_admin:#}");
+    assert!(
+        ends_with(&by_admin["route"]["source"], "virtualservice.yaml:8"),
+        "{by_admin:#}"
+    );
+    let path = config.path().display().to_string();
+    let by_files = run(&["--config", &path, "--namespace", "edge"]);
+    assert_eq!(by_admin, by_files);
+
+    // The admin API gives no configuration in Kubernetes mode, and says so;
+    // an address with nothing behind it is a clear failure.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
+        .args(["explain", "--admin", "127.0.0.1:9"])
+        .args(args)
+        .output()
+        .expect("run vestibule explain");
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("127.0.0.1:9: connect"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -19,6 +19,9 @@ use tokio::net::TcpListener;
 use crate::metrics;
 use crate::state::ControlState;
 
+mod sources;
+
+pub use sources::ConfigSources;
 mod matches;
 mod page;
 mod routes;
@@ -85,6 +88,7 @@ fn route(
         }
         "/status" => json_response(&status(state)),
         "/config_dump" => json_response(&config_dump(state)),
+        "/config/sources" => sources::config_sources(state),
         "/metrics" | "/stats/prometheus" => {
             // OpenMetrics for a scraper that asks for it, else Prometheus'
             // text format (what `curl` and older scrapers read).

@@ -7,6 +7,7 @@
 //! ([`analyze`]), so explain and serve cannot disagree on a route.
 
 mod action;
+mod admin;
 mod analyze;
 mod report;
 mod request;
@@ -27,8 +28,24 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let max_file_bytes = args.max_config_file_mb.saturating_mul(1024 * 1024);
-    let loaded = vestibule_api::load::load_paths_with_limit(&args.config, max_file_bytes);
+    let (loaded, scope, texts) = match &args.admin {
+        Some(address) => match admin::fetch(address) {
+            Ok(fetched) => fetched,
+            Err(error) => {
+                eprintln!("vestibule explain: {address}: {error}");
+                return ExitCode::FAILURE;
+            }
+        },
+        None => {
+            let max_file_bytes = args.max_config_file_mb.saturating_mul(1024 * 1024);
+            let loaded = vestibule_api::load::load_paths_with_limit(&args.config, max_file_bytes);
+            let scope = Scope {
+                identity: args.identity.identity(),
+                gateway: args.gateway.clone(),
+            };
+            (loaded, scope, Default::default())
+        }
+    };
     if !loaded.errors.is_empty() {
         for error in &loaded.errors {
             eprintln!("error: {error}");
@@ -39,12 +56,8 @@ pub fn run(args: &ExplainArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let scope = Scope {
-        identity: args.identity.identity(),
-        gateway: args.gateway.clone(),
-    };
     let translation = scope.translate(loaded.inputs.clone());
-    let sources = sources::Sources::new(&loaded.inputs);
+    let sources = sources::Sources::with_texts(&loaded.inputs, texts);
     let report = analyze::explain(&request, &translation, &sources);
     match args.output {
         OutputFormat::Json => match serde_json::to_string_pretty(&report) {

@@ -62,10 +62,22 @@ pub struct RuleSource {
 }
 
 impl<'a> Sources<'a> {
+    #[cfg(test)]
     pub fn new(inputs: &'a Inputs) -> Sources<'a> {
+        Sources::with_texts(inputs, HashMap::new())
+    }
+
+    /// With the files' texts already at hand (fetched from a gateway):
+    /// those are not read from disk.
+    pub fn with_texts(inputs: &'a Inputs, texts: HashMap<String, String>) -> Sources<'a> {
         Sources {
             inputs,
-            files: RefCell::new(HashMap::new()),
+            files: RefCell::new(
+                texts
+                    .into_iter()
+                    .map(|(path, text)| (path, Some(text)))
+                    .collect(),
+            ),
         }
     }
 
