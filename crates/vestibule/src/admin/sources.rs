@@ -4,7 +4,9 @@
 //! what is serving, from anywhere the admin address is reachable.
 //!
 //! File mode only: in Kubernetes mode the resources live in the API
-//! server, and the answer says so (501).
+//! server, and the answer says so (501). Secrets are withheld: each
+//! Secret document's lines are blanked (so every other line keeps its
+//! number), and the answer counts them.
 
 use std::sync::Arc;
 
@@ -23,6 +25,8 @@ pub struct ConfigSources {
     /// The last reload was rejected: the files on disk (these) are not
     /// what serves (the generation before them).
     pub last_reload_rejected: bool,
+    /// Secret documents left out of the texts.
+    pub secrets_withheld: usize,
     pub identity: Identity,
     /// `[namespace, name]` of the one Gateway this process is limited to.
     pub gateway: Option<(String, String)>,
@@ -80,12 +84,17 @@ pub(super) fn config_sources(state: &Arc<ControlState>) -> Response<Full<Bytes>>
         );
     };
     let mut files = Vec::with_capacity(applied.files.len());
+    let mut secrets_withheld = 0;
     for path in &applied.files {
         match std::fs::read_to_string(path) {
-            Ok(text) => files.push(SourceFile {
-                path: path.display().to_string(),
-                text,
-            }),
+            Ok(text) => {
+                let (text, withheld) = without_secrets(&text);
+                secrets_withheld += withheld;
+                files.push(SourceFile {
+                    path: path.display().to_string(),
+                    text,
+                });
+            }
             Err(error) => {
                 return super::text(
                     StatusCode::INTERNAL_SERVER_ERROR,
@@ -97,8 +106,55 @@ pub(super) fn config_sources(state: &Arc<ControlState>) -> Response<Full<Bytes>>
     super::json_response(&ConfigSources {
         generation: applied.generation,
         last_reload_rejected: !state.last_reload.load().ok,
+        secrets_withheld,
         identity: Identity::of(&scope.identity),
         gateway: scope.gateway.clone(),
         files,
     })
+}
+
+/// `text` with every `kind: Secret` document's lines blanked (the `---`
+/// between documents kept), and how many there were.
+fn without_secrets(text: &str) -> (String, usize) {
+    let mut out = String::with_capacity(text.len());
+    let mut withheld = 0;
+    let mut document: Vec<&str> = Vec::new();
+    let mut flush = |document: &mut Vec<&str>, out: &mut String| {
+        let secret = document
+            .iter()
+            .any(|line| line.trim_end() == "kind: Secret" || line.trim_end() == "kind: \"Secret\"");
+        withheld += usize::from(secret);
+        for line in document.drain(..) {
+            if !secret {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+    };
+    for line in text.lines() {
+        if line.starts_with("---") {
+            flush(&mut document, &mut out);
+            out.push_str(line);
+            out.push('\n');
+        } else {
+            document.push(line);
+        }
+    }
+    flush(&mut document, &mut out);
+    (out, withheld)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_secrets;
+
+    #[test]
+    fn secret_documents_are_blanked_line_for_line() {
+        let text = "kind: Service\nmetadata: {name: a}\n---\napiVersion: v1\nkind: Secret\ndata:\n  tls.key: c2VjcmV0\n---\nkind: Service\n";
+        let (kept, withheld) = without_secrets(text);
+        assert_eq!(withheld, 1);
+        assert!(!kept.contains("c2VjcmV0"));
+        assert_eq!(kept.lines().count(), text.lines().count());
+        assert_eq!(kept.lines().nth(8), Some("kind: Service"));
+    }
 }

@@ -29,6 +29,13 @@ pub(super) fn fetch(address: &str) -> Result<(Loaded, Scope, HashMap<String, Str
             sources.generation
         );
     }
+    if sources.secrets_withheld > 0 {
+        eprintln!(
+            "vestibule explain: note: the gateway withheld {} Secret(s): TLS servers that \
+             need them are explained without their certificates",
+            sources.secrets_withheld
+        );
+    }
     let mut loaded = Loaded::default();
     let mut texts = HashMap::with_capacity(sources.files.len());
     for file in sources.files {
