@@ -98,12 +98,37 @@ fn print_text(problems: &[Problem], errors: usize, files: usize) {
     }
 }
 
+/// A translator warning's code: VST0201 a field read and not honoured (or
+/// not supported), VST0202 a resource or rule not applied, VST0200 the
+/// rest. (VST0203: an Ingress this gateway does not serve.)
+fn status_code(warning: &str) -> &'static str {
+    if warning.contains("not honoured") || warning.contains("not supported") {
+        "VST0201"
+    } else if [
+        "not applied",
+        "does not apply",
+        "skipped",
+        "dropped",
+        "ignored",
+    ]
+    .iter()
+    .any(|word| warning.contains(word))
+    {
+        "VST0202"
+    } else {
+        "VST0200"
+    }
+}
+
 fn print_json(problems: &[Problem], errors: usize, files: usize) {
     let listed: Vec<_> = problems
         .iter()
-        .map(|problem| match &problem.finding {
-            Some(finding) => json!(finding),
-            None => json!({"level": problem.level, "message": problem.text}),
+        .map(|problem| match (&problem.finding, problem.code) {
+            (Some(finding), _) => json!(finding),
+            (None, Some(code)) => {
+                json!({"code": code, "level": problem.level, "message": problem.text})
+            }
+            (None, None) => json!({"level": problem.level, "message": problem.text}),
         })
         .collect();
     let report = json!({"ok": errors == 0, "files": files, "errors": errors, "problems": listed});
@@ -112,19 +137,23 @@ fn print_json(problems: &[Problem], errors: usize, files: usize) {
 }
 
 /// What the translator accepted but says is not honoured, or not served,
-/// must be seen, never silently ignored.
+/// must be seen, never silently ignored. Each gets a code by what it says
+/// (see [`status_code`]).
 fn status_warnings(statuses: &vestibule_ir::status::Statuses) -> Vec<Problem> {
     let mut warnings = Vec::new();
     let mut each = |kind: &str, list: &[vestibule_ir::status::ResourceStatus]| {
         for status in list {
             for warning in &status.warnings {
-                warnings.push(Problem::plain(
-                    Level::Warning,
-                    format!(
-                        "{}: {kind} {}/{}: {warning}",
+                let code = status_code(warning);
+                warnings.push(Problem {
+                    level: Level::Warning,
+                    code: Some(code),
+                    text: format!(
+                        "warning[{code}]: {}: {kind} {}/{}: {warning}",
                         status.source, status.namespace, status.name
                     ),
-                ));
+                    finding: None,
+                });
             }
         }
     };
@@ -140,13 +169,15 @@ fn status_warnings(statuses: &vestibule_ir::status::Statuses) -> Vec<Problem> {
             .map(|c| format!("not served ({}): {}", c.reason, c.message))
             .chain(ingress.warnings.iter().cloned());
         for line in lines {
-            warnings.push(Problem::plain(
-                Level::Warning,
-                format!(
-                    "{}: Ingress {}/{}: {line}",
+            warnings.push(Problem {
+                level: Level::Warning,
+                code: Some("VST0203"),
+                text: format!(
+                    "warning[VST0203]: {}: Ingress {}/{}: {line}",
                     ingress.source, ingress.namespace, ingress.name
                 ),
-            ));
+                finding: None,
+            });
         }
     }
     warnings

@@ -309,7 +309,7 @@ async fn validate_names_each_unapplied_resource_with_file_and_line() {
         assert!(
             stdout
                 .lines()
-                .any(|l| l.starts_with("warning:") && parts.iter().all(|p| l.contains(p))),
+                .any(|l| l.starts_with("warning[VST0202]:") && parts.iter().all(|p| l.contains(p))),
             "{line}: {parts:?} in\n{stdout}"
         );
     }

@@ -132,7 +132,7 @@ fn unhonoured_destination_rule_fields_are_warnings() {
         "trafficPolicy.connectionPool.tcp.maxConnections: -1 is not a count",
     ] {
         assert!(
-            stdout.contains("warning: ")
+            stdout.contains("warning[VST0201]: ")
                 && stdout.contains("DestinationRule default/reviews")
                 && stdout.contains(expected),
             "{expected}: {stdout}"
