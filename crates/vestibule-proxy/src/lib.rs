@@ -241,8 +241,14 @@ impl DataPlane {
             let path = self.shared.config.access_log.path.display();
             tracing::error!(%path, %error, "access log not opened; it stays off");
         }
-        if let Some(tracer) = &self.shared.telemetry.tracing {
-            tracer.switch(table.tracing);
+        match (&self.shared.telemetry.tracing, table.tracing) {
+            (Some(tracer), decided) => tracer.switch(decided),
+            // Said, not ignored silently: spans need a collector.
+            (None, Some(_)) => tracing::warn!(
+                "an Istio Telemetry sets tracing, but tracing is off: \
+                 --tracing-otlp-endpoint names no collector"
+            ),
+            (None, None) => {}
         }
         self.shared.snapshot.store(Arc::new(snapshot));
         self.listeners.reconcile(&self.shared, &ports);
