@@ -347,6 +347,23 @@ pub enum HashTable {
     Maglev { table_size: u64 },
 }
 
+impl HashTable {
+    /// Envoy's default Maglev table size.
+    pub const DEFAULT_MAGLEV_SIZE: u64 = 65_537;
+    /// Envoy's largest Maglev table.
+    pub const MAX_MAGLEV_SIZE: u64 = 5_000_011;
+
+    /// Whether `size` can be a Maglev table's: a prime (so that every
+    /// endpoint's permutation reaches every entry) no larger than Envoy's
+    /// bound.
+    pub fn valid_maglev_size(size: u64) -> bool {
+        (2..=Self::MAX_MAGLEV_SIZE).contains(&size)
+            && (2..)
+                .take_while(|d| d * d <= size)
+                .all(|d| !size.is_multiple_of(d))
+    }
+}
+
 /// One ready endpoint of a backend.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {

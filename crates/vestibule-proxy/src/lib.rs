@@ -376,3 +376,22 @@ impl Shared {
         }
     }
 }
+
+/// What unit tests of several modules share.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use http::{HeaderMap, HeaderName, HeaderValue};
+
+    /// A header map of static names and values.
+    pub(crate) fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(name, value)| {
+                (
+                    HeaderName::from_static(name),
+                    HeaderValue::from_static(value),
+                )
+            })
+            .collect()
+    }
+}

@@ -15,26 +15,8 @@ const HOST: &str = "httpbin.example.com";
 /// For counting upstream connections: one worker, one idle stack.
 const ONE_WORKER: &[&str] = &["--workers", "1"];
 
-const GATEWAY: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["httpbin.example.com"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: httpbin}
-spec:
-  hosts: ["httpbin.example.com"]
-  gateways: [gw]
-  http:
-  - route:
-    - destination: {host: httpbin, port: {number: 8000}}
-"#;
+/// Every request for `HOST` to httpbin, port 8000.
+const ROUTE: &str = "  - route:\n    - destination: {host: httpbin, port: {number: 8000}}\n";
 
 /// The gateway with `httpbin` (port 8000) at `backend` and a
 /// DestinationRule whose `trafficPolicy` is `policy` (YAML, indented for
@@ -45,7 +27,7 @@ async fn start(
     extra: &[&str],
 ) -> (ConfigDir, Gateway, SocketAddr) {
     let config = ConfigDir::new();
-    config.write("gateway.yaml", GATEWAY);
+    config.write("gateway.yaml", &support::istio_host(HOST, ROUTE));
     config.write(
         "service.yaml",
         &support::service("httpbin", "default", 8000, &[backend]),
@@ -152,7 +134,7 @@ async fn istio_circuit_breaking_task_turns_the_overflow_away() {
 async fn waiting_requests_are_all_served_as_connections_free_up() {
     let (a, b) = (httpbin("a").await, httpbin("b").await);
     let config = ConfigDir::new();
-    config.write("gateway.yaml", GATEWAY);
+    config.write("gateway.yaml", &support::istio_host(HOST, ROUTE));
     config.write(
         "service.yaml",
         &support::service("httpbin", "default", 8000, &[a, b]),
@@ -271,27 +253,11 @@ async fn idle_timeout_retires_idle_connections() {
 async fn max_retries_bounds_retries_in_flight() {
     let backend = httpbin("httpbin").await;
     let policy = "    connectionPool:\n      http: {maxRetries: 1}\n";
-    let config_vs = r#"
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: httpbin}
-spec:
-  hosts: ["httpbin.example.com"]
-  gateways: [gw]
-  http:
-  - route:
-    - destination: {host: httpbin, port: {number: 8000}}
-    retries: {attempts: 3, retryOn: 5xx, perTryTimeout: 5s}
-"#;
     let (config, gateway, address) = start(backend, policy, &[]).await;
     let generation = gateway.generation().await;
-    config.write(
-        "gateway.yaml",
-        &GATEWAY.replace(
-            GATEWAY.split("---").nth(1).unwrap(),
-            &format!("\n{}", config_vs.trim_start()),
-        ),
-    );
+    let retrying =
+        format!("{ROUTE}    retries: {{attempts: 3, retryOn: 5xx, perTryTimeout: 5s}}\n");
+    config.write("gateway.yaml", &support::istio_host(HOST, &retrying));
     gateway.wait_generation(generation + 1).await;
     // `/status/503` fails every time; each retry waits for the backoff,
     // so the two requests' first retries overlap.

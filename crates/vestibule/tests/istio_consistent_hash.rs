@@ -12,26 +12,8 @@ use support::{httpbin, Client, ConfigDir, Gateway};
 
 const HOST: &str = "app.example.com";
 
-const ROUTE: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["app.example.com"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app}
-spec:
-  hosts: ["app.example.com"]
-  gateways: [gw]
-  http:
-  - route:
-    - destination: {host: app, port: {number: 80}}
-"#;
+/// Every request for `HOST` to the `app` Service.
+const ROUTE: &str = "  - route:\n    - destination: {host: app, port: {number: 80}}\n";
 
 async fn backends(count: usize) -> Vec<SocketAddr> {
     let mut addresses = Vec::new();
@@ -45,7 +27,7 @@ async fn backends(count: usize) -> Vec<SocketAddr> {
 /// flow mapping).
 async fn start(backends: &[SocketAddr], hash: &str) -> (ConfigDir, Gateway, SocketAddr) {
     let config = ConfigDir::new();
-    config.write("route.yaml", ROUTE);
+    config.write("route.yaml", &support::istio_host(HOST, ROUTE));
     config.write(
         "service.yaml",
         &support::service("app", "default", 80, backends),

@@ -19,27 +19,10 @@ async fn start(backends: &[SocketAddr], policy: &str) -> (ConfigDir, Gateway, So
     let config = ConfigDir::new();
     config.write(
         "gateway.yaml",
-        r#"
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["app.example.com"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app}
-spec:
-  hosts: ["app.example.com"]
-  gateways: [gw]
-  http:
-  - route:
-    - destination: {host: app, port: {number: 80}}
-    retries: {attempts: 0}
-"#,
+        &support::istio_host(
+            HOST,
+            "  - route:\n    - destination: {host: app, port: {number: 80}}\n    retries: {attempts: 0}\n",
+        ),
     );
     config.write(
         "service.yaml",

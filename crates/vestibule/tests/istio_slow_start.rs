@@ -10,25 +10,7 @@ use support::{Client, ConfigDir, Gateway, Recorder};
 
 const HOST: &str = "app.example.com";
 
-const CONFIG: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["app.example.com"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: app}
-spec:
-  hosts: ["app.example.com"]
-  gateways: [gw]
-  http:
-  - route: [{destination: {host: app, port: {number: 80}}}]
----
+const DESTINATION_RULE: &str = r#"
 apiVersion: networking.istio.io/v1
 kind: DestinationRule
 metadata: {name: app}
@@ -51,7 +33,14 @@ async fn a_new_endpoint_ramps_up_over_its_warmup() {
     let old = Recorder::start(|_| 200).await;
     let new = Recorder::start(|_| 200).await;
     let config = ConfigDir::new();
-    config.write("config.yaml", CONFIG);
+    config.write(
+        "routes.yaml",
+        &support::istio_host(
+            HOST,
+            "  - route: [{destination: {host: app, port: {number: 80}}}]\n",
+        ),
+    );
+    config.write("destinationrule.yaml", DESTINATION_RULE);
     config.write(
         "service.yaml",
         &support::service("app", "default", 80, &[old.address]),

@@ -12,24 +12,8 @@ use support::{httpbin, Client, ConfigDir, Gateway};
 
 const HOST: &str = "bookinfo.example.com";
 
-const ROUTES: &str = r#"
-apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  selector: {istio: ingressgateway}
-  servers:
-  - port: {number: 80, name: http, protocol: HTTP}
-    hosts: ["bookinfo.example.com"]
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata: {name: tasks}
-spec:
-  hosts: ["bookinfo.example.com"]
-  gateways: [gw]
-  http:
-  - match: [{uri: {prefix: /timeout}}]
+/// The `http` rules of the tasks, for `HOST`.
+const RULES: &str = r#"  - match: [{uri: {prefix: /timeout}}]
     rewrite: {uri: /delay}
     timeout: 500ms
     route: [{destination: {host: httpbin, port: {number: 8000}}}]
@@ -46,7 +30,7 @@ spec:
 async fn start() -> (ConfigDir, Gateway, SocketAddr) {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
-    config.write("routes.yaml", ROUTES);
+    config.write("routes.yaml", &support::istio_host(HOST, RULES));
     config.write(
         "httpbin.yaml",
         &support::service("httpbin", "default", 8000, &[backend]),

@@ -101,17 +101,7 @@ pub(crate) fn timeout(headers: &HeaderMap) -> Option<Duration> {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(name, value)| {
-                (
-                    HeaderName::from_static(name),
-                    HeaderValue::from_static(value),
-                )
-            })
-            .collect()
-    }
+    use crate::test_support::headers;
 
     #[test]
     fn grpc_content_types_are_recognized() {

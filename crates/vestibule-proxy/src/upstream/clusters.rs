@@ -71,14 +71,6 @@ impl Cluster {
         self.pool_policy.as_ref()?.circuit.as_ref()
     }
 
-    /// The connect timeout: the cluster's own, else the gateway's.
-    pub(crate) fn connect_timeout(&self, default: std::time::Duration) -> std::time::Duration {
-        self.pool_policy
-            .as_ref()
-            .and_then(|policy| policy.connect_timeout)
-            .unwrap_or(default)
-    }
-
     /// Whether the cluster's endpoints are its own rather than shared by
     /// address with other clusters: when its pool or ejections must be
     /// counted apart, as Envoy counts them, per cluster.

@@ -57,7 +57,6 @@ pub(crate) async fn forward(
     attempts: &mut Attempts,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
     let replay = Replay::of(&request, retry);
-    let connect_timeout = cluster.connect_timeout(connect_timeout);
     // The retry in flight's place under the cluster's retry limit.
     let mut _retrying = None;
     // Attempts borrow the request; once one sent it (its body, if any, is

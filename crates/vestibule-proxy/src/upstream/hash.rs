@@ -102,7 +102,11 @@ fn ring(minimum: u64, endpoints: &[Arc<EndpointState>]) -> Table {
 fn maglev(size: u64, endpoints: &[Arc<EndpointState>]) -> Table {
     // Only a prime size lets every permutation reach every entry (the
     // translator accepts no other); anything else gets Envoy's default.
-    let size = if is_prime(size) { size } else { 65_537 };
+    let size = if HashTable::valid_maglev_size(size) {
+        size
+    } else {
+        HashTable::DEFAULT_MAGLEV_SIZE
+    };
     let hosts = endpoints.to_vec();
     if hosts.is_empty() {
         return Table::Maglev {
@@ -138,13 +142,6 @@ fn maglev(size: u64, endpoints: &[Arc<EndpointState>]) -> Table {
         }
     }
     Table::Maglev { hosts, entries }
-}
-
-fn is_prime(n: u64) -> bool {
-    n >= 2
-        && (2..)
-            .take_while(|d| d * d <= n)
-            .all(|d| !n.is_multiple_of(d))
 }
 
 /// The hash of `request`'s key, and a `Set-Cookie` for its response when

@@ -12,8 +12,6 @@ use crate::duration::parse_duration;
 const DEFAULT_RING: u64 = 1024;
 /// Envoy's bound on a ring.
 const MAX_RING: u64 = 8 * 1024 * 1024;
-/// Envoy's default Maglev table size (a prime).
-const DEFAULT_MAGLEV: u64 = 65537;
 
 /// What `settings` ask for (`None`: nothing valid, the `simple` balancer
 /// applies) and what in them is invalid or not honoured.
@@ -129,13 +127,15 @@ fn table(settings: &Settings, field: &str, found: &mut Vec<String>) -> HashTable
                 "{field}: ringHash and maglev are both set: maglev is used"
             ));
         }
-        let size = maglev.table_size.unwrap_or(DEFAULT_MAGLEV);
-        if !is_prime(size) || size > 5_000_011 {
+        let size = maglev.table_size.unwrap_or(HashTable::DEFAULT_MAGLEV_SIZE);
+        if !HashTable::valid_maglev_size(size) {
             found.push(format!(
-                "{field}.maglev.tableSize {size} is not a prime up to 5000011: {DEFAULT_MAGLEV} is used"
+                "{field}.maglev.tableSize {size} is not a prime up to {}: {} is used",
+                HashTable::MAX_MAGLEV_SIZE,
+                HashTable::DEFAULT_MAGLEV_SIZE
             ));
             return HashTable::Maglev {
-                table_size: DEFAULT_MAGLEV,
+                table_size: HashTable::DEFAULT_MAGLEV_SIZE,
             };
         }
         return HashTable::Maglev { table_size: size };
@@ -155,13 +155,6 @@ fn table(settings: &Settings, field: &str, found: &mut Vec<String>) -> HashTable
         };
     }
     HashTable::Ring { minimum_size: size }
-}
-
-fn is_prime(n: u64) -> bool {
-    n >= 2
-        && (2..)
-            .take_while(|d| d * d <= n)
-            .all(|d| !n.is_multiple_of(d))
 }
 
 #[cfg(test)]

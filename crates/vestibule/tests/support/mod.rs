@@ -69,6 +69,15 @@ pub fn service(name: &str, namespace: &str, port: u16, backends: &[SocketAddr]) 
     )
 }
 
+/// An Istio Gateway `gw` serving `host` on port 80, and a VirtualService
+/// bound to it for `host` with these `http` rules (YAML list items,
+/// indented two spaces).
+pub fn istio_host(host: &str, http: &str) -> String {
+    format!(
+        "apiVersion: networking.istio.io/v1\nkind: Gateway\nmetadata: {{name: gw}}\nspec:\n  selector: {{istio: ingressgateway}}\n  servers:\n  - port: {{number: 80, name: http, protocol: HTTP}}\n    hosts: [\"{host}\"]\n---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {{name: routes}}\nspec:\n  hosts: [\"{host}\"]\n  gateways: [gw]\n  http:\n{http}"
+    )
+}
+
 /// The seed's Gateway and VirtualService for httpbin.example.com.
 pub const SEED_GATEWAY: &str = r#"
 apiVersion: networking.istio.io/v1alpha3

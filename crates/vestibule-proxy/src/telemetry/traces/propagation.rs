@@ -227,17 +227,7 @@ fn header(text: String) -> HeaderValue {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
-        pairs
-            .iter()
-            .map(|(name, value)| {
-                (
-                    HeaderName::from_static(name),
-                    HeaderValue::from_static(value),
-                )
-            })
-            .collect()
-    }
+    use crate::test_support::headers;
 
     #[test]
     fn w3c_traceparent() {
