@@ -18,7 +18,6 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::body::{RequestBody, ResponseBody, TunnelBody};
 use crate::conn::ConnectionHold;
-use crate::telemetry::{TunnelAccount, TunnelHandoff};
 use crate::upstream::{UpgradedStream, UpgradedUpstream};
 
 static UPGRADE_TOKEN: HeaderValue = HeaderValue::from_static("upgrade");
@@ -141,7 +140,7 @@ async fn splice_http1(
     upgrade: OnUpgrade,
     hold: Option<Arc<ConnectionHold>>,
     mut upstream: UpgradedStream,
-    account: tokio::sync::oneshot::Receiver<TunnelAccount>,
+    account: tokio::sync::oneshot::Receiver<TunnelFinish>,
 ) {
     let _hold = hold;
     let moved = match upgrade.await {
@@ -161,10 +160,24 @@ async fn splice_http1(
         }
     };
     // The 101's account arrives once its head is written.
-    if let Ok(account) = account.await {
-        account.finish(moved.0, moved.1);
+    if let Ok(finish) = account.await {
+        finish(moved.0, moved.1);
     }
 }
+
+/// Where a 101's account goes: the tunnel it opened finishes it, when it
+/// closes (Envoy logs an upgraded request once, at the tunnel's end, with
+/// the bytes that crossed it). In the response's extensions until the
+/// response is wrapped for its account (which sends its finish here: the
+/// tunnel knows nothing of telemetry).
+#[derive(Clone)]
+pub(crate) struct TunnelHandoff(
+    pub(crate) Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<TunnelFinish>>>>,
+);
+
+/// Finishes a tunnel's request with the bytes it carried (from the
+/// client, to the client).
+pub(crate) type TunnelFinish = Box<dyn FnOnce(u64, u64) + Send>;
 
 /// Copies the HTTP/2 client's DATA to the upstream; half-closes the
 /// upstream when the client ends its stream.

@@ -19,6 +19,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use crate::body::{BoxError, ResponseBody};
 use crate::flags::Flags;
+use crate::request::upgrade::{TunnelFinish, TunnelHandoff};
 use crate::request::{ConnInfo, Context};
 use crate::Shared;
 use access_log::{AccessLog, AccessLogConfig};
@@ -177,17 +178,8 @@ fn span_record(span: &traces::Span, context: &Context, status: u16, sent: u64) -
     }
 }
 
-/// Where a 101's account goes: the tunnel it opened finishes it, when it
-/// closes (Envoy logs an upgraded request once, at the tunnel's end, with
-/// the bytes that crossed it). In the response's extensions until the
-/// response is wrapped for its account.
-#[derive(Clone)]
-pub(crate) struct TunnelHandoff(
-    pub(crate) Arc<std::sync::Mutex<Option<tokio::sync::oneshot::Sender<TunnelAccount>>>>,
-);
-
-/// A 101's account, handed to its tunnel.
-pub(crate) struct TunnelAccount {
+/// A 101's account, handed to its tunnel (see [`TunnelHandoff`]).
+struct TunnelAccount {
     context: Context,
     shared: Arc<Shared>,
     conn: Arc<ConnInfo>,
@@ -196,7 +188,7 @@ pub(crate) struct TunnelAccount {
 
 impl TunnelAccount {
     /// The tunnel closed, having carried these bytes each way.
-    pub(crate) fn finish(mut self, from_client: u64, to_client: u64) {
+    fn finish(mut self, from_client: u64, to_client: u64) {
         let received = crate::idle::Activity::new();
         received.carried(from_client);
         self.context.received = Some(received);
@@ -212,7 +204,7 @@ pub(crate) struct Accounted {
     body: ResponseBody,
     context: Option<Context>,
     /// A 101's tunnel, which finishes the account when it closes.
-    tunnel: Option<tokio::sync::oneshot::Sender<TunnelAccount>>,
+    tunnel: Option<tokio::sync::oneshot::Sender<TunnelFinish>>,
     shared: Arc<Shared>,
     conn: Arc<ConnInfo>,
     ended: Ended,
@@ -307,9 +299,10 @@ impl Drop for Accounted {
                 conn: Arc::clone(&self.conn),
                 ended: self.ended,
             };
+            let finish: TunnelFinish = Box::new(move |from, to| account.finish(from, to));
             // The tunnel already closed (or never opened): finish here.
-            if let Err(account) = tunnel.send(account) {
-                account.finish(0, 0);
+            if let Err(finish) = tunnel.send(finish) {
+                finish(0, 0);
             }
             return;
         }
