@@ -8,12 +8,14 @@ mod health;
 mod kinds;
 pub mod leader;
 mod objects;
+pub mod snapshot;
 pub mod source;
 pub mod status;
 mod time;
 
 pub use health::{KindHealth, KindState};
 pub use objects::Raw;
+pub use snapshot::Document;
 pub use source::{Change, ChangeEffect, GatewayApi, Source};
 
 /// Why the Kubernetes mode could not start or do its work.

@@ -3,12 +3,14 @@
 //! assembled into [`Inputs`] when the control loop asks.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 use vestibule_api::load::Diagnostic;
 use vestibule_api::{Inputs, Loaded};
 
-use crate::kinds::{Effect, KINDS};
+use crate::kinds::{Effect, KINDS, SECRET};
+use crate::snapshot::Document;
 
 /// `(kind index, namespace, name)`; the order is the order of the set.
 pub(crate) type ObjectKey = (usize, String, String);
@@ -19,6 +21,9 @@ pub(crate) type ObjectKey = (usize, String, String);
 pub(crate) struct Object {
     typed: Result<Inputs, Vec<Diagnostic>>,
     warnings: Vec<Diagnostic>,
+    /// The JSON the typed form was read from, for [`Document`]s; none for
+    /// a refused object or a Secret.
+    json: Option<Arc<str>>,
     pub(crate) raw: Raw,
 }
 
@@ -148,22 +153,27 @@ impl Objects {
     }
 
     /// The set, in key order, with the problems of refused objects
-    /// (errors) and of accepted ones (warnings): whole for a change of
-    /// routes; for a change of endpoints, only what endpoints are resolved
-    /// from (10,000 routes are not copied for an EndpointSlice change).
-    pub(crate) fn assemble(&self, effect: Effect) -> Loaded {
+    /// (errors) and of accepted ones (warnings), and the accepted objects'
+    /// documents: whole for a change of routes; for a change of endpoints,
+    /// only what endpoints are resolved from (10,000 routes are not copied
+    /// for an EndpointSlice change).
+    pub(crate) fn assemble(&self, effect: Effect) -> (Loaded, Vec<Document>) {
         let mut loaded = Loaded::default();
+        let mut documents = Vec::new();
         for (key, object) in &self.objects {
             if effect == Effect::Endpoints && !KINDS[key.0].resolves_endpoints() {
                 continue;
             }
             match &object.typed {
-                Ok(inputs) => loaded.inputs.append(inputs.clone()),
+                Ok(inputs) => {
+                    loaded.inputs.append(inputs.clone());
+                    documents.push(Document::new(key, object.json.clone()));
+                }
                 Err(errors) => loaded.errors.extend(errors.iter().cloned()),
             }
             loaded.warnings.extend(object.warnings.iter().cloned());
         }
-        loaded
+        (loaded, documents)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -217,8 +227,9 @@ fn convert(kind: usize, mut value: Value) -> Object {
         _ => None,
     };
     let label = object_label(def.kind, &value);
+    let json = value.to_string();
     let mut loaded = Loaded::default();
-    vestibule_api::load_json(&label, &value.to_string(), &mut loaded);
+    vestibule_api::load_json(&label, &json, &mut loaded);
     let Loaded {
         mut inputs,
         errors,
@@ -227,6 +238,8 @@ fn convert(kind: usize, mut value: Value) -> Object {
     } = loaded;
     // Objects of the API come from no file: their status says so.
     inputs.clear_sources();
+    // A Secret's data is kept once, typed, for serving: never as text.
+    let json = (errors.is_empty() && kind != SECRET).then(|| Arc::from(json));
     Object {
         typed: if errors.is_empty() {
             Ok(inputs)
@@ -234,6 +247,7 @@ fn convert(kind: usize, mut value: Value) -> Object {
             Err(errors)
         },
         warnings,
+        json,
         raw: Raw {
             api_version,
             resource_version,

@@ -274,8 +274,9 @@ pub struct ExplainArgs {
     )]
     pub config: Vec<PathBuf>,
     /// Explain against a running gateway instead: its admin address
-    /// (HOST:PORT); the files, identity and scope it serves are fetched
-    /// from its `/config/sources` (file mode).
+    /// (HOST:PORT); the configuration it serves (its files, or in
+    /// Kubernetes mode the objects it translated), its identity and scope
+    /// are fetched from its `/config/sources`.
     #[arg(long, value_name = "HOST:PORT", conflicts_with = "config")]
     pub admin: Option<String>,
     /// The request method (curl's -X).

@@ -2,10 +2,12 @@
 //! API and the metrics show.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 use vestibule_api::load::{Diagnostic, Loaded};
 use vestibule_api::Inputs;
+use vestibule_kube::Document;
 use vestibule_translate::{translate, GatewayIdentity, Translation};
 
 /// A configuration that loaded without errors, translated.
@@ -15,6 +17,9 @@ pub struct Applied {
     pub translation: Translation,
     pub warnings: Vec<Diagnostic>,
     pub files: Vec<PathBuf>,
+    /// Kubernetes mode: the objects translated (empty in file mode).
+    #[serde(skip)]
+    pub objects: Arc<[Document]>,
 }
 
 impl Applied {
@@ -25,6 +30,7 @@ impl Applied {
             translation: candidate.translation,
             warnings: candidate.warnings,
             files: candidate.files,
+            objects: candidate.objects,
         }
     }
 }
@@ -34,6 +40,7 @@ pub struct Candidate {
     pub translation: Translation,
     pub warnings: Vec<Diagnostic>,
     pub files: Vec<PathBuf>,
+    pub objects: Arc<[Document]>,
 }
 
 /// Who this process serves: the gateway identity, and the one Gateway
@@ -81,6 +88,7 @@ pub fn load(
         translation,
         warnings,
         files,
+        objects: Arc::new([]),
     })
 }
 

@@ -103,13 +103,17 @@ async fn apply_change(
     scope: Scope,
     change: Change,
 ) -> Result<(), tokio::task::JoinError> {
-    let Change { effect, loaded } = change;
+    let Change {
+        effect,
+        loaded,
+        documents,
+    } = change;
     if effect == ChangeEffect::Endpoints && state.applied.load().is_some() {
         return tokio::task::spawn_blocking(move || {
             if let Some(current) = state.applied.load_full() {
                 let endpoints =
                     vestibule_translate::endpoints(&loaded.inputs, &current.translation);
-                state.apply_endpoints(endpoints);
+                state.apply_endpoints(endpoints, documents);
             }
         })
         .await;
@@ -134,6 +138,7 @@ async fn apply_change(
                 translation,
                 warnings,
                 files: Vec::new(),
+                objects: documents.into(),
             },
         );
     })

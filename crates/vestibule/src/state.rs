@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use vestibule_api::load::Diagnostic;
 use vestibule_ir::status::Statuses;
 use vestibule_ir::EndpointTable;
+use vestibule_kube::Document;
 use vestibule_proxy::DataPlane;
 
 use crate::config::Applied;
@@ -101,8 +102,9 @@ impl ControlState {
     }
 
     /// Serves new endpoints for the applied routes (an EndpointSlice
-    /// changed): no generation, no route table, no status change.
-    pub fn apply_endpoints(&self, endpoints: EndpointTable) {
+    /// changed): no generation, no route table, no status change. The
+    /// `documents` endpoints were resolved from replace those applied.
+    pub fn apply_endpoints(&self, endpoints: EndpointTable, documents: Vec<Document>) {
         let Some(current) = self.applied.load_full() else {
             return;
         };
@@ -118,6 +120,7 @@ impl ControlState {
             translation,
             warnings: current.warnings.clone(),
             files: current.files.clone(),
+            objects: vestibule_kube::snapshot::with_endpoints(&current.objects, documents).into(),
         })));
     }
 

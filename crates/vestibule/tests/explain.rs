@@ -792,8 +792,7 @@ async fn explain_against_a_running_gateway_by_its_admin_address() {
     let by_files = run(&["--config", &path, "--namespace", "edge"]);
     assert_eq!(by_admin, by_files);
 
-    // The admin API gives no configuration in Kubernetes mode, and says so;
-    // an address with nothing behind it is a clear failure.
+    // An address with nothing behind it is a clear failure.
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_vestibule"))
         .args(["explain", "--admin", "127.0.0.1:9"])
         .args(args)

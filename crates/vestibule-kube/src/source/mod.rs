@@ -22,6 +22,7 @@ use vestibule_api::{GatewayClass, KubeGateway, Loaded, Service};
 use crate::health::{Health, KindHealth};
 use crate::kinds::{Effect, CONFIG_MAP, KINDS, SECRET};
 use crate::objects::{Objects, Raw};
+use crate::snapshot::Document;
 
 pub use crate::kinds::Effect as ChangeEffect;
 
@@ -34,6 +35,10 @@ pub struct Change {
     pub effect: Effect,
     /// The whole set; its errors are objects refused (the rest serve).
     pub loaded: Loaded,
+    /// The objects of `loaded`, as read (for the admin API): every one for
+    /// a change of routes, those endpoints are resolved from for a change
+    /// of endpoints (see [`with_endpoints`](crate::snapshot::with_endpoints)).
+    pub documents: Vec<Document>,
 }
 
 /// The Gateway API objects automated deployment and per-Gateway
@@ -144,9 +149,11 @@ impl Source {
             .lock()
             .unwrap_or_else(|e| e.into_inner());
         let effect = objects.take_change()?;
+        let (loaded, documents) = objects.assemble(effect);
         Some(Change {
             effect,
-            loaded: objects.assemble(effect),
+            loaded,
+            documents,
         })
     }
 

@@ -1,4 +1,5 @@
-//! `explain --admin HOST:PORT`: the files, identity and scope a running
+//! `explain --admin HOST:PORT`: the files (in Kubernetes mode, the objects
+//! it translated, one document each), identity and scope a running
 //! gateway serves, fetched from its admin API (`/config/sources`) and
 //! loaded as `--config` would load them, so that a request is explained
 //! against exactly what that gateway reads.
@@ -13,7 +14,8 @@ use crate::admin::ConfigSources;
 use crate::config::Scope;
 
 /// The gateway's configuration, loaded; its scope; the files' texts by
-/// path (for placing rules at their lines).
+/// path (for placing rules at their lines). The documents are loaded in
+/// the order the gateway gives them, its own order.
 pub(super) fn fetch(address: &str) -> Result<(Loaded, Scope, HashMap<String, String>), String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
