@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Serialize;
 use vestibule_api::load::{Diagnostic, Loaded};
@@ -41,6 +42,15 @@ pub struct Candidate {
     pub warnings: Vec<Diagnostic>,
     pub files: Vec<PathBuf>,
     pub objects: Arc<[Document]>,
+    /// How long reading and translating took (logged when it serves).
+    pub took: Took,
+}
+
+/// The time each step of a load took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Took {
+    pub load: std::time::Duration,
+    pub translate: std::time::Duration,
 }
 
 /// Who this process serves: the gateway identity, and the one Gateway
@@ -73,6 +83,7 @@ pub fn load(
     scope: &Scope,
     max_file_bytes: u64,
 ) -> Result<Candidate, Vec<Diagnostic>> {
+    let started = Instant::now();
     let Loaded {
         inputs,
         errors,
@@ -83,12 +94,17 @@ pub fn load(
     if !errors.is_empty() {
         return Err(errors);
     }
+    let loaded = Instant::now();
     let translation = scope.translate(inputs);
     Ok(Candidate {
         translation,
         warnings,
         files,
         objects: Arc::new([]),
+        took: Took {
+            load: loaded - started,
+            translate: loaded.elapsed(),
+        },
     })
 }
 

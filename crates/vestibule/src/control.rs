@@ -121,7 +121,12 @@ async fn apply_change(
     let mut warnings: Vec<Diagnostic> = loaded.errors;
     warnings.extend(loaded.warnings);
     let inputs = loaded.inputs;
+    let started = std::time::Instant::now();
     let translation = tokio::task::spawn_blocking(move || scope.translate(inputs)).await?;
+    let took = config::Took {
+        load: std::time::Duration::ZERO,
+        translate: started.elapsed(),
+    };
     let references = &translation.references;
     let pending = kube
         .fetch(references.secrets.clone(), references.config_maps.clone())
@@ -139,6 +144,7 @@ async fn apply_change(
                 warnings,
                 files: Vec::new(),
                 objects: documents.into(),
+                took,
             },
         );
     })
@@ -146,7 +152,7 @@ async fn apply_change(
 }
 
 /// Swaps `candidate` in, unless it changes nothing.
-fn publish(state: &ControlState, candidate: Candidate) {
+pub fn publish(state: &ControlState, candidate: Candidate) {
     let unchanged = state.applied.load().as_ref().is_some_and(|applied| {
         applied.translation == candidate.translation && applied.warnings == candidate.warnings
     });
@@ -161,12 +167,24 @@ fn publish(state: &ControlState, candidate: Candidate) {
     for warning in &candidate.warnings {
         tracing::warn!("{warning}");
     }
+    let took = candidate.took;
     let applied = Applied::new(generation, candidate);
     for problem in config::translation_problems(&applied.translation) {
         tracing::warn!("{problem}");
     }
+    let started = std::time::Instant::now();
     state.apply(applied);
-    // Kubernetes mode: ready once the first complete set serves.
+    // Ready once the first complete set serves.
     state.mark_ready();
-    tracing::info!(generation, "configuration applied");
+    tracing::info!(
+        generation,
+        load_ms = millis(took.load),
+        translate_ms = millis(took.translate),
+        publish_ms = millis(started.elapsed()),
+        "configuration applied"
+    );
+}
+
+fn millis(duration: std::time::Duration) -> f64 {
+    (duration.as_secs_f64() * 1e4).round() / 10.0
 }

@@ -10,7 +10,7 @@ use vestibule_proxy::{
 };
 
 use crate::cli::{AccessLogEncodingArg, ServeArgs};
-use crate::config::{self, Applied, Scope};
+use crate::config::{self, Scope};
 use crate::control::{self, Source};
 use crate::metrics::SourceLabels;
 use crate::state::ControlState;
@@ -107,15 +107,7 @@ fn start_files(
             );
         }
     };
-    for warning in &candidate.warnings {
-        tracing::warn!("{warning}");
-    }
-    let applied = Applied::new(1, candidate);
-    for problem in config::translation_problems(&applied.translation) {
-        tracing::warn!("{problem}");
-    }
-    state.apply(applied);
-    state.mark_ready();
+    crate::control::publish(state, candidate);
     Ok(Source::Files {
         paths: args.config.clone(),
         max_file_bytes,

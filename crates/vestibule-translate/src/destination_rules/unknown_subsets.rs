@@ -3,6 +3,8 @@
 //! route answers 503 (`NR`/`UH`); the backend here has no endpoints, which
 //! answers the same, and the VirtualService's status names the subset.
 
+use std::collections::HashMap;
+
 use vestibule_api::istio::Destination;
 use vestibule_api::{Inputs, VirtualService};
 use vestibule_ir::status::Statuses;
@@ -16,20 +18,33 @@ pub(super) fn report(
     table: &RouteTable,
     statuses: &mut Statuses,
 ) {
+    // Warnings first, statuses after: a lookup per VirtualService in the
+    // list of statuses would make ten thousand of them quadratic.
+    let mut found = Vec::new();
     for vs in &inputs.virtual_services {
-        let Some(status) = statuses
-            .virtual_services
-            .iter_mut()
-            .find(|s| s.namespace == vs.namespace() && s.name == vs.name())
-        else {
-            continue;
-        };
         for (field, destination) in destinations(vs) {
             if let Some(warning) = undefined(registry, table, vs, destination, &field) {
-                if !status.warnings.contains(&warning) {
-                    status.warnings.push(warning);
-                }
+                found.push((vs.namespace(), vs.name(), warning));
             }
+        }
+    }
+    if found.is_empty() {
+        return;
+    }
+    let index: HashMap<(&str, &str), usize> = statuses
+        .virtual_services
+        .iter()
+        .enumerate()
+        .map(|(i, s)| ((s.namespace.as_str(), s.name.as_str()), i))
+        .collect();
+    let found: Vec<(usize, String)> = found
+        .into_iter()
+        .filter_map(|(namespace, name, warning)| Some((*index.get(&(namespace, name))?, warning)))
+        .collect();
+    for (i, warning) in found {
+        let warnings = &mut statuses.virtual_services[i].warnings;
+        if !warnings.contains(&warning) {
+            warnings.push(warning);
         }
     }
 }
