@@ -206,7 +206,64 @@ pub struct ResourceStatus {
     pub conditions: Vec<Condition>,
     /// Problems that dropped part of the resource (a rule, a destination).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
+}
+
+/// A warning on a resource's status: its kind, said where it is raised
+/// (what `validate` gives a code by), and its text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Warning {
+    pub kind: WarningKind,
+    pub message: String,
+}
+
+/// What a warning says of the resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum WarningKind {
+    /// A field read but not honoured (or not supported): the resource is
+    /// served as if it were not there.
+    NotHonoured,
+    /// A resource, rule, destination or value not applied: left out, or a
+    /// default used instead of an invalid value.
+    NotApplied,
+    /// Anything else worth knowing.
+    Other,
+}
+
+impl Warning {
+    pub fn not_honoured(message: impl Into<String>) -> Warning {
+        Warning::new(WarningKind::NotHonoured, message)
+    }
+
+    pub fn not_applied(message: impl Into<String>) -> Warning {
+        Warning::new(WarningKind::NotApplied, message)
+    }
+
+    pub fn other(message: impl Into<String>) -> Warning {
+        Warning::new(WarningKind::Other, message)
+    }
+
+    pub fn new(kind: WarningKind, message: impl Into<String>) -> Warning {
+        Warning {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Written as its text alone: `/status` and the admin page show warnings
+/// as they did before they had a kind, and no Kubernetes status carries
+/// them.
+impl Serialize for Warning {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.message)
+    }
 }
 
 /// A policy's status: `kind`, `namespace`, `name` and `source` say which

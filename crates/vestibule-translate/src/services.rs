@@ -7,7 +7,7 @@ use std::net::{IpAddr, SocketAddr};
 
 use vestibule_api::core::ServicePort;
 use vestibule_api::{Inputs, Service, ServiceEntry};
-use vestibule_ir::status::{Condition, ResourceStatus};
+use vestibule_ir::status::{Condition, ResourceStatus, Warning};
 use vestibule_ir::{AppProtocol, BackendSubset, Endpoint, EndpointAddress};
 
 use crate::visibility;
@@ -514,7 +514,7 @@ pub(crate) fn service_entry_statuses(
                 let message = visibility::not_exported_to_gateway(export_to, gateway_namespace);
                 (
                     Condition::new("Accepted", false, "NotExported", message.clone()),
-                    vec![message],
+                    vec![Warning::not_applied(message)],
                 )
             };
             ResourceStatus {

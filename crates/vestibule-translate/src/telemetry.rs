@@ -11,7 +11,7 @@
 
 use vestibule_api::telemetry::{AccessLogging, TelemetrySpec};
 use vestibule_api::{Inputs, Telemetry};
-use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
 use vestibule_ir::TracingPolicy;
 
 use crate::GatewayIdentity;
@@ -37,7 +37,9 @@ pub(crate) fn access_logging(
                 _ => chosen = rank.map(|rank| (rank, telemetry)),
             }
         } else if rank.is_none() && applies_elsewhere(telemetry) {
-            warnings.push("selects other workloads: it does not apply to this gateway".to_owned());
+            warnings.push(Warning::not_applied(
+                "selects other workloads: it does not apply to this gateway",
+            ));
         }
         statuses.telemetries.push(ResourceStatus {
             namespace: telemetry.namespace().to_owned(),
@@ -121,57 +123,64 @@ fn decide(entries: &[AccessLogging]) -> bool {
 }
 
 /// What the resource asks that vestibule does not do.
-fn unhonoured(spec: &TelemetrySpec) -> Vec<String> {
+fn unhonoured(spec: &TelemetrySpec) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for entry in &spec.access_logging {
         for provider in &entry.providers {
             if provider.name != "envoy" {
-                warnings.push(format!(
+                warnings.push(Warning::not_honoured(format!(
                     "accessLogging provider {:?} is not supported (only the built-in \"envoy\" provider)",
                     provider.name
-                ));
+                )));
             }
         }
         if entry.filter.is_some() {
-            warnings
-                .push("accessLogging.filter is not honoured: every request is logged".to_owned());
+            warnings.push(Warning::not_honoured(
+                "accessLogging.filter is not honoured: every request is logged",
+            ));
         }
     }
     if spec.target_ref.is_some() || !spec.target_refs.is_empty() {
-        warnings.push("targetRef/targetRefs are not honoured yet".to_owned());
+        warnings.push(Warning::not_honoured(
+            "targetRef/targetRefs are not honoured yet",
+        ));
     }
     for (index, entry) in spec.tracing.iter().enumerate() {
         let field = format!("tracing[{index}]");
         if index > 0 {
-            warnings.push(format!("{field}: only the first tracing entry is read"));
+            warnings.push(Warning::not_applied(format!(
+                "{field}: only the first tracing entry is read"
+            )));
         }
         if let Some(percent) = entry.random_sampling_percentage {
             if !(0.0..=100.0).contains(&percent) {
-                warnings.push(format!(
+                warnings.push(Warning::not_applied(format!(
                     "{field}.randomSamplingPercentage {percent} is not from 0 to 100: the \
                      command line's applies"
-                ));
+                )));
             }
         }
         if entry.custom_tags.is_some() {
-            warnings.push(format!("{field}.customTags are not honoured yet"));
+            warnings.push(Warning::not_honoured(format!(
+                "{field}.customTags are not honoured yet"
+            )));
         }
         if entry.match_.is_some() {
-            warnings.push(format!(
+            warnings.push(Warning::not_honoured(format!(
                 "{field}.match is not honoured: the gateway's one span per request is traced"
-            ));
+            )));
         }
         if entry.use_request_id_for_trace_sampling == Some(false) {
-            warnings.push(format!(
+            warnings.push(Warning::not_honoured(format!(
                 "{field}.useRequestIdForTraceSampling false is not honoured: sampling is \
                  decided from x-request-id"
-            ));
+            )));
         }
     }
     if !spec.metrics.is_empty() {
-        warnings.push(
-            "metrics overrides are not honoured: Istio's standard metrics are always on".to_owned(),
-        );
+        warnings.push(Warning::not_honoured(
+            "metrics overrides are not honoured: Istio's standard metrics are always on",
+        ));
     }
     warnings
 }
@@ -286,7 +295,7 @@ mod tests {
             .find(|s| s.name == "reviews")
             .unwrap();
         assert!(
-            reviews.warnings[0].contains("does not apply"),
+            reviews.warnings[0].message.contains("does not apply"),
             "{reviews:?}"
         );
     }
@@ -302,13 +311,13 @@ mod tests {
         assert!(
             warnings
                 .iter()
-                .any(|w| w.contains("\"otel\" is not supported")),
+                .any(|w| w.message.contains("\"otel\" is not supported")),
             "{warnings:?}"
         );
         assert!(
             warnings
                 .iter()
-                .any(|w| w.contains("filter is not honoured")),
+                .any(|w| w.message.contains("filter is not honoured")),
             "{warnings:?}"
         );
     }

@@ -14,7 +14,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use vestibule_ir::status::{Condition, GatewayStatus, ResourceStatus};
+use vestibule_ir::status::{Condition, GatewayStatus, ResourceStatus, Warning};
 use vestibule_ir::{
     HeaderMatch, HeaderMutations, PathMatch, PathRewrite, QueryMatch, Route, RouteAction,
     StringMatcher,
@@ -571,8 +571,12 @@ fn unknown_destination(t: &Translation) {
     assert_eq!(
         status.warnings,
         [
-            r#"spec.http[0].route[0].destination: referenced service "nope" not found"#,
-            r#"spec.http[1].route[0].destination: service "httpbin.default.svc.cluster.local" has no port 9999"#,
+            Warning::other(
+                r#"spec.http[0].route[0].destination: referenced service "nope" not found"#
+            ),
+            Warning::other(
+                r#"spec.http[1].route[0].destination: service "httpbin.default.svc.cluster.local" has no port 9999"#
+            ),
         ]
     );
 }
@@ -597,7 +601,9 @@ fn destination_forms(t: &Translation) {
     let elsewhere = vs(t, "apps", "elsewhere");
     assert_eq!(
         elsewhere.warnings,
-        [r#"spec.http[0].route[0].destination: referenced service "httpbin" not found"#]
+        [Warning::other(
+            r#"spec.http[0].route[0].destination: referenced service "httpbin" not found"#
+        )]
     );
     let key = "outbound|0||httpbin.apps.svc.cluster.local";
     assert_eq!(
@@ -614,9 +620,9 @@ fn port_required(t: &Translation) {
     assert!(endpoints(t, ambiguous).is_empty());
     assert_eq!(
         vs(t, "default", "multi").warnings,
-        [
+        [Warning::other(
             r#"spec.http[0].route[0].destination: destination port required: service "multi.default.svc.cluster.local" has 2 ports"#
-        ]
+        )]
     );
     let admin = "outbound|9000||multi.default.svc.cluster.local";
     assert_eq!(backends(route(vhost, "admin")), [(admin, 1)]);

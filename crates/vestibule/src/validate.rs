@@ -6,6 +6,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use serde_json::json;
+use vestibule_ir::status::{ResourceStatus, Statuses, WarningKind};
 
 use crate::analyze::{self, Finding, Level};
 use crate::cli::{ValidateArgs, ValidateOutput};
@@ -98,25 +99,15 @@ fn print_text(problems: &[Problem], errors: usize, files: usize) {
     }
 }
 
-/// A translator warning's code: VST0201 a field read and not honoured (or
-/// not supported), VST0202 a resource or rule not applied, VST0200 the
-/// rest. (VST0203: an Ingress this gateway does not serve.)
-fn status_code(warning: &str) -> &'static str {
-    if warning.contains("not honoured") || warning.contains("not supported") {
-        "VST0201"
-    } else if [
-        "not applied",
-        "does not apply",
-        "skipped",
-        "dropped",
-        "ignored",
-    ]
-    .iter()
-    .any(|word| warning.contains(word))
-    {
-        "VST0202"
-    } else {
-        "VST0200"
+/// A translator warning's code, by the kind the translator gave it:
+/// VST0201 a field read and not honoured (or not supported), VST0202 a
+/// resource, rule or value not applied, VST0200 the rest. (VST0203: an
+/// Ingress this gateway does not serve.)
+fn warning_code(kind: WarningKind) -> &'static str {
+    match kind {
+        WarningKind::NotHonoured => "VST0201",
+        WarningKind::NotApplied => "VST0202",
+        WarningKind::Other => "VST0200",
     }
 }
 
@@ -137,48 +128,91 @@ fn print_json(problems: &[Problem], errors: usize, files: usize) {
 }
 
 /// What the translator accepted but says is not honoured, or not served,
-/// must be seen, never silently ignored. Each gets a code by what it says
-/// (see [`status_code`]).
-fn status_warnings(statuses: &vestibule_ir::status::Statuses) -> Vec<Problem> {
+/// must be seen, never silently ignored. Each gets a code by its kind
+/// (see [`warning_code`]).
+fn status_warnings(statuses: &Statuses) -> Vec<Problem> {
     let mut warnings = Vec::new();
-    let mut each = |kind: &str, list: &[vestibule_ir::status::ResourceStatus]| {
-        for status in list {
-            for warning in &status.warnings {
-                let code = status_code(warning);
-                warnings.push(Problem {
-                    level: Level::Warning,
-                    code: Some(code),
-                    text: format!(
-                        "warning[{code}]: {}: {kind} {}/{}: {warning}",
-                        status.source, status.namespace, status.name
-                    ),
-                    finding: None,
-                });
-            }
-        }
-    };
-    each("VirtualService", &statuses.virtual_services);
-    each("DestinationRule", &statuses.destination_rules);
-    each("ServiceEntry", &statuses.service_entries);
-    each("Telemetry", &statuses.telemetries);
+    coded(&mut warnings, "VirtualService", &statuses.virtual_services);
+    coded(
+        &mut warnings,
+        "DestinationRule",
+        &statuses.destination_rules,
+    );
+    coded(&mut warnings, "ServiceEntry", &statuses.service_entries);
+    coded(&mut warnings, "Telemetry", &statuses.telemetries);
     // An Ingress that is not ours is not an error (another controller
     // may serve it), but the user should know this gateway ignores it.
     for ingress in &statuses.ingresses {
-        let not_served = ingress.conditions.iter().filter(|c| !c.is_true());
-        let lines = not_served
-            .map(|c| format!("not served ({}): {}", c.reason, c.message))
-            .chain(ingress.warnings.iter().cloned());
-        for line in lines {
+        for c in ingress.conditions.iter().filter(|c| !c.is_true()) {
             warnings.push(Problem {
                 level: Level::Warning,
                 code: Some("VST0203"),
                 text: format!(
-                    "warning[VST0203]: {}: Ingress {}/{}: {line}",
-                    ingress.source, ingress.namespace, ingress.name
+                    "warning[VST0203]: {}: Ingress {}/{}: not served ({}): {}",
+                    ingress.source, ingress.namespace, ingress.name, c.reason, c.message
                 ),
                 finding: None,
             });
         }
     }
+    // What of a served Ingress is not: by kind, as for the others.
+    coded(&mut warnings, "Ingress", &statuses.ingresses);
     warnings
+}
+
+/// The warnings on the statuses of resources of `kind`, coded.
+fn coded(problems: &mut Vec<Problem>, kind: &str, list: &[ResourceStatus]) {
+    for status in list {
+        for warning in &status.warnings {
+            let code = warning_code(warning.kind);
+            problems.push(Problem {
+                level: Level::Warning,
+                code: Some(code),
+                text: format!(
+                    "warning[{code}]: {}: {kind} {}/{}: {warning}",
+                    status.source, status.namespace, status.name
+                ),
+                finding: None,
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use vestibule_ir::status::{ResourceStatus, Statuses, Warning};
+
+    use super::status_warnings;
+
+    /// The code follows the kind the translator gave, never the words:
+    /// a warning of another kind that says "not honoured" is not VST0201.
+    #[test]
+    fn each_warning_kind_gets_its_code() {
+        let warnings = vec![
+            Warning::not_honoured("spec.x is not honoured"),
+            Warning::not_applied("spec.y: 0 is not a port; the default applies"),
+            Warning::other("spec.z: referenced service is not honoured anywhere"),
+        ];
+        let status = ResourceStatus {
+            namespace: "default".to_owned(),
+            name: "r".to_owned(),
+            source: "r.yaml:1".to_owned(),
+            conditions: Vec::new(),
+            warnings,
+        };
+        let statuses = Statuses {
+            destination_rules: vec![status.clone()],
+            ingresses: vec![status],
+            ..Statuses::default()
+        };
+        let problems = status_warnings(&statuses);
+        let codes: Vec<_> = problems.iter().filter_map(|p| p.code).collect();
+        let expected = ["VST0201", "VST0202", "VST0200"];
+        assert_eq!(codes, [expected, expected].concat());
+        assert_eq!(
+            problems[0].text,
+            "warning[VST0201]: r.yaml:1: DestinationRule default/r: spec.x is not honoured"
+        );
+        assert!(problems[5].text.contains("Ingress default/r"));
+    }
 }

@@ -116,7 +116,8 @@ fn unknown_kinds_are_warnings_not_errors() {
 }
 
 /// A DestinationRule field vestibule reads but does not honour is a
-/// warning naming the rule and the field, not an error.
+/// warning naming the rule and the field, not an error (VST0201); an
+/// invalid value left out is one too (VST0202).
 #[test]
 fn unhonoured_destination_rule_fields_are_warnings() {
     let config = ConfigDir::new();
@@ -127,15 +128,20 @@ fn unhonoured_destination_rule_fields_are_warnings() {
     let output = validate(&[config.path()]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    for expected in [
-        "trafficPolicy.tunnel is not honoured",
-        "trafficPolicy.connectionPool.tcp.maxConnections: -1 is not a count",
+    for (code, expected) in [
+        ("VST0201", "trafficPolicy.tunnel is not honoured"),
+        (
+            "VST0202",
+            "trafficPolicy.connectionPool.tcp.maxConnections: -1 is not a count",
+        ),
     ] {
         assert!(
-            stdout.contains("warning[VST0201]: ")
-                && stdout.contains("DestinationRule default/reviews")
-                && stdout.contains(expected),
-            "{expected}: {stdout}"
+            stdout
+                .lines()
+                .any(|line| line.starts_with(&format!("warning[{code}]: "))
+                    && line.contains("DestinationRule default/reviews")
+                    && line.contains(expected)),
+            "{code} {expected}: {stdout}"
         );
     }
 }

@@ -4,6 +4,7 @@
 //! backend and the rule's status.
 
 use vestibule_api::istio::ConsistentHash as Settings;
+use vestibule_ir::status::Warning;
 use vestibule_ir::{ConsistentHash, HashKey, HashTable};
 
 use crate::duration::parse_duration;
@@ -15,14 +16,14 @@ const MAX_RING: u64 = 8 * 1024 * 1024;
 
 /// What `settings` ask for (`None`: nothing valid, the `simple` balancer
 /// applies) and what in them is invalid or not honoured.
-pub(crate) fn convert(settings: &Settings, field: &str) -> (Option<ConsistentHash>, Vec<String>) {
+pub(crate) fn convert(settings: &Settings, field: &str) -> (Option<ConsistentHash>, Vec<Warning>) {
     let mut found = Vec::new();
     let key = key(settings, field, &mut found);
     let table = table(settings, field, &mut found);
     (key.map(|key| ConsistentHash { key, table }), found)
 }
 
-fn key(settings: &Settings, field: &str, found: &mut Vec<String>) -> Option<HashKey> {
+fn key(settings: &Settings, field: &str, found: &mut Vec<Warning>) -> Option<HashKey> {
     let mut keys = Vec::new();
     if let Some(name) = &settings.http_header_name {
         keys.push(("httpHeaderName", header_key(name, field, found)));
@@ -35,7 +36,9 @@ fn key(settings: &Settings, field: &str, found: &mut Vec<String>) -> Option<Hash
     }
     if let Some(name) = &settings.http_query_parameter_name {
         let key = if name.is_empty() {
-            found.push(format!("{field}.httpQueryParameterName is empty"));
+            found.push(Warning::not_applied(format!(
+                "{field}.httpQueryParameterName is empty"
+            )));
             None
         } else {
             Some(HashKey::QueryParameter(name.clone()))
@@ -44,32 +47,32 @@ fn key(settings: &Settings, field: &str, found: &mut Vec<String>) -> Option<Hash
     }
     match keys.as_slice() {
         [] => {
-            found.push(format!(
+            found.push(Warning::not_applied(format!(
                 "{field} names no key (httpHeaderName, httpCookie, useSourceIp or \
                  httpQueryParameterName): the simple balancer is used"
-            ));
+            )));
             None
         }
         [(_, key)] => key.clone(),
         [..] => {
             let names: Vec<&str> = keys.iter().map(|(name, _)| *name).collect();
-            found.push(format!(
+            found.push(Warning::not_applied(format!(
                 "{field} sets {} keys ({}); only one may be set: the simple balancer is used",
                 names.len(),
                 names.join(", ")
-            ));
+            )));
             None
         }
     }
 }
 
-fn header_key(name: &str, field: &str, found: &mut Vec<String>) -> Option<HashKey> {
+fn header_key(name: &str, field: &str, found: &mut Vec<Warning>) -> Option<HashKey> {
     match http::HeaderName::from_bytes(name.as_bytes()) {
         Ok(header) => Some(HashKey::Header(header.as_str().to_owned())),
         Err(_) => {
-            found.push(format!(
+            found.push(Warning::not_applied(format!(
                 "{field}.httpHeaderName {name:?} is not a header name"
-            ));
+            )));
             None
         }
     }
@@ -78,7 +81,7 @@ fn header_key(name: &str, field: &str, found: &mut Vec<String>) -> Option<HashKe
 fn cookie_key(
     cookie: &vestibule_api::istio::HttpCookie,
     field: &str,
-    found: &mut Vec<String>,
+    found: &mut Vec<Warning>,
 ) -> Option<HashKey> {
     let field = format!("{field}.httpCookie");
     let valid_name = !cookie.name.is_empty()
@@ -87,29 +90,33 @@ fn cookie_key(
             .bytes()
             .all(|b| b.is_ascii_graphic() && !b"()<>@,;:\\\"/[]?={}".contains(&b));
     if !valid_name {
-        found.push(format!(
+        found.push(Warning::not_applied(format!(
             "{field}.name {:?} is not a cookie name",
             cookie.name
-        ));
+        )));
         return None;
     }
     let ttl = match cookie.ttl.as_deref().map(parse_duration) {
         None => None,
         Some(Ok(ttl)) => Some(ttl),
         Some(Err(message)) => {
-            found.push(format!("{field}.ttl: {message}; no cookie is made"));
+            found.push(Warning::not_applied(format!(
+                "{field}.ttl: {message}; no cookie is made"
+            )));
             None
         }
     };
     if !cookie.attributes.is_empty() {
-        found.push(format!(
+        found.push(Warning::not_honoured(format!(
             "{field}.attributes are not honoured yet and are ignored"
-        ));
+        )));
     }
     let path = cookie.path.clone().filter(|path| !path.is_empty());
     if let Some(path) = &path {
         if path.bytes().any(|b| b.is_ascii_control() || b == b';') {
-            found.push(format!("{field}.path {path:?} cannot go in a cookie"));
+            found.push(Warning::not_applied(format!(
+                "{field}.path {path:?} cannot go in a cookie"
+            )));
             return None;
         }
     }
@@ -120,20 +127,20 @@ fn cookie_key(
     })
 }
 
-fn table(settings: &Settings, field: &str, found: &mut Vec<String>) -> HashTable {
+fn table(settings: &Settings, field: &str, found: &mut Vec<Warning>) -> HashTable {
     if let Some(maglev) = &settings.maglev {
         if settings.ring_hash.is_some() {
-            found.push(format!(
+            found.push(Warning::not_applied(format!(
                 "{field}: ringHash and maglev are both set: maglev is used"
-            ));
+            )));
         }
         let size = maglev.table_size.unwrap_or(HashTable::DEFAULT_MAGLEV_SIZE);
         if !HashTable::valid_maglev_size(size) {
-            found.push(format!(
+            found.push(Warning::not_applied(format!(
                 "{field}.maglev.tableSize {size} is not a prime up to {}: {} is used",
                 HashTable::MAX_MAGLEV_SIZE,
                 HashTable::DEFAULT_MAGLEV_SIZE
-            ));
+            )));
             return HashTable::Maglev {
                 table_size: HashTable::DEFAULT_MAGLEV_SIZE,
             };
@@ -147,9 +154,9 @@ fn table(settings: &Settings, field: &str, found: &mut Vec<String>) -> HashTable
         .or(settings.minimum_ring_size)
         .unwrap_or(DEFAULT_RING);
     if size == 0 || size > MAX_RING {
-        found.push(format!(
+        found.push(Warning::not_applied(format!(
             "{field}.ringHash.minimumRingSize {size} is not from 1 to {MAX_RING}: {DEFAULT_RING} is used"
-        ));
+        )));
         return HashTable::Ring {
             minimum_size: DEFAULT_RING,
         };
@@ -210,7 +217,7 @@ mod tests {
         );
         assert_eq!(hash.unwrap().table, HashTable::Maglev { table_size: 65537 });
         assert!(
-            problems[0].contains("f.maglev.tableSize 1000"),
+            problems[0].message.contains("f.maglev.tableSize 1000"),
             "{problems:?}"
         );
         let (hash, _) = convert(
@@ -224,14 +231,14 @@ mod tests {
     fn no_key_or_two_keys_fall_back() {
         let (hash, problems) = convert(&settings(serde_json::json!({})), "f");
         assert!(hash.is_none());
-        assert!(problems[0].contains("names no key"), "{problems:?}");
+        assert!(problems[0].message.contains("names no key"), "{problems:?}");
         let (hash, problems) = convert(
             &settings(serde_json::json!({"httpHeaderName": "a", "useSourceIp": true})),
             "f",
         );
         assert!(hash.is_none());
         assert!(
-            problems[0].contains("httpHeaderName, useSourceIp"),
+            problems[0].message.contains("httpHeaderName, useSourceIp"),
             "{problems:?}"
         );
         let (hash, problems) = convert(
@@ -240,7 +247,9 @@ mod tests {
         );
         assert!(hash.is_none());
         assert!(
-            problems.iter().any(|p| p.contains("f.httpCookie.name")),
+            problems
+                .iter()
+                .any(|p| p.message.contains("f.httpCookie.name")),
             "{problems:?}"
         );
     }

@@ -26,7 +26,7 @@ mod unknown_subsets;
 use std::collections::{BTreeMap, BTreeSet};
 
 use vestibule_api::Inputs;
-use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
 use vestibule_ir::{Backend, Endpoint, EndpointTable, RouteTable};
 
 use crate::services::Registry;
@@ -37,7 +37,7 @@ use crate::GatewayIdentity;
 #[derive(Debug, Default)]
 pub(crate) struct Report {
     /// `(namespace, name)` → warnings, for every DestinationRule.
-    warnings: BTreeMap<(String, String), Vec<String>>,
+    warnings: BTreeMap<(String, String), Vec<Warning>>,
 }
 
 /// Sets each backend's load balancer and each subset backend's labels and
@@ -79,9 +79,11 @@ pub(crate) fn apply(
     for rule in &inputs.destination_rules {
         let mut warnings = policy::warnings(rule);
         if !index::exported_to(rule, &identity.namespace) {
-            warnings.push(crate::visibility::not_exported_to_gateway(
-                &rule.spec.export_to,
-                &identity.namespace,
+            warnings.push(Warning::not_applied(
+                crate::visibility::not_exported_to_gateway(
+                    &rule.spec.export_to,
+                    &identity.namespace,
+                ),
             ));
         }
         report.warnings.insert(
@@ -107,18 +109,18 @@ fn merge_warnings(group: &[&vestibule_api::DestinationRule], report: &mut Report
         let mut seen = BTreeSet::new();
         for (index, subset) in rule.spec.subsets.iter().enumerate() {
             if !seen.insert(subset.name.as_str()) {
-                found.push(format!(
+                found.push(Warning::not_applied(format!(
                     "subsets[{index}]: subset {:?} is defined twice in this rule: the first applies",
                     subset.name
-                ));
+                )));
                 continue;
             }
             match defined.get(subset.name.as_str()) {
-                Some(owner) => found.push(format!(
+                Some(owner) => found.push(Warning::not_applied(format!(
                     "subsets[{index}]: subset {:?} is already defined by the older \
                      DestinationRule {owner} for the same host: ignored",
                     subset.name
-                )),
+                ))),
                 None => {
                     defined.insert(&subset.name, this.clone());
                 }
@@ -126,10 +128,10 @@ fn merge_warnings(group: &[&vestibule_api::DestinationRule], report: &mut Report
         }
         if rule.spec.traffic_policy.is_some() {
             match &policy_from {
-                Some(owner) => found.push(format!(
+                Some(owner) => found.push(Warning::not_applied(format!(
                     "trafficPolicy: the older DestinationRule {owner} for the same host \
                      already has one, which applies instead"
-                )),
+                ))),
                 None => policy_from = Some(this.clone()),
             }
         }

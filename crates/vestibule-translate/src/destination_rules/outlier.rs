@@ -3,6 +3,7 @@
 //! and the rule's status.
 
 use vestibule_api::istio;
+use vestibule_ir::status::Warning;
 use vestibule_ir::OutlierDetection;
 
 use crate::duration::parse_duration;
@@ -12,16 +13,16 @@ use crate::duration::parse_duration;
 pub(crate) fn convert(
     settings: &istio::OutlierDetection,
     field: &str,
-) -> (OutlierDetection, Vec<String>) {
+) -> (OutlierDetection, Vec<Warning>) {
     let mut found = Vec::new();
     let mut detection = OutlierDetection::default();
     let mut count = |name: &str, value: Option<i64>, into: &mut u32| {
         if let Some(value) = value {
             match u32::try_from(value) {
                 Ok(value) => *into = value,
-                Err(_) => found.push(format!(
+                Err(_) => found.push(Warning::not_applied(format!(
                     "{field}.{name}: {value} is not a count; the default applies"
-                )),
+                ))),
             }
         }
     };
@@ -50,9 +51,9 @@ pub(crate) fn convert(
         if let Some(value) = value {
             match u32::try_from(value) {
                 Ok(value) if value <= 100 => *into = value,
-                _ => found.push(format!(
+                _ => found.push(Warning::not_applied(format!(
                     "{field}.{name}: {value} is not a percentage; the default applies"
-                )),
+                ))),
             }
         }
     };
@@ -71,12 +72,12 @@ pub(crate) fn convert(
             match parse_duration(value) {
                 // Istio's validation: at least a millisecond.
                 Ok(value) if value.as_millis() >= 1 => *into = value,
-                Ok(_) => found.push(format!(
+                Ok(_) => found.push(Warning::not_applied(format!(
                     "{field}.{name}: must be at least 1ms; the default applies"
-                )),
-                Err(message) => {
-                    found.push(format!("{field}.{name}: {message}; the default applies"))
-                }
+                ))),
+                Err(message) => found.push(Warning::not_applied(format!(
+                    "{field}.{name}: {message}; the default applies"
+                ))),
             }
         }
     };
@@ -93,10 +94,10 @@ pub(crate) fn convert(
     detection.split_local_origin_errors = settings.split_external_local_origin_errors == Some(true);
     if !detection.split_local_origin_errors && settings.consecutive_local_origin_failures.is_some()
     {
-        found.push(format!(
+        found.push(Warning::not_applied(format!(
             "{field}.consecutiveLocalOriginFailures: only counted with \
              splitExternalLocalOriginErrors: true; ignored"
-        ));
+        )));
     }
     (detection, found)
 }
@@ -139,7 +140,8 @@ mod tests {
         assert_eq!(detection.base_ejection_time, Duration::from_secs(180));
         assert_eq!(detection.max_ejection_percent, 100);
         assert_eq!(detection.min_health_percent, 0);
-        let text = problems.join("\n");
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let text = text.join("\n");
         assert!(
             text.contains("trafficPolicy.outlierDetection.minHealthPercent: 150"),
             "{text}"

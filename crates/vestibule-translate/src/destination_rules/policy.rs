@@ -7,6 +7,7 @@ use vestibule_api::istio::{
     TrafficPolicy,
 };
 use vestibule_api::DestinationRule;
+use vestibule_ir::status::Warning;
 use vestibule_ir::{LoadBalancer, Warmup};
 
 use crate::duration::parse_duration;
@@ -101,7 +102,7 @@ pub(crate) fn load_balancer(settings: Option<&LoadBalancerSettings>) -> LoadBala
 }
 
 /// What `rule` says that vestibule does not honour, each naming its field.
-pub(crate) fn warnings(rule: &DestinationRule) -> Vec<String> {
+pub(crate) fn warnings(rule: &DestinationRule) -> Vec<Warning> {
     let mut found = Vec::new();
     if let Some(policy) = &rule.spec.traffic_policy {
         policy_warnings(policy, "trafficPolicy", true, &mut found);
@@ -109,7 +110,9 @@ pub(crate) fn warnings(rule: &DestinationRule) -> Vec<String> {
     for (index, subset) in rule.spec.subsets.iter().enumerate() {
         let field = format!("subsets[{index}]");
         if subset.name.is_empty() {
-            found.push(format!("{field}.name is empty: no route can name it"));
+            found.push(Warning::other(format!(
+                "{field}.name is empty: no route can name it"
+            )));
         }
         if let Some(policy) = &subset.traffic_policy {
             policy_warnings(policy, &format!("{field}.trafficPolicy"), false, &mut found);
@@ -118,7 +121,7 @@ pub(crate) fn warnings(rule: &DestinationRule) -> Vec<String> {
     found
 }
 
-fn policy_warnings(policy: &TrafficPolicy, field: &str, top_level: bool, found: &mut Vec<String>) {
+fn policy_warnings(policy: &TrafficPolicy, field: &str, top_level: bool, found: &mut Vec<Warning>) {
     settings_warnings(
         policy.connection_pool.as_ref(),
         policy.outlier_detection.as_ref(),
@@ -148,13 +151,13 @@ fn policy_warnings(policy: &TrafficPolicy, field: &str, top_level: bool, found: 
         not_honoured(&field, &unhonoured, found);
         match &port.port {
             Some(selector) if (1..=65535).contains(&selector.number) => {}
-            Some(selector) => found.push(format!(
+            Some(selector) => found.push(Warning::not_applied(format!(
                 "{field}.port.number {} is not a port: the entry applies to none",
                 selector.number
-            )),
-            None => found.push(format!(
+            ))),
+            None => found.push(Warning::not_applied(format!(
                 "{field}.port is required: the entry applies to none"
-            )),
+            ))),
         }
         if let Some(lb) = &port.load_balancer {
             balancer_warnings(lb, &format!("{field}.loadBalancer"), found);
@@ -168,7 +171,7 @@ fn settings_warnings(
     pool: Option<&ConnectionPoolSettings>,
     outlier: Option<&OutlierDetection>,
     field: &str,
-    found: &mut Vec<String>,
+    found: &mut Vec<Warning>,
 ) {
     if let Some(pool) = pool {
         found.extend(super::pool::convert(pool, &format!("{field}.connectionPool")).1);
@@ -180,7 +183,7 @@ fn settings_warnings(
 
 /// `warmup` (or the older `warmupDurationSecs`) as Envoy's slow start, and
 /// what in it is invalid.
-pub(crate) fn warmup(lb: &LoadBalancerSettings, field: &str) -> (Option<Warmup>, Vec<String>) {
+pub(crate) fn warmup(lb: &LoadBalancerSettings, field: &str) -> (Option<Warmup>, Vec<Warning>) {
     let mut found = Vec::new();
     let (duration, field) = match (&lb.warmup, &lb.warmup_duration_secs) {
         (Some(warmup), _) => (
@@ -194,11 +197,15 @@ pub(crate) fn warmup(lb: &LoadBalancerSettings, field: &str) -> (Option<Warmup>,
         Some(Ok(duration)) if !duration.is_zero() => duration,
         Some(Ok(_)) => return (None, found),
         Some(Err(message)) => {
-            found.push(format!("{field}: {message}; no slow start"));
+            found.push(Warning::not_applied(format!(
+                "{field}: {message}; no slow start"
+            )));
             return (None, found);
         }
         None => {
-            found.push(format!("{field} is required; no slow start"));
+            found.push(Warning::not_applied(format!(
+                "{field} is required; no slow start"
+            )));
             return (None, found);
         }
     };
@@ -210,21 +217,23 @@ pub(crate) fn warmup(lb: &LoadBalancerSettings, field: &str) -> (Option<Warmup>,
     if let Some(settings) = &lb.warmup {
         match settings.minimum_percent {
             Some(value) if (0.0..=100.0).contains(&value) => warmup.minimum_percent = value,
-            Some(value) => found.push(format!(
+            Some(value) => found.push(Warning::not_applied(format!(
                 "{field}: minimumPercent {value} is not from 0 to 100; 10 is used"
-            )),
+            ))),
             None => {}
         }
         match settings.aggression {
             Some(value) if value >= 1.0 => warmup.aggression = value,
-            Some(value) => found.push(format!("{field}: aggression {value} is below 1; 1 is used")),
+            Some(value) => found.push(Warning::not_applied(format!(
+                "{field}: aggression {value} is below 1; 1 is used"
+            ))),
             None => {}
         }
     }
     if lb.consistent_hash.is_some() {
-        found.push(format!(
+        found.push(Warning::not_applied(format!(
             "{field}: slow start does not apply to consistentHash (as in Envoy); ignored"
-        ));
+        )));
         return (None, found);
     }
     if lb
@@ -232,44 +241,46 @@ pub(crate) fn warmup(lb: &LoadBalancerSettings, field: &str) -> (Option<Warmup>,
         .as_deref()
         .is_some_and(|simple| simple.eq_ignore_ascii_case("RANDOM"))
     {
-        found.push(format!(
+        found.push(Warning::not_applied(format!(
             "{field}: slow start applies to ROUND_ROBIN and LEAST_REQUEST only (as in \
              Envoy), not RANDOM; ignored"
-        ));
+        )));
         return (None, found);
     }
     (Some(warmup), found)
 }
 
-fn balancer_warnings(lb: &LoadBalancerSettings, field: &str, found: &mut Vec<String>) {
+fn balancer_warnings(lb: &LoadBalancerSettings, field: &str, found: &mut Vec<Warning>) {
     found.extend(warmup(lb, field).1);
     if let Some(hash) = &lb.consistent_hash {
         found.extend(super::hash::convert(hash, &format!("{field}.consistentHash")).1);
         if lb.simple.is_some() {
-            found.push(format!(
+            found.push(Warning::not_applied(format!(
                 "{field}: simple and consistentHash are both set: consistentHash is used"
-            ));
+            )));
         }
     }
     let unhonoured = [("localityLbSetting", lb.locality_lb_setting.is_some())];
     not_honoured(field, &unhonoured, found);
     match lb.simple.as_deref().map(str::to_ascii_uppercase).as_deref() {
         None | Some("UNSPECIFIED" | "LEAST_CONN" | "LEAST_REQUEST" | "ROUND_ROBIN" | "RANDOM") => {}
-        Some("PASSTHROUGH") => found.push(format!(
+        Some("PASSTHROUGH") => found.push(Warning::not_honoured(format!(
             "{field}.simple PASSTHROUGH needs the original destination address, which a \
              gateway does not have: LEAST_REQUEST is used"
-        )),
-        Some(other) => found.push(format!(
+        ))),
+        Some(other) => found.push(Warning::not_applied(format!(
             "{field}.simple {other:?} is not ROUND_ROBIN, LEAST_REQUEST, LEAST_CONN, RANDOM or \
              PASSTHROUGH: LEAST_REQUEST is used"
-        )),
+        ))),
     }
 }
 
-fn not_honoured(field: &str, fields: &[(&str, bool)], found: &mut Vec<String>) {
+fn not_honoured(field: &str, fields: &[(&str, bool)], found: &mut Vec<Warning>) {
     for (name, set) in fields {
         if *set {
-            found.push(format!("{field}.{name} is not honoured yet and is ignored"));
+            found.push(Warning::not_honoured(format!(
+                "{field}.{name} is not honoured yet and is ignored"
+            )));
         }
     }
 }

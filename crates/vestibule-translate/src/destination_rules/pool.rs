@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use vestibule_api::istio::{ConnectionPoolSettings, HttpSettings, TcpSettings};
+use vestibule_ir::status::{Warning, WarningKind};
 use vestibule_ir::{AppProtocol, ConnectionPool, TcpKeepalive};
 
 use crate::duration::parse_duration;
@@ -14,7 +15,7 @@ use crate::duration::parse_duration;
 pub(crate) fn convert(
     settings: &ConnectionPoolSettings,
     field: &str,
-) -> (ConnectionPool, Vec<String>) {
+) -> (ConnectionPool, Vec<Warning>) {
     let mut problems = Problems {
         field,
         found: Vec::new(),
@@ -49,12 +50,13 @@ pub(crate) fn protocol(
 
 struct Problems<'a> {
     field: &'a str,
-    found: Vec<String>,
+    found: Vec<Warning>,
 }
 
 impl Problems<'_> {
-    fn push(&mut self, name: &str, message: impl std::fmt::Display) {
-        self.found.push(format!("{}.{name}: {message}", self.field));
+    fn push(&mut self, kind: WarningKind, name: &str, message: impl std::fmt::Display) {
+        let message = format!("{}.{name}: {message}", self.field);
+        self.found.push(Warning::new(kind, message));
     }
 
     /// A count Istio reads as "unset" when 0 (then the default, no
@@ -66,6 +68,7 @@ impl Problems<'_> {
                 Ok(n) => Some(n),
                 Err(_) => {
                     self.push(
+                        WarningKind::NotApplied,
                         name,
                         format_args!("{n} is not a count from 0 to 4294967295; ignored"),
                     );
@@ -79,11 +82,12 @@ impl Problems<'_> {
         match parse_duration(value?) {
             Ok(duration) if !duration.is_zero() => Some(duration),
             Ok(_) => {
-                self.push(name, "a zero duration; ignored");
+                self.push(WarningKind::NotApplied, name, "a zero duration; ignored");
                 None
             }
             Err(message) => {
-                self.push(name, format_args!("{message}; ignored"));
+                let message = format_args!("{message}; ignored");
+                self.push(WarningKind::NotApplied, name, message);
                 None
             }
         }
@@ -128,18 +132,21 @@ fn convert_http(http: &HttpSettings, pool: &mut ConnectionPool, problems: &mut P
     {
         None | Some("DEFAULT" | "DO_NOT_UPGRADE" | "UPGRADE") => {}
         Some(other) => problems.push(
+            WarningKind::NotApplied,
             "http.h2UpgradePolicy",
             format_args!("{other:?} is not DEFAULT, DO_NOT_UPGRADE or UPGRADE; ignored"),
         ),
     }
     if http.use_client_protocol == Some(true) {
         problems.push(
+            WarningKind::NotHonoured,
             "http.useClientProtocol",
             "not honoured: the destination's declared protocol is used",
         );
     }
     if http.max_concurrent_streams.is_some() {
         problems.push(
+            WarningKind::NotHonoured,
             "http.maxConcurrentStreams",
             "not honoured: the upstream's own HTTP/2 limit applies",
         );
@@ -183,7 +190,8 @@ mod tests {
         assert_eq!(pool.max_requests, None);
         assert_eq!(pool.idle_timeout, Some(Duration::from_secs(30)));
         assert!(!pool.limits());
-        let text = problems.join("\n");
+        let text: Vec<String> = problems.iter().map(ToString::to_string).collect();
+        let text = text.join("\n");
         assert!(
             text.contains("trafficPolicy.connectionPool.tcp.connectTimeout"),
             "{text}"

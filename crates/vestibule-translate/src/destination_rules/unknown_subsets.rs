@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use vestibule_api::istio::Destination;
 use vestibule_api::{Inputs, VirtualService};
-use vestibule_ir::status::Statuses;
+use vestibule_ir::status::{Statuses, Warning};
 use vestibule_ir::RouteTable;
 
 use crate::services::Registry;
@@ -37,7 +37,7 @@ pub(super) fn report(
         .enumerate()
         .map(|(i, s)| ((s.namespace.as_str(), s.name.as_str()), i))
         .collect();
-    let found: Vec<(usize, String)> = found
+    let found: Vec<(usize, Warning)> = found
         .into_iter()
         .filter_map(|(namespace, name, warning)| Some((*index.get(&(namespace, name))?, warning)))
         .collect();
@@ -78,7 +78,7 @@ fn undefined(
     vs: &VirtualService,
     destination: &Destination,
     field: &str,
-) -> Option<String> {
+) -> Option<Warning> {
     let subset = destination.subset.as_deref().filter(|s| !s.is_empty())?;
     let port = destination
         .port
@@ -92,10 +92,10 @@ fn undefined(
     let backend = table.backends.get(&key)?;
     let labels = backend.subset.as_ref().map(|s| s.labels.as_ref());
     (labels == Some(None)).then(|| {
-        format!(
+        Warning::other(format!(
             "{field}.destination.subset: no DestinationRule visible to the gateway defines \
              subset {subset:?} of host {:?}: requests get 503",
             target.host
-        )
+        ))
     })
 }

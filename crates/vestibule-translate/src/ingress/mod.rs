@@ -23,7 +23,7 @@ mod rules;
 mod tls;
 
 use vestibule_api::{Ingress, Inputs};
-use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
 use vestibule_ir::ListenerProtocol;
 
 use crate::builder::TableBuilder;
@@ -91,7 +91,7 @@ fn not_served(ingress: &Ingress, reason: &str, why: String) -> ResourceStatus {
     )
 }
 
-fn status(ingress: &Ingress, accepted: Condition, warnings: Vec<String>) -> ResourceStatus {
+fn status(ingress: &Ingress, accepted: Condition, warnings: Vec<Warning>) -> ResourceStatus {
     ResourceStatus {
         namespace: ingress.namespace().to_owned(),
         name: ingress.name().to_owned(),

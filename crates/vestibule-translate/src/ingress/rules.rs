@@ -4,6 +4,7 @@
 
 use vestibule_api::ingress::{HttpIngressPath, IngressBackend};
 use vestibule_api::Ingress;
+use vestibule_ir::status::Warning;
 use vestibule_ir::{
     Forward, PathMatch, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, WeightedBackend,
 };
@@ -19,13 +20,15 @@ pub(crate) fn convert(
     env: &Env<'_, '_>,
     builder: &mut TableBuilder,
     gathered: &mut Gathered,
-) -> Vec<String> {
+) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for (index, rule) in ingress.spec.rules.iter().enumerate() {
         let pattern = match hosts::parse(rule.host.as_deref()) {
             Ok(pattern) => pattern,
             Err(error) => {
-                warnings.push(format!("spec.rules[{index}].host: {error}; rule dropped"));
+                warnings.push(Warning::not_applied(format!(
+                    "spec.rules[{index}].host: {error}; rule dropped"
+                )));
                 continue;
             }
         };
@@ -40,7 +43,9 @@ pub(crate) fn convert(
     }
     default_backend(ingress, env, builder, gathered, &mut warnings);
     if ingress.spec.rules.is_empty() && default_field(ingress).is_none() {
-        warnings.push("has neither rules nor defaultBackend: nothing is served".to_owned());
+        warnings.push(Warning::other(
+            "has neither rules nor defaultBackend: nothing is served",
+        ));
     }
     warnings
 }
@@ -53,11 +58,15 @@ fn path_route(
     builder: &mut TableBuilder,
     (rule, index): (usize, usize),
     path: &HttpIngressPath,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<(Rank, Route)> {
     let field = format!("spec.rules[{rule}].http.paths[{index}]");
     let converted = paths::convert(path.path.as_deref(), path.path_type.as_deref())
-        .map_err(|error| warnings.push(format!("{field}: {error}; path dropped")))
+        .map_err(|error| {
+            warnings.push(Warning::not_applied(format!(
+                "{field}: {error}; path dropped"
+            )))
+        })
         .ok()?;
     let backend = (format!("{field}.backend"), &path.backend);
     let key = backend_key(
@@ -82,15 +91,15 @@ fn default_backend(
     env: &Env<'_, '_>,
     builder: &mut TableBuilder,
     gathered: &mut Gathered,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     let Some((field, backend)) = default_field(ingress) else {
         return;
     };
     if let Some((owner, _)) = &gathered.default {
-        warnings.push(format!(
+        warnings.push(Warning::not_applied(format!(
             "{field}: not served: the older Ingress {owner} already provides the default backend"
-        ));
+        )));
         return;
     }
     let name = format!("{}.default", route_prefix(ingress));
@@ -118,17 +127,19 @@ fn backend_key(
     builder: &mut TableBuilder,
     (field, backend): (&str, &IngressBackend),
     what: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Option<String> {
     match backend::resolve(env, backend, ingress.namespace(), builder) {
         Ok(resolved) => {
             if let Some(warning) = resolved.warning {
-                warnings.push(format!("{field}: {warning}"));
+                warnings.push(Warning::other(format!("{field}: {warning}")));
             }
             Some(resolved.key)
         }
         Err(error) => {
-            warnings.push(format!("{field}: {error}; {what} dropped"));
+            warnings.push(Warning::not_applied(format!(
+                "{field}: {error}; {what} dropped"
+            )));
             None
         }
     }

@@ -7,6 +7,7 @@
 //! SNI-picked entry does not cover gets 404.
 
 use vestibule_api::Ingress;
+use vestibule_ir::status::Warning;
 use vestibule_ir::{HostPattern, ListenerProtocol, TlsServer, TlsTermination, TlsVersion};
 
 use crate::builder::TableBuilder;
@@ -26,34 +27,38 @@ pub(crate) fn servers(
     store: &SecretStore<'_>,
     builder: &mut TableBuilder,
     opened: &mut bool,
-) -> Vec<String> {
+) -> Vec<Warning> {
     let mut warnings = Vec::new();
     for (index, tls) in ingress.spec.tls.iter().enumerate() {
         let field = format!("spec.tls[{index}]");
         let Some(secret) = tls.secret_name.as_deref().filter(|s| !s.is_empty()) else {
-            warnings.push(format!("{field}: no secretName; not served over TLS"));
+            warnings.push(Warning::not_applied(format!(
+                "{field}: no secretName; not served over TLS"
+            )));
             continue;
         };
         let names = server_names(&tls.hosts);
         let certificate = match store.certified_key(&identity.namespace, secret) {
             Ok(certificate) => certificate,
             Err(error) => {
-                warnings.push(format!("{field}: {error}; not served over TLS"));
+                warnings.push(Warning::not_applied(format!(
+                    "{field}: {error}; not served over TLS"
+                )));
                 continue;
             }
         };
         if let Some((host, earlier)) = builder.sni_taken(HTTPS_PORT, &names) {
-            warnings.push(format!(
+            warnings.push(Warning::not_applied(format!(
                 "{field}: host {host} is already served on port {HTTPS_PORT} by TLS server \
                  {earlier}; not served over TLS"
-            ));
+            )));
             continue;
         }
         if !*opened && !builder.listener(HTTPS_PORT, ListenerProtocol::Https) {
-            warnings.push(format!(
+            warnings.push(Warning::not_applied(format!(
                 "{field}: port {HTTPS_PORT} is already used with another protocol; not served \
                  over TLS"
-            ));
+            )));
             continue;
         }
         *opened = true;

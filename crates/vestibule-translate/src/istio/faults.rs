@@ -8,6 +8,7 @@
 //! deprecated integer `delay.percent` counts when `percentage` is unset.
 
 use vestibule_api::istio::{FaultAbort as ApiAbort, FaultDelay as ApiDelay, HttpFaultInjection};
+use vestibule_ir::status::Warning;
 use vestibule_ir::{AbortStatus, FaultAbort, FaultDelay, FaultInjection};
 
 use super::matches::FieldError;
@@ -20,7 +21,7 @@ use crate::duration::parse_duration;
 pub(crate) fn convert(
     fault: &HttpFaultInjection,
     field: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Option<FaultInjection>, FieldError> {
     if fault.delay.is_none() && fault.abort.is_none() {
         return Err((
@@ -42,7 +43,7 @@ pub(crate) fn convert(
 fn delay(
     delay: &ApiDelay,
     field: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Option<FaultDelay>, FieldError> {
     let percent = match (&delay.percentage, delay.percent) {
         (Some(percentage), _) => percentage.value,
@@ -53,9 +54,9 @@ fn delay(
     let Some(fixed) = delay.fixed_delay.as_deref() else {
         if delay.exponential_delay.is_some() {
             // Istio: "Exponential faults are not yet supported", no delay.
-            warnings.push(format!(
+            warnings.push(Warning::not_honoured(format!(
                 "{field}.exponentialDelay is not supported (as in Istio); no delay is injected"
-            ));
+            )));
             return Ok(None);
         }
         return Err((
@@ -76,7 +77,7 @@ fn delay(
 fn abort(
     abort: &ApiAbort,
     field: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Option<FaultAbort>, FieldError> {
     let percent = abort.percentage.as_ref().map_or(0.0, |p| p.value);
     check_percent(percent, &format!("{field}.percentage"))?;
@@ -104,9 +105,9 @@ fn abort(
         })?),
         // Istio's webhook only warns: "abort configured, but error type not set".
         (None, None) => {
-            warnings.push(format!(
+            warnings.push(Warning::not_applied(format!(
                 "{field} sets neither httpStatus nor grpcStatus; nothing is aborted"
-            ));
+            )));
             return Ok(None);
         }
     };

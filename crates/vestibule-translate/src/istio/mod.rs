@@ -27,7 +27,7 @@ mod tls;
 use std::collections::{BTreeMap, BTreeSet};
 
 use vestibule_api::{Inputs, VirtualService};
-use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
 use vestibule_ir::{PathMatch, Route};
 
 use crate::builder::TableBuilder;
@@ -186,7 +186,7 @@ fn bind_virtual_service(
             Condition::new("Accepted", false, "NotExported", message.clone())
                 .at_generation(generation),
         );
-        status.warnings.push(message);
+        status.warnings.push(Warning::not_applied(message));
         return status;
     }
     // A VirtualService with only tls or tcp rules binds no virtual host.

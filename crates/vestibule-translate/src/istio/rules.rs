@@ -10,6 +10,7 @@ use vestibule_api::istio::{
     HttpRewrite, HttpRoute,
 };
 use vestibule_api::VirtualService;
+use vestibule_ir::status::{Warning, WarningKind};
 use vestibule_ir::{
     CorsPolicy, DerivePort, DirectResponse, FaultInjection, Forward, HeaderMutations, Mirror,
     PathRewrite, Redirect, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin,
@@ -40,7 +41,7 @@ pub(crate) struct CandidateRoute {
 /// would); reference problems only drop what they affect (`warnings`).
 pub(crate) struct Converted {
     pub routes: Vec<CandidateRoute>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// One `http[]` rule as the gateway applies it: a rule of the
@@ -141,7 +142,7 @@ fn source_applies(
     input: &HttpMatchRequest,
     identity: &crate::GatewayIdentity,
     field: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> bool {
     if input.source_labels.is_empty() && input.source_namespace.is_none() {
         return true;
@@ -155,15 +156,28 @@ fn source_applies(
             .source_namespace
             .as_deref()
             .is_none_or(|namespace| namespace.is_empty() || namespace == identity.namespace);
-    let outcome = if !input.gateways.is_empty() {
-        "ignored because the match names gateways"
+    let (kind, outcome) = if !input.gateways.is_empty() {
+        (
+            WarningKind::NotApplied,
+            "ignored because the match names gateways",
+        )
     } else if applies {
-        "matches this gateway's own labels and namespace, so the match applies to every client"
+        (
+            WarningKind::Other,
+            "matches this gateway's own labels and namespace, so the match applies to every client",
+        )
     } else {
-        "does not match this gateway's own labels and namespace, so the match is not served"
+        (
+            WarningKind::NotApplied,
+            "does not match this gateway's own labels and namespace, so the match is not served",
+        )
     };
-    warnings.push(format!(
-        "{field}.sourceLabels/sourceNamespace select proxies, not clients (as in Istio): {outcome}"
+    warnings.push(Warning::new(
+        kind,
+        format!(
+            "{field}.sourceLabels/sourceNamespace select proxies, not clients (as in Istio): \
+             {outcome}"
+        ),
     ));
     applies || !input.gateways.is_empty()
 }
@@ -185,7 +199,7 @@ fn rule_template(
     rule: &Rule<'_>,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Option<Route>, FieldError> {
     let (field, rule, default_name) = (rule.field.as_str(), rule.rule.as_ref(), &rule.default_name);
     let Some(action) = action(vs, rule, field, registry, builder, warnings)? else {
@@ -229,7 +243,7 @@ pub(super) struct Policies {
 pub(super) fn policies(
     rule: &HttpRoute,
     field: &str,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Policies, FieldError> {
     let fault = match &rule.fault {
         Some(fault) => super::faults::convert(fault, &format!("{field}.fault"), warnings)?,
@@ -260,7 +274,7 @@ fn action(
     field: &str,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Option<RouteAction>, FieldError> {
     let kinds = [
         !rule.route.is_empty(),
@@ -292,10 +306,10 @@ fn action(
     if rule.delegate.is_some() {
         // A root's delegating rules were replaced by their delegates'
         // rules (`delegates::expand`): this is a delegate's own rule.
-        warnings.push(format!(
+        warnings.push(Warning::not_applied(format!(
             "{field}.delegate: a delegate VirtualService (one without hosts) cannot delegate \
              again, as Istio allows one level of delegation only: rule skipped"
-        ));
+        )));
         return Ok(None);
     }
     if let Some(redirect) = &rule.redirect {
@@ -400,7 +414,7 @@ fn forward(
     field: &str,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<RouteAction, FieldError> {
     let weights = weights(
         &rule.route.iter().map(|d| d.weight).collect::<Vec<_>>(),
@@ -481,7 +495,7 @@ pub(crate) fn destination_backend(
     field: &str,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> String {
     let port = destination
         .port
@@ -497,7 +511,7 @@ pub(crate) fn destination_backend(
             None => builder.backend(registry, &target),
         },
         Err(error) => {
-            warnings.push(format!("{field}.destination: {error}"));
+            warnings.push(Warning::other(format!("{field}.destination: {error}")));
             builder.missing_backend(&destination.host, vs.namespace(), port)
         }
     }
@@ -591,7 +605,7 @@ pub(super) fn mirrors(
     field: &str,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Mirror>, FieldError> {
     if rule.mirror.is_some() && !rule.mirrors.is_empty() {
         return Err((
@@ -629,7 +643,9 @@ pub(super) fn mirrors(
                     None => builder.backend(registry, &target),
                 }),
                 Err(error) => {
-                    warnings.push(format!("{field}: {error}; not mirrored"));
+                    warnings.push(Warning::not_applied(format!(
+                        "{field}: {error}; not mirrored"
+                    )));
                     None
                 }
             };

@@ -12,6 +12,7 @@
 
 use vestibule_api::istio::RouteDestination;
 use vestibule_api::VirtualService;
+use vestibule_ir::status::Warning;
 use vestibule_ir::{HostPattern, RouteOrigin, StreamRoute, WeightedBackend};
 
 use super::gateway::{GatewayKey, GatewayServer};
@@ -30,7 +31,7 @@ pub(crate) struct Placed {
 #[derive(Default)]
 pub(crate) struct Converted {
     pub placed: Vec<Placed>,
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
 }
 
 /// Converts and places the `tls` and `tcp` rules of `vs`. A rule that is
@@ -73,10 +74,10 @@ pub(crate) fn convert(
         }
         for (match_index, input) in rule.matches.iter().enumerate() {
             if !input.destination_subnets.is_empty() {
-                out.warnings.push(format!(
+                out.warnings.push(Warning::not_honoured(format!(
                     "{field}.match[{match_index}].destinationSubnets is not supported at a \
                      gateway and is ignored"
-                ));
+                )));
             }
         }
         let backends = backends(
@@ -142,7 +143,7 @@ fn backends(
     field: &str,
     registry: &Registry<'_>,
     builder: &mut TableBuilder,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Vec<WeightedBackend>, FieldError> {
     let weights = weights(&route.iter().map(|d| d.weight).collect::<Vec<_>>(), field)?;
     let mut backends = Vec::new();

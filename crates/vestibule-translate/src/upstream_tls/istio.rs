@@ -16,7 +16,7 @@ use std::collections::HashMap;
 
 use vestibule_api::istio::ClientTlsSettings;
 use vestibule_api::DestinationRule;
-use vestibule_ir::status::{Condition, ResourceStatus, Statuses};
+use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
 use vestibule_ir::{UpstreamTls, UpstreamVerify};
 
 use super::{Context, Decision, HostRules};
@@ -92,10 +92,10 @@ pub(crate) fn destination_rules(cx: &Context<'_>, statuses: &mut Statuses) -> Ru
                 Ok(number) if number > 0 => {
                     found.ports.insert(number, decision);
                 }
-                _ => status.warnings.push(format!(
+                _ => status.warnings.push(Warning::not_applied(format!(
                     "trafficPolicy.portLevelSettings[{index}].port.number {} is not a port",
                     selector.number
-                )),
+                ))),
             }
         }
         let accepted = status.warnings.is_empty();
@@ -149,7 +149,9 @@ fn decide(
     match settings(cx, tls) {
         Ok(decision) => decision,
         Err(reason) => {
-            status.warnings.push(format!("{field}: {reason}"));
+            status
+                .warnings
+                .push(Warning::not_applied(format!("{field}: {reason}")));
             Decision::Refused
         }
     }

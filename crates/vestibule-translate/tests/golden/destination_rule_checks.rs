@@ -2,7 +2,7 @@
 //! (`golden/istio/dr_*.yaml`).
 
 use std::time::Duration;
-use vestibule_ir::status::ResourceStatus;
+use vestibule_ir::status::{ResourceStatus, Warning, WarningKind};
 
 use vestibule_ir::{
     AppProtocol, Backend, ConnectionPool, ConsistentHash, HashKey, HashTable, LoadBalancer,
@@ -34,11 +34,11 @@ fn rule<'t>(t: &'t Translation, namespace: &str, name: &str) -> &'t ResourceStat
         .unwrap_or_else(|| panic!("no status for DestinationRule {namespace}/{name}"))
 }
 
-/// Whether one of `warnings` contains every one of `parts`.
-fn warned(warnings: &[String], parts: &[&str]) -> bool {
+/// Whether one of `warnings` is of `kind` and contains every one of `parts`.
+fn warned(warnings: &[Warning], kind: WarningKind, parts: &[&str]) -> bool {
     warnings
         .iter()
-        .any(|w| parts.iter().all(|part| w.contains(part)))
+        .any(|w| w.kind == kind && parts.iter().all(|part| w.message.contains(part)))
 }
 
 const REVIEWS: &str = "reviews.default.svc.cluster.local";
@@ -80,6 +80,7 @@ fn dr_subsets(t: &Translation) {
     assert!(
         warned(
             &status.warnings,
+            WarningKind::Other,
             &["http[2].route[0].destination.subset", "\"v4\"", REVIEWS]
         ),
         "{:?}",
@@ -110,12 +111,20 @@ fn dr_merge_and_export(t: &Translation) {
     }
     let new = rule(t, "default", "new");
     assert!(
-        warned(&new.warnings, &["subsets[0]", "\"v1\"", "default/old"]),
+        warned(
+            &new.warnings,
+            WarningKind::NotApplied,
+            &["subsets[0]", "\"v1\"", "default/old"]
+        ),
         "{:?}",
         new.warnings
     );
     assert!(
-        warned(&new.warnings, &["trafficPolicy", "default/old"]),
+        warned(
+            &new.warnings,
+            WarningKind::NotApplied,
+            &["trafficPolicy", "default/old"]
+        ),
         "{:?}",
         new.warnings
     );
@@ -125,6 +134,7 @@ fn dr_merge_and_export(t: &Translation) {
     assert!(endpoints(t, ratings).is_empty());
     assert!(warned(
         &vs(t, "default", "routes").warnings,
+        WarningKind::Other,
         &[
             "http[1].route[0].destination.subset",
             "\"v1\"",
@@ -133,6 +143,7 @@ fn dr_merge_and_export(t: &Translation) {
     ));
     assert!(warned(
         &rule(t, "default", "ratings-private").warnings,
+        WarningKind::NotApplied,
         &["exportTo", "istio-system"]
     ));
 
@@ -174,7 +185,7 @@ fn dr_load_balancer(t: &Translation) {
         ],
     ] {
         assert!(
-            warned(&status.warnings, parts),
+            warned(&status.warnings, WarningKind::NotHonoured, parts),
             "{parts:?} in {:?}",
             status.warnings
         );
@@ -271,20 +282,32 @@ fn dr_connection_pool(t: &Translation) {
     assert_eq!(backend(80, "").warmup, None);
     let status = rule(t, "default", "cart");
     assert_eq!(acceptance(&status.conditions), ("True", "Accepted"));
-    for parts in [
-        &["subsets[2].trafficPolicy.connectionPool.tcp.maxConnections: -1"][..],
-        &[
-            "subsets[2].trafficPolicy.connectionPool.http.idleTimeout",
-            "ignored",
-        ],
-        &["subsets[2].trafficPolicy.outlierDetection.maxEjectionPercent: 101"],
-        &[
-            "subsets[2].trafficPolicy.connectionPool.http.maxConcurrentStreams",
-            "not honoured",
-        ],
+    for (kind, parts) in [
+        (
+            WarningKind::NotApplied,
+            &["subsets[2].trafficPolicy.connectionPool.tcp.maxConnections: -1"][..],
+        ),
+        (
+            WarningKind::NotApplied,
+            &[
+                "subsets[2].trafficPolicy.connectionPool.http.idleTimeout",
+                "ignored",
+            ],
+        ),
+        (
+            WarningKind::NotApplied,
+            &["subsets[2].trafficPolicy.outlierDetection.maxEjectionPercent: 101"],
+        ),
+        (
+            WarningKind::NotHonoured,
+            &[
+                "subsets[2].trafficPolicy.connectionPool.http.maxConcurrentStreams",
+                "not honoured",
+            ],
+        ),
     ] {
         assert!(
-            warned(&status.warnings, parts),
+            warned(&status.warnings, kind, parts),
             "{parts:?} in {:?}",
             status.warnings
         );

@@ -2,7 +2,7 @@
 //! one per case, in the style of the Istio [`super::CHECKS`]: each asserts
 //! the decisive fact of its case in Rust.
 
-use vestibule_ir::status::ResourceStatus;
+use vestibule_ir::status::{ResourceStatus, Warning};
 use vestibule_ir::{HostPattern, ListenerProtocol, PathMatch, RetryPolicy};
 use vestibule_translate::Translation;
 
@@ -171,12 +171,14 @@ fn default_backend(t: &Translation) {
     assert!(ingress(t, "fallback").warnings.is_empty());
     assert_eq!(
         ingress(t, "site").warnings,
-        [
+        [Warning::not_applied(
             "spec.defaultBackend: not served: the older Ingress default/fallback already \
           provides the default backend"
-        ]
+        )]
     );
-    assert!(ingress(t, "legacy").warnings[0].starts_with("spec.backend: not served"));
+    assert!(ingress(t, "legacy").warnings[0]
+        .message
+        .starts_with("spec.backend: not served"));
 }
 
 fn hostless_rules(t: &Translation) {
@@ -211,9 +213,17 @@ fn named_ports(t: &Translation) {
     served(t, "ports");
     let warnings = &ingress(t, "ports").warnings;
     assert_eq!(warnings.len(), 3, "{warnings:?}");
-    assert!(warnings[0].contains("paths[2].backend") && warnings[0].contains("\"nope\""));
-    assert!(warnings[1].contains("paths[3].backend") && warnings[1].contains("path dropped"));
-    assert!(warnings[2].contains("paths[4].backend") && warnings[2].contains("503"));
+    assert!(
+        warnings[0].message.contains("paths[2].backend")
+            && warnings[0].message.contains("\"nope\"")
+    );
+    assert!(
+        warnings[1].message.contains("paths[3].backend")
+            && warnings[1].message.contains("path dropped")
+    );
+    assert!(
+        warnings[2].message.contains("paths[4].backend") && warnings[2].message.contains("503")
+    );
 }
 
 fn v1beta1_named_port(t: &Translation) {
@@ -251,6 +261,7 @@ fn resource_backend(t: &Translation) {
     let warnings = &ingress(t, "mixed-backends").warnings;
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     assert!(warnings[0]
+        .message
         .starts_with("spec.rules[0].http.paths[0].backend: resource backends are not supported"));
 }
 
@@ -285,7 +296,9 @@ fn tls(t: &Translation) {
     let warnings = &ingress(t, "secure").warnings;
     assert_eq!(
         warnings,
-        &["spec.tls[1]: Secret istio-system/other-tls does not exist; not served over TLS"]
+        &[Warning::not_applied(
+            "spec.tls[1]: Secret istio-system/other-tls does not exist; not served over TLS"
+        )]
     );
 }
 
@@ -298,8 +311,12 @@ fn invalid_hosts_and_paths(t: &Translation) {
     served(t, "invalid");
     let warnings = &ingress(t, "invalid").warnings;
     assert_eq!(warnings.len(), 4, "{warnings:?}");
-    assert!(warnings[0].starts_with("spec.rules[0].host:"));
-    assert!(warnings[1].starts_with("spec.rules[1].host:"));
-    assert!(warnings[2].starts_with("spec.rules[2].http.paths[1]:"));
-    assert!(warnings[3].starts_with("spec.rules[2].http.paths[2]:"));
+    assert!(warnings[0].message.starts_with("spec.rules[0].host:"));
+    assert!(warnings[1].message.starts_with("spec.rules[1].host:"));
+    assert!(warnings[2]
+        .message
+        .starts_with("spec.rules[2].http.paths[1]:"));
+    assert!(warnings[3]
+        .message
+        .starts_with("spec.rules[2].http.paths[2]:"));
 }

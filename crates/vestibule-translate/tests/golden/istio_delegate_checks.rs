@@ -39,7 +39,7 @@ fn warned(status: &ResourceStatus, parts: &[&str]) {
         status
             .warnings
             .iter()
-            .any(|w| parts.iter().all(|part| w.contains(part))),
+            .any(|w| parts.iter().all(|part| w.message.contains(part))),
         "{}/{}: no warning with {parts:?} in {:#?}",
         status.namespace,
         status.name,

@@ -86,7 +86,9 @@ fn fault_injection(t: &Translation) {
     assert_eq!(acceptance(&status.conditions), ("True", "Accepted"));
     assert_eq!(status.warnings.len(), 1, "{:?}", status.warnings);
     assert!(
-        status.warnings[0].starts_with("spec.http[4].fault.delay.exponentialDelay"),
+        status.warnings[0]
+            .message
+            .starts_with("spec.http[4].fault.delay.exponentialDelay"),
         "{:?}",
         status.warnings
     );
@@ -173,7 +175,11 @@ fn match_mesh_only_and_source_labels(t: &Translation) {
     let warnings = &vs(t, "default", "scoped").warnings;
     let fields: Vec<&str> = warnings
         .iter()
-        .map(|w| w.split_once(':').map_or(w.as_str(), |(field, _)| field))
+        .map(|w| {
+            w.message
+                .split_once(':')
+                .map_or(w.message.as_str(), |(field, _)| field)
+        })
         .collect();
     assert_eq!(
         fields,
@@ -185,6 +191,6 @@ fn match_mesh_only_and_source_labels(t: &Translation) {
         ],
         "{warnings:?}"
     );
-    assert!(warnings[1].contains("not served"), "{warnings:?}");
-    assert!(warnings[2].contains("not served"), "{warnings:?}");
+    assert!(warnings[1].message.contains("not served"), "{warnings:?}");
+    assert!(warnings[2].message.contains("not served"), "{warnings:?}");
 }

@@ -103,8 +103,10 @@ fn destination_rules(t: &Translation) {
         assert!(!accepted(status).is_true());
         assert_eq!(status.warnings.len(), 1, "{:?}", status.warnings);
     }
-    assert!(rule(t, "mesh").warnings[0].contains("ISTIO_MUTUAL"));
-    assert!(rule(t, "paths").warnings[0].contains("clientCertificate is a file path"));
+    assert!(rule(t, "mesh").warnings[0].message.contains("ISTIO_MUTUAL"));
+    assert!(rule(t, "paths").warnings[0]
+        .message
+        .contains("clientCertificate is a file path"));
     assert_eq!(accepted(rule(t, "late")).reason, "Conflicted");
     for ok in ["secure", "public", "mtls", "grpc", "ports", "api"] {
         assert!(accepted(rule(t, ok)).is_true(), "{ok}");

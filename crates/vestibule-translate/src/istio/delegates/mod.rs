@@ -40,7 +40,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use vestibule_api::istio::HttpRoute;
 use vestibule_api::{Inputs, VirtualService};
-use vestibule_ir::status::{Condition, ResourceStatus};
+use vestibule_ir::status::{Condition, ResourceStatus, Warning};
 
 use super::matches::{convert_match, FieldError};
 use super::rules::{self, Rule};
@@ -55,7 +55,7 @@ struct Delegate<'a> {
     vs: &'a VirtualService,
     /// Its rules converted on their own: why it is invalid, or what it
     /// warns about.
-    verdict: Result<Vec<String>, FieldError>,
+    verdict: Result<Vec<Warning>, FieldError>,
 }
 
 /// A root's rule that names a VirtualService as its delegate.
@@ -147,11 +147,11 @@ impl<'a> Index<'a> {
         for naming in namings {
             let export_to = &vs.spec.export_to;
             if !visibility::exported_to(export_to, vs.namespace(), &naming.root_namespace) {
-                status.warnings.push(format!(
+                status.warnings.push(Warning::not_applied(format!(
                     "exportTo {export_to:?} does not include the namespace {:?} of \
                      VirtualService {}, which delegates to it ({}.delegate): not merged there",
                     naming.root_namespace, naming.root, naming.field
-                ));
+                )));
             }
         }
         status
@@ -162,19 +162,19 @@ impl<'a> Index<'a> {
 
     /// What a VirtualService with hosts that a root names as its delegate
     /// says about it.
-    pub(crate) fn hosted_warnings(&self, vs: &VirtualService) -> Vec<String> {
+    pub(crate) fn hosted_warnings(&self, vs: &VirtualService) -> Vec<Warning> {
         let key = (vs.namespace().to_owned(), vs.name().to_owned());
         self.named_by
             .get(&key)
             .into_iter()
             .flatten()
             .map(|naming| {
-                format!(
+                Warning::not_applied(format!(
                     "VirtualService {} names it as a delegate ({}.delegate), but it has hosts, \
                      so it is not a delegate (Istio delegates only to VirtualServices without \
                      hosts): not merged there",
                     naming.root, naming.field
-                )
+                ))
             })
             .collect()
     }
@@ -196,7 +196,7 @@ fn validate(
     vs: &VirtualService,
     identity: &GatewayIdentity,
     registry: &Registry<'_>,
-) -> Result<Vec<String>, FieldError> {
+) -> Result<Vec<Warning>, FieldError> {
     let spec = &vs.spec;
     for (field, set) in [
         ("spec.gateways", !spec.gateways.is_empty()),
@@ -224,7 +224,7 @@ pub(crate) fn expand<'a>(
     vs: &'a VirtualService,
     index: &Index<'a>,
     registry: &Registry<'_>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<Vec<Rule<'a>>, FieldError> {
     let mut out = Vec::new();
     for own in rules::own_rules(vs) {
@@ -257,7 +257,7 @@ impl<'a> Index<'a> {
         target: &Key,
         vs: &VirtualService,
         field: &str,
-        warnings: &mut Vec<String>,
+        warnings: &mut Vec<Warning>,
     ) -> Option<&'a VirtualService> {
         let (namespace, name) = target;
         let why = match self.delegates.get(target) {
@@ -281,9 +281,9 @@ impl<'a> Index<'a> {
                 )
             }
         };
-        warnings.push(format!(
+        warnings.push(Warning::not_applied(format!(
             "{field}.delegate: VirtualService {namespace}/{name} {why}: rule skipped"
-        ));
+        )));
         None
     }
 }
@@ -297,36 +297,36 @@ fn merge_delegate<'a>(
     root_namespace: &str,
     registry: &Registry<'_>,
     out: &mut Vec<Rule<'a>>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) {
     let field = own.field.as_str();
     let root = resolve_names(&own.rule, root_namespace, registry);
     for (j, leaf) in delegate.spec.http.iter().enumerate() {
         let at = format!("{namespace}/{name} spec.http[{j}]");
         if leaf.delegate.is_some() {
-            warnings.push(format!(
+            warnings.push(Warning::not_applied(format!(
                 "{field}.delegate: {at} delegates again (Istio allows one level only): route \
                  dropped"
-            ));
+            )));
             continue;
         }
         let leaf = resolve_names(leaf, namespace, registry);
         let merged = match merge::merge_rule(&root, leaf) {
             Ok(merged) => merged,
             Err(k) => {
-                warnings.push(format!(
+                warnings.push(Warning::not_applied(format!(
                     "{field}.delegate: {at}.match[{k}] narrows no match of this rule (a prefix \
                      must extend the root's, an exact value equal it or start with its prefix; \
                      a regex meets no other match of its field): route dropped"
-                ));
+                )));
                 continue;
             }
         };
         if merged.overridden_route {
-            warnings.push(format!(
+            warnings.push(Warning::other(format!(
                 "{field}.directResponse: {at} inherits it, and it answers instead of that \
                  rule's route (in Istio a directResponse takes precedence over route)"
-            ));
+            )));
         }
         out.push(Rule {
             rule: Cow::Owned(merged.rule),
@@ -345,7 +345,7 @@ fn check_root_rule(
     rule: &HttpRoute,
     field: &str,
     registry: &Registry<'_>,
-    warnings: &mut Vec<String>,
+    warnings: &mut Vec<Warning>,
 ) -> Result<(), FieldError> {
     for (set, what) in [
         (!rule.route.is_empty(), "route"),
