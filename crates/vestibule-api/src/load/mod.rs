@@ -29,8 +29,9 @@ mod list;
 mod locate;
 mod path;
 mod select;
-mod split;
-mod tree;
+pub(crate) mod split;
+pub(crate) mod subset;
+pub(crate) mod tree;
 mod yaml;
 
 use std::any::TypeId;

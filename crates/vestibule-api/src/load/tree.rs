@@ -22,10 +22,16 @@ thread_local! {
     pub(crate) static DIRECT_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
-/// Parses a YAML document into a tree, under the same budgets as the direct
-/// parse. `None` for anything the parser rejects (the direct parse will say
-/// why).
+/// Parses a YAML document into a tree: the manifest subset of YAML by
+/// [`super::subset`], the rest by serde-saphyr under the same budgets as
+/// the direct parse. `None` for anything the parser rejects (the direct
+/// parse will say why).
 pub(crate) fn parse_tree(text: &str) -> Option<Value> {
+    super::subset::parse(text).or_else(|| full_tree(text))
+}
+
+/// The tree serde-saphyr gives (what the subset reader must agree with).
+pub(crate) fn full_tree(text: &str) -> Option<Value> {
     serde_saphyr::from_str_with_options(text, super::yaml::options()).ok()
 }
 
