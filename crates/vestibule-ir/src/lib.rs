@@ -8,6 +8,7 @@ mod backend;
 mod host;
 mod pattern;
 mod route;
+mod shrink;
 pub mod status;
 mod tls;
 

@@ -133,6 +133,9 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     report.into_statuses(inputs, &mut statuses);
     table.access_logging = telemetry::access_logging(inputs, identity, &mut statuses);
     table.tracing = telemetry::tracing(inputs, identity);
+    // Kept for as long as it serves: no room for what will not be added.
+    table.shrink_to_fit();
+    statuses.shrink_to_fit();
     Translation {
         table: Arc::new(table),
         endpoints,

@@ -4,14 +4,22 @@
 //! The total is what `serve` keeps: the translation and the snapshot (the
 //! objects read are dropped once translated).
 //!
+//! With `--sizes`, each kept stage also lists the allocations it left live
+//! by requested size, largest share first: a size names a type (a
+//! `Vec<Route>` of one route asks for `size_of::<Route>()` bytes), which is
+//! how to find where the bytes go when a heap profiler cannot see jemalloc.
+//!
 //! ```sh
-//! cargo run --release -p vestibule --example config_cost -- DIR_OR_FILE...
+//! cargo run --release -p vestibule --example config_cost -- [--sizes] DIR_OR_FILE...
 //! ```
 
 use std::path::PathBuf;
 use std::time::Instant;
 
 use tikv_jemalloc_ctl::{epoch, stats};
+
+#[path = "config_cost/sizes.rs"]
+mod sizes;
 
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
@@ -33,8 +41,15 @@ fn report(stage: &str, started: Instant, before: usize) -> usize {
 }
 
 fn main() -> anyhow::Result<()> {
-    let paths: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
-    anyhow::ensure!(!paths.is_empty(), "usage: config_cost PATH...");
+    let mut paths: Vec<PathBuf> = Vec::new();
+    let mut by_size = false;
+    for arg in std::env::args_os().skip(1) {
+        match arg.to_str() {
+            Some("--sizes") => by_size = true,
+            _ => paths.push(PathBuf::from(arg)),
+        }
+    }
+    anyhow::ensure!(!paths.is_empty(), "usage: config_cost [--sizes] PATH...");
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -46,14 +61,26 @@ fn main() -> anyhow::Result<()> {
     anyhow::ensure!(loaded.is_valid(), "invalid: {:?}", loaded.errors.first());
     let after_load = report("load", started, base);
 
+    let live = sizes::live();
     let started = Instant::now();
     let identity = vestibule_translate::GatewayIdentity::default();
     let translation = vestibule_translate::translate(&loaded.inputs, &identity);
     report("translate", started, after_load);
+    let routes: usize = translation
+        .table
+        .listeners
+        .iter()
+        .flat_map(|l| &l.virtual_hosts)
+        .map(|v| v.routes.len())
+        .sum();
+    if by_size {
+        sizes::print_kept(&live, routes);
+    }
     // `serve` keeps the translation, not the objects it came from.
     drop(loaded);
     let before_publish = allocated();
 
+    let live = sizes::live();
     let started = Instant::now();
     let config = vestibule_proxy::ProxyConfig {
         bind_address: "127.0.0.1".parse()?,
@@ -68,14 +95,10 @@ fn main() -> anyhow::Result<()> {
     let plane = vestibule_proxy::DataPlane::new(config)?;
     plane.publish(1, &translation.table, &translation.endpoints);
     report("publish", started, before_publish);
+    if by_size {
+        sizes::print_kept(&live, routes);
+    }
 
-    let routes: usize = translation
-        .table
-        .listeners
-        .iter()
-        .flat_map(|l| &l.virtual_hosts)
-        .map(|v| v.routes.len())
-        .sum();
     let total = allocated().saturating_sub(base);
     println!(
         "{routes} routes: {:.1} MiB kept in all, {:.0} bytes per route",
