@@ -51,7 +51,7 @@ fn plain_characters(text: &str) -> bool {
     }
     text.is_ascii()
         || !text.chars().any(|c| {
-            c.is_control()
+            (c.is_control() && c != '\n')
                 || matches!(
                     c,
                     '\u{2028}' | '\u{2029}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}'

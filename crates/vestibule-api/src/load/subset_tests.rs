@@ -128,6 +128,10 @@ fn declines_what_the_parser_must_decide() {
         "a:\n  - x\n   - y\n",
         "a: \"\\x41\"\n",
         "1key: v\n",
+        "a: x\u{1}\n",
+        "a: é\u{85}\n",
+        "a: é\u{2028}b\n",
+        "null: x\n",
     ] {
         declines(text);
     }
