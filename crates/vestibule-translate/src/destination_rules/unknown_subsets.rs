@@ -49,22 +49,28 @@ pub(super) fn report(
     }
 }
 
-/// Every route destination of `vs` with the field that holds it.
-fn destinations(vs: &VirtualService) -> Vec<(String, &Destination)> {
+/// Every route destination of `vs` that names a subset, with the field
+/// that holds it (named only for those: most destinations name none).
+fn destinations<'v>(vs: &'v VirtualService) -> Vec<(String, &'v Destination)> {
     let mut found = Vec::new();
+    let mut add = |kind: &str, i: usize, j: usize, destination: &'v Destination| {
+        if destination.subset.as_deref().is_some_and(|s| !s.is_empty()) {
+            found.push((format!("{kind}[{i}].route[{j}]"), destination));
+        }
+    };
     for (i, rule) in vs.spec.http.iter().enumerate() {
         for (j, route) in rule.route.iter().enumerate() {
-            found.push((format!("http[{i}].route[{j}]"), &route.destination));
+            add("http", i, j, &route.destination);
         }
     }
     for (i, rule) in vs.spec.tls.iter().enumerate() {
         for (j, route) in rule.route.iter().enumerate() {
-            found.push((format!("tls[{i}].route[{j}]"), &route.destination));
+            add("tls", i, j, &route.destination);
         }
     }
     for (i, rule) in vs.spec.tcp.iter().enumerate() {
         for (j, route) in rule.route.iter().enumerate() {
-            found.push((format!("tcp[{i}].route[{j}]"), &route.destination));
+            add("tcp", i, j, &route.destination);
         }
     }
     found

@@ -16,9 +16,9 @@ pub(crate) fn convert_match(
     };
     Ok(RouteMatch {
         path,
-        method: optional(&input.method, &format!("{field}.method"))?,
-        scheme: optional(&input.scheme, &format!("{field}.scheme"))?,
-        authority: optional(&input.authority, &format!("{field}.authority"))?,
+        method: optional(&input.method, || format!("{field}.method"))?,
+        scheme: optional(&input.scheme, || format!("{field}.scheme"))?,
+        authority: optional(&input.authority, || format!("{field}.authority"))?,
         headers: header_matches(input, field)?,
         query_params: query_matches(input, field)?,
     })
@@ -38,9 +38,14 @@ fn path_match(
     })
 }
 
-fn optional(value: &Option<StringMatch>, field: &str) -> Result<Option<StringMatcher>, FieldError> {
+/// The field's name is made only when the field is set: a route table of
+/// ten thousand matches would format thirty thousand names for nothing.
+fn optional(
+    value: &Option<StringMatch>,
+    field: impl FnOnce() -> String,
+) -> Result<Option<StringMatcher>, FieldError> {
     match value {
-        Some(value) => string_matcher(value, field),
+        Some(value) => string_matcher(value, &field()),
         None => Ok(None),
     }
 }
