@@ -17,6 +17,9 @@ use crate::state::ControlState;
 use crate::{admin, kube, watch};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    // Before anything answers: a SIGTERM sent as soon as the admin API
+    // does must start a drain, not end the process by its default action.
+    let signals = ShutdownSignals::register()?;
     let scope = Scope {
         identity: args.identity.identity(),
         gateway: args.gateway.clone(),
@@ -67,7 +70,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         print_listeners(&state);
     }
 
-    shutdown_signal().await;
+    signals.recv().await;
     tracing::info!("shutting down: draining connections");
     state.start_draining();
     if let Some(kube) = kube {
@@ -184,20 +187,25 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
     }
 }
 
-async fn shutdown_signal() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
+/// SIGTERM and SIGINT, listened for from the start.
+struct ShutdownSignals {
+    terminate: tokio::signal::unix::Signal,
+    interrupt: tokio::signal::unix::Signal,
+}
+
+impl ShutdownSignals {
+    fn register() -> anyhow::Result<ShutdownSignals> {
+        use tokio::signal::unix::{signal, SignalKind};
+        Ok(ShutdownSignals {
+            terminate: signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+            interrupt: signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+        })
+    }
+
+    async fn recv(mut self) {
+        tokio::select! {
+            _ = self.terminate.recv() => {},
+            _ = self.interrupt.recv() => {},
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {},
-        () = terminate => {},
     }
 }

@@ -141,10 +141,14 @@ fn version(name: &str) -> &str {
 
 /// Whether `observed` successes out of `n` are within 3 standard
 /// deviations of a binomial with probability `p`.
-fn within_three_sigma(observed: usize, n: usize, p: f64) -> bool {
+/// Four standard deviations: a uniform balancer fails this for one of
+/// three endpoints about once in 5,000 runs (at three, once in 120: too
+/// often for a suite that runs on every change), while one that sends an
+/// endpoint half or none of its share fails every time.
+fn within_four_sigma(observed: usize, n: usize, p: f64) -> bool {
     let mean = n as f64 * p;
     let sigma = (n as f64 * p * (1.0 - p)).sqrt();
-    (observed as f64 - mean).abs() <= 3.0 * sigma
+    (observed as f64 - mean).abs() <= 4.0 * sigma
 }
 
 /// Istio's "request routing" task: `end-user: jason` goes to v2, everyone
@@ -205,7 +209,7 @@ async fn traffic_shifting_splits_by_weight_between_subsets() {
         assert_eq!(v1 + v3, requests, "only v1 and v3: {:?}", tally(&names));
         let share = f64::from(v1_weight) / 100.0;
         assert!(
-            within_three_sigma(v1, requests, share),
+            within_four_sigma(v1, requests, share),
             "{v1_weight}/{v3_weight}: v1 served {v1} of {requests}"
         );
     }
@@ -238,7 +242,7 @@ async fn random_spreads_over_every_endpoint() {
     assert_eq!(counts.len(), 3, "{counts:?}");
     for (name, count) in &counts {
         assert!(
-            within_three_sigma(*count, requests, 1.0 / 3.0),
+            within_four_sigma(*count, requests, 1.0 / 3.0),
             "{name} served {count} of {requests}: {counts:?}"
         );
     }
