@@ -218,7 +218,7 @@ impl Context {
         let Some(matched) = self.matched else {
             return (Some(&listener.unrouted), unknown);
         };
-        let route = &listener.routes[matched.vhost][matched.route];
+        let route = listener.route(matched.vhost, matched.route);
         let destination = matched
             .target
             .and_then(|target| route.targets[target].cluster.as_deref())
@@ -233,7 +233,7 @@ impl Context {
         };
         let route = &listener.listener().virtual_hosts[matched.vhost].routes[matched.route];
         let cluster = matched.target.and_then(|target| {
-            let cluster = listener.routes[matched.vhost][matched.route].targets[target]
+            let cluster = listener.route(matched.vhost, matched.route).targets[target]
                 .cluster
                 .as_deref()?;
             Some(cluster.stats.labels.cluster.as_str())

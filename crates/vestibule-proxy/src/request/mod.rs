@@ -107,7 +107,7 @@ pub(crate) async fn handle(
                 context.matched = Some(decision.matched);
                 decision.websocket = upgrade == Upgrade::WebSocket;
                 let Matched { vhost, route, .. } = decision.matched;
-                let runtime = &listener.routes[vhost][route];
+                let runtime = listener.route(vhost, route);
                 let route = &listener.listener().virtual_hosts[vhost].routes[route];
                 let routed = Routed {
                     shared,
@@ -207,23 +207,20 @@ fn route(
     );
     let routes = &listener.listener().virtual_hosts[vhost].routes;
     let selected = select(routes, &view).ok_or(ProxyError::NoRoute)?;
-    let runtime = &listener.routes[vhost][selected.route_index];
+    let runtime = listener.route(vhost, selected.route_index);
     let mut target = None;
     let rewrite = match &selected.route.action {
         RouteAction::Forward(forward) => {
             target = runtime.pick_target();
             // A backend's own rewrite or redirect wins over the route's.
             let picked = target.map(|index| &runtime.targets[index]);
-            match picked {
-                Some(Target {
-                    redirect: Some(redirect),
-                    ..
-                }) => redirect.path.as_ref(),
-                Some(Target {
-                    path_rewrite: Some(rewrite),
-                    ..
-                }) => Some(rewrite),
-                _ => forward.path_rewrite.as_ref(),
+            match (
+                picked.and_then(Target::redirect),
+                picked.and_then(Target::path_rewrite),
+            ) {
+                (Some(redirect), _) => redirect.path.as_ref(),
+                (None, Some(rewrite)) => Some(rewrite),
+                (None, None) => forward.path_rewrite.as_ref(),
             }
         }
         RouteAction::Redirect(redirect) => redirect.path.as_ref(),
@@ -287,7 +284,7 @@ async fn act(
     let Routed {
         shared, runtime, ..
     } = routed;
-    let verdict = match &runtime.cors {
+    let verdict = match runtime.cors() {
         Some(cors) => cors.check(request),
         None => cors::Verdict::Pass,
     };
@@ -299,7 +296,7 @@ async fn act(
         return *preflight;
     }
     // Between CORS and the action, where Istio puts Envoy's fault filter.
-    let aborted = match &runtime.fault {
+    let aborted = match runtime.fault() {
         Some(fault) => fault.inject(shared, context).await,
         None => None,
     };
@@ -307,7 +304,7 @@ async fn act(
         Some(aborted) => aborted,
         None => perform(routed, decision, request, context).await,
     };
-    if let (cors::Verdict::Decorate(origin), Some(cors)) = (verdict, &runtime.cors) {
+    if let (cors::Verdict::Decorate(origin), Some(cors)) = (verdict, runtime.cors()) {
         cors.decorate(response.headers_mut(), origin);
     }
     response
@@ -338,16 +335,15 @@ async fn perform(
         }
         RouteAction::Forward(_) => match target {
             None => reply(shared, context, ProxyError::InvalidBackend),
-            Some(Target {
-                redirect: Some(redirect),
-                ..
-            }) => {
-                context.details = "direct_response";
-                redirect_response(shared, conn, redirect, request, &decision)
-            }
-            Some(target) => match forward(routed, target, decision, request, context).await {
-                Ok(response) => response,
-                Err(error) => reply(shared, context, error),
+            Some(target) => match target.redirect() {
+                Some(redirect) => {
+                    context.details = "direct_response";
+                    redirect_response(shared, conn, redirect, request, &decision)
+                }
+                None => match forward(routed, target, decision, request, context).await {
+                    Ok(response) => response,
+                    Err(error) => reply(shared, context, error),
+                },
             },
         },
     }
@@ -380,8 +376,8 @@ async fn forward(
     let upgrade = decision.websocket.then(|| upgrade::take(request));
     let headers = request.headers_mut();
     headers::prepare_request(headers, &conn.peer.ip, conn.scheme());
-    runtime.request_headers.apply(headers);
-    target.request_headers.apply(headers);
+    runtime.request_headers().apply(headers);
+    target.request_headers().apply(headers);
     if let Some(line) = &mut context.line {
         line.sent(headers);
     }
@@ -393,12 +389,9 @@ async fn forward(
             describe_destination(headers, cluster)
         });
     }
-    let host_rewrite = target
-        .host_rewrite
-        .as_ref()
-        .or(runtime.host_rewrite.as_ref());
+    let host_rewrite = target.host_rewrite().or(runtime.host_rewrite());
     let path_and_query = decision.path_and_query.as_deref();
-    if !runtime.mirrors.is_empty() {
+    if !runtime.mirrors().is_empty() {
         send_mirrors(shared, runtime, request, host_rewrite, path_and_query);
     }
     set_upstream_target(request, cluster.protocol, host_rewrite, path_and_query)?;
@@ -457,8 +450,8 @@ async fn forward(
         headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
         headers::millis_value(millis),
     );
-    runtime.response_headers.apply(headers);
-    target.response_headers.apply(headers);
+    runtime.response_headers().apply(headers);
+    target.response_headers().apply(headers);
     if let Some(cookie) = made_cookie {
         crate::upstream::hash::set_cookie(headers, cookie);
     }
@@ -600,14 +593,14 @@ fn direct_response(
 ) -> Response<ResponseBody> {
     // The body was made shareable when the snapshot was built: a clone is
     // a reference count.
-    let mut response = Response::new(ResponseBody::text(runtime.direct_body.clone()));
+    let mut response = Response::new(ResponseBody::text(runtime.direct_body()));
     *response.status_mut() = StatusCode::from_u16(direct.status).unwrap_or(StatusCode::OK);
     let headers = response.headers_mut();
     headers.insert(header::SERVER, shared.server_header.clone());
     if !direct.body.is_empty() {
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
     }
-    runtime.response_headers.apply(headers);
+    runtime.response_headers().apply(headers);
     response
 }
 
@@ -704,7 +697,7 @@ fn send_mirrors(
     path_and_query: Option<&str>,
 ) {
     let chosen: Vec<_> = runtime
-        .mirrors
+        .mirrors()
         .iter()
         .filter(|mirror| mirror.roll())
         .collect();

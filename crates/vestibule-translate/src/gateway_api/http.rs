@@ -316,9 +316,9 @@ pub(crate) fn forward(
                 weight: u32::try_from(backend_ref.weight.unwrap_or(1)).unwrap_or(0),
                 request_headers: own.request_headers,
                 response_headers: own.response_headers,
-                path_rewrite: own.path_rewrite,
+                path_rewrite: own.path_rewrite.map(Box::new),
                 host_rewrite: own.host_rewrite,
-                redirect: own.redirect,
+                redirect: own.redirect.map(Box::new),
             }
         })
         .collect();

@@ -190,7 +190,7 @@ fn backend_report(
         endpoints,
         request_headers: backend.request_headers.clone(),
         response_headers: backend.response_headers.clone(),
-        redirect: backend.redirect.clone(),
+        redirect: backend.redirect.as_deref().cloned(),
     }
 }
 
