@@ -183,6 +183,12 @@ pub fn publish(state: &ControlState, candidate: Candidate) {
         publish_ms = millis(started.elapsed()),
         "configuration applied"
     );
+    // What reading and translating it left free, and the generation it
+    // replaced, go back to the kernel now rather than after jemalloc's
+    // decay time (6-9 ms with 10,000 routes: after it serves, not before).
+    let started = std::time::Instant::now();
+    crate::memory::release_free_pages();
+    tracing::debug!(took_ms = millis(started.elapsed()), "free pages released");
 }
 
 fn millis(duration: std::time::Duration) -> f64 {

@@ -11,6 +11,7 @@ mod config;
 mod control;
 mod explain;
 mod kube;
+mod memory;
 mod metrics;
 mod reloads;
 mod serve;
