@@ -443,6 +443,101 @@ async fn istio_metrics_count_requests_by_destination_and_outcome() {
     assert!(openmetrics.trim_end().ends_with("# EOF"));
 }
 
+/// `/metrics` read back by Prometheus' own parsers (Debian's
+/// `python3-prometheus-client`, which scripts/test installs), in the text
+/// format and in OpenMetrics, as a scraper takes them: a format error fails
+/// the parser, and Istio's families must come out with their types, labels
+/// and values.
+#[tokio::test]
+async fn istio_metrics_parse_with_prometheus_parsers() {
+    let setup = start("text").await;
+    for _ in 0..3 {
+        assert_eq!(request(setup.address, "/app", &[]).await, "200");
+    }
+    let (_, text) = setup.gateway.admin_get("/metrics").await;
+    let url = format!("http://{}/metrics", setup.gateway.admin);
+    let open = curl(&[
+        "-H",
+        "Accept: application/openmetrics-text;version=1.0.0,text/plain;q=0.5",
+        &url,
+    ])
+    .await;
+    for (format, all) in [
+        ("text", prometheus_parse(&text, "text")),
+        ("openmetrics", prometheus_parse(&open, "openmetrics")),
+    ] {
+        let ok = [("reporter", "source"), ("response_code", "200")];
+        let requests = samples(&all, "istio_requests_total", &ok);
+        assert_eq!(requests.len(), 1, "{format}: {requests:?}");
+        assert_eq!(requests[0]["value"], 3.0, "{format}");
+        for family in [
+            "istio_request_duration_milliseconds",
+            "istio_request_bytes",
+            "istio_response_bytes",
+        ] {
+            let kind = all.iter().find(|s| s["family"] == family);
+            assert_eq!(
+                kind.map(|s| s["type"].clone()),
+                Some("histogram".into()),
+                "{format}: {family}"
+            );
+            let count = samples(&all, &format!("{family}_count"), &ok);
+            assert_eq!(count.len(), 1, "{format}: {family}");
+            assert_eq!(count[0]["value"], 3.0, "{format}: {family}");
+            let inf = [ok[0], ok[1], ("le", "+Inf")];
+            let bucket = samples(&all, &format!("{family}_bucket"), &inf);
+            assert_eq!(bucket.len(), 1, "{format}: {family}");
+            assert_eq!(bucket[0]["value"], 3.0, "{format}: {family}");
+        }
+    }
+}
+
+/// Every sample of `text` as Prometheus' parser for `format` reads it:
+/// family, type, sample name, labels, value.
+fn prometheus_parse(text: &str, format: &str) -> Vec<serde_json::Value> {
+    use std::io::Write as _;
+    let module = match format {
+        "openmetrics" => "prometheus_client.openmetrics.parser",
+        _ => "prometheus_client.parser",
+    };
+    let script = format!(
+        "import json, sys\n\
+         from {module} import text_string_to_metric_families as parse\n\
+         print(json.dumps([{{'family': f.name, 'type': f.type, 'name': s.name, \
+         'labels': s.labels, 'value': s.value}} \
+         for f in parse(sys.stdin.read()) for s in f.samples]))\n"
+    );
+    let mut child = std::process::Command::new("/usr/bin/python3")
+        .args(["-c", &script])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 with prometheus_client");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(text.as_bytes()).expect("write");
+    drop(stdin);
+    let output = child.wait_with_output().expect("parser");
+    assert!(
+        output.status.success(),
+        "the {format} parser refused /metrics: {}\n{text}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("json")
+}
+
+/// The samples named `name` whose labels include every pair.
+fn samples<'s>(
+    all: &'s [serde_json::Value],
+    name: &str,
+    labels: &[(&str, &str)],
+) -> Vec<&'s serde_json::Value> {
+    all.iter()
+        .filter(|s| s["name"] == name)
+        .filter(|s| labels.iter().all(|(k, v)| s["labels"][*k] == *v))
+        .collect()
+}
+
 const MESH_ACCESS_LOG: &str = r#"
 apiVersion: telemetry.istio.io/v1
 kind: Telemetry
