@@ -21,6 +21,13 @@ use serde_json::{Map, Number, Value};
 /// Nesting deeper than this is declined (serde-saphyr's budget is 128).
 const MAX_DEPTH: usize = 64;
 
+/// Lines with a `#` beyond this are declined: the parser gives up looking
+/// ahead past 96 buffered events (granit-parser's
+/// `max_buffered_comment_events`; a comment line queues about two), so a
+/// long run of comments can make it fail where this reader would not. The
+/// fuzzer found 42 comment lines after a key with no value enough.
+const MAX_COMMENT_LINES: usize = 24;
+
 /// The document's tree, or `None` when the text is not in the subset.
 pub(crate) fn parse(text: &str) -> Option<Value> {
     if !plain_characters(text) {
@@ -71,8 +78,15 @@ struct Line<'a> {
 /// other marker, directive or content after the marker is declined.
 fn lines(text: &str) -> Option<Vec<Line<'_>>> {
     let mut lines = Vec::with_capacity(text.len() / 16);
+    let mut comments = 0;
     for (index, raw) in text.split('\n').enumerate() {
         let text = raw.trim_start_matches(' ');
+        if text.contains('#') {
+            comments += 1;
+            if comments > MAX_COMMENT_LINES {
+                return None;
+            }
+        }
         if text.is_empty() || text.starts_with('#') {
             continue;
         }

@@ -135,6 +135,11 @@ fn declines_what_the_parser_must_decide() {
     ] {
         declines(text);
     }
+    // The parser stops looking ahead past 96 comments (granit-parser's
+    // `max_buffered_comment_events`): found by the fuzzer.
+    let comments = "# a comment\n".repeat(100);
+    declines(&format!("a:\n  - name: # c\n{comments}b: 1\n"));
+    {}
 }
 
 #[test]
