@@ -28,9 +28,17 @@ const MAX_DEPTH: usize = 64;
 /// fuzzer found 42 comment lines after a key with no value enough.
 const MAX_COMMENT_LINES: usize = 24;
 
+/// Longer keys are declined: YAML limits an implicit key to 1,024
+/// characters, and the parser enforces it (`simple_key_max_lookahead`).
+const MAX_KEY_BYTES: usize = 512;
+
+/// Larger documents are declined: the parser's budget counts nodes
+/// (250,000), which a document this size cannot reach.
+const MAX_DOCUMENT_BYTES: usize = 256 * 1024;
+
 /// The document's tree, or `None` when the text is not in the subset.
 pub(crate) fn parse(text: &str) -> Option<Value> {
-    if !plain_characters(text) {
+    if text.len() > MAX_DOCUMENT_BYTES || !plain_characters(text) {
         return None;
     }
     let mut lines = lines(text)?;
@@ -265,6 +273,9 @@ fn key(text: &str) -> Option<(String, &str)> {
     match text.as_bytes()[0] {
         b'"' | b'\'' => {
             let (key, rest) = quoted_prefix(text)?;
+            if text.len() - rest.len() > MAX_KEY_BYTES {
+                return None;
+            }
             let rest = rest.strip_prefix(':')?;
             (rest.is_empty() || rest.starts_with(' ')).then_some((key, rest))
         }
@@ -280,6 +291,9 @@ fn key(text: &str) -> Option<(String, &str)> {
 fn plain_key_end(text: &str) -> Option<usize> {
     let bytes = text.as_bytes();
     let end = bytes.iter().position(|&b| b == b':')?;
+    if end > MAX_KEY_BYTES {
+        return None;
+    }
     matches!(bytes.get(end + 1), None | Some(b' ')).then_some(end)
 }
 
@@ -538,6 +552,9 @@ impl Flow<'_> {
     /// A flow mapping's key and its `: `.
     fn key(&mut self) -> Option<String> {
         let rest = &self.text[self.at..];
+        if rest.find(':').is_none_or(|colon| colon > MAX_KEY_BYTES) {
+            return None;
+        }
         let (key, after) = match *self.bytes.get(self.at)? {
             b'"' | b'\'' => quoted_prefix(rest)?,
             _ => {

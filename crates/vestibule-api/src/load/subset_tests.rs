@@ -139,6 +139,13 @@ fn declines_what_the_parser_must_decide() {
     // `max_buffered_comment_events`): found by the fuzzer.
     let comments = "# a comment\n".repeat(100);
     declines(&format!("a:\n  - name: # c\n{comments}b: 1\n"));
+    // YAML's limit on an implicit key (1,024 characters), which the parser
+    // enforces; and documents past the parser's node budget.
+    let long = "k".repeat(1100);
+    declines(&format!("{long}: 1\n"));
+    declines(&format!("\"{long}\": 1\n"));
+    declines(&format!("a: {{{long}: 1}}\n"));
+    declines(&"- 1\n".repeat(100_000));
     {}
 }
 
