@@ -116,8 +116,11 @@ fn sweep(now: u64) {
             return false;
         };
         let stamp = watch.stamp.load(Ordering::Relaxed);
+        // A stamp of tick T was taken up to a period after the sweep that
+        // set T: only past T + TICKS_PER_LIMIT is a whole limit certain
+        // (at T + TICKS_PER_LIMIT the limit would end up to a period early).
         let idle =
-            stamp != RESTING && stamp != EXPIRED && now.saturating_sub(stamp) >= TICKS_PER_LIMIT;
+            stamp != RESTING && stamp != EXPIRED && now.saturating_sub(stamp) > TICKS_PER_LIMIT;
         // Only if it did not move meanwhile.
         if idle
             && watch
@@ -178,10 +181,13 @@ mod tests {
         still.touch_at(now);
         resting.touch_at(now);
         resting.rest();
-        sweep(now + TICKS_PER_LIMIT - 1);
-        moving.touch_at(now + TICKS_PER_LIMIT - 1);
-        sweep(now + TICKS_PER_LIMIT);
         let cx = Context::from_waker(futures_util::task::noop_waker_ref());
+        sweep(now + TICKS_PER_LIMIT);
+        // Stamped at tick `now`, perhaps just before the next sweep: a
+        // whole limit has not certainly passed.
+        assert!(still.check(&cx).is_ok(), "expired up to a period early");
+        moving.touch_at(now + TICKS_PER_LIMIT);
+        sweep(now + TICKS_PER_LIMIT + 1);
         assert!(still.check(&cx).is_err(), "idle for the whole limit");
         assert!(moving.check(&cx).is_ok(), "moved within the limit");
         assert!(
@@ -191,12 +197,12 @@ mod tests {
         // A stamp newer than the sweeper's clock (another tick raced it) is
         // not old.
         moving.touch_at(now + 100);
-        sweep(now + TICKS_PER_LIMIT + 1);
+        sweep(now + TICKS_PER_LIMIT + 2);
         assert!(moving.check(&cx).is_ok());
         // A watch dropped with its connection leaves the registry.
         let weak = Arc::downgrade(&still);
         drop(still);
-        sweep(now + TICKS_PER_LIMIT + 2);
+        sweep(now + TICKS_PER_LIMIT + 3);
         assert!(!WATCHES
             .lock()
             .unwrap()
