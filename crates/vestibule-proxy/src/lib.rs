@@ -31,7 +31,7 @@ use arc_swap::ArcSwap;
 use http::HeaderValue;
 use vestibule_ir::{EndpointTable, RouteTable};
 
-pub use conn::ListenerState;
+pub use conn::{ListenerState, WorkerConnections};
 pub use error::{ProxyError, TlsFailure};
 pub use flags::Flags;
 pub use snapshot::Snapshot;
@@ -80,6 +80,10 @@ pub struct ProxyConfig {
     /// Where spans go and how many (an Istio Telemetry may change the
     /// sampling over it).
     pub tracing: TracingConfig,
+    /// Worker threads that accept and serve connections, each with its own
+    /// listening socket per port (`conn::Workers`); 0: the listeners run
+    /// on the runtime that publishes.
+    pub workers: usize,
 }
 
 /// How large a request head may be (Envoy's `max_request_headers_kb` and
@@ -147,6 +151,7 @@ impl Default for ProxyConfig {
             stream_idle_timeout: Some(Duration::from_secs(300)),
             access_log: AccessLogConfig::default(),
             tracing: TracingConfig::default(),
+            workers: 0,
         }
     }
 }
@@ -197,6 +202,8 @@ pub enum ConfigError {
     },
     #[error("tracing: {0}")]
     Tracing(String),
+    #[error("starting the worker threads: {0}")]
+    Workers(std::io::Error),
 }
 
 impl DataPlane {
@@ -216,6 +223,10 @@ impl DataPlane {
             })?;
         idle::set_limit(config.stream_idle_timeout);
         idle::start_sweeper();
+        let workers = match config.workers {
+            0 => None,
+            count => Some(conn::Workers::start(count).map_err(ConfigError::Workers)?),
+        };
         Ok(DataPlane {
             shared: Arc::new(Shared {
                 snapshot: ArcSwap::from_pointee(Snapshot::empty()),
@@ -226,7 +237,7 @@ impl DataPlane {
             }),
             clusters: upstream::clusters::ClusterRegistry::default(),
             stats: StatsRegistry::default(),
-            listeners: conn::Listeners::default(),
+            listeners: conn::Listeners::new(workers),
         })
     }
 

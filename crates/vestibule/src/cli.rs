@@ -68,8 +68,9 @@ pub struct ServeArgs {
     /// The `server` header on every response.
     #[arg(long, default_value = "vestibule", value_name = "NAME")]
     pub server_name: String,
-    /// Worker threads serving traffic (default: one per CPU).
-    #[arg(long, value_name = "N")]
+    /// Worker threads serving traffic, each with its own runtime and its own
+    /// listening socket per port (SO_REUSEPORT) (default: one per CPU).
+    #[arg(long, value_name = "N", value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub workers: Option<usize>,
     /// On SIGTERM, how long to keep accepting connections after readiness
     /// turns false, so that load balancers and Endpoints stop sending new

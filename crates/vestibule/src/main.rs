@@ -40,17 +40,10 @@ fn main() -> ExitCode {
         cli::Command::Validate(args) => validate::run(&args),
         cli::Command::Explain(args) => explain::run(&args),
         cli::Command::Serve(args) => {
-            // One worker: a current-thread runtime (no work-stealing, no
-            // cross-thread wakeups); more: Tokio's multi-thread scheduler.
-            let mut builder = match args.workers {
-                Some(1) => tokio::runtime::Builder::new_current_thread(),
-                Some(workers) => {
-                    let mut builder = tokio::runtime::Builder::new_multi_thread();
-                    builder.worker_threads(workers.max(1));
-                    builder
-                }
-                None => tokio::runtime::Builder::new_multi_thread(),
-            };
+            // The control plane (loading, translation, the admin API, the
+            // watches) runs on this thread; traffic on the data plane's
+            // worker threads, each with its own runtime (serve::proxy_config).
+            let mut builder = tokio::runtime::Builder::new_current_thread();
             let runtime = match builder.enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(error) => {

@@ -184,6 +184,9 @@ fn proxy_config(args: &ServeArgs) -> ProxyConfig {
                 args.identity.namespace
             ),
         },
+        workers: args.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+        }),
     }
 }
 

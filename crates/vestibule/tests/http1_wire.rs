@@ -124,7 +124,8 @@ async fn gateway_for(
         "httpbin.yaml",
         &service("httpbin", "default", 8000, &[upstream]),
     );
-    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    // Upstream connections are counted: one worker, one stack of idle ones.
+    let gateway = Gateway::start(config.path(), &[80], &["--workers", "1"]).await;
     let address = gateway.listener(80).await;
     (config, gateway, address)
 }

@@ -205,6 +205,45 @@ async fn listeners_open_and_close_with_the_configuration() {
     );
 }
 
+/// Each worker accepts on a socket of its own on every port (SO_REUSEPORT):
+/// the kernel spreads connections over the workers, and each serves the
+/// ones it accepted; the listener's figures are their sums.
+#[tokio::test]
+async fn each_worker_accepts_and_serves_a_share_of_the_connections() {
+    let backend = httpbin("httpbin").await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", SEED_GATEWAY);
+    config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    let gateway = Gateway::start(config.path(), &[80], &["--workers", "2"]).await;
+    let address = gateway.listener(80).await;
+    let mut clients = Vec::new();
+    for _ in 0..32 {
+        let mut client = Client::connect(address).await;
+        assert_eq!(client.get(HOST, "/status/200").await.0, 200);
+        clients.push(client);
+    }
+    let listener = gateway.status().await["listeners"][0].clone();
+    assert_eq!(listener["acceptedConnections"], 32, "{listener}");
+    assert_eq!(listener["activeConnections"], 32, "{listener}");
+    let workers = listener["workers"].as_array().expect("workers").clone();
+    assert_eq!(workers.len(), 2, "{listener}");
+    // Each of 32 connections lands on either socket by its ports' hash:
+    // one worker with none of them would be a 1-in-2^31 chance.
+    for worker in &workers {
+        let active = worker["activeConnections"].as_u64().unwrap();
+        assert!(active >= 1, "a worker accepted nothing: {listener}");
+        assert_eq!(worker["acceptedConnections"].as_u64(), Some(active));
+    }
+    // The connections go on being served by the workers that hold them.
+    for client in &mut clients {
+        assert_eq!(client.get(HOST, "/status/201").await.0, 201);
+    }
+}
+
 #[tokio::test]
 async fn a_port_that_cannot_be_bound_is_reported_and_others_keep_working() {
     let backend = httpbin("httpbin").await;

@@ -1,19 +1,22 @@
 //! The listener reconciler: binds exactly the ports the configuration asks
 //! for (through the port map), drains ports no longer asked for, and
-//! reports ports it could not bind while the others keep serving.
+//! reports ports it could not bind while the others keep serving. With
+//! worker threads, each port has one accepting socket per worker.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vestibule_ir::ListenerProtocol;
 
+use super::workers::Workers;
 use super::{serve, ListenerSignal, IDLE_TICKS};
 use crate::request::{ConnAddresses, ConnInfo, Peer};
 use crate::Shared;
@@ -39,17 +42,33 @@ pub struct ListenerState {
     pub tls_handshakes: u64,
     /// TLS handshakes that failed (`listener.ssl.connection_error`).
     pub tls_handshake_failures: u64,
+    /// Connections per worker thread, each accepting on its own socket
+    /// (Envoy's `listener.worker_N.downstream_cx_*`); empty without workers.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerConnections>,
+}
+
+/// One worker's share of a listener's connections.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerConnections {
+    pub accepted_connections: u64,
+    pub active_connections: usize,
 }
 
 struct Running {
     address: SocketAddr,
     stop: CancellationToken,
-    task: JoinHandle<()>,
-    /// The accept loop's signal, which every open connection holds: its
-    /// count is the listener's open connections. Weak: the drain waits for
-    /// the count to fall to the loop's own.
-    signal: std::sync::Weak<ListenerSignal>,
+    /// One accept loop per worker (one on the caller's runtime without).
+    tasks: Vec<JoinHandle<()>>,
+    /// The accept loops' signals.
+    signals: Signals,
 }
+
+/// The signals of one port's accept loops. Every open connection holds its
+/// loop's signal: the counts are the listener's open connections. Weak: the
+/// drain waits for each count to fall to its loop's own.
+type Signals = Arc<[Weak<ListenerSignal>]>;
 
 #[derive(Default)]
 pub(crate) struct Listeners {
@@ -57,9 +76,18 @@ pub(crate) struct Listeners {
     failed: Mutex<BTreeMap<u16, String>>,
     /// Listeners being drained after removal, awaited on shutdown.
     draining: Mutex<Vec<JoinHandle<()>>>,
+    /// Where accept loops run; `None`: on the caller's runtime.
+    workers: Option<Workers>,
 }
 
 impl Listeners {
+    pub(crate) fn new(workers: Option<Workers>) -> Listeners {
+        Listeners {
+            workers,
+            ..Listeners::default()
+        }
+    }
+
     pub(crate) fn reconcile(&self, shared: &Arc<Shared>, wanted: &[u16]) {
         let mut running = self.running.lock().expect("listeners poisoned");
         let mut failed = self.failed.lock().expect("listeners poisoned");
@@ -75,7 +103,7 @@ impl Listeners {
                 self.draining
                     .lock()
                     .expect("listeners poisoned")
-                    .push(listener.task);
+                    .extend(listener.tasks);
             }
         }
         failed.retain(|port, _| wanted.contains(port));
@@ -83,7 +111,8 @@ impl Listeners {
             if running.contains_key(&port) {
                 continue;
             }
-            match bind(shared, port) {
+            let workers = self.workers.as_ref().map_or(&[][..], Workers::handles);
+            match bind(shared, port, workers) {
                 Ok(listener) => {
                     tracing::info!(port, address = %listener.address, "listener bound");
                     failed.remove(&port);
@@ -103,21 +132,33 @@ impl Listeners {
         let mut states: Vec<ListenerState> = running
             .iter()
             .map(|(port, listener)| {
-                let signal = listener.signal.upgrade();
-                let (tls_handshakes, tls_handshake_failures) =
-                    signal.as_ref().map_or((0, 0), |s| s.handshakes());
-                ListenerState {
-                    tls_handshakes,
-                    tls_handshake_failures,
+                let mut state = ListenerState {
                     port: *port,
                     address: Some(listener.address),
                     error: None,
-                    accepted_connections: signal.as_ref().map_or(0, |s| s.accepted()),
-                    // Less the accept loop's reference and this one.
-                    active_connections: signal
-                        .as_ref()
-                        .map_or(0, |s| Arc::strong_count(s).saturating_sub(2)),
+                    accepted_connections: 0,
+                    active_connections: 0,
+                    tls_handshakes: 0,
+                    tls_handshake_failures: 0,
+                    workers: Vec::new(),
+                };
+                for signal in listener.signals.iter().filter_map(Weak::upgrade) {
+                    let (completed, failed) = signal.handshakes();
+                    let worker = WorkerConnections {
+                        accepted_connections: signal.accepted(),
+                        // Less the accept loop's reference and this one.
+                        active_connections: Arc::strong_count(&signal).saturating_sub(2),
+                    };
+                    state.tls_handshakes += completed;
+                    state.tls_handshake_failures += failed;
+                    state.accepted_connections += worker.accepted_connections;
+                    state.active_connections += worker.active_connections;
+                    state.workers.push(worker);
                 }
+                if self.workers.is_none() {
+                    state.workers.clear();
+                }
+                state
             })
             .chain(failed.iter().map(|(port, error)| ListenerState {
                 port: *port,
@@ -127,6 +168,7 @@ impl Listeners {
                 active_connections: 0,
                 tls_handshakes: 0,
                 tls_handshake_failures: 0,
+                workers: Vec::new(),
             }))
             .collect();
         states.sort_by_key(|state| state.port);
@@ -140,7 +182,7 @@ impl Listeners {
         for (_, listener) in std::mem::take(&mut *self.running.lock().expect("listeners poisoned"))
         {
             listener.stop.cancel();
-            tasks.push(listener.task);
+            tasks.extend(listener.tasks);
         }
         tasks.append(&mut self.draining.lock().expect("listeners poisoned"));
         for task in tasks {
@@ -162,12 +204,13 @@ pub(crate) struct OpenConnection(());
 
 impl OpenConnection {
     /// One more open connection, unless that passes the overall or the
-    /// listener's limit.
-    fn admit(shared: &Shared, signal: &Arc<ListenerSignal>) -> Option<OpenConnection> {
+    /// listener's limit (over all its accept loops: with workers, two of
+    /// them admitting at the same instant may pass it by one each).
+    fn admit(shared: &Shared, signals: &Signals) -> Option<OpenConnection> {
         let config = &shared.config;
         if config
             .max_connections_per_listener
-            .is_some_and(|limit| Arc::strong_count(signal) > limit)
+            .is_some_and(|limit| open_on(signals) >= limit)
         {
             return None;
         }
@@ -177,6 +220,16 @@ impl OpenConnection {
         let admitted = OpenConnection(());
         (open <= config.max_connections).then_some(admitted)
     }
+}
+
+/// Connections open on a listener: each signal's count, less its accept
+/// loop's reference and the one taken here to read it.
+fn open_on(signals: &Signals) -> usize {
+    signals
+        .iter()
+        .filter_map(Weak::upgrade)
+        .map(|signal| Arc::strong_count(&signal).saturating_sub(2))
+        .sum()
 }
 
 /// What keeps a connection counted under the connection limits: its
@@ -269,30 +322,53 @@ fn dispatch(
     }
 }
 
-fn bind(shared: &Arc<Shared>, port: u16) -> Result<Running, String> {
+/// Binds `port`: one socket and accept loop per worker, or one on the
+/// caller's runtime when there are no workers.
+fn bind(shared: &Arc<Shared>, port: u16, workers: &[Handle]) -> Result<Running, String> {
     let local_port = shared.config.port_map.get(&port).copied().unwrap_or(port);
-    let address = SocketAddr::new(shared.config.bind_address, local_port);
-    let listener = bind_socket(address).map_err(|error| format!("bind {address}: {error}"))?;
-    let address = listener.local_addr().map_err(|error| error.to_string())?;
+    let wanted = SocketAddr::new(shared.config.bind_address, local_port);
+    let shared_port = workers.len() > 1;
+    let first =
+        bind_socket(wanted, shared_port).map_err(|error| format!("bind {wanted}: {error}"))?;
+    // Port 0 picked a free port: the other workers' sockets join that one.
+    let address = first.local_addr().map_err(|error| error.to_string())?;
+    let mut sockets = vec![first];
+    for _ in 1..workers.len() {
+        sockets
+            .push(bind_socket(address, true).map_err(|error| format!("bind {address}: {error}"))?);
+    }
     let stop = CancellationToken::new();
-    let signal = ListenerSignal::new();
-    let weak = Arc::downgrade(&signal);
-    let task = tokio::spawn(accept_loop(
-        listener,
-        port,
-        Arc::clone(shared),
-        stop.clone(),
-        signal,
-    ));
+    let loops: Vec<Arc<ListenerSignal>> = sockets.iter().map(|_| ListenerSignal::new()).collect();
+    let signals: Signals = loops.iter().map(Arc::downgrade).collect();
+    let mut tasks = Vec::with_capacity(sockets.len());
+    for (index, (socket, signal)) in sockets.into_iter().zip(loops).enumerate() {
+        let runtime = workers.get(index).cloned().unwrap_or_else(Handle::current);
+        // A socket is registered with the reactor of the runtime current
+        // when it is converted: the worker's, which polls it.
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(socket).map_err(|error| error.to_string())?
+        };
+        tasks.push(runtime.spawn(accept_loop(
+            listener,
+            port,
+            Arc::clone(shared),
+            stop.clone(),
+            signal,
+            Arc::clone(&signals),
+        )));
+    }
     Ok(Running {
         address,
         stop,
-        task,
-        signal: weak,
+        tasks,
+        signals,
     })
 }
 
-fn bind_socket(address: SocketAddr) -> std::io::Result<TcpListener> {
+/// A listening socket; `shared_port`: other sockets of this process bind the
+/// same address (`SO_REUSEPORT`), and the kernel spreads connections over them.
+fn bind_socket(address: SocketAddr, shared_port: bool) -> std::io::Result<std::net::TcpListener> {
     let socket = socket2::Socket::new(
         socket2::Domain::for_address(address),
         socket2::Type::STREAM,
@@ -300,10 +376,13 @@ fn bind_socket(address: SocketAddr) -> std::io::Result<TcpListener> {
     )?;
     // Lets a restarted gateway bind while old connections sit in TIME_WAIT.
     socket.set_reuse_address(true)?;
+    if shared_port {
+        socket.set_reuse_port(true)?;
+    }
     socket.set_nonblocking(true)?;
     socket.bind(&address.into())?;
     socket.listen(1024)?;
-    TcpListener::from_std(socket.into())
+    Ok(socket.into())
 }
 
 async fn accept_loop(
@@ -315,6 +394,9 @@ async fn accept_loop(
     // drain asks them to finish; when only this reference is left, all are
     // gone.
     signal: Arc<ListenerSignal>,
+    // The signals of the port's accept loops, this one's among them: the
+    // listener's connection limit counts all of them.
+    siblings: Signals,
 ) {
     let tick = (shared.config.idle_timeout / IDLE_TICKS as u32).max(Duration::from_millis(10));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
@@ -338,7 +420,7 @@ async fn accept_loop(
             }
         };
         signal.count_accepted();
-        let Some(open) = OpenConnection::admit(&shared, &signal) else {
+        let Some(open) = OpenConnection::admit(&shared, &siblings) else {
             // Envoy's overflow: the new connection is closed at once, the
             // accepted ones keep being served.
             shared

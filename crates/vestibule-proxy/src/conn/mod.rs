@@ -9,9 +9,11 @@ mod signal;
 mod stream;
 pub(crate) mod tcp;
 pub(crate) mod tls;
+mod workers;
 
-pub use listeners::ListenerState;
 pub(crate) use listeners::{ConnectionHold, Listeners, OpenConnection, OPEN_CONNECTIONS};
+pub use listeners::{ListenerState, WorkerConnections};
 pub(crate) use prefixed::Prefixed;
 pub(crate) use signal::{ListenerSignal, DRAIN, IDLE_TICKS};
 pub(crate) use stream::{Stream, TlsConnection};
+pub(crate) use workers::Workers;
