@@ -74,7 +74,7 @@ fn main() -> anyhow::Result<()> {
         .map(|v| v.routes.len())
         .sum();
     if by_size {
-        sizes::print_kept(&live, routes);
+        sizes::print_kept(&live, routes, "route");
     }
     // `serve` keeps the translation, not the objects it came from.
     drop(loaded);
@@ -96,7 +96,7 @@ fn main() -> anyhow::Result<()> {
     plane.publish(1, &translation.table, &translation.endpoints);
     report("publish", started, before_publish);
     if by_size {
-        sizes::print_kept(&live, routes);
+        sizes::print_kept(&live, routes, "route");
     }
 
     let total = allocated().saturating_sub(base);

@@ -287,10 +287,12 @@ fn dispatch(
     // No `set_nodelay` here: the server sets it once the connection is
     // kept alive, or for a response written in several pieces.
     // The ends are asked of the socket only for the access log.
-    let addresses = shared.telemetry.logging().then(|| ConnAddresses {
-        local: stream.local_addr().unwrap_or(peer),
-        remote: peer,
-        server_name: None,
+    let addresses = shared.telemetry.logging().then(|| {
+        Box::new(ConnAddresses {
+            local: stream.local_addr().unwrap_or(peer),
+            remote: peer,
+            server_name: None,
+        })
     });
     let conn = || ConnInfo {
         port,

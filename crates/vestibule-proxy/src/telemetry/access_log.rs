@@ -188,7 +188,7 @@ impl Entry {
         sent: u64,
         duration: Duration,
     ) -> Entry {
-        let addresses = conn.peer.addresses.as_ref();
+        let addresses = conn.peer.addresses.as_deref();
         Entry {
             context,
             status,

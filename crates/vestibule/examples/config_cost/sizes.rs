@@ -41,8 +41,8 @@ pub(crate) fn live() -> Live {
 }
 
 /// The regions kept since `before`, by size class, largest share first,
-/// down to 1 % of the total, per route.
-pub(crate) fn print_kept(before: &Live, routes: usize) {
+/// down to 1 % of the total, per `unit` (a route, a connection) of `count`.
+pub(crate) fn print_kept(before: &Live, count: usize, unit: &str) {
     let mut kept: Vec<(u64, i64, i64)> = live()
         .iter()
         .zip(before)
@@ -51,13 +51,13 @@ pub(crate) fn print_kept(before: &Live, routes: usize) {
         .collect();
     kept.sort_by_key(|(_, _, bytes)| -bytes.abs());
     let total: i64 = kept.iter().map(|(_, _, bytes)| bytes).sum();
-    let per = routes.max(1) as f64;
+    let per = count.max(1) as f64;
     println!(
-        "  {:>8} {:>9} {:>9} {:>9}   ({:.0} bytes per route in all)",
+        "  {:>8} {:>9} {:>9} {:>9}   ({:.0} bytes per {unit} in all)",
         "class",
         "regions",
-        "per route",
-        "bytes/rt",
+        format!("per {unit}"),
+        "bytes/each",
         total as f64 / per
     );
     for (size, count, bytes) in kept.iter().take_while(|(_, _, b)| b.abs() * 100 >= total) {
