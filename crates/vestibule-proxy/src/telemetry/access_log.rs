@@ -513,6 +513,23 @@ mod tests {
     }
 
     #[test]
+    fn addresses_are_written_as_envoy_writes_them() {
+        let mut out = String::new();
+        for address in [
+            "0.0.0.0:0",
+            "255.255.255.255:65535",
+            "10.1.20.100:8080",
+            "127.0.0.1:9",
+            "[::1]:443",
+            "[2001:db8::7]:15001",
+        ] {
+            out.clear();
+            super::push_address(&mut out, &address.parse().unwrap());
+            assert_eq!(out, address);
+        }
+    }
+
+    #[test]
     fn json_strings_are_escaped() {
         let mut out = String::new();
         json_string(&mut out, "a\"b\\c\u{1}");
