@@ -173,11 +173,12 @@ pub(crate) fn by_creation<S>(
     resources: &[vestibule_api::Resource<S>],
 ) -> Vec<&vestibule_api::Resource<S>> {
     let mut sorted: Vec<_> = resources.iter().collect();
+    fn created<S>(resource: &vestibule_api::Resource<S>) -> &str {
+        resource.meta.creation_timestamp.as_deref().unwrap_or("")
+    }
     sorted.sort_by(|a, b| {
-        let created =
-            |r: &vestibule_api::Resource<S>| r.meta.creation_timestamp.clone().unwrap_or_default();
         created(a)
-            .cmp(&created(b))
+            .cmp(created(b))
             .then_with(|| a.namespace().cmp(b.namespace()))
             .then_with(|| a.name().cmp(b.name()))
     });

@@ -150,9 +150,7 @@ impl<'a> Registry<'a> {
         port: Option<u16>,
     ) -> Result<ServicePortRef<'a>, ResolveError> {
         let (fqdn, entry) = self
-            .candidates(host, namespace)
-            .into_iter()
-            .find_map(|candidate| self.by_host.get(&candidate).map(|entry| (candidate, entry)))
+            .find(host, namespace)
             .ok_or_else(|| ResolveError::UnknownHost(host.to_owned()))?;
         match entry {
             Entry::Service(service) => resolve_service_port(fqdn, service, port),
@@ -176,14 +174,26 @@ impl<'a> Registry<'a> {
 
     fn candidates(&self, host: &str, namespace: &str) -> Vec<String> {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let mut candidates = vec![host.clone()];
-        match host.matches('.').count() {
-            0 => candidates.push(format!("{host}.{namespace}.{CLUSTER_DOMAIN}")),
-            1 => candidates.push(format!("{host}.{CLUSTER_DOMAIN}")),
-            2 if host.ends_with(".svc") => candidates.push(format!("{host}.cluster.local")),
-            _ => {}
+        let expanded = expansion(&host, namespace);
+        std::iter::once(host).chain(expanded).collect()
+    }
+
+    /// The first of [`Registry::candidates`] that is a registry host, and
+    /// its entry: what [`Registry::resolve`] looks up for every route,
+    /// without building the names it does not need.
+    fn find(&self, host: &str, namespace: &str) -> Option<(String, &Entry<'a>)> {
+        let host = host.trim_end_matches('.');
+        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            std::borrow::Cow::Owned(host.to_ascii_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(host)
+        };
+        if let Some(entry) = self.by_host.get(host.as_ref()) {
+            return Some((host.into_owned(), entry));
         }
-        candidates
+        let expanded = expansion(&host, namespace)?;
+        let entry = self.by_host.get(&expanded)?;
+        Some((expanded, entry))
     }
 
     /// Ready endpoints of a resolved service port.
@@ -295,6 +305,29 @@ fn choose_port<'p, P>(
         host: host.to_owned(),
         port: wanted.unwrap_or(0),
     })
+}
+
+/// The fully qualified name a short (lower-case) host stands for in
+/// `namespace`, when it is short: `reviews` is
+/// `reviews.<namespace>.svc.cluster.local`, `reviews.ns` is
+/// `reviews.ns.svc.cluster.local`, `reviews.ns.svc` gains `.cluster.local`.
+fn expansion(host: &str, namespace: &str) -> Option<String> {
+    let joined = |parts: &[&str]| {
+        let mut name = String::with_capacity(parts.iter().map(|part| part.len() + 1).sum());
+        for (index, part) in parts.iter().enumerate() {
+            if index > 0 {
+                name.push('.');
+            }
+            name.push_str(part);
+        }
+        name
+    };
+    match host.matches('.').count() {
+        0 => Some(joined(&[host, namespace, CLUSTER_DOMAIN])),
+        1 => Some(joined(&[host, CLUSTER_DOMAIN])),
+        2 if host.ends_with(".svc") => Some(joined(&[host, "cluster.local"])),
+        _ => None,
+    }
 }
 
 fn resolve_service_port<'a>(

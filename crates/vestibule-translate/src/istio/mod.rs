@@ -226,14 +226,31 @@ fn bind_virtual_service(
             .or_default()
             .insert(key.clone());
     };
-    for binding in &bindings {
+    let mut candidates = converted.routes;
+    let last = bindings.len().saturating_sub(1);
+    for (position, binding) in bindings.iter().enumerate() {
         let bound: Vec<&GatewayServer> = binding
             .servers
             .iter()
             .map(|&index| &servers[index])
             .collect();
         bound.iter().for_each(|server| count(server));
-        place_http(binding, &bound, &converted.routes, &gateways, builder);
+        let admitted = |candidate: &CandidateRoute| admits(candidate, &gateways, &bound);
+        // The last binding takes the routes; the others get copies.
+        let routes = if position == last {
+            std::mem::take(&mut candidates)
+                .into_iter()
+                .filter(|candidate| admitted(candidate))
+                .map(|candidate| candidate.route)
+                .collect()
+        } else {
+            candidates
+                .iter()
+                .filter(|candidate| admitted(candidate))
+                .map(|candidate| candidate.route.clone())
+                .collect()
+        };
+        place_http(binding, &bound, routes, builder);
     }
     for placed in streams.placed {
         placed
@@ -253,11 +270,9 @@ fn bind_virtual_service(
 fn place_http(
     binding: &Binding,
     bound: &[&GatewayServer],
-    routes: &[CandidateRoute],
-    gateways: &[GatewayKey],
+    routes: Vec<Route>,
     builder: &mut TableBuilder,
 ) {
-    let routes = routes_for(routes, gateways, bound);
     let require_tls = bound.iter().any(|server| server.https_redirect);
     let vhost = builder.virtual_host(binding.port, &binding.domain);
     vhost.routes.extend(routes);
@@ -346,28 +361,18 @@ fn bindings(
     found
 }
 
-/// The routes a binding gets, in rule order: those that one of its servers
-/// admits, i.e. whose match-level `gateways` (or else the VirtualService's)
-/// include the server's Gateway, and whose match-level `port` (if any) is
-/// the server's port.
-fn routes_for(
-    routes: &[CandidateRoute],
-    gateways: &[GatewayKey],
-    servers: &[&GatewayServer],
-) -> Vec<Route> {
-    routes
-        .iter()
-        .filter(|candidate| {
-            let names = candidate.gateways.as_deref().unwrap_or(gateways);
-            servers.iter().any(|server| {
-                names.contains(&server.gateway)
-                    && candidate
-                        .port
-                        .is_none_or(|port| port == u32::from(server.port))
-            })
-        })
-        .map(|candidate| candidate.route.clone())
-        .collect()
+/// Whether a binding gets a route (the routes it gets keep rule order):
+/// one of its servers admits it, i.e. the route's match-level `gateways`
+/// (or else the VirtualService's) include the server's Gateway, and its
+/// match-level `port` (if any) is the server's port.
+fn admits(candidate: &CandidateRoute, gateways: &[GatewayKey], servers: &[&GatewayServer]) -> bool {
+    let names = candidate.gateways.as_deref().unwrap_or(gateways);
+    servers.iter().any(|server| {
+        names.contains(&server.gateway)
+            && candidate
+                .port
+                .is_none_or(|port| port == u32::from(server.port))
+    })
 }
 
 /// Istio `SortVHostRoutes`: catch-all routes (path prefix `/` or regex `*`
