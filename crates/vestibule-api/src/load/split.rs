@@ -21,6 +21,13 @@ pub(crate) fn split_documents(text: &str) -> Vec<Chunk<'_>> {
     let mut first: Option<u32> = None;
     let mut offset = 0usize;
     for (idx, line) in text.split_inclusive('\n').enumerate() {
+        // Most lines neither start with a marker's character nor are
+        // looked at for content: skipped at the cost of one comparison
+        // (10,000 documents are 180,000 lines).
+        if first.is_some() && !line.starts_with(['-', '.']) {
+            offset += line.len();
+            continue;
+        }
         let line_no = u32::try_from(idx).unwrap_or(u32::MAX);
         let bare = line.trim_end_matches(['\n', '\r']);
         if let Some(rest) = marker_rest(bare, "---") {
