@@ -211,15 +211,7 @@ async fn listeners_open_and_close_with_the_configuration() {
 #[tokio::test]
 async fn each_worker_accepts_and_serves_a_share_of_the_connections() {
     let backend = httpbin("httpbin").await;
-    let config = ConfigDir::new();
-    config.write("gateway.yaml", SEED_GATEWAY);
-    config.write("virtualservice.yaml", SEED_VIRTUAL_SERVICE);
-    config.write(
-        "httpbin.yaml",
-        &service("httpbin", "default", 8000, &[backend]),
-    );
-    let gateway = Gateway::start(config.path(), &[80], &["--workers", "2"]).await;
-    let address = gateway.listener(80).await;
+    let (_config, gateway, address) = support::any_path_gateway(backend, &["--workers", "2"]).await;
     let mut clients = Vec::new();
     for _ in 0..32 {
         let mut client = Client::connect(address).await;

@@ -500,12 +500,21 @@ impl Flow<'_> {
         value
     }
 
-    fn sequence(&mut self) -> Option<Value> {
+    /// Steps past a flow collection's opening bracket; true, past its
+    /// close too, when the collection is empty.
+    fn open(&mut self, close: u8) -> bool {
         self.at += 1;
-        let mut items = Vec::new();
         self.skip_spaces();
-        if self.bytes.get(self.at) == Some(&b']') {
+        let empty = self.bytes.get(self.at) == Some(&close);
+        if empty {
             self.at += 1;
+        }
+        empty
+    }
+
+    fn sequence(&mut self) -> Option<Value> {
+        let mut items = Vec::new();
+        if self.open(b']') {
             return Some(Value::Array(items));
         }
         loop {
@@ -523,11 +532,8 @@ impl Flow<'_> {
     }
 
     fn mapping(&mut self) -> Option<Value> {
-        self.at += 1;
         let mut map = Map::new();
-        self.skip_spaces();
-        if self.bytes.get(self.at) == Some(&b'}') {
-            self.at += 1;
+        if self.open(b'}') {
             return Some(Value::Object(map));
         }
         loop {

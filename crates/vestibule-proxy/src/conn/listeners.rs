@@ -142,6 +142,7 @@ impl Listeners {
                     tls_handshake_failures: 0,
                     workers: Vec::new(),
                 };
+                let per_worker = self.workers.is_some();
                 for signal in listener.signals.iter().filter_map(Weak::upgrade) {
                     let (completed, failed) = signal.handshakes();
                     let worker = WorkerConnections {
@@ -153,10 +154,9 @@ impl Listeners {
                     state.tls_handshake_failures += failed;
                     state.accepted_connections += worker.accepted_connections;
                     state.active_connections += worker.active_connections;
-                    state.workers.push(worker);
-                }
-                if self.workers.is_none() {
-                    state.workers.clear();
+                    if per_worker {
+                        state.workers.push(worker);
+                    }
                 }
                 state
             })
