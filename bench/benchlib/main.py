@@ -42,9 +42,11 @@ SCENARIOS = {
     "j": "tls_resume",
     "k": "https_h1",
     "l": "https_h2",
+    # Access log on against off, in the same rounds (nginx and vestibule)
+    "n": "logged",
 }
 # Names for groups of scenarios in --scenarios.
-SCENARIO_GROUPS = {"plain": "abcdefg", "tls": "hijkl", "https": "hijkl", "all": "abcdefghijkl"}
+SCENARIO_GROUPS = {"plain": "abcdefg", "tls": "hijkl", "https": "hijkl", "all": "abcdefghijkln"}
 APT_PACKAGES = {  # binary -> Debian package
     "nginx": "nginx",
     "haproxy": "haproxy",
@@ -60,6 +62,10 @@ APT_PACKAGES = {  # binary -> Debian package
 TIMED_SCENARIOS = ["keepalive", "h2c", "churn", "large", "fixedrate"]
 # The same, on each proxy's HTTPS instance (started after the above).
 TLS_SCENARIOS = ["tls_ecdsa", "tls_rsa", "tls_resume", "https_h1", "https_h2"]
+# Scenario m: these, on an instance with its access log on and one with it
+# off, of each proxy that has an access log.
+LOGGED_SCENARIOS = ["keepalive", "h2c"]
+LOGGING_PROXIES = ["nginx", "vestibule"]
 
 
 def parse_args(argv):
@@ -72,11 +78,12 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, help="seconds per measured run (default 10, --quick 3)")
     p.add_argument("--proxies", default=",".join(ALL_PROXIES),
                    help=f"comma-separated subset of {','.join(ALL_PROXIES)}")
-    p.add_argument("--scenarios", default="abcdefghijkl",
+    p.add_argument("--scenarios", default="abcdefghijkln",
                    help="letters, names or groups: a=keepalive b=h2c c=churn d=large e=idle f=routes "
                    "g=fixedrate; HTTPS: h=tls_ecdsa (TLS 1.3 full handshakes, ECDSA P-256) "
                    "i=tls_rsa (the same, RSA 2048) j=tls_resume (resumed handshakes, tickets) "
                    "k=https_h1 (HTTP/1.1 keep-alive over TLS) l=https_h2 (HTTP/2 over TLS); "
+                   "n=logged (a and b with the access log on and off, nginx and vestibule); "
                    "groups: plain=abcdefg tls=hijkl all (the default)")
     p.add_argument("--access-log", action="store_true",
                    help="access logs on, to a file, where the proxy has one: nginx (its default "
@@ -501,14 +508,42 @@ class Runner:
             paired = self.paired_ratios(runs, specs)
             for pname, rs in runs.items():
                 key = specs[pname][3]
+                rounds = [r[key] for r in rs]
                 rs.sort(key=lambda r: r[key])
                 chosen = rs[len(rs) // 2]
                 chosen["all"] = [r[key] for r in rs]
+                chosen["rounds"] = rounds
                 results[pname][name] = chosen
                 if pname == "vestibule" and paired:
                     chosen["paired"] = paired
-                if name == "keepalive" and pname == "nginx":
+                if name == "keepalive" and pname == "nginx" and self.nginx_rps is None:
                     self.nginx_rps = chosen["rps"]
+
+    def logged(self, fresh) -> dict:
+        """n) Scenarios a and b on two new instances of each proxy that has an
+        access log, one with it on (written to a file) and one with it off,
+        all four measured in the same rounds: results by instance name
+        (`nginx`, `nginx+log`, ...). `fresh(name)` makes a proxy object."""
+        results: dict[str, dict] = {}
+        running: dict = {}
+        try:
+            for name in LOGGING_PROXIES:
+                if name not in self.args.proxies:
+                    continue
+                for on in (False, True):
+                    proxy = fresh(name)
+                    proxy.access_log = on
+                    proxy.name = f"{name}+log" if on else f"{name}-log-off"
+                    log(f"== {proxy.name}: n) access log {'on' if on else 'off'}")
+                    proc, _ = self.start(proxy, [HOST], "logged")
+                    key = f"{name}+log" if on else name
+                    running[key] = (proxy, proc)
+                    results[key] = {}
+            self.interleaved(running, results, LOGGED_SCENARIOS)
+        finally:
+            for _, proc in running.values():
+                procs.stop(proc)
+        return results
 
     @staticmethod
     def paired_ratios(runs: dict, specs: dict) -> dict:
@@ -1068,6 +1103,8 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
         finally:
             for _, proc in tls_running.values():
                 procs.stop(proc)
+    if "logged" in args.scenarios:
+        results["logged"] = runner.logged(lambda name: made[name]())
     for name in running:
         proxy = instances[name]
         if "idle" in args.scenarios:
@@ -1103,6 +1140,38 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
     return 0
 
 
+def logged_table(logged: dict) -> str:
+    """n) CPU per request with the access log off and on, each proxy's
+    on ÷ off and vestibule's on ÷ nginx's on: medians of the round-by-round
+    ratios (†)."""
+    def paired(a: str, b: str, scenario: str) -> str:
+        ra = logged.get(a, {}).get(scenario, {}).get("rounds")
+        rb = logged.get(b, {}).get(scenario, {}).get("rounds")
+        if not ra or not rb:
+            return "—"
+        return f"{statistics.median([x / y for x, y in zip(ra, rb) if y]):.2f}†"
+
+    def cpu(name: str, scenario: str) -> str:
+        value = logged.get(name, {}).get(scenario, {}).get("cpu_us_per_req")
+        return "—" if value is None else fmt(value, 2)
+
+    lines = [
+        "n) access log on against off, CPU µs per request (nginx: `combined`, `buffer=64k flush=1s`; "
+        "vestibule: Istio's text format; both to a file), four instances measured in the same rounds:",
+        "",
+        "| scenario | vestibule off | vestibule on | on ÷ off | nginx off | nginx on | on ÷ off "
+        "| vestibule on ÷ nginx on |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for scenario, label in (("keepalive", "a) HTTP/1.1 keep-alive"), ("h2c", "b) h2c")):
+        lines.append(
+            f"| {label} | {cpu('vestibule', scenario)} | {cpu('vestibule+log', scenario)} "
+            f"| {paired('vestibule+log', 'vestibule', scenario)} | {cpu('nginx', scenario)} "
+            f"| {cpu('nginx+log', scenario)} | {paired('nginx+log', 'nginx', scenario)} "
+            f"| {paired('vestibule+log', 'nginx+log', scenario)} |")
+    return "\n".join(lines)
+
+
 def strip_raw(value):
     if isinstance(value, dict):
         return {k: strip_raw(v) for k, v in value.items() if k != "raw"}
@@ -1129,6 +1198,8 @@ def render(args, started, load_before, versions, tools, results, skipped, order,
         table(results, skipped, order, labels),
         "",
     ]
+    if results.get("logged"):
+        lines += [logged_table(results["logged"]), ""]
     if rate:
         source = "given with --rate" if args.rate else "50% of nginx's scenario-a rate"
         lines.append(f"g) rate: {rate:,.0f} req/s ({source}), 64 connections, oha with latency correction.")

@@ -65,17 +65,17 @@ impl Flags {
 
 impl Flags {
     /// `-` when none is set, else the codes joined by commas.
-    pub(crate) fn write_to(self, out: &mut String) {
+    pub(crate) fn write_to(self, out: &mut Vec<u8>) {
         if self.is_empty() {
-            return out.push('-');
+            return out.push(b'-');
         }
         let mut first = true;
         for (flag, code) in Flags::CODES {
             if self.contains(flag) {
                 if !first {
-                    out.push(',');
+                    out.push(b',');
                 }
-                out.push_str(code);
+                out.extend_from_slice(code.as_bytes());
                 first = false;
             }
         }
@@ -84,9 +84,10 @@ impl Flags {
 
 impl std::fmt::Display for Flags {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut text = String::new();
+        let mut text = Vec::new();
         self.write_to(&mut text);
-        f.write_str(&text)
+        // The codes are ASCII.
+        f.write_str(&String::from_utf8_lossy(&text))
     }
 }
 

@@ -315,7 +315,7 @@ impl DataPlane {
     pub async fn shutdown(&self) {
         self.listeners.shutdown().await;
         if let Some(log) = self.shared.telemetry.started_log() {
-            log.flush();
+            log.flush().await;
         }
         let shared = Arc::clone(&self.shared);
         // The exporter's flush waits on the runtime: from a thread of its own.

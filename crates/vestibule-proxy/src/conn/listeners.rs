@@ -288,11 +288,10 @@ fn dispatch(
     // kept alive, or for a response written in several pieces.
     // The ends are asked of the socket only for the access log.
     let addresses = shared.telemetry.logging().then(|| {
-        Box::new(ConnAddresses {
-            local: stream.local_addr().unwrap_or(peer),
-            remote: peer,
-            server_name: None,
-        })
+        Box::new(ConnAddresses::new(
+            stream.local_addr().unwrap_or(peer),
+            peer,
+        ))
     });
     let conn = || ConnInfo {
         port,

@@ -61,9 +61,18 @@ pub(crate) struct Peer {
 /// A connection's ends and the name its client asked for (TLS SNI).
 #[derive(Debug, Clone)]
 pub(crate) struct ConnAddresses {
-    pub local: SocketAddr,
-    pub remote: SocketAddr,
+    /// Formatted once per connection: every request's line has them.
+    pub ends: crate::telemetry::access_log::Ends,
     pub server_name: Option<Arc<str>>,
+}
+
+impl ConnAddresses {
+    pub(crate) fn new(local: SocketAddr, remote: SocketAddr) -> ConnAddresses {
+        ConnAddresses {
+            ends: crate::telemetry::access_log::Ends::new(local, remote),
+            server_name: None,
+        }
+    }
 }
 
 impl ConnInfo {

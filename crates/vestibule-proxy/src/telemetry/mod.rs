@@ -145,9 +145,13 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
     // The request's line was taken when it arrived, if the log was on then.
     if context.line.is_some() {
         if let Some(log) = shared.telemetry.access_log() {
-            log.send(access_log::Entry::new(
-                context, conn, status, ended.sent, duration,
-            ));
+            log.write(&access_log::Record {
+                context: &context,
+                addresses: conn.peer.addresses.as_deref(),
+                status,
+                sent: ended.sent,
+                duration,
+            });
         }
     }
 }

@@ -184,6 +184,9 @@ impl Cluster {
 #[derive(Debug)]
 pub(crate) struct EndpointState {
     pub address: EndpointAddress,
+    /// `address` as the access log writes it (formatted once, not per
+    /// request).
+    pub text: Box<str>,
     pub protocol: AppProtocol,
     /// TLS origination to this endpoint; `None`: plain text.
     tls: Option<Arc<Origination>>,
@@ -207,6 +210,7 @@ impl EndpointState {
         let limited = policy.as_ref().is_some_and(|p| p.circuit.is_some());
         let dns = matches!(address, EndpointAddress::Dns { .. }).then(DnsCache::default);
         EndpointState {
+            text: address.to_string().into_boxed_str(),
             address,
             protocol: cluster.protocol,
             tls: cluster.origination.clone(),
