@@ -17,7 +17,7 @@ import threading
 import time
 from pathlib import Path
 
-from . import load, procs, proxies
+from . import load, procs, proxies, route_change
 from .load import BenchError
 from .procs import log
 from .proxies import BIG_PATH, BIG_SIZE, HOST, SMALL_PATH
@@ -42,11 +42,13 @@ SCENARIOS = {
     "j": "tls_resume",
     "k": "https_h1",
     "l": "https_h2",
+    # One route changed in the n-route configuration (after f).
+    "m": "route_change",
     # Access log on against off, in the same rounds (nginx and vestibule)
     "n": "logged",
 }
 # Names for groups of scenarios in --scenarios.
-SCENARIO_GROUPS = {"plain": "abcdefg", "tls": "hijkl", "https": "hijkl", "all": "abcdefghijkln"}
+SCENARIO_GROUPS = {"plain": "abcdefgm", "tls": "hijkl", "https": "hijkl", "all": "abcdefghijklmn"}
 APT_PACKAGES = {  # binary -> Debian package
     "nginx": "nginx",
     "haproxy": "haproxy",
@@ -78,13 +80,14 @@ def parse_args(argv):
     p.add_argument("--duration", type=float, help="seconds per measured run (default 10, --quick 3)")
     p.add_argument("--proxies", default=",".join(ALL_PROXIES),
                    help=f"comma-separated subset of {','.join(ALL_PROXIES)}")
-    p.add_argument("--scenarios", default="abcdefghijkln",
+    p.add_argument("--scenarios", default="abcdefghijklmn",
                    help="letters, names or groups: a=keepalive b=h2c c=churn d=large e=idle f=routes "
                    "g=fixedrate; HTTPS: h=tls_ecdsa (TLS 1.3 full handshakes, ECDSA P-256) "
                    "i=tls_rsa (the same, RSA 2048) j=tls_resume (resumed handshakes, tickets) "
                    "k=https_h1 (HTTP/1.1 keep-alive over TLS) l=https_h2 (HTTP/2 over TLS); "
+                   "m=route_change (one route changed in the --routes configuration); "
                    "n=logged (a and b with the access log on and off, nginx and vestibule); "
-                   "groups: plain=abcdefg tls=hijkl all (the default)")
+                   "groups: plain=abcdefgm tls=hijkl all (the default)")
     p.add_argument("--access-log", action="store_true",
                    help="access logs on, to a file, where the proxy has one: nginx (its default "
                    "`combined` format, buffer=64k flush=1s) and vestibule (Istio's default "
@@ -106,6 +109,8 @@ def parse_args(argv):
     p.add_argument("--routes", type=int, default=10000)
     p.add_argument("--route-trials", type=int, default=3,
                    help="starts per configuration in scenario f (median reported)")
+    p.add_argument("--change-rounds", type=int, default=7,
+                   help="one-route changes in scenario m (median reported)")
     p.add_argument("--output", default=str(REPO / "target" / "bench"),
                    help="directory for last.md / last.json (default target/bench)")
     p.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
@@ -277,11 +282,11 @@ class Runner:
         self.oha_bin = oha_bin
         self.nginx_rps = None
 
-    def start(self, proxy, hosts, tag, ready_host=HOST, deadline_s=60, tls=None):
+    def start(self, proxy, hosts, tag, ready_host=HOST, deadline_s=60, tls=None, log_level=None):
         argv = proxy.configure(self.upstream.port, hosts, tag, tls=tls)
         proxy.ports_by_tag[tag] = proxy.h1_port
         logdir = self.workdir / proxy.name / tag
-        env = dict(os.environ, RUST_LOG=os.environ.get("RUST_LOG", "warn"))
+        env = dict(os.environ, RUST_LOG=log_level or os.environ.get("RUST_LOG", "warn"))
         started = time.monotonic()
         proc = procs.spawn(argv, cpu=self.proxy_cpu, log_path=logdir / "stderr.log", env=env)
         try:
@@ -805,6 +810,11 @@ ROWS = [
     ("f) 10k host routes: hot swap: failed requests / requests during it", "info",
      lambda r: r.get("routes", {}).get("swap"),
      lambda v: "not measured" if not v else f"{v['failed']} / {v['requests']:,}"),
+    ("m) 10k host routes: one route changed: time from the write to serving it (ms)", "cost",
+     lambda r: r.get("route_change", {}).get("change_s") and r["route_change"]["change_s"] * 1e3,
+     lambda v: "not measured" if v is None else fmt(v)),
+    ("m) one route changed: the reload's load / translate / publish (ms, its log line)", "info",
+     lambda r: r.get("route_change", {}).get("split_ms"), route_change.show_split),
     ("f) 1 route: time to ready (ms)", "cost",
      lambda r: r.get("routes", {}).get("1", {}).get("ready_s", None) and r["routes"]["1"]["ready_s"] * 1e3, fmt),
     ("CPU while idle, 1 route (% of a core)", "info",
@@ -1111,6 +1121,8 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
             results[name]["idle"] = runner.idle(proxy)
         if "routes" in args.scenarios:
             results[name]["routes"] = runner.routes(proxy)
+        if "route_change" in args.scenarios and hasattr(proxy, "stage_one_route"):
+            results[name]["route_change"] = route_change.measure(runner, proxy, args.change_rounds)
 
     versions = {name: (instances[name].version() if name not in skipped else f"skipped: {skipped[name]}")
                 for name in order}

@@ -696,11 +696,28 @@ endpoints:
         staged.write_text(virtual_services(hosts, extra_prefix="/swapped"))
         os.replace(staged, config / "virtualservices.yaml")
 
+    def stage_one_route(self, tag, hosts, changed: int, prefix: str):
+        """Writes, beside the configuration `tag`, its VirtualServices with
+        the one of `hosts[changed]` also routing `prefix`; `commit_staged`
+        puts it in place (the write measured by scenario m)."""
+        config = self.confdir(tag) / "config"
+        staged = config / ".virtualservices.yaml.new"
+        staged.write_text(virtual_services(hosts, extra_prefix=prefix, only=changed))
 
-def virtual_services(hosts: list[str], extra_prefix: str | None = None) -> str:
+    def commit_staged(self, tag):
+        config = self.confdir(tag) / "config"
+        os.replace(config / ".virtualservices.yaml.new", config / "virtualservices.yaml")
+
+
+def virtual_services(hosts: list[str], extra_prefix: str | None = None, only: int | None = None) -> str:
     """One VirtualService per host, routing the prefix `/status` (and
-    `extra_prefix`) to the upstream."""
-    extra = f"    - uri:\n        prefix: {extra_prefix}\n" if extra_prefix else ""
+    `extra_prefix`, for every host or for `hosts[only]` alone) to the
+    upstream."""
+    extra_line = f"    - uri:\n        prefix: {extra_prefix}\n" if extra_prefix else ""
+
+    def extra_of(i):
+        return extra_line if only is None or i == only else ""
+
     return "".join(
         f"""---
 apiVersion: networking.istio.io/v1alpha3
@@ -716,7 +733,7 @@ spec:
   - match:
     - uri:
         prefix: /status
-{extra}    route:
+{extra_of(i)}    route:
     - destination:
         host: httpbin
         port:
