@@ -8,15 +8,24 @@ use std::time::Duration;
 use notify::{RecursiveMode, Watcher};
 use tokio::sync::mpsc;
 
-/// Quiet time after the last event before reloading: editors write a file
-/// in several steps.
-const DEBOUNCE: Duration = Duration::from_millis(100);
+/// Quiet time before reloading after an event that ends a write (a file
+/// closed after writing, renamed into place, removed): the rest of the same
+/// edit (another file of a `kubectl`-style apply, the link swap of a
+/// ConfigMap volume) arrives within it. Short: a one-route change is served
+/// this long after the write plus the reload itself.
+const SETTLED: Duration = Duration::from_millis(2);
+
+/// Quiet time after an event that may be the middle of a write (a file
+/// created or truncated, data written, but not yet closed): editors write a
+/// file in several steps, and a half-written file must not serve.
+const UNSETTLED: Duration = Duration::from_millis(100);
 
 /// Starts watching; the receiver yields once per burst of changes.
 pub fn watch(
     paths: &[PathBuf],
 ) -> notify::Result<(notify::RecommendedWatcher, mpsc::Receiver<()>)> {
-    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<()>();
+    // Each relevant event, and whether it ends a write.
+    let (events_tx, mut events_rx) = mpsc::unbounded_channel::<bool>();
     let relevant: Vec<PathBuf> = paths.iter().map(|p| absolute(p)).collect();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if let Ok(event) = event {
@@ -24,7 +33,7 @@ pub fn watch(
             // reacting to them would reload forever.
             if is_change(&event.kind) && event.paths.iter().any(|path| is_relevant(path, &relevant))
             {
-                let _ = events_tx.send(());
+                let _ = events_tx.send(ends_a_write(&event.kind));
             }
         }
     })?;
@@ -33,9 +42,16 @@ pub fn watch(
     }
     let (reload_tx, reload_rx) = mpsc::channel(1);
     tokio::spawn(async move {
-        while events_rx.recv().await.is_some() {
-            // Swallow the rest of the burst.
-            while let Ok(Some(())) = tokio::time::timeout(DEBOUNCE, events_rx.recv()).await {}
+        while let Some(mut settled) = events_rx.recv().await {
+            // Swallow the rest of the burst. Events that arrive while a
+            // reload runs wait here and make one more reload after it.
+            loop {
+                let quiet = if settled { SETTLED } else { UNSETTLED };
+                match tokio::time::timeout(quiet, events_rx.recv()).await {
+                    Ok(Some(next)) => settled = next,
+                    Ok(None) | Err(_) => break,
+                }
+            }
             if reload_tx.send(()).await.is_err() {
                 return;
             }
@@ -51,6 +67,19 @@ fn is_change(kind: &notify::EventKind) -> bool {
             | notify::EventKind::Modify(_)
             | notify::EventKind::Remove(_)
             | notify::EventKind::Any
+    ) || ends_a_write(kind)
+}
+
+/// Whether the event completes what a writer did to the file: closing it
+/// after writing (only writers cause this one; our own reads do not),
+/// renaming it, removing it.
+fn ends_a_write(kind: &notify::EventKind) -> bool {
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    matches!(
+        kind,
+        notify::EventKind::Access(AccessKind::Close(AccessMode::Write))
+            | notify::EventKind::Modify(ModifyKind::Name(_))
+            | notify::EventKind::Remove(_)
     )
 }
 
