@@ -17,7 +17,11 @@ fn a_route_fits_the_320_byte_class() {
 #[test]
 fn a_route_match_fits_the_192_byte_class() {
     // 272 (the 320 class) with its patterns inline.
-    assert!(size_of::<RouteMatch>() <= 192, "{}", size_of::<RouteMatch>());
+    assert!(
+        size_of::<RouteMatch>() <= 192,
+        "{}",
+        size_of::<RouteMatch>()
+    );
 }
 
 #[test]
