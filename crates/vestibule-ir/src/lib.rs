@@ -23,8 +23,8 @@ pub use host::HostPattern;
 pub use pattern::{Pattern, PatternError};
 pub use route::{
     AbortStatus, CorsPolicy, DerivePort, DirectResponse, FaultAbort, FaultDelay, FaultInjection,
-    Forward, HeaderMatch, HeaderMutations, Mirror, PathMatch, PathRewrite, QueryMatch, Redirect,
-    RetryOn, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, StringMatcher,
+    Forward, HeaderEdits, HeaderMatch, HeaderMutations, Mirror, PathMatch, PathRewrite, QueryMatch,
+    Redirect, RetryOn, RetryPolicy, Route, RouteAction, RouteMatch, RouteOrigin, StringMatcher,
     WeightedBackend,
 };
 pub use tls::{

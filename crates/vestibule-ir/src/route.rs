@@ -23,11 +23,13 @@ pub struct Route {
     #[serde(with = "opt_duration", skip_serializing_if = "Option::is_none")]
     pub timeout: Option<Duration>,
     pub retry: RetryPolicy,
+    /// Boxed, as `fault`: few routes set it, and inline it was 120 of
+    /// every route's bytes.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub cors: Option<CorsPolicy>,
+    pub cors: Option<Box<CorsPolicy>>,
     /// Istio `fault`: delays and aborts injected before the action.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<FaultInjection>,
+    pub fault: Option<Box<FaultInjection>>,
 }
 
 /// Envoy's HTTP fault filter, per route (Istio `HTTPFaultInjection`). The
@@ -69,7 +71,8 @@ pub enum AbortStatus {
 /// The resource a route was translated from.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct RouteOrigin {
-    pub kind: String,
+    /// `VirtualService`, `HTTPRoute`, ...: always one of a few names.
+    pub kind: &'static str,
     pub namespace: String,
     pub name: String,
 }
@@ -158,8 +161,10 @@ pub struct Forward {
     /// Fire-and-forget copies of the request; their responses are ignored.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub mirrors: Vec<Mirror>,
+    /// Boxed, as a redirect's: most routes rewrite nothing, and inline
+    /// it was 32 bytes of every route.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub path_rewrite: Option<PathRewrite>,
+    pub path_rewrite: Option<Box<PathRewrite>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host_rewrite: Option<String>,
 }
@@ -244,7 +249,7 @@ pub struct Redirect {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub derive_port: Option<DerivePort>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub path: Option<PathRewrite>,
+    pub path: Option<Box<PathRewrite>>,
     pub status: u16,
 }
 
@@ -274,9 +279,16 @@ fn body_text<S: serde::Serializer>(body: &[u8], serializer: S) -> Result<S::Ok, 
     }
 }
 
-/// Header edits, applied in the order remove, set, add.
+/// Header edits, applied in the order remove, set, add. One pointer,
+/// null when there are none: a route has two of these and a backend two
+/// more, and almost none of them edits anything (three vectors inline were
+/// 144 of a route's bytes and of a backend's).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct HeaderMutations(Option<Box<HeaderEdits>>);
+
+/// The edits of a [`HeaderMutations`] that has some.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
-pub struct HeaderMutations {
+pub struct HeaderEdits {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub set: Vec<(String, String)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -285,9 +297,62 @@ pub struct HeaderMutations {
     pub remove: Vec<String>,
 }
 
+static NO_EDITS: HeaderEdits = HeaderEdits {
+    set: Vec::new(),
+    add: Vec::new(),
+    remove: Vec::new(),
+};
+
 impl HeaderMutations {
+    pub fn new(
+        set: Vec<(String, String)>,
+        add: Vec<(String, String)>,
+        remove: Vec<String>,
+    ) -> HeaderMutations {
+        HeaderMutations::from(HeaderEdits { set, add, remove })
+    }
+
     pub fn is_empty(&self) -> bool {
-        self.set.is_empty() && self.add.is_empty() && self.remove.is_empty()
+        self.0.is_none()
+    }
+
+    /// The edits (none when empty).
+    pub fn edits(&self) -> &HeaderEdits {
+        self.0.as_deref().unwrap_or(&NO_EDITS)
+    }
+
+    /// Headers set (replacing any value).
+    pub fn set(&self) -> &[(String, String)] {
+        &self.edits().set
+    }
+
+    /// Headers appended.
+    pub fn add(&self) -> &[(String, String)] {
+        &self.edits().add
+    }
+
+    /// Headers removed.
+    pub fn remove(&self) -> &[String] {
+        &self.edits().remove
+    }
+}
+
+impl From<HeaderEdits> for HeaderMutations {
+    fn from(mut edits: HeaderEdits) -> HeaderMutations {
+        if edits.set.is_empty() && edits.add.is_empty() && edits.remove.is_empty() {
+            return HeaderMutations(None);
+        }
+        edits.set.shrink_to_fit();
+        edits.add.shrink_to_fit();
+        edits.remove.shrink_to_fit();
+        HeaderMutations(Some(Box::new(edits)))
+    }
+}
+
+/// Written as its edits, as when they were inline.
+impl Serialize for HeaderMutations {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.edits().serialize(serializer)
     }
 }
 

@@ -32,24 +32,31 @@ pub struct Statuses {
     pub errors: Vec<String>,
 }
 
+/// `kind`, `status` and `reason` are each one of a few names: static text
+/// rather than three small allocations in every resource's status.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Condition {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: &'static str,
     /// "True", "False" or "Unknown".
-    pub status: String,
-    pub reason: String,
+    pub status: &'static str,
+    pub reason: &'static str,
     pub message: String,
     #[serde(rename = "observedGeneration")]
     pub observed_generation: i64,
 }
 
 impl Condition {
-    pub fn new(kind: &str, ok: bool, reason: &str, message: impl Into<String>) -> Condition {
+    pub fn new(
+        kind: &'static str,
+        ok: bool,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Condition {
         Condition {
-            kind: kind.to_owned(),
-            status: if ok { "True" } else { "False" }.to_owned(),
-            reason: reason.to_owned(),
+            kind,
+            status: if ok { "True" } else { "False" },
+            reason,
             message: message.into(),
             observed_generation: 0,
         }

@@ -5,7 +5,7 @@
 //! which is the only place a lock is taken.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use crate::telemetry::destination::{Histogram, HistogramReading};
@@ -13,10 +13,17 @@ use crate::telemetry::destination::{Histogram, HistogramReading};
 /// Distinct status codes one route tracks; further codes count as "other".
 const CODE_SLOTS: usize = 8;
 
+/// A slot holds its status code in its top 16 bits and its count in the
+/// other 48 (2.8 · 10^14 requests). With the codes apart (`[AtomicU16;
+/// 8]`) a route's counters were 248 bytes, 264 in their `Arc`: jemalloc's
+/// 320-byte class. Now 232, 248: the 256-byte class.
+const CODE_SHIFT: u32 = 48;
+const COUNT_MASK: u64 = (1 << CODE_SHIFT) - 1;
+
 #[derive(Debug, Default)]
 pub struct RouteStats {
-    codes: [AtomicU16; CODE_SLOTS],
-    counts: [AtomicU64; CODE_SLOTS],
+    /// Per slot: `code << 48 | count`; 0 is a free slot.
+    slots: [AtomicU64; CODE_SLOTS],
     other: AtomicU64,
     /// How long its requests took (µs; the admin page's per-route latency).
     duration: Histogram<19>,
@@ -36,26 +43,25 @@ impl RouteStats {
     }
 
     fn count(&self, status: u16) {
-        for slot in 0..CODE_SLOTS {
-            let code = self.codes[slot].load(Ordering::Relaxed);
-            if code == status {
-                self.counts[slot].fetch_add(1, Ordering::Relaxed);
+        let claimed = u64::from(status) << CODE_SHIFT;
+        // Code 0 (no response) would look like a free slot: it is "other".
+        let slots = if status == 0 {
+            &[][..]
+        } else {
+            &self.slots[..]
+        };
+        for slot in slots {
+            let value = slot.load(Ordering::Relaxed);
+            if value & !COUNT_MASK == claimed {
+                slot.fetch_add(1, Ordering::Relaxed);
                 return;
             }
-            if code == 0 {
-                match self.codes[slot].compare_exchange(
-                    0,
-                    status,
-                    Ordering::Relaxed,
-                    Ordering::Relaxed,
-                ) {
-                    Ok(_) => {
-                        self.counts[slot].fetch_add(1, Ordering::Relaxed);
-                        return;
-                    }
+            if value == 0 {
+                match slot.compare_exchange(0, claimed | 1, Ordering::Relaxed, Ordering::Relaxed) {
+                    Ok(_) => return,
                     // Another request claimed the slot: it may be our code.
-                    Err(claimed) if claimed == status => {
-                        self.counts[slot].fetch_add(1, Ordering::Relaxed);
+                    Err(value) if value & !COUNT_MASK == claimed => {
+                        slot.fetch_add(1, Ordering::Relaxed);
                         return;
                     }
                     Err(_) => {}
@@ -67,11 +73,12 @@ impl RouteStats {
 
     /// `(code, count)` pairs; code 0 stands for "other".
     pub fn snapshot(&self) -> Vec<(u16, u64)> {
-        let mut pairs: Vec<(u16, u64)> = (0..CODE_SLOTS)
-            .filter_map(|slot| {
-                let code = self.codes[slot].load(Ordering::Relaxed);
-                (code != 0).then(|| (code, self.counts[slot].load(Ordering::Relaxed)))
-            })
+        let mut pairs: Vec<(u16, u64)> = self
+            .slots
+            .iter()
+            .map(|slot| slot.load(Ordering::Relaxed))
+            .filter(|&value| value != 0)
+            .map(|value| ((value >> CODE_SHIFT) as u16, value & COUNT_MASK))
             .collect();
         let other = self.other.load(Ordering::Relaxed);
         if other > 0 {
@@ -86,37 +93,46 @@ impl RouteStats {
 pub type StatsKey = (String, String);
 
 /// Keeps counters alive across reloads so Prometheus counters never reset
-/// while a route exists.
+/// while a route exists. By listener, then by route: a listener's name is
+/// kept once, not with each of its routes.
 #[derive(Debug, Default)]
 pub struct StatsRegistry {
-    routes: Mutex<BTreeMap<StatsKey, Arc<RouteStats>>>,
+    listeners: Mutex<BTreeMap<String, BTreeMap<String, Arc<RouteStats>>>>,
 }
 
 impl StatsRegistry {
     pub fn route(&self, listener: &str, route: &str) -> Arc<RouteStats> {
-        let mut routes = self.routes.lock().expect("stats registry poisoned");
-        Arc::clone(
-            routes
-                .entry((listener.to_owned(), route.to_owned()))
-                .or_default(),
-        )
+        let mut listeners = self.listeners.lock().expect("stats registry poisoned");
+        let routes = match listeners.get_mut(listener) {
+            Some(routes) => routes,
+            None => listeners.entry(listener.to_owned()).or_default(),
+        };
+        match routes.get(route) {
+            Some(stats) => Arc::clone(stats),
+            None => Arc::clone(routes.entry(route.to_owned()).or_default()),
+        }
     }
 
     /// Every counter, for a scrape.
     pub fn collect(&self) -> Vec<(StatsKey, Vec<(u16, u64)>)> {
-        let routes = self.routes.lock().expect("stats registry poisoned");
-        routes
-            .iter()
-            .map(|(key, stats)| (key.clone(), stats.snapshot()))
-            .collect()
+        self.each(RouteStats::snapshot)
     }
 
     /// Every route's durations, for the admin page.
     pub fn latencies(&self) -> Vec<(StatsKey, HistogramReading<19>)> {
-        let routes = self.routes.lock().expect("stats registry poisoned");
-        routes
+        self.each(RouteStats::latency)
+    }
+
+    /// `read` of every route's counters, by (listener, route).
+    fn each<T>(&self, read: impl Fn(&RouteStats) -> T) -> Vec<(StatsKey, T)> {
+        let listeners = self.listeners.lock().expect("stats registry poisoned");
+        listeners
             .iter()
-            .map(|(key, stats)| (key.clone(), stats.latency()))
+            .flat_map(|(listener, routes)| {
+                routes
+                    .iter()
+                    .map(|(route, stats)| ((listener.clone(), route.clone()), read(stats)))
+            })
             .collect()
     }
 }
@@ -146,5 +162,12 @@ mod tests {
         assert_eq!(latency.cumulative[0], 11);
         assert_eq!(latency.cumulative[2], 12);
         assert_eq!(latency.cumulative[5], 13);
+    }
+
+    /// With its `Arc`'s two counts, a route's counters fit jemalloc's
+    /// 256-byte class (10,000 routes keep 10,000 of them).
+    #[test]
+    fn a_route_s_counters_fit_256_bytes_with_their_arc() {
+        assert!(std::mem::size_of::<RouteStats>() + 16 <= 256);
     }
 }

@@ -20,7 +20,7 @@ fn prefix_route(index: usize) -> Route {
     Route {
         name: format!("route-{index}"),
         origin: RouteOrigin {
-            kind: "HTTPRoute".to_owned(),
+            kind: "HTTPRoute",
             namespace: "default".to_owned(),
             name: format!("route-{index}"),
         },

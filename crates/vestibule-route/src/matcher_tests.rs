@@ -10,7 +10,7 @@ fn route(name: &str, matches: Vec<RouteMatch>) -> Route {
     Route {
         name: name.to_owned(),
         origin: RouteOrigin {
-            kind: "Test".to_owned(),
+            kind: "Test",
             namespace: "default".to_owned(),
             name: name.to_owned(),
         },

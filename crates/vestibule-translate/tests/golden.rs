@@ -16,8 +16,8 @@ use std::time::Duration;
 
 use vestibule_ir::status::{Condition, GatewayStatus, ResourceStatus, Warning};
 use vestibule_ir::{
-    HeaderMatch, HeaderMutations, PathMatch, PathRewrite, QueryMatch, Route, RouteAction,
-    StringMatcher,
+    HeaderEdits, HeaderMatch, HeaderMutations, PathMatch, PathRewrite, QueryMatch, Route,
+    RouteAction, StringMatcher,
 };
 use vestibule_translate::Translation;
 
@@ -206,7 +206,7 @@ fn accepted(conditions: &[Condition]) -> &Condition {
 /// `(status, reason)` of the Accepted condition.
 fn acceptance(conditions: &[Condition]) -> (&str, &str) {
     let condition = accepted(conditions);
-    (condition.status.as_str(), condition.reason.as_str())
+    (condition.status, condition.reason)
 }
 
 fn path(route: &Route) -> &PathMatch {
@@ -519,10 +519,7 @@ fn match_gateways_and_port(t: &Translation) {
 
 fn invalid_regex(t: &Translation) {
     let broken = accepted(&vs(t, "default", "broken").conditions);
-    assert_eq!(
-        (broken.status.as_str(), broken.reason.as_str()),
-        ("False", "Invalid")
-    );
+    assert_eq!((broken.status, broken.reason), ("False", "Invalid"));
     assert!(
         broken
             .message
@@ -695,7 +692,10 @@ fn redirect_and_direct_response(t: &Translation) {
     match &route(vhost, "moved-path").action {
         RouteAction::Redirect(redirect) => {
             assert_eq!(redirect.status, 301);
-            assert_eq!(redirect.path, Some(PathRewrite::Full("/new".into())));
+            assert_eq!(
+                redirect.path.as_deref(),
+                Some(&PathRewrite::Full("/new".into()))
+            );
             assert_eq!(
                 (&redirect.scheme, &redirect.host, redirect.port),
                 (&None, &None, None)
@@ -729,10 +729,7 @@ fn redirect_and_direct_response(t: &Translation) {
         other => panic!("empty-body: {other:?}"),
     }
     let conflict = accepted(&vs(t, "default", "conflict").conditions);
-    assert_eq!(
-        (conflict.status.as_str(), conflict.reason.as_str()),
-        ("False", "Invalid")
-    );
+    assert_eq!((conflict.status, conflict.reason), ("False", "Invalid"));
     assert_eq!(
         conflict.message,
         "spec.http[0]: only one of route, redirect, directResponse or delegate may be set"
@@ -747,19 +744,19 @@ fn headers_ops(t: &Translation) {
     let route = route(vhost(t, 80, "*"), "headers");
     assert_eq!(
         route.request_headers,
-        HeaderMutations {
+        HeaderMutations::from(HeaderEdits {
             set: pairs(&[("x-rule-set", "a")]),
             add: pairs(&[("x-rule-add", "b")]),
             remove: strings(&["x-rule-remove"]),
-        }
+        })
     );
     assert_eq!(
         route.response_headers,
-        HeaderMutations {
+        HeaderMutations::from(HeaderEdits {
             set: pairs(&[("x-rule-resp-set", "c")]),
             add: pairs(&[("x-rule-resp-add", "d")]),
             remove: strings(&["server"]),
-        }
+        })
     );
     let RouteAction::Forward(forward) = &route.action else {
         panic!("headers route forwards");
@@ -770,31 +767,31 @@ fn headers_ops(t: &Translation) {
     assert_eq!((v1.weight, v2.weight), (50, 50));
     assert_eq!(
         v1.request_headers,
-        HeaderMutations {
+        HeaderMutations::from(HeaderEdits {
             set: pairs(&[("x-backend", "v1")]),
             ..Default::default()
-        }
+        })
     );
     assert_eq!(
         v1.response_headers,
-        HeaderMutations {
+        HeaderMutations::from(HeaderEdits {
             remove: strings(&["x-internal"]),
             ..Default::default()
-        }
+        })
     );
     assert_eq!(
         v2.request_headers,
-        HeaderMutations {
+        HeaderMutations::from(HeaderEdits {
             add: pairs(&[("x-backend", "v2")]),
             ..Default::default()
-        }
+        })
     );
     assert_eq!(
         v2.response_headers,
-        HeaderMutations {
+        HeaderMutations::from(HeaderEdits {
             set: pairs(&[("x-served-by", "v2")]),
             ..Default::default()
-        }
+        })
     );
 }
 
@@ -806,7 +803,7 @@ fn protocol_conflict_and_unsupported(t: &Translation) {
     let reasons: Vec<(&str, &str)> = mixed
         .listeners
         .iter()
-        .map(|l| (l.name.as_str(), accepted(&l.conditions).reason.as_str()))
+        .map(|l| (l.name.as_str(), accepted(&l.conditions).reason))
         .collect();
     assert_eq!(
         reasons,

@@ -331,7 +331,7 @@ fn condition<'c>(conditions: &'c [Condition], kind: &str) -> &'c Condition {
 /// `(status, reason)` of the condition `kind`.
 fn cond<'c>(conditions: &'c [Condition], kind: &str) -> (&'c str, &'c str) {
     let condition = condition(conditions, kind);
-    (condition.status.as_str(), condition.reason.as_str())
+    (condition.status, condition.reason)
 }
 
 /// `(status, reason)` of Accepted and ResolvedRefs on the only parent.
@@ -875,7 +875,7 @@ fn unsupported_values(t: &Translation) {
         let status = http_route(t, "default", name);
         let accepted = condition(&status.parents[0].conditions, "Accepted");
         assert_eq!(
-            (accepted.status.as_str(), accepted.reason.as_str()),
+            (accepted.status, accepted.reason),
             ("False", "UnsupportedValue"),
             "{name}"
         );
@@ -915,28 +915,28 @@ fn header_modifiers(t: &Translation) {
     let vhost = vhost(t, 80, "*");
     let request = &route(vhost, "default.headers.0").request_headers;
     assert_eq!(
-        request.set,
+        request.set(),
         pairs(&[("x-header-set", "set-overwrites-values")])
     );
-    assert_eq!(request.add, pairs(&[("x-header-add", "header-val-1")]));
-    assert_eq!(request.remove, strings(&["x-header-remove"]));
+    assert_eq!(request.add(), pairs(&[("x-header-add", "header-val-1")]));
+    assert_eq!(request.remove(), strings(&["x-header-remove"]));
     let response = &route(vhost, "default.headers.1").response_headers;
     assert_eq!(
-        response.set,
+        response.set(),
         pairs(&[("x-header-set", "set-overwrites-values")])
     );
     assert_eq!(
-        response.add,
+        response.add(),
         pairs(&[("x-header-add", "add-appends-values")])
     );
-    assert_eq!(response.remove, strings(&["x-header-remove"]));
+    assert_eq!(response.remove(), strings(&["x-header-remove"]));
     let RouteAction::Forward(forward) = &route(vhost, "default.headers.2").action else {
         panic!("per-backend rule forwards");
     };
     let per_backend: Vec<_> = forward
         .backends
         .iter()
-        .map(|b| b.request_headers.set.clone())
+        .map(|b| b.request_headers.set().to_vec())
         .collect();
     assert_eq!(
         per_backend,
@@ -973,14 +973,14 @@ fn redirects(t: &Translation) {
     assert_eq!(
         get("full-path"),
         Redirect {
-            path: Some(PathRewrite::Full("/demo".into())),
+            path: Some(Box::new(PathRewrite::Full("/demo".into()))),
             ..base.clone()
         }
     );
     assert_eq!(
         get("prefix-path"),
         Redirect {
-            path: Some(PathRewrite::Prefix("/replacement-prefix".into())),
+            path: Some(Box::new(PathRewrite::Prefix("/replacement-prefix".into()))),
             ..base.clone()
         }
     );
@@ -1031,24 +1031,27 @@ fn url_rewrite(t: &Translation) {
     assert_eq!(host.path_rewrite, None);
     assert_eq!(host.backends[0].backend.as_deref(), Some(web.as_str()));
     assert_eq!(
-        forward("full").path_rewrite,
-        Some(PathRewrite::Full("/one".into()))
+        forward("full").path_rewrite.as_deref(),
+        Some(&PathRewrite::Full("/one".into()))
     );
     assert_eq!(
-        forward("prefix").path_rewrite,
-        Some(PathRewrite::Prefix("/one".into()))
+        forward("prefix").path_rewrite.as_deref(),
+        Some(&PathRewrite::Prefix("/one".into()))
     );
     assert_eq!(
         path(route(vhost, "default.rewrite.prefix")),
         &segment("/prefix/one")
     );
     assert_eq!(
-        forward("strip").path_rewrite,
-        Some(PathRewrite::Prefix(String::new()))
+        forward("strip").path_rewrite.as_deref(),
+        Some(&PathRewrite::Prefix(String::new()))
     );
     let both = forward("both");
     assert_eq!(both.host_rewrite.as_deref(), Some("two.example.org"));
-    assert_eq!(both.path_rewrite, Some(PathRewrite::Prefix("/xyz".into())));
+    assert_eq!(
+        both.path_rewrite.as_deref(),
+        Some(&PathRewrite::Prefix("/xyz".into()))
+    );
 }
 
 fn mirrors_and_cors(t: &Translation) {
@@ -1306,7 +1309,7 @@ fn seed_003(t: &Translation) {
     let route = &vhost.routes[0];
     assert_eq!(path(route), &segment("/get"));
     assert_eq!(
-        route.request_headers.add,
+        route.request_headers.add(),
         pairs(&[("my-added-header", "added-value")])
     );
     assert_eq!(

@@ -229,12 +229,12 @@ fn route(
                 picked.and_then(Target::redirect),
                 picked.and_then(Target::path_rewrite),
             ) {
-                (Some(redirect), _) => redirect.path.as_ref(),
+                (Some(redirect), _) => redirect.path.as_deref(),
                 (None, Some(rewrite)) => Some(rewrite),
-                (None, None) => forward.path_rewrite.as_ref(),
+                (None, None) => forward.path_rewrite.as_deref(),
             }
         }
-        RouteAction::Redirect(redirect) => redirect.path.as_ref(),
+        RouteAction::Redirect(redirect) => redirect.path.as_deref(),
         RouteAction::DirectResponse(_) => None,
     };
     let path: Cow<'_, str> = match rewrite {

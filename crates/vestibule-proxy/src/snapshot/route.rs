@@ -99,14 +99,14 @@ impl CompiledMutations {
             pairs
         };
         let mut remove: Vec<_> = mutations
-            .remove
+            .remove()
             .iter()
             .filter_map(|name| HeaderName::from_bytes(name.as_bytes()).ok())
             .collect();
         remove.shrink_to_fit();
         CompiledMutations {
-            set: pairs(&mutations.set),
-            add: pairs(&mutations.add),
+            set: pairs(mutations.set()),
+            add: pairs(mutations.add()),
             remove,
         }
     }
@@ -186,8 +186,8 @@ impl RouteExtras {
         let mut extras = RouteExtras {
             request_headers: CompiledMutations::new(&route.request_headers),
             response_headers: CompiledMutations::new(&route.response_headers),
-            cors: route.cors.as_ref().map(CompiledCors::new),
-            fault: route.fault.as_ref().map(CompiledFault::new),
+            cors: route.cors.as_deref().map(CompiledCors::new),
+            fault: route.fault.as_deref().map(CompiledFault::new),
             ..RouteExtras::default()
         };
         match &route.action {

@@ -44,7 +44,7 @@ fn rule_routes(
         let template = Route {
             name,
             origin: RouteOrigin {
-                kind: "GRPCRoute".to_owned(),
+                kind: "GRPCRoute",
                 namespace: route.namespace().to_owned(),
                 name: route.name().to_owned(),
             },

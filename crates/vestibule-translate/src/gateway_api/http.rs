@@ -274,7 +274,7 @@ fn rule_route(
     Route {
         name,
         origin: RouteOrigin {
-            kind: cx.kind.to_owned(),
+            kind: cx.kind,
             namespace: route.namespace().to_owned(),
             name: route.name().to_owned(),
         },
@@ -284,7 +284,7 @@ fn rule_route(
         response_headers: filters.response_headers,
         timeout,
         retry: retry(rule, per_try_timeout),
-        cors: filters.cors,
+        cors: filters.cors.map(Box::new),
         fault: None,
     }
 }
@@ -325,7 +325,7 @@ pub(crate) fn forward(
     RouteAction::Forward(Forward {
         backends,
         mirrors: filters.mirrors.clone(),
-        path_rewrite: filters.path_rewrite.clone(),
+        path_rewrite: filters.path_rewrite.clone().map(Box::new),
         host_rewrite: filters.host_rewrite.clone(),
     })
 }
@@ -552,15 +552,15 @@ fn header_filter(filter: Option<&HeaderFilter>) -> HeaderMutations {
             .map(|h| (h.name.to_ascii_lowercase(), h.value.clone()))
             .collect()
     };
-    HeaderMutations {
-        set: pairs(&filter.set),
-        add: pairs(&filter.add),
-        remove: filter
+    HeaderMutations::new(
+        pairs(&filter.set),
+        pairs(&filter.add),
+        filter
             .remove
             .iter()
             .map(|name| name.to_ascii_lowercase())
             .collect(),
-    }
+    )
 }
 
 fn path_modifier(path: &PathModifier) -> Option<PathRewrite> {
@@ -578,7 +578,7 @@ fn redirect(redirect: &vestibule_api::gateway_api::RequestRedirect) -> Redirect 
         host: redirect.hostname.clone(),
         port: redirect.port.and_then(|p| u16::try_from(p).ok()),
         derive_port: None,
-        path: redirect.path.as_ref().and_then(path_modifier),
+        path: redirect.path.as_ref().and_then(path_modifier).map(Box::new),
         status: redirect
             .status_code
             .and_then(|s| u16::try_from(s).ok())

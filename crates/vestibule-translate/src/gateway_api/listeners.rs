@@ -322,7 +322,7 @@ fn mark_conflicts(listeners: &mut [GatewayListener], status: &mut GatewayStatus)
             let generation = listener.generation;
             let conditions = &mut status.listeners[listener.status_listener].conditions;
             for condition in conditions.iter_mut() {
-                match condition.kind.as_str() {
+                match condition.kind {
                     "Conflicted" => {
                         *condition = Condition::new(
                             "Conflicted",

@@ -182,7 +182,7 @@ fn place(
                 route: StreamRoute {
                     name: format!("{}.{}", route.namespace(), route.name()),
                     origin: RouteOrigin {
-                        kind: kind.name().to_owned(),
+                        kind: kind.name(),
                         namespace: route.namespace().to_owned(),
                         name: route.name().to_owned(),
                     },

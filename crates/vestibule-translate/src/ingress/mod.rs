@@ -83,7 +83,7 @@ pub(crate) fn translate(
     }
 }
 
-fn not_served(ingress: &Ingress, reason: &str, why: String) -> ResourceStatus {
+fn not_served(ingress: &Ingress, reason: &'static str, why: String) -> ResourceStatus {
     status(
         ingress,
         Condition::new("Accepted", false, reason, why),

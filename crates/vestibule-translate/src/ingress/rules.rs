@@ -156,7 +156,7 @@ fn new_route(ingress: &Ingress, name: String, path: Option<PathMatch>, backend: 
     Route {
         name,
         origin: RouteOrigin {
-            kind: "Ingress".to_owned(),
+            kind: "Ingress",
             namespace: ingress.namespace().to_owned(),
             name: ingress.name().to_owned(),
         },

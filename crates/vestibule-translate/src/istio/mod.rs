@@ -53,7 +53,7 @@ pub(crate) fn translate(
         registry,
         delegates: &delegates,
     };
-    let mut attached: BTreeMap<(GatewayKey, usize), BTreeSet<String>> = BTreeMap::new();
+    let mut attached = Attached::new();
     for vs in crate::by_creation(&inputs.virtual_services) {
         let status = if vs.spec.hosts.is_empty() {
             delegates.status(vs)
@@ -145,11 +145,17 @@ struct Context<'c, 'a> {
     delegates: &'c delegates::Index<'a>,
 }
 
-fn bind_virtual_service(
-    vs: &VirtualService,
-    context: &Context<'_, '_>,
+/// Per Gateway listener (by Gateway and status index), the
+/// VirtualServices (namespace, name) attached to it: borrowed, as with ten
+/// thousand VirtualServices a key built and cloned for each cost more than
+/// binding it.
+type Attached<'c, 'v> = BTreeMap<(&'c GatewayKey, usize), BTreeSet<(&'v str, &'v str)>>;
+
+fn bind_virtual_service<'c, 'v>(
+    vs: &'v VirtualService,
+    context: &Context<'c, '_>,
     builder: &mut TableBuilder,
-    attached: &mut BTreeMap<(GatewayKey, usize), BTreeSet<String>>,
+    attached: &mut Attached<'c, 'v>,
 ) -> ResourceStatus {
     let Context {
         identity,
@@ -219,12 +225,12 @@ fn bind_virtual_service(
     status.warnings = delegation;
     status.warnings.extend(converted.warnings);
     status.warnings.extend(streams.warnings);
-    let key = format!("{}/{}", vs.namespace(), vs.name());
-    let mut count = |server: &GatewayServer| {
+    let key = (vs.namespace(), vs.name());
+    let mut count = |server: &'c GatewayServer| {
         attached
-            .entry((server.gateway.clone(), server.status_index))
+            .entry((&server.gateway, server.status_index))
             .or_default()
-            .insert(key.clone());
+            .insert(key);
     };
     let mut candidates = converted.routes;
     let last = bindings.len().saturating_sub(1);
@@ -380,6 +386,12 @@ fn admits(candidate: &CandidateRoute, gateways: &[GatewayKey], servers: &[&Gatew
 /// their relative order, so a merged VirtualService's catch-all cannot
 /// shadow another's specific routes.
 fn move_catch_alls_last(routes: &mut Vec<Route>) {
+    // Most virtual hosts are in order already (no catch-all, or only at
+    // the end): then nothing moves, and no vector is built.
+    let first = routes.iter().position(is_catch_all);
+    if first.is_none_or(|first| routes[first..].iter().all(is_catch_all)) {
+        return;
+    }
     let (specific, catch_alls): (Vec<Route>, Vec<Route>) = std::mem::take(routes)
         .into_iter()
         .partition(|route| !is_catch_all(route));

@@ -241,7 +241,7 @@ fn rule_template(
     Ok(Some(Route {
         name,
         origin: RouteOrigin {
-            kind: "VirtualService".to_owned(),
+            kind: "VirtualService",
             namespace: vs.namespace().to_owned(),
             name: vs.name().to_owned(),
         },
@@ -251,8 +251,8 @@ fn rule_template(
         response_headers: policies.response_headers,
         timeout: policies.timeout,
         retry: policies.retry,
-        cors: policies.cors,
-        fault: policies.fault,
+        cors: policies.cors.map(Box::new),
+        fault: policies.fault.map(Box::new),
     }))
 }
 
@@ -391,7 +391,7 @@ fn redirect(redirect: &HttpRedirect, field: &str) -> Result<RouteAction, FieldEr
         host: redirect.authority.clone(),
         port: redirect.port.and_then(|port| u16::try_from(port).ok()),
         derive_port,
-        path,
+        path: path.map(Box::new),
         status: status as u16,
     }))
 }
@@ -482,7 +482,7 @@ fn forward(
     Ok(RouteAction::Forward(Forward {
         backends,
         mirrors,
-        path_rewrite,
+        path_rewrite: path_rewrite.map(Box::new),
         host_rewrite: rewrite.and_then(|rewrite| rewrite.authority.clone()),
     }))
 }
@@ -617,11 +617,11 @@ fn operations(ops: Option<&HeaderOperations>, field: &str) -> Result<HeaderMutat
             Ok(name.to_ascii_lowercase())
         })
         .collect::<Result<Vec<_>, FieldError>>()?;
-    Ok(HeaderMutations {
-        set: pairs(&ops.set, "set")?,
-        add: pairs(&ops.add, "add")?,
+    Ok(HeaderMutations::new(
+        pairs(&ops.set, "set")?,
+        pairs(&ops.add, "add")?,
         remove,
-    })
+    ))
 }
 
 /// `mirror` + `mirrorPercentage`, or `mirrors[]`; an unset percentage is

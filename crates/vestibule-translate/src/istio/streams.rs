@@ -315,7 +315,7 @@ fn place(
             route: StreamRoute {
                 name: format!("{}.{}.{rule}", vs.namespace(), vs.name()),
                 origin: RouteOrigin {
-                    kind: "VirtualService".to_owned(),
+                    kind: "VirtualService",
                     namespace: vs.namespace().to_owned(),
                     name: vs.name().to_owned(),
                 },

@@ -321,7 +321,7 @@ fn insecure_frontend_validation(t: &Translation) {
             .find(|c| c.kind == "InsecureFrontendValidationMode")
             .unwrap_or_else(|| panic!("{name}: no InsecureFrontendValidationMode"));
         assert_eq!(
-            (insecure.status.as_str(), insecure.reason.as_str()),
+            (insecure.status, insecure.reason),
             ("True", "ConfigurationChanged"),
             "{name}"
         );

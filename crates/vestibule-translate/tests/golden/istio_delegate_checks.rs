@@ -73,7 +73,7 @@ fn delegate_merge(t: &Translation) {
     assert_eq!(path(jason), &prefix("/reviews/v2"));
     assert_eq!(headers(jason), [("end-user", "jason"), ("x-env", "prod")]);
     assert_eq!(jason.timeout, Some(Duration::from_secs(1)));
-    assert_eq!(jason.response_headers.set, pairs(&[("x-root", "yes")]));
+    assert_eq!(jason.response_headers.set(), pairs(&[("x-root", "yes")]));
     assert_eq!(backends(jason), [(reviews_bookinfo, 1)]);
 
     let exact = route(host, "reviews-exact");

@@ -146,7 +146,7 @@ fn tls_rejections(t: &Translation) {
             let condition = accepted(&l.conditions);
             (
                 l.name.as_str(),
-                condition.reason.as_str(),
+                condition.reason,
                 condition.message.as_str(),
             )
         })
@@ -310,7 +310,7 @@ fn tls_and_tcp_routes(t: &Translation) {
     }
     let no_sni = accepted(&vs(t, "default", "no-sni").conditions);
     assert_eq!(
-        (no_sni.reason.as_str(), no_sni.message.as_str()),
+        (no_sni.reason, no_sni.message.as_str()),
         (
             "Invalid",
             "spec.tls[0].match[0].sniHosts: sniHosts is required"

@@ -44,7 +44,7 @@ fn invalid(t: &Translation, name: &str, field: &str) {
 fn fault_injection(t: &Translation) {
     let vhost = vhost(t, 80, "faults.example.com");
     assert_eq!(
-        route(vhost, "both").fault,
+        route(vhost, "both").fault.as_deref().cloned(),
         Some(FaultInjection {
             delay: Some(FaultDelay {
                 fixed: Duration::from_secs(5),
@@ -57,7 +57,7 @@ fn fault_injection(t: &Translation) {
         })
     );
     assert_eq!(
-        route(vhost, "unset-percent").fault,
+        route(vhost, "unset-percent").fault.as_deref().cloned(),
         None,
         "an unset percentage injects nothing"
     );
@@ -113,7 +113,10 @@ fn body_of(route: &Route) -> (u16, &[u8]) {
 fn redirect_prefix_derive_and_bytes(t: &Translation) {
     let vhost = vhost(t, 80, "actions.example.com");
     let prefix = redirect_of(route(vhost, "prefix"));
-    assert_eq!(prefix.path, Some(PathRewrite::Prefix("/new/".into())));
+    assert_eq!(
+        prefix.path.as_deref(),
+        Some(&PathRewrite::Prefix("/new/".into()))
+    );
     assert_eq!((prefix.port, prefix.derive_port), (None, None));
     let from_request = redirect_of(route(vhost, "from-request"));
     assert_eq!(

@@ -228,11 +228,11 @@ impl Figures {
         let origin = &first.origin;
         RouteFigures {
             name: first.name.clone(),
-            api: api(&origin.kind),
-            kind: origin.kind.clone(),
+            api: api(origin.kind),
+            kind: origin.kind.to_owned(),
             namespace: origin.namespace.clone(),
             resource: origin.name.clone(),
-            source: self.source(&origin.kind, &origin.namespace, &origin.name),
+            source: self.source(origin.kind, &origin.namespace, &origin.name),
             hosts,
             matches: conditions,
             action: actions.join("; "),
@@ -250,11 +250,11 @@ impl Figures {
         let origin = &route.origin;
         RouteFigures {
             name: route.name.clone(),
-            api: api(&origin.kind),
-            kind: origin.kind.clone(),
+            api: api(origin.kind),
+            kind: origin.kind.to_owned(),
             namespace: origin.namespace.clone(),
             resource: origin.name.clone(),
-            source: self.source(&origin.kind, &origin.namespace, &origin.name),
+            source: self.source(origin.kind, &origin.namespace, &origin.name),
             hosts: route.server_names.iter().map(ToString::to_string).collect(),
             matches: Vec::new(),
             action: clusters(&route.backends),

@@ -20,7 +20,7 @@ pub(super) fn analyze(statuses: &Statuses) -> Vec<Finding> {
     for route in &statuses.routes {
         for parent in &route.parents {
             for condition in parent.conditions.iter().filter(|c| !c.is_true()) {
-                let (code, level) = match condition.kind.as_str() {
+                let (code, level) = match condition.kind {
                     "ResolvedRefs" => ("VST0101", Level::Error),
                     "Accepted" => ("VST0102", Level::Warning),
                     _ => continue,
@@ -52,7 +52,7 @@ pub(super) fn analyze(statuses: &Statuses) -> Vec<Finding> {
         });
         let own = gateway.conditions.iter().map(|condition| (None, condition));
         for (listener, condition) in own.chain(listeners).filter(|(_, c)| !c.is_true()) {
-            let (code, level) = match condition.kind.as_str() {
+            let (code, level) = match condition.kind {
                 "ResolvedRefs" => ("VST0101", Level::Error),
                 "Accepted" | "Programmed" => ("VST0103", Level::Warning),
                 _ => continue,

@@ -38,8 +38,8 @@ pub(super) fn rewritten_path(
         },
     };
     let route_rewrite = match &route.action {
-        RouteAction::Forward(forward) => forward.path_rewrite.as_ref(),
-        RouteAction::Redirect(redirect) => redirect.path.as_ref(),
+        RouteAction::Forward(forward) => forward.path_rewrite.as_deref(),
+        RouteAction::Redirect(redirect) => redirect.path.as_deref(),
         RouteAction::DirectResponse(_) => None,
     };
     let path = route_rewrite.map_or_else(unchanged, apply);
@@ -76,9 +76,9 @@ pub(super) fn action_report(
             .timeout
             .map(|timeout| format!("{}s", timeout.as_secs_f64())),
         retry: None,
-        fault: route.fault.clone(),
+        fault: route.fault.as_deref().cloned(),
         mirrors: Vec::new(),
-        cors: route.cors.clone(),
+        cors: route.cors.as_deref().cloned(),
     };
     let mut action = ActionReport {
         kind: String::new(),

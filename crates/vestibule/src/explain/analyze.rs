@@ -451,7 +451,7 @@ fn vhost_report(vhost: &VirtualHost, host: &str, sources: &Sources<'_>) -> Virtu
     let mut resources: Vec<ResourceRef> = Vec::new();
     for route in &vhost.routes {
         let origin = &route.origin;
-        let reference = sources.reference(&origin.kind, &origin.namespace, &origin.name);
+        let reference = sources.reference(origin.kind, &origin.namespace, &origin.name);
         if !resources.contains(&reference) {
             resources.push(reference);
         }
@@ -473,7 +473,7 @@ pub fn route_report(index: usize, route: &Route, sources: &Sources<'_>) -> Route
         index,
         name: route.name.clone(),
         resource: ResourceRef::new(
-            &origin.kind,
+            origin.kind,
             &origin.namespace,
             &origin.name,
             rule.source.clone(),

@@ -125,7 +125,7 @@ impl<'a> Sources<'a> {
     /// Where the rule a route came from was written.
     pub fn rule(&self, route: &Route) -> RuleSource {
         let origin = &route.origin;
-        let resource = self.resource(&origin.kind, &origin.namespace, &origin.name);
+        let resource = self.resource(origin.kind, &origin.namespace, &origin.name);
         let resource_source = resource.map(display).unwrap_or_default();
         let field = self.rule_field(route);
         let line = match (resource, &field) {
@@ -164,7 +164,7 @@ impl<'a> Sources<'a> {
         let rest = route
             .name
             .strip_prefix(&format!("{}.{}.", origin.namespace, origin.name))?;
-        match origin.kind.as_str() {
+        match origin.kind {
             "Ingress" => {
                 if rest == "default" {
                     let ingress = inputs.ingresses.iter().find(|ingress| {

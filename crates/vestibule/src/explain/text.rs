@@ -274,14 +274,14 @@ fn mutation_lines(what: &str, mutations: &HeaderMutations) -> Vec<String> {
             .collect::<Vec<_>>()
             .join(", ")
     };
-    if !mutations.remove.is_empty() {
-        lines.push(format!("{what}: remove {}", mutations.remove.join(", ")));
+    if !mutations.remove().is_empty() {
+        lines.push(format!("{what}: remove {}", mutations.remove().join(", ")));
     }
-    if !mutations.set.is_empty() {
-        lines.push(format!("{what}: set {}", pairs(&mutations.set)));
+    if !mutations.set().is_empty() {
+        lines.push(format!("{what}: set {}", pairs(mutations.set())));
     }
-    if !mutations.add.is_empty() {
-        lines.push(format!("{what}: add {}", pairs(&mutations.add)));
+    if !mutations.add().is_empty() {
+        lines.push(format!("{what}: add {}", pairs(mutations.add())));
     }
     lines
 }
