@@ -16,6 +16,9 @@ pub(crate) struct TableBuilder {
     listeners: BTreeMap<u16, ListenerBuilder>,
     backends: BTreeMap<BackendKey, Backend>,
     endpoints: BTreeMap<BackendKey, Vec<Endpoint>>,
+    /// The backends this builder added, when it holds another's backends
+    /// for one resource ([`TableBuilder::lend_backends`]).
+    added: Option<Vec<BackendKey>>,
 }
 
 struct ListenerBuilder {
@@ -134,6 +137,7 @@ impl TableBuilder {
             _ => format!("outbound|{}||{}", target.port, target.host),
         };
         if !self.backends.contains_key(&key) {
+            self.record(&key);
             self.backends.insert(
                 key.clone(),
                 Backend {
@@ -166,6 +170,9 @@ impl TableBuilder {
         subset: &str,
     ) -> BackendKey {
         let key = format!("outbound|{}|{subset}|{}", target.port, target.host);
+        if !self.backends.contains_key(&key) {
+            self.record(&key);
+        }
         self.backends.entry(key.clone()).or_insert_with(|| Backend {
             key: key.clone(),
             host: target.host.clone(),
@@ -186,15 +193,37 @@ impl TableBuilder {
         key
     }
 
-    /// Takes over the backends and endpoints registered in `scratch`: a
-    /// resource is converted into a scratch builder first, so that one
-    /// rejected half-way leaves no backend of its earlier rules behind.
-    pub(crate) fn adopt_backends(&mut self, scratch: TableBuilder) {
-        for (key, backend) in scratch.backends {
-            self.backends.entry(key).or_insert(backend);
+    /// Lends the backends and endpoints registered so far to a builder for
+    /// one resource, which records the ones it adds: a resource is converted
+    /// into it first, so that one rejected half-way leaves no backend of its
+    /// earlier rules behind ([`Self::restore_backends`]), while a backend an
+    /// earlier resource registered is found rather than built again.
+    pub(crate) fn lend_backends(&mut self) -> TableBuilder {
+        TableBuilder {
+            backends: std::mem::take(&mut self.backends),
+            endpoints: std::mem::take(&mut self.endpoints),
+            added: Some(Vec::new()),
+            ..TableBuilder::default()
         }
-        for (key, endpoints) in scratch.endpoints {
-            self.endpoints.entry(key).or_insert(endpoints);
+    }
+
+    /// Takes back the backends and endpoints lent to `lent`, with those it
+    /// added when `keep` (the resource is accepted), without them otherwise.
+    pub(crate) fn restore_backends(&mut self, mut lent: TableBuilder, keep: bool) {
+        if !keep {
+            for key in lent.added.take().unwrap_or_default() {
+                lent.backends.remove(&key);
+                lent.endpoints.remove(&key);
+            }
+        }
+        self.backends = lent.backends;
+        self.endpoints = lent.endpoints;
+    }
+
+    /// Notes a backend about to be added, when lent backends are held.
+    fn record(&mut self, key: &BackendKey) {
+        if let Some(added) = &mut self.added {
+            added.push(key.clone());
         }
     }
 
@@ -265,6 +294,9 @@ impl TableBuilder {
         };
         let port = port.unwrap_or(0);
         let key = format!("outbound|{port}||{host}");
+        if !self.backends.contains_key(&key) {
+            self.record(&key);
+        }
         self.backends.entry(key.clone()).or_insert_with(|| Backend {
             key: key.clone(),
             host,

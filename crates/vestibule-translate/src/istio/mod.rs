@@ -177,17 +177,34 @@ fn bind_virtual_service<'c, 'v>(
         .iter()
         .filter_map(|gateway| rules::gateway_key(gateway, vs.namespace()))
         .collect();
-    // Backends go to a scratch builder until the whole VirtualService is
+    // Backends are added to lent ones until the whole VirtualService is
     // known to be valid: a rejected one must not leave backends behind.
-    let mut scratch = TableBuilder::default();
+    let mut scratch = builder.lend_backends();
     let mut delegation = Vec::new();
     let converted = delegates::expand(vs, delegates, registry, &mut delegation).and_then(|rules| {
         let http = rules::convert(vs, &rules, identity, registry, &mut scratch)?;
         let streams = streams::convert(vs, &gateways, servers, registry, &mut scratch)?;
         Ok((rules, http, streams))
     });
-    let refused = converted.is_ok().then(|| not_exported(vs, identity));
-    if let Some(message) = refused.flatten() {
+    let refused = converted
+        .is_ok()
+        .then(|| not_exported(vs, identity))
+        .flatten();
+    // A VirtualService with only tls or tcp rules binds no virtual host.
+    let binds_http = !vs.spec.http.is_empty() || (vs.spec.tls.is_empty() && vs.spec.tcp.is_empty());
+    let bindings = match &converted {
+        Ok((rules, _, _)) if binds_http && refused.is_none() => {
+            bindings(vs, rules, &gateways, servers)
+        }
+        _ => Vec::new(),
+    };
+    let unbound = bindings.is_empty()
+        && converted
+            .as_ref()
+            .is_ok_and(|(_, _, s)| s.placed.is_empty());
+    let accepted = converted.is_ok() && refused.is_none() && !unbound;
+    builder.restore_backends(scratch, accepted);
+    if let Some(message) = refused {
         status.conditions.push(
             Condition::new("Accepted", false, "NotExported", message.clone())
                 .at_generation(generation),
@@ -195,17 +212,7 @@ fn bind_virtual_service<'c, 'v>(
         status.warnings.push(Warning::not_applied(message));
         return status;
     }
-    // A VirtualService with only tls or tcp rules binds no virtual host.
-    let binds_http = !vs.spec.http.is_empty() || (vs.spec.tls.is_empty() && vs.spec.tcp.is_empty());
-    let bindings = match &converted {
-        Ok((rules, _, _)) if binds_http => bindings(vs, rules, &gateways, servers),
-        _ => Vec::new(),
-    };
-    if bindings.is_empty()
-        && converted
-            .as_ref()
-            .is_ok_and(|(_, _, s)| s.placed.is_empty())
-    {
+    if unbound {
         status
             .conditions
             .push(not_bound(&gateways).at_generation(generation));
@@ -221,7 +228,6 @@ fn bind_virtual_service<'c, 'v>(
             return status;
         }
     };
-    builder.adopt_backends(scratch);
     status.warnings = delegation;
     status.warnings.extend(converted.warnings);
     status.warnings.extend(streams.warnings);
