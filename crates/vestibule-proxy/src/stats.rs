@@ -43,14 +43,13 @@ impl RouteStats {
     }
 
     fn count(&self, status: u16) {
-        let claimed = u64::from(status) << CODE_SHIFT;
         // Code 0 (no response) would look like a free slot: it is "other".
-        let slots = if status == 0 {
-            &[][..]
-        } else {
-            &self.slots[..]
-        };
-        for slot in slots {
+        if status == 0 {
+            self.other.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
+        let claimed = u64::from(status) << CODE_SHIFT;
+        for slot in &self.slots {
             let value = slot.load(Ordering::Relaxed);
             if value & !COUNT_MASK == claimed {
                 slot.fetch_add(1, Ordering::Relaxed);

@@ -136,24 +136,20 @@ impl TableBuilder {
             }
             _ => format!("outbound|{}||{}", target.port, target.host),
         };
-        if !self.backends.contains_key(&key) {
-            self.record(&key);
-            self.backends.insert(
-                key.clone(),
-                Backend {
-                    key: key.clone(),
-                    host: target.host.clone(),
-                    port: target.port,
-                    protocol: target.protocol,
-                    load_balancer: LoadBalancer::LeastRequest,
-                    consistent_hash: None,
-                    warmup: None,
-                    tls: None,
-                    subset: None,
-                    connection_pool: Default::default(),
-                    outlier_detection: None,
-                },
-            );
+        let added = self.add_backend(&key, || Backend {
+            key: key.clone(),
+            host: target.host.clone(),
+            port: target.port,
+            protocol: target.protocol,
+            load_balancer: LoadBalancer::LeastRequest,
+            consistent_hash: None,
+            warmup: None,
+            tls: None,
+            subset: None,
+            connection_pool: Default::default(),
+            outlier_detection: None,
+        });
+        if added {
             self.endpoints
                 .insert(key.clone(), registry.endpoints(target));
         }
@@ -170,10 +166,7 @@ impl TableBuilder {
         subset: &str,
     ) -> BackendKey {
         let key = format!("outbound|{}|{subset}|{}", target.port, target.host);
-        if !self.backends.contains_key(&key) {
-            self.record(&key);
-        }
-        self.backends.entry(key.clone()).or_insert_with(|| Backend {
+        self.add_backend(&key, || Backend {
             key: key.clone(),
             host: target.host.clone(),
             port: target.port,
@@ -220,11 +213,17 @@ impl TableBuilder {
         self.endpoints = lent.endpoints;
     }
 
-    /// Notes a backend about to be added, when lent backends are held.
-    fn record(&mut self, key: &BackendKey) {
+    /// Adds the backend `key` unless it is there, noting it when lent
+    /// backends are held; whether it was added.
+    fn add_backend(&mut self, key: &BackendKey, make: impl FnOnce() -> Backend) -> bool {
+        if self.backends.contains_key(key) {
+            return false;
+        }
         if let Some(added) = &mut self.added {
             added.push(key.clone());
         }
+        self.backends.insert(key.clone(), make());
+        true
     }
 
     /// Applies `arrange` to the routes of every virtual host (e.g. moving
@@ -294,10 +293,7 @@ impl TableBuilder {
         };
         let port = port.unwrap_or(0);
         let key = format!("outbound|{port}||{host}");
-        if !self.backends.contains_key(&key) {
-            self.record(&key);
-        }
-        self.backends.entry(key.clone()).or_insert_with(|| Backend {
+        self.add_backend(&key, || Backend {
             key: key.clone(),
             host,
             port,
