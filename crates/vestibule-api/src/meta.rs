@@ -59,7 +59,8 @@ fn first_generation() -> i64 {
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Source {
     /// The file it was read from; empty for objects from the Kubernetes API.
-    pub file: String,
+    /// Shared by every object of the file.
+    pub file: std::sync::Arc<str>,
     /// 1-based line of the document's first line; 0 when unknown.
     pub line: u32,
 }
@@ -78,7 +79,10 @@ impl std::fmt::Display for Source {
 pub struct Resource<S> {
     pub type_meta: TypeMeta,
     pub meta: ObjectMeta,
-    pub spec: S,
+    /// Shared: a reload that finds a document unchanged takes its parsed
+    /// spec again rather than a copy (and the translator can tell it is
+    /// the same spec by its address).
+    pub spec: std::sync::Arc<S>,
     pub source: Source,
 }
 

@@ -46,7 +46,7 @@ metadata:
         .inputs
         .namespaces
         .iter()
-        .map(|n| (n.name(), n.source.file.as_str(), n.source.line))
+        .map(|n| (n.name(), &*n.source.file, n.source.line))
         .collect();
     assert_eq!(
         lines,
@@ -556,8 +556,8 @@ fn directory_loading_skips_dotfiles_and_other_files_sorted() {
         .collect();
     assert_eq!(loaded.files, expected);
     assert_eq!(
-        loaded.inputs.namespaces[0].source.file,
-        dir.path().join("a.yml").display().to_string()
+        &*loaded.inputs.namespaces[0].source.file,
+        dir.path().join("a.yml").display().to_string().as_str()
     );
     let err = only_error(&loaded);
     assert_eq!(err.file, missing.display().to_string());

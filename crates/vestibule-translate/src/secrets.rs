@@ -332,7 +332,7 @@ mod tests {
                 namespace: "ns".to_owned(),
                 ..ObjectMeta::default()
             },
-            spec,
+            spec: spec.into(),
             type_meta: Default::default(),
             source: Default::default(),
         }
@@ -452,7 +452,7 @@ mod tests {
                     namespace: "ns".to_owned(),
                     ..ObjectMeta::default()
                 },
-                spec,
+                spec: spec.into(),
                 type_meta: Default::default(),
                 source: Default::default(),
             }],

@@ -6,11 +6,68 @@ use std::any::TypeId;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
+use super::cache::{Replay, Typed};
 use super::doc::{Doc, Failure, Parsed};
 use super::header::Header;
 use super::path::FieldPath;
 use super::{Diagnostic, Loaded};
 use crate::{Inputs, ObjectMeta, Resource, Source, DEFAULT_NAMESPACE};
+
+/// What a kind's body type must be to be read and kept by the parse cache.
+pub(crate) trait Kind:
+    DeserializeOwned + Default + Clone + std::fmt::Debug + Send + Sync + 'static
+{
+}
+
+impl<S: DeserializeOwned + Default + Clone + std::fmt::Debug + Send + Sync + 'static> Kind for S {}
+
+/// What the warning about a duplicate of an object says, but where the
+/// other one was read.
+#[derive(Debug, Clone)]
+pub(crate) struct Note {
+    /// `VirtualService default/reviews`.
+    pub(crate) label: String,
+    /// The warning, its message empty.
+    pub(crate) at: Diagnostic,
+}
+
+/// The warning that `note`'s object replaced the one read at `previous`.
+pub(crate) fn duplicate_warning(note: &Note, previous: &Source) -> Diagnostic {
+    Diagnostic {
+        message: format!(
+            "duplicate {}: also defined at {previous}; the one read last (here) is used",
+            note.label
+        ),
+        ..note.at.clone()
+    }
+}
+
+/// Adds `resource` to its list, replacing one with the same namespace and
+/// name; where the replaced one was read.
+pub(crate) fn insert<S: 'static>(
+    out: &mut Loaded,
+    list: fn(&mut Inputs) -> &mut Vec<Resource<S>>,
+    resource: Resource<S>,
+) -> Option<Source> {
+    let key = (
+        TypeId::of::<S>(),
+        resource.meta.namespace.clone(),
+        resource.meta.name.clone(),
+    );
+    let duplicate = !out.seen.insert(key);
+    let list = list(&mut out.inputs);
+    let previous = if duplicate {
+        list.iter()
+            .position(|r| {
+                r.meta.namespace == resource.meta.namespace && r.meta.name == resource.meta.name
+            })
+            .map(|i| list.remove(i).source)
+    } else {
+        None
+    };
+    list.push(resource);
+    previous
+}
 
 /// Top-level fields that are never reported as ignored.
 const ALWAYS_TOLERATED: &[&str] = &["apiVersion", "kind", "metadata", "status"];
@@ -75,7 +132,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     /// Reads the object as a `Resource<S>` and adds it, or reports why not.
-    pub(crate) fn load<S: DeserializeOwned + Default>(&mut self, rules: &Rules<S>) {
+    pub(crate) fn load<S: Kind>(&mut self, rules: &Rules<S>) {
         let meta = self
             .read::<MetaOf>()
             .map(|p| p.value.metadata.unwrap_or_default());
@@ -107,9 +164,9 @@ impl Ctx<'_> {
         let resource = Resource {
             type_meta: self.header.type_meta.clone(),
             meta,
-            spec: body.value,
+            spec: std::sync::Arc::new(body.value),
             source: Source {
-                file: self.file.to_owned(),
+                file: self.out.shared_file(self.file),
                 line: self.line,
             },
         };
@@ -194,38 +251,42 @@ impl Ctx<'_> {
         }
     }
 
-    /// Adds `resource`, replacing (and warning about) one with the same namespace and name.
-    fn insert<S: 'static>(
+    /// Adds `resource`, replacing (and warning about) one with the same
+    /// namespace and name; records it when the load is for the parse cache.
+    fn insert<S: Kind>(
         &mut self,
         list: fn(&mut Inputs) -> &mut Vec<Resource<S>>,
         resource: Resource<S>,
     ) {
-        let key = (
-            TypeId::of::<S>(),
-            resource.meta.namespace.clone(),
-            resource.meta.name.clone(),
-        );
-        let duplicate = !self.out.seen.insert(key);
-        let list = list(&mut self.out.inputs);
-        let previous = if duplicate {
-            list.iter()
-                .position(|r| {
-                    r.meta.namespace == resource.meta.namespace && r.meta.name == resource.meta.name
-                })
-                .map(|i| list.remove(i).source)
-        } else {
-            None
-        };
-        list.push(resource);
-        if let Some(previous) = previous {
-            let message = format!(
-                "duplicate {} {}/{}: also defined at {previous}; the one read last (here) is used",
+        let recorded = self.out.recording.is_some().then(|| Typed {
+            resource: resource.clone(),
+            list,
+            note: self.note(),
+        });
+        let before = self.out.warnings.len();
+        let previous = insert(self.out, list, resource);
+        if let Some(previous) = &previous {
+            let warning = duplicate_warning(&self.note(), previous);
+            self.out.warnings.push(warning);
+        }
+        if let (Some(recording), Some(typed)) = (&mut self.out.recording, recorded) {
+            let replay: Box<dyn Replay> = Box::new(typed);
+            recording
+                .inserted
+                .push((replay, before, previous.is_some()));
+        }
+    }
+
+    /// What a warning about a duplicate of this object says.
+    fn note(&self) -> Note {
+        Note {
+            label: format!(
+                "{} {}/{}",
                 self.header.type_meta.kind,
                 self.header.namespace_or_default(),
                 self.header.name
-            );
-            let path = self.in_object(FieldPath::default());
-            self.warn(self.line, 0, &path, &message);
+            ),
+            at: self.diagnostic(self.line, 0, &self.in_object(FieldPath::default()), ""),
         }
     }
 

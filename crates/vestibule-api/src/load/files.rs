@@ -4,20 +4,27 @@ use std::fs;
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
-use super::{load_str, Diagnostic, LoadError, Loaded};
+use super::{Diagnostic, LoadError, Loaded};
+
+/// Loads one file's text (its name, its text) into a set.
+pub(crate) type LoadText<'a> = dyn FnMut(&str, &str, &mut Loaded) + 'a;
 
 /// Larger files are refused unless configured otherwise: a file is parsed
 /// whole, at a few times its size in memory, and no manifest set comes near
 /// (Kubernetes caps one object at 1.5 MiB; 10,000 routes take about 3 MiB).
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 16 * 1024 * 1024;
 
-pub(crate) fn load_paths(paths: &[PathBuf], max_file_bytes: u64) -> Loaded {
+pub(crate) fn load_paths(
+    paths: &[PathBuf],
+    max_file_bytes: u64,
+    load: &mut LoadText<'_>,
+) -> Loaded {
     let mut out = Loaded::default();
     for path in paths {
         match files_of(path) {
             Ok(files) => {
                 for file in files {
-                    load_file(&file, max_file_bytes, &mut out);
+                    load_file(&file, max_file_bytes, load, &mut out);
                 }
             }
             Err(err) => out.errors.push(diagnostic(path, &err)),
@@ -58,11 +65,11 @@ fn is_manifest_name(name: &str) -> bool {
             .any(|ext| name.ends_with(ext))
 }
 
-fn load_file(path: &Path, max_file_bytes: u64, out: &mut Loaded) {
+fn load_file(path: &Path, max_file_bytes: u64, load: &mut LoadText<'_>, out: &mut Loaded) {
     match read_text(path, max_file_bytes) {
         Ok(text) => {
             out.files.push(path.to_path_buf());
-            load_str(&path.display().to_string(), &text, out);
+            load(&path.display().to_string(), &text, out);
         }
         Err(err) => out.errors.push(diagnostic(path, &err)),
     }

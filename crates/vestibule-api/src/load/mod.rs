@@ -17,6 +17,7 @@
 //! from; so diagnostics are unchanged and a large set costs one parse per
 //! document instead of three.
 
+mod cache;
 mod context;
 mod diagnostic;
 mod dispatch;
@@ -38,6 +39,7 @@ use std::any::TypeId;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
+pub use cache::ParseCache;
 pub use diagnostic::Diagnostic;
 pub use files::DEFAULT_MAX_FILE_BYTES;
 
@@ -57,9 +59,21 @@ pub struct Loaded {
     /// Every (kind, namespace, name) inserted so far: duplicates are found
     /// without scanning the lists (10k objects would make that quadratic).
     seen: HashSet<(TypeId, String, String)>,
+    /// Set while a document is parsed for the [`ParseCache`].
+    recording: Option<cache::Recording>,
+    /// The name of the file being read, shared by its objects' sources.
+    file: Option<std::sync::Arc<str>>,
 }
 
 impl Loaded {
+    /// `file`, shared with the objects read from it before.
+    pub(crate) fn shared_file(&mut self, file: &str) -> std::sync::Arc<str> {
+        match &self.file {
+            Some(shared) if **shared == *file => std::sync::Arc::clone(shared),
+            _ => std::sync::Arc::clone(self.file.insert(file.into())),
+        }
+    }
+
     /// Whether the set can be used: no errors.
     pub fn is_valid(&self) -> bool {
         self.errors.is_empty()
@@ -81,12 +95,25 @@ pub enum LoadError {
 /// ending `.yaml`/`.yml`/`.json`, skipping dotfiles, sorted by name. A path
 /// that does not exist or cannot be read is an error [`Diagnostic`].
 pub fn load_paths(paths: &[PathBuf]) -> Loaded {
-    files::load_paths(paths, DEFAULT_MAX_FILE_BYTES)
+    load_paths_with_limit(paths, DEFAULT_MAX_FILE_BYTES)
 }
 
 /// [`load_paths`], refusing files larger than `max_file_bytes`.
 pub fn load_paths_with_limit(paths: &[PathBuf], max_file_bytes: u64) -> Loaded {
-    files::load_paths(paths, max_file_bytes)
+    files::load_paths(paths, max_file_bytes, &mut load_str)
+}
+
+/// [`load_paths_with_limit`], parsing only the documents that are not in
+/// `cache` unchanged (same file, place and text); the result is the same
+/// as without it. `cache` is left holding this load's documents.
+pub fn load_paths_cached(paths: &[PathBuf], max_file_bytes: u64, cache: &mut ParseCache) -> Loaded {
+    let mut old = std::mem::take(cache);
+    let loaded = files::load_paths(paths, max_file_bytes, &mut |file, text, into| {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let docs = documents(file, text);
+        cache::load_documents(file, &docs, into, &mut old, cache);
+    });
+    loaded
 }
 
 /// Loads one file's text into `into`. `file` is only used in messages and to

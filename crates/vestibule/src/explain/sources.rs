@@ -146,8 +146,8 @@ impl<'a> Sources<'a> {
     fn locate(&self, source: &Source, field: &str) -> Option<u32> {
         let mut files = self.files.borrow_mut();
         let text = files
-            .entry(source.file.clone())
-            .or_insert_with(|| std::fs::read_to_string(&source.file).ok());
+            .entry(source.file.to_string())
+            .or_insert_with(|| std::fs::read_to_string(&*source.file).ok());
         vestibule_api::load::locate_field(text.as_deref()?, source.line, field)
     }
 

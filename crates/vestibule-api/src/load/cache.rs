@@ -1,0 +1,199 @@
+//! Documents read by an earlier load, kept by their text and place: a reload
+//! parses only the documents that changed and replays the others.
+//!
+//! A document is kept when it held one object that loaded without errors.
+//! Its entry is what loading it did to a [`Loaded`]: the warnings it raised,
+//! then the insertion of its object. Replaying an entry does the same, in
+//! the same order, including the duplicate check against what came before
+//! (the only part that depends on other documents), so a load through the
+//! cache equals a load from scratch. Lists and documents with errors are
+//! parsed every time: they are rare, and errors must be reported afresh.
+//!
+//! The key is the document's file and its text. A document that moved (a
+//! line added above it) is replayed with every line it reports, in its
+//! source and its warnings, moved by as many lines.
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+
+use super::context::{duplicate_warning, insert, Note};
+use super::doc::Doc;
+use super::{Diagnostic, Loaded};
+use crate::{Inputs, Resource};
+
+/// What a reload can reuse of the last one.
+#[derive(Debug, Default)]
+pub struct ParseCache {
+    /// By file, then by text hash (entries of equal texts in order).
+    files: HashMap<String, HashMap<u64, Vec<Entry>>>,
+    /// Documents the load that filled it took from the one before.
+    reused: usize,
+    /// Documents the load that filled it parsed.
+    parsed: usize,
+}
+
+impl ParseCache {
+    /// Documents kept.
+    pub fn len(&self) -> usize {
+        self.files
+            .values()
+            .flat_map(HashMap::values)
+            .map(Vec::len)
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Documents the last load reused rather than parsed.
+    pub fn reused(&self) -> usize {
+        self.reused
+    }
+
+    /// Documents the last load parsed.
+    pub fn parsed(&self) -> usize {
+        self.parsed
+    }
+}
+
+fn hash_of(text: &str) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    text.hash(&mut hasher);
+    hasher.finish()
+}
+
+/// Lines a document moved by since it was parsed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Moved(i64);
+
+impl Moved {
+    /// `line` moved; 0 (unknown) stays 0.
+    pub(crate) fn line(self, line: u32) -> u32 {
+        if line == 0 {
+            return 0;
+        }
+        u32::try_from(i64::from(line) + self.0).unwrap_or(line)
+    }
+
+    fn diagnostic(self, diagnostic: &Diagnostic) -> Diagnostic {
+        Diagnostic {
+            line: self.line(diagnostic.line),
+            ..diagnostic.clone()
+        }
+    }
+}
+
+/// One document's effect on a [`Loaded`].
+#[derive(Debug)]
+struct Entry {
+    /// Compared on a hit: a hash alone could collide.
+    text: Box<str>,
+    /// Lines of the file before the document when it was parsed.
+    line_offset: u32,
+    warnings: Vec<Diagnostic>,
+    object: Box<dyn Replay>,
+}
+
+/// An object as it was inserted, to be inserted again.
+pub(crate) trait Replay: std::fmt::Debug + Send + Sync {
+    fn insert_into(&self, out: &mut Loaded, moved: Moved);
+}
+
+/// What [`Loaded`] records while a document is parsed for the cache.
+#[derive(Debug, Default)]
+pub(crate) struct Recording {
+    /// Each insertion, with the number of warnings before it and whether it
+    /// replaced a duplicate.
+    pub(crate) inserted: Vec<(Box<dyn Replay>, usize, bool)>,
+}
+
+/// A typed object and the list it goes to.
+#[derive(Debug)]
+pub(crate) struct Typed<S: 'static> {
+    pub(crate) resource: Resource<S>,
+    pub(crate) list: fn(&mut Inputs) -> &mut Vec<Resource<S>>,
+    pub(crate) note: Note,
+}
+
+impl<S: std::fmt::Debug + Clone + Send + Sync + 'static> Replay for Typed<S> {
+    fn insert_into(&self, out: &mut Loaded, moved: Moved) {
+        let mut resource = self.resource.clone();
+        resource.source.line = moved.line(resource.source.line);
+        if let Some(previous) = insert(out, self.list, resource) {
+            let warning = duplicate_warning(&self.note, &previous);
+            out.warnings.push(moved.diagnostic(&warning));
+        }
+    }
+}
+
+/// Loads the documents of one file into `into`: each from `old` when it is
+/// there unchanged, else parsed; the entries of this load go to `new`.
+pub(crate) fn load_documents(
+    file: &str,
+    docs: &[Doc<'_>],
+    into: &mut Loaded,
+    old: &mut ParseCache,
+    new: &mut ParseCache,
+) {
+    let mut old_entries = old.files.remove(file).unwrap_or_default();
+    let mut kept: HashMap<u64, Vec<Entry>> = HashMap::with_capacity(docs.len());
+    for doc in docs {
+        let hash = hash_of(doc.text);
+        let entry = match take(&mut old_entries, hash, doc.text) {
+            Some(entry) => {
+                replay(&entry, doc, into);
+                new.reused += 1;
+                Some(entry)
+            }
+            None => {
+                new.parsed += 1;
+                parse(file, doc, into)
+            }
+        };
+        if let Some(entry) = entry {
+            kept.entry(hash).or_default().push(entry);
+        }
+    }
+    new.files.insert(file.to_owned(), kept);
+}
+
+/// The first entry of `text` in `entries`, taken out.
+fn take(entries: &mut HashMap<u64, Vec<Entry>>, hash: u64, text: &str) -> Option<Entry> {
+    let same = entries.get_mut(&hash)?;
+    let index = same.iter().position(|entry| *entry.text == *text)?;
+    Some(same.remove(index))
+}
+
+fn replay(entry: &Entry, doc: &Doc<'_>, into: &mut Loaded) {
+    let moved = Moved(i64::from(doc.line_offset) - i64::from(entry.line_offset));
+    into.warnings.extend(
+        entry
+            .warnings
+            .iter()
+            .map(|warning| moved.diagnostic(warning)),
+    );
+    entry.object.insert_into(into, moved);
+}
+
+/// Parses `doc` into `into`; its entry when it can be kept.
+fn parse(file: &str, doc: &Doc<'_>, into: &mut Loaded) -> Option<Entry> {
+    let (errors, warnings) = (into.errors.len(), into.warnings.len());
+    into.recording = Some(Recording::default());
+    super::dispatch::load_document(file, doc, into);
+    let recording = into.recording.take().unwrap_or_default();
+    let [(object, before, duplicate)] = <[_; 1]>::try_from(recording.inserted).ok()?;
+    // Nothing but the duplicate warning after the insertion: the entry
+    // replays everything the document did.
+    let after = into.warnings.len() - before;
+    if into.errors.len() != errors || after != usize::from(duplicate) {
+        return None;
+    }
+    Some(Entry {
+        text: doc.text.into(),
+        line_offset: doc.line_offset,
+        warnings: into.warnings[warnings..before].to_vec(),
+        object,
+    })
+}
