@@ -16,6 +16,8 @@ TAG = "change-n"
 # Rounds change hosts spread over the file (first, last, middle, ...).
 STRIDE = 3779
 DEADLINE_S = 10.0
+# Between polls, as `load.wait_ready` (scenario f): the figure's resolution.
+POLL_S = 0.001
 # `configuration applied` lines: the reload's own split of the time.
 APPLIED = re.compile(r"load_ms=([\d.]+) translate_ms=([\d.]+) publish_ms=([\d.]+)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -50,6 +52,9 @@ def measure(runner, proxy, rounds: int) -> dict:
                     raise BenchError(f"{proxy.name}: the changed route did not serve within {DEADLINE_S:.0f} s")
                 if proc.poll() is not None:
                     raise BenchError(f"{proxy.name} exited during the route change")
+                # As scenario f polls: a tight loop of new connections on
+                # the proxy's own core would measure a busy gateway instead.
+                time.sleep(POLL_S)
             times.append(time.monotonic() - written)
             # Let the reload finish its work (free pages, a late event).
             time.sleep(0.5)

@@ -19,6 +19,18 @@ pub(crate) struct TableBuilder {
     /// The backends this builder added, when it holds another's backends
     /// for one resource ([`TableBuilder::lend_backends`]).
     added: Option<Vec<BackendKey>>,
+    /// Every backend asked for while lent, when the resource's binding is
+    /// kept for the next translation ([`crate::cache`]).
+    used: Option<Vec<BackendKey>>,
+}
+
+/// The backends and endpoints of a translation as its translators left them
+/// (before DestinationRules and upstream TLS apply): what a binding kept
+/// for the next translation takes its backends from.
+#[derive(Debug, Default)]
+pub(crate) struct Backends {
+    backends: BTreeMap<BackendKey, Backend>,
+    endpoints: BTreeMap<BackendKey, Vec<Endpoint>>,
 }
 
 struct ListenerBuilder {
@@ -191,18 +203,26 @@ impl TableBuilder {
     /// into it first, so that one rejected half-way leaves no backend of its
     /// earlier rules behind ([`Self::restore_backends`]), while a backend an
     /// earlier resource registered is found rather than built again.
-    pub(crate) fn lend_backends(&mut self) -> TableBuilder {
+    /// With `record`, the lent builder also notes every backend it is
+    /// asked for.
+    pub(crate) fn lend_backends(&mut self, record: bool) -> TableBuilder {
         TableBuilder {
             backends: std::mem::take(&mut self.backends),
             endpoints: std::mem::take(&mut self.endpoints),
             added: Some(Vec::new()),
+            used: record.then(Vec::new),
             ..TableBuilder::default()
         }
     }
 
     /// Takes back the backends and endpoints lent to `lent`, with those it
-    /// added when `keep` (the resource is accepted), without them otherwise.
-    pub(crate) fn restore_backends(&mut self, mut lent: TableBuilder, keep: bool) {
+    /// added when `keep` (the resource is accepted), without them otherwise;
+    /// the backends it was asked for, when it recorded them.
+    pub(crate) fn restore_backends(
+        &mut self,
+        mut lent: TableBuilder,
+        keep: bool,
+    ) -> Vec<BackendKey> {
         if !keep {
             for key in lent.added.take().unwrap_or_default() {
                 lent.backends.remove(&key);
@@ -211,11 +231,36 @@ impl TableBuilder {
         }
         self.backends = lent.backends;
         self.endpoints = lent.endpoints;
+        lent.used.unwrap_or_default()
+    }
+
+    /// Adds the backend `key` as `from` has it, unless it is here already.
+    pub(crate) fn adopt_backend(&mut self, key: &BackendKey, from: &Backends) {
+        if self.backends.contains_key(key) {
+            return;
+        }
+        if let Some(backend) = from.backends.get(key) {
+            self.backends.insert(key.clone(), backend.clone());
+        }
+        if let Some(endpoints) = from.endpoints.get(key) {
+            self.endpoints.insert(key.clone(), endpoints.clone());
+        }
+    }
+
+    /// A copy of the backends and endpoints registered so far.
+    pub(crate) fn backends_copy(&self) -> Backends {
+        Backends {
+            backends: self.backends.clone(),
+            endpoints: self.endpoints.clone(),
+        }
     }
 
     /// Adds the backend `key` unless it is there, noting it when lent
     /// backends are held; whether it was added.
     fn add_backend(&mut self, key: &BackendKey, make: impl FnOnce() -> Backend) -> bool {
+        if let Some(used) = &mut self.used {
+            used.push(key.clone());
+        }
         if self.backends.contains_key(key) {
             return false;
         }

@@ -4,6 +4,7 @@
 #![forbid(unsafe_code)]
 
 mod builder;
+mod cache;
 mod destination_rules;
 pub mod duration;
 mod gateway_api;
@@ -23,6 +24,8 @@ use serde::Serialize;
 use vestibule_api::Inputs;
 use vestibule_ir::status::Statuses;
 use vestibule_ir::{EndpointTable, RouteTable};
+
+pub use cache::TranslateCache;
 
 /// Who this gateway is: what Istio `Gateway` selectors and namespace-scoped
 /// references are evaluated against.
@@ -83,6 +86,29 @@ pub struct References {
 
 /// Translates `inputs` for the gateway `identity`.
 pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
+    translate_with(inputs, identity, &mut istio::Memo::off()).0
+}
+
+/// [`translate`], reusing what `cache` kept of the last translation and
+/// keeping this one's for the next; the result is the same.
+pub fn translate_cached(
+    inputs: &Inputs,
+    identity: &GatewayIdentity,
+    cache: &mut TranslateCache,
+) -> Translation {
+    let mut memo = cache.begin(inputs, identity);
+    let (translation, backends) = translate_with(inputs, identity, &mut memo);
+    cache.end(memo, backends.unwrap_or_default());
+    translation
+}
+
+/// The translation, and its backends as the translators left them when
+/// `memo` keeps bindings (which name them).
+fn translate_with(
+    inputs: &Inputs,
+    identity: &GatewayIdentity,
+    memo: &mut istio::Memo,
+) -> (Translation, Option<builder::Backends>) {
     let registry = services::Registry::new(inputs, &identity.namespace);
     let store = secrets::SecretStore::new(inputs);
     let mut builder = builder::TableBuilder::default();
@@ -97,6 +123,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         &store,
         &mut builder,
         &mut statuses,
+        memo,
     );
     ingress::translate(
         inputs,
@@ -114,6 +141,7 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
         &mut builder,
         &mut statuses,
     );
+    let backends = memo.keeps().then(|| builder.backends_copy());
     let (mut table, mut endpoints) = builder.finish();
     let report = destination_rules::apply(
         inputs,
@@ -136,14 +164,15 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     // Kept for as long as it serves: no room for what will not be added.
     table.shrink_to_fit();
     statuses.shrink_to_fit();
-    Translation {
+    let translation = Translation {
         table: Arc::new(table),
         endpoints,
         statuses,
         references: store.into_references(),
         refused,
         gateway_namespace: identity.namespace.clone(),
-    }
+    };
+    (translation, backends)
 }
 
 /// The endpoints of `translation`'s backends in `inputs`, without

@@ -6,10 +6,10 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use vestibule_api::load::{Diagnostic, Loaded};
+use vestibule_api::load::{Diagnostic, Loaded, ParseCache};
 use vestibule_api::Inputs;
 use vestibule_kube::Document;
-use vestibule_translate::{translate, GatewayIdentity, Translation};
+use vestibule_translate::{translate_cached, GatewayIdentity, TranslateCache, Translation};
 
 /// A configuration that loaded without errors, translated.
 #[derive(Debug, Serialize)]
@@ -51,6 +51,17 @@ pub struct Candidate {
 pub struct Took {
     pub load: std::time::Duration,
     pub translate: std::time::Duration,
+    /// What was done again, when the load went through a [`Reuse`].
+    pub counts: Option<Counts>,
+}
+
+/// What a load through a [`Reuse`] did again.
+#[derive(Debug, Clone, Copy)]
+pub struct Counts {
+    /// Documents parsed (the others were reused from the last load).
+    pub parsed: usize,
+    /// VirtualServices bound (the others' last bindings were reused).
+    pub bound: usize,
 }
 
 /// Who this process serves: the gateway identity, and the one Gateway
@@ -63,7 +74,13 @@ pub struct Scope {
 
 impl Scope {
     /// Translates `inputs` for this scope.
-    pub fn translate(&self, mut inputs: Inputs) -> Translation {
+    pub fn translate(&self, inputs: Inputs) -> Translation {
+        self.translate_cached(inputs, &mut TranslateCache::default())
+    }
+
+    /// [`Scope::translate`], reusing what `cache` kept of the last
+    /// translation (the result is the same).
+    pub fn translate_cached(&self, mut inputs: Inputs, cache: &mut TranslateCache) -> Translation {
         if let Some((namespace, name)) = &self.gateway {
             // Only that Gateway: no Istio Gateway, no Ingress, no other.
             inputs
@@ -72,30 +89,67 @@ impl Scope {
             inputs.gateways.clear();
             inputs.ingresses.clear();
         }
-        translate(&inputs, &self.identity)
+        translate_cached(&inputs, &self.identity, cache)
     }
 }
 
-/// Reads and translates the configured paths. `Err` holds every load error;
-/// per-resource translation problems are in the statuses instead.
+/// What a reload reuses of the last one: the documents it parsed and the
+/// VirtualServices it bound. A reload through it equals one from scratch.
+///
+/// Filled by reloads, not by the first load: a gateway that never reloads
+/// keeps neither the parsed documents nor a second copy of the bindings'
+/// statuses, and serves its first configuration as soon as it can.
+#[derive(Default)]
+pub struct Reuse {
+    pub parse: ParseCache,
+    pub translate: TranslateCache,
+}
+
+/// Reads and translates the configured paths, reusing what `reuse` kept of
+/// the last load and keeping this one's for the next (`None`: nothing is
+/// reused or kept). `Err` holds every load error; per-resource translation
+/// problems are in the statuses instead.
 pub fn load(
     paths: &[PathBuf],
     scope: &Scope,
     max_file_bytes: u64,
+    reuse: Option<&mut Reuse>,
 ) -> Result<Candidate, Vec<Diagnostic>> {
     let started = Instant::now();
+    let Some(reuse) = reuse else {
+        let loaded = vestibule_api::load::load_paths_with_limit(paths, max_file_bytes);
+        return candidate(loaded, started, |inputs| (scope.translate(inputs), None));
+    };
+    let loaded = vestibule_api::load::load_paths_cached(paths, max_file_bytes, &mut reuse.parse);
+    let parsed = reuse.parse.parsed();
+    candidate(loaded, started, |inputs| {
+        let translation = scope.translate_cached(inputs, &mut reuse.translate);
+        let counts = Counts {
+            parsed,
+            bound: reuse.translate.bound(),
+        };
+        (translation, Some(counts))
+    })
+}
+
+/// `loaded` translated with `translate`, unless it has errors.
+fn candidate(
+    loaded: Loaded,
+    started: Instant,
+    translate: impl FnOnce(Inputs) -> (Translation, Option<Counts>),
+) -> Result<Candidate, Vec<Diagnostic>> {
     let Loaded {
         inputs,
         errors,
         warnings,
         files,
         ..
-    } = vestibule_api::load::load_paths_with_limit(paths, max_file_bytes);
+    } = loaded;
     if !errors.is_empty() {
         return Err(errors);
     }
     let loaded = Instant::now();
-    let translation = scope.translate(inputs);
+    let (translation, counts) = translate(inputs);
     Ok(Candidate {
         translation,
         warnings,
@@ -104,6 +158,7 @@ pub fn load(
         took: Took {
             load: loaded - started,
             translate: loaded.elapsed(),
+            counts,
         },
     })
 }

@@ -7,8 +7,9 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use vestibule_api::Diagnostic;
 use vestibule_kube::{Change, ChangeEffect};
+use vestibule_translate::TranslateCache;
 
-use crate::config::{self, Applied, Candidate, Scope};
+use crate::config::{self, Applied, Candidate, Reuse, Scope};
 use crate::state::ControlState;
 
 /// Where configuration comes from.
@@ -47,6 +48,8 @@ impl Source {
 /// Runs the loop until the source closes. Each input is handled off the
 /// threads that serve traffic: translating a large set takes a while.
 pub async fn run(state: Arc<ControlState>, mut source: Source, scope: Scope) {
+    // Filled by the first reload; moved to each reload's thread and back.
+    let mut reuse = Box::<Reuse>::default();
     loop {
         let input = source.next().await;
         let (state, scope) = (Arc::clone(&state), scope.clone());
@@ -61,13 +64,17 @@ pub async fn run(state: Arc<ControlState>, mut source: Source, scope: Scope) {
                 },
             ) => {
                 let (paths, max_file_bytes) = (paths.clone(), *max_file_bytes);
+                let mut taken = std::mem::take(&mut reuse);
                 tokio::task::spawn_blocking(move || {
-                    reload_files(&state, &paths, &scope, max_file_bytes)
+                    reload_files(&state, &paths, &scope, max_file_bytes, &mut taken);
+                    taken
                 })
                 .await
+                .map(|back| reuse = back)
             }
             (Input::Kubernetes(change), Source::Kubernetes(kube)) => {
-                apply_change(state, Arc::clone(kube), scope, *change).await
+                let kube = Arc::clone(kube);
+                apply_change(state, kube, scope, *change, &mut reuse.translate).await
             }
             _ => Ok(()),
         };
@@ -78,8 +85,14 @@ pub async fn run(state: Arc<ControlState>, mut source: Source, scope: Scope) {
 }
 
 /// Loads the paths again; a set with errors keeps the current one serving.
-pub fn reload_files(state: &ControlState, paths: &[PathBuf], scope: &Scope, max_file_bytes: u64) {
-    match config::load(paths, scope, max_file_bytes) {
+pub fn reload_files(
+    state: &ControlState,
+    paths: &[PathBuf],
+    scope: &Scope,
+    max_file_bytes: u64,
+    reuse: &mut Reuse,
+) {
+    match config::load(paths, scope, max_file_bytes, Some(reuse)) {
         Ok(candidate) => publish(state, candidate),
         Err(errors) => {
             for error in &errors {
@@ -102,6 +115,7 @@ async fn apply_change(
     kube: Arc<vestibule_kube::Source>,
     scope: Scope,
     change: Change,
+    cache: &mut TranslateCache,
 ) -> Result<(), tokio::task::JoinError> {
     let Change {
         effect,
@@ -122,10 +136,27 @@ async fn apply_change(
     warnings.extend(loaded.warnings);
     let inputs = loaded.inputs;
     let started = std::time::Instant::now();
-    let translation = tokio::task::spawn_blocking(move || scope.translate(inputs)).await?;
+    // As for files, the first translation keeps nothing: a gateway whose
+    // objects never change keeps no second copy of what it serves.
+    let reused = state.applied.load().is_some();
+    let mut taken = std::mem::take(cache);
+    let (translation, back) = tokio::task::spawn_blocking(move || {
+        let translation = if reused {
+            scope.translate_cached(inputs, &mut taken)
+        } else {
+            scope.translate(inputs)
+        };
+        (translation, taken)
+    })
+    .await?;
+    *cache = back;
     let took = config::Took {
         load: std::time::Duration::ZERO,
         translate: started.elapsed(),
+        counts: reused.then(|| config::Counts {
+            parsed: 0,
+            bound: cache.bound(),
+        }),
     };
     let references = &translation.references;
     let pending = kube
@@ -181,6 +212,8 @@ pub fn publish(state: &ControlState, candidate: Candidate) {
         load_ms = millis(took.load),
         translate_ms = millis(took.translate),
         publish_ms = millis(started.elapsed()),
+        documents_parsed = took.counts.map(|counts| counts.parsed),
+        virtual_services_bound = took.counts.map(|counts| counts.bound),
         "configuration applied"
     );
     // What reading and translating it left free, and the generation it

@@ -98,7 +98,7 @@ fn start_files(
     // The watcher lives as long as the process.
     std::mem::forget(watcher);
     let max_file_bytes = args.limits.max_config_file_mb.saturating_mul(1024 * 1024);
-    let candidate = match config::load(&args.config, scope, max_file_bytes) {
+    let candidate = match config::load(&args.config, scope, max_file_bytes, None) {
         Ok(loaded) => loaded,
         Err(errors) => {
             for error in &errors {

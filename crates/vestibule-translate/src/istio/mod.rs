@@ -15,10 +15,12 @@
 //! - a VirtualService not exported to the gateway's namespace is not
 //!   applied.
 
+mod bound;
 mod delegates;
 mod faults;
 mod gateway;
 mod matches;
+mod memo;
 mod retries;
 mod rules;
 mod streams;
@@ -34,7 +36,9 @@ use crate::builder::TableBuilder;
 use crate::secrets::SecretStore;
 use crate::services::Registry;
 use crate::GatewayIdentity;
+use bound::{Bound, Placement};
 use gateway::{GatewayKey, GatewayServer};
+pub(crate) use memo::{Bindings, Memo};
 use rules::{CandidateRoute, Rule};
 
 pub(crate) fn translate(
@@ -44,6 +48,7 @@ pub(crate) fn translate(
     store: &SecretStore<'_>,
     builder: &mut TableBuilder,
     statuses: &mut Statuses,
+    memo: &mut Memo,
 ) {
     let servers = selected_servers(inputs, identity, store, builder, statuses);
     let delegates = delegates::Index::new(inputs, identity, registry);
@@ -58,7 +63,7 @@ pub(crate) fn translate(
         let status = if vs.spec.hosts.is_empty() {
             delegates.status(vs)
         } else {
-            let mut status = bind_virtual_service(vs, &context, builder, &mut attached);
+            let mut status = bind_or_replay(vs, &context, builder, &mut attached, memo);
             status.warnings.extend(delegates.hosted_warnings(vs));
             status
         };
@@ -151,11 +156,36 @@ struct Context<'c, 'a> {
 /// binding it.
 type Attached<'c, 'v> = BTreeMap<(&'c GatewayKey, usize), BTreeSet<(&'v str, &'v str)>>;
 
+/// Binds `vs`, or adds again what its last binding added when `memo` has
+/// one for it; keeps the binding in `memo` for the next translation.
+fn bind_or_replay<'c, 'v>(
+    vs: &'v VirtualService,
+    context: &Context<'c, '_>,
+    builder: &mut TableBuilder,
+    attached: &mut Attached<'c, 'v>,
+    memo: &mut Memo,
+) -> ResourceStatus {
+    if let Some(status) = memo.replay(vs, context.servers, builder, attached) {
+        return status;
+    }
+    memo.count_bound();
+    if !memo.keeps() {
+        return bind_virtual_service(vs, context, builder, attached, None);
+    }
+    let mut bound = Bound::new();
+    let status = bind_virtual_service(vs, context, builder, attached, Some(&mut bound));
+    bound.status = status.clone();
+    memo.keep(vs, bound);
+    status
+}
+
+/// Binds `vs`; what it adds is also noted in `record`, when given.
 fn bind_virtual_service<'c, 'v>(
     vs: &'v VirtualService,
     context: &Context<'c, '_>,
     builder: &mut TableBuilder,
     attached: &mut Attached<'c, 'v>,
+    mut record: Option<&mut Bound>,
 ) -> ResourceStatus {
     let Context {
         identity,
@@ -179,7 +209,7 @@ fn bind_virtual_service<'c, 'v>(
         .collect();
     // Backends are added to lent ones until the whole VirtualService is
     // known to be valid: a rejected one must not leave backends behind.
-    let mut scratch = builder.lend_backends();
+    let mut scratch = builder.lend_backends(record.is_some());
     let mut delegation = Vec::new();
     let converted = delegates::expand(vs, delegates, registry, &mut delegation).and_then(|rules| {
         let http = rules::convert(vs, &rules, identity, registry, &mut scratch)?;
@@ -203,7 +233,7 @@ fn bind_virtual_service<'c, 'v>(
             .as_ref()
             .is_ok_and(|(_, _, s)| s.placed.is_empty());
     let accepted = converted.is_ok() && refused.is_none() && !unbound;
-    builder.restore_backends(scratch, accepted);
+    let used = builder.restore_backends(scratch, accepted);
     if let Some(message) = refused {
         status.conditions.push(
             Condition::new("Accepted", false, "NotExported", message.clone())
@@ -231,12 +261,21 @@ fn bind_virtual_service<'c, 'v>(
     status.warnings = delegation;
     status.warnings.extend(converted.warnings);
     status.warnings.extend(streams.warnings);
+    if let Some(record) = record.as_deref_mut() {
+        record.backends = used;
+    }
     let key = (vs.namespace(), vs.name());
-    let mut count = |server: &'c GatewayServer| {
+    let mut counted = Vec::new();
+    let recording = record.is_some();
+    let mut count = |index: usize| {
+        let server: &'c GatewayServer = &servers[index];
         attached
             .entry((&server.gateway, server.status_index))
             .or_default()
             .insert(key);
+        if recording {
+            counted.push(index);
+        }
     };
     let mut candidates = converted.routes;
     let last = bindings.len().saturating_sub(1);
@@ -246,7 +285,7 @@ fn bind_virtual_service<'c, 'v>(
             .iter()
             .map(|&index| &servers[index])
             .collect();
-        bound.iter().for_each(|server| count(server));
+        binding.servers.iter().for_each(|&index| count(index));
         let admitted = |candidate: &CandidateRoute| admits(candidate, &gateways, &bound);
         // The last binding takes the routes; the others get copies.
         let routes = if position == last {
@@ -262,14 +301,17 @@ fn bind_virtual_service<'c, 'v>(
                 .map(|candidate| candidate.route.clone())
                 .collect()
         };
-        place_http(binding, &bound, routes, builder);
+        place_http(binding, &bound, routes, builder, record.as_deref_mut());
     }
     for placed in streams.placed {
-        placed
-            .servers
-            .iter()
-            .for_each(|&index| count(&servers[index]));
+        placed.servers.iter().for_each(|&index| count(index));
+        if let Some(record) = record.as_deref_mut() {
+            record.streams.push((placed.port, placed.route.clone()));
+        }
         builder.stream_route(placed.port, placed.route);
+    }
+    if let Some(record) = record {
+        record.servers = counted;
     }
     status
         .conditions
@@ -278,14 +320,23 @@ fn bind_virtual_service<'c, 'v>(
 }
 
 /// Adds the routes a binding gets to its virtual host, which requires TLS
-/// when a server offering it has `httpsRedirect`.
+/// when a server offering it has `httpsRedirect`; notes them in `record`.
 fn place_http(
     binding: &Binding,
     bound: &[&GatewayServer],
     routes: Vec<Route>,
     builder: &mut TableBuilder,
+    record: Option<&mut Bound>,
 ) {
     let require_tls = bound.iter().any(|server| server.https_redirect);
+    if let Some(record) = record {
+        record.http.push(Placement {
+            port: binding.port,
+            domain: binding.domain.clone(),
+            routes: routes.clone(),
+            require_tls,
+        });
+    }
     let vhost = builder.virtual_host(binding.port, &binding.domain);
     vhost.routes.extend(routes);
     vhost.require_tls |= require_tls;

@@ -6,6 +6,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 pub(crate) mod certs;
+mod incremental;
 
 use vestibule_api::{Inputs, Loaded};
 use vestibule_ir::{Listener, Route, RouteAction, VirtualHost};
@@ -37,6 +38,7 @@ pub(crate) fn run_case(path: &Path) -> (Inputs, Translation) {
         loaded.warnings
     );
     let mut translation = translate(&loaded.inputs, &GatewayIdentity::default());
+    incremental::check(file, &loaded.inputs, &translation);
     // The endpoint-only update (Kubernetes mode, on an EndpointSlice
     // change) must give what a full translation gives.
     assert_eq!(

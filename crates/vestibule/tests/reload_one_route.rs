@@ -1,0 +1,170 @@
+//! One route changed among many in one file: the reload parses and binds
+//! only what changed, serves the change at once, and leaves the others as
+//! they were; a file written in place (not renamed) serves only once it is
+//! whole.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use support::{get, httpbin, service, ConfigDir, Gateway};
+
+const HOSTS: usize = 300;
+
+const GATEWAY: &str = r#"
+apiVersion: networking.istio.io/v1alpha3
+kind: Gateway
+metadata:
+  name: many
+spec:
+  selector:
+    istio: ingressgateway
+  servers:
+  - port:
+      number: 80
+      name: http
+      protocol: HTTP
+    hosts:
+    - "*"
+"#;
+
+fn host(index: usize) -> String {
+    format!("h{index:03}.example.com")
+}
+
+/// One VirtualService per host routing `/status`; host `changed` also
+/// routes `/headers`.
+fn virtual_services(count: usize, changed: Option<usize>) -> String {
+    (0..count)
+        .map(|i| {
+            let extra = if Some(i) == changed {
+                "    - uri:\n        prefix: /headers\n"
+            } else {
+                ""
+            };
+            format!(
+                "---
+apiVersion: networking.istio.io/v1alpha3
+kind: VirtualService
+metadata:
+  name: route-{i}
+spec:
+  hosts:
+  - \"{host}\"
+  gateways:
+  - many
+  http:
+  - match:
+    - uri:
+        prefix: /status
+{extra}    route:
+    - destination:
+        host: httpbin
+        port:
+          number: 8000
+",
+                host = host(i)
+            )
+        })
+        .collect()
+}
+
+async fn wait_status(address: std::net::SocketAddr, host: &str, path: &str, want: u16) {
+    let started = Instant::now();
+    while get(address, host, path).await.0 != want {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{host}{path} did not answer {want} within 5 s"
+        );
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+}
+
+#[tokio::test]
+async fn one_route_changed_among_many_serves_and_leaves_the_others() {
+    let backend = httpbin("httpbin").await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", GATEWAY);
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    config.write("routes.yaml", &virtual_services(HOSTS, None));
+    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let address = gateway.listener(80).await;
+    assert_eq!(get(address, &host(150), "/headers").await.0, 404);
+
+    // Renamed into place, as editors and ConfigMap volumes do.
+    config.write("routes.yaml", &virtual_services(HOSTS, Some(150)));
+    wait_status(address, &host(150), "/headers", 200).await;
+    gateway.wait_generation(2).await;
+    assert_eq!(gateway.generation().await, 2);
+    // The first reload parses and binds everything (the first load keeps
+    // nothing for reloads); the later ones only what changed.
+    assert_applied(&gateway, 2, HOSTS + 3, HOSTS);
+    assert_eq!(get(address, &host(149), "/headers").await.0, 404);
+    for index in [0, 149, 151, HOSTS - 1] {
+        assert_eq!(get(address, &host(index), "/status/200").await.0, 200);
+    }
+
+    // A host added at the end.
+    config.write("routes.yaml", &virtual_services(HOSTS + 1, Some(150)));
+    wait_status(address, &host(HOSTS), "/status/200", 200).await;
+    gateway.wait_generation(3).await;
+    assert_eq!(gateway.generation().await, 3);
+    // Only the new document was parsed, only its VirtualService bound.
+    assert_applied(&gateway, 3, 1, 1);
+
+    // Written in place: truncated, then written. One reload, of the whole
+    // file: no generation serves it half-written.
+    std::fs::write(
+        config.path().join("routes.yaml"),
+        virtual_services(HOSTS + 1, Some(7)),
+    )
+    .unwrap();
+    wait_status(address, &host(7), "/headers", 200).await;
+    assert_eq!(get(address, &host(150), "/headers").await.0, 404);
+    assert_eq!(get(address, &host(HOSTS), "/status/200").await.0, 200);
+    gateway.wait_generation(4).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(gateway.generation().await, 4, "{}", gateway.log());
+    let status = gateway.status().await;
+    assert_eq!(status["lastReload"]["ok"], true, "{status:#}");
+    // Host 150 lost its extra route and host 7 gained one.
+    assert_applied(&gateway, 4, 2, 2);
+}
+
+/// The `configuration applied` line of `generation` says how many documents
+/// were parsed and VirtualServices bound (the rest were reused).
+fn assert_applied(gateway: &Gateway, generation: u64, parsed: usize, bound: usize) {
+    let log = plain(&gateway.log());
+    let line = log
+        .lines()
+        .find(|line| {
+            line.contains("configuration applied")
+                && line.contains(&format!("generation={generation} "))
+        })
+        .unwrap_or_else(|| panic!("no line for generation {generation}:\n{log}"));
+    for (field, want) in [
+        ("documents_parsed", parsed),
+        ("virtual_services_bound", bound),
+    ] {
+        assert!(
+            line.contains(&format!("{field}={want}")),
+            "generation {generation}: want {field}={want}: {line}"
+        );
+    }
+}
+
+/// `text` without its ANSI colours.
+fn plain(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find('\x1b') {
+        out.push_str(&rest[..start]);
+        let escape = &rest[start..];
+        rest = escape.find('m').map_or("", |end| &escape[end + 1..]);
+    }
+    out.push_str(rest);
+    out
+}
