@@ -164,29 +164,29 @@ pub struct HttpRoute {
     #[serde(default)]
     pub route: Vec<HttpRouteDestination>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub redirect: Option<HttpRedirect>,
+    pub redirect: Option<Box<HttpRedirect>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub direct_response: Option<HttpDirectResponse>,
+    pub direct_response: Option<Box<HttpDirectResponse>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delegate: Option<Delegate>,
+    pub delegate: Option<Box<Delegate>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rewrite: Option<HttpRewrite>,
+    pub rewrite: Option<Box<HttpRewrite>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retries: Option<HttpRetry>,
+    pub retries: Option<Box<HttpRetry>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fault: Option<HttpFaultInjection>,
+    pub fault: Option<Box<HttpFaultInjection>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror: Option<Destination>,
+    pub mirror: Option<Box<Destination>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub mirror_percentage: Option<Percent>,
+    pub mirror_percentage: Option<Box<Percent>>,
     #[serde(default)]
     pub mirrors: Vec<HttpMirrorPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cors_policy: Option<CorsPolicy>,
+    pub cors_policy: Option<Box<CorsPolicy>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub headers: Option<Headers>,
+    pub headers: Option<Box<Headers>>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]

@@ -109,7 +109,7 @@ pub struct VirtualHost {
     pub name: String,
     pub domains: Vec<HostPattern>,
     /// Ordered: the first route whose match accepts the request wins.
-    pub routes: Vec<Route>,
+    pub routes: Vec<std::sync::Arc<Route>>,
     /// Istio `httpsRedirect`: a plain-text request gets 301 to `https://`
     /// instead of being routed.
     #[serde(skip_serializing_if = "std::ops::Not::not")]

@@ -29,13 +29,19 @@ impl VirtualHost {
     fn shrink_to_fit(&mut self) {
         self.name.shrink_to_fit();
         self.domains.shrink_to_fit();
-        self.routes.iter_mut().for_each(Route::shrink_to_fit);
+        // A route shared (a translation's cache keeps it too) was shrunk
+        // before it was.
+        self.routes
+            .iter_mut()
+            .filter_map(std::sync::Arc::get_mut)
+            .for_each(Route::shrink_to_fit);
         self.routes.shrink_to_fit();
     }
 }
 
 impl Route {
-    fn shrink_to_fit(&mut self) {
+    /// Frees what was reserved and is not used.
+    pub fn shrink_to_fit(&mut self) {
         self.name.shrink_to_fit();
         self.matches.iter_mut().for_each(RouteMatch::shrink_to_fit);
         self.matches.shrink_to_fit();

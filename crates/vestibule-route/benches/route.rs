@@ -49,7 +49,7 @@ fn many_virtual_hosts(count: usize) -> Vec<VirtualHost> {
         .map(|index| VirtualHost {
             name: format!("host{index}.example.com:80"),
             domains: vec![HostPattern::Exact(format!("host{index}.example.com"))],
-            routes: vec![prefix_route(index)],
+            routes: vec![prefix_route(index).into()],
             require_tls: false,
         })
         .collect()

@@ -65,8 +65,12 @@ pub struct Selected<'r> {
 /// The first route, in order, with a match alternative that accepts the
 /// request ("the first route whose match accepts the request wins"). A
 /// route's alternatives are OR-ed; a route without any matches everything.
-pub fn select<'r>(routes: &'r [Route], request: &RequestView<'_>) -> Option<Selected<'r>> {
+pub fn select<'r, R: std::borrow::Borrow<Route>>(
+    routes: &'r [R],
+    request: &RequestView<'_>,
+) -> Option<Selected<'r>> {
     routes.iter().enumerate().find_map(|(route_index, route)| {
+        let route: &'r Route = route.borrow();
         let matched = if route.matches.is_empty() {
             None
         } else {

@@ -3,6 +3,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use vestibule_ir::{
     Backend, BackendKey, Endpoint, EndpointTable, HostPattern, Listener, ListenerProtocol,
@@ -273,7 +274,7 @@ impl TableBuilder {
 
     /// Applies `arrange` to the routes of every virtual host (e.g. moving
     /// catch-all routes last).
-    pub(crate) fn arrange_routes(&mut self, mut arrange: impl FnMut(&mut Vec<Route>)) {
+    pub(crate) fn arrange_routes(&mut self, mut arrange: impl FnMut(&mut Vec<Arc<Route>>)) {
         for listener in self.listeners.values_mut() {
             for vhost in &mut listener.virtual_hosts {
                 arrange(&mut vhost.routes);

@@ -238,7 +238,12 @@ fn seed_httpbin(t: &Translation) {
     assert_eq!(listener_names(t), ["http.80"]);
     assert_eq!(vhost_names(t, 80), ["httpbin.example.com:80"]);
     let vhost = vhost(t, 80, "httpbin.example.com");
-    let paths: Vec<_> = vhost.routes.iter().map(path).cloned().collect();
+    let paths: Vec<_> = vhost
+        .routes
+        .iter()
+        .map(|route| path(route))
+        .cloned()
+        .collect();
     assert_eq!(paths, [prefix("/status"), prefix("/delay")]);
     for route in &vhost.routes {
         assert_eq!(backends(route), [(HTTPBIN, 1)]);

@@ -430,7 +430,7 @@ fn hostname_intersection(t: &Translation) {
         vhost(t, 80, domain)
             .routes
             .iter()
-            .map(path)
+            .map(|route| path(route))
             .cloned()
             .collect()
     };
@@ -474,7 +474,11 @@ fn matching_across_routes(t: &Translation) {
         format!("{} {value}{header}", route.origin.name)
     };
     let order = |domain: &str| -> Vec<String> {
-        vhost(t, 80, domain).routes.iter().map(describe).collect()
+        vhost(t, 80, domain)
+            .routes
+            .iter()
+            .map(|route| describe(route))
+            .collect()
     };
     assert_eq!(
         order("example.com"),
@@ -745,7 +749,7 @@ fn parent_refs(t: &Translation) {
         vhost(t, port, domain)
             .routes
             .iter()
-            .map(path)
+            .map(|route| path(route))
             .cloned()
             .collect()
     };
@@ -1263,7 +1267,7 @@ fn grpc_methods(t: &Translation) {
             backend.split('.').next().unwrap_or_default()
         )
     };
-    let order: Vec<String> = vhost.routes.iter().map(describe).collect();
+    let order: Vec<String> = vhost.routes.iter().map(|route| describe(route)).collect();
     assert_eq!(
         order,
         [

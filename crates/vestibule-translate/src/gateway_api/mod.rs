@@ -155,10 +155,11 @@ fn assemble(listeners: &[GatewayListener], gathered: Gathered, builder: &mut Tab
                 }
                 !seen
             });
-            builder
-                .virtual_host(port, host)
-                .routes
-                .extend(routes.into_iter().map(|(_, route)| route.clone()));
+            builder.virtual_host(port, host).routes.extend(
+                routes
+                    .into_iter()
+                    .map(|(_, route)| std::sync::Arc::new(route.clone())),
+            );
         }
     }
 }

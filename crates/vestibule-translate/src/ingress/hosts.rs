@@ -79,7 +79,7 @@ pub(crate) fn place(builder: &mut TableBuilder, port: u16, mut gathered: Gathere
         builder
             .virtual_host_pattern(port, pattern)
             .routes
-            .extend(routes);
+            .extend(routes.into_iter().map(std::sync::Arc::new));
     }
 }
 

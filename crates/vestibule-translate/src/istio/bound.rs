@@ -5,6 +5,8 @@
 //! while everything else it reads is unchanged ([`crate::cache`]), rather
 //! than binding it again.
 
+use std::sync::Arc;
+
 use vestibule_api::VirtualService;
 use vestibule_ir::status::ResourceStatus;
 use vestibule_ir::{BackendKey, Route, StreamRoute};
@@ -30,7 +32,8 @@ pub(crate) struct Bound {
 pub(super) struct Placement {
     pub(super) port: u16,
     pub(super) domain: String,
-    pub(super) routes: Vec<Route>,
+    /// Shared with the table.
+    pub(super) routes: Vec<Arc<Route>>,
     /// A server offering it has `httpsRedirect`.
     pub(super) require_tls: bool,
 }

@@ -27,6 +27,7 @@ mod streams;
 mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use vestibule_api::{Inputs, VirtualService};
 use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
@@ -329,6 +330,14 @@ fn place_http(
     record: Option<&mut Bound>,
 ) {
     let require_tls = bound.iter().any(|server| server.https_redirect);
+    // Shared with `record`: shrunk now, as it will not be alone later.
+    let routes: Vec<Arc<Route>> = routes
+        .into_iter()
+        .map(|mut route| {
+            route.shrink_to_fit();
+            Arc::new(route)
+        })
+        .collect();
     if let Some(record) = record {
         record.http.push(Placement {
             port: binding.port,
@@ -442,14 +451,14 @@ fn admits(candidate: &CandidateRoute, gateways: &[GatewayKey], servers: &[&Gatew
 /// with no header or query conditions, or no match at all) go last, in
 /// their relative order, so a merged VirtualService's catch-all cannot
 /// shadow another's specific routes.
-fn move_catch_alls_last(routes: &mut Vec<Route>) {
+fn move_catch_alls_last(routes: &mut Vec<Arc<Route>>) {
     // Most virtual hosts are in order already (no catch-all, or only at
     // the end): then nothing moves, and no vector is built.
-    let first = routes.iter().position(is_catch_all);
-    if first.is_none_or(|first| routes[first..].iter().all(is_catch_all)) {
+    let first = routes.iter().position(|route| is_catch_all(route));
+    if first.is_none_or(|first| routes[first..].iter().all(|route| is_catch_all(route))) {
         return;
     }
-    let (specific, catch_alls): (Vec<Route>, Vec<Route>) = std::mem::take(routes)
+    let (specific, catch_alls): (Vec<_>, Vec<_>) = std::mem::take(routes)
         .into_iter()
         .partition(|route| !is_catch_all(route));
     routes.extend(specific);

@@ -276,7 +276,7 @@ pub(super) fn policies(
         Some(fault) => super::faults::convert(fault, &format!("{field}.fault"), warnings)?,
         None => None,
     };
-    let (request_headers, response_headers) = header_mutations(rule.headers.as_ref(), field)?;
+    let (request_headers, response_headers) = header_mutations(rule.headers.as_deref(), field)?;
     let timeout = match rule.timeout.as_deref() {
         Some(value) => Some(parse_duration(value).map_err(|e| (format!("{field}.timeout"), e))?),
         None => None,
@@ -287,7 +287,7 @@ pub(super) fn policies(
         request_headers,
         response_headers,
         timeout,
-        retry: super::retries::retry_policy(rule.retries.as_ref(), field)?,
+        retry: super::retries::retry_policy(rule.retries.as_deref(), field)?,
         cors: match &rule.cors_policy {
             Some(policy) => Some(cors(policy, &format!("{field}.corsPolicy"))?),
             None => None,
@@ -642,8 +642,8 @@ pub(super) fn mirrors(
     }
     let single = rule.mirror.iter().map(|destination| {
         (
-            destination,
-            rule.mirror_percentage.as_ref(),
+            &**destination,
+            rule.mirror_percentage.as_deref(),
             format!("{field}.mirror"),
         )
     });

@@ -48,7 +48,12 @@ fn warned(status: &ResourceStatus, parts: &[&str]) {
 }
 
 fn routes_named<'v>(vhost: &'v VirtualHost, name: &str) -> Vec<&'v Route> {
-    vhost.routes.iter().filter(|r| r.name == name).collect()
+    vhost
+        .routes
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|r| r.name == name)
+        .collect()
 }
 
 fn delegate_merge(t: &Translation) {

@@ -175,7 +175,7 @@ fn destinations(inputs: &Inputs, vs: &VirtualService, findings: &mut Vec<Finding
         rule.route
             .iter()
             .map(|route| &route.destination)
-            .chain(rule.mirror.as_ref())
+            .chain(rule.mirror.as_deref())
             .chain(rule.mirrors.iter().map(|mirror| &mirror.destination))
     });
     for destination in destinations {
@@ -236,7 +236,7 @@ fn subsets(inputs: &Inputs, vs: &VirtualService, findings: &mut Vec<Finding>) {
         rule.route
             .iter()
             .map(|route| &route.destination)
-            .chain(rule.mirror.as_ref())
+            .chain(rule.mirror.as_deref())
     });
     for destination in destinations {
         let Some(subset) = &destination.subset else {

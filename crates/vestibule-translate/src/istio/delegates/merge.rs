@@ -42,8 +42,8 @@ pub(super) fn merge_rule(root: &HttpRoute, mut leaf: HttpRoute) -> Result<Merged
             leaf.mirrors.insert(
                 0,
                 HttpMirrorPolicy {
-                    destination,
-                    percentage,
+                    destination: *destination,
+                    percentage: percentage.map(|percentage| *percentage),
                 },
             );
         }
