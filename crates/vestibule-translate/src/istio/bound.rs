@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use vestibule_api::VirtualService;
 use vestibule_ir::status::ResourceStatus;
-use vestibule_ir::{BackendKey, Route, StreamRoute};
+use vestibule_ir::{BackendKey, HostPattern, Route, StreamRoute};
 
 use super::gateway::GatewayServer;
 use super::Attached;
@@ -31,7 +31,7 @@ pub(crate) struct Bound {
 #[derive(Debug)]
 pub(super) struct Placement {
     pub(super) port: u16,
-    pub(super) domain: String,
+    pub(super) domain: HostPattern,
     /// Shared with the table.
     pub(super) routes: Vec<Arc<Route>>,
     /// A server offering it has `httpsRedirect`.
@@ -72,7 +72,7 @@ impl Bound {
             builder.adopt_backend(key, backends);
         }
         for placement in &self.http {
-            let vhost = builder.virtual_host(placement.port, &placement.domain);
+            let vhost = builder.virtual_host_pattern(placement.port, placement.domain.clone());
             vhost.routes.extend(placement.routes.iter().cloned());
             vhost.require_tls |= placement.require_tls;
         }

@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use vestibule_api::{Inputs, VirtualService};
 use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
-use vestibule_ir::{PathMatch, Route};
+use vestibule_ir::{HostPattern, PathMatch, Route};
 
 use crate::builder::TableBuilder;
 use crate::secrets::SecretStore;
@@ -341,7 +341,7 @@ fn place_http(
     if let Some(record) = record {
         record.http.push(Placement {
             port: binding.port,
-            domain: binding.domain.clone(),
+            domain: HostPattern::parse(&binding.domain, false),
             routes: routes.clone(),
             require_tls,
         });
