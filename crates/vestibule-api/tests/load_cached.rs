@@ -6,7 +6,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use vestibule_api::load::{load_paths_cached, ParseCache, DEFAULT_MAX_FILE_BYTES};
+use vestibule_api::load::{load_paths_cached, Keep, ParseCache, DEFAULT_MAX_FILE_BYTES};
 use vestibule_api::{load_paths, Loaded};
 
 fn virtual_service(name: &str, host: &str, prefix: &str) -> String {
@@ -137,7 +137,7 @@ fn every_edit_loads_the_same_through_the_cache() {
     let mut cache = ParseCache::default();
     for (step, edit) in steps {
         edit(dir.path());
-        let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache);
+        let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::Few);
         let scratch = load_paths(&paths);
         assert_same(&cached, &scratch, step);
     }
@@ -150,16 +150,57 @@ fn only_changed_documents_are_parsed_again() {
     write(dir.path(), "a.yaml", &many(50, None));
     let paths = vec![dir.path().to_path_buf()];
     let mut cache = ParseCache::default();
-    load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache);
+    load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::Few);
     assert_eq!(cache.len(), 50);
     write(dir.path(), "a.yaml", &many(50, Some((10, "/new"))));
-    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache);
+    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::Few);
     assert_eq!(cache.len(), 50);
     assert_eq!(cache.reused(), 49);
     assert_same(&cached, &load_paths(&paths), "one change");
     // Two lines added to the first document: the others moved, not changed.
     write(dir.path(), "a.yaml", &many(50, Some((0, "/new"))));
-    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache);
+    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::Few);
     assert_eq!(cache.reused(), 48);
     assert_same(&cached, &load_paths(&paths), "lines added above the others");
+}
+
+#[test]
+fn a_file_that_changed_much_is_kept_only_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = vec![dir.path().to_path_buf()];
+    let mut cache = ParseCache::default();
+    assert!(!cache.complete(), "an empty cache is not complete");
+    write(dir.path(), "a.yaml", &many(200, None));
+    // Everything changed (nothing was kept): read as without a cache.
+    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::Few);
+    assert_same(&cached, &load_paths(&paths), "first load");
+    assert!(!cache.complete());
+    assert_eq!(cache.len(), 0);
+    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::All);
+    assert_same(&cached, &load_paths(&paths), "filled");
+    assert!(cache.complete());
+    assert_eq!((cache.len(), cache.parsed()), (200, 200));
+    // One document changed: few; it is kept.
+    write(dir.path(), "a.yaml", &many(200, Some((7, "/new"))));
+    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::Few);
+    assert_same(&cached, &load_paths(&paths), "one change");
+    assert!(cache.complete());
+    assert_eq!((cache.len(), cache.parsed(), cache.reused()), (200, 1, 199));
+    // Half of them changed: many. The unchanged half is reused and kept,
+    // the changed half is read but not kept.
+    let half: String = (0..200)
+        .map(|i| {
+            let prefix = if i < 100 { "/other" } else { "/status" };
+            let text = virtual_service(&format!("vs-{i}"), &format!("h{i}.example"), prefix);
+            format!("---\n{text}")
+        })
+        .collect();
+    write(dir.path(), "a.yaml", &half);
+    let cached = load_paths_cached(&paths, DEFAULT_MAX_FILE_BYTES, &mut cache, Keep::Few);
+    assert_same(&cached, &load_paths(&paths), "half changed");
+    assert!(!cache.complete());
+    assert_eq!(
+        (cache.len(), cache.parsed(), cache.reused()),
+        (100, 100, 100)
+    );
 }

@@ -40,14 +40,25 @@ impl TranslateCache {
         self.reused
     }
 
+    /// Whether the last translation kept its bindings.
+    pub fn complete(&self) -> bool {
+        self.bindings.is_some()
+    }
+
     /// VirtualServices the last translation bound.
     pub fn bound(&self) -> usize {
         self.bound
     }
 
     /// The memo for translating `inputs`: the last bindings when their
-    /// context holds, none otherwise; nothing is kept when the set delegates.
-    pub(crate) fn begin(&mut self, inputs: &Inputs, identity: &GatewayIdentity) -> Memo {
+    /// context holds, none otherwise; this translation's are kept when
+    /// `keep`, unless the set delegates.
+    pub(crate) fn begin(
+        &mut self,
+        inputs: &Inputs,
+        identity: &GatewayIdentity,
+        keep: bool,
+    ) -> Memo {
         let old = self.bindings.take();
         if inputs.virtual_services.iter().any(delegates) {
             self.context = None;
@@ -57,7 +68,7 @@ impl TranslateCache {
         let same = self.context.as_ref() == Some(&context);
         self.context = Some(context);
         let backends = std::mem::take(&mut self.backends);
-        Memo::over(old.filter(|_| same), backends)
+        Memo::over(old.filter(|_| same), backends, keep)
     }
 
     /// Keeps what `memo` bound, and the translation's `backends`, for the

@@ -89,14 +89,15 @@ pub fn translate(inputs: &Inputs, identity: &GatewayIdentity) -> Translation {
     translate_with(inputs, identity, &mut istio::Memo::off()).0
 }
 
-/// [`translate`], reusing what `cache` kept of the last translation and
-/// keeping this one's for the next; the result is the same.
+/// [`translate`], reusing what `cache` kept of the last translation and,
+/// when `keep`, keeping this one's for the next; the result is the same.
 pub fn translate_cached(
     inputs: &Inputs,
     identity: &GatewayIdentity,
     cache: &mut TranslateCache,
+    keep: bool,
 ) -> Translation {
-    let mut memo = cache.begin(inputs, identity);
+    let mut memo = cache.begin(inputs, identity, keep);
     let (translation, backends) = translate_with(inputs, identity, &mut memo);
     cache.end(memo, backends.unwrap_or_default());
     translation

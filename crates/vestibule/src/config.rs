@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
-use vestibule_api::load::{Diagnostic, Loaded, ParseCache};
+use vestibule_api::load::{Diagnostic, Keep, Loaded, ParseCache};
 use vestibule_api::Inputs;
 use vestibule_kube::Document;
 use vestibule_translate::{translate_cached, GatewayIdentity, TranslateCache, Translation};
@@ -75,12 +75,17 @@ pub struct Scope {
 impl Scope {
     /// Translates `inputs` for this scope.
     pub fn translate(&self, inputs: Inputs) -> Translation {
-        self.translate_cached(inputs, &mut TranslateCache::default())
+        self.translate_cached(inputs, &mut TranslateCache::default(), false)
     }
 
     /// [`Scope::translate`], reusing what `cache` kept of the last
     /// translation (the result is the same).
-    pub fn translate_cached(&self, mut inputs: Inputs, cache: &mut TranslateCache) -> Translation {
+    pub fn translate_cached(
+        &self,
+        mut inputs: Inputs,
+        cache: &mut TranslateCache,
+        keep: bool,
+    ) -> Translation {
         if let Some((namespace, name)) = &self.gateway {
             // Only that Gateway: no Istio Gateway, no Ingress, no other.
             inputs
@@ -89,20 +94,30 @@ impl Scope {
             inputs.gateways.clear();
             inputs.ingresses.clear();
         }
-        translate_cached(&inputs, &self.identity, cache)
+        translate_cached(&inputs, &self.identity, cache, keep)
     }
 }
 
 /// What a reload reuses of the last one: the documents it parsed and the
 /// VirtualServices it bound. A reload through it equals one from scratch.
 ///
-/// Filled by reloads, not by the first load: a gateway that never reloads
-/// keeps neither the parsed documents nor a second copy of the bindings'
-/// statuses, and serves its first configuration as soon as it can.
+/// A reload keeps what it parsed and bound only when it changed little
+/// (see [`Keep::Few`]): keeping costs, and a reload that changed much would
+/// serve later for it. The cache is filled afterwards instead, once the
+/// reload serves ([`refill`]). The first load keeps nothing either: a
+/// gateway that never reloads keeps no parsed documents and no second copy
+/// of the statuses.
 #[derive(Default)]
 pub struct Reuse {
     pub parse: ParseCache,
     pub translate: TranslateCache,
+}
+
+impl Reuse {
+    /// Whether the last load kept all the next one may reuse.
+    pub fn complete(&self) -> bool {
+        self.parse.complete() && self.translate.complete()
+    }
 }
 
 /// Reads and translates the configured paths, reusing what `reuse` kept of
@@ -120,10 +135,31 @@ pub fn load(
         let loaded = vestibule_api::load::load_paths_with_limit(paths, max_file_bytes);
         return candidate(loaded, started, |inputs| (scope.translate(inputs), None));
     };
-    let loaded = vestibule_api::load::load_paths_cached(paths, max_file_bytes, &mut reuse.parse);
-    let parsed = reuse.parse.parsed();
+    load_kept(paths, scope, max_file_bytes, reuse, Keep::Few)
+}
+
+/// Loads the paths again to keep all of it in `reuse` (after a reload that
+/// kept only part), dropping the result.
+pub fn refill(paths: &[PathBuf], scope: &Scope, max_file_bytes: u64, reuse: &mut Reuse) {
+    // Its errors, if any, were reported by the reload.
+    let _ = load_kept(paths, scope, max_file_bytes, reuse, Keep::All);
+}
+
+fn load_kept(
+    paths: &[PathBuf],
+    scope: &Scope,
+    max_file_bytes: u64,
+    reuse: &mut Reuse,
+    keep: Keep,
+) -> Result<Candidate, Vec<Diagnostic>> {
+    let started = Instant::now();
+    let parse = &mut reuse.parse;
+    let loaded = vestibule_api::load::load_paths_cached(paths, max_file_bytes, parse, keep);
+    let (parsed, complete) = (parse.parsed(), parse.complete());
     candidate(loaded, started, |inputs| {
-        let translation = scope.translate_cached(inputs, &mut reuse.translate);
+        // Bindings are kept when every document was: a binding names the
+        // spec its document was parsed into.
+        let translation = scope.translate_cached(inputs, &mut reuse.translate, complete);
         let counts = Counts {
             parsed,
             bound: reuse.translate.bound(),

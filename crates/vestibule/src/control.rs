@@ -92,8 +92,18 @@ pub fn reload_files(
     max_file_bytes: u64,
     reuse: &mut Reuse,
 ) {
-    match config::load(paths, scope, max_file_bytes, Some(reuse)) {
-        Ok(candidate) => publish(state, candidate),
+    match config::load(paths, scope, max_file_bytes, Some(&mut *reuse)) {
+        Ok(candidate) => {
+            publish(state, candidate);
+            if !reuse.complete() {
+                // Serving already: what was not kept is kept now, for the
+                // next reload.
+                let started = std::time::Instant::now();
+                config::refill(paths, scope, max_file_bytes, reuse);
+                crate::memory::release_free_pages();
+                tracing::debug!(took_ms = millis(started.elapsed()), "reload cache filled");
+            }
+        }
         Err(errors) => {
             for error in &errors {
                 tracing::error!(
@@ -142,7 +152,7 @@ async fn apply_change(
     let mut taken = std::mem::take(cache);
     let (translation, back) = tokio::task::spawn_blocking(move || {
         let translation = if reused {
-            scope.translate_cached(inputs, &mut taken)
+            scope.translate_cached(inputs, &mut taken, true)
         } else {
             scope.translate(inputs)
         };

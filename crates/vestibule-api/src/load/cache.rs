@@ -31,6 +31,26 @@ pub struct ParseCache {
     reused: usize,
     /// Documents the load that filled it parsed.
     parsed: usize,
+    /// Whether that load kept every document it could (see [`Keep`]).
+    complete: bool,
+}
+
+/// What a load through a [`ParseCache`] keeps of the documents it parses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// Every document that can be kept.
+    All,
+    /// A file's changed documents only when they are few (see [`few`]): a
+    /// file that changed much is read as without a cache, at the same cost,
+    /// and the cache is left incomplete, for [`Keep::All`] to fill later,
+    /// when no one waits for it.
+    Few,
+}
+
+/// How many changed documents of a file of `documents` are few: a change
+/// someone makes by hand, or a tool makes to a few objects.
+fn few(documents: usize) -> usize {
+    (documents / 16).max(64)
 }
 
 impl ParseCache {
@@ -55,6 +75,17 @@ impl ParseCache {
     /// Documents the last load parsed.
     pub fn parsed(&self) -> usize {
         self.parsed
+    }
+
+    /// Ready to be filled by a load.
+    pub(crate) fn start(&mut self) {
+        self.complete = true;
+    }
+
+    /// Whether the last load kept every document it could: false before
+    /// the first load, and after a [`Keep::Few`] load that changed much.
+    pub fn complete(&self) -> bool {
+        self.complete
     }
 }
 
@@ -136,20 +167,35 @@ pub(crate) fn load_documents(
     into: &mut Loaded,
     old: &mut ParseCache,
     new: &mut ParseCache,
+    keep: Keep,
 ) {
     let mut old_entries = old.files.remove(file).unwrap_or_default();
+    let hashes: Vec<u64> = docs.iter().map(|doc| hash_of(doc.text)).collect();
+    let record = keep == Keep::All || {
+        let changed = docs
+            .iter()
+            .zip(&hashes)
+            .filter(|(doc, hash)| !holds(&old_entries, **hash, doc.text))
+            .count();
+        changed <= few(docs.len())
+    };
+    new.complete &= record;
     let mut kept: HashMap<u64, Vec<Entry>> = HashMap::with_capacity(docs.len());
-    for doc in docs {
-        let hash = hash_of(doc.text);
+    for (doc, &hash) in docs.iter().zip(&hashes) {
         let entry = match take(&mut old_entries, hash, doc.text) {
             Some(entry) => {
                 replay(&entry, doc, into);
                 new.reused += 1;
                 Some(entry)
             }
-            None => {
+            None if record => {
                 new.parsed += 1;
                 parse(file, doc, into)
+            }
+            None => {
+                new.parsed += 1;
+                super::dispatch::load_document(file, doc, into);
+                None
             }
         };
         if let Some(entry) = entry {
@@ -157,6 +203,13 @@ pub(crate) fn load_documents(
         }
     }
     new.files.insert(file.to_owned(), kept);
+}
+
+/// Whether `entries` hold `text`.
+fn holds(entries: &HashMap<u64, Vec<Entry>>, hash: u64, text: &str) -> bool {
+    entries
+        .get(&hash)
+        .is_some_and(|same| same.iter().any(|entry| *entry.text == *text))
 }
 
 /// The first entry of `text` in `entries`, taken out.

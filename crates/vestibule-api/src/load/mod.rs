@@ -39,7 +39,7 @@ use std::any::TypeId;
 use std::collections::HashSet;
 use std::path::PathBuf;
 
-pub use cache::ParseCache;
+pub use cache::{Keep, ParseCache};
 pub use diagnostic::Diagnostic;
 pub use files::DEFAULT_MAX_FILE_BYTES;
 
@@ -106,12 +106,18 @@ pub fn load_paths_with_limit(paths: &[PathBuf], max_file_bytes: u64) -> Loaded {
 /// [`load_paths_with_limit`], parsing only the documents that are not in
 /// `cache` unchanged (same file, place and text); the result is the same
 /// as without it. `cache` is left holding this load's documents.
-pub fn load_paths_cached(paths: &[PathBuf], max_file_bytes: u64, cache: &mut ParseCache) -> Loaded {
+pub fn load_paths_cached(
+    paths: &[PathBuf],
+    max_file_bytes: u64,
+    cache: &mut ParseCache,
+    keep: Keep,
+) -> Loaded {
     let mut old = std::mem::take(cache);
+    cache.start();
     let loaded = files::load_paths(paths, max_file_bytes, &mut |file, text, into| {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let docs = documents(file, text);
-        cache::load_documents(file, &docs, into, &mut old, cache);
+        cache::load_documents(file, &docs, into, &mut old, cache, keep);
     });
     loaded
 }

@@ -65,12 +65,12 @@ impl Memo {
     }
 
     /// Reuses what of `old` is unchanged (`None`: nothing), and keeps this
-    /// translation's bindings.
-    pub(crate) fn over(old: Option<Bindings>, backends: Arc<Backends>) -> Memo {
+    /// translation's bindings when `keep`.
+    pub(crate) fn over(old: Option<Bindings>, backends: Arc<Backends>, keep: bool) -> Memo {
         let capacity = old.as_ref().map_or(0, HashMap::len);
         Memo {
             old,
-            new: Some(Bindings::with_capacity(capacity)),
+            new: keep.then(|| Bindings::with_capacity(capacity)),
             backends,
             reused: 0,
             bound: 0,
