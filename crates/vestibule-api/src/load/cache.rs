@@ -130,6 +130,9 @@ struct Entry {
 /// An object as it was inserted, to be inserted again.
 pub(crate) trait Replay: std::fmt::Debug + Send + Sync {
     fn insert_into(&self, out: &mut Loaded, moved: Moved);
+
+    /// Makes room in its list for `additional` more objects.
+    fn reserve(&self, out: &mut Loaded, additional: usize);
 }
 
 /// What [`Loaded`] records while a document is parsed for the cache.
@@ -149,6 +152,10 @@ pub(crate) struct Typed<S: 'static> {
 }
 
 impl<S: std::fmt::Debug + Clone + Send + Sync + 'static> Replay for Typed<S> {
+    fn reserve(&self, out: &mut Loaded, additional: usize) {
+        (self.list)(&mut out.inputs).reserve(additional);
+    }
+
     fn insert_into(&self, out: &mut Loaded, moved: Moved) {
         let mut resource = self.resource.clone();
         resource.source.line = moved.line(resource.source.line);
@@ -180,10 +187,19 @@ pub(crate) fn load_documents(
         changed <= few(docs.len())
     };
     new.complete &= record;
+    into.seen.reserve(docs.len());
+    let mut reserved = false;
     let mut kept: HashMap<u64, Vec<Entry>> = HashMap::with_capacity(docs.len());
-    for (doc, &hash) in docs.iter().zip(&hashes) {
+    for (index, (doc, &hash)) in docs.iter().zip(&hashes).enumerate() {
         let entry = match take(&mut old_entries, hash, doc.text) {
             Some(entry) => {
+                // A large file holds mostly objects of one kind: room for
+                // them at once, rather than growing (and copying) the list
+                // ten times over.
+                if !reserved {
+                    entry.object.reserve(into, docs.len() - index);
+                    reserved = true;
+                }
                 replay(&entry, doc, into);
                 new.reused += 1;
                 Some(entry)

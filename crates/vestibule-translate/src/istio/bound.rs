@@ -57,16 +57,16 @@ impl Bound {
     }
 
     /// Adds to `builder` and `attached` what binding `vs` added; its status.
-    /// `servers` are the ones it was bound with, `backends` the last
+    /// `servers` are the ones it was bound with (one per listener), `backends` the last
     /// translation's; `moved`: `vs` was read at another line since.
-    pub(super) fn replay<'c, 'v>(
+    pub(super) fn replay<'c>(
         &self,
-        vs: &'v VirtualService,
+        vs: &VirtualService,
         moved: bool,
         servers: &'c [GatewayServer],
         backends: &Backends,
         builder: &mut TableBuilder,
-        attached: &mut Attached<'c, 'v>,
+        attached: &mut Attached<'c>,
     ) -> ResourceStatus {
         for key in &self.backends {
             builder.adopt_backend(key, backends);
@@ -79,13 +79,12 @@ impl Bound {
         for (port, route) in &self.streams {
             builder.stream_route(*port, route.clone());
         }
-        let key = (vs.namespace(), vs.name());
+        // One server per listener (see `attach`).
         for &index in &self.servers {
             let server = &servers[index];
-            attached
+            *attached
                 .entry((&server.gateway, server.status_index))
-                .or_default()
-                .insert(key);
+                .or_default() += 1;
         }
         let mut status = self.status.clone();
         if moved {

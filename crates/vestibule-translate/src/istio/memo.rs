@@ -85,12 +85,12 @@ impl Memo {
     /// Adds again what the last binding of `vs` added (see
     /// [`Bound::replay`]) when it was made for a version that binds as `vs`
     /// does, and keeps it; its status, or `None` when `vs` must be bound.
-    pub(super) fn replay<'c, 'v>(
+    pub(super) fn replay<'c>(
         &mut self,
-        vs: &'v VirtualService,
+        vs: &VirtualService,
         servers: &'c [super::gateway::GatewayServer],
         builder: &mut crate::builder::TableBuilder,
-        attached: &mut super::Attached<'c, 'v>,
+        attached: &mut super::Attached<'c>,
     ) -> Option<vestibule_ir::status::ResourceStatus> {
         let old = self.old.as_mut()?;
         let (key, mut kept) = old.remove_entry(&(vs.namespace(), vs.name()) as &dyn KeyRef)?;

@@ -26,7 +26,7 @@ mod rules;
 mod streams;
 mod tls;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use vestibule_api::{Inputs, VirtualService};
@@ -70,14 +70,14 @@ pub(crate) fn translate(
         };
         statuses.virtual_services.push(status);
     }
-    for ((gateway, index), routes) in attached {
+    for ((gateway, index), count) in attached {
         let status = statuses.gateways.iter_mut().find(|s| {
             s.api_group == "networking.istio.io"
                 && (s.namespace.as_str(), s.name.as_str())
                     == (gateway.0.as_str(), gateway.1.as_str())
         });
         if let Some(listener) = status.and_then(|status| status.listeners.get_mut(index)) {
-            listener.attached_routes = routes.len() as u32;
+            listener.attached_routes = count;
         }
     }
     builder.arrange_routes(move_catch_alls_last);
@@ -151,19 +151,32 @@ struct Context<'c, 'a> {
     delegates: &'c delegates::Index<'a>,
 }
 
-/// Per Gateway listener (by Gateway and status index), the
-/// VirtualServices (namespace, name) attached to it: borrowed, as with ten
-/// thousand VirtualServices a key built and cloned for each cost more than
-/// binding it.
-type Attached<'c, 'v> = BTreeMap<(&'c GatewayKey, usize), BTreeSet<(&'v str, &'v str)>>;
+/// Per Gateway listener (by Gateway and status index), how many
+/// VirtualServices are attached to it.
+type Attached<'c> = BTreeMap<(&'c GatewayKey, usize), u32>;
+
+/// Counts one VirtualService attached to each listener of `indices` (of
+/// `servers`), once per listener; `indices` is left with one server per
+/// listener, for the same count again.
+fn attach<'c>(indices: &mut Vec<usize>, servers: &'c [GatewayServer], attached: &mut Attached<'c>) {
+    let listener = |index: &usize| {
+        let server = &servers[*index];
+        (&server.gateway, server.status_index)
+    };
+    indices.sort_by(|a, b| listener(a).cmp(&listener(b)));
+    indices.dedup_by(|a, b| listener(a) == listener(b));
+    for index in indices.iter() {
+        *attached.entry(listener(index)).or_default() += 1;
+    }
+}
 
 /// Binds `vs`, or adds again what its last binding added when `memo` has
 /// one for it; keeps the binding in `memo` for the next translation.
-fn bind_or_replay<'c, 'v>(
-    vs: &'v VirtualService,
+fn bind_or_replay<'c>(
+    vs: &VirtualService,
     context: &Context<'c, '_>,
     builder: &mut TableBuilder,
-    attached: &mut Attached<'c, 'v>,
+    attached: &mut Attached<'c>,
     memo: &mut Memo,
 ) -> ResourceStatus {
     if let Some(status) = memo.replay(vs, context.servers, builder, attached) {
@@ -181,11 +194,11 @@ fn bind_or_replay<'c, 'v>(
 }
 
 /// Binds `vs`; what it adds is also noted in `record`, when given.
-fn bind_virtual_service<'c, 'v>(
-    vs: &'v VirtualService,
+fn bind_virtual_service<'c>(
+    vs: &VirtualService,
     context: &Context<'c, '_>,
     builder: &mut TableBuilder,
-    attached: &mut Attached<'c, 'v>,
+    attached: &mut Attached<'c>,
     mut record: Option<&mut Bound>,
 ) -> ResourceStatus {
     let Context {
@@ -265,19 +278,8 @@ fn bind_virtual_service<'c, 'v>(
     if let Some(record) = record.as_deref_mut() {
         record.backends = used;
     }
-    let key = (vs.namespace(), vs.name());
     let mut counted = Vec::new();
-    let recording = record.is_some();
-    let mut count = |index: usize| {
-        let server: &'c GatewayServer = &servers[index];
-        attached
-            .entry((&server.gateway, server.status_index))
-            .or_default()
-            .insert(key);
-        if recording {
-            counted.push(index);
-        }
-    };
+    let mut count = |index: usize| counted.push(index);
     let mut candidates = converted.routes;
     let last = bindings.len().saturating_sub(1);
     for (position, binding) in bindings.iter().enumerate() {
@@ -311,6 +313,7 @@ fn bind_virtual_service<'c, 'v>(
         }
         builder.stream_route(placed.port, placed.route);
     }
+    attach(&mut counted, servers, attached);
     if let Some(record) = record {
         record.servers = counted;
     }
