@@ -1,8 +1,9 @@
 //! One translation's use of the last one's bindings ([`Bound`]): a
 //! VirtualService equal to the version a binding was made for gets that
-//! binding again; the others are bound, and every binding of this
-//! translation is kept for the next. Valid only while everything a binding
-//! reads besides its VirtualService is unchanged: [`crate::cache`] decides.
+//! binding again; the others are bound, and, when the translation keeps
+//! its bindings, every one of them is kept for the next. Valid only while
+//! everything a binding reads besides its VirtualService is unchanged:
+//! [`crate::cache`] decides.
 
 use std::collections::HashMap;
 use std::sync::Arc;
