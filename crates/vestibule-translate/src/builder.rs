@@ -149,18 +149,8 @@ impl TableBuilder {
             }
             _ => format!("outbound|{}||{}", target.port, target.host),
         };
-        let added = self.add_backend(&key, || Backend {
-            key: key.clone(),
-            host: target.host.clone(),
-            port: target.port,
-            protocol: target.protocol,
-            load_balancer: LoadBalancer::LeastRequest,
-            consistent_hash: None,
-            warmup: None,
-            tls: None,
-            subset: None,
-            connection_pool: Default::default(),
-            outlier_detection: None,
+        let added = self.add_backend(&key, || {
+            new_backend(&key, target.host.clone(), target.port, target.protocol)
         });
         if added {
             self.endpoints
@@ -180,20 +170,11 @@ impl TableBuilder {
     ) -> BackendKey {
         let key = format!("outbound|{}|{subset}|{}", target.port, target.host);
         self.add_backend(&key, || Backend {
-            key: key.clone(),
-            host: target.host.clone(),
-            port: target.port,
-            protocol: target.protocol,
-            load_balancer: LoadBalancer::LeastRequest,
-            consistent_hash: None,
-            warmup: None,
-            tls: None,
             subset: Some(vestibule_ir::BackendSubset {
                 name: subset.to_owned(),
                 labels: None,
             }),
-            connection_pool: Default::default(),
-            outlier_detection: None,
+            ..new_backend(&key, target.host.clone(), target.port, target.protocol)
         });
         self.endpoints.entry(key.clone()).or_default();
         key
@@ -339,21 +320,34 @@ impl TableBuilder {
         };
         let port = port.unwrap_or(0);
         let key = format!("outbound|{port}||{host}");
-        self.add_backend(&key, || Backend {
-            key: key.clone(),
-            host,
-            port,
-            protocol: vestibule_ir::AppProtocol::Http1,
-            load_balancer: LoadBalancer::LeastRequest,
-            consistent_hash: None,
-            warmup: None,
-            tls: None,
-            subset: None,
-            connection_pool: Default::default(),
-            outlier_detection: None,
+        self.add_backend(&key, || {
+            new_backend(&key, host, port, vestibule_ir::AppProtocol::Http1)
         });
         self.endpoints.entry(key.clone()).or_default();
         key
+    }
+}
+
+/// A backend as a translator first registers it: least request, no
+/// subset, no TLS; DestinationRules and upstream TLS policies set the rest.
+fn new_backend(
+    key: &BackendKey,
+    host: String,
+    port: u16,
+    protocol: vestibule_ir::AppProtocol,
+) -> Backend {
+    Backend {
+        key: key.clone(),
+        host,
+        port,
+        protocol,
+        load_balancer: LoadBalancer::LeastRequest,
+        consistent_hash: None,
+        warmup: None,
+        tls: None,
+        subset: None,
+        connection_pool: Default::default(),
+        outlier_detection: None,
     }
 }
 

@@ -130,8 +130,8 @@ pub fn load(
     max_file_bytes: u64,
     reuse: Option<&mut Reuse>,
 ) -> Result<Candidate, Vec<Diagnostic>> {
-    let started = Instant::now();
     let Some(reuse) = reuse else {
+        let started = Instant::now();
         let loaded = vestibule_api::load::load_paths_with_limit(paths, max_file_bytes);
         return candidate(loaded, started, |inputs| (scope.translate(inputs), None));
     };

@@ -96,6 +96,11 @@ spec:
     - "httpbin.example.com"
 "#;
 
+/// The seed's Gateway, serving every host.
+pub fn any_host_gateway() -> String {
+    SEED_GATEWAY.replace("\"httpbin.example.com\"", "\"*\"")
+}
+
 /// Every path on httpbin.example.com goes to the `httpbin` Service.
 pub const ANY_PATH_VS: &str = r#"
 apiVersion: networking.istio.io/v1alpha3
