@@ -62,18 +62,21 @@ impl ListenerRuntime {
         let count = listener.virtual_hosts.iter().map(|v| v.routes.len()).sum();
         let mut routes = Vec::with_capacity(count);
         let mut starts = Vec::with_capacity(listener.virtual_hosts.len());
+        let mut counters = stats.listener(&listener.name);
         for vhost in &listener.virtual_hosts {
             starts.push(u32::try_from(routes.len()).expect("fewer than 2^32 routes"));
             for route in &vhost.routes {
-                let counters = stats.route(&listener.name, &route.name);
+                let counters = counters.route(&route.name);
                 routes.push(RouteRuntime::new(route, clusters, counters));
             }
         }
+        let unrouted = counters.route("");
+        drop(counters);
         ListenerRuntime {
             hosts: HostIndex::new(&listener.virtual_hosts),
             routes,
             starts,
-            unrouted: stats.route(&listener.name, ""),
+            unrouted,
             tls: TlsServers::build(listener),
             streams: StreamRouteRuntime::build(listener, clusters),
             table: Arc::clone(table),

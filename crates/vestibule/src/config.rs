@@ -64,6 +64,15 @@ pub struct Counts {
     pub bound: usize,
 }
 
+impl Counts {
+    /// A change someone makes by hand: a few documents read again, a few
+    /// VirtualServices bound again.
+    pub fn small(self) -> bool {
+        const FEW: usize = 64;
+        self.parsed <= FEW && self.bound <= FEW
+    }
+}
+
 /// Who this process serves: the gateway identity, and the one Gateway
 /// API Gateway it is limited to (an automatically deployed Gateway's pods).
 #[derive(Debug, Clone)]

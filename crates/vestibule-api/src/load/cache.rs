@@ -13,9 +13,7 @@
 //! line added above it) is replayed with every line it reports, in its
 //! source and its warnings, moved by as many lines.
 
-use std::collections::hash_map::DefaultHasher;
-use std::collections::HashMap;
-use std::hash::{Hash, Hasher};
+use rustc_hash::FxHashMap as HashMap;
 
 use super::context::{duplicate_warning, insert, Note};
 use super::doc::Doc;
@@ -26,7 +24,7 @@ use crate::{Inputs, Resource};
 #[derive(Debug, Default)]
 pub struct ParseCache {
     /// By file, then by text hash (entries of equal texts in order).
-    files: HashMap<String, HashMap<u64, Vec<Entry>>>,
+    files: HashMap<String, HashMap<u64, Same>>,
     /// Documents the load that filled it took from the one before.
     reused: usize,
     /// Documents the load that filled it parsed.
@@ -59,7 +57,7 @@ impl ParseCache {
         self.files
             .values()
             .flat_map(HashMap::values)
-            .map(Vec::len)
+            .map(smallvec::SmallVec::len)
             .sum()
     }
 
@@ -89,10 +87,11 @@ impl ParseCache {
     }
 }
 
+/// A document's text, hashed to find its entry: a reload hashes every
+/// document of a changed file, so the hash is a fast one (a hit compares
+/// the text too).
 fn hash_of(text: &str) -> u64 {
-    let mut hasher = DefaultHasher::new();
-    text.hash(&mut hasher);
-    hasher.finish()
+    xxhash_rust::xxh3::xxh3_64(text.as_bytes())
 }
 
 /// Lines a document moved by since it was parsed.
@@ -115,6 +114,10 @@ impl Moved {
         }
     }
 }
+
+/// Entries of one text hash: one, unless a file repeats a document (or
+/// two texts share a hash).
+type Same = smallvec::SmallVec<[Entry; 1]>;
 
 /// One document's effect on a [`Loaded`].
 #[derive(Debug)]
@@ -178,20 +181,24 @@ pub(crate) fn load_documents(
 ) {
     let mut old_entries = old.files.remove(file).unwrap_or_default();
     let hashes: Vec<u64> = docs.iter().map(|doc| hash_of(doc.text)).collect();
+    // Each document's entry, taken out of the old ones: one comparison of
+    // its text, whether it is then kept or not.
+    let found: Vec<Option<Entry>> = docs
+        .iter()
+        .zip(&hashes)
+        .map(|(doc, &hash)| take(&mut old_entries, hash, doc.text))
+        .collect();
     let record = keep == Keep::All || {
-        let changed = docs
-            .iter()
-            .zip(&hashes)
-            .filter(|(doc, hash)| !holds(&old_entries, **hash, doc.text))
-            .count();
+        let changed = found.iter().filter(|entry| entry.is_none()).count();
         changed <= few(docs.len())
     };
     new.complete &= record;
     into.seen.reserve(docs.len());
     let mut reserved = false;
-    let mut kept: HashMap<u64, Vec<Entry>> = HashMap::with_capacity(docs.len());
-    for (index, (doc, &hash)) in docs.iter().zip(&hashes).enumerate() {
-        let entry = match take(&mut old_entries, hash, doc.text) {
+    let mut kept: HashMap<u64, Same> =
+        HashMap::with_capacity_and_hasher(docs.len(), Default::default());
+    for (index, ((doc, &hash), found)) in docs.iter().zip(&hashes).zip(found).enumerate() {
+        let entry = match found {
             Some(entry) => {
                 // A large file holds mostly objects of one kind: room for
                 // them at once, rather than growing (and copying) the list
@@ -221,15 +228,8 @@ pub(crate) fn load_documents(
     new.files.insert(file.to_owned(), kept);
 }
 
-/// Whether `entries` hold `text`.
-fn holds(entries: &HashMap<u64, Vec<Entry>>, hash: u64, text: &str) -> bool {
-    entries
-        .get(&hash)
-        .is_some_and(|same| same.iter().any(|entry| *entry.text == *text))
-}
-
 /// The first entry of `text` in `entries`, taken out.
-fn take(entries: &mut HashMap<u64, Vec<Entry>>, hash: u64, text: &str) -> Option<Entry> {
+fn take(entries: &mut HashMap<u64, Same>, hash: u64, text: &str) -> Option<Entry> {
     let same = entries.get_mut(&hash)?;
     let index = same.iter().position(|entry| *entry.text == *text)?;
     Some(same.remove(index))

@@ -2,6 +2,7 @@
 //! field warnings, and insertion into [`Inputs`] with duplicate detection.
 
 use std::any::TypeId;
+use std::hash::BuildHasher;
 
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -51,10 +52,10 @@ pub(crate) fn insert<S: 'static>(
 ) -> Option<Source> {
     let key = (
         TypeId::of::<S>(),
-        resource.meta.namespace.clone(),
-        resource.meta.name.clone(),
+        resource.meta.namespace.as_str(),
+        resource.meta.name.as_str(),
     );
-    let duplicate = !out.seen.insert(key);
+    let duplicate = !out.seen.insert(rustc_hash::FxBuildHasher.hash_one(key));
     let list = list(&mut out.inputs);
     let previous = if duplicate {
         list.iter()

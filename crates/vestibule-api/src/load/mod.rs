@@ -35,8 +35,6 @@ pub(crate) mod subset;
 pub(crate) mod tree;
 mod yaml;
 
-use std::any::TypeId;
-use std::collections::HashSet;
 use std::path::PathBuf;
 
 pub use cache::{Keep, ParseCache};
@@ -56,9 +54,11 @@ pub struct Loaded {
     pub warnings: Vec<Diagnostic>,
     /// Files actually read, in order.
     pub files: Vec<PathBuf>,
-    /// Every (kind, namespace, name) inserted so far: duplicates are found
-    /// without scanning the lists (10k objects would make that quadratic).
-    seen: HashSet<(TypeId, String, String)>,
+    /// A hash of every (kind, namespace, name) inserted so far: duplicates
+    /// are found without scanning the lists (10k objects would make that
+    /// quadratic), and without a copy of each name. A hash seen before is
+    /// confirmed in the list: two names may share one.
+    seen: rustc_hash::FxHashSet<u64>,
     /// Set while a document is parsed for the [`ParseCache`].
     recording: Option<cache::Recording>,
     /// The name of the file being read, shared by its objects' sources.

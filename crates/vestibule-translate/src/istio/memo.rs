@@ -5,7 +5,7 @@
 //! everything a binding reads besides its VirtualService is unchanged:
 //! [`crate::cache`] decides.
 
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use vestibule_api::VirtualService;
@@ -14,8 +14,9 @@ use super::bound::Bound;
 use crate::builder::Backends;
 
 /// Bindings by VirtualService `(namespace, name)`, with the version each
-/// was made for.
-pub(crate) type Bindings = HashMap<(String, String), Kept>;
+/// was made for. Boxed: a reload moves every one from the last map to the
+/// next, a pointer rather than the whole binding.
+pub(crate) type Bindings = HashMap<(String, String), Box<Kept>>;
 
 /// A binding and what it was made from: the VirtualService's metadata and
 /// spec (shared with the load that read it), and where it was read.
@@ -71,7 +72,7 @@ impl Memo {
         let capacity = old.as_ref().map_or(0, HashMap::len);
         Memo {
             old,
-            new: keep.then(|| Bindings::with_capacity(capacity)),
+            new: keep.then(|| Bindings::with_capacity_and_hasher(capacity, Default::default())),
             backends,
             reused: 0,
             bound: 0,
@@ -122,7 +123,7 @@ impl Memo {
     pub(super) fn keep(&mut self, vs: &VirtualService, bound: Bound) {
         if let Some(new) = &mut self.new {
             let key = (vs.namespace().to_owned(), vs.name().to_owned());
-            new.insert(key, Kept::new(vs, bound));
+            new.insert(key, Box::new(Kept::new(vs, bound)));
         }
     }
 
