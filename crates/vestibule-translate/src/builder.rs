@@ -1,8 +1,9 @@
 //! Accumulates listeners, virtual hosts, backends and endpoints while the
 //! translators run, then produces the immutable tables.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 use vestibule_ir::{
@@ -23,6 +24,10 @@ pub(crate) struct TableBuilder {
     /// Every backend asked for while lent, when the resource's binding is
     /// kept for the next translation ([`crate::cache`]).
     used: Option<Vec<BackendKey>>,
+    /// Where a virtual host's name is formatted before it is copied at its
+    /// length (a formatted `String` keeps room that the table would give
+    /// back with one reallocation per host).
+    scratch: String,
 }
 
 /// The backends and endpoints of a translation as its translators left them
@@ -53,7 +58,7 @@ impl TableBuilder {
             tls_servers: Vec::new(),
             virtual_hosts: Vec::new(),
             stream_routes: Vec::new(),
-            by_domain: HashMap::new(),
+            by_domain: HashMap::default(),
         });
         listener.protocol == protocol
     }
@@ -117,22 +122,35 @@ impl TableBuilder {
         port: u16,
         pattern: HostPattern,
     ) -> &mut VirtualHost {
-        let listener = self.declared(port);
-        let index = match listener.by_domain.entry(pattern) {
-            Entry::Occupied(found) => *found.get(),
-            Entry::Vacant(vacant) => {
-                let pattern = vacant.key().clone();
-                let index = listener.virtual_hosts.len();
-                listener.virtual_hosts.push(VirtualHost {
-                    name: format!("{pattern}:{port}"),
-                    domains: vec![pattern],
-                    routes: Vec::new(),
-                    require_tls: false,
-                });
-                *vacant.insert(index)
-            }
+        if let Some(&index) = self.declared(port).by_domain.get(&pattern) {
+            return &mut self.declared(port).virtual_hosts[index];
+        }
+        let name = {
+            use std::fmt::Write;
+            self.scratch.clear();
+            let _ = write!(self.scratch, "{pattern}:{port}");
+            String::from(self.scratch.as_str())
         };
+        let listener = self.declared(port);
+        let index = listener.virtual_hosts.len();
+        listener.by_domain.insert(pattern.clone(), index);
+        listener.virtual_hosts.push(VirtualHost {
+            name,
+            domains: vec![pattern],
+            routes: Vec::new(),
+            require_tls: false,
+        });
         &mut listener.virtual_hosts[index]
+    }
+
+    /// [`TableBuilder::virtual_host_pattern`] for a borrowed `pattern`,
+    /// copied only when its virtual host is new.
+    pub(crate) fn virtual_host_of(&mut self, port: u16, pattern: &HostPattern) -> &mut VirtualHost {
+        let listener = self.declared(port);
+        match listener.by_domain.get(pattern) {
+            Some(&index) => &mut self.declared(port).virtual_hosts[index],
+            None => self.virtual_host_pattern(port, pattern.clone()),
+        }
     }
 
     /// Registers the backend for a resolved service port and its endpoints.

@@ -72,7 +72,7 @@ impl Bound {
             builder.adopt_backend(key, backends);
         }
         for placement in &self.http {
-            let vhost = builder.virtual_host_pattern(placement.port, placement.domain.clone());
+            let vhost = builder.virtual_host_of(placement.port, &placement.domain);
             vhost.routes.extend(placement.routes.iter().cloned());
             vhost.require_tls |= placement.require_tls;
         }
