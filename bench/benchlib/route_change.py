@@ -18,6 +18,8 @@ STRIDE = 3779
 DEADLINE_S = 10.0
 # Between polls, as `load.wait_ready` (scenario f): the figure's resolution.
 POLL_S = 0.001
+# Between rounds (see `measure`).
+QUIET_S = 3.0
 # `configuration applied` lines: the reload's own split of the time.
 APPLIED = re.compile(r"load_ms=([\d.]+) translate_ms=([\d.]+) publish_ms=([\d.]+)")
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -56,8 +58,11 @@ def measure(runner, proxy, rounds: int) -> dict:
                 # the proxy's own core would measure a busy gateway instead.
                 time.sleep(POLL_S)
             times.append(time.monotonic() - written)
-            # Let the reload finish its work (free pages, a late event).
-            time.sleep(0.5)
+            # A change after a quiet spell, as one made by hand: long enough
+            # for the reload to finish its work, and for vestibule to give
+            # back the pages it left free (2 s after a small change), which
+            # the next change then faults in again.
+            time.sleep(QUIET_S)
     finally:
         procs.stop(proc)
     splits = applied_splits(runner.workdir / proxy.name / TAG / "stderr.log")[-rounds:]
