@@ -8,6 +8,7 @@
 //! back, so that the request path's allocations keep their warm pages.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use tikv_jemalloc_ctl::{arenas, Access, AsName};
@@ -18,6 +19,11 @@ const KEEP_FOR_NEXT_CHANGE: Duration = Duration::from_secs(2);
 /// Bumped by every release asked for: a release put off runs only if no
 /// other was asked for since.
 static LATEST: AtomicU64 = AtomicU64::new(0);
+
+/// Held while a release runs: each arena's decay time is read, set to 0
+/// and set back, and two releases at once could set back the other's 0
+/// for good (the request path's arenas would then keep no warm pages).
+static RELEASING: Mutex<()> = Mutex::new(());
 
 /// Returns every arena's free pages to the kernel once no other release
 /// has been asked for in [`KEEP_FOR_NEXT_CHANGE`]: a change made by hand
@@ -32,17 +38,28 @@ pub fn release_free_pages_later() {
     };
     runtime.spawn(async move {
         tokio::time::sleep(KEEP_FOR_NEXT_CHANGE).await;
-        if LATEST.load(Ordering::Relaxed) == ticket {
-            let _ = tokio::task::spawn_blocking(release_free_pages).await;
-        }
+        let _ = tokio::task::spawn_blocking(move || {
+            let _one = RELEASING.lock().unwrap_or_else(PoisonError::into_inner);
+            // Checked under the lock: a release that ran meanwhile did
+            // this one's work.
+            if LATEST.load(Ordering::Relaxed) == ticket {
+                release_all();
+            }
+        })
+        .await;
     });
 }
 
 /// Returns every arena's free pages to the kernel. Arenas that no thread
 /// has used yet are skipped (jemalloc has none to give).
 pub fn release_free_pages() {
+    let _one = RELEASING.lock().unwrap_or_else(PoisonError::into_inner);
     // A release put off until now has nothing left to do.
     LATEST.fetch_add(1, Ordering::Relaxed);
+    release_all();
+}
+
+fn release_all() {
     let Ok(count) = arenas::narenas::read() else {
         return;
     };
@@ -61,5 +78,48 @@ pub fn release_free_pages() {
             let _ = mib.write(0isize);
             let _ = mib.write(decay);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tikv_jemalloc_ctl::{arenas, Access, AsName};
+
+    fn decay_times() -> Vec<isize> {
+        let count = arenas::narenas::read().expect("arenas");
+        (0..count)
+            .filter_map(|arena| {
+                let name = format!("arena.{arena}.dirty_decay_ms\0");
+                Access::<isize>::read(name.as_bytes().name()).ok()
+            })
+            .collect()
+    }
+
+    /// Releases from two threads at once (a delayed one and a large
+    /// load's) leave every arena's decay time as it was.
+    #[test]
+    fn concurrent_releases_keep_the_decay_times() {
+        let before = decay_times();
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..20_000 {
+                        super::release_free_pages();
+                    }
+                })
+            })
+            .collect();
+        for thread in threads {
+            thread.join().expect("release thread");
+        }
+        // Every arena, including those the two threads started, at the
+        // configured time.
+        let configured = before[0];
+        assert!(configured != 0, "jemalloc decays pages by default");
+        assert!(
+            decay_times().iter().all(|&time| time == configured),
+            "{:?}, configured {configured}",
+            decay_times()
+        );
     }
 }
