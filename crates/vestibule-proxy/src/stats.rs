@@ -133,11 +133,6 @@ impl StatsRegistry {
         }
     }
 
-    /// The counters of one route of `listener` (created at zero).
-    pub fn route(&self, listener: &str, route: &str) -> Arc<RouteStats> {
-        self.listener(listener).route(route)
-    }
-
     /// Every counter, for a scrape.
     pub fn collect(&self) -> Vec<(StatsKey, Vec<(u16, u64)>)> {
         self.each(RouteStats::snapshot)

@@ -122,9 +122,20 @@ impl TableBuilder {
         port: u16,
         pattern: HostPattern,
     ) -> &mut VirtualHost {
-        if let Some(&index) = self.declared(port).by_domain.get(&pattern) {
-            return &mut self.declared(port).virtual_hosts[index];
+        self.virtual_host_of(port, &pattern)
+    }
+
+    /// [`TableBuilder::virtual_host_pattern`] for a borrowed `pattern`,
+    /// copied only when its virtual host is new.
+    pub(crate) fn virtual_host_of(&mut self, port: u16, pattern: &HostPattern) -> &mut VirtualHost {
+        match self.declared(port).by_domain.get(pattern).copied() {
+            Some(index) => &mut self.declared(port).virtual_hosts[index],
+            None => self.new_virtual_host(port, pattern.clone()),
         }
+    }
+
+    /// A virtual host for `pattern`, which `port` does not have yet.
+    fn new_virtual_host(&mut self, port: u16, pattern: HostPattern) -> &mut VirtualHost {
         let name = {
             use std::fmt::Write;
             self.scratch.clear();
@@ -141,16 +152,6 @@ impl TableBuilder {
             require_tls: false,
         });
         &mut listener.virtual_hosts[index]
-    }
-
-    /// [`TableBuilder::virtual_host_pattern`] for a borrowed `pattern`,
-    /// copied only when its virtual host is new.
-    pub(crate) fn virtual_host_of(&mut self, port: u16, pattern: &HostPattern) -> &mut VirtualHost {
-        let listener = self.declared(port);
-        match listener.by_domain.get(pattern) {
-            Some(&index) => &mut self.declared(port).virtual_hosts[index],
-            None => self.virtual_host_pattern(port, pattern.clone()),
-        }
     }
 
     /// Registers the backend for a resolved service port and its endpoints.

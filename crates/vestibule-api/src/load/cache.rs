@@ -180,16 +180,17 @@ pub(crate) fn load_documents(
     keep: Keep,
 ) {
     let mut old_entries = old.files.remove(file).unwrap_or_default();
-    let hashes: Vec<u64> = docs.iter().map(|doc| hash_of(doc.text)).collect();
-    // Each document's entry, taken out of the old ones: one comparison of
-    // its text, whether it is then kept or not.
-    let found: Vec<Option<Entry>> = docs
+    // Each document's hash and entry, taken out of the old ones: one
+    // comparison of its text, whether it is then kept or not.
+    let found: Vec<(u64, Option<Entry>)> = docs
         .iter()
-        .zip(&hashes)
-        .map(|(doc, &hash)| take(&mut old_entries, hash, doc.text))
+        .map(|doc| {
+            let hash = hash_of(doc.text);
+            (hash, take(&mut old_entries, hash, doc.text))
+        })
         .collect();
     let record = keep == Keep::All || {
-        let changed = found.iter().filter(|entry| entry.is_none()).count();
+        let changed = found.iter().filter(|(_, entry)| entry.is_none()).count();
         changed <= few(docs.len())
     };
     new.complete &= record;
@@ -197,7 +198,7 @@ pub(crate) fn load_documents(
     let mut reserved = false;
     let mut kept: HashMap<u64, Same> =
         HashMap::with_capacity_and_hasher(docs.len(), Default::default());
-    for (index, ((doc, &hash), found)) in docs.iter().zip(&hashes).zip(found).enumerate() {
+    for (index, (doc, (hash, found))) in docs.iter().zip(found).enumerate() {
         let entry = match found {
             Some(entry) => {
                 // A large file holds mostly objects of one kind: room for
