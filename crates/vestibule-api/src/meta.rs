@@ -78,7 +78,10 @@ impl std::fmt::Display for Source {
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Resource<S> {
     pub type_meta: TypeMeta,
-    pub meta: ObjectMeta,
+    /// Shared, as the spec is: a reload that replays a document copies its
+    /// resource, and the metadata was most of that copy's cost (two
+    /// strings, and the maps).
+    pub meta: std::sync::Arc<ObjectMeta>,
     /// Shared: a reload that finds a document unchanged takes its parsed
     /// spec again rather than a copy (and the translator can tell it is
     /// the same spec by its address).

@@ -62,9 +62,15 @@ impl RouteMatch {
 impl Statuses {
     /// Gives back the room vectors keep for elements never added.
     pub fn shrink_to_fit(&mut self) {
+        // A status shared (a translation's cache keeps it too) was shrunk
+        // before it was.
+        self.virtual_services
+            .iter_mut()
+            .filter_map(std::sync::Arc::get_mut)
+            .for_each(ResourceStatus::shrink_to_fit);
+        self.virtual_services.shrink_to_fit();
         for list in [
             &mut self.ingresses,
-            &mut self.virtual_services,
             &mut self.destination_rules,
             &mut self.service_entries,
             &mut self.telemetries,

@@ -15,7 +15,9 @@ pub struct Statuses {
     pub gateways: Vec<GatewayStatus>,
     pub routes: Vec<RouteStatus>,
     pub ingresses: Vec<ResourceStatus>,
-    pub virtual_services: Vec<ResourceStatus>,
+    /// Shared with the translation cache's bindings: a reload that binds a
+    /// VirtualService as before copies its status by reference.
+    pub virtual_services: Vec<std::sync::Arc<ResourceStatus>>,
     /// Every DestinationRule: applied, or why not, and what of it is not honoured.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub destination_rules: Vec<ResourceStatus>,

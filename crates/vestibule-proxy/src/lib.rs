@@ -246,7 +246,9 @@ impl DataPlane {
     /// listeners to match. Must run inside a Tokio runtime.
     pub fn publish(&self, generation: u64, table: &Arc<RouteTable>, endpoints: &EndpointTable) {
         let clusters = self.clusters.sync(table, endpoints);
-        let snapshot = Snapshot::build(generation, table, &clusters, &self.stats);
+        let previous = self.shared.snapshot.load();
+        let snapshot = Snapshot::build(generation, table, &clusters, &self.stats, &previous);
+        drop(previous);
         let ports = snapshot.ports();
         if let Err(error) = self.shared.telemetry.switch(table.access_logging) {
             let path = self.shared.config.access_log.path.display();

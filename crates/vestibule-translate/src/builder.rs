@@ -130,18 +130,41 @@ impl TableBuilder {
     pub(crate) fn virtual_host_of(&mut self, port: u16, pattern: &HostPattern) -> &mut VirtualHost {
         match self.declared(port).by_domain.get(pattern).copied() {
             Some(index) => &mut self.declared(port).virtual_hosts[index],
-            None => self.new_virtual_host(port, pattern.clone()),
+            None => {
+                let name = {
+                    use std::fmt::Write;
+                    self.scratch.clear();
+                    let _ = write!(self.scratch, "{pattern}:{port}");
+                    String::from(self.scratch.as_str())
+                };
+                self.new_virtual_host(port, pattern.clone(), name)
+            }
         }
     }
 
-    /// A virtual host for `pattern`, which `port` does not have yet.
-    fn new_virtual_host(&mut self, port: u16, pattern: HostPattern) -> &mut VirtualHost {
-        let name = {
-            use std::fmt::Write;
-            self.scratch.clear();
-            let _ = write!(self.scratch, "{pattern}:{port}");
-            String::from(self.scratch.as_str())
-        };
+    /// [`TableBuilder::virtual_host_of`] for a pattern whose virtual host
+    /// was named `name` before (a replayed binding's): copied, not
+    /// formatted again.
+    pub(crate) fn virtual_host_named(
+        &mut self,
+        port: u16,
+        pattern: &HostPattern,
+        name: &str,
+    ) -> &mut VirtualHost {
+        match self.declared(port).by_domain.get(pattern).copied() {
+            Some(index) => &mut self.declared(port).virtual_hosts[index],
+            None => self.new_virtual_host(port, pattern.clone(), name.to_owned()),
+        }
+    }
+
+    /// A virtual host named `name` for `pattern`, which `port` does not
+    /// have yet.
+    fn new_virtual_host(
+        &mut self,
+        port: u16,
+        pattern: HostPattern,
+        name: String,
+    ) -> &mut VirtualHost {
         let listener = self.declared(port);
         let index = listener.virtual_hosts.len();
         listener.by_domain.insert(pattern.clone(), index);

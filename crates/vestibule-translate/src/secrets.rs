@@ -327,11 +327,11 @@ mod tests {
                 .insert((*key).to_owned(), (*value).to_owned());
         }
         Resource {
-            meta: ObjectMeta {
+            meta: std::sync::Arc::new(ObjectMeta {
                 name: name.to_owned(),
                 namespace: "ns".to_owned(),
                 ..ObjectMeta::default()
-            },
+            }),
             spec: spec.into(),
             type_meta: Default::default(),
             source: Default::default(),
@@ -447,11 +447,11 @@ mod tests {
         spec.data.insert("ca.crt".to_owned(), ca);
         let inputs = Inputs {
             config_maps: vec![Resource {
-                meta: ObjectMeta {
+                meta: std::sync::Arc::new(ObjectMeta {
                     name: "bundle".to_owned(),
                     namespace: "ns".to_owned(),
                     ..ObjectMeta::default()
-                },
+                }),
                 spec: spec.into(),
                 type_meta: Default::default(),
                 source: Default::default(),

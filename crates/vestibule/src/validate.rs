@@ -161,8 +161,12 @@ fn status_warnings(statuses: &Statuses) -> Vec<Problem> {
 }
 
 /// The warnings on the statuses of resources of `kind`, coded.
-fn coded(problems: &mut Vec<Problem>, kind: &str, list: &[ResourceStatus]) {
-    for status in list {
+fn coded<S: std::borrow::Borrow<ResourceStatus>>(
+    problems: &mut Vec<Problem>,
+    kind: &str,
+    list: &[S],
+) {
+    for status in list.iter().map(S::borrow) {
         for warning in &status.warnings {
             let code = warning_code(warning.kind);
             problems.push(Problem {

@@ -143,3 +143,44 @@ fn assert_applied(gateway: &Gateway, generation: u64, parsed: usize, bound: usiz
         );
     }
 }
+
+/// A reload that leaves every route as it was but changes the cluster
+/// they send to (a DestinationRule turns TLS on, then off again) serves the
+/// new cluster on every host: a route the new table shares with the last
+/// one keeps its compiled runtime only while its clusters are unchanged.
+#[tokio::test]
+async fn unchanged_routes_follow_a_changed_cluster() {
+    let backend = httpbin("httpbin").await;
+    let config = ConfigDir::new();
+    config.write("gateway.yaml", &any_host_gateway());
+    config.write(
+        "httpbin.yaml",
+        &service("httpbin", "default", 8000, &[backend]),
+    );
+    config.write("routes.yaml", &virtual_services(HOSTS, None));
+    let gateway = Gateway::start(config.path(), &[80], &[]).await;
+    let address = gateway.listener(80).await;
+    // A first reload fills the caches (the first load keeps nothing).
+    config.write("routes.yaml", &virtual_services(HOSTS, Some(1)));
+    wait_status(address, &host(1), "/headers", 200).await;
+
+    // TLS to a plaintext upstream: every host's requests now fail.
+    let tls = "apiVersion: networking.istio.io/v1alpha3
+kind: DestinationRule
+metadata:
+  name: httpbin
+spec:
+  host: httpbin
+  trafficPolicy:
+    tls:
+      mode: SIMPLE
+";
+    config.write("rule.yaml", tls);
+    for index in [0, 150, HOSTS - 1] {
+        wait_status(address, &host(index), "/status/200", 503).await;
+    }
+    config.remove("rule.yaml");
+    for index in [0, 150, HOSTS - 1] {
+        wait_status(address, &host(index), "/status/200", 200).await;
+    }
+}

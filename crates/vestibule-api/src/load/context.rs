@@ -164,7 +164,7 @@ impl Ctx<'_> {
         self.warn_ignored(&body.ignored, rules.tolerated);
         let resource = Resource {
             type_meta: self.header.type_meta.clone(),
-            meta,
+            meta: std::sync::Arc::new(meta),
             spec: std::sync::Arc::new(body.value),
             source: Source {
                 file: self.out.shared_file(self.file),

@@ -20,14 +20,15 @@ pub(crate) struct Chunk<'a> {
 /// not line by line; lines are counted between markers, and only a
 /// document's first lines are looked at, for its first line of content.
 pub(crate) fn split_documents(text: &str) -> Vec<Chunk<'_>> {
-    let mut out = Vec::new();
+    let candidates = marker_candidates(text);
+    let mut out = Vec::with_capacity(candidates.len() + 1);
     let mut lines = Lines::default();
     let mut start = 0usize; // byte offset of the current chunk
     let mut start_line = 0u32; // lines before the current chunk
     let mut first: Option<u32> = None;
     // Where the current chunk's content may begin (after its marker line).
     let mut content = 0usize;
-    for at in marker_candidates(text) {
+    for at in candidates {
         let end = line_end(text, at);
         let bare = text[at..end].trim_end_matches(['\n', '\r']);
         let dashes = marker_rest(bare, "---");
@@ -61,14 +62,19 @@ pub(crate) fn split_documents(text: &str) -> Vec<Chunk<'_>> {
 /// lines that can be document markers.
 fn marker_candidates(text: &str) -> Vec<usize> {
     let bytes = text.as_bytes();
-    let mut starts: Vec<usize> = memchr::memmem::find_iter(bytes, b"\n---")
-        .chain(memchr::memmem::find_iter(bytes, b"\n..."))
-        .map(|newline| newline + 1)
-        .collect();
+    let mut starts = Vec::new();
     if bytes.starts_with(b"---") || bytes.starts_with(b"...") {
         starts.push(0);
     }
-    starts.sort_unstable();
+    let line_after = |newline: usize| newline + 1;
+    starts.extend(memchr::memmem::find_iter(bytes, b"\n---").map(line_after));
+    let dashes = starts.len();
+    starts.extend(memchr::memmem::find_iter(bytes, b"\n...").map(line_after));
+    if starts.len() > dashes {
+        // Two sorted runs (`...` lines are rare): a stable sort merges
+        // them in one pass.
+        starts.sort();
+    }
     starts
 }
 

@@ -477,8 +477,7 @@ spec:
         assert_eq!(pod["annotations"]["cloud/lb"], "internal");
 
         let mut cluster_ip = gateway("  addresses: [{type: IPAddress, value: 192.0.2.7}]\n");
-        cluster_ip
-            .meta
+        std::sync::Arc::make_mut(&mut cluster_ip.meta)
             .annotations
             .insert(SERVICE_TYPE.to_owned(), "ClusterIP".to_owned());
         let spec = &render(&cluster_ip)[1].body["spec"];
@@ -534,13 +533,12 @@ spec:
     #[test]
     fn a_gateway_without_uid_renders_nothing_and_names_can_be_overridden() {
         let mut gateway = gateway("");
-        gateway
-            .meta
+        std::sync::Arc::make_mut(&mut gateway.meta)
             .annotations
             .insert(NAME_OVERRIDE.to_owned(), "edge".to_owned());
         assert_eq!(deployment_name(&gateway), "edge");
         assert_eq!(service_account_name(&gateway), "edge");
-        gateway.meta.uid = None;
+        std::sync::Arc::make_mut(&mut gateway.meta).uid = None;
         let settings = Settings {
             image: "i",
             controller_names: &[],

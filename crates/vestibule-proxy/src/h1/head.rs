@@ -32,25 +32,58 @@ pub(crate) fn unsplit(buf: &mut BytesMut, bytes: Bytes) {
 /// The parsed headers, their values slices of `bytes` (no copies); `None`
 /// if a name or value is invalid.
 pub(crate) fn header_map(bytes: &Bytes, parsed: &[httparse::Header<'_>]) -> Option<HeaderMap> {
-    build_map(bytes, parsed, |raw, _| HeaderName::from_bytes(raw).ok())
+    build_map(
+        bytes,
+        parsed,
+        |_| true,
+        |raw, _| HeaderName::from_bytes(raw).ok(),
+    )
 }
 
-/// [`header_map`] with names looked up in `names` first.
-pub(crate) fn header_map_with(
+/// A response head's map, names looked up in `names` first, without the
+/// headers the proxy drops from every response it forwards (see
+/// [`dropped_from_response`]): a map entry made only to be removed costs
+/// a name lookup, a value check, a hashed insert and a removal.
+pub(crate) fn response_header_map(
     bytes: &Bytes,
     parsed: &[httparse::Header<'_>],
     names: &mut NameCache,
 ) -> Option<HeaderMap> {
-    build_map(bytes, parsed, |raw, position| names.name(raw, position))
+    let kept = |h: &httparse::Header<'_>| !dropped_from_response(h.name.as_bytes(), h.value);
+    build_map(bytes, parsed, kept, |raw, position| {
+        names.name(raw, position)
+    })
+}
+
+/// Whether an upstream's response header never reaches the client, so
+/// never needs a map entry: `Server` (overwritten, as Istio's
+/// `server_header_transformation: OVERWRITE` does), `Keep-Alive`
+/// (hop-by-hop), and a `Connection` that lists nothing but `keep-alive`
+/// (hop-by-hop, and naming no other header to remove). Whether the
+/// connection stays open is read from the parsed head, not the map.
+pub(crate) fn dropped_from_response(name: &[u8], value: &[u8]) -> bool {
+    match name.len() {
+        6 => name.eq_ignore_ascii_case(b"server"),
+        10 if name.eq_ignore_ascii_case(b"keep-alive") => true,
+        10 if name.eq_ignore_ascii_case(b"connection") => value
+            .split(|&byte| byte == b',')
+            .map(<[u8]>::trim_ascii)
+            .all(|token| token.is_empty() || token.eq_ignore_ascii_case(b"keep-alive")),
+        _ => false,
+    }
 }
 
 fn build_map(
     bytes: &Bytes,
     parsed: &[httparse::Header<'_>],
+    kept: impl Fn(&httparse::Header<'_>) -> bool,
     mut name_of: impl FnMut(&[u8], usize) -> Option<HeaderName>,
 ) -> Option<HeaderMap> {
     let mut headers = HeaderMap::with_capacity(parsed.len() + ADDED_HEADERS);
     for (position, h) in parsed.iter().enumerate() {
+        if !kept(h) {
+            continue;
+        }
         let name = name_of(h.name.as_bytes(), position)?;
         let value = HeaderValue::from_maybe_shared(bytes.slice_ref(h.value)).ok()?;
         headers.append(name, value);

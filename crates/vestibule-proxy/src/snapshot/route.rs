@@ -256,6 +256,59 @@ impl RouteRuntime {
         }
     }
 
+    /// A copy of this runtime for `route`, the route it was made from,
+    /// when the clusters it holds are still those `clusters` names; `None`
+    /// when one changed, or for a route with edits of its own (rare: it is
+    /// compiled again rather than copied).
+    pub(super) fn reuse(
+        &self,
+        route: &Route,
+        clusters: &HashMap<BackendKey, Arc<Cluster>>,
+    ) -> Option<RouteRuntime> {
+        if self.extras.is_some() {
+            return None;
+        }
+        let backends: &[WeightedBackend] = match &route.action {
+            RouteAction::Forward(forward) => &forward.backends,
+            _ => &[],
+        };
+        if backends.len() != self.targets.len() {
+            return None;
+        }
+        let unchanged = backends
+            .iter()
+            .zip(self.targets.iter())
+            .all(|(backend, target)| {
+                let cluster = backend.backend.as_ref().and_then(|key| clusters.get(key));
+                let same = match (cluster, &target.cluster) {
+                    (Some(now), Some(then)) => Arc::ptr_eq(now, then),
+                    (None, None) => true,
+                    _ => false,
+                };
+                same && target.extras.is_none()
+            });
+        if !unchanged {
+            return None;
+        }
+        // Mapped from a slice: allocated at its length (collecting into an
+        // `Option` would grow a vector and then shrink it).
+        let targets = self
+            .targets
+            .iter()
+            .map(|target| Target {
+                cluster: target.cluster.clone(),
+                until: target.until,
+                extras: None,
+            })
+            .collect();
+        Some(RouteRuntime {
+            stats: Arc::clone(&self.stats),
+            targets,
+            total_weight: self.total_weight,
+            extras: None,
+        })
+    }
+
     /// A target chosen at random in proportion to the weights, by index.
     pub(crate) fn pick_target(&self) -> Option<usize> {
         match self.targets.len() {

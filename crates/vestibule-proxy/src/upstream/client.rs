@@ -357,7 +357,7 @@ fn parse_head(
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or(HeadError::Invalid("invalid status"))?;
-    let headers = head::header_map_with(&bytes, head.headers, names)
+    let headers = head::response_header_map(&bytes, head.headers, names)
         .ok_or(HeadError::Invalid("invalid header"))?;
     let facts = HeadFacts::gather(
         head.headers
@@ -568,6 +568,30 @@ mod tests {
             b"HTTP/1.1 200 OK\r\nContent-Le",
             "kept for the next read"
         );
+    }
+
+    /// What the proxy drops from every response is not put in the map;
+    /// a `Connection` that names another header stays, for that header's
+    /// removal, and facts come from the head, not the map.
+    #[test]
+    fn headers_dropped_from_every_response_are_left_out_of_the_map() {
+        let names = &mut head::NameCache::default();
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\nX-A: b\r\n\r\n",
+        );
+        let (response, facts) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        let left: Vec<&str> = response.headers().keys().map(|n| n.as_str()).collect();
+        assert_eq!(left, ["content-length", "x-a"]);
+        assert!(!facts.close);
+        let mut buf = BytesMut::from(
+            "HTTP/1.1 200 OK\r\nConnection: keep-alive, x-hop\r\nX-Hop: 1\r\nContent-Length: 0\r\n\r\n",
+        );
+        let (response, _) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        assert_eq!(response.headers()["connection"], "keep-alive, x-hop");
+        let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+        let (response, facts) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        assert_eq!(response.headers()["connection"], "close");
+        assert!(facts.close);
     }
 
     #[test]

@@ -42,7 +42,7 @@ pub(super) fn report(
         .filter_map(|(namespace, name, warning)| Some((*index.get(&(namespace, name))?, warning)))
         .collect();
     for (i, warning) in found {
-        let warnings = &mut statuses.virtual_services[i].warnings;
+        let warnings = &mut std::sync::Arc::make_mut(&mut statuses.virtual_services[i]).warnings;
         if !warnings.contains(&warning) {
             warnings.push(warning);
         }

@@ -17,7 +17,7 @@ use crate::builder::{Backends, TableBuilder};
 
 #[derive(Debug)]
 pub(crate) struct Bound {
-    pub(super) status: ResourceStatus,
+    pub(super) status: Arc<ResourceStatus>,
     /// Every backend its routes name (none when it was not accepted).
     pub(super) backends: Vec<BackendKey>,
     pub(super) http: Vec<Placement>,
@@ -32,6 +32,9 @@ pub(crate) struct Bound {
 pub(super) struct Placement {
     pub(super) port: u16,
     pub(super) domain: HostPattern,
+    /// Its virtual host's name, as the builder made it: a replay copies
+    /// it rather than formatting it again.
+    pub(super) name: Box<str>,
     /// Shared with the table.
     pub(super) routes: Vec<Arc<Route>>,
     /// A server offering it has `httpsRedirect`.
@@ -42,13 +45,13 @@ impl Bound {
     /// Nothing yet: filled in while the VirtualService is bound.
     pub(super) fn new() -> Bound {
         Bound {
-            status: ResourceStatus {
+            status: Arc::new(ResourceStatus {
                 namespace: String::new(),
                 name: String::new(),
                 source: String::new(),
                 conditions: Vec::new(),
                 warnings: Vec::new(),
-            },
+            }),
             backends: Vec::new(),
             http: Vec::new(),
             streams: Vec::new(),
@@ -67,13 +70,22 @@ impl Bound {
         backends: &Backends,
         builder: &mut TableBuilder,
         attached: &mut Attached<'c>,
-    ) -> ResourceStatus {
+    ) -> Arc<ResourceStatus> {
         for key in &self.backends {
             builder.adopt_backend(key, backends);
         }
         for placement in &self.http {
-            let vhost = builder.virtual_host_of(placement.port, &placement.domain);
-            vhost.routes.extend(placement.routes.iter().cloned());
+            let vhost =
+                builder.virtual_host_named(placement.port, &placement.domain, &placement.name);
+            if vhost.routes.is_empty() {
+                // A clone is allocated at its length; `extend` (or
+                // `clone_from`) into an empty vector keeps room for four,
+                // which the table's shrink then reallocates, once per
+                // virtual host.
+                vhost.routes = placement.routes.clone();
+            } else {
+                vhost.routes.extend(placement.routes.iter().cloned());
+            }
             vhost.require_tls |= placement.require_tls;
         }
         for (port, route) in &self.streams {
@@ -86,11 +98,14 @@ impl Bound {
                 .entry((&server.gateway, server.status_index))
                 .or_default() += 1;
         }
-        let mut status = self.status.clone();
         if moved {
             // A document above it grew: the status says where it is now.
-            status.source = vs.source.to_string();
+            Arc::new(ResourceStatus {
+                source: vs.source.to_string(),
+                ..ResourceStatus::clone(&self.status)
+            })
+        } else {
+            Arc::clone(&self.status)
         }
-        status
     }
 }

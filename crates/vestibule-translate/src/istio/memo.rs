@@ -21,7 +21,7 @@ pub(crate) type Bindings = HashMap<(String, String), Box<Kept>>;
 /// A binding and what it was made from: the VirtualService's metadata and
 /// spec (shared with the load that read it), and where it was read.
 pub(crate) struct Kept {
-    meta: vestibule_api::ObjectMeta,
+    meta: Arc<vestibule_api::ObjectMeta>,
     spec: Arc<vestibule_api::istio::VirtualServiceSpec>,
     source: vestibule_api::Source,
     bound: Bound,
@@ -39,7 +39,8 @@ impl Kept {
 
     /// Whether `vs` binds as the version this was made from did.
     fn binds_as(&self, vs: &VirtualService) -> bool {
-        self.meta == vs.meta && (Arc::ptr_eq(&self.spec, &vs.spec) || self.spec == vs.spec)
+        (Arc::ptr_eq(&self.meta, &vs.meta) || self.meta == vs.meta)
+            && (Arc::ptr_eq(&self.spec, &vs.spec) || self.spec == vs.spec)
     }
 }
 
@@ -93,7 +94,7 @@ impl Memo {
         servers: &'c [super::gateway::GatewayServer],
         builder: &mut crate::builder::TableBuilder,
         attached: &mut super::Attached<'c>,
-    ) -> Option<vestibule_ir::status::ResourceStatus> {
+    ) -> Option<Arc<vestibule_ir::status::ResourceStatus>> {
         let old = self.old.as_mut()?;
         let (key, mut kept) = old.remove_entry(&(vs.namespace(), vs.name()) as &dyn KeyRef)?;
         if !kept.binds_as(vs) {
@@ -106,7 +107,7 @@ impl Memo {
             .replay(vs, moved, servers, &self.backends, builder, attached);
         if moved {
             kept.source = vs.source.clone();
-            kept.bound.status.source.clone_from(&status.source);
+            kept.bound.status = Arc::clone(&status);
         }
         if let Some(new) = &mut self.new {
             new.insert(key, kept);

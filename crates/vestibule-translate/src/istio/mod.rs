@@ -31,7 +31,7 @@ use std::sync::Arc;
 
 use vestibule_api::{Inputs, VirtualService};
 use vestibule_ir::status::{Condition, ResourceStatus, Statuses, Warning};
-use vestibule_ir::{HostPattern, PathMatch, Route};
+use vestibule_ir::{PathMatch, Route};
 
 use crate::builder::TableBuilder;
 use crate::secrets::SecretStore;
@@ -62,10 +62,13 @@ pub(crate) fn translate(
     let mut attached = Attached::new();
     for vs in crate::by_creation(&inputs.virtual_services) {
         let status = if vs.spec.hosts.is_empty() {
-            delegates.status(vs)
+            Arc::new(delegates.status(vs))
         } else {
             let mut status = bind_or_replay(vs, &context, builder, &mut attached, memo);
-            status.warnings.extend(delegates.hosted_warnings(vs));
+            let hosted = delegates.hosted_warnings(vs);
+            if !hosted.is_empty() {
+                Arc::make_mut(&mut status).warnings.extend(hosted);
+            }
             status
         };
         statuses.virtual_services.push(status);
@@ -178,17 +181,23 @@ fn bind_or_replay<'c>(
     builder: &mut TableBuilder,
     attached: &mut Attached<'c>,
     memo: &mut Memo,
-) -> ResourceStatus {
+) -> Arc<ResourceStatus> {
     if let Some(status) = memo.replay(vs, context.servers, builder, attached) {
         return status;
     }
     memo.count_bound();
     if !memo.keeps() {
-        return bind_virtual_service(vs, context, builder, attached, None);
+        return Arc::new(bind_virtual_service(vs, context, builder, attached, None));
     }
     let mut bound = Bound::new();
-    let status = bind_virtual_service(vs, context, builder, attached, Some(&mut bound));
-    bound.status = status.clone();
+    let status = Arc::new(bind_virtual_service(
+        vs,
+        context,
+        builder,
+        attached,
+        Some(&mut bound),
+    ));
+    bound.status = Arc::clone(&status);
     memo.keep(vs, bound);
     status
 }
@@ -341,16 +350,22 @@ fn place_http(
             Arc::new(route)
         })
         .collect();
+    let vhost = builder.virtual_host(binding.port, &binding.domain);
     if let Some(record) = record {
         record.http.push(Placement {
             port: binding.port,
-            domain: HostPattern::parse(&binding.domain, false),
+            domain: vhost.domains[0].clone(),
+            name: vhost.name.as_str().into(),
             routes: routes.clone(),
             require_tls,
         });
     }
-    let vhost = builder.virtual_host(binding.port, &binding.domain);
-    vhost.routes.extend(routes);
+    if vhost.routes.is_empty() {
+        // Taken at its length, not extended into room for four.
+        vhost.routes = routes;
+    } else {
+        vhost.routes.extend(routes);
+    }
     vhost.require_tls |= require_tls;
 }
 

@@ -89,7 +89,11 @@ fn edits(inputs: &Inputs, index: usize) -> Vec<(&'static str, Inputs, usize)> {
         ),
         (
             "renamed",
-            with(|vs| vs.meta.name.push_str("-renamed")),
+            with(|vs| {
+                std::sync::Arc::make_mut(&mut vs.meta)
+                    .name
+                    .push_str("-renamed")
+            }),
             count - 1,
         ),
         ("removed", removed, count - 1),

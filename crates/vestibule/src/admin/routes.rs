@@ -348,16 +348,16 @@ fn sources(statuses: &vestibule_ir::status::Statuses) -> HashMap<(String, String
         (kind.to_owned(), namespace.to_owned(), name.to_owned())
     };
     let mut sources = HashMap::new();
-    for (kind, list) in [
-        ("VirtualService", &statuses.virtual_services),
-        ("Ingress", &statuses.ingresses),
-    ] {
-        for status in list {
-            sources.insert(
-                key(kind, &status.namespace, &status.name),
-                status.source.clone(),
-            );
-        }
+    let virtual_services = statuses
+        .virtual_services
+        .iter()
+        .map(|s| ("VirtualService", &**s));
+    let ingresses = statuses.ingresses.iter().map(|s| ("Ingress", s));
+    for (kind, status) in virtual_services.chain(ingresses) {
+        sources.insert(
+            key(kind, &status.namespace, &status.name),
+            status.source.clone(),
+        );
     }
     for route in &statuses.routes {
         sources.insert(
