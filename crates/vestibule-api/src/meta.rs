@@ -77,7 +77,8 @@ impl std::fmt::Display for Source {
 /// One typed resource: its metadata, its spec, and where it came from.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Resource<S> {
-    pub type_meta: TypeMeta,
+    /// Shared, as the metadata is (two strings a copy would allocate).
+    pub type_meta: std::sync::Arc<TypeMeta>,
     /// Shared, as the spec is: a reload that replays a document copies its
     /// resource, and the metadata was most of that copy's cost (two
     /// strings, and the maps).

@@ -163,7 +163,7 @@ impl Ctx<'_> {
         }
         self.warn_ignored(&body.ignored, rules.tolerated);
         let resource = Resource {
-            type_meta: self.header.type_meta.clone(),
+            type_meta: std::sync::Arc::new(self.header.type_meta.clone()),
             meta: std::sync::Arc::new(meta),
             spec: std::sync::Arc::new(body.value),
             source: Source {
