@@ -419,30 +419,39 @@ async fn forward(
         },
         (timeout, false) => timeout,
     };
-    let call = crate::upstream::forward::forward(
-        cluster,
-        request,
-        &route.retry,
-        shared.config.connect_timeout,
-        &mut context.attempts,
-    );
-    let upstream = match timeout {
-        // Boxed: the timer would otherwise sit in every request's state.
-        Some(timeout) => Box::pin(tokio::time::timeout(timeout, call))
-            .await
-            .map_err(|_| {
-                let timeouts = &cluster.stats.upstream.timeouts;
-                crate::telemetry::destination::UpstreamCounters::count(timeouts);
-                // Envoy counts the route's timeout against the endpoint the
-                // request was on (not one it waited for a connection to).
-                let attempts = &context.attempts;
-                if let (Some(endpoint), true) = (&attempts.endpoint, attempts.connected) {
-                    cluster.record(endpoint, crate::upstream::outlier::Outcome::LocalFailure);
-                }
-                ProxyError::Timeout
-            })??,
-        None => call.await?,
+    // `None`: the timeout fired (the call is dropped at the block's end).
+    let answered = {
+        let call = crate::upstream::forward::forward(
+            cluster,
+            request,
+            &route.retry,
+            shared.config.connect_timeout,
+            &mut context.attempts,
+        );
+        // Pinned where it is and polled through a reference: awaited by
+        // value, the call's future (several KiB) was copied into the
+        // await's own slot on every request.
+        tokio::pin!(call);
+        match timeout {
+            // Boxed: the timer would otherwise sit in every request's state.
+            Some(timeout) => Box::pin(tokio::time::timeout(timeout, call.as_mut()))
+                .await
+                .ok(),
+            None => Some(call.as_mut().await),
+        }
     };
+    let Some(upstream) = answered else {
+        let timeouts = &cluster.stats.upstream.timeouts;
+        crate::telemetry::destination::UpstreamCounters::count(timeouts);
+        // Envoy counts the route's timeout against the endpoint the
+        // request was on (not one it waited for a connection to).
+        let attempts = &context.attempts;
+        if let (Some(endpoint), true) = (&attempts.endpoint, attempts.connected) {
+            cluster.record(endpoint, crate::upstream::outlier::Outcome::LocalFailure);
+        }
+        return Err(ProxyError::Timeout);
+    };
+    let upstream = upstream?;
     let mut upstream = upstream;
     headers::prepare_response(upstream.headers_mut(), &shared.server_header);
     let tunnel = match upgrade {
