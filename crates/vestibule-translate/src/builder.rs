@@ -128,18 +128,12 @@ impl TableBuilder {
     /// [`TableBuilder::virtual_host_pattern`] for a borrowed `pattern`,
     /// copied only when its virtual host is new.
     pub(crate) fn virtual_host_of(&mut self, port: u16, pattern: &HostPattern) -> &mut VirtualHost {
-        match self.declared(port).by_domain.get(pattern).copied() {
-            Some(index) => &mut self.declared(port).virtual_hosts[index],
-            None => {
-                let name = {
-                    use std::fmt::Write;
-                    self.scratch.clear();
-                    let _ = write!(self.scratch, "{pattern}:{port}");
-                    String::from(self.scratch.as_str())
-                };
-                self.new_virtual_host(port, pattern.clone(), name)
-            }
-        }
+        self.found_or_new(port, pattern, |scratch| {
+            use std::fmt::Write;
+            scratch.clear();
+            let _ = write!(scratch, "{pattern}:{port}");
+            String::from(scratch.as_str())
+        })
     }
 
     /// [`TableBuilder::virtual_host_of`] for a pattern whose virtual host
@@ -151,9 +145,23 @@ impl TableBuilder {
         pattern: &HostPattern,
         name: &str,
     ) -> &mut VirtualHost {
+        self.found_or_new(port, pattern, |_| name.to_owned())
+    }
+
+    /// The virtual host of `pattern` on `port`; a new one named by `name`
+    /// (given the scratch buffer) when there is none yet.
+    fn found_or_new(
+        &mut self,
+        port: u16,
+        pattern: &HostPattern,
+        name: impl FnOnce(&mut String) -> String,
+    ) -> &mut VirtualHost {
         match self.declared(port).by_domain.get(pattern).copied() {
             Some(index) => &mut self.declared(port).virtual_hosts[index],
-            None => self.new_virtual_host(port, pattern.clone(), name.to_owned()),
+            None => {
+                let name = name(&mut self.scratch);
+                self.new_virtual_host(port, pattern.clone(), name)
+            }
         }
     }
 

@@ -63,8 +63,9 @@ async fn wait_status(address: std::net::SocketAddr, host: &str, path: &str, want
     }
 }
 
-#[tokio::test]
-async fn one_route_changed_among_many_serves_and_leaves_the_others() {
+/// A gateway serving `HOSTS` VirtualServices in one file, each host
+/// routing `/status` to one httpbin; its config, and its port 80.
+async fn start_with_hosts() -> (ConfigDir, Gateway, std::net::SocketAddr) {
     let backend = httpbin("httpbin").await;
     let config = ConfigDir::new();
     config.write("gateway.yaml", &any_host_gateway());
@@ -75,6 +76,12 @@ async fn one_route_changed_among_many_serves_and_leaves_the_others() {
     config.write("routes.yaml", &virtual_services(HOSTS, None));
     let gateway = Gateway::start(config.path(), &[80], &[]).await;
     let address = gateway.listener(80).await;
+    (config, gateway, address)
+}
+
+#[tokio::test]
+async fn one_route_changed_among_many_serves_and_leaves_the_others() {
+    let (config, gateway, address) = start_with_hosts().await;
     assert_eq!(get(address, &host(150), "/headers").await.0, 404);
 
     // Renamed into place, as editors and ConfigMap volumes do.
@@ -144,22 +151,16 @@ fn assert_applied(gateway: &Gateway, generation: u64, parsed: usize, bound: usiz
     }
 }
 
-/// A reload that leaves every route as it was but changes the cluster
-/// they send to (a DestinationRule turns TLS on, then off again) serves the
-/// new cluster on every host: a route the new table shares with the last
-/// one keeps its compiled runtime only while its clusters are unchanged.
+/// A reload that leaves every VirtualService as it was but changes the
+/// cluster they send to (a DestinationRule turns TLS on, then off again)
+/// serves the new cluster on every host. (A DestinationRule change makes
+/// the translation bind every VirtualService again, so the snapshot
+/// compiles new routes here; its reuse of an unchanged route's runtime,
+/// and the cluster check that guards it, are not what this exercises.)
 #[tokio::test]
 async fn unchanged_routes_follow_a_changed_cluster() {
-    let backend = httpbin("httpbin").await;
-    let config = ConfigDir::new();
-    config.write("gateway.yaml", &any_host_gateway());
-    config.write(
-        "httpbin.yaml",
-        &service("httpbin", "default", 8000, &[backend]),
-    );
-    config.write("routes.yaml", &virtual_services(HOSTS, None));
-    let gateway = Gateway::start(config.path(), &[80], &[]).await;
-    let address = gateway.listener(80).await;
+    // The gateway lives until the end of the test.
+    let (config, _gateway, address) = start_with_hosts().await;
     // A first reload fills the caches (the first load keeps nothing).
     config.write("routes.yaml", &virtual_services(HOSTS, Some(1)));
     wait_status(address, &host(1), "/headers", 200).await;

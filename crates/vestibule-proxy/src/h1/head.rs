@@ -61,7 +61,7 @@ pub(crate) fn response_header_map(
 /// (hop-by-hop), and a `Connection` that lists nothing but `keep-alive`
 /// (hop-by-hop, and naming no other header to remove). Whether the
 /// connection stays open is read from the parsed head, not the map.
-pub(crate) fn dropped_from_response(name: &[u8], value: &[u8]) -> bool {
+fn dropped_from_response(name: &[u8], value: &[u8]) -> bool {
     match name.len() {
         6 => name.eq_ignore_ascii_case(b"server"),
         10 if name.eq_ignore_ascii_case(b"keep-alive") => true,
