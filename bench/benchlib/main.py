@@ -7,6 +7,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -28,6 +29,19 @@ OHA_VERSION = "1.16.0"
 
 ALL_PROXIES = ["nginx", "haproxy", "h2o", "envoy", "vestibule"]
 PEERS = ["nginx", "haproxy", "h2o", "envoy"]
+# Measured only when --proxies names them: the Pingora peer is a build of
+# several minutes (once; kept under target/bench/peers). monolake is not
+# here: docs/benchmarks.md, "Rust peers", says why.
+OPTIONAL_PROXIES = ["pingora"]
+# The order of the table's columns (and of the runs).
+PROXY_ORDER = ["nginx", "haproxy", "h2o", "envoy", "pingora", "vestibule"]
+# Where the Rust peers are built (git-ignored).
+PEERS_DIR = REPO / "target" / "bench" / "peers"
+# The Pingora peer's crate; its Cargo.lock pins Pingora's version.
+PINGORA_CRATE = REPO / "bench" / "peers" / "pingora-proxy"
+# Debian packages the Rust peers' builds need: Pingora's compression
+# crates build zlib-ng with cmake.
+BUILD_PACKAGES = {"pingora": ["cmake"]}
 SCENARIOS = {
     "a": "keepalive",
     "b": "h2c",
@@ -74,12 +88,15 @@ def parse_args(argv):
     p = argparse.ArgumentParser(
         prog="bench/run",
         description="Benchmark vestibule against nginx, HAProxy, h2o and Envoy "
-        "(one core each; see docs/benchmarks.md).",
+        "(and, when --proxies names it, Pingora; one core each; "
+        "see docs/benchmarks.md).",
     )
     p.add_argument("--quick", action="store_true", help="3-second runs instead of 10")
     p.add_argument("--duration", type=float, help="seconds per measured run (default 10, --quick 3)")
     p.add_argument("--proxies", default=",".join(ALL_PROXIES),
-                   help=f"comma-separated subset of {','.join(ALL_PROXIES)}")
+                   help=f"comma-separated subset of {','.join(ALL_PROXIES)} (the default), or of "
+                   f"these and {','.join(OPTIONAL_PROXIES)} (a Rust peer, built only when named: "
+                   "several minutes, once; kept in target/bench/peers)")
     p.add_argument("--scenarios", default="abcdefghijklmn",
                    help="letters, names or groups: a=keepalive b=h2c c=churn d=large e=idle f=routes "
                    "g=fixedrate; HTTPS: h=tls_ecdsa (TLS 1.3 full handshakes, ECDSA P-256) "
@@ -123,7 +140,7 @@ def parse_args(argv):
     args.warmup = 1.0
     args.proxies = [x.strip() for x in args.proxies.split(",") if x.strip()]
     for name in args.proxies:
-        if name not in ALL_PROXIES:
+        if name not in PROXY_ORDER:
             p.error(f"unknown proxy {name!r}")
     names = set()
     for token in args.scenarios.replace(",", " ").split():
@@ -146,26 +163,90 @@ def ensure_tools(args, needed: list[str]) -> dict[str, str]:
     """Installs missing Debian packages; returns binary -> why it is missing."""
     missing = [b for b in needed if not proxies.which(b, f"/usr/sbin/{b}")]
     if missing and not args.no_install:
-        if os.geteuid() != 0:
-            log(f"not root: cannot apt-get install {missing}")
-        else:
-            env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-            packages = sorted({APT_PACKAGES[b] for b in missing})
-            log(f"apt-get install {' '.join(packages)}")
-            try:
-                procs.run(["apt-get", "update", "-qq"], timeout=300, env=env)
-                out = procs.run(["apt-get", "install", "-y", "-qq", *packages], timeout=900, env=env)
-                if out.returncode != 0:
-                    # One missing package must not stop the others: one at a time.
-                    for package in packages:
-                        procs.run(["apt-get", "install", "-y", "-qq", package], timeout=600, env=env)
-            except RuntimeError as error:
-                log(f"apt-get: {error}")
+        apt_install(sorted({APT_PACKAGES[b] for b in missing}))
     reasons = {}
     for b in needed:
         if not proxies.which(b, f"/usr/sbin/{b}"):
             reasons[b] = f"`{b}` not installed (Debian package {APT_PACKAGES[b]} unavailable or not installed)"
     return reasons
+
+
+def apt_install(packages: list[str]) -> None:
+    if os.geteuid() != 0:
+        log(f"not root: cannot apt-get install {packages}")
+        return
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    log(f"apt-get install {' '.join(packages)}")
+    try:
+        procs.run(["apt-get", "update", "-qq"], timeout=300, env=env)
+        out = procs.run(["apt-get", "install", "-y", "-qq", *packages], timeout=900, env=env)
+        if out.returncode != 0:
+            # One missing package must not stop the others: one at a time.
+            for package in packages:
+                procs.run(["apt-get", "install", "-y", "-qq", package], timeout=600, env=env)
+    except RuntimeError as error:
+        log(f"apt-get: {error}")
+
+
+def dpkg_has(package: str) -> bool:
+    """Whether dpkg has `package` installed (True where there is no dpkg:
+    the build then says what it lacks)."""
+    try:
+        out = procs.run(["dpkg-query", "-W", "-f=${Status}", package], timeout=30)
+    except (OSError, RuntimeError):
+        return True
+    return out.stdout.decode().endswith("installed")
+
+
+def ensure_build_packages(args, name: str) -> None:
+    """The Debian packages the build of Rust peer `name` needs (headers,
+    build tools), installed when missing."""
+    missing = [p for p in BUILD_PACKAGES[name] if not dpkg_has(p)]
+    if missing and not args.no_install:
+        apt_install(missing)
+
+
+def cargo_tail(out: subprocess.CompletedProcess) -> str:
+    return out.stderr.decode(errors="replace")[-600:]
+
+
+def pingora_version() -> str:
+    """The Pingora version bench/peers/pingora-proxy's Cargo.lock pins."""
+    try:
+        lock = (PINGORA_CRATE / "Cargo.lock").read_text()
+    except OSError:
+        return "unknown"
+    found = re.search(r'^name = "pingora"\nversion = "([^"]+)"', lock, re.M)
+    return found.group(1) if found else "unknown"
+
+
+def build_pingora(args) -> tuple[str | None, str | None]:
+    """(binary, reason it is missing). bench/peers/pingora-proxy, built with
+    its own target directory under target/bench/peers. The build is skipped
+    while a stamp beside the binary, written after each build, is newer
+    than the crate's sources and names the Pingora version the lock file
+    pins."""
+    binary = PEERS_DIR / "pingora-build" / "release" / "pingora-proxy-bench"
+    stamp = binary.with_name("pingora-proxy-bench.pingora-version")
+    version = pingora_version()
+    sources = [PINGORA_CRATE / "Cargo.toml", PINGORA_CRATE / "Cargo.lock", *PINGORA_CRATE.glob("src/*.rs")]
+    fresh = (binary.exists() and stamp.exists() and stamp.read_text() == version
+             and all(stamp.stat().st_mtime >= source.stat().st_mtime for source in sources))
+    if not fresh and not args.no_build:
+        ensure_build_packages(args, "pingora")
+        log(f"cargo build --release bench/peers/pingora-proxy (Pingora {version}; several minutes, once)")
+        env = dict(os.environ, CARGO_TARGET_DIR=str(binary.parent.parent))
+        try:
+            out = procs.run(["cargo", "build", "--release", "--locked"], timeout=7200, cwd=PINGORA_CRATE,
+                            env=env)
+        except (RuntimeError, OSError) as error:
+            return None, f"cargo build (pingora-proxy): {error}"
+        if out.returncode != 0:
+            return None, "cargo build (pingora-proxy) failed: " + cargo_tail(out)
+        stamp.write_text(version)
+    if not binary.exists():
+        return None, f"{binary} not built (--no-build)"
+    return str(binary), None
 
 
 def ensure_envoy(args) -> tuple[str | None, str | None]:
@@ -976,6 +1057,12 @@ def main(argv) -> int:
         envoy_bin, reason = ensure_envoy(args)
         if reason:
             skipped["envoy"] = reason
+    # The Rust peers' binaries, by name.
+    peer_bins: dict[str, str | None] = {}
+    if "pingora" in args.proxies:
+        peer_bins["pingora"], reason = build_pingora(args)
+        if reason:
+            skipped["pingora"] = reason
     oha_bin = None
     if not args.check_only and "fixedrate" in args.scenarios:
         oha_bin, reason = ensure_oha(args)
@@ -998,7 +1085,7 @@ def main(argv) -> int:
     log(f"work directory {workdir}")
     try:
         return run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin,
-                       vestibule_bin, httpbin_bin)
+                       vestibule_bin, httpbin_bin, peer_bins)
     except BenchError as error:
         log(f"FAILED: {error}")
         return 1
@@ -1010,7 +1097,8 @@ def main(argv) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, vestibule_bin, httpbin_bin) -> int:
+def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, vestibule_bin, httpbin_bin,
+            peer_bins) -> int:
     nginx_ok = proxies.which("nginx", "/usr/sbin/nginx") is not None
     if args.upstream == "nginx" or (args.upstream == "auto" and nginx_ok):
         if not nginx_ok:
@@ -1030,9 +1118,10 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
         "haproxy": lambda: proxies.Haproxy(workdir),
         "h2o": lambda: proxies.H2o(workdir),
         "envoy": lambda: proxies.Envoy(workdir, envoy_bin),
+        "pingora": lambda: proxies.Pingora(workdir, peer_bins.get("pingora"), pingora_version()),
         "vestibule": lambda: proxies.Vestibule(workdir, vestibule_bin, rev),
     }
-    order = [p for p in ALL_PROXIES if p in args.proxies]
+    order = [p for p in PROXY_ORDER if p in args.proxies]
     instances = {p: made[p]() for p in order}
     for instance in instances.values():
         instance.access_log = args.access_log
@@ -1099,7 +1188,7 @@ def run_all(args, workdir, skipped, proxy_cpu, load_cpu, envoy_bin, oha_bin, ves
             for name in running:
                 proxy = instances[name]
                 if not proxy.supports_tls:
-                    results[name]["tls_note"] = "HTTPS scenarios not configured for it"
+                    results[name]["tls_note"] = proxy.tls_note
                     continue
                 log(f"== {name}: HTTPS instance")
                 proc, failures = runner.start_tls(proxy, certs)

@@ -208,6 +208,8 @@ class Proxy:
     skip_reason: str | None = None
     # Whether configure() serves HTTPS when given certificates.
     supports_tls = True
+    # What the report says when it does not.
+    tls_note = "HTTPS scenarios not configured for it"
 
     def __init__(self, workdir: Path):
         self.workdir = workdir
@@ -567,6 +569,40 @@ class Envoy(Proxy):
             "--log-level",
             "error",
         ]
+
+
+class Pingora(Proxy):
+    """bench/peers/pingora-proxy: a minimal reverse proxy on Cloudflare's
+    Pingora (crates.io), built by bench/run with --proxies pingora."""
+
+    name = "pingora"
+    label = "Pingora"
+    h2c_note = "same port (HttpServerOptions.h2c: the HTTP/2 preface peeked)"
+    # Built without a TLS backend, to stay minimal (Pingora's TLS is a
+    # feature: OpenSSL, BoringSSL, rustls or s2n); no HTTPS scenarios.
+    supports_tls = False
+    tls_note = "built without TLS (HTTPS scenarios not measured)"
+
+    def __init__(self, workdir, binary: str | None, pingora_version: str = ""):
+        super().__init__(workdir)
+        self._binary = binary
+        self.pingora_version = pingora_version
+
+    def binary(self):
+        return self._binary
+
+    def version(self):
+        return f"{self.pingora_version or 'unknown'} (bench/peers/pingora-proxy)"
+
+    def configure(self, upstream_port, hosts, tag, tls=None):
+        d = self.confdir(tag)
+        self.h1_port = procs.free_port()
+        self.h2c_port = self.h1_port
+        self.tls_ports = {}
+        (d / "hosts.txt").write_text("".join(f"{host}\n" for host in hosts))
+        return [self.binary(), "--listen", f"127.0.0.1:{self.h1_port}",
+                "--upstream", f"127.0.0.1:{upstream_port}", "--hosts", str(d / "hosts.txt"),
+                "--prefix", "/status", "--threads", "1", "--run-dir", str(d)]
 
 
 class Vestibule(Proxy):
