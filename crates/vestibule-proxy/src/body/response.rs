@@ -11,6 +11,7 @@ use http_body_util::Full;
 use hyper::body::Incoming;
 
 use crate::body::BoxError;
+use crate::h1::RawHead;
 use crate::idle::IdleBody;
 use crate::upstream::clusters::ActiveRequest;
 use crate::upstream::H1ResponseBody;
@@ -64,6 +65,14 @@ impl ResponseBody {
     pub(crate) fn text(text: impl Into<Bytes>) -> ResponseBody {
         ResponseBody::Local(Full::new(text.into()))
     }
+
+    /// See [`UpstreamBody::raw_head`].
+    pub(crate) fn raw_head(&self) -> Option<&RawHead> {
+        match self {
+            ResponseBody::Upstream(body) => body.raw_head(),
+            _ => None,
+        }
+    }
 }
 
 /// An upstream response body, holding the request's place in the
@@ -93,6 +102,22 @@ impl UpstreamBody {
         UpstreamBody {
             inner: Inner::Http2(IdleBody::new(body)),
             _active: active,
+        }
+    }
+
+    /// The response's head as an HTTP/1.1 upstream sent it, when kept so
+    /// (its headers are then here, not in the response's map).
+    pub(crate) fn raw_head(&self) -> Option<&RawHead> {
+        match &self.inner {
+            Inner::Http1(body) => body.raw_head(),
+            Inner::Http2(_) => None,
+        }
+    }
+
+    pub(crate) fn raw_head_mut(&mut self) -> Option<&mut RawHead> {
+        match &mut self.inner {
+            Inner::Http1(body) => body.raw_head_mut(),
+            Inner::Http2(_) => None,
         }
     }
 }

@@ -7,6 +7,8 @@ use http::response::Parts;
 use http::StatusCode;
 use http_body::SizeHint;
 
+use super::RawHead;
+
 /// How the body follows the head.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framing {
@@ -19,6 +21,7 @@ pub(crate) enum Framing {
 }
 
 /// What the exchange looks like from the request's side.
+#[derive(Clone, Copy)]
 pub(crate) struct Exchange {
     pub head_request: bool,
     pub http11: bool,
@@ -26,19 +29,27 @@ pub(crate) struct Exchange {
 }
 
 /// Writes the status line and headers into `out` and returns the framing
-/// and whether the connection stays open afterwards.
+/// and whether the connection stays open afterwards. With `raw`, the
+/// upstream's headers are there (the map holds only what the proxy added).
 pub(crate) fn head(
     out: &mut Vec<u8>,
     parts: &mut Parts,
     hint: &SizeHint,
     exchange: &Exchange,
+    raw: Option<&RawHead>,
 ) -> (Framing, bool) {
     let mut keep_alive = exchange.keep_alive;
-    let framing = framing(parts, hint, exchange);
+    let (framing, strip_length) = framing(parts, hint, exchange, raw);
     if framing == Framing::UntilClose {
         keep_alive = false;
     }
     let headers = &mut parts.headers;
+    if strip_length {
+        headers.remove(header::CONTENT_LENGTH);
+    }
+    let sent_length = !strip_length
+        && (raw.is_some_and(|raw| raw.content_length().is_some())
+            || headers.contains_key(header::CONTENT_LENGTH));
     match framing {
         Framing::Chunked => {
             headers.insert(
@@ -46,16 +57,21 @@ pub(crate) fn head(
                 HeaderValue::from_static("chunked"),
             );
         }
-        Framing::Length(length) if !headers.contains_key(header::CONTENT_LENGTH) => {
+        Framing::Length(length) if !sent_length => {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
         _ => {}
     }
-    super::date::ensure(headers);
+    if !raw.is_some_and(RawHead::has_date) {
+        super::date::ensure(headers);
+    }
     if !keep_alive {
         headers.insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     status_line(out, parts.status);
+    if let Some(raw) = raw {
+        raw.encode(out, strip_length);
+    }
     for (name, value) in parts.headers.iter() {
         out.extend_from_slice(name.as_str().as_bytes());
         out.extend_from_slice(b": ");
@@ -66,25 +82,33 @@ pub(crate) fn head(
     (framing, keep_alive)
 }
 
-fn framing(parts: &mut Parts, hint: &SizeHint, exchange: &Exchange) -> Framing {
+/// The body's framing, and whether the upstream's `Content-Length` must go
+/// (a status that has no body, or a length that does not parse).
+fn framing(
+    parts: &Parts,
+    hint: &SizeHint,
+    exchange: &Exchange,
+    raw: Option<&RawHead>,
+) -> (Framing, bool) {
     let status = parts.status;
     if status.is_informational() || status == StatusCode::NO_CONTENT {
-        parts.headers.remove(header::CONTENT_LENGTH);
-        return Framing::None;
+        return (Framing::None, true);
     }
     if exchange.head_request || status == StatusCode::NOT_MODIFIED {
-        return Framing::None;
+        return (Framing::None, false);
     }
-    if let Some(Ok(length)) = super::head::content_length(&parts.headers) {
-        return Framing::Length(length);
-    }
+    let length = match raw {
+        Some(raw) => raw.content_length(),
+        None => super::head::content_length(&parts.headers),
+    };
+    let framing = match (length, hint.exact()) {
+        (Some(Ok(length)), _) => return (Framing::Length(length), false),
+        (_, Some(length)) => Framing::Length(length),
+        (_, None) if exchange.http11 => Framing::Chunked,
+        (_, None) => Framing::UntilClose,
+    };
     // A length the upstream sent but that does not parse is not trusted.
-    parts.headers.remove(header::CONTENT_LENGTH);
-    match hint.exact() {
-        Some(length) => Framing::Length(length),
-        None if exchange.http11 => Framing::Chunked,
-        None => Framing::UntilClose,
-    }
+    (framing, length.is_some())
 }
 
 fn status_line(out: &mut Vec<u8>, status: StatusCode) {
@@ -115,7 +139,7 @@ mod tests {
     ) -> (String, Framing, bool) {
         let (mut parts, ()) = response.into_parts();
         let mut out = Vec::new();
-        let (framing, keep) = head(&mut out, &mut parts, &hint, &exchange);
+        let (framing, keep) = head(&mut out, &mut parts, &hint, &exchange, None);
         (String::from_utf8(out).unwrap(), framing, keep)
     }
 
@@ -187,5 +211,76 @@ mod tests {
         let (text, framing, _) = encode(response, SizeHint::default(), GET11);
         assert!(!text.contains("content-length"), "{text}");
         assert_eq!(framing, Framing::Chunked);
+    }
+
+    /// A head kept raw is written with the same lines as the same head put
+    /// through a map (parsed into it, hop-by-hop headers stripped), whatever
+    /// the status, the request and the length it declares.
+    #[test]
+    fn a_raw_head_is_written_as_its_map_would_be() {
+        let heads: [&[u8]; 6] = [
+            b"HTTP/1.1 200 OK\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nServer: nginx\r\nConnection: keep-alive\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nTransfer-Encoding: chunked\r\nX-A: b\r\nKeep-Alive: timeout=4\r\nTE: trailers\r\n\r\n",
+            b"HTTP/1.1 204 No Content\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            b"HTTP/1.1 304 Not Modified\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nContent-Length: 12\r\nUpgrade: h2c\r\nETag: x\r\n\r\n",
+            b"HTTP/1.1 200 OK\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nContent-Length: nope\r\nProxy-Connection: x\r\n\r\n",
+            b"HTTP/1.1 404 Not Found\r\nDate: Mon, 07 Dec 2026 01:00:00 GMT\r\nX-Upper: Value\r\nTE: gzip\r\n\r\n",
+        ];
+        let head_request = Exchange {
+            head_request: true,
+            ..GET11
+        };
+        let http10 = Exchange {
+            http11: false,
+            keep_alive: false,
+            ..GET11
+        };
+        for text in heads {
+            for exchange in [GET11, head_request, http10] {
+                for hint in [SizeHint::with_exact(3), SizeHint::default()] {
+                    let bytes = bytes::Bytes::from_static(text);
+                    let mut slots = [httparse::EMPTY_HEADER; 16];
+                    let mut parsed = httparse::Response::new(&mut slots);
+                    parsed.parse(&bytes).unwrap();
+                    let status = StatusCode::from_u16(parsed.code.unwrap()).unwrap();
+                    let mut names = super::super::head::NameCache::default();
+                    let mut map =
+                        super::super::head::response_header_map(&bytes, parsed.headers, &mut names)
+                            .unwrap();
+                    crate::request::headers::strip_hop_by_hop(&mut map);
+                    let (raw, _) = RawHead::of(&bytes, parsed.headers).expect("kept raw");
+                    let write = |headers: http::HeaderMap, raw: Option<&RawHead>| {
+                        let mut response = Response::new(());
+                        *response.status_mut() = status;
+                        *response.headers_mut() = headers;
+                        response
+                            .headers_mut()
+                            .insert(header::SERVER, HeaderValue::from_static("istio-envoy"));
+                        let (mut parts, ()) = response.into_parts();
+                        let mut out = Vec::new();
+                        let ending = head(&mut out, &mut parts, &hint, &exchange, raw);
+                        (String::from_utf8(out).unwrap(), ending)
+                    };
+                    // A map's removals reorder its entries (`swap_remove`):
+                    // the lines are compared as a set, the status line first.
+                    let lines = |(text, ending): (String, (Framing, bool))| {
+                        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+                        lines[1..].sort();
+                        (lines, ending)
+                    };
+                    let through_map = lines(write(map, None));
+                    let kept_raw = lines(write(http::HeaderMap::new(), Some(&raw)));
+                    assert_eq!(
+                        kept_raw,
+                        through_map,
+                        "{} / head {} / http11 {} / {:?}",
+                        String::from_utf8_lossy(text),
+                        exchange.head_request,
+                        exchange.http11,
+                        hint.exact()
+                    );
+                }
+            }
+        }
     }
 }

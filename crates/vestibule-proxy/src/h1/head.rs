@@ -62,14 +62,61 @@ pub(crate) fn response_header_map(
 /// (hop-by-hop, and naming no other header to remove). Whether the
 /// connection stays open is read from the parsed head, not the map.
 fn dropped_from_response(name: &[u8], value: &[u8]) -> bool {
-    match name.len() {
-        6 => name.eq_ignore_ascii_case(b"server"),
-        10 if name.eq_ignore_ascii_case(b"keep-alive") => true,
-        10 if name.eq_ignore_ascii_case(b"connection") => value
+    match known(name) {
+        Known::Server | Known::KeepAlive => true,
+        Known::Connection => value
             .split(|&byte| byte == b',')
             .map(<[u8]>::trim_ascii)
             .all(|token| token.is_empty() || token.eq_ignore_ascii_case(b"keep-alive")),
         _ => false,
+    }
+}
+
+/// Whether a parsed header name is `lower` (lower-case letters and `-`),
+/// whatever its case. For a name `httparse` accepted (a token) setting the
+/// 0x20 bit lower-cases a letter and changes nothing that could then equal
+/// a letter or `-`; one pass without a branch per byte, where
+/// `eq_ignore_ascii_case` maps both sides byte by byte.
+#[inline]
+pub(crate) fn name_is(name: &[u8], lower: &[u8]) -> bool {
+    debug_assert!(lower.iter().all(|&b| b.is_ascii_lowercase() || b == b'-'));
+    name.len() == lower.len()
+        && name
+            .iter()
+            .zip(lower)
+            .fold(0u8, |diff, (&a, &b)| diff | ((a | 0x20) ^ b))
+            == 0
+}
+
+/// The response header names the proxy reads or drops itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Known {
+    ContentLength,
+    TransferEncoding,
+    Connection,
+    KeepAlive,
+    ProxyConnection,
+    Upgrade,
+    Te,
+    Server,
+    Date,
+    Other,
+}
+
+/// Which of the [`Known`] names `name` is (lengths first: most names are
+/// ruled out by one compare).
+pub(crate) fn known(name: &[u8]) -> Known {
+    match name.len() {
+        2 if name_is(name, b"te") => Known::Te,
+        4 if name_is(name, b"date") => Known::Date,
+        6 if name_is(name, b"server") => Known::Server,
+        7 if name_is(name, b"upgrade") => Known::Upgrade,
+        10 if name_is(name, b"connection") => Known::Connection,
+        10 if name_is(name, b"keep-alive") => Known::KeepAlive,
+        14 if name_is(name, b"content-length") => Known::ContentLength,
+        16 if name_is(name, b"proxy-connection") => Known::ProxyConnection,
+        17 if name_is(name, b"transfer-encoding") => Known::TransferEncoding,
+        _ => Known::Other,
     }
 }
 
@@ -122,6 +169,62 @@ impl NameCache {
     }
 }
 
+/// What delimiting the body and reusing the connection need from a
+/// response's headers, gathered in one pass over the parsed head rather
+/// than a map lookup each.
+#[derive(Debug, Default, PartialEq)]
+pub(crate) struct HeadFacts {
+    /// The last coding of the last `Transfer-Encoding` header is `chunked`
+    /// (`Some(false)`: present, but something else).
+    pub chunked: Option<bool>,
+    /// The first `Content-Length` value, parsed; `Err` when it does not
+    /// parse or another `Content-Length` differs from it.
+    pub content_length: Option<Result<u64, ()>>,
+    /// `Connection` lists `close`.
+    pub close: bool,
+}
+
+impl HeadFacts {
+    pub(crate) fn gather<'a>(headers: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> HeadFacts {
+        let mut scan = FactsScan::default();
+        for (name, value) in headers {
+            scan.observe(known(name), value);
+        }
+        scan.facts
+    }
+}
+
+/// [`HeadFacts`] gathered header by header, by whatever walks the head.
+#[derive(Default)]
+pub(crate) struct FactsScan<'a> {
+    pub facts: HeadFacts,
+    first_length: Option<&'a [u8]>,
+}
+
+impl<'a> FactsScan<'a> {
+    pub(crate) fn observe(&mut self, name: Known, value: &'a [u8]) {
+        let facts = &mut self.facts;
+        match name {
+            Known::TransferEncoding => {
+                let last = value.rsplit(|&b| b == b',').next().unwrap_or(&[]);
+                facts.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
+            }
+            Known::ContentLength => match self.first_length {
+                None => {
+                    self.first_length = Some(value);
+                    facts.content_length = Some(parse_length(value));
+                }
+                Some(first) if first != value => facts.content_length = Some(Err(())),
+                Some(_) => {}
+            },
+            Known::Connection => {
+                facts.close |= crate::request::headers::lists_token(value, b"close");
+            }
+            _ => {}
+        }
+    }
+}
+
 /// `Content-Length`: `None` when absent, `Some(Err)` when it does not parse
 /// or duplicates disagree (a framing ambiguity).
 pub(crate) fn content_length(headers: &HeaderMap) -> Option<Result<u64, ()>> {
@@ -164,6 +267,42 @@ mod tests {
         let held = bytes.clone();
         unsplit(&mut buf, bytes);
         assert_eq!(&buf[..], &held[..]);
+    }
+
+    /// `name_is` agrees with `eq_ignore_ascii_case` for every token byte
+    /// put at every place of every name it is asked about.
+    #[test]
+    fn a_name_compares_as_eq_ignore_ascii_case_does_for_tokens() {
+        let token = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+        let names: [&[u8]; 10] = [
+            b"te",
+            b"date",
+            b"server",
+            b"upgrade",
+            b"connection",
+            b"keep-alive",
+            b"content-length",
+            b"proxy-connection",
+            b"transfer-encoding",
+            b"expect",
+        ];
+        for lower in names {
+            assert!(name_is(&lower.to_ascii_uppercase(), lower));
+            for place in 0..lower.len() {
+                for byte in (0..=255u8).filter(|&b| token(b)) {
+                    let mut name = lower.to_vec();
+                    name[place] = byte;
+                    assert_eq!(
+                        name_is(&name, lower),
+                        name.eq_ignore_ascii_case(lower),
+                        "{:?} against {:?}",
+                        String::from_utf8_lossy(&name),
+                        String::from_utf8_lossy(lower)
+                    );
+                }
+            }
+            assert!(!name_is(&lower[1..], lower), "lengths differ");
+        }
     }
 
     #[test]

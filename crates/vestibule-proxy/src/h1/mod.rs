@@ -12,7 +12,9 @@ pub(crate) mod encode;
 pub(crate) mod fuzzing;
 pub(crate) mod head;
 pub(crate) mod parse;
+pub(crate) mod raw;
 pub(crate) mod write;
 
 pub(crate) use date::ensure as ensure_date;
 pub(crate) use head::{content_length, parse_length, MAX_REQUEST_HEADER_SLOTS};
+pub(crate) use raw::RawHead;

@@ -5,7 +5,7 @@ use bytes::{Bytes, BytesMut};
 use http::header;
 use http::{Method, Request, Uri, Version};
 
-use super::head::{self, MAX_HEADERS, MAX_REQUEST_HEADER_SLOTS};
+use super::head::{self, name_is, MAX_HEADERS, MAX_REQUEST_HEADER_SLOTS};
 use crate::request::headers::connection_lists;
 use crate::{HeadLimits, ProxyError};
 
@@ -145,20 +145,20 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
         let name = h.name.as_bytes();
         // Lengths first: most names are ruled out by one compare.
         match name.len() {
-            17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
+            17 if name_is(name, b"transfer-encoding") => {
                 transfer_encodings += 1;
                 chunked_alone &= h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
             }
-            14 if name.eq_ignore_ascii_case(b"content-length") => match length {
+            14 if name_is(name, b"content-length") => match length {
                 None => length = Some(h.value),
                 Some(first) if first.trim_ascii() != h.value.trim_ascii() => {
                     return Err(ProxyError::BadRequest("conflicting content-length"))
                 }
                 Some(_) => {}
             },
-            6 if name.eq_ignore_ascii_case(b"expect") => handoff = true,
-            10 if name.eq_ignore_ascii_case(b"connection") => connection = true,
-            7 if name.eq_ignore_ascii_case(b"upgrade") => handoff = true,
+            6 if name_is(name, b"expect") => handoff = true,
+            10 if name_is(name, b"connection") => connection = true,
+            7 if name_is(name, b"upgrade") => handoff = true,
             _ => {}
         }
     }

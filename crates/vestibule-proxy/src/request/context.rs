@@ -163,6 +163,10 @@ pub(crate) struct Context {
     /// `x-envoy-upstream-service-time`).
     pub upstream_millis: Option<u64>,
     pub grpc: bool,
+    /// Whether the client's connection writes a response head that an
+    /// HTTP/1.1 upstream sent as it came (vestibule's own HTTP/1.1 server
+    /// does; see [`crate::h1::raw`]).
+    pub raw_response: bool,
     /// A gRPC response's `grpc-status` (headers or trailers).
     pub grpc_status: Option<u8>,
     /// The client's body, counting what it read (only a request that has
@@ -188,6 +192,7 @@ impl Context {
             tls_failure: None,
             upstream_millis: None,
             grpc: false,
+            raw_response: false,
             grpc_status: None,
             received: None,
             line: None,

@@ -385,6 +385,15 @@ async fn forward(
         made_cookie = cookie;
     }
     let upgrade = decision.websocket.then(|| upgrade::take(request));
+    // The response's head stays as the upstream sent it when nothing
+    // between the upstream and the client's writer reads or edits it.
+    context.attempts.raw_head = context.raw_response
+        && upgrade.is_none()
+        && made_cookie.is_none()
+        && !context.grpc
+        && runtime.cors().is_none()
+        && runtime.response_headers().is_empty()
+        && target.response_headers().is_empty();
     let headers = request.headers_mut();
     headers::prepare_request(headers, &conn.peer.ip, conn.scheme());
     runtime.request_headers().apply(headers);
@@ -408,8 +417,6 @@ async fn forward(
     set_upstream_target(request, cluster.protocol, host_rewrite, path_and_query)?;
 
     let started = Instant::now();
-    // The request went down by reference to here; the upstream call owns it.
-    let request = std::mem::replace(request, Request::new(RequestBody::Empty));
     // A gRPC client's own deadline bounds the call too (Istio sets Envoy's
     // `max_grpc_timeout` to the route timeout: the header counts, capped).
     let timeout = match (route.timeout, context.grpc) {
@@ -453,7 +460,10 @@ async fn forward(
     };
     let upstream = upstream?;
     let mut upstream = upstream;
-    headers::prepare_response(upstream.headers_mut(), &shared.server_header);
+    // A head kept as it came has no hop-by-hop headers left to strip.
+    if upstream.body().raw_head().is_none() {
+        headers::prepare_response(upstream.headers_mut(), &shared.server_header);
+    }
     let tunnel = match upgrade {
         Some(upgrade) => upgrade.complete(&mut upstream),
         // A switch the client never asked for would leave the connection
@@ -465,6 +475,17 @@ async fn forward(
     };
     let millis = started.elapsed().as_millis();
     context.upstream_millis = Some(u64::try_from(millis).unwrap_or(u64::MAX));
+    if let Some(raw) = upstream.body_mut().raw_head_mut() {
+        // Nothing else edits it (see where `raw_head` is decided): the
+        // proxy's two headers go beside it, and no map is made.
+        debug_assert!(tunnel.is_none(), "an upgrade never keeps its head raw");
+        raw.append(header::SERVER, shared.server_header.clone());
+        raw.append(
+            headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
+            headers::millis_value(millis),
+        );
+        return Ok(upstream.map(ResponseBody::Upstream));
+    }
     let headers = upstream.headers_mut();
     headers.insert(
         headers::X_ENVOY_UPSTREAM_SERVICE_TIME.clone(),
@@ -752,11 +773,12 @@ fn send_mirrors(
         let cluster = std::sync::Arc::clone(&mirror.cluster);
         let connect_timeout = shared.config.connect_timeout;
         tokio::spawn(async move {
+            let mut copy_request = copy_request;
             let retry = vestibule_ir::RetryPolicy::disabled();
             let mut attempts = crate::upstream::Attempts::default();
             let sent = crate::upstream::forward::forward(
                 &cluster,
-                copy_request,
+                &mut copy_request,
                 &retry,
                 connect_timeout,
                 &mut attempts,

@@ -198,6 +198,7 @@ async fn exchange<S: Stream>(
     };
     let tls = stream.session().map(Arc::as_ref);
     let mut context = Context::new(conn.port);
+    context.raw_response = true;
     let request = request.map(|()| RequestBody::Empty);
     let response = handle(shared, conn, tls, request, &mut context).await;
     let exchange = Exchange {
@@ -321,7 +322,13 @@ async fn write_response<S: Stream>(
 ) -> Written {
     let (mut parts, mut body) = response.into_parts();
     let mut out = Vec::with_capacity(512);
-    let (framing, keep_alive) = encode::head(&mut out, &mut parts, &body.size_hint(), exchange);
+    let (framing, keep_alive) = encode::head(
+        &mut out,
+        &mut parts,
+        &body.size_hint(),
+        exchange,
+        body.raw_head(),
+    );
     if framing == Framing::None {
         let complete = stream.write_all(&out).await.is_ok();
         return Written {

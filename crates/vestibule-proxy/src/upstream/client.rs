@@ -9,14 +9,15 @@ use std::task::Poll;
 
 use bytes::{Bytes, BytesMut};
 use http::header;
-use http::{Method, Request, Response, StatusCode, Version};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body::Body as _;
 
 use super::h1_body::{BodyFraming, H1ResponseBody};
 use crate::body::RequestBody;
 use crate::conn::Prefixed;
-use crate::h1::head::{self, MAX_HEADERS, MAX_HEAD_BYTES};
+use crate::h1::head::{self, HeadFacts, MAX_HEADERS, MAX_HEAD_BYTES};
 use crate::h1::write::{flush, write_body, WriteError};
+use crate::h1::RawHead;
 use crate::idle::{is_stream_idle, Watch, Watched};
 use crate::upstream::clusters::EndpointState;
 use crate::upstream::stream::UpstreamStream;
@@ -153,11 +154,14 @@ pub(crate) enum SendError {
 /// Sends `request` on `conn` and reads the response head. The body, read
 /// on demand, gives the connection back to `endpoint`'s pool at its end.
 /// The request is borrowed: a bodiless one is left as it was (the caller can
-/// send it again), a body is taken as it is written.
+/// send it again), a body is taken as it is written. With `raw`, the
+/// response's head is kept as the upstream sent it when it can be (in its
+/// body, [`H1ResponseBody::raw_head`]; the map then stays empty).
 pub(crate) async fn send(
     mut conn: Box<UpstreamConn>,
     request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
+    raw: bool,
 ) -> Result<Response<H1ResponseBody>, SendError> {
     let head_request = request.method() == Method::HEAD;
     conn.used += 1;
@@ -204,13 +208,13 @@ pub(crate) async fn send(
         }
     }
     let head = loop {
-        match read_head(&mut conn).await {
+        match read_head(&mut conn, raw).await {
             // An interim response: what came after it is the next head's.
-            Ok((head, _))
-                if head.status().is_informational()
-                    && head.status() != StatusCode::SWITCHING_PROTOCOLS =>
+            Ok(ParsedHead { response, .. })
+                if response.status().is_informational()
+                    && response.status() != StatusCode::SWITCHING_PROTOCOLS =>
             {
-                let rest = head.into_body();
+                let rest = response.into_body();
                 if !rest.is_empty() {
                     let later = conn.buf.split();
                     conn.buf.extend_from_slice(&rest);
@@ -230,8 +234,12 @@ pub(crate) async fn send(
         }
     };
     conn.out = out;
-    let (head, facts) = head;
-    let (parts, remainder) = head.into_parts();
+    let ParsedHead {
+        response,
+        facts,
+        raw,
+    } = head;
+    let (parts, remainder) = response.into_parts();
     let status = parts.status;
     if status == StatusCode::SWITCHING_PROTOCOLS {
         let mut response = Response::from_parts(parts, H1ResponseBody::empty());
@@ -248,7 +256,8 @@ pub(crate) async fn send(
         .ok_or(SendError::Protocol("ambiguous body length"))?;
     let reusable = parts.version == Version::HTTP_11 && !facts.close;
     conn.mark_reused();
-    let body = H1ResponseBody::new(conn, framing, remainder, reusable, Arc::clone(endpoint));
+    let body = H1ResponseBody::new(conn, framing, remainder, reusable, Arc::clone(endpoint))
+        .with_raw_head(raw);
     Ok(Response::from_parts(parts, body))
 }
 
@@ -303,12 +312,20 @@ enum HeadError {
     Idle,
 }
 
-/// Reads one response head; the response's body slot holds the bytes that
-/// came after it.
-async fn read_head(conn: &mut UpstreamConn) -> Result<(Response<Bytes>, HeadFacts), HeadError> {
+/// A parsed response head: the response (its body slot holding the bytes
+/// that came after the head), what framing it needs, and the head's spans
+/// when it is kept as it came.
+struct ParsedHead {
+    response: Response<Bytes>,
+    facts: HeadFacts,
+    raw: Option<Box<RawHead>>,
+}
+
+/// Reads one response head (see [`ParsedHead`]).
+async fn read_head(conn: &mut UpstreamConn, raw: bool) -> Result<ParsedHead, HeadError> {
     loop {
         if !conn.buf.is_empty() {
-            if let Some(response) = parse_head(&mut conn.buf, &mut conn.names)? {
+            if let Some(response) = parse_head(&mut conn.buf, &mut conn.names, raw)? {
                 return Ok(response);
             }
         }
@@ -337,7 +354,8 @@ async fn read_head(conn: &mut UpstreamConn) -> Result<(Response<Bytes>, HeadFact
 fn parse_head(
     buf: &mut BytesMut,
     names: &mut head::NameCache,
-) -> Result<Option<(Response<Bytes>, HeadFacts)>, HeadError> {
+    raw: bool,
+) -> Result<Option<ParsedHead>, HeadError> {
     let bytes = buf.split().freeze();
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; MAX_HEADERS];
     let mut head = httparse::Response::new(&mut []);
@@ -357,13 +375,19 @@ fn parse_head(
         .code
         .and_then(|code| StatusCode::from_u16(code).ok())
         .ok_or(HeadError::Invalid("invalid status"))?;
-    let headers = head::response_header_map(&bytes, head.headers, names)
-        .ok_or(HeadError::Invalid("invalid header"))?;
-    let facts = HeadFacts::gather(
-        head.headers
-            .iter()
-            .map(|header| (header.name.as_bytes(), header.value)),
-    );
+    let (raw, facts, headers) = match raw.then(|| RawHead::of(&bytes, head.headers)).flatten() {
+        Some((raw, facts)) => (Some(raw), facts, HeaderMap::new()),
+        None => {
+            let headers = head::response_header_map(&bytes, head.headers, names)
+                .ok_or(HeadError::Invalid("invalid header"))?;
+            let facts = HeadFacts::gather(
+                head.headers
+                    .iter()
+                    .map(|header| (header.name.as_bytes(), header.value)),
+            );
+            (None, facts, headers)
+        }
+    };
     let version = match head.version {
         Some(1) => Version::HTTP_11,
         Some(_) => Version::HTTP_10,
@@ -373,51 +397,11 @@ fn parse_head(
     *response.status_mut() = status;
     *response.version_mut() = version;
     *response.headers_mut() = headers;
-    Ok(Some((response, facts)))
-}
-
-/// What delimiting the body and reusing the connection need from a
-/// response's headers, gathered in one pass over the parsed head rather
-/// than a map lookup each.
-#[derive(Debug, Default, PartialEq)]
-struct HeadFacts {
-    /// The last coding of the last `Transfer-Encoding` header is `chunked`
-    /// (`Some(false)`: present, but something else).
-    chunked: Option<bool>,
-    /// The first `Content-Length` value, parsed; `Err` when it does not
-    /// parse or another `Content-Length` differs from it.
-    content_length: Option<Result<u64, ()>>,
-    /// `Connection` lists `close`.
-    close: bool,
-}
-
-impl HeadFacts {
-    fn gather<'a>(headers: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> HeadFacts {
-        let mut facts = HeadFacts::default();
-        let mut first_length: Option<&[u8]> = None;
-        for (name, value) in headers {
-            // Lengths first: most names are ruled out by one compare.
-            match name.len() {
-                17 if name.eq_ignore_ascii_case(b"transfer-encoding") => {
-                    let last = value.rsplit(|&b| b == b',').next().unwrap_or(&[]);
-                    facts.chunked = Some(last.trim_ascii().eq_ignore_ascii_case(b"chunked"));
-                }
-                14 if name.eq_ignore_ascii_case(b"content-length") => match first_length {
-                    None => {
-                        first_length = Some(value);
-                        facts.content_length = Some(head::parse_length(value));
-                    }
-                    Some(first) if first != value => facts.content_length = Some(Err(())),
-                    Some(_) => {}
-                },
-                10 if name.eq_ignore_ascii_case(b"connection") => {
-                    facts.close |= crate::request::headers::lists_token(value, b"close");
-                }
-                _ => {}
-            }
-        }
-        facts
-    }
+    Ok(Some(ParsedHead {
+        response,
+        facts,
+        raw,
+    }))
 }
 
 /// RFC 9112 §6.3: how the response body is delimited; `None` when its
@@ -453,7 +437,10 @@ fn body_framing(facts: &HeadFacts, status: StatusCode, head_request: bool) -> Op
 /// checking that a chosen framing is never ambiguous.
 pub(crate) fn check_response_head(data: &[u8]) {
     let mut buf = BytesMut::from(data);
-    let Ok(Some((response, facts))) = parse_head(&mut buf, &mut head::NameCache::default()) else {
+    let Ok(Some(ParsedHead {
+        response, facts, ..
+    })) = parse_head(&mut buf, &mut head::NameCache::default(), false)
+    else {
         return;
     };
     let framing = body_framing(&facts, response.status(), false);
@@ -543,8 +530,8 @@ mod tests {
     #[test]
     fn a_head_is_parsed_and_the_rest_kept() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\nabc");
-        let (response, facts) = match parse_head(&mut buf, &mut head::NameCache::default()) {
-            Ok(Some(parsed)) => parsed,
+        let (response, facts) = match parse_head(&mut buf, &mut head::NameCache::default(), false) {
+            Ok(Some(parsed)) => (parsed.response, parsed.facts),
             _ => panic!("not parsed"),
         };
         assert_eq!(
@@ -560,7 +547,7 @@ mod tests {
         assert_eq!(&response.body()[..], b"abc");
         let mut partial = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Le");
         assert!(matches!(
-            parse_head(&mut partial, &mut head::NameCache::default()),
+            parse_head(&mut partial, &mut head::NameCache::default(), false),
             Ok(None)
         ));
         assert_eq!(
@@ -579,17 +566,29 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\nX-A: b\r\n\r\n",
         );
-        let (response, facts) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        let (response, facts) = parse_head(&mut buf, names, false)
+            .ok()
+            .flatten()
+            .map(|p| (p.response, p.facts))
+            .expect("parsed");
         let left: Vec<&str> = response.headers().keys().map(|n| n.as_str()).collect();
         assert_eq!(left, ["content-length", "x-a"]);
         assert!(!facts.close);
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nConnection: keep-alive, x-hop\r\nX-Hop: 1\r\nContent-Length: 0\r\n\r\n",
         );
-        let (response, _) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        let (response, _) = parse_head(&mut buf, names, false)
+            .ok()
+            .flatten()
+            .map(|p| (p.response, p.facts))
+            .expect("parsed");
         assert_eq!(response.headers()["connection"], "keep-alive, x-hop");
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
-        let (response, facts) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        let (response, facts) = parse_head(&mut buf, names, false)
+            .ok()
+            .flatten()
+            .map(|p| (p.response, p.facts))
+            .expect("parsed");
         assert_eq!(response.headers()["connection"], "close");
         assert!(facts.close);
     }
@@ -599,15 +598,23 @@ mod tests {
         let names = &mut head::NameCache::default();
         let mut buf = BytesMut::with_capacity(1024);
         buf.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
-        let (response, _) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        let (response, _) = parse_head(&mut buf, names, false)
+            .ok()
+            .flatten()
+            .map(|p| (p.response, p.facts))
+            .expect("parsed");
         assert_eq!(response.status(), 204);
         assert!(buf.is_empty());
         assert!(buf.capacity() >= 1024 - 64, "room kept: {}", buf.capacity());
         // A head in two reads, the first part kept in front of the room.
         buf.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Le");
-        assert!(matches!(parse_head(&mut buf, names), Ok(None)));
+        assert!(matches!(parse_head(&mut buf, names, false), Ok(None)));
         buf.extend_from_slice(b"ngth: 2\r\n\r\nok");
-        let (response, facts) = parse_head(&mut buf, names).ok().flatten().expect("parsed");
+        let (response, facts) = parse_head(&mut buf, names, false)
+            .ok()
+            .flatten()
+            .map(|p| (p.response, p.facts))
+            .expect("parsed");
         assert_eq!(facts.content_length, Some(Ok(2)));
         assert_eq!(&response.body()[..], b"ok");
         assert!(buf.is_empty());
@@ -618,7 +625,9 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nCONNECTION: Keep-Alive, Close\r\nContent-length: 5\r\ncontent-LENGTH: 5\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: gzip, Chunked\r\n\r\n",
         );
-        let Ok(Some((_, facts))) = parse_head(&mut buf, &mut head::NameCache::default()) else {
+        let Ok(Some(ParsedHead { facts, .. })) =
+            parse_head(&mut buf, &mut head::NameCache::default(), false)
+        else {
             panic!("not parsed");
         };
         assert_eq!(
@@ -631,7 +640,8 @@ mod tests {
         );
         let mut conflict =
             BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n");
-        let Ok(Some((_, facts))) = parse_head(&mut conflict, &mut head::NameCache::default())
+        let Ok(Some(ParsedHead { facts, .. })) =
+            parse_head(&mut conflict, &mut head::NameCache::default(), false)
         else {
             panic!("not parsed");
         };

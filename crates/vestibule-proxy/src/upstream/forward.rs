@@ -49,14 +49,17 @@ fn attempt_count(attempt: u32) -> HeaderValue {
 /// Envoy's default retry backoff base interval.
 const DEFAULT_BACKOFF: Duration = Duration::from_millis(25);
 
+/// Sends `request`, borrowed (moving a request copies a few hundred bytes
+/// each time): its body is taken as it is sent, and a retry after that
+/// puts a replay in its place.
 pub(crate) async fn forward(
     cluster: &Cluster,
-    mut request: Request<RequestBody>,
+    request: &mut Request<RequestBody>,
     retry: &RetryPolicy,
     connect_timeout: Duration,
     attempts: &mut Attempts,
 ) -> Result<Response<UpstreamBody>, ProxyError> {
-    let replay = Replay::of(&request, retry);
+    let replay = Replay::of(request, retry);
     // The retry in flight's place under the cluster's retry limit.
     let mut _retrying = None;
     // Attempts borrow the request; once one sent it (its body, if any, is
@@ -76,14 +79,14 @@ pub(crate) async fn forward(
         attempts.count = attempt;
         if std::mem::take(&mut sent) {
             match &replay {
-                Some(replay) => request = replay.request(),
+                Some(replay) => *request = replay.request(),
                 None => return Err(ProxyError::UpstreamReset),
             }
         }
         request
             .headers_mut()
             .insert(X_ENVOY_ATTEMPT_COUNT.clone(), attempt_count(attempt));
-        let once = try_once(cluster, &mut request, &mut tried, connect_timeout, attempts);
+        let once = try_once(cluster, request, &mut tried, connect_timeout, attempts);
         let outcome = match retry.per_try_timeout {
             Some(limit) => Box::pin(tokio::time::timeout(limit, once))
                 .await
@@ -155,6 +158,10 @@ pub(crate) struct Attempts {
     /// Whether the last attempt got a connection: only then does a timeout
     /// count against its endpoint (not while it waited for a connection).
     pub connected: bool,
+    /// Whether an HTTP/1.1 upstream's response head may stay as it came
+    /// (see [`crate::h1::raw`]): nothing downstream reads or edits its
+    /// headers but the HTTP/1.1 writer.
+    pub raw_head: bool,
 }
 
 /// Counts the attempt's outcome for outlier detection: the status it was
@@ -259,7 +266,8 @@ async fn try_once(
             if attempts.keep_endpoint {
                 attempts.upstream_local = conn.local_address();
             }
-            let response = send_http1(conn, request, &endpoint, connect_timeout).await?;
+            let raw = attempts.raw_head;
+            let response = send_http1(conn, request, &endpoint, connect_timeout, raw).await?;
             Ok(response.map(|body| UpstreamBody::http1(body, active)))
         }
         Connection::Http2(mut sender, local) => {
@@ -294,10 +302,11 @@ async fn send_http1(
     request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
+    raw: bool,
 ) -> Result<Response<H1ResponseBody>, Failure> {
-    match client::send(conn, request, endpoint).await {
+    match client::send(conn, request, endpoint, raw).await {
         Ok(response) => Ok(response),
-        Err(SendError::Stale) => Box::pin(resend(request, endpoint, connect_timeout)).await,
+        Err(SendError::Stale) => Box::pin(resend(request, endpoint, connect_timeout, raw)).await,
         Err(error) => Err(upstream_failed(&error, endpoint)),
     }
 }
@@ -307,6 +316,7 @@ async fn resend(
     request: &mut Request<RequestBody>,
     endpoint: &Arc<EndpointState>,
     connect_timeout: Duration,
+    raw: bool,
 ) -> Result<Response<H1ResponseBody>, Failure> {
     let mut conn =
         match crate::upstream::pool::connect_http1(endpoint.target(), connect_timeout).await {
@@ -315,7 +325,7 @@ async fn resend(
         };
     // It takes the stale one's place under the cluster's connection limit.
     conn.slot = endpoint.pool.replacement_slot(endpoint.policy.as_deref());
-    client::send(conn, request, endpoint)
+    client::send(conn, request, endpoint, raw)
         .await
         .map_err(|error| upstream_failed(&error, endpoint))
 }
@@ -363,22 +373,26 @@ fn retryable_response(retry: &RetryPolicy, response: &Response<UpstreamBody>) ->
         || on.gateway_errors && matches!(status, 502..=504)
         || on.retriable_status_codes && retry.retriable_status_codes.contains(&status)
         || on.retriable_4xx && status == 409
-        || on.envoy_ratelimited && response.headers().contains_key("x-envoy-ratelimited")
+        || on.envoy_ratelimited && header(response, "x-envoy-ratelimited").is_some()
     {
         return true;
     }
     // gRPC answers failures in a trailers-only response: status in the headers.
-    let grpc = response
-        .headers()
-        .get("grpc-status")
-        .and_then(|value| value.to_str().ok());
-    match grpc {
-        Some("1") => on.cancelled,
-        Some("4") => on.deadline_exceeded,
-        Some("8") => on.resource_exhausted,
-        Some("13") => on.internal,
-        Some("14") => on.unavailable,
+    match header(response, "grpc-status") {
+        Some(b"1") => on.cancelled,
+        Some(b"4") => on.deadline_exceeded,
+        Some(b"8") => on.resource_exhausted,
+        Some(b"13") => on.internal,
+        Some(b"14") => on.unavailable,
         _ => false,
+    }
+}
+
+/// A response header's first value, wherever the response keeps its head.
+fn header<'a>(response: &'a Response<UpstreamBody>, name: &str) -> Option<&'a [u8]> {
+    match response.body().raw_head() {
+        Some(raw) => raw.get(name),
+        None => response.headers().get(name).map(HeaderValue::as_bytes),
     }
 }
 

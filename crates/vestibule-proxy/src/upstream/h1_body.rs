@@ -10,6 +10,7 @@ use http_body::{Body, Frame, SizeHint};
 
 use super::client::UpstreamConn;
 use crate::h1::chunked::{Chunked, InvalidChunk, Step};
+use crate::h1::RawHead;
 use crate::idle::StreamIdle;
 use crate::upstream::clusters::EndpointState;
 
@@ -52,6 +53,9 @@ pub(crate) struct H1ResponseBody {
     reusable: bool,
     endpoint: Option<Arc<EndpointState>>,
     read_size: usize,
+    /// The response's head as the upstream sent it, when kept so (see
+    /// [`crate::h1::raw`]).
+    raw: Option<Box<RawHead>>,
 }
 
 impl H1ResponseBody {
@@ -63,6 +67,7 @@ impl H1ResponseBody {
             reusable: false,
             endpoint: None,
             read_size: FIRST_READ,
+            raw: None,
         }
     }
 
@@ -99,11 +104,25 @@ impl H1ResponseBody {
             reusable,
             endpoint: Some(endpoint),
             read_size: FIRST_READ,
+            raw: None,
         };
         if matches!(body.state, State::Length(0)) {
             body.finish();
         }
         body
+    }
+
+    pub(crate) fn with_raw_head(mut self, raw: Option<Box<RawHead>>) -> H1ResponseBody {
+        self.raw = raw;
+        self
+    }
+
+    pub(crate) fn raw_head(&self) -> Option<&RawHead> {
+        self.raw.as_deref()
+    }
+
+    pub(crate) fn raw_head_mut(&mut self) -> Option<&mut RawHead> {
+        self.raw.as_deref_mut()
     }
 
     /// The body is read to its end: the connection goes back to the pool

@@ -27,6 +27,11 @@ pub(super) async fn respond(
     context: &mut Context,
 ) -> Ended {
     let (mut parts, mut body) = response.into_parts();
+    // Only vestibule's HTTP/1.1 server asks for heads kept as they came.
+    debug_assert!(
+        body.raw_head().is_none(),
+        "an HTTP/2 response needs its map"
+    );
     let status = Some(parts.status);
     crate::h1::ensure_date(&mut parts.headers);
     if let Some(length) = body.size_hint().exact() {
