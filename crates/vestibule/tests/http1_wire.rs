@@ -69,6 +69,13 @@ async fn serve_raw(mut stream: TcpStream, seen: Arc<Mutex<Vec<String>>>) {
             }
             "/close" => "HTTP/1.1 200 OK\r\n\r\nuntil the close".to_owned(),
             "/no-content" => "HTTP/1.1 204 No Content\r\n\r\n".to_owned(),
+            "/hop" => "HTTP/1.1 200 OK\r\nServer: raw\r\nConnection: keep-alive\r\n\
+                       Keep-Alive: timeout=5\r\nX-Mixed-Case:  Kept \r\n\
+                       Date: Mon, 01 Jan 2024 00:00:00 GMT\r\nTE: gzip\r\nContent-Length: 2\r\n\r\nok"
+                .to_owned(),
+            "/hop-named" => "HTTP/1.1 200 OK\r\nConnection: keep-alive, X-Hop\r\nX-Hop: 1\r\n\
+                             X-Kept: 2\r\nContent-Length: 2\r\n\r\nok"
+                .to_owned(),
             "/echo" => format!(
                 "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}",
                 body.len()
@@ -244,6 +251,74 @@ async fn request_bodies_go_upstream_with_their_framing() {
         .to_ascii_lowercase();
     assert!(sent.contains("transfer-encoding: chunked\r\n"), "{sent}");
     assert!(sent.ends_with("0\r\n\r\n"), "{sent}");
+}
+
+/// The head's lines after the status line, sorted, without the ones that
+/// change between responses.
+fn head_lines(response: &str) -> Vec<String> {
+    let (head, _) = response.split_once("\r\n\r\n").expect("a whole head");
+    let mut lines: Vec<String> = head
+        .lines()
+        .skip(1)
+        .filter(|line| !line.starts_with("x-envoy-upstream-service-time: "))
+        .map(str::to_owned)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// An upstream's response head reaches the client with its hop-by-hop
+/// headers (and those its `Connection` names) gone, `server` overwritten,
+/// names lower-cased and the upstream's `date` kept: the same lines whether
+/// the head went through a map (a route with a response header rule) or
+/// was kept as it came (a route without).
+#[tokio::test]
+async fn response_heads_lose_their_hop_by_hop_headers_kept_raw_or_mapped() {
+    let upstream = RawUpstream::start().await;
+    let edited = ANY_PATH_VS.replace(
+        "  - route:\n",
+        "  - headers:\n      response:\n        add:\n          x-edited: \"1\"\n    route:\n",
+    );
+    for (virtual_service, edited) in [(ANY_PATH_VS, false), (edited.as_str(), true)] {
+        let (_config, _gateway, address) = gateway_for(upstream.address, virtual_service).await;
+        let request = |path: &str| {
+            format!("GET {path} HTTP/1.1\r\nHost: {HOST}\r\nConnection: close\r\n\r\n")
+        };
+        let out = exchange(address, request("/hop").as_bytes()).await;
+        assert!(out.starts_with("HTTP/1.1 200 OK\r\n"), "{out}");
+        assert!(out.ends_with("\r\n\r\nok"), "{out}");
+        assert!(out.contains("\r\nx-envoy-upstream-service-time: "), "{out}");
+        let mut expected = vec![
+            "connection: close",
+            "content-length: 2",
+            "date: Mon, 01 Jan 2024 00:00:00 GMT",
+            "server: vestibule",
+            "x-mixed-case: Kept",
+        ];
+        if edited {
+            expected.push("x-edited: 1");
+        }
+        expected.sort();
+        assert_eq!(head_lines(&out), expected, "edited {edited}: {out}");
+        let out = exchange(address, request("/hop-named").as_bytes()).await;
+        let mut expected = vec![
+            "connection: close",
+            "content-length: 2",
+            "server: vestibule",
+            "x-kept: 2",
+        ];
+        if edited {
+            expected.push("x-edited: 1");
+        }
+        let lines = head_lines(&out);
+        assert!(lines.iter().any(|line| line.starts_with("date: ")), "{out}");
+        let lines: Vec<String> = lines
+            .into_iter()
+            .filter(|l| !l.starts_with("date: "))
+            .collect();
+        expected.sort();
+        assert_eq!(lines, expected, "edited {edited}: {out}");
+    }
 }
 
 async fn exchange(address: SocketAddr, bytes: &[u8]) -> String {
