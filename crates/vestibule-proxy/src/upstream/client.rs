@@ -460,6 +460,47 @@ pub(crate) fn check_response_head(data: &[u8]) {
             "content-length values disagree"
         );
     }
+    check_raw_head(data, &facts, response.headers());
+}
+
+/// The same head kept raw: the same facts, and written out it reads back
+/// as the lines the map holds (no line smuggled in or lost).
+fn check_raw_head(data: &[u8], facts: &HeadFacts, map: &HeaderMap) {
+    let mut buf = BytesMut::from(data);
+    let Ok(Some(ParsedHead {
+        facts: raw_facts,
+        raw: Some(raw),
+        ..
+    })) = parse_head(&mut buf, &mut head::NameCache::default(), true)
+    else {
+        return;
+    };
+    assert_eq!(&raw_facts, facts, "the raw scan's facts differ");
+    let mut written = b"HTTP/1.1 200 OK\r\n".to_vec();
+    raw.encode(&mut written, false);
+    written.extend_from_slice(b"\r\n");
+    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut again = httparse::Response::new(&mut slots);
+    assert!(
+        matches!(again.parse(&written), Ok(httparse::Status::Complete(n)) if n == written.len()),
+        "a raw head written out does not parse back whole"
+    );
+    // The map path strips what `Connection` lists and the hop-by-hop names.
+    let mut map = map.clone();
+    crate::request::headers::strip_hop_by_hop(&mut map);
+    assert_eq!(
+        again.headers.len(),
+        map.len(),
+        "lines kept raw and mapped differ"
+    );
+    for line in again.headers.iter() {
+        let values = map.get_all(line.name);
+        assert!(
+            values.iter().any(|value| value.as_bytes() == line.value),
+            "{} written raw, not in the map",
+            line.name
+        );
+    }
 }
 
 #[cfg(test)]
