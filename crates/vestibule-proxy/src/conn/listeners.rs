@@ -4,11 +4,12 @@
 //! worker threads, each port has one accepting socket per worker.
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use http::HeaderValue;
 use serde::Serialize;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::runtime::Handle;
@@ -272,6 +273,7 @@ fn dispatch(
     stream: TcpStream,
     port: u16,
     peer: SocketAddr,
+    peer_ip: HeaderValue,
     shared: &Arc<Shared>,
     signal: &Arc<ListenerSignal>,
     open: OpenConnection,
@@ -297,7 +299,7 @@ fn dispatch(
         port,
         tls: false,
         peer: Box::new(Peer {
-            ip: crate::request::headers::peer_value(peer.ip()),
+            ip: peer_ip,
             addresses,
         }),
     };
@@ -386,6 +388,26 @@ fn bind_socket(address: SocketAddr, shared_port: bool) -> std::io::Result<std::n
     Ok(socket.into())
 }
 
+/// The last client address an accept loop formatted, as a header value
+/// (`x-forwarded-for`): behind a load balancer or a NAT most connections
+/// come from one address, and a hit is a reference count, not a format
+/// and an allocation.
+#[derive(Default)]
+struct LastPeer(Option<(IpAddr, HeaderValue)>);
+
+impl LastPeer {
+    fn value(&mut self, ip: IpAddr) -> HeaderValue {
+        match &self.0 {
+            Some((last, value)) if *last == ip => value.clone(),
+            _ => {
+                let value = crate::request::headers::peer_value(ip);
+                self.0 = Some((ip, value.clone()));
+                value
+            }
+        }
+    }
+}
+
 async fn accept_loop(
     listener: TcpListener,
     port: u16,
@@ -402,6 +424,11 @@ async fn accept_loop(
     let tick = (shared.config.idle_timeout / IDLE_TICKS as u32).max(Duration::from_millis(10));
     let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + tick, tick);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // One waiter for the whole loop: made anew per accept, it joined and
+    // left the token's waiter list (a lock each) for every connection.
+    let cancelled = stop.cancelled();
+    tokio::pin!(cancelled);
+    let mut last_peer = LastPeer::default();
     loop {
         let accepted = tokio::select! {
             accepted = listener.accept() => accepted,
@@ -409,7 +436,7 @@ async fn accept_loop(
                 signal.tick();
                 continue;
             }
-            () = stop.cancelled() => break,
+            () = &mut cancelled => break,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
@@ -432,7 +459,8 @@ async fn accept_loop(
             drop(stream);
             continue;
         };
-        dispatch(stream, port, peer, &shared, &signal, open);
+        let peer_ip = last_peer.value(peer.ip());
+        dispatch(stream, port, peer, peer_ip, &shared, &signal, open);
     }
     drop(listener);
     signal.drain();
@@ -448,5 +476,24 @@ async fn accept_loop(
             ?deadline,
             "drain deadline passed; closing remaining connections"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LastPeer;
+    use std::net::IpAddr;
+
+    #[test]
+    fn the_last_peer_is_formatted_once_and_a_new_one_replaces_it() {
+        let mut last = LastPeer::default();
+        let a: IpAddr = "192.0.2.7".parse().unwrap();
+        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        let first = last.value(a);
+        assert_eq!(first, "192.0.2.7");
+        // The same bytes, shared: a hit does not format again.
+        assert_eq!(last.value(a).as_bytes().as_ptr(), first.as_bytes().as_ptr());
+        assert_eq!(last.value(b), "2001:db8::1");
+        assert_eq!(last.value(a), "192.0.2.7");
     }
 }
