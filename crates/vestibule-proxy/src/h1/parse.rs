@@ -147,7 +147,7 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
         match name.len() {
             17 if name_is(name, b"transfer-encoding") => {
                 transfer_encodings += 1;
-                chunked_alone &= h.value.trim_ascii().eq_ignore_ascii_case(b"chunked");
+                chunked_alone &= name_is(h.value.trim_ascii(), b"chunked");
             }
             14 if name_is(name, b"content-length") => match length {
                 None => length = Some(h.value),

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use smallvec::SmallVec;
 
-use super::head::{known, FactsScan, HeadFacts, Known};
+use super::head::{known, name_is, FactsScan, HeadFacts, Known};
 
 /// Header lines kept inline; a longer head spills to the heap.
 const INLINE_FIELDS: usize = 16;
@@ -76,15 +76,13 @@ enum Fate {
 
 fn fate(name: Known, value: &[u8]) -> Fate {
     match name {
-        Known::Te if value.trim_ascii().eq_ignore_ascii_case(b"trailers") => Fate::Keep,
+        Known::Te if name_is(value.trim_ascii(), b"trailers") => Fate::Keep,
         Known::Connection => {
             let plain = value
                 .split(|&byte| byte == b',')
                 .map(<[u8]>::trim_ascii)
                 .all(|token| {
-                    token.is_empty()
-                        || token.eq_ignore_ascii_case(b"keep-alive")
-                        || token.eq_ignore_ascii_case(b"close")
+                    token.is_empty() || name_is(token, b"keep-alive") || name_is(token, b"close")
                 });
             if plain {
                 Fate::Drop

@@ -4,6 +4,8 @@ use std::net::IpAddr;
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
+use crate::h1::head::name_is;
+
 pub(crate) static X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 static X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
 pub(crate) static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -39,9 +41,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) -> bool {
             for name in listed.map(<[u8]>::trim_ascii).filter(|n| !n.is_empty()) {
                 // Known hop-by-hop names are handled below, and only if
                 // present; compared as text (no name parsing).
-                let known = HOP_BY_HOP
-                    .iter()
-                    .any(|hop| name.eq_ignore_ascii_case(hop.as_bytes()));
+                let known = HOP_BY_HOP.iter().any(|hop| name_is(name, hop.as_bytes()));
                 // Most listed tokens name no header of the message (`close`
                 // above all): the few names are compared before the map is
                 // hashed for a removal.
@@ -50,7 +50,7 @@ fn remove_hop_by_hop(headers: &mut HeaderMap, present: u8) -> bool {
                         .keys()
                         .any(|key| key.as_str().as_bytes().eq_ignore_ascii_case(name))
                 };
-                if !known && !name.eq_ignore_ascii_case(b"trailers") && named() {
+                if !known && !name_is(name, b"trailers") && named() {
                     if let Ok(name) = std::str::from_utf8(name) {
                         removed_listed |= headers.remove(name).is_some();
                     }
@@ -126,7 +126,7 @@ pub(crate) fn connection_lists(headers: &HeaderMap, token: &str) -> bool {
 pub(crate) fn lists_token(value: &[u8], token: &[u8]) -> bool {
     value
         .split(|&b| b == b',')
-        .any(|listed| listed.trim_ascii().eq_ignore_ascii_case(token))
+        .any(|listed| name_is(listed.trim_ascii(), token))
 }
 
 /// Edge headers on a request going upstream: the peer appended to
