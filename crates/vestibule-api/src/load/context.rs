@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::cache::{Replay, Typed};
 use super::doc::{Doc, Failure, Parsed};
 use super::header::Header;
-use super::path::FieldPath;
+use super::path::{shape_is_under, FieldPath};
 use super::{Diagnostic, Loaded};
 use crate::{Inputs, ObjectMeta, Resource, Source, DEFAULT_NAMESPACE};
 
@@ -241,11 +241,12 @@ impl Ctx<'_> {
             let Some(relative) = self.in_doc(path) else {
                 continue;
             };
+            let shape = relative.shape();
             let skip = relative.is_empty()
                 || ALWAYS_TOLERATED
                     .iter()
                     .chain(tolerated)
-                    .any(|pattern| relative.is_under(pattern));
+                    .any(|pattern| shape_is_under(&shape, pattern));
             if !skip {
                 self.warn_at(path, "unknown or unsupported field, ignored");
             }

@@ -87,9 +87,11 @@ struct Line<'a> {
 fn lines(text: &str) -> Option<Vec<Line<'_>>> {
     let mut lines = Vec::with_capacity(text.len() / 16);
     let mut comments = 0;
-    for (index, raw) in text.split('\n').enumerate() {
+    // Most documents have no `#` at all: one search instead of one a line.
+    let any_hash = memchr::memchr(b'#', text.as_bytes()).is_some();
+    for (index, raw) in split_lines(text).enumerate() {
         let text = raw.trim_start_matches(' ');
-        if text.contains('#') {
+        if any_hash && text.contains('#') {
             comments += 1;
             if comments > MAX_COMMENT_LINES {
                 return None;
@@ -111,6 +113,19 @@ fn lines(text: &str) -> Option<Vec<Line<'_>>> {
         lines.push(Line { indent, text });
     }
     Some(lines)
+}
+
+/// `text.split('\n')`, with the newlines found by one vectorised search
+/// over the whole text rather than a search started again at each line.
+fn split_lines(text: &str) -> impl Iterator<Item = &str> {
+    let mut newlines = memchr::memchr_iter(b'\n', text.as_bytes());
+    let mut start = Some(0);
+    std::iter::from_fn(move || {
+        let from = start?;
+        let end = newlines.next();
+        start = end.map(|end| end + 1);
+        Some(&text[from..end.unwrap_or(text.len())])
+    })
 }
 
 struct Reader<'r, 'a> {
@@ -322,9 +337,18 @@ fn strip_comment(text: &str) -> Option<&str> {
         let comment = tail.starts_with('#') && tail.len() < rest.len();
         return (tail.is_empty() || comment).then(|| &text[..text.len() - rest.len()]);
     }
-    let end = text.find(" #").unwrap_or(text.len());
+    let end = comment_start(text).unwrap_or(text.len());
     let kept = text[..end].trim_end_matches(' ');
     (!kept.is_empty()).then_some(kept)
+}
+
+/// Where ` #` first occurs in `text` (`text.find(" #")`): a search for the
+/// rare `#` alone, without a substring searcher built for each value.
+fn comment_start(text: &str) -> Option<usize> {
+    let bytes = text.as_bytes();
+    memchr::memchr_iter(b'#', bytes)
+        .find(|&at| at > 0 && bytes[at - 1] == b' ')
+        .map(|at| at - 1)
 }
 
 /// A quoted scalar at the start of `text`, closed on this line, and the

@@ -226,3 +226,27 @@ fn yaml_files(dir: &std::path::Path, into: &mut Vec<std::path::PathBuf>) {
         }
     }
 }
+
+#[test]
+fn lines_and_comments_are_found_as_the_standard_searches_find_them() {
+    for text in [
+        "",
+        "\n",
+        "a",
+        "a\n",
+        "\na",
+        "a\n\nb\n",
+        "key: value # note",
+        "key: x#y # z",
+        "#",
+        " #",
+        "# #",
+        "a #b #c",
+        "a\t#b",
+        "url: http://x/#frag",
+    ] {
+        let split: Vec<&str> = super::split_lines(text).collect();
+        assert_eq!(split, text.split('\n').collect::<Vec<_>>(), "{text:?}");
+        assert_eq!(super::comment_start(text), text.find(" #"), "{text:?}");
+    }
+}
