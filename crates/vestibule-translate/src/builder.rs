@@ -195,9 +195,9 @@ impl TableBuilder {
         // (GRPCRoute backends) gets its own backend.
         let key = match (target.protocol, crate::services::declared_protocol(target)) {
             (vestibule_ir::AppProtocol::H2c, vestibule_ir::AppProtocol::Http1) => {
-                format!("outbound|{}|h2c|{}", target.port, target.host)
+                cluster_name(target.port, "h2c", &target.host)
             }
-            _ => format!("outbound|{}||{}", target.port, target.host),
+            _ => cluster_name(target.port, "", &target.host),
         };
         let added = self.add_backend(&key, || {
             new_backend(&key, target.host.clone(), target.port, target.protocol)
@@ -218,7 +218,7 @@ impl TableBuilder {
         target: &ServicePortRef<'_>,
         subset: &str,
     ) -> BackendKey {
-        let key = format!("outbound|{}|{subset}|{}", target.port, target.host);
+        let key = cluster_name(target.port, subset, &target.host);
         self.add_backend(&key, || Backend {
             subset: Some(vestibule_ir::BackendSubset {
                 name: subset.to_owned(),
@@ -369,13 +369,21 @@ impl TableBuilder {
             )
         };
         let port = port.unwrap_or(0);
-        let key = format!("outbound|{port}||{host}");
+        let key = cluster_name(port, "", &host);
         self.add_backend(&key, || {
             new_backend(&key, host, port, vestibule_ir::AppProtocol::Http1)
         });
         self.endpoints.entry(key.clone()).or_default();
         key
     }
+}
+
+/// Istio's cluster name, `outbound|{port}|{subset}|{host}` (the subset
+/// empty for none). Pieced together rather than formatted: every
+/// destination of every route names its backend, ten thousand times with
+/// ten thousand VirtualServices, and `format!` cost several times as much.
+fn cluster_name(port: u16, subset: &str, host: &str) -> BackendKey {
+    ["outbound|", &port.to_string(), "|", subset, "|", host].concat()
 }
 
 /// A backend as a translator first registers it: least request, no
