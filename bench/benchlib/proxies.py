@@ -452,18 +452,26 @@ class H2o(Proxy):
         return [self.binary(), "-c", str(d / "h2o.conf")]
 
 
-class Envoy(Proxy):
+class GivenBinary(Proxy):
+    """A proxy whose binary the harness found or built and hands in (not one
+    looked up on the PATH)."""
+
+    def __init__(self, workdir: Path, binary: str | None):
+        super().__init__(workdir)
+        self._binary = binary
+
+    def binary(self):
+        return self._binary
+
+
+class Envoy(GivenBinary):
     name = "envoy"
     label = "Envoy"
     h2c_note = "same port (codec_type AUTO)"
     supports_tls = False  # the HTTPS scenarios are not configured for Envoy
 
     def __init__(self, workdir, envoy_binary: str | None = None):
-        super().__init__(workdir)
-        self._binary = envoy_binary
-
-    def binary(self):
-        return self._binary
+        super().__init__(workdir, envoy_binary)
 
     def version(self):
         line = first_line([self.binary(), "--version"])
@@ -571,7 +579,7 @@ class Envoy(Proxy):
         ]
 
 
-class Pingora(Proxy):
+class Pingora(GivenBinary):
     """bench/peers/pingora-proxy: a minimal reverse proxy on Cloudflare's
     Pingora (crates.io), built by bench/run with --proxies pingora."""
 
@@ -584,12 +592,8 @@ class Pingora(Proxy):
     tls_note = "built without TLS (HTTPS scenarios not measured)"
 
     def __init__(self, workdir, binary: str | None, pingora_version: str = ""):
-        super().__init__(workdir)
-        self._binary = binary
+        super().__init__(workdir, binary)
         self.pingora_version = pingora_version
-
-    def binary(self):
-        return self._binary
 
     def version(self):
         return f"{self.pingora_version or 'unknown'} (bench/peers/pingora-proxy)"
@@ -605,18 +609,14 @@ class Pingora(Proxy):
                 "--prefix", "/status", "--threads", "1", "--run-dir", str(d)]
 
 
-class Vestibule(Proxy):
+class Vestibule(GivenBinary):
     name = "vestibule"
     label = "vestibule"
     h2c_note = "same port (HTTP/1.1, or the HTTP/2 preface handed to its HTTP/2 server on the h2 crate)"
 
     def __init__(self, workdir, vestibule_binary: str | None, git_rev: str = ""):
-        super().__init__(workdir)
-        self._binary = vestibule_binary
+        super().__init__(workdir, vestibule_binary)
         self.git_rev = git_rev
-
-    def binary(self):
-        return self._binary
 
     def version(self):
         line = first_line([self.binary(), "--version"])

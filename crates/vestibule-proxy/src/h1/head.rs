@@ -64,12 +64,18 @@ pub(crate) fn response_header_map(
 fn dropped_from_response(name: &[u8], value: &[u8]) -> bool {
     match known(name) {
         Known::Server | Known::KeepAlive => true,
-        Known::Connection => value
-            .split(|&byte| byte == b',')
-            .map(<[u8]>::trim_ascii)
-            .all(|token| token.is_empty() || name_is(token, b"keep-alive")),
+        Known::Connection => lists_only(value, &[b"keep-alive"]),
         _ => false,
     }
+}
+
+/// Whether a `Connection` value lists nothing but `options` (lower case):
+/// then it names no header that must go with it.
+pub(crate) fn lists_only(value: &[u8], options: &[&[u8]]) -> bool {
+    value
+        .split(|&byte| byte == b',')
+        .map(<[u8]>::trim_ascii)
+        .all(|token| token.is_empty() || options.iter().any(|option| name_is(token, option)))
 }
 
 /// Whether a header name, or a token of a header value, is `lower`

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue};
 use smallvec::SmallVec;
 
-use super::head::{known, name_is, FactsScan, HeadFacts, Known};
+use super::head::{known, lists_only, name_is, FactsScan, HeadFacts, Known};
 
 /// Header lines kept inline; a longer head spills to the heap.
 const INLINE_FIELDS: usize = 16;
@@ -77,19 +77,8 @@ enum Fate {
 fn fate(name: Known, value: &[u8]) -> Fate {
     match name {
         Known::Te if name_is(value.trim_ascii(), b"trailers") => Fate::Keep,
-        Known::Connection => {
-            let plain = value
-                .split(|&byte| byte == b',')
-                .map(<[u8]>::trim_ascii)
-                .all(|token| {
-                    token.is_empty() || name_is(token, b"keep-alive") || name_is(token, b"close")
-                });
-            if plain {
-                Fate::Drop
-            } else {
-                Fate::NeedsMap
-            }
-        }
+        Known::Connection if lists_only(value, &[b"keep-alive", b"close"]) => Fate::Drop,
+        Known::Connection => Fate::NeedsMap,
         Known::Te
         | Known::Server
         | Known::Upgrade
@@ -155,16 +144,11 @@ impl RawHead {
     }
 
     /// The first value the upstream sent of the header `name` (lower
-    /// case), if present.
+    /// case letters, digits and `-`), if present.
     pub(crate) fn get(&self, name: &str) -> Option<&[u8]> {
         self.fields
             .iter()
-            .find(|field| {
-                field
-                    .name
-                    .get(&self.bytes)
-                    .eq_ignore_ascii_case(name.as_bytes())
-            })
+            .find(|field| name_is(field.name.get(&self.bytes), name.as_bytes()))
             .map(|field| field.value.get(&self.bytes))
     }
 

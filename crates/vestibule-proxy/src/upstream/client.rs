@@ -568,13 +568,18 @@ mod tests {
         assert_eq!(framing(&[("content-length", "x")], 200, false), None);
     }
 
+    /// A whole head, parsed into a map: its response and facts.
+    fn parsed(buf: &mut BytesMut, names: &mut head::NameCache) -> (Response<Bytes>, HeadFacts) {
+        match parse_head(buf, names, false) {
+            Ok(Some(parsed)) => (parsed.response, parsed.facts),
+            _ => panic!("not parsed"),
+        }
+    }
+
     #[test]
     fn a_head_is_parsed_and_the_rest_kept() {
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nContent-Length: 3\r\nX-A: b\r\n\r\nabc");
-        let (response, facts) = match parse_head(&mut buf, &mut head::NameCache::default(), false) {
-            Ok(Some(parsed)) => (parsed.response, parsed.facts),
-            _ => panic!("not parsed"),
-        };
+        let (response, facts) = parsed(&mut buf, &mut head::NameCache::default());
         assert_eq!(
             facts,
             HeadFacts {
@@ -607,29 +612,17 @@ mod tests {
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nServer: nginx\r\nConnection: Keep-Alive\r\nKeep-Alive: timeout=5\r\nContent-Length: 0\r\nX-A: b\r\n\r\n",
         );
-        let (response, facts) = parse_head(&mut buf, names, false)
-            .ok()
-            .flatten()
-            .map(|p| (p.response, p.facts))
-            .expect("parsed");
+        let (response, facts) = parsed(&mut buf, names);
         let left: Vec<&str> = response.headers().keys().map(|n| n.as_str()).collect();
         assert_eq!(left, ["content-length", "x-a"]);
         assert!(!facts.close);
         let mut buf = BytesMut::from(
             "HTTP/1.1 200 OK\r\nConnection: keep-alive, x-hop\r\nX-Hop: 1\r\nContent-Length: 0\r\n\r\n",
         );
-        let (response, _) = parse_head(&mut buf, names, false)
-            .ok()
-            .flatten()
-            .map(|p| (p.response, p.facts))
-            .expect("parsed");
+        let (response, _) = parsed(&mut buf, names);
         assert_eq!(response.headers()["connection"], "keep-alive, x-hop");
         let mut buf = BytesMut::from("HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
-        let (response, facts) = parse_head(&mut buf, names, false)
-            .ok()
-            .flatten()
-            .map(|p| (p.response, p.facts))
-            .expect("parsed");
+        let (response, facts) = parsed(&mut buf, names);
         assert_eq!(response.headers()["connection"], "close");
         assert!(facts.close);
     }
@@ -639,11 +632,7 @@ mod tests {
         let names = &mut head::NameCache::default();
         let mut buf = BytesMut::with_capacity(1024);
         buf.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
-        let (response, _) = parse_head(&mut buf, names, false)
-            .ok()
-            .flatten()
-            .map(|p| (p.response, p.facts))
-            .expect("parsed");
+        let (response, _) = parsed(&mut buf, names);
         assert_eq!(response.status(), 204);
         assert!(buf.is_empty());
         assert!(buf.capacity() >= 1024 - 64, "room kept: {}", buf.capacity());
@@ -651,11 +640,7 @@ mod tests {
         buf.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Le");
         assert!(matches!(parse_head(&mut buf, names, false), Ok(None)));
         buf.extend_from_slice(b"ngth: 2\r\n\r\nok");
-        let (response, facts) = parse_head(&mut buf, names, false)
-            .ok()
-            .flatten()
-            .map(|p| (p.response, p.facts))
-            .expect("parsed");
+        let (response, facts) = parsed(&mut buf, names);
         assert_eq!(facts.content_length, Some(Ok(2)));
         assert_eq!(&response.body()[..], b"ok");
         assert!(buf.is_empty());
