@@ -11,8 +11,15 @@
 //!
 //! The parts:
 //! - [`ErrorCode`]: RFC 9113 §7's error codes, shared by every layer.
+//! - [`frame`]: the frame layer (RFC 9113 §4, §6): heads, payloads parsed
+//!   and checked one frame at a time, writers, and a reader that cuts bytes
+//!   into frames.
 #![forbid(unsafe_code)]
 
 mod error;
+pub mod frame;
+
+#[doc(hidden)]
+pub mod fuzzing;
 
 pub use error::ErrorCode;

@@ -1,0 +1,165 @@
+//! Entry points for the fuzz targets (`fuzz/`, libFuzzer on nightly) and
+//! for the replay of their committed corpus (a plain test on stable): one
+//! function per target, which panics when a property does not hold.
+
+use bytes::BytesMut;
+
+use crate::frame::{self, Frame, FrameError, Head, Reader, Settings, DEFAULT_MAX_FRAME_SIZE};
+
+/// The frame reader and parser over arbitrary bytes. The first byte picks
+/// the mode: bit 0 set skips the connection preface; the other bits set
+/// the size of the pieces the input arrives in. Properties: nothing
+/// panics; the input cut into pieces reads as the input whole does; a
+/// stream error names the frame's (nonzero) stream; every frame a writer
+/// can produce, written again, parses back equal.
+pub fn frames(data: &[u8]) {
+    let Some((&mode, input)) = data.split_first() else {
+        return;
+    };
+    let with_preface = mode & 1 == 0;
+    let whole = read(with_preface, input, input.len().max(1));
+    let pieces = read(with_preface, input, usize::from(mode >> 1) + 1);
+    assert_eq!(whole, pieces, "pieces of {}", usize::from(mode >> 1) + 1);
+    for (head, payload) in &whole.frames {
+        check(head, payload);
+    }
+}
+
+/// What a reader made of an input.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    frames: Vec<(Head, Vec<u8>)>,
+    error: Option<FrameError>,
+}
+
+/// Reads `input` arriving in pieces of `piece` bytes.
+fn read(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
+    let mut reader = if with_preface {
+        Reader::new(DEFAULT_MAX_FRAME_SIZE)
+    } else {
+        Reader::after_preface(DEFAULT_MAX_FRAME_SIZE)
+    };
+    let mut buf = BytesMut::new();
+    let mut frames = Vec::new();
+    for bytes in input.chunks(piece) {
+        buf.extend_from_slice(bytes);
+        loop {
+            match reader.next_frame(&mut buf) {
+                Ok(Some((head, payload))) => {
+                    assert_eq!(payload.len(), head.length as usize);
+                    frames.push((head, payload.to_vec()));
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    return Outcome {
+                        frames,
+                        error: Some(error),
+                    }
+                }
+            }
+        }
+    }
+    Outcome {
+        frames,
+        error: None,
+    }
+}
+
+/// Parses one frame and checks what came out.
+fn check(head: &Head, payload: &[u8]) {
+    match frame::parse(head, payload) {
+        Ok(parsed) => {
+            if let Some((bytes, expected)) = rewrite(&parsed) {
+                assert_eq!(reparse(&bytes).as_ref(), Ok(&expected), "{parsed:?}");
+            }
+        }
+        Err(FrameError::Stream { stream, .. }) => {
+            assert_eq!(stream, head.stream);
+            assert_ne!(stream, 0);
+        }
+        Err(FrameError::Connection { .. }) => {}
+    }
+}
+
+/// The frame written again by its writer, and the frame that should parse
+/// from it (padding and priority fields are not written).
+fn rewrite<'a>(parsed: &Frame<'a>) -> Option<(Vec<u8>, Frame<'a>)> {
+    let mut out = Vec::new();
+    let expected = match *parsed {
+        Frame::Data {
+            stream,
+            end_stream,
+            data,
+            ..
+        } => {
+            out.extend_from_slice(&frame::data_head(stream, data.len() as u32, end_stream));
+            out.extend_from_slice(data);
+            Frame::Data {
+                stream,
+                end_stream,
+                data,
+                flow_len: data.len() as u32,
+            }
+        }
+        Frame::Headers {
+            stream,
+            end_stream,
+            block,
+            ..
+        } => {
+            frame::write_headers(&mut out, stream, block, end_stream, DEFAULT_MAX_FRAME_SIZE);
+            Frame::Headers {
+                stream,
+                end_stream,
+                end_headers: true,
+                priority: None,
+                block,
+                reset: None,
+            }
+        }
+        Frame::RstStream { stream, code } => {
+            frame::write_rst_stream(&mut out, stream, code);
+            parsed.clone()
+        }
+        Frame::Settings(Settings::Ack) => {
+            frame::write_settings_ack(&mut out);
+            parsed.clone()
+        }
+        Frame::Settings(Settings::Params(ref params)) => {
+            let settings: Vec<_> = params.clone().collect();
+            frame::write_settings(&mut out, &settings);
+            parsed.clone()
+        }
+        Frame::Ping { ack, payload } => {
+            frame::write_ping(&mut out, ack, payload);
+            parsed.clone()
+        }
+        Frame::GoAway {
+            last_stream,
+            code,
+            debug,
+        } => {
+            frame::write_goaway(&mut out, last_stream, code, debug);
+            parsed.clone()
+        }
+        Frame::WindowUpdate { stream, increment } => {
+            frame::write_window_update(&mut out, stream, increment);
+            parsed.clone()
+        }
+        Frame::Priority { .. }
+        | Frame::PushPromise { .. }
+        | Frame::Continuation { .. }
+        | Frame::Unknown { .. } => return None,
+    };
+    Some((out, expected))
+}
+
+/// Parses bytes that hold exactly one frame.
+fn reparse(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
+    let (head, payload) = bytes
+        .split_first_chunk()
+        .expect("a written frame has a head");
+    let head = Head::parse(head);
+    frame::check_head(&head, DEFAULT_MAX_FRAME_SIZE)?;
+    frame::parse(&head, payload)
+}
