@@ -163,3 +163,33 @@ fn reparse(bytes: &[u8]) -> Result<Frame<'_>, FrameError> {
     frame::check_head(&head, DEFAULT_MAX_FRAME_SIZE)?;
     frame::parse(&head, payload)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    /// The committed corpus, replayed here too so that a change to the
+    /// frame layer meets it without building the whole gateway (the
+    /// gateway's `fuzz_corpus` test replays it as well).
+    #[test]
+    fn the_committed_h2_frames_corpus_passes() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/h2_frames");
+        let mut count = 0;
+        for entry in std::fs::read_dir(dir).expect("the h2_frames corpus") {
+            let data = std::fs::read(entry.expect("an entry").path()).expect("an input");
+            super::frames(&data);
+            count += 1;
+        }
+        assert!(count > 0);
+    }
+
+    #[test]
+    fn a_conversation_reads_whole_and_in_pieces() {
+        let mut input = vec![0x00];
+        input.extend_from_slice(crate::frame::PREFACE);
+        input.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]);
+        input.extend_from_slice(&[0, 0, 1, 0x1, 0x5, 0, 0, 0, 1, 0x82]);
+        input.extend_from_slice(&[0, 0, 2, 0x0, 0x1, 0, 0, 0, 1, b'h', b'i']);
+        super::frames(&input);
+    }
+}
