@@ -11,8 +11,13 @@
 //!
 //! The parts:
 //! - [`ErrorCode`]: RFC 9113 §7's error codes, shared by every layer.
+//! - [`hpack`]: header compression (RFC 7541), the decoder for requests and
+//!   the encoder for responses.
 #![forbid(unsafe_code)]
 
 mod error;
+#[doc(hidden)]
+pub mod fuzzing;
+pub mod hpack;
 
 pub use error::ErrorCode;
