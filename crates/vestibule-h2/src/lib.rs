@@ -16,12 +16,16 @@
 //!   into frames.
 //! - [`hpack`]: header compression (RFC 7541), the decoder for requests and
 //!   the encoder for responses.
+//! - [`Connection`]: one server connection's protocol state, which the
+//!   driver feeds bytes and answers through.
 #![forbid(unsafe_code)]
 
+mod connection;
 mod error;
 pub mod frame;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod hpack;
 
+pub use connection::{Config, Connection, ConnectionError, Event, Malformed, Protocol, StreamGone};
 pub use error::ErrorCode;
