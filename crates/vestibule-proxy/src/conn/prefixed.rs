@@ -21,6 +21,11 @@ impl<S> Prefixed<S> {
         &self.inner
     }
 
+    /// The bytes put back (still unread) and the stream.
+    pub(crate) fn into_parts(self) -> (BytesMut, S) {
+        (self.prefix, self.inner)
+    }
+
     /// Whether bytes put back are still unread (a read returns at once).
     pub(crate) fn has_prefix(&self) -> bool {
         !self.prefix.is_empty()

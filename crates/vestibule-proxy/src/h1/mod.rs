@@ -16,5 +16,5 @@ pub(crate) mod raw;
 pub(crate) mod write;
 
 pub(crate) use date::ensure as ensure_date;
-pub(crate) use head::{content_length, parse_length, MAX_REQUEST_HEADER_SLOTS};
+pub(crate) use head::{parse_length, MAX_REQUEST_HEADER_SLOTS};
 pub(crate) use raw::RawHead;

@@ -43,8 +43,8 @@ pub(crate) fn screen(request: &mut Request<RequestBody>) -> Result<Upgrade, Prox
         // CONNECT is refused, as Istio's gateway refuses it.
         let websocket = request
             .extensions()
-            .get::<h2::ext::Protocol>()
-            .is_some_and(|protocol| protocol.as_str().eq_ignore_ascii_case("websocket"));
+            .get::<vestibule_h2::Protocol>()
+            .is_some_and(|protocol| protocol.0.eq_ignore_ascii_case(b"websocket"));
         return Ok(if websocket {
             Upgrade::WebSocket
         } else {

@@ -1,16 +1,17 @@
-//! vestibule's HTTP/2 server side, on the `h2` crate directly (hyper's
-//! server layer removed, measured in docs/benchmarks.md): each stream runs
-//! inside its connection's task rather than as a task of its own, and the
-//! response goes to `h2` without a second header check.
+//! vestibule's HTTP/2 server side, on its own codec (`vestibule_h2`):
+//! each stream runs inside its connection's task rather than as a task of
+//! its own, and the codec copies nothing it does not have to.
 //!
-//! `h2` keeps doing the protocol: framing, HPACK, flow control, stream
-//! states, `SETTINGS`, `GOAWAY`, and the header rules (connection-specific
-//! headers refused both ways, `content-length` checked against the data).
+//! The codec does the protocol: framing, HPACK, flow control, stream
+//! states, `SETTINGS`, `GOAWAY`, the header rules (connection-specific
+//! headers refused, `content-length` checked against the data) and the
+//! flood limits. This module drives it: the socket, the streams' tasks,
+//! their request bodies.
 
 mod connection;
 mod recv_body;
-mod send;
 mod streams;
+mod task;
 
 pub(crate) use connection::serve;
 pub(crate) use recv_body::H2RequestBody;

@@ -1,19 +1,17 @@
-//! The exchanges of one HTTP/2 connection, run inside its task. Each runs
+//! The streams of one HTTP/2 connection, run inside its task. Each runs
 //! in a slot that is kept and reused when it ends: the next stream's
 //! exchange is written over it in place. A set that allocates per stream
 //! (`FuturesUnordered` does) puts a several-KiB future through the
 //! allocator at every request, and at that size a slab holds two or four of
 //! them, so the allocator's cache empties and refills every few requests.
-//! A wake-up sets the slot's bit; a round polls the slots whose bit is set.
-//! The connection itself (`h2`'s) has a flag beside the bits, so that it is
-//! polled only when it asked: one record of what woke the task, one waker
-//! registered per poll.
+//! A wake-up sets the slot's bit; a round polls the slots whose bit is set:
+//! one record of what woke the task, one waker registered per poll. A
+//! client's reset sets a second bit, which the slot's exchange reads.
 
-use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::task::{Context, Wake, Waker};
+use std::task::{Context, Poll, Wake, Waker};
 
 use futures_util::task::AtomicWaker;
 
@@ -23,53 +21,50 @@ use futures_util::task::AtomicWaker;
 pub(super) const CAPACITY: usize = WORDS * 64;
 const WORDS: usize = 2;
 
-pub(super) struct Streams<F> {
-    slots: Vec<Slot<F>>,
+pub(super) struct Streams<T> {
+    slots: Vec<Slot<T>>,
     /// Slots whose exchange has ended, ready for the next one.
     free: Vec<usize>,
     running: usize,
     woken: Arc<Woken>,
 }
 
-struct Slot<F> {
-    /// `None` between exchanges (the ended one is dropped at once: its
+struct Slot<T> {
+    /// `None` between streams (the ended one is dropped at once: its
     /// upstream connection goes back to the pool then, not at reuse).
-    exchange: Pin<Box<Option<F>>>,
+    task: Pin<Box<Option<T>>>,
     waker: Waker,
 }
 
-/// Which slots were woken, whether the connection was, and the
+/// Which slots were woken, which were reset by the client, and the
 /// connection's task to wake.
-struct Woken {
+#[derive(Default)]
+pub(super) struct Woken {
     bits: [AtomicU64; WORDS],
-    connection: AtomicBool,
+    resets: [AtomicU64; WORDS],
     task: AtomicWaker,
 }
 
-impl Default for Woken {
-    fn default() -> Woken {
-        Woken {
-            bits: Default::default(),
-            // Polled first without being asked: that registers its waker.
-            connection: AtomicBool::new(true),
-            task: AtomicWaker::new(),
-        }
-    }
-}
-
-/// The waker `h2`'s connection is polled with. A wake-up for one stream
-/// (its upstream answered) then polls that stream alone, not the
-/// connection too (as a task per stream would, without spawning one).
-struct ConnectionWaker(Arc<Woken>);
-
-impl Wake for ConnectionWaker {
-    fn wake(self: Arc<Self>) {
-        self.wake_by_ref();
+impl Woken {
+    /// Has `slot` polled in the next round.
+    pub(super) fn wake(&self, slot: usize) {
+        self.bits[slot / 64].fetch_or(1 << (slot % 64), Ordering::AcqRel);
+        self.task.wake();
     }
 
-    fn wake_by_ref(self: &Arc<Self>) {
-        self.0.connection.store(true, Ordering::Release);
-        self.0.task.wake();
+    /// The client reset the stream in `slot`: its exchange ends at its
+    /// next poll.
+    pub(super) fn reset(&self, slot: usize) {
+        self.resets[slot / 64].fetch_or(1 << (slot % 64), Ordering::AcqRel);
+        self.wake(slot);
+    }
+
+    pub(super) fn is_reset(&self, slot: usize) -> bool {
+        self.resets[slot / 64].load(Ordering::Acquire) & (1 << (slot % 64)) != 0
+    }
+
+    fn clear_reset(&self, slot: usize) {
+        self.resets[slot / 64].fetch_and(!(1 << (slot % 64)), Ordering::AcqRel);
     }
 }
 
@@ -84,19 +79,30 @@ impl Wake for SlotWaker {
     }
 
     fn wake_by_ref(self: &Arc<Self>) {
-        let bit = 1u64 << (self.slot % 64);
-        self.woken.bits[self.slot / 64].fetch_or(bit, Ordering::AcqRel);
-        self.woken.task.wake();
+        self.woken.wake(self.slot);
     }
 }
 
-impl<F: Future<Output = ()>> Streams<F> {
-    pub(super) fn new() -> Streams<F> {
+impl std::fmt::Debug for Woken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Woken").finish_non_exhaustive()
+    }
+}
+
+impl<T> Streams<T> {
+    #[cfg(test)]
+    fn new() -> Streams<T> {
+        Streams::sharing(Arc::default())
+    }
+
+    /// A set whose wake-up and reset bits are `woken` (which what runs in
+    /// the slots may borrow: it outlives them).
+    pub(super) fn sharing(woken: Arc<Woken>) -> Streams<T> {
         Streams {
             slots: Vec::new(),
             free: Vec::new(),
             running: 0,
-            woken: Arc::default(),
+            woken,
         }
     }
 
@@ -105,20 +111,14 @@ impl<F: Future<Output = ()>> Streams<F> {
         self.woken.task.register(cx.waker());
     }
 
-    /// The waker to poll `h2`'s connection with.
-    pub(super) fn connection_waker(&self) -> Waker {
-        Waker::from(Arc::new(ConnectionWaker(Arc::clone(&self.woken))))
+    /// The slots' wake-up and reset bits, for what runs in them.
+    pub(super) fn woken(&self) -> &Arc<Woken> {
+        &self.woken
     }
 
-    /// Whether the connection asked to be polled since the last call.
-    pub(super) fn take_connection_wake(&self) -> bool {
-        self.woken.connection.swap(false, Ordering::AcqRel)
-    }
-
-    /// Has the connection polled again (it may have more to give, or a
-    /// `GOAWAY` to send).
-    pub(super) fn wake_connection(&self) {
-        self.woken.connection.store(true, Ordering::Release);
+    /// The slot the next [`Streams::push`] takes.
+    pub(super) fn vacant(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.slots.len())
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -129,12 +129,13 @@ impl<F: Future<Output = ()>> Streams<F> {
         self.running == CAPACITY
     }
 
-    /// Starts an exchange; it is polled in the next [`Streams::poll_woken`].
-    /// The caller checks [`Streams::is_full`] first.
-    pub(super) fn push(&mut self, exchange: F) {
+    /// Starts a task in [`Streams::vacant`]'s slot; it is polled in the
+    /// next [`Streams::poll_woken`]. The caller checks
+    /// [`Streams::is_full`] first.
+    pub(super) fn push(&mut self, task: T) -> usize {
         let slot = match self.free.pop() {
             Some(slot) => {
-                self.slots[slot].exchange.as_mut().set(Some(exchange));
+                self.slots[slot].task.as_mut().set(Some(task));
                 slot
             }
             None => {
@@ -145,45 +146,59 @@ impl<F: Future<Output = ()>> Streams<F> {
                     woken: Arc::clone(&self.woken),
                 }));
                 self.slots.push(Slot {
-                    exchange: Box::pin(Some(exchange)),
+                    task: Box::pin(Some(task)),
                     waker,
                 });
                 slot
             }
         };
         self.running += 1;
-        // A new exchange has not been polled: as if woken.
-        self.woken.bits[slot / 64].fetch_or(1 << (slot % 64), Ordering::AcqRel);
+        self.woken.clear_reset(slot);
+        // A new task has not been polled: as if woken.
+        self.woken.wake(slot);
+        slot
     }
 
-    /// Polls, once each, the exchanges woken since the last call; returns
-    /// how many ended. The task registered last is woken when another one is.
-    pub(super) fn poll_woken(&mut self) -> usize {
-        let mut ended = 0;
+    /// Polls, once each with `poll`, the tasks woken since the last call;
+    /// returns the slots of those that ended (their slots are free again).
+    /// The task registered last is woken when another one is.
+    pub(super) fn poll_woken(
+        &mut self,
+        mut poll: impl FnMut(usize, Pin<&mut T>, &mut Context<'_>) -> Poll<()>,
+        ended: &mut Vec<usize>,
+    ) {
         for word in 0..WORDS {
             let mut bits = self.woken.bits[word].swap(0, Ordering::AcqRel);
             while bits != 0 {
                 let slot = word * 64 + bits.trailing_zeros() as usize;
                 bits &= bits - 1;
-                if self.poll_slot(slot) {
-                    ended += 1;
+                if self.poll_slot(slot, &mut poll) {
+                    ended.push(slot);
                 }
             }
         }
-        ended
     }
 
-    /// Polls one slot's exchange; true if it ended (its slot is then free).
-    fn poll_slot(&mut self, slot: usize) -> bool {
-        let Slot { exchange, waker } = &mut self.slots[slot];
-        let Some(running) = exchange.as_mut().as_pin_mut() else {
+    /// The task in `slot`, if one runs there.
+    pub(super) fn get_mut(&mut self, slot: usize) -> Option<Pin<&mut T>> {
+        self.slots.get_mut(slot)?.task.as_mut().as_pin_mut()
+    }
+
+    /// Polls one slot's task; true if it ended (its slot is then free).
+    fn poll_slot(
+        &mut self,
+        slot: usize,
+        poll: &mut impl FnMut(usize, Pin<&mut T>, &mut Context<'_>) -> Poll<()>,
+    ) -> bool {
+        let Slot { task, waker } = &mut self.slots[slot];
+        let Some(running) = task.as_mut().as_pin_mut() else {
             // Woken after it ended (a late wake-up from a resource it held).
             return false;
         };
-        if running.poll(&mut Context::from_waker(waker)).is_pending() {
+        if poll(slot, running, &mut Context::from_waker(waker)).is_pending() {
             return false;
         }
-        exchange.as_mut().set(None);
+        task.as_mut().set(None);
         self.free.push(slot);
         self.running -= 1;
         true
@@ -194,8 +209,8 @@ impl<F: Future<Output = ()>> Streams<F> {
 mod tests {
     use super::*;
     use std::cell::Cell;
+    use std::future::Future;
     use std::rc::Rc;
-    use std::task::Poll;
 
     /// A future that ends on its `polls`-th poll, waking itself until then,
     /// and counts its polls in `seen`.
@@ -213,33 +228,43 @@ mod tests {
         })
     }
 
+    /// Polls the woken futures; how many ended.
+    fn poll_futures<F: Future<Output = ()>>(streams: &mut Streams<F>) -> usize {
+        let mut ended = Vec::new();
+        streams.poll_woken(|_, future, cx| future.poll(cx), &mut ended);
+        ended.len()
+    }
+
     #[test]
-    fn each_woken_exchange_is_polled_once_per_round_until_it_ends() {
+    fn each_woken_task_is_polled_once_per_round_until_it_ends() {
         let seen = Rc::new(Cell::new(0));
         let mut streams = Streams::new();
         streams.push(counting(1, seen.clone()));
         streams.push(counting(3, seen.clone()));
-        assert_eq!(streams.poll_woken(), 1);
+        assert_eq!(poll_futures(&mut streams), 1);
         assert_eq!(seen.get(), 2);
         assert!(!streams.is_empty());
-        assert_eq!(streams.poll_woken(), 0);
-        assert_eq!(streams.poll_woken(), 1);
+        assert_eq!(poll_futures(&mut streams), 0);
+        assert_eq!(poll_futures(&mut streams), 1);
         assert_eq!(seen.get(), 4);
         assert!(streams.is_empty());
         // Nothing woken, nothing polled.
-        assert_eq!(streams.poll_woken(), 0);
+        assert_eq!(poll_futures(&mut streams), 0);
         assert_eq!(seen.get(), 4);
     }
 
     #[test]
-    fn an_ended_exchange_slot_is_reused_and_its_future_dropped_at_once() {
+    fn an_ended_task_slot_is_reused_and_its_task_dropped_at_once() {
         let seen = Rc::new(Cell::new(0));
         let mut streams = Streams::new();
+        assert_eq!(streams.vacant(), 0);
         streams.push(counting(1, seen.clone()));
+        assert_eq!(streams.vacant(), 1);
         assert_eq!(Rc::strong_count(&seen), 2);
-        assert_eq!(streams.poll_woken(), 1);
+        assert_eq!(poll_futures(&mut streams), 1);
         assert_eq!(Rc::strong_count(&seen), 1, "dropped when it ended");
-        streams.push(counting(2, seen.clone()));
+        assert_eq!(streams.vacant(), 0);
+        assert_eq!(streams.push(counting(2, seen.clone())), 0);
         streams.push(counting(2, seen.clone()));
         assert_eq!(streams.slots.len(), 2, "the first slot was reused");
     }
@@ -255,19 +280,24 @@ mod tests {
     }
 
     #[test]
-    fn the_connection_is_polled_first_then_only_when_it_asked() {
+    fn a_reset_wakes_its_slot_and_the_task_and_is_cleared_on_reuse() {
         let task = Arc::new(Count::default());
         let task_waker = Waker::from(Arc::clone(&task));
-        let streams = Streams::<std::future::Ready<()>>::new();
+        let seen = Rc::new(Cell::new(0));
+        let mut streams = Streams::new();
         streams.register(&Context::from_waker(&task_waker));
-        assert!(streams.take_connection_wake(), "polled first");
-        assert!(!streams.take_connection_wake());
-        streams.connection_waker().wake_by_ref();
-        assert_eq!(task.0.load(Ordering::Relaxed), 1, "the task is woken");
-        assert!(streams.take_connection_wake());
-        assert!(!streams.take_connection_wake());
-        streams.wake_connection();
-        assert!(streams.take_connection_wake());
+        let slot = streams.push(counting(3, seen.clone()));
+        assert_eq!(poll_futures(&mut streams), 0);
+        let before = task.0.load(Ordering::Relaxed);
+        streams.woken().reset(slot);
+        assert!(streams.woken().is_reset(slot));
+        assert!(task.0.load(Ordering::Relaxed) > before, "the task is woken");
+        assert_eq!(poll_futures(&mut streams), 1);
+        streams.push(counting(1, seen.clone()));
+        assert!(
+            !streams.woken().is_reset(slot),
+            "cleared for the next stream"
+        );
     }
 
     #[test]
@@ -279,9 +309,9 @@ mod tests {
             streams.push(counting(2, seen.clone()));
         }
         assert!(streams.is_full());
-        assert_eq!(streams.poll_woken(), 0);
+        assert_eq!(poll_futures(&mut streams), 0);
         assert_eq!(seen.get(), CAPACITY);
-        assert_eq!(streams.poll_woken(), CAPACITY);
+        assert_eq!(poll_futures(&mut streams), CAPACITY);
         assert!(streams.is_empty());
     }
 }

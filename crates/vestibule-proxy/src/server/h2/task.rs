@@ -1,0 +1,322 @@
+//! One stream's work, run in a slot of its connection: the exchange
+//! (route, call the upstream), then the response written through the
+//! connection's codec — the head, the body as the client's windows and
+//! the output buffer allow, trailers — and the request's account.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
+use std::task::{Context, Poll};
+
+use bytes::{Buf as _, Bytes};
+use http::header::CONTENT_LENGTH;
+use http::{HeaderValue, Response};
+use http_body::Body as _;
+use pin_project_lite::pin_project;
+use vestibule_h2::{Connection, ErrorCode};
+
+use super::recv_body::{BodySender, Piece};
+use super::streams::Woken;
+use crate::body::ResponseBody;
+use crate::request::{ConnInfo, Context as RequestContext};
+use crate::telemetry::{finish, End, Ended};
+use crate::Shared;
+
+/// What an exchange gives: the response (`None`: the client reset the
+/// stream first), and the request's context for its account.
+pub(super) type Exchanged = (Option<Response<ResponseBody>>, RequestContext);
+
+/// Output waiting to be written past which bodies wait: a client that does
+/// not read holds at most this much (plus one frame) per connection.
+pub(super) const HIGH_WATER: usize = 64 * 1024;
+
+pin_project! {
+    pub(super) struct StreamTask<F> {
+        stream: u32,
+        head_request: bool,
+        // The request body's other end, while it is open.
+        body: Option<BodySender>,
+        #[pin]
+        phase: Phase<F>,
+    }
+}
+
+pin_project! {
+    #[project = PhaseProj]
+    #[project_replace = PhaseReplace]
+    enum Phase<F> {
+        Exchange { #[pin] future: F },
+        Respond { sending: Sending },
+        Done,
+    }
+}
+
+/// A response on its way: the body, what of it the windows held back, and
+/// the account so far.
+struct Sending {
+    body: ResponseBody,
+    pending: Bytes,
+    /// `pending` is the body's last data.
+    last: bool,
+    context: RequestContext,
+    ended: Ended,
+}
+
+/// What a task reaches while it is polled.
+pub(super) struct Env<'a> {
+    pub codec: &'a mut Connection,
+    pub shared: &'a Shared,
+    pub conn: &'a ConnInfo,
+    pub woken: &'a Woken,
+    /// Slots waiting for the output to drain below [`HIGH_WATER`].
+    pub drain_waiters: &'a mut u128,
+}
+
+impl<F: Future<Output = Exchanged>> StreamTask<F> {
+    pub(super) fn new(
+        stream: u32,
+        head_request: bool,
+        body: Option<BodySender>,
+        exchange: F,
+    ) -> StreamTask<F> {
+        StreamTask {
+            stream,
+            head_request,
+            body,
+            phase: Phase::Exchange { future: exchange },
+        }
+    }
+
+    /// The stream was reset: its request body ends with an error.
+    pub(super) fn cut_body(self: Pin<&mut Self>) {
+        if let Some(body) = self.project().body.as_mut() {
+            body.pieces = None;
+        }
+    }
+
+    /// Hands the request body a piece; false if the body is gone (the
+    /// exchange no longer reads it).
+    pub(super) fn deliver(self: Pin<&mut Self>, piece: Piece) -> bool {
+        let this = self.project();
+        let ends = match &piece {
+            Piece::Data { end, .. } => *end,
+            Piece::Trailers(_) => true,
+        };
+        let Some(body) = this.body.as_mut() else {
+            return false;
+        };
+        let delivered = body
+            .pieces
+            .as_ref()
+            .is_some_and(|pieces| pieces.send(piece).is_ok());
+        if ends {
+            // Nothing more comes; the counter of what is read stays, for
+            // the window.
+            body.pieces = None;
+        }
+        delivered
+    }
+
+    pub(super) fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        slot: usize,
+        env: &mut Env<'_>,
+    ) -> Poll<()> {
+        let mut this = self.project();
+        let stream = *this.stream;
+        if let Some(body) = this.body.as_ref() {
+            let released = body.released.swap(0, Ordering::AcqRel);
+            if released > 0 {
+                env.codec.release(stream, released);
+            }
+        }
+        loop {
+            match this.phase.as_mut().project() {
+                PhaseProj::Exchange { future } => {
+                    let (response, context) = match future.poll(cx) {
+                        Poll::Pending => return Poll::Pending,
+                        Poll::Ready(exchanged) => exchanged,
+                    };
+                    let Some(response) = response else {
+                        // The client reset the stream before its answer:
+                        // Envoy logs 0, DC.
+                        let ended = Ended {
+                            status: None,
+                            sent: 0,
+                            end: End::ClientGone,
+                        };
+                        finish(env.shared, env.conn, context, ended);
+                        this.phase.set(Phase::Done);
+                        return Poll::Ready(());
+                    };
+                    match start(env.codec, stream, response, *this.head_request, context) {
+                        Started::Finished(context, ended) => {
+                            finish(env.shared, env.conn, context, ended);
+                            this.phase.set(Phase::Done);
+                            return Poll::Ready(());
+                        }
+                        Started::Body(sending) => this.phase.set(Phase::Respond { sending }),
+                    }
+                }
+                PhaseProj::Respond { sending } => {
+                    let reset = env.woken.is_reset(slot);
+                    let polled = if reset {
+                        Poll::Ready(Err(End::ClientGone))
+                    } else {
+                        pump(sending, cx, stream, slot, env)
+                    };
+                    let Poll::Ready(result) = polled else {
+                        return Poll::Pending;
+                    };
+                    let PhaseReplace::Respond { sending } =
+                        this.phase.as_mut().project_replace(Phase::Done)
+                    else {
+                        unreachable!("in the respond phase");
+                    };
+                    let Sending {
+                        context, mut ended, ..
+                    } = sending;
+                    if let Err(end) = result {
+                        ended.end = end;
+                    }
+                    finish(env.shared, env.conn, context, ended);
+                    return Poll::Ready(());
+                }
+                PhaseProj::Done => return Poll::Ready(()),
+            }
+        }
+    }
+}
+
+enum Started {
+    Finished(RequestContext, Ended),
+    Body(Sending),
+}
+
+/// Sends the response head (with `date` and, when the body's length is
+/// known, `content-length`).
+fn start(
+    codec: &mut Connection,
+    stream: u32,
+    response: Response<ResponseBody>,
+    head_request: bool,
+    context: RequestContext,
+) -> Started {
+    let (mut parts, body) = response.into_parts();
+    // Only vestibule's HTTP/1.1 server asks for heads kept as they came.
+    debug_assert!(
+        body.raw_head().is_none(),
+        "an HTTP/2 response needs its map"
+    );
+    crate::h1::ensure_date(&mut parts.headers);
+    if let Some(length) = body.size_hint().exact() {
+        if !parts.headers.contains_key(CONTENT_LENGTH) {
+            parts
+                .headers
+                .insert(CONTENT_LENGTH, HeaderValue::from(length));
+        }
+    }
+    // A HEAD response carries the head only, whatever body was made for it.
+    let end = head_request || body.is_end_stream();
+    let mut ended = Ended {
+        status: Some(parts.status),
+        sent: 0,
+        end: End::Complete,
+    };
+    if codec
+        .send_headers(stream, parts.status, &parts.headers, end)
+        .is_err()
+    {
+        ended.end = End::ClientGone;
+        return Started::Finished(context, ended);
+    }
+    if end {
+        return Started::Finished(context, ended);
+    }
+    Started::Body(Sending {
+        body,
+        pending: Bytes::new(),
+        last: false,
+        context,
+        ended,
+    })
+}
+
+/// Sends the body: what the windows held back first, then frame after
+/// frame from the upstream, until it ends, the windows close (an
+/// `Event::Capacity` wakes the slot), or the output is full (its drain
+/// does).
+fn pump(
+    sending: &mut Sending,
+    cx: &mut Context<'_>,
+    stream: u32,
+    slot: usize,
+    env: &mut Env<'_>,
+) -> Poll<Result<(), End>> {
+    loop {
+        if !sending.pending.is_empty() {
+            let taken = env
+                .codec
+                .send_data(stream, &sending.pending, sending.last)
+                .map_err(|_| End::ClientGone)?;
+            sending.pending.advance(taken);
+            if !sending.pending.is_empty() {
+                return Poll::Pending;
+            }
+            if sending.last {
+                return Poll::Ready(Ok(()));
+            }
+        }
+        if env.codec.output().len() >= HIGH_WATER {
+            *env.drain_waiters |= 1 << slot;
+            return Poll::Pending;
+        }
+        let frame = match Pin::new(&mut sending.body).poll_frame(cx) {
+            Poll::Pending => return Poll::Pending,
+            Poll::Ready(frame) => frame,
+        };
+        match frame {
+            None => {
+                return match env.codec.send_data(stream, &[], true) {
+                    Ok(_) => Poll::Ready(Ok(())),
+                    Err(_) => Poll::Ready(Err(End::ClientGone)),
+                };
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => {
+                    sending.ended.sent += data.len() as u64;
+                    sending.last = sending.body.is_end_stream();
+                    if data.is_empty() && !sending.last {
+                        continue;
+                    }
+                    sending.pending = data;
+                    if sending.pending.is_empty() {
+                        // The last frame, empty: it ends the stream.
+                        return match env.codec.send_data(stream, &[], true) {
+                            Ok(_) => Poll::Ready(Ok(())),
+                            Err(_) => Poll::Ready(Err(End::ClientGone)),
+                        };
+                    }
+                }
+                Err(frame) => {
+                    if let Ok(trailers) = frame.into_trailers() {
+                        let context = &mut sending.context;
+                        if context.grpc {
+                            context.grpc_status = crate::request::grpc_status_of(&trailers);
+                        }
+                        return match env.codec.send_trailers(stream, &trailers) {
+                            Ok(()) => Poll::Ready(Ok(())),
+                            Err(_) => Poll::Ready(Err(End::ClientGone)),
+                        };
+                    }
+                }
+            },
+            Some(Err(error)) => {
+                tracing::debug!(%error, "response body not sent to the end");
+                env.codec.reset(stream, ErrorCode::INTERNAL_ERROR);
+                return Poll::Ready(Err(End::UpstreamFailed));
+            }
+        }
+    }
+}
