@@ -14,6 +14,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("path", vestibule_route::fuzzing::path),
     ("host", vestibule_route::fuzzing::host),
     ("manifest", vestibule_api::fuzzing::manifest),
+    ("hpack", vestibule_h2::fuzzing::hpack),
 ];
 
 fn fuzz_dir() -> PathBuf {
