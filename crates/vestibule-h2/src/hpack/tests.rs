@@ -587,3 +587,59 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fields_that_share_an_index_slot_are_missed_never_confused() {
+    // Two values whose hashes share a slot of the encoder's index.
+    let slot = |value: &[u8]| super::bytes::field_hash(b"x-id", value) as usize % 256;
+    let first = b"value-0".to_vec();
+    let second = (1..10_000)
+        .map(|n| format!("value-{n}").into_bytes())
+        .find(|value| slot(value) == slot(&first))
+        .expect("a collision among 10,000 values");
+    let mut encoder = Encoder::new();
+    let mut decoder = Decoder::new(4096);
+    let lists = [
+        vec![(b"x-id".to_vec(), first.clone())],
+        vec![(b"x-id".to_vec(), second.clone())],
+        // The slot now names `second`: `first` is sent as a literal again
+        // (and indexed again), not as `second`'s index.
+        vec![(b"x-id".to_vec(), first.clone())],
+        vec![(b"x-id".to_vec(), first), (b"x-id".to_vec(), second)],
+    ];
+    let mut sizes = Vec::new();
+    for list in &lists {
+        let block = encode(&mut encoder, list);
+        sizes.push(block.len());
+        assert_eq!(&decode(&mut decoder, &block).unwrap(), list);
+        assert_eq!(decoder.table(), encoder.table());
+    }
+    assert!(sizes[2] > 1, "{sizes:?}");
+}
+
+#[test]
+fn evicted_fields_are_sent_again_as_literals() {
+    let mut encoder = Encoder::new();
+    let mut decoder = Decoder::new(4096);
+    encoder.set_max_table_size(100);
+    let date = |second: u32| format!("Mon, 21 Oct 2013 20:13:{second:02} GMT");
+    let mut last = Vec::new();
+    for second in 0..60 {
+        // Each date (65 bytes) evicts the one before from a 100-byte table.
+        for _ in 0..2 {
+            last = encode(&mut encoder, &fields(&[("date", &date(second))]));
+            assert_eq!(
+                decode(&mut decoder, &last).unwrap(),
+                fields(&[("date", &date(second))])
+            );
+            assert_eq!(decoder.table(), encoder.table());
+        }
+        assert_eq!(last, [0xbe]);
+    }
+    let again = encode(&mut encoder, &fields(&[("date", &date(0))]));
+    assert!(again.len() > 20, "{again:x?}");
+    assert_eq!(
+        decode(&mut decoder, &again).unwrap(),
+        fields(&[("date", &date(0))])
+    );
+}
