@@ -29,13 +29,14 @@ const SLOTS: usize = 256;
 pub struct Encoder {
     table: Table,
     /// Which entry holds a field, by its [`field_hash`]: slot `hash % 256`
-    /// keeps 1 + the insertion number (see [`Table::inserted`]) of the
-    /// newest entry whose field hashed there, 0 if none. One slot per
-    /// hash, no chains: a field whose slot another took since is missed
-    /// and sent as a literal again (a few bytes, rarely), and a hit is
-    /// checked against the entry's bytes, so the index is never wrong.
-    /// Look-up and upkeep are O(1), without a scan.
-    slots: Box<[u64; SLOTS]>,
+    /// keeps the insertion number (see [`Table::inserted`]) of the newest
+    /// entry whose field hashed there, plus one, in 16 bits (0: none). One
+    /// slot per hash, no chains: a field whose slot another took since is
+    /// missed and sent as a literal again (a few bytes, rarely), and a hit
+    /// is checked against the entry's bytes, so the index is never wrong,
+    /// even when a number wraps. Look-up and upkeep are O(1), without a
+    /// scan, in 512 bytes per connection.
+    slots: Box<[u16; SLOTS]>,
     /// Table size changes not yet signalled: the smallest since the last
     /// block, and the latest.
     pending: Option<Resize>,
@@ -155,7 +156,7 @@ impl Encoder {
         if self.worth_indexing(static_name, name, value) {
             literal(name_index, name, value, 0x40, out);
             self.table.insert(Name::Bytes(name), value);
-            self.slots[slot] = self.table.inserted();
+            self.slots[slot] = self.table.inserted() as u16;
         } else {
             literal(name_index, name, value, 0x00, out);
         }
@@ -164,8 +165,10 @@ impl Encoder {
     /// The dynamic table's entry (0 = newest) that `slot` points to, if
     /// it is still there and holds this field.
     fn indexed(&self, slot: usize, name: &[u8], value: &[u8]) -> Option<usize> {
-        let number = self.slots[slot].checked_sub(1)?;
-        let i = usize::try_from(self.table.inserted() - 1 - number).ok()?;
+        if self.slots[slot] == 0 {
+            return None;
+        }
+        let i = usize::from((self.table.inserted() as u16).wrapping_sub(self.slots[slot]));
         let (entry_name, entry_value) = self.table.get(i)?;
         (same(entry_name, name) && same(entry_value, value)).then_some(i)
     }

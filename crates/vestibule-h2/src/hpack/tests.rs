@@ -643,3 +643,22 @@ fn evicted_fields_are_sent_again_as_literals() {
         fields(&[("date", &date(0))])
     );
 }
+
+#[test]
+fn the_encoder_index_stays_right_past_65536_insertions() {
+    // The index keeps insertion numbers in 16 bits: they wrap here.
+    let mut encoder = Encoder::new();
+    let mut decoder = Decoder::new(4096);
+    for n in 0..70_000u32 {
+        let list = fields(&[
+            ("x-n", &(n % 1000).to_string()),
+            ("server", "vestibule"),
+            ("x-m", &(n / 3).to_string()),
+        ]);
+        let block = encode(&mut encoder, &list);
+        assert_eq!(decode(&mut decoder, &block).unwrap(), list, "{n}");
+        if n % 4096 == 0 {
+            assert_eq!(decoder.table(), encoder.table());
+        }
+    }
+}
