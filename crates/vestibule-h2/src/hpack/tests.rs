@@ -662,3 +662,34 @@ fn the_encoder_index_stays_right_past_65536_insertions() {
         }
     }
 }
+
+#[test]
+fn the_fuzz_entry_point_holds_on_its_corpus() {
+    // crates/vestibule's fuzz_corpus test replays the committed corpus
+    // too, with the regressions; this keeps the entry point checked by
+    // this crate's own tests.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/hpack");
+    let mut seeds = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/corpus/hpack") {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("rfc7541")
+        {
+            crate::fuzzing::hpack(&std::fs::read(&path).unwrap());
+            seeds += 1;
+        }
+    }
+    assert!(seeds >= 4);
+}
+
+proptest! {
+    #[test]
+    fn the_fuzz_entry_point_holds_on_random_bytes(
+        data in prop::collection::vec(any::<u8>(), 0..600),
+    ) {
+        crate::fuzzing::hpack(&data);
+    }
+}
