@@ -133,10 +133,7 @@ impl Encoder {
     /// lowercase.
     pub fn field(&mut self, name: &[u8], value: &[u8], sensitive: bool, out: &mut Vec<u8>) {
         if sensitive {
-            // Never an indexed field: the representation itself tells
-            // intermediaries not to index it either (§6.2.3).
-            let name_index = static_table::name_index(name).or_else(|| self.dynamic_name(name));
-            literal(name_index, name, value, 0x10, out);
+            self.sensitive(name, value, out);
             return;
         }
         // A field this connection sent before first: on a connection's
@@ -147,6 +144,21 @@ impl Encoder {
             integer::encode(static_table::LEN + 1 + i, 7, 0x80, out);
             return;
         }
+        self.not_indexed(slot, name, value, out);
+    }
+
+    /// Never an indexed field, nor indexed: the representation itself
+    /// tells intermediaries not to index it either (§6.2.3).
+    fn sensitive(&self, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
+        let name_index = static_table::name_index(name).or_else(|| self.dynamic_name(name));
+        literal(name_index, name, value, 0x10, out);
+    }
+
+    /// A field not in the dynamic table: in the static table, or a literal
+    /// (indexed from now on if worth it). Kept out of `field` so that the
+    /// common path stays small.
+    #[inline(never)]
+    fn not_indexed(&mut self, slot: usize, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
         let static_name = static_table::name_index(name);
         if let Some(index) = static_name.and_then(|index| static_table::field_index(index, value)) {
             integer::encode(index, 7, 0x80, out);
