@@ -1,6 +1,6 @@
 //! The header block encoder (RFC 7541 §6), for responses: it runs on every
-//! response, so the common path is a match on the name, a short scan of
-//! the dynamic table, and a byte or two of output.
+//! response, so the common path (a field the connection sent before) is a
+//! hash of the field, one look-up, one compare, and a byte of output.
 
 use super::bytes::{field_hash, same};
 use super::table::{entry_size, Name, Table};
@@ -8,8 +8,8 @@ use super::{huffman, integer, static_table};
 
 /// The most dynamic table this encoder uses, however large the peer's
 /// decoder allows: a response head's repeated fields fit many times over,
-/// and the scan of a larger table would cost more than it saves
-/// (nghttp2 caps its encoder the same way).
+/// and a larger table costs memory per connection for little more
+/// compression (nghttp2 caps its encoder the same way).
 const TABLE_LIMIT: usize = 4096;
 
 /// The peer's table before its SETTINGS say otherwise (RFC 9113 §6.5.2).
