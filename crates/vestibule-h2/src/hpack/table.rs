@@ -98,7 +98,9 @@ impl Table {
         self.inserted
     }
 
-    /// The newest entry with this name (0 = newest).
+    /// The newest entry with this name (0 = newest). A linear scan, for
+    /// the encoder's fields that are in no table yet and have no static
+    /// name: rare once a connection is warm.
     pub(crate) fn find_name(&self, name: &[u8]) -> Option<usize> {
         self.entries
             .iter()
