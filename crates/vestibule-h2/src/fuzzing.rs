@@ -175,13 +175,18 @@ pub fn hpack(data: &[u8]) {
 }
 
 /// Blocks of a length byte and that many bytes; the first byte picks the
-/// advertised table size and the list limit.
+/// advertised table size (its low 3 bits) and the list limit (the rest:
+/// 64 bytes a step, 0 for none).
 fn decode_blocks(data: &[u8]) {
+    const TABLE_SIZES: [usize; 8] = [4096, 256, 0, 64, 1000, 4095, 8192, 65536];
     let Some((&setup, mut rest)) = data.split_first() else {
         return;
     };
-    let mut decoder = Decoder::new(usize::from(setup & 0x0f) * 512);
-    let max_list_size = usize::from(setup >> 4) * 64;
+    let mut decoder = Decoder::new(TABLE_SIZES[usize::from(setup & 0x07)]);
+    let max_list_size = match usize::from(setup >> 3) {
+        0 => usize::MAX,
+        steps => steps * 64,
+    };
     while let Some((&len, tail)) = rest.split_first() {
         let (block, tail) = tail.split_at(usize::from(len).min(tail.len()));
         rest = tail;

@@ -15,6 +15,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("host", vestibule_route::fuzzing::host),
     ("manifest", vestibule_api::fuzzing::manifest),
     ("h2_frames", vestibule_h2::fuzzing::frames),
+    ("hpack", vestibule_h2::fuzzing::hpack),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -156,8 +156,9 @@ impl Decoder {
             } else if first & 0xe0 == 0x20 {
                 return Err(DecodeError::SizeUpdateNotAtStart);
             } else {
-                // Without indexing (0000) or never indexed (0001): the
-                // same to a decoder that forwards nothing itself.
+                // Without indexing (0000) or never indexed (0001): both
+                // leave the table as it is. Which one it was is not passed
+                // on: whoever re-encodes the field applies its own policy.
                 self.literal(block, &mut pos, 4, false, &mut list, &mut field)?;
             }
         }

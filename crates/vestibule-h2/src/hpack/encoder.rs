@@ -1,14 +1,15 @@
 //! The header block encoder (RFC 7541 §6), for responses: it runs on every
-//! response, so the common path is a match on the name, a short scan of
-//! the dynamic table, and a byte or two of output.
+//! response, so the common path (a field the connection sent before) is a
+//! hash of the field, one look-up, one compare, and a byte of output.
 
+use super::bytes::{field_hash, same};
 use super::table::{entry_size, Name, Table};
 use super::{huffman, integer, static_table};
 
 /// The most dynamic table this encoder uses, however large the peer's
 /// decoder allows: a response head's repeated fields fit many times over,
-/// and the scan of a larger table would cost more than it saves
-/// (nghttp2 caps its encoder the same way).
+/// and a larger table costs memory per connection for little more
+/// compression (nghttp2 caps its encoder the same way).
 const TABLE_LIMIT: usize = 4096;
 
 /// The peer's table before its SETTINGS say otherwise (RFC 9113 §6.5.2).
@@ -19,10 +20,23 @@ const DEFAULT_TABLE_SIZE: usize = 4096;
 /// larger ones rarely do and would only push useful entries out.
 const INDEXED_CONTENT_LENGTH_DIGITS: usize = 3;
 
+/// The encoder's field index's size: a few times the entries a 4,096-byte
+/// table holds in practice (30 to 60), so that collisions are rare.
+const SLOTS: usize = 256;
+
 /// An HPACK encoder: one per connection, writing every header block in
 /// order.
 pub struct Encoder {
     table: Table,
+    /// Which entry holds a field, by its [`field_hash`]: slot `hash % 256`
+    /// keeps the insertion number (see [`Table::inserted`]) of the newest
+    /// entry whose field hashed there, plus one, in 16 bits (0: none). One
+    /// slot per hash, no chains: a field whose slot another took since is
+    /// missed and sent as a literal again (a few bytes, rarely), and a hit
+    /// is checked against the entry's bytes, so the index is never wrong,
+    /// even when a number wraps. Look-up and upkeep are O(1), without a
+    /// scan, in 512 bytes per connection.
+    slots: Box<[u16; SLOTS]>,
     /// Table size changes not yet signalled: the smallest since the last
     /// block, and the latest.
     pending: Option<Resize>,
@@ -46,6 +60,7 @@ impl Encoder {
     pub fn new() -> Encoder {
         Encoder {
             table: Table::new(DEFAULT_TABLE_SIZE.min(TABLE_LIMIT)),
+            slots: Box::new([0; SLOTS]),
             pending: None,
         }
     }
@@ -117,35 +132,64 @@ impl Encoder {
     /// set-cookie/authorization if the caller asks. Names must already be
     /// lowercase.
     pub fn field(&mut self, name: &[u8], value: &[u8], sensitive: bool, out: &mut Vec<u8>) {
-        let static_name = static_table::name_index(name);
         if sensitive {
-            // Never an indexed field: the representation itself tells
-            // intermediaries not to index it either (§6.2.3).
-            let name_index = static_name.or_else(|| self.dynamic_name(name));
-            literal(name_index, name, value, 0x10, out);
+            self.sensitive(name, value, out);
             return;
         }
+        // A field this connection sent before first: on a connection's
+        // second response on, that is most of them, and it costs a hash
+        // and one compare.
+        let slot = field_hash(name, value) as usize % SLOTS;
+        if let Some(i) = self.indexed(slot, name, value) {
+            integer::encode(static_table::LEN + 1 + i, 7, 0x80, out);
+            return;
+        }
+        self.not_indexed(slot, name, value, out);
+    }
+
+    /// Never an indexed field, nor indexed: the representation itself
+    /// tells intermediaries not to index it either (§6.2.3).
+    fn sensitive(&self, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
+        let name_index = static_table::name_index(name).or_else(|| self.dynamic_name(name));
+        literal(name_index, name, value, 0x10, out);
+    }
+
+    /// A field not in the dynamic table: in the static table, or a literal
+    /// (indexed from now on if worth it). Kept out of `field` so that the
+    /// common path stays small.
+    #[inline(never)]
+    fn not_indexed(&mut self, slot: usize, name: &[u8], value: &[u8], out: &mut Vec<u8>) {
+        let static_name = static_table::name_index(name);
         if let Some(index) = static_name.and_then(|index| static_table::field_index(index, value)) {
             integer::encode(index, 7, 0x80, out);
             return;
         }
-        let (same_field, same_name) = self.table.find(name, value);
-        if let Some(i) = same_field {
-            integer::encode(static_table::LEN + 1 + i, 7, 0x80, out);
-            return;
-        }
-        let name_index = static_name.or(same_name.map(|i| static_table::LEN + 1 + i));
+        let name_index = static_name.or_else(|| self.dynamic_name(name));
         if self.worth_indexing(static_name, name, value) {
             literal(name_index, name, value, 0x40, out);
             self.table.insert(Name::Bytes(name), value);
+            self.slots[slot] = self.table.inserted() as u16;
         } else {
             literal(name_index, name, value, 0x00, out);
         }
     }
 
+    /// The dynamic table's entry (0 = newest) that `slot` points to, if
+    /// it is still there and holds this field.
+    fn indexed(&self, slot: usize, name: &[u8], value: &[u8]) -> Option<usize> {
+        if self.slots[slot] == 0 {
+            return None;
+        }
+        let i = usize::from((self.table.inserted() as u16).wrapping_sub(self.slots[slot]));
+        let (entry_name, entry_value) = self.table.get(i)?;
+        (same(entry_name, name) && same(entry_value, value)).then_some(i)
+    }
+
+    /// The dynamic table's newest entry with this name, as an index.
     fn dynamic_name(&self, name: &[u8]) -> Option<usize> {
-        let (_, same_name) = self.table.find(name, b"");
-        same_name.map(|i| static_table::LEN + 1 + i)
+        self.table
+            .find_name(name)
+            .map(|i| static_table::LEN + 1 + i)
     }
 
     /// Whether a field is likely to repeat on this connection, and small

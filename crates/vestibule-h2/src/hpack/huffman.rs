@@ -307,24 +307,29 @@ pub(crate) fn encode(src: &[u8], out: &mut Vec<u8>) {
 /// Appends the Huffman-decoded `src` to `out`. Rejects EOS in the string
 /// and padding that is longer than 7 bits or not all ones (§5.2).
 pub(crate) fn decode(src: &[u8], out: &mut Vec<u8>) -> Result<(), DecodeError> {
-    // Most strings shrink by about a fifth; room for that avoids regrowth.
-    out.reserve(src.len() + src.len() / 2);
+    // Room for the most symbols the bits can hold (5 bits the shortest
+    // code) and one more: each step writes its symbol, emitted or not, and
+    // moves on only if emitted (no branch on it).
+    let start = out.len();
+    out.resize(start + src.len() * 8 / 5 + 1, 0);
+    let mut len = start;
     let mut state = 0u8;
-    let mut accept = true;
+    let mut flags = ACCEPT;
     for &byte in src {
         for nibble in [byte >> 4, byte & 0x0f] {
-            let step = STEPS[state as usize][nibble as usize];
+            let step = STEPS[usize::from(state)][usize::from(nibble)];
             if step.flags & FAIL != 0 {
+                out.truncate(start);
                 return Err(DecodeError::HuffmanEos);
             }
-            if step.flags & EMIT != 0 {
-                out.push(step.symbol);
-            }
+            out[len] = step.symbol;
+            len += usize::from(step.flags & EMIT);
             state = step.next;
-            accept = step.flags & ACCEPT != 0;
+            flags = step.flags;
         }
     }
-    if accept {
+    out.truncate(len);
+    if flags & ACCEPT != 0 {
         Ok(())
     } else {
         Err(DecodeError::HuffmanPadding)

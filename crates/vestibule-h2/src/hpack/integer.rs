@@ -13,6 +13,7 @@ const MAX_CONTINUATIONS: u32 = 4;
 
 /// Appends `value` with an N-bit prefix; `flags` fills the first byte's
 /// bits above the prefix.
+#[inline]
 pub(crate) fn encode(value: usize, prefix_bits: u8, flags: u8, out: &mut Vec<u8>) {
     let max = (1usize << prefix_bits) - 1;
     if value < max {

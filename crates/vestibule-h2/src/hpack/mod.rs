@@ -6,6 +6,7 @@
 //! slices (into the block, its table or a scratch buffer), the encoder
 //! appends to a caller's `Vec<u8>`.
 
+mod bytes;
 mod decoder;
 mod encoder;
 mod huffman;

@@ -1,5 +1,7 @@
 //! The static table (RFC 7541 Appendix A).
 
+use super::bytes::same;
+
 /// Entries 1..=61, at positions 0..=60.
 pub(crate) const ENTRIES: [(&[u8], &[u8]); 61] = [
     (b":authority", b""),
@@ -79,124 +81,79 @@ pub(crate) fn get(index: usize) -> Option<(&'static [u8], &'static [u8])> {
     ENTRIES.get(index.wrapping_sub(1)).copied()
 }
 
-/// The first entry with this name. A match on the length, then on the
-/// bytes: no hashing, and most lengths leave one or two candidates.
+/// The first entry with this name: the candidates of its length, compared
+/// a word at a time (no hashing; most lengths have one or two names).
 pub(crate) fn name_index(name: &[u8]) -> Option<usize> {
-    let index = match name.len() {
-        3 => match name {
-            b"age" => 21,
-            b"via" => 60,
-            _ => return None,
-        },
-        4 => match name {
-            b"date" => 33,
-            b"etag" => 34,
-            b"from" => 37,
-            b"host" => 38,
-            b"link" => 45,
-            b"vary" => 59,
-            _ => return None,
-        },
-        5 => match name {
-            b":path" => 4,
-            b"allow" => 22,
-            b"range" => 50,
-            _ => return None,
-        },
-        6 => match name {
-            b"accept" => 19,
-            b"cookie" => 32,
-            b"expect" => 35,
-            b"server" => 54,
-            _ => return None,
-        },
-        7 => match name {
-            b":method" => 2,
-            b":scheme" => 6,
-            b":status" => 8,
-            b"expires" => 36,
-            b"referer" => 51,
-            b"refresh" => 52,
-            _ => return None,
-        },
-        8 => match name {
-            b"if-match" => 39,
-            b"if-range" => 42,
-            b"location" => 46,
-            _ => return None,
-        },
-        10 => match name {
-            b":authority" => 1,
-            b"set-cookie" => 55,
-            b"user-agent" => 58,
-            _ => return None,
-        },
-        11 => match name {
-            b"retry-after" => 53,
-            _ => return None,
-        },
-        12 => match name {
-            b"content-type" => 31,
-            b"max-forwards" => 47,
-            _ => return None,
-        },
-        13 => match name {
-            b"accept-ranges" => 18,
-            b"authorization" => 23,
-            b"cache-control" => 24,
-            b"content-range" => 30,
-            b"if-none-match" => 41,
-            b"last-modified" => 44,
-            _ => return None,
-        },
-        14 => match name {
-            b"accept-charset" => 15,
-            b"content-length" => 28,
-            _ => return None,
-        },
-        15 => match name {
-            b"accept-encoding" => 16,
-            b"accept-language" => 17,
-            _ => return None,
-        },
-        16 => match name {
-            b"content-encoding" => 26,
-            b"content-language" => 27,
-            b"content-location" => 29,
-            b"www-authenticate" => 61,
-            _ => return None,
-        },
-        17 => match name {
-            b"if-modified-since" => 40,
-            b"transfer-encoding" => 57,
-            _ => return None,
-        },
-        18 => match name {
-            b"proxy-authenticate" => 48,
-            _ => return None,
-        },
-        19 => match name {
-            b"content-disposition" => 25,
-            b"if-unmodified-since" => 43,
-            b"proxy-authorization" => 49,
-            _ => return None,
-        },
-        25 => match name {
-            b"strict-transport-security" => 56,
-            _ => return None,
-        },
-        27 => match name {
-            b"access-control-allow-origin" => 20,
-            _ => return None,
-        },
+    let candidates: &[(&[u8], usize)] = match name.len() {
+        3 => &[(b"age", 21), (b"via", 60)],
+        4 => &[
+            (b"date", 33),
+            (b"etag", 34),
+            (b"from", 37),
+            (b"host", 38),
+            (b"link", 45),
+            (b"vary", 59),
+        ],
+        5 => &[(b":path", 4), (b"allow", 22), (b"range", 50)],
+        6 => &[
+            (b"accept", 19),
+            (b"cookie", 32),
+            (b"expect", 35),
+            (b"server", 54),
+        ],
+        7 => &[
+            (b":method", 2),
+            (b":scheme", 6),
+            (b":status", 8),
+            (b"expires", 36),
+            (b"referer", 51),
+            (b"refresh", 52),
+        ],
+        8 => &[(b"if-match", 39), (b"if-range", 42), (b"location", 46)],
+        10 => &[(b":authority", 1), (b"set-cookie", 55), (b"user-agent", 58)],
+        11 => &[(b"retry-after", 53)],
+        12 => &[(b"content-type", 31), (b"max-forwards", 47)],
+        13 => &[
+            (b"accept-ranges", 18),
+            (b"authorization", 23),
+            (b"cache-control", 24),
+            (b"content-range", 30),
+            (b"if-none-match", 41),
+            (b"last-modified", 44),
+        ],
+        14 => &[(b"accept-charset", 15), (b"content-length", 28)],
+        15 => &[(b"accept-encoding", 16), (b"accept-language", 17)],
+        16 => &[
+            (b"content-encoding", 26),
+            (b"content-language", 27),
+            (b"content-location", 29),
+            (b"www-authenticate", 61),
+        ],
+        17 => &[(b"if-modified-since", 40), (b"transfer-encoding", 57)],
+        18 => &[(b"proxy-authenticate", 48)],
+        19 => &[
+            (b"content-disposition", 25),
+            (b"if-unmodified-since", 43),
+            (b"proxy-authorization", 49),
+        ],
+        25 => &[(b"strict-transport-security", 56)],
+        27 => &[(b"access-control-allow-origin", 20)],
         _ => return None,
     };
-    Some(index)
+    candidates
+        .iter()
+        .find(|(candidate, _)| same(candidate, name))
+        .map(|&(_, index)| index)
 }
 
 /// The entry with this name (first at `name_index`) and this value.
 pub(crate) fn field_index(name_index: usize, value: &[u8]) -> Option<usize> {
-    let name = ENTRIES[name_index - 1].0;
+    let (name, first_value) = ENTRIES[name_index - 1];
+    // A name's entries have values all (`:status` and the like) or it has
+    // one, with none: most names take this way.
+    if first_value.is_empty() {
+        return value.is_empty().then_some(name_index);
+    }
     (name_index..=LEN)
         .take_while(|&i| ENTRIES[i - 1].0 == name)
         .find(|&i| ENTRIES[i - 1].1 == value)

@@ -11,6 +11,8 @@
 
 use std::collections::VecDeque;
 
+use super::bytes::same;
+
 /// What an entry costs beyond its name and value (§4.1).
 pub(crate) const ENTRY_OVERHEAD: usize = 32;
 
@@ -46,6 +48,7 @@ pub(crate) struct Table {
     entries: VecDeque<Entry>,
     size: usize,
     max_size: usize,
+    inserted: u64,
 }
 
 impl Table {
@@ -56,6 +59,7 @@ impl Table {
             entries: VecDeque::new(),
             size: 0,
             max_size,
+            inserted: 0,
         }
     }
 
@@ -88,26 +92,19 @@ impl Table {
         )
     }
 
-    /// The newest entry with this name and value, and the newest with this
-    /// name (0 = newest). A linear scan: the table holds a few dozen
-    /// entries at most in practice, and comparing lengths first makes most
-    /// steps a pair of integer compares (cheaper than hashing the field).
-    pub(crate) fn find(&self, name: &[u8], value: &[u8]) -> (Option<usize>, Option<usize>) {
-        let mut same_name = None;
-        for (i, entry) in self.entries.iter().enumerate() {
-            if entry.name_len != name.len() {
-                continue;
-            }
-            let (entry_name, entry_value) = self.slices(entry);
-            if entry_name != name {
-                continue;
-            }
-            if entry_value == value {
-                return (Some(i), same_name.or(Some(i)));
-            }
-            same_name = same_name.or(Some(i));
-        }
-        (None, same_name)
+    /// How many entries were ever inserted: entry `i` (0 = newest) was
+    /// the `inserted() - 1 - i`th, which the encoder's index keeps.
+    pub(crate) fn inserted(&self) -> u64 {
+        self.inserted
+    }
+
+    /// The newest entry with this name (0 = newest). A linear scan, for
+    /// the encoder's fields that are in no table yet and have no static
+    /// name: rare once a connection is warm.
+    pub(crate) fn find_name(&self, name: &[u8]) -> Option<usize> {
+        self.entries
+            .iter()
+            .position(|entry| entry.name_len == name.len() && same(self.slices(entry).0, name))
     }
 
     /// A new maximum size (a dynamic table size update): evicts until the
@@ -145,6 +142,7 @@ impl Table {
             name_len,
             value_len: value.len(),
         });
+        self.inserted += 1;
         self.size += size;
         self.evict();
     }
@@ -271,14 +269,14 @@ mod tests {
     }
 
     #[test]
-    fn find_prefers_the_newest() {
+    fn find_name_prefers_the_newest() {
         let mut table = Table::new(4096);
-        table.insert(Name::Bytes(b"a"), b"1");
-        table.insert(Name::Bytes(b"b"), b"2");
-        table.insert(Name::Bytes(b"a"), b"3");
-        assert_eq!(table.find(b"a", b"1"), (Some(2), Some(0)));
-        assert_eq!(table.find(b"a", b"3"), (Some(0), Some(0)));
-        assert_eq!(table.find(b"a", b"4"), (None, Some(0)));
-        assert_eq!(table.find(b"c", b"1"), (None, None));
+        for (name, value) in [(b"a", b"1"), (b"b", b"2"), (b"a", b"3")] {
+            table.insert(Name::Bytes(name), value);
+        }
+        assert_eq!(table.find_name(b"a"), Some(0));
+        assert_eq!(table.find_name(b"b"), Some(1));
+        assert_eq!(table.find_name(b"c"), None);
+        assert_eq!(table.inserted(), 3);
     }
 }

@@ -587,3 +587,109 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn fields_that_share_an_index_slot_are_missed_never_confused() {
+    // Two values whose hashes share a slot of the encoder's index.
+    let slot = |value: &[u8]| super::bytes::field_hash(b"x-id", value) as usize % 256;
+    let first = b"value-0".to_vec();
+    let second = (1..10_000)
+        .map(|n| format!("value-{n}").into_bytes())
+        .find(|value| slot(value) == slot(&first))
+        .expect("a collision among 10,000 values");
+    let mut encoder = Encoder::new();
+    let mut decoder = Decoder::new(4096);
+    let lists = [
+        vec![(b"x-id".to_vec(), first.clone())],
+        vec![(b"x-id".to_vec(), second.clone())],
+        // The slot now names `second`: `first` is sent as a literal again
+        // (and indexed again), not as `second`'s index.
+        vec![(b"x-id".to_vec(), first.clone())],
+        vec![(b"x-id".to_vec(), first), (b"x-id".to_vec(), second)],
+    ];
+    let mut sizes = Vec::new();
+    for list in &lists {
+        let block = encode(&mut encoder, list);
+        sizes.push(block.len());
+        assert_eq!(&decode(&mut decoder, &block).unwrap(), list);
+        assert_eq!(decoder.table(), encoder.table());
+    }
+    assert!(sizes[2] > 1, "{sizes:?}");
+}
+
+#[test]
+fn evicted_fields_are_sent_again_as_literals() {
+    let mut encoder = Encoder::new();
+    let mut decoder = Decoder::new(4096);
+    encoder.set_max_table_size(100);
+    let date = |second: u32| format!("Mon, 21 Oct 2013 20:13:{second:02} GMT");
+    let mut last = Vec::new();
+    for second in 0..60 {
+        // Each date (65 bytes) evicts the one before from a 100-byte table.
+        for _ in 0..2 {
+            last = encode(&mut encoder, &fields(&[("date", &date(second))]));
+            assert_eq!(
+                decode(&mut decoder, &last).unwrap(),
+                fields(&[("date", &date(second))])
+            );
+            assert_eq!(decoder.table(), encoder.table());
+        }
+        assert_eq!(last, [0xbe]);
+    }
+    let again = encode(&mut encoder, &fields(&[("date", &date(0))]));
+    assert!(again.len() > 20, "{again:x?}");
+    assert_eq!(
+        decode(&mut decoder, &again).unwrap(),
+        fields(&[("date", &date(0))])
+    );
+}
+
+#[test]
+fn the_encoder_index_stays_right_past_65536_insertions() {
+    // The index keeps insertion numbers in 16 bits: they wrap here.
+    let mut encoder = Encoder::new();
+    let mut decoder = Decoder::new(4096);
+    for n in 0..70_000u32 {
+        let list = fields(&[
+            ("x-n", &(n % 1000).to_string()),
+            ("server", "vestibule"),
+            ("x-m", &(n / 3).to_string()),
+        ]);
+        let block = encode(&mut encoder, &list);
+        assert_eq!(decode(&mut decoder, &block).unwrap(), list, "{n}");
+        if n % 4096 == 0 {
+            assert_eq!(decoder.table(), encoder.table());
+        }
+    }
+}
+
+#[test]
+fn the_fuzz_entry_point_holds_on_its_corpus() {
+    // crates/vestibule's fuzz_corpus test replays the committed corpus
+    // too, with the regressions; this keeps the entry point checked by
+    // this crate's own tests.
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/hpack");
+    let mut seeds = 0;
+    for entry in std::fs::read_dir(dir).expect("fuzz/corpus/hpack") {
+        let path = entry.unwrap().path();
+        if path
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("rfc7541")
+        {
+            crate::fuzzing::hpack(&std::fs::read(&path).unwrap());
+            seeds += 1;
+        }
+    }
+    assert!(seeds >= 4);
+}
+
+proptest! {
+    #[test]
+    fn the_fuzz_entry_point_holds_on_random_bytes(
+        data in prop::collection::vec(any::<u8>(), 0..600),
+    ) {
+        crate::fuzzing::hpack(&data);
+    }
+}
