@@ -9,17 +9,23 @@ use crate::frame::{self, Frame, FrameError, Head, Reader, Settings, DEFAULT_MAX_
 /// The frame reader and parser over arbitrary bytes. The first byte picks
 /// the mode: bit 0 set skips the connection preface; the other bits set
 /// the size of the pieces the input arrives in. Properties: nothing
-/// panics; the input cut into pieces reads as the input whole does; a
-/// stream error names the frame's (nonzero) stream; every frame a writer
-/// can produce, written again, parses back equal.
+/// panics; the input cut into pieces reads as the input whole does, by
+/// either of the reader's methods; a stream error names the frame's
+/// (nonzero) stream; every frame a writer can produce, written again,
+/// parses back equal.
 pub fn frames(data: &[u8]) {
     let Some((&mode, input)) = data.split_first() else {
         return;
     };
     let with_preface = mode & 1 == 0;
     let whole = read(with_preface, input, input.len().max(1));
-    let pieces = read(with_preface, input, usize::from(mode >> 1) + 1);
-    assert_eq!(whole, pieces, "pieces of {}", usize::from(mode >> 1) + 1);
+    let piece = usize::from(mode >> 1) + 1;
+    assert_eq!(read(with_preface, input, piece), whole, "pieces of {piece}");
+    assert_eq!(
+        split(with_preface, input, piece),
+        whole,
+        "split, pieces of {piece}"
+    );
     for (head, payload) in &whole.frames {
         check(head, payload);
     }
@@ -32,13 +38,19 @@ struct Outcome {
     error: Option<FrameError>,
 }
 
-/// Reads `input` arriving in pieces of `piece` bytes.
-fn read(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
-    let mut reader = if with_preface {
+/// A reader at a connection's start, or past its preface.
+fn reader(with_preface: bool) -> Reader {
+    if with_preface {
         Reader::new(DEFAULT_MAX_FRAME_SIZE)
     } else {
         Reader::after_preface(DEFAULT_MAX_FRAME_SIZE)
-    };
+    }
+}
+
+/// Reads `input` arriving in pieces of `piece` bytes, with
+/// [`Reader::next_frame`].
+fn read(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
+    let mut reader = reader(with_preface);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     for bytes in input.chunks(piece) {
@@ -48,6 +60,39 @@ fn read(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
                 Ok(Some((head, payload))) => {
                     assert_eq!(payload.len(), head.length as usize);
                     frames.push((head, payload.to_vec()));
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    return Outcome {
+                        frames,
+                        error: Some(error),
+                    }
+                }
+            }
+        }
+    }
+    Outcome {
+        frames,
+        error: None,
+    }
+}
+
+/// Reads `input` arriving in pieces of `piece` bytes, with
+/// [`Reader::split`].
+fn split(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
+    let mut reader = reader(with_preface);
+    let mut buf = Vec::new();
+    let mut frames = Vec::new();
+    for bytes in input.chunks(piece) {
+        buf.extend_from_slice(bytes);
+        loop {
+            match reader.split(&buf) {
+                Ok(Some(split)) => {
+                    assert_eq!(split.payload.len(), split.head.length as usize);
+                    assert!(split.consumed <= buf.len());
+                    frames.push((split.head, split.payload.to_vec()));
+                    let consumed = split.consumed;
+                    buf.drain(..consumed);
                 }
                 Ok(None) => break,
                 Err(error) => {
