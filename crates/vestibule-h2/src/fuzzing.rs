@@ -114,6 +114,19 @@ fn split(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
 fn check(head: &Head, payload: &[u8]) {
     match frame::parse(head, payload) {
         Ok(parsed) => {
+            match &parsed {
+                Frame::Data { data, flow_len, .. } => {
+                    assert_eq!(*flow_len, head.length);
+                    assert!(data.len() <= payload.len());
+                }
+                Frame::Headers {
+                    reset: Some(error), ..
+                } => assert!(
+                    matches!(error, FrameError::Stream { stream, .. } if *stream == head.stream),
+                    "{error:?}"
+                ),
+                _ => {}
+            }
             if let Some((bytes, expected)) = rewrite(&parsed) {
                 assert_eq!(reparse(&bytes).as_ref(), Ok(&expected), "{parsed:?}");
             }

@@ -37,6 +37,24 @@ pub fn preface(buf: &[u8]) -> Preface {
 
 /// Cuts a client's byte stream into frames. After an error the
 /// connection is over: the reader must not be called again.
+///
+/// ```
+/// use vestibule_h2::frame::{self, Frame, Reader, DEFAULT_MAX_FRAME_SIZE, PREFACE};
+///
+/// let mut input = PREFACE.to_vec();
+/// input.extend_from_slice(&[0, 0, 0, 0x4, 0, 0, 0, 0, 0]); // SETTINGS, empty
+/// let mut reader = Reader::new(DEFAULT_MAX_FRAME_SIZE);
+/// let mut buf = &input[..];
+/// while let Some(split) = reader.split(buf)? {
+///     match frame::parse(&split.head, split.payload)? {
+///         Frame::Settings(_) => { /* apply, then acknowledge */ }
+///         _ => { /* and so on */ }
+///     }
+///     buf = &buf[split.consumed..];
+/// }
+/// assert!(buf.is_empty());
+/// # Ok::<(), frame::FrameError>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Reader {
     max_frame_size: u32,
@@ -121,7 +139,7 @@ impl Reader {
             return Ok(None);
         };
         check_head(&head, self.max_frame_size)?;
-        if self.expect != Expect::Frame {
+        if self.expect == Expect::Preface {
             // An ACK cannot be the client's own SETTINGS: it acknowledges
             // ours, and the preface needs the client's first.
             if head.kind != Kind::Settings || head.flags & ACK != 0 {
