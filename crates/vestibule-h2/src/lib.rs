@@ -14,12 +14,14 @@
 //! - [`frame`]: the frame layer (RFC 9113 §4, §6): heads, payloads parsed
 //!   and checked one frame at a time, writers, and a reader that cuts bytes
 //!   into frames.
+//! - [`hpack`]: header compression (RFC 7541), the decoder for requests and
+//!   the encoder for responses.
 #![forbid(unsafe_code)]
 
 mod error;
 pub mod frame;
-
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod hpack;
 
 pub use error::ErrorCode;
