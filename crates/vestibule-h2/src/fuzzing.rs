@@ -10,17 +10,23 @@ use crate::hpack::{Decoder, Encoder};
 /// The frame reader and parser over arbitrary bytes. The first byte picks
 /// the mode: bit 0 set skips the connection preface; the other bits set
 /// the size of the pieces the input arrives in. Properties: nothing
-/// panics; the input cut into pieces reads as the input whole does; a
-/// stream error names the frame's (nonzero) stream; every frame a writer
-/// can produce, written again, parses back equal.
+/// panics; the input cut into pieces reads as the input whole does, by
+/// either of the reader's methods; a stream error names the frame's
+/// (nonzero) stream; every frame a writer can produce, written again,
+/// parses back equal.
 pub fn frames(data: &[u8]) {
     let Some((&mode, input)) = data.split_first() else {
         return;
     };
     let with_preface = mode & 1 == 0;
     let whole = read(with_preface, input, input.len().max(1));
-    let pieces = read(with_preface, input, usize::from(mode >> 1) + 1);
-    assert_eq!(whole, pieces, "pieces of {}", usize::from(mode >> 1) + 1);
+    let piece = usize::from(mode >> 1) + 1;
+    assert_eq!(read(with_preface, input, piece), whole, "pieces of {piece}");
+    assert_eq!(
+        split(with_preface, input, piece),
+        whole,
+        "split, pieces of {piece}"
+    );
     for (head, payload) in &whole.frames {
         check(head, payload);
     }
@@ -33,13 +39,19 @@ struct Outcome {
     error: Option<FrameError>,
 }
 
-/// Reads `input` arriving in pieces of `piece` bytes.
-fn read(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
-    let mut reader = if with_preface {
+/// A reader at a connection's start, or past its preface.
+fn reader(with_preface: bool) -> Reader {
+    if with_preface {
         Reader::new(DEFAULT_MAX_FRAME_SIZE)
     } else {
         Reader::after_preface(DEFAULT_MAX_FRAME_SIZE)
-    };
+    }
+}
+
+/// Reads `input` arriving in pieces of `piece` bytes, with
+/// [`Reader::next_frame`].
+fn read(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
+    let mut reader = reader(with_preface);
     let mut buf = BytesMut::new();
     let mut frames = Vec::new();
     for bytes in input.chunks(piece) {
@@ -66,10 +78,56 @@ fn read(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
     }
 }
 
+/// Reads `input` arriving in pieces of `piece` bytes, with
+/// [`Reader::split`].
+fn split(with_preface: bool, input: &[u8], piece: usize) -> Outcome {
+    let mut reader = reader(with_preface);
+    let mut buf = Vec::new();
+    let mut frames = Vec::new();
+    for bytes in input.chunks(piece) {
+        buf.extend_from_slice(bytes);
+        loop {
+            match reader.split(&buf) {
+                Ok(Some(split)) => {
+                    assert_eq!(split.payload.len(), split.head.length as usize);
+                    assert!(split.consumed <= buf.len());
+                    frames.push((split.head, split.payload.to_vec()));
+                    let consumed = split.consumed;
+                    buf.drain(..consumed);
+                }
+                Ok(None) => break,
+                Err(error) => {
+                    return Outcome {
+                        frames,
+                        error: Some(error),
+                    }
+                }
+            }
+        }
+    }
+    Outcome {
+        frames,
+        error: None,
+    }
+}
+
 /// Parses one frame and checks what came out.
 fn check(head: &Head, payload: &[u8]) {
     match frame::parse(head, payload) {
         Ok(parsed) => {
+            match &parsed {
+                Frame::Data { data, flow_len, .. } => {
+                    assert_eq!(*flow_len, head.length);
+                    assert!(data.len() <= payload.len());
+                }
+                Frame::Headers {
+                    reset: Some(error), ..
+                } => assert!(
+                    matches!(error, FrameError::Stream { stream, .. } if *stream == head.stream),
+                    "{error:?}"
+                ),
+                _ => {}
+            }
             if let Some((bytes, expected)) = rewrite(&parsed) {
                 assert_eq!(reparse(&bytes).as_ref(), Ok(&expected), "{parsed:?}");
             }

@@ -23,7 +23,7 @@ mod tests;
 pub use error::FrameError;
 pub use head::{Head, Kind};
 pub use parse::parse;
-pub use reader::{preface, Preface, Reader, PREFACE};
+pub use reader::{preface, Preface, Reader, Split, PREFACE};
 pub use settings::{Params, Setting, Settings, MAX_MAX_FRAME_SIZE, MAX_WINDOW_SIZE};
 pub use write::{
     data_head, write_goaway, write_headers, write_ping, write_rst_stream, write_settings,

@@ -11,6 +11,10 @@ use crate::ErrorCode;
 /// Parses and checks one frame: `head` and exactly `head.length` payload
 /// bytes (any other length is refused as a FRAME_SIZE_ERROR). Never
 /// allocates.
+///
+/// A HEADERS frame whose only fault is a stream error comes back `Ok`,
+/// with the error in its `reset` field: its field block must still be
+/// decoded (see [`Frame::Headers`]).
 #[inline]
 pub fn parse<'a>(head: &Head, payload: &'a [u8]) -> Result<Frame<'a>, FrameError> {
     if payload.len() != head.length as usize {

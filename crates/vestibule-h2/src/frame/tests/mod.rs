@@ -4,6 +4,7 @@
 mod check;
 mod control;
 mod fields;
+mod props;
 mod reader;
 mod write;
 

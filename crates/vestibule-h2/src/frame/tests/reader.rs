@@ -100,13 +100,39 @@ fn a_conversation_cut_anywhere_reads_the_same() {
 fn a_partial_frame_stays_in_the_buffer() {
     let bytes = conversation();
     let mut reader = Reader::new(DEFAULT_MAX_FRAME_SIZE);
-    let mut buf = BytesMut::from(&bytes[..PREFACE.len() + HEAD_LEN + 3]);
+    let settings_end = PREFACE.len() + HEAD_LEN + 6;
+    let mut buf = BytesMut::from(&bytes[..settings_end - 1]);
     assert_eq!(reader.next_frame(&mut buf), Ok(None));
-    // The preface is gone; the partial SETTINGS frame waits.
-    assert_eq!(buf.len(), HEAD_LEN + 3);
-    buf.extend_from_slice(&bytes[PREFACE.len() + HEAD_LEN + 3..]);
+    assert_eq!(buf.len(), settings_end - 1);
+    buf.extend_from_slice(&bytes[settings_end - 1..]);
     let (head, payload) = reader.next_frame(&mut buf).unwrap().unwrap();
     assert_eq!((head.kind, payload.len()), (Kind::Settings, 6));
+    assert_eq!(buf.len(), bytes.len() - settings_end);
+}
+
+#[test]
+fn split_borrows_the_frame_and_says_what_to_drop() {
+    let bytes = conversation();
+    let mut reader = Reader::new(DEFAULT_MAX_FRAME_SIZE);
+    let settings_end = PREFACE.len() + HEAD_LEN + 6;
+    assert_eq!(reader.split(&bytes[..settings_end - 1]), Ok(None));
+    let split = reader.split(&bytes).unwrap().unwrap();
+    assert_eq!(split.head.kind, Kind::Settings);
+    assert_eq!(split.payload, &bytes[settings_end - 6..settings_end]);
+    assert_eq!(split.consumed, settings_end);
+    let split = reader.split(&bytes[settings_end..]).unwrap().unwrap();
+    assert_eq!(
+        parse(&split.head, split.payload),
+        Ok(Frame::Headers {
+            stream: 1,
+            end_stream: false,
+            end_headers: true,
+            priority: None,
+            block: b"\x82\x86\x84",
+            reset: None,
+        })
+    );
+    assert_eq!(split.consumed, HEAD_LEN + 3);
 }
 
 #[test]
