@@ -117,6 +117,8 @@ type StreamMap = HashMap<u32, Stream, BuildHasherDefault<FxHasher>>;
 pub struct Connection {
     config: Config,
     preface_read: bool,
+    /// The client's first SETTINGS arrived.
+    settings_read: bool,
     decoder: hpack::Decoder,
     encoder: hpack::Encoder,
     /// Bytes to write, from `written` on.
@@ -217,6 +219,7 @@ impl Connection {
         let mut connection = Connection {
             config,
             preface_read: false,
+            settings_read: false,
             decoder: hpack::Decoder::new(HEADER_TABLE_SIZE),
             encoder: hpack::Encoder::new(),
             out: Vec::with_capacity(4096),

@@ -63,6 +63,13 @@ impl Connection {
             Ok(parsed) => parsed,
             Err(error) => return self.frame_error(error),
         };
+        if !self.settings_read {
+            // §3.4: the client's preface ends with its SETTINGS.
+            if !matches!(parsed, Frame::Settings(frame::Settings::Params(_))) {
+                return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "the preface lacks SETTINGS"));
+            }
+            self.settings_read = true;
+        }
         if let Some(partial) = &self.partial {
             // RFC 9113 §6.10: nothing may come between a block's frames.
             let continues =
@@ -125,6 +132,12 @@ impl Connection {
     fn frame_error(&mut self, error: FrameError) -> Result {
         match error {
             FrameError::Connection { code, reason } => Err(self.fail(code, reason)),
+            // No RST_STREAM on an idle stream (§5.1): a self-dependent
+            // PRIORITY can name one; §5.4.1 allows a connection error.
+            FrameError::Stream { stream, .. } if stream > self.highest => Err(self.fail(
+                ErrorCode::PROTOCOL_ERROR,
+                "a stream error on an idle stream",
+            )),
             FrameError::Stream { stream, code, .. } => self.reset_for_fault(stream, code),
         }
     }

@@ -209,6 +209,31 @@ fn a_wrong_preface_ends_the_connection() {
 }
 
 #[test]
+fn a_preface_without_settings_ends_the_connection() {
+    let mut client = Client::raw(Config::default());
+    client.take();
+    let mut bytes = PREFACE.to_vec();
+    frame::write_ping(&mut bytes, false, [0; 8]);
+    let error = client.send(&bytes).unwrap_err();
+    assert_eq!(error.code, ErrorCode::PROTOCOL_ERROR);
+}
+
+#[test]
+fn a_stream_error_on_an_idle_stream_is_a_connection_error() {
+    let mut client = Client::new(Config::default());
+    // PRIORITY of stream 5 on itself: 5 is idle.
+    let bytes = [0, 0, 5, 0x2, 0, 0, 0, 0, 5, 0, 0, 0, 5, 16];
+    let error = client.send(&bytes).unwrap_err();
+    assert_eq!(error.code, ErrorCode::PROTOCOL_ERROR);
+    // On a stream that is open, it resets that stream only.
+    let mut client = Client::new(Config::default());
+    let open = client.headers(5, &GET, false);
+    client.send(&open).unwrap();
+    client.send(&bytes).unwrap();
+    assert_eq!(client.take(), [Sent::Reset(5, ErrorCode::PROTOCOL_ERROR)]);
+}
+
+#[test]
 fn a_request_and_its_response() {
     let mut client = Client::new(Config::default());
     let mut fields = GET.to_vec();
