@@ -612,7 +612,7 @@ class Pingora(GivenBinary):
 class Vestibule(GivenBinary):
     name = "vestibule"
     label = "vestibule"
-    h2c_note = "same port (HTTP/1.1, or the HTTP/2 preface handed to its HTTP/2 server on the h2 crate)"
+    h2c_note = "same port (HTTP/1.1, or the HTTP/2 preface handed to its own HTTP/2 server, vestibule-h2)"
 
     def __init__(self, workdir, vestibule_binary: str | None, git_rev: str = ""):
         super().__init__(workdir, vestibule_binary)
