@@ -18,7 +18,7 @@ mod send;
 use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasherDefault;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::{HeaderMap, Request};
 use rustc_hash::FxHasher;
 
@@ -126,6 +126,8 @@ pub struct Connection {
     written: usize,
     /// A header block being encoded (kept for its allocation).
     block: Vec<u8>,
+    /// Where requests' pseudo-header values are copied to.
+    scratch: BytesMut,
     streams: StreamMap,
     events: VecDeque<Event>,
     /// A header block waiting for its CONTINUATION frames.
@@ -225,6 +227,7 @@ impl Connection {
             out: Vec::with_capacity(4096),
             written: 0,
             block: Vec::new(),
+            scratch: BytesMut::new(),
             streams: StreamMap::default(),
             events: VecDeque::new(),
             partial: None,

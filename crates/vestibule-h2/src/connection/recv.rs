@@ -272,10 +272,11 @@ impl Connection {
 
     fn request(&mut self, stream: u32, end_stream: bool, block: &[u8]) -> Result {
         let limit = self.config.max_header_list_size as usize;
-        let mut fields = RequestFields::new(self.config.enable_connect_protocol);
+        let mut fields = RequestFields::new(self.config.enable_connect_protocol, &mut self.scratch);
         let decoded = self
             .decoder
             .decode(block, limit, |name, value| fields.field(name, value));
+        let head = fields.finish();
         let decoded = match decoded {
             Ok(decoded) => decoded,
             Err(_) => return Err(self.fail(ErrorCode::COMPRESSION_ERROR, "HPACK decoding failed")),
@@ -300,7 +301,7 @@ impl Connection {
         if decoded.over_limit {
             return self.too_large(stream, end_stream);
         }
-        let head = match fields.finish() {
+        let head = match head {
             Ok(head) => head,
             Err(_malformed) => return self.reset_for_fault(stream, ErrorCode::PROTOCOL_ERROR),
         };

@@ -5,7 +5,7 @@
 //! runs to the block's end whatever the fields hold, so the dynamic table
 //! stays in step with the client's.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use http::header::{HeaderName, HeaderValue};
 use http::uri::{Authority, PathAndQuery, Scheme};
 use http::{HeaderMap, Method, Request, Uri, Version};
@@ -54,9 +54,9 @@ pub enum Malformed {
 }
 
 /// Collects one request block's fields, in order.
-pub(super) struct RequestFields {
+pub(super) struct RequestFields<'a> {
     method: Option<Method>,
-    scheme: Option<Bytes>,
+    scheme: Option<Scheme>,
     authority: Option<Bytes>,
     path: Option<Bytes>,
     protocol: Option<Bytes>,
@@ -65,7 +65,14 @@ pub(super) struct RequestFields {
     content_length: Option<u64>,
     error: Option<Malformed>,
     connect_protocol: bool,
+    /// Where pseudo-header values are copied to: the connection's, so
+    /// that a request's values share one allocation with the requests
+    /// before it instead of taking one each.
+    scratch: &'a mut BytesMut,
 }
+
+/// Room a scratch buffer takes when it runs out: many requests' values.
+const SCRATCH_ROOM: usize = 4096;
 
 /// What a well-formed block gave.
 pub(super) struct RequestHead {
@@ -73,10 +80,10 @@ pub(super) struct RequestHead {
     pub content_length: Option<u64>,
 }
 
-impl RequestFields {
+impl<'a> RequestFields<'a> {
     /// `connect_protocol`: this server advertised
     /// `SETTINGS_ENABLE_CONNECT_PROTOCOL`.
-    pub(super) fn new(connect_protocol: bool) -> RequestFields {
+    pub(super) fn new(connect_protocol: bool, scratch: &'a mut BytesMut) -> RequestFields<'a> {
         RequestFields {
             method: None,
             scheme: None,
@@ -88,6 +95,7 @@ impl RequestFields {
             content_length: None,
             error: None,
             connect_protocol,
+            scratch,
         }
     }
 
@@ -116,7 +124,14 @@ impl RequestFields {
                     self.method = Some(method);
                     return Ok(());
                 }
-                b"scheme" => &mut self.scheme,
+                b"scheme" => {
+                    if self.scheme.is_some() {
+                        return Err(Malformed::RepeatedPseudo);
+                    }
+                    let scheme = Scheme::try_from(value).map_err(|_| Malformed::Scheme)?;
+                    self.scheme = Some(scheme);
+                    return Ok(());
+                }
                 b"authority" => &mut self.authority,
                 b"path" => &mut self.path,
                 b"protocol" => &mut self.protocol,
@@ -125,7 +140,11 @@ impl RequestFields {
             if slot.is_some() {
                 return Err(Malformed::RepeatedPseudo);
             }
-            *slot = Some(Bytes::copy_from_slice(value));
+            if self.scratch.capacity() < value.len() {
+                self.scratch.reserve(SCRATCH_ROOM.max(value.len()));
+            }
+            self.scratch.extend_from_slice(value);
+            *slot = Some(self.scratch.split().freeze());
             return Ok(());
         }
         self.regular_seen = true;
@@ -177,7 +196,6 @@ impl RequestFields {
             parts.authority = Some(authority.ok_or(Malformed::Authority)?);
         } else {
             let scheme = self.scheme.ok_or(Malformed::Scheme)?;
-            let scheme = Scheme::try_from(&scheme[..]).map_err(|_| Malformed::Scheme)?;
             let path = self.path.ok_or(Malformed::Path)?;
             // RFC 9113 §8.3.1: not empty; `*` only for OPTIONS.
             if path.is_empty() || (&path[..] == b"*" && method != Method::OPTIONS) {
@@ -302,7 +320,8 @@ mod tests {
     use super::*;
 
     fn request(fields: &[(&str, &str)]) -> Result<RequestHead, Malformed> {
-        let mut collected = RequestFields::new(true);
+        let mut scratch = BytesMut::new();
+        let mut collected = RequestFields::new(true, &mut scratch);
         for (name, value) in fields {
             collected.field(name.as_bytes(), value.as_bytes());
         }
@@ -472,7 +491,8 @@ mod tests {
         );
         assert_eq!(head.request.uri().path(), "/chat");
         // Not advertised: refused.
-        let mut fields = RequestFields::new(false);
+        let mut scratch = BytesMut::new();
+        let mut fields = RequestFields::new(false, &mut scratch);
         for (name, value) in [
             (":method", "CONNECT"),
             (":protocol", "websocket"),

@@ -31,23 +31,18 @@ pub(super) type Exchanged = (Option<Response<ResponseBody>>, RequestContext);
 pub(super) const HIGH_WATER: usize = 64 * 1024;
 
 pin_project! {
+    /// The exchange runs first; its response's body, if it has one, is
+    /// sent after. The two are apart, not phases of one enum: the enum
+    /// would be the exchange future's size (several KiB), and every change
+    /// of phase would copy all of it.
     pub(super) struct StreamTask<F> {
         stream: u32,
         head_request: bool,
         // The request body's other end, while it is open.
         body: Option<BodySender>,
+        sending: Option<Sending>,
         #[pin]
-        phase: Phase<F>,
-    }
-}
-
-pin_project! {
-    #[project = PhaseProj]
-    #[project_replace = PhaseReplace]
-    enum Phase<F> {
-        Exchange { #[pin] future: F },
-        Respond { sending: Sending },
-        Done,
+        exchange: Option<F>,
     }
 }
 
@@ -83,7 +78,8 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
             stream,
             head_request,
             body,
-            phase: Phase::Exchange { future: exchange },
+            sending: None,
+            exchange: Some(exchange),
         }
     }
 
@@ -131,61 +127,51 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
                 env.codec.release(stream, released);
             }
         }
-        loop {
-            match this.phase.as_mut().project() {
-                PhaseProj::Exchange { future } => {
-                    let (response, context) = match future.poll(cx) {
-                        Poll::Pending => return Poll::Pending,
-                        Poll::Ready(exchanged) => exchanged,
-                    };
-                    let Some(response) = response else {
-                        // The client reset the stream before its answer:
-                        // Envoy logs 0, DC.
-                        let ended = Ended {
-                            status: None,
-                            sent: 0,
-                            end: End::ClientGone,
-                        };
-                        finish(env.shared, env.conn, context, ended);
-                        this.phase.set(Phase::Done);
-                        return Poll::Ready(());
-                    };
-                    match start(env.codec, stream, response, *this.head_request, context) {
-                        Started::Finished(context, ended) => {
-                            finish(env.shared, env.conn, context, ended);
-                            this.phase.set(Phase::Done);
-                            return Poll::Ready(());
-                        }
-                        Started::Body(sending) => this.phase.set(Phase::Respond { sending }),
-                    }
-                }
-                PhaseProj::Respond { sending } => {
-                    let reset = env.woken.is_reset(slot);
-                    let polled = if reset {
-                        Poll::Ready(Err(End::ClientGone))
-                    } else {
-                        pump(sending, cx, stream, slot, env)
-                    };
-                    let Poll::Ready(result) = polled else {
-                        return Poll::Pending;
-                    };
-                    let PhaseReplace::Respond { sending } =
-                        this.phase.as_mut().project_replace(Phase::Done)
-                    else {
-                        unreachable!("in the respond phase");
-                    };
-                    let Sending {
-                        context, mut ended, ..
-                    } = sending;
-                    if let Err(end) = result {
-                        ended.end = end;
-                    }
+        if let Some(exchange) = this.exchange.as_mut().as_pin_mut() {
+            let Poll::Ready((response, context)) = exchange.poll(cx) else {
+                return Poll::Pending;
+            };
+            // Dropped at once: its upstream connection goes back to the
+            // pool while the body is still being sent.
+            this.exchange.set(None);
+            let Some(response) = response else {
+                // The client reset the stream before its answer: Envoy
+                // logs 0, DC.
+                let ended = Ended {
+                    status: None,
+                    sent: 0,
+                    end: End::ClientGone,
+                };
+                finish(env.shared, env.conn, context, ended);
+                return Poll::Ready(());
+            };
+            match start(env.codec, stream, response, *this.head_request, context) {
+                Started::Finished(context, ended) => {
                     finish(env.shared, env.conn, context, ended);
                     return Poll::Ready(());
                 }
-                PhaseProj::Done => return Poll::Ready(()),
+                Started::Body(sending) => *this.sending = Some(sending),
             }
         }
+        let Some(sending) = this.sending.as_mut() else {
+            return Poll::Ready(());
+        };
+        let polled = if env.woken.is_reset(slot) {
+            Poll::Ready(Err(End::ClientGone))
+        } else {
+            pump(sending, cx, stream, slot, env)
+        };
+        let Poll::Ready(result) = polled else {
+            return Poll::Pending;
+        };
+        let Sending {
+            context, mut ended, ..
+        } = this.sending.take().expect("sending");
+        if let Err(end) = result {
+            ended.end = end;
+        }
+        finish(env.shared, env.conn, context, ended);
+        Poll::Ready(())
     }
 }
 
