@@ -241,13 +241,14 @@ impl Connection {
             return self.trailers(stream, end_stream, block);
         }
         if stream <= self.highest {
-            // A closed stream (§5.1): ignored after a reset of ours, else
-            // the client has broken the connection's rules.
+            // Not a new stream, since new ones only count up (§5.1.1's
+            // PROTOCOL_ERROR), nor an open one: ignored after a reset of
+            // ours (its trailers may have been on the way).
             self.skip_block(block)?;
             if self.was_reset(stream) {
                 return Ok(());
             }
-            return Err(self.fail(ErrorCode::STREAM_CLOSED, "HEADERS on a closed stream"));
+            return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "HEADERS on a closed stream"));
         }
         self.highest = stream;
         self.opened += 1;

@@ -658,7 +658,11 @@ fn frames_on_closed_and_idle_streams_are_connection_errors() {
         .send_headers(1, StatusCode::OK, &HeaderMap::new(), true)
         .unwrap();
     let error = client.get(1).unwrap_err();
-    assert_eq!(error.code, ErrorCode::STREAM_CLOSED);
+    assert_eq!(
+        error.code,
+        ErrorCode::PROTOCOL_ERROR,
+        "a stream id used again"
+    );
 
     let mut client = Client::new(Config::default());
     let mut bytes = Vec::new();

@@ -15,7 +15,7 @@ use vestibule_h2::{Config, Connection, ErrorCode, Event};
 
 use super::recv_body::{H2RequestBody, Piece};
 use super::streams::{Streams, Woken, CAPACITY};
-use super::task::{Env, Exchanged, StreamTask, HIGH_WATER};
+use super::task::{Env, Exchanged, Sending, StreamTask, HIGH_WATER};
 use crate::body::RequestBody;
 use crate::conn::tls::Session;
 use crate::conn::{ListenerSignal, Prefixed, Stream, DRAIN, IDLE_TICKS};
@@ -69,6 +69,7 @@ pub(crate) async fn serve<S: Stream>(
         by_stream: FxHashMap::default(),
         stream_of: [0; CAPACITY],
         drain_waiters: 0,
+        sendings: std::iter::repeat_with(|| None).take(CAPACITY).collect(),
         ended: Vec::new(),
         prefix_fed: false,
         eof: false,
@@ -108,6 +109,7 @@ pub(crate) async fn serve<S: Stream>(
                     conn: &conn,
                     woken: &woken,
                     drain_waiters: &mut state.drain_waiters,
+                    sendings: &mut state.sendings,
                 };
                 let mut ended = std::mem::take(&mut state.ended);
                 streams.poll_woken(|slot, task, cx| task.poll(cx, slot, &mut env), &mut ended);
@@ -170,6 +172,8 @@ struct State {
     stream_of: [u32; CAPACITY],
     /// Slots whose body waits for the output to drain.
     drain_waiters: u128,
+    /// Each slot's response on its way (beside the slots, see `task`).
+    sendings: Box<[Option<Sending>]>,
     /// Slots whose task ended in the last round (kept for its allocation).
     ended: Vec<usize>,
     /// The bytes read before the handoff went to the codec.

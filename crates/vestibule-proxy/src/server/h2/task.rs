@@ -32,15 +32,16 @@ pub(super) const HIGH_WATER: usize = 64 * 1024;
 
 pin_project! {
     /// The exchange runs first; its response's body, if it has one, is
-    /// sent after. The two are apart, not phases of one enum: the enum
-    /// would be the exchange future's size (several KiB), and every change
-    /// of phase would copy all of it.
+    /// sent after, from the driver's [`Sending`] for the slot. The two are
+    /// apart, not phases of one enum: the enum would be the exchange
+    /// future's size (several KiB), and every change of phase would copy
+    /// all of it; nor fields of one task, which every start of a stream
+    /// copies whole into its slot.
     pub(super) struct StreamTask<F> {
         stream: u32,
         head_request: bool,
         // The request body's other end, while it is open.
         body: Option<BodySender>,
-        sending: Option<Sending>,
         #[pin]
         exchange: Option<F>,
     }
@@ -48,7 +49,7 @@ pin_project! {
 
 /// A response on its way: the body, what of it the windows held back, and
 /// the account so far.
-struct Sending {
+pub(super) struct Sending {
     body: ResponseBody,
     pending: Bytes,
     /// `pending` is the body's last data.
@@ -65,6 +66,8 @@ pub(super) struct Env<'a> {
     pub woken: &'a Woken,
     /// Slots waiting for the output to drain below [`HIGH_WATER`].
     pub drain_waiters: &'a mut u128,
+    /// Each slot's response on its way.
+    pub sendings: &'a mut [Option<Sending>],
 }
 
 impl<F: Future<Output = Exchanged>> StreamTask<F> {
@@ -78,7 +81,6 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
             stream,
             head_request,
             body,
-            sending: None,
             exchange: Some(exchange),
         }
     }
@@ -150,29 +152,61 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
                     finish(env.shared, env.conn, context, ended);
                     return Poll::Ready(());
                 }
-                Started::Body(sending) => *this.sending = Some(sending),
+                // Most bodies are one frame, there already: sent from here,
+                // and kept only if they must wait.
+                Started::Body(mut sending) => {
+                    let Poll::Ready(result) = respond(&mut sending, cx, stream, slot, env) else {
+                        env.sendings[slot] = Some(sending);
+                        return Poll::Pending;
+                    };
+                    end(sending, result, env);
+                    return Poll::Ready(());
+                }
             }
         }
-        let Some(sending) = this.sending.as_mut() else {
-            return Poll::Ready(());
+        // Borrowed out of `env` for the while, so that the response need
+        // not be moved out of its place and back.
+        let sendings = std::mem::take(&mut env.sendings);
+        let polled = match sendings[slot].as_mut() {
+            None => Poll::Ready(None),
+            Some(sending) => respond(sending, cx, stream, slot, env).map(Some),
         };
-        let polled = if env.woken.is_reset(slot) {
-            Poll::Ready(Err(End::ClientGone))
-        } else {
-            pump(sending, cx, stream, slot, env)
-        };
-        let Poll::Ready(result) = polled else {
-            return Poll::Pending;
-        };
-        let Sending {
-            context, mut ended, ..
-        } = this.sending.take().expect("sending");
-        if let Err(end) = result {
-            ended.end = end;
+        env.sendings = sendings;
+        match polled {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(None) => Poll::Ready(()),
+            Poll::Ready(Some(result)) => {
+                let sending = env.sendings[slot].take().expect("a response on its way");
+                end(sending, result, env);
+                Poll::Ready(())
+            }
         }
-        finish(env.shared, env.conn, context, ended);
-        Poll::Ready(())
     }
+}
+
+/// Sends the body, unless the client reset the stream.
+fn respond(
+    sending: &mut Sending,
+    cx: &mut Context<'_>,
+    stream: u32,
+    slot: usize,
+    env: &mut Env<'_>,
+) -> Poll<Result<(), End>> {
+    if env.woken.is_reset(slot) {
+        return Poll::Ready(Err(End::ClientGone));
+    }
+    pump(sending, cx, stream, slot, env)
+}
+
+/// The request's account, once its response is over.
+fn end(sending: Sending, result: Result<(), End>, env: &Env<'_>) {
+    let Sending {
+        context, mut ended, ..
+    } = sending;
+    if let Err(end) = result {
+        ended.end = end;
+    }
+    finish(env.shared, env.conn, context, ended);
 }
 
 enum Started {
