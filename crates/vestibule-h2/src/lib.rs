@@ -27,5 +27,7 @@ pub mod frame;
 pub mod fuzzing;
 pub mod hpack;
 
-pub use connection::{Config, Connection, ConnectionError, Event, Malformed, Protocol, StreamGone};
+pub use connection::{
+    Config, Connection, ConnectionError, Event, HeadWriter, Malformed, Protocol, StreamGone,
+};
 pub use error::ErrorCode;

@@ -321,6 +321,91 @@ async fn response_heads_lose_their_hop_by_hop_headers_kept_raw_or_mapped() {
     }
 }
 
+/// The same heads to an HTTP/2 client, whose head vestibule's HTTP/2
+/// server encodes from the upstream's bytes (kept raw) or from the map
+/// (the edited route): the same fields either way, names lower-cased, no
+/// connection-specific ones (`te` included), and no `content-length` made
+/// up for a 204.
+#[tokio::test]
+async fn response_heads_reach_an_http2_client_alike_kept_raw_or_mapped() {
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, Empty};
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+
+    let upstream = RawUpstream::start().await;
+    let edited = ANY_PATH_VS.replace(
+        "  - route:\n",
+        "  - headers:\n      response:\n        add:\n          x-edited: \"1\"\n    route:\n",
+    );
+    for (virtual_service, edited) in [(ANY_PATH_VS, false), (edited.as_str(), true)] {
+        let (_config, _gateway, address) = gateway_for(upstream.address, virtual_service).await;
+        let stream = TcpStream::connect(address).await.unwrap();
+        let (mut sender, connection) =
+            hyper::client::conn::http2::handshake(TokioExecutor::new(), TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(connection);
+        let mut get = |path: &str| {
+            let request = http::Request::get(format!("http://{HOST}{path}"))
+                .body(Empty::<Bytes>::new())
+                .unwrap();
+            let sent = sender.send_request(request);
+            async move {
+                let response = sent.await.unwrap();
+                let (parts, body) = response.into_parts();
+                let body = body.collect().await.unwrap().to_bytes();
+                (parts, body)
+            }
+        };
+        let fields = |headers: &http::HeaderMap| {
+            let mut fields: Vec<String> = headers
+                .iter()
+                .filter(|(name, _)| *name != "x-envoy-upstream-service-time")
+                .map(|(name, value)| format!("{name}: {}", value.to_str().unwrap()))
+                .collect();
+            fields.sort();
+            fields
+        };
+        let (parts, body) = get("/hop").await;
+        assert_eq!(parts.status, 200);
+        assert_eq!(body, "ok");
+        assert!(parts.headers.contains_key("x-envoy-upstream-service-time"));
+        let mut expected = vec![
+            "content-length: 2",
+            "date: Mon, 01 Jan 2024 00:00:00 GMT",
+            "server: vestibule",
+            "x-mixed-case: Kept",
+        ];
+        if edited {
+            expected.push("x-edited: 1");
+        }
+        expected.sort();
+        assert_eq!(fields(&parts.headers), expected, "edited {edited}");
+
+        let (parts, _) = get("/hop-named").await;
+        let mut expected = vec!["content-length: 2", "server: vestibule", "x-kept: 2"];
+        if edited {
+            expected.push("x-edited: 1");
+        }
+        expected.sort();
+        let seen: Vec<String> = fields(&parts.headers)
+            .into_iter()
+            .filter(|field| !field.starts_with("date: "))
+            .collect();
+        assert_eq!(seen, expected, "edited {edited}");
+        assert!(parts.headers.contains_key("date"), "a date is added");
+
+        let (parts, body) = get("/no-content").await;
+        assert_eq!(parts.status, 204);
+        assert!(body.is_empty());
+        assert!(
+            !parts.headers.contains_key("content-length"),
+            "edited {edited}: {:?}",
+            parts.headers
+        );
+    }
+}
+
 async fn exchange(address: SocketAddr, bytes: &[u8]) -> String {
     let mut stream = TcpStream::connect(address).await.unwrap();
     stream.write_all(bytes).await.unwrap();

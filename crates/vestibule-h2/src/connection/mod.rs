@@ -28,6 +28,7 @@ use crate::ErrorCode;
 use flow::{Window, DEFAULT_WINDOW};
 
 pub use request::{Malformed, Protocol};
+pub use send::HeadWriter;
 
 /// What this server advertises and tolerates.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -293,7 +293,7 @@ fn field_value(value: &[u8]) -> Result<HeaderValue, Malformed> {
 
 /// RFC 9113 §8.2.2's connection-specific fields (and `proxy-connection`,
 /// which h2, nghttp2 and Envoy refuse too).
-pub(super) fn is_connection_specific(name: &HeaderName) -> bool {
+fn is_connection_specific(name: &HeaderName) -> bool {
     use http::header::{CONNECTION, TRANSFER_ENCODING, UPGRADE};
     *name == CONNECTION
         || *name == TRANSFER_ENCODING

@@ -4,20 +4,40 @@
 
 use http::{HeaderMap, StatusCode};
 
-use super::request::is_connection_specific;
 use super::{Connection, StreamGone};
 use crate::frame;
+use crate::hpack::Encoder;
 use crate::ErrorCode;
 
 impl Connection {
-    /// The response head. Connection-specific fields (RFC 9113 §8.2.2)
-    /// are left out: an HTTP/1.1 upstream's may reach here.
+    /// The response head from a map. Connection-specific fields (RFC 9113
+    /// §8.2.2) are left out: an HTTP/1.1 upstream's may reach here.
     pub fn send_headers(
         &mut self,
         stream: u32,
         status: StatusCode,
         headers: &HeaderMap,
         end_stream: bool,
+    ) -> Result<(), StreamGone> {
+        self.send_head(stream, status, end_stream, |head| {
+            for (name, value) in headers {
+                head.field_of(
+                    name.as_str().as_bytes(),
+                    value.as_bytes(),
+                    value.is_sensitive(),
+                );
+            }
+        })
+    }
+
+    /// The response head, its fields written by `fields` (names in lower
+    /// case), for heads that are not in a map.
+    pub fn send_head(
+        &mut self,
+        stream: u32,
+        status: StatusCode,
+        end_stream: bool,
+        fields: impl FnOnce(&mut HeadWriter<'_>),
     ) -> Result<(), StreamGone> {
         let open = self.streams.get_mut(&stream).ok_or(StreamGone(stream))?;
         if !open.send_open || open.answered {
@@ -28,7 +48,10 @@ impl Connection {
         block.clear();
         self.encoder.begin(&mut block);
         self.encoder.status(status.as_u16(), &mut block);
-        self.encode_fields(headers, &mut block);
+        fields(&mut HeadWriter {
+            encoder: &mut self.encoder,
+            block: &mut block,
+        });
         frame::write_headers(
             &mut self.out,
             stream,
@@ -52,7 +75,17 @@ impl Connection {
         let mut block = std::mem::take(&mut self.block);
         block.clear();
         self.encoder.begin(&mut block);
-        self.encode_fields(trailers, &mut block);
+        let mut head = HeadWriter {
+            encoder: &mut self.encoder,
+            block: &mut block,
+        };
+        for (name, value) in trailers {
+            head.field_of(
+                name.as_str().as_bytes(),
+                value.as_bytes(),
+                value.is_sensitive(),
+            );
+        }
         frame::write_headers(
             &mut self.out,
             stream,
@@ -63,20 +96,6 @@ impl Connection {
         self.block = block;
         self.end_send(stream);
         Ok(())
-    }
-
-    fn encode_fields(&mut self, headers: &HeaderMap, block: &mut Vec<u8>) {
-        for (name, value) in headers {
-            if is_connection_specific(name) {
-                continue;
-            }
-            self.encoder.field(
-                name.as_str().as_bytes(),
-                value.as_bytes(),
-                value.is_sensitive(),
-                block,
-            );
-        }
     }
 
     /// Bytes the stream may send now (its window and the connection's).
@@ -202,4 +221,41 @@ impl Connection {
             }
         }
     }
+}
+
+/// Writes a head's fields into its block.
+pub struct HeadWriter<'a> {
+    encoder: &'a mut Encoder,
+    block: &'a mut Vec<u8>,
+}
+
+impl HeadWriter<'_> {
+    /// One field (its name in lower case). Connection-specific fields
+    /// (RFC 9113 §8.2.2, `te` included: it has no place in a response)
+    /// are left out.
+    pub fn field(&mut self, name: &[u8], value: &[u8]) {
+        self.field_of(name, value, false);
+    }
+
+    /// One field; `sensitive`: never indexed (RFC 7541 §6.2.3).
+    pub fn field_of(&mut self, name: &[u8], value: &[u8], sensitive: bool) {
+        if is_connection_specific(name) {
+            return;
+        }
+        self.encoder.field(name, value, sensitive, self.block);
+    }
+}
+
+/// RFC 9113 §8.2.2's connection-specific fields, `proxy-connection` (which
+/// h2, nghttp2 and Envoy refuse too) and `te`, by their lower-case names.
+fn is_connection_specific(name: &[u8]) -> bool {
+    matches!(
+        name,
+        b"connection"
+            | b"keep-alive"
+            | b"proxy-connection"
+            | b"transfer-encoding"
+            | b"upgrade"
+            | b"te"
+    )
 }

@@ -254,8 +254,10 @@ fn a_request_and_its_response() {
     assert_eq!(request.headers()["accept"], "*/*");
     let mut headers = HeaderMap::new();
     headers.insert("content-type", "text/plain".parse().unwrap());
-    // Connection-specific fields are not sent.
+    // Connection-specific fields are not sent, nor `te`.
     headers.insert("connection", "keep-alive".parse().unwrap());
+    headers.insert("transfer-encoding", "chunked".parse().unwrap());
+    headers.insert("te", "trailers".parse().unwrap());
     client
         .server
         .send_headers(1, StatusCode::OK, &headers, false)

@@ -15,6 +15,6 @@ pub(crate) mod parse;
 pub(crate) mod raw;
 pub(crate) mod write;
 
-pub(crate) use date::ensure as ensure_date;
+pub(crate) use date::{ensure as ensure_date, now as date_now};
 pub(crate) use head::{parse_length, MAX_REQUEST_HEADER_SLOTS};
 pub(crate) use raw::RawHead;

@@ -152,6 +152,27 @@ impl RawHead {
             .map(|field| field.value.get(&self.bytes))
     }
 
+    /// Hands each header to `field`, the upstream's then the proxy's,
+    /// names in lower case (as HTTP/2 needs them, and a map holds them).
+    pub(crate) fn for_each(&self, mut field: impl FnMut(&[u8], &[u8])) {
+        let mut lower = [0u8; 64];
+        for kept in &self.fields {
+            let name = kept.name.get(&self.bytes);
+            let value = kept.value.get(&self.bytes);
+            match lower.get_mut(..name.len()) {
+                Some(lower) => {
+                    lower.copy_from_slice(name);
+                    lower.make_ascii_lowercase();
+                    field(lower, value);
+                }
+                None => field(&name.to_ascii_lowercase(), value),
+            }
+        }
+        for (name, value) in &self.added {
+            field(name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+
     /// Writes the header lines, names in lower case (as a map's, and
     /// Envoy's, are); without `Content-Length` when `strip_length`.
     pub(crate) fn encode(&self, out: &mut Vec<u8>, strip_length: bool) {
@@ -225,6 +246,30 @@ mod tests {
         assert_eq!(head.content_length(), None);
         assert_eq!(head.get("x-mark"), Some(&b"a b"[..]));
         assert_eq!(head.get("server"), None);
+    }
+
+    #[test]
+    fn fields_are_handed_over_with_names_lowered_then_the_proxys() {
+        let long = format!("X-{}", "Long".repeat(20));
+        let text =
+            format!("HTTP/1.1 200 OK\r\nContent-Type: a\r\n{long}: b\r\nServer: nginx\r\n\r\n");
+        let text: &'static [u8] = Box::leak(text.into_bytes().into_boxed_slice());
+        let mut head = parse(text).unwrap();
+        head.append(
+            http::header::SERVER,
+            HeaderValue::from_static("istio-envoy"),
+        );
+        let mut fields = Vec::new();
+        head.for_each(|name, value| fields.push((name.to_vec(), value.to_vec())));
+        let expected: Vec<(Vec<u8>, Vec<u8>)> = [
+            ("content-type", "a"),
+            (long.to_ascii_lowercase().as_str(), "b"),
+            ("server", "istio-envoy"),
+        ]
+        .iter()
+        .map(|(name, value)| (name.as_bytes().to_vec(), value.as_bytes().to_vec()))
+        .collect();
+        assert_eq!(fields, expected);
     }
 
     #[test]

@@ -349,6 +349,9 @@ async fn exchange(
     slot: usize,
 ) -> Exchanged {
     let mut context = RequestContext::new(conn.port);
+    // The response's head may stay as the upstream sent it: it is encoded
+    // from the upstream's bytes, without a map.
+    context.raw_response = true;
     let response = {
         let handled = pin!(handle(shared, conn, tls, request, &mut context));
         let reset = poll_fn(|_| {

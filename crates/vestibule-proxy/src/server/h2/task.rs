@@ -215,7 +215,8 @@ enum Started {
 }
 
 /// Sends the response head (with `date` and, when the body's length is
-/// known, `content-length`).
+/// known, `content-length`): from the upstream's head kept as it came when
+/// nothing edited it, else from the map.
 fn start(
     codec: &mut Connection,
     stream: u32,
@@ -224,19 +225,6 @@ fn start(
     context: RequestContext,
 ) -> Started {
     let (mut parts, body) = response.into_parts();
-    // Only vestibule's HTTP/1.1 server asks for heads kept as they came.
-    debug_assert!(
-        body.raw_head().is_none(),
-        "an HTTP/2 response needs its map"
-    );
-    crate::h1::ensure_date(&mut parts.headers);
-    if let Some(length) = body.size_hint().exact() {
-        if !parts.headers.contains_key(CONTENT_LENGTH) {
-            parts
-                .headers
-                .insert(CONTENT_LENGTH, HeaderValue::from(length));
-        }
-    }
     // A HEAD response carries the head only, whatever body was made for it.
     let end = head_request || body.is_end_stream();
     let mut ended = Ended {
@@ -244,10 +232,36 @@ fn start(
         sent: 0,
         end: End::Complete,
     };
-    if codec
-        .send_headers(stream, parts.status, &parts.headers, end)
-        .is_err()
-    {
+    let length = body
+        .size_hint()
+        .exact()
+        .filter(|_| may_carry_length(parts.status));
+    let sent = match body.raw_head() {
+        Some(raw) => codec.send_head(stream, parts.status, end, |head| {
+            raw.for_each(|name, value| head.field(name, value));
+            if !raw.has_date() {
+                head.field(b"date", crate::h1::date_now().as_bytes());
+            }
+            if let (None, Some(length)) = (raw.content_length(), length) {
+                head.field(
+                    b"content-length",
+                    itoa::Buffer::new().format(length).as_bytes(),
+                );
+            }
+        }),
+        None => {
+            crate::h1::ensure_date(&mut parts.headers);
+            if let Some(length) = length {
+                if !parts.headers.contains_key(CONTENT_LENGTH) {
+                    parts
+                        .headers
+                        .insert(CONTENT_LENGTH, HeaderValue::from(length));
+                }
+            }
+            codec.send_headers(stream, parts.status, &parts.headers, end)
+        }
+    };
+    if sent.is_err() {
         ended.end = End::ClientGone;
         return Started::Finished(context, ended);
     }
@@ -261,6 +275,14 @@ fn start(
         context,
         ended,
     })
+}
+
+/// A `content-length` the proxy adds: not on 1xx, 204 (RFC 9110 §8.6)
+/// or 304 (whose length, if any, is the upstream's to give).
+fn may_carry_length(status: http::StatusCode) -> bool {
+    !status.is_informational()
+        && status != http::StatusCode::NO_CONTENT
+        && status != http::StatusCode::NOT_MODIFIED
 }
 
 /// Sends the body: what the windows held back first, then frame after
