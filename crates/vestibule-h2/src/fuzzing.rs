@@ -8,6 +8,7 @@ use crate::frame::{self, Frame, FrameError, Head, Reader, Settings, DEFAULT_MAX_
 use crate::hpack::{Decoder, Encoder};
 
 mod conversation;
+mod grants;
 mod peer;
 
 /// A server [`Connection`](crate::Connection) fed a client's arbitrary
@@ -17,8 +18,10 @@ mod peer;
 /// preface. Properties: nothing panics; every frame the server writes
 /// parses, its header blocks decode in the client's HPACK state (with the
 /// table sizes the client allowed), no DATA passes the windows the
-/// client's own frames granted, no frame follows a stream's end, and
-/// `open_streams` stays within the concurrency limit.
+/// client's own frames granted, no frame follows a stream's end, a
+/// FLOW_CONTROL_ERROR is only ever the client's due (it overran a window
+/// the server granted, or overflowed one), and `open_streams` stays within
+/// the concurrency limit.
 pub fn connection(data: &[u8]) {
     conversation::run(data);
 }

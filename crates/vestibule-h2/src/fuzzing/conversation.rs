@@ -4,6 +4,8 @@
 //! request bodies given back or not, output written or left to pile up).
 //! Everything the server writes is read back by the client's [`Peer`].
 
+use std::collections::HashSet;
+
 use bytes::BytesMut;
 use http::{HeaderMap, HeaderValue, StatusCode};
 
@@ -33,6 +35,7 @@ pub(super) fn run(data: &[u8]) {
         done: Vec::new(),
         bodies: Vec::new(),
         last_request: 0,
+        body_open: HashSet::new(),
     };
     driver.check_output();
     let max_piece = [1, 4, 9, 64, 1024, usize::MAX][usize::from(setup[2] & 0x7f) % 6];
@@ -104,6 +107,8 @@ struct Driver {
     /// Request body bytes not yet given back.
     bodies: Vec<(u32, usize)>,
     last_request: u32,
+    /// Requests whose body may still come.
+    body_open: HashSet<u32>,
 }
 
 impl Driver {
@@ -142,18 +147,47 @@ impl Driver {
         );
     }
 
+    /// The events, checked for order: a request's body and trailers
+    /// follow its head, and nothing follows its end or its reset.
     fn events(&mut self) {
         while let Some(event) = self.server.next_event() {
             match event {
-                Event::Request { stream, .. } => {
+                Event::Request {
+                    stream, end_stream, ..
+                } => {
                     assert!(stream > self.last_request && stream % 2 == 1, "{stream}");
                     self.last_request = stream;
                     self.exchanges.push((stream, false));
+                    self.body_open.insert(stream);
+                    if end_stream {
+                        self.body_open.remove(&stream);
+                    }
                 }
-                Event::Data { stream, data, .. } => self.bodies.push((stream, data.len())),
-                Event::Reset { stream, .. } => self.forget(stream),
-                Event::Trailers { .. } | Event::Capacity { .. } => {}
+                Event::Data {
+                    stream,
+                    data,
+                    end_stream,
+                } => {
+                    self.body_goes_on(stream, end_stream);
+                    self.bodies.push((stream, data.len()));
+                }
+                Event::Trailers { stream, .. } => self.body_goes_on(stream, true),
+                Event::Reset { stream, .. } => {
+                    self.body_open.remove(&stream);
+                    self.forget(stream);
+                }
+                Event::Capacity { .. } => {}
             }
+        }
+    }
+
+    fn body_goes_on(&mut self, stream: u32, ends: bool) {
+        assert!(
+            self.body_open.contains(&stream),
+            "body or trailers on stream {stream}, whose request ended or never began"
+        );
+        if ends {
+            self.body_open.remove(&stream);
         }
     }
 

@@ -7,11 +7,18 @@
 use std::collections::{HashMap, VecDeque};
 
 use crate::frame::PREFACE;
-use crate::frame::{self, Frame, Head, Kind, Setting, Settings, DEFAULT_MAX_FRAME_SIZE, HEAD_LEN};
+use crate::frame::{
+    self, Frame, FrameError, Head, Kind, Setting, Settings, DEFAULT_MAX_FRAME_SIZE, HEAD_LEN,
+};
 use crate::hpack::Decoder;
+use crate::ErrorCode;
+
+use super::grants::{Grants, MAX_WINDOW};
 
 /// The window every connection and stream starts with (RFC 9113 §6.9.2).
 const DEFAULT_WINDOW: i64 = 65_535;
+
+const FLOW_CONTROL: ErrorCode = ErrorCode::FLOW_CONTROL_ERROR;
 
 /// The HPACK table the server's encoder starts from and never exceeds.
 const ENCODER_TABLE: usize = 4096;
@@ -39,6 +46,8 @@ pub(super) struct Peer {
     partial: Option<Block>,
     /// The last stream of the server's GOAWAY, if it sent one.
     goaway: Option<u32>,
+    /// The other direction: what the server granted the client.
+    grants: Grants,
 }
 
 /// A header block being read: its stream, whether it is trailers.
@@ -89,6 +98,7 @@ impl Peer {
             },
             partial: None,
             goaway: None,
+            grants: Grants::new(),
         }
     }
 
@@ -111,7 +121,19 @@ impl Peer {
             bytes = rest;
             match frame::parse(&head, payload) {
                 Ok(Frame::Settings(Settings::Params(params))) => {
-                    self.unacked.push_back(params.collect());
+                    let params: Vec<Setting> = params.collect();
+                    self.check_initial_windows(&params);
+                    self.unacked.push_back(params);
+                }
+                Ok(Frame::Data {
+                    stream, flow_len, ..
+                }) => self.grants.client_data(stream, flow_len),
+                // An initial window past 2^31-1, say.
+                Err(FrameError::Connection { code, .. }) if code == FLOW_CONTROL => {
+                    self.grants.connection_fault();
+                }
+                Err(FrameError::Stream { stream, code, .. }) if code == FLOW_CONTROL => {
+                    self.grants.stream_fault(stream);
                 }
                 Ok(Frame::Ping { ack: false, .. }) => self.pings += 1,
                 Ok(Frame::WindowUpdate { stream, increment }) => {
@@ -119,6 +141,7 @@ impl Peer {
                 }
                 _ if head.kind == Kind::Headers && head.stream > self.highest => {
                     self.highest = head.stream;
+                    self.grants.opened(head.stream);
                     let window = self.initial_window;
                     self.streams.entry(head.stream).or_insert(Stream {
                         window,
@@ -131,12 +154,38 @@ impl Peer {
         }
     }
 
+    /// A window pushed past 2^31-1 is the client's fault (a
+    /// FLOW_CONTROL_ERROR for the stream or the connection).
     fn window_update(&mut self, stream: u32, increment: u32) {
         let increment = i64::from(increment);
         if stream == 0 {
             self.connection_window += increment;
+            if self.connection_window > MAX_WINDOW {
+                self.grants.connection_fault();
+            }
         } else if let Some(open) = self.streams.get_mut(&stream) {
             open.window += increment;
+            if open.window > MAX_WINDOW {
+                self.grants.stream_fault(stream);
+            }
+        }
+    }
+
+    /// A new SETTINGS_INITIAL_WINDOW_SIZE that would push a stream's
+    /// window past 2^31-1 ends the connection when the server applies it
+    /// (before its ACK, which then never comes).
+    fn check_initial_windows(&mut self, params: &[Setting]) {
+        for setting in params {
+            if let Setting::InitialWindowSize(size) = *setting {
+                let delta = i64::from(size) - self.initial_window;
+                if self
+                    .streams
+                    .values()
+                    .any(|open| open.window + delta > MAX_WINDOW)
+                {
+                    self.grants.connection_fault();
+                }
+            }
         }
     }
 
@@ -166,10 +215,14 @@ impl Peer {
 
     fn frame(&mut self, head: &Head, parsed: Frame<'_>) {
         if !self.server_settings_seen {
-            assert!(
-                matches!(parsed, Frame::Settings(Settings::Params(_))),
-                "the server's first frame is {parsed:?}, not its SETTINGS"
-            );
+            let Frame::Settings(Settings::Params(params)) = parsed else {
+                panic!("the server's first frame is {parsed:?}, not its SETTINGS");
+            };
+            for setting in params {
+                if let Setting::InitialWindowSize(size) = setting {
+                    self.grants.server_initial(size);
+                }
+            }
             self.server_settings_seen = true;
             return;
         }
@@ -219,15 +272,21 @@ impl Peer {
                 data,
                 flow_len,
             } => self.data(stream, end_stream, data.len(), flow_len),
-            Frame::RstStream { stream, .. } => self.reset(stream),
-            Frame::GoAway { last_stream, .. } => {
+            Frame::RstStream { stream, code } => {
+                self.grants.check_reset(stream, code);
+                self.reset(stream);
+            }
+            Frame::GoAway {
+                last_stream, code, ..
+            } => {
+                self.grants.check_goaway(code);
                 assert!(
                     last_stream <= self.highest,
                     "GOAWAY past the client's streams"
                 );
                 self.goaway = Some(self.goaway.map_or(last_stream, |l| l.min(last_stream)));
             }
-            Frame::WindowUpdate { .. } => {}
+            Frame::WindowUpdate { stream, increment } => self.grants.granted(stream, increment),
             Frame::PushPromise { .. } | Frame::Priority { .. } | Frame::Unknown { .. } => {
                 panic!("the server wrote {head:?}")
             }
