@@ -306,6 +306,42 @@ async fn after_a_client_goaway_the_stream_in_flight_is_still_answered() {
 }
 
 #[tokio::test]
+async fn a_client_reset_drops_its_stream_and_the_connection_goes_on() {
+    let (_config, gateway) = gateway(None, &[]).await;
+    let seen = scenario("reset_in_flight", gateway.listener(80).await).await;
+    assert_eq!(seen.status(3), Some("200"), "{:#}", seen.0);
+    // Nothing more on the stream the client reset.
+    let on_one = |f: &&Value| f["stream"] == 1;
+    let frames = seen.0["frames"].as_array().unwrap();
+    assert_eq!(frames.iter().filter(on_one).count(), 0, "{:#}", seen.0);
+    seen.assert_connection_fine();
+}
+
+#[tokio::test]
+async fn a_request_head_in_headers_and_continuation_frames_arrives_whole() {
+    let (_config, gateway) = gateway(None, &[]).await;
+    let seen = scenario("large_request_head", gateway.listener(80).await).await;
+    assert_eq!(seen.status(1), Some("200"), "{:#}", seen.0);
+    let json: Value = serde_json::from_str(seen.body(1)).expect("httpbin's JSON");
+    let large = json["headers"]["X-Large"].as_str().expect("x-large echoed");
+    assert_eq!(large, "y".repeat(20_000));
+    seen.assert_connection_fine();
+}
+
+#[tokio::test]
+async fn a_response_head_past_the_clients_frame_size_arrives_in_continuation_frames() {
+    const CONTINUATION: u64 = 0x9;
+    let (_config, gateway) = gateway(None, &[]).await;
+    let seen = scenario("large_response_head", gateway.listener(80).await).await;
+    let responses = seen.events("ResponseReceived");
+    assert_eq!(responses.len(), 1, "{:#}", seen.0);
+    assert_eq!(responses[0]["headers"][":status"], "200");
+    assert_eq!(responses[0]["headers"]["x-large"], "z".repeat(24_000));
+    assert!(!seen.frames(CONTINUATION).is_empty());
+    seen.assert_connection_fine();
+}
+
+#[tokio::test]
 async fn curl_with_prior_knowledge_gets_and_posts() {
     let (_config, gateway) = gateway(None, &[]).await;
     let url = format!("http://{}/", gateway.listener(80).await);

@@ -139,7 +139,43 @@ def client_goaway(address):
     peer.report()
 
 
+def reset_in_flight(address):
+    peer = Peer(address)
+    peer.conn.send_headers(1, request("GET", "/delay/1"), end_stream=True)
+    peer.flush()
+    peer.conn.reset_stream(1, 0x8)  # CANCEL
+    peer.conn.send_headers(3, request("GET", "/get"), end_stream=True)
+    peer.flush()
+    peer.pump(ended(3))
+    # Long enough for stream 1's answer, had it not been dropped.
+    peer.pump(lambda p: False, timeout=1.5)
+    peer.report()
+
+
+def large_request_head(address):
+    """A 20 KB header: h2 sends HEADERS and CONTINUATION frames."""
+    peer = Peer(address)
+    peer.conn.send_headers(1, request("GET", "/get", [("x-large", "y" * 20_000)]),
+                           end_stream=True)
+    peer.flush()
+    peer.pump(ended(1))
+    peer.report()
+
+
+def large_response_head(address):
+    """A 24 KB response header (21 KB Huffman-coded): past the client's 16 KiB frames."""
+    peer = Peer(address)
+    peer.conn.send_headers(1, request("GET", "/response-headers?x-large=" + "z" * 24_000),
+                           end_stream=True)
+    peer.flush()
+    peer.pump(ended(1))
+    peer.report()
+
+
 SCENARIOS = {
+    "reset_in_flight": reset_in_flight,
+    "large_request_head": large_request_head,
+    "large_response_head": large_response_head,
     "settings_and_ping": settings_and_ping,
     "get": get,
     "post_large": post_large,
