@@ -36,6 +36,7 @@ pub(super) fn run(data: &[u8]) {
         bodies: Vec::new(),
         last_request: 0,
         body_open: HashSet::new(),
+        waiting: HashSet::new(),
     };
     driver.check_output();
     let max_piece = [1, 4, 9, 64, 1024, usize::MAX][usize::from(setup[2] & 0x7f) % 6];
@@ -109,6 +110,8 @@ struct Driver {
     last_request: u32,
     /// Requests whose body may still come.
     body_open: HashSet<u32>,
+    /// Streams `send_data` took less from, not yet told of room.
+    waiting: HashSet<u32>,
 }
 
 impl Driver {
@@ -127,6 +130,7 @@ impl Driver {
             return false;
         }
         self.events();
+        self.check_waiting();
         for _ in 0..self.rng.below(5) {
             self.act();
         }
@@ -176,8 +180,23 @@ impl Driver {
                     self.body_open.remove(&stream);
                     self.forget(stream);
                 }
-                Event::Capacity { .. } => {}
+                Event::Capacity { stream } => {
+                    self.waiting.remove(&stream);
+                }
             }
+        }
+    }
+
+    /// A response short of window is told when it may go on: once the
+    /// client's frames have given a waiting stream room, its
+    /// [`Event::Capacity`] has come (else the response would stall).
+    fn check_waiting(&self) {
+        for &stream in &self.waiting {
+            assert_eq!(
+                self.server.capacity(stream),
+                0,
+                "stream {stream} has room and was not told"
+            );
         }
     }
 
@@ -192,6 +211,7 @@ impl Driver {
     }
 
     fn forget(&mut self, stream: u32) {
+        self.waiting.remove(&stream);
         self.exchanges.retain(|&(id, _)| id != stream);
         self.done.push(stream);
     }
@@ -278,6 +298,11 @@ impl Driver {
         assert!(!done, "DATA accepted on finished stream {stream}");
         assert_eq!(capacity, self.peer.capacity(stream), "stream {stream}");
         assert_eq!(taken, len.min(capacity), "stream {stream}");
+        if taken < len {
+            self.waiting.insert(stream);
+        } else {
+            self.waiting.remove(&stream);
+        }
         if end && taken == len {
             self.forget(stream);
         }
