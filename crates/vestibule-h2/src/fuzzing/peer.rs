@@ -163,12 +163,30 @@ impl Peer {
             if self.connection_window > MAX_WINDOW {
                 self.grants.connection_fault();
             }
-        } else if let Some(open) = self.streams.get_mut(&stream) {
-            open.window += increment;
-            if open.window > MAX_WINDOW {
-                self.grants.stream_fault(stream);
+        } else {
+            // The server applied the SETTINGS read with this one already;
+            // the window here moves by them at their ACK.
+            let pending = self.pending_initial_window() - self.initial_window;
+            if let Some(open) = self.streams.get_mut(&stream) {
+                open.window += increment;
+                if open.window + pending > MAX_WINDOW {
+                    self.grants.stream_fault(stream);
+                }
             }
         }
+    }
+
+    /// The initial window once the SETTINGS not yet acknowledged apply.
+    fn pending_initial_window(&self) -> i64 {
+        let mut sizes = self
+            .unacked
+            .iter()
+            .flatten()
+            .filter_map(|setting| match setting {
+                Setting::InitialWindowSize(size) => Some(i64::from(*size)),
+                _ => None,
+            });
+        sizes.next_back().unwrap_or(self.initial_window)
     }
 
     /// A new SETTINGS_INITIAL_WINDOW_SIZE that would push a stream's
