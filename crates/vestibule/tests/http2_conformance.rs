@@ -279,7 +279,6 @@ async fn data_on_a_closed_stream_is_answered_with_stream_closed() {
 /// RFC 9113 §5.1.1: a new stream's identifier must exceed every one the
 /// client used; a lower one is a connection error of type PROTOCOL_ERROR.
 #[tokio::test]
-#[ignore = "bug: the codec ends the connection with STREAM_CLOSED, not §5.1.1's PROTOCOL_ERROR (recv.rs header_block, `stream <= self.highest`)"]
 async fn headers_on_a_stream_lower_than_one_used_end_the_connection() {
     let (_config, gateway) = gateway(None, &[]).await;
     let seen = scenario("headers_on_lower_stream", gateway.listener(80).await).await;
