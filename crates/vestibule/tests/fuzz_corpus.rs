@@ -16,6 +16,7 @@ const TARGETS: &[(&str, Target)] = &[
     ("manifest", vestibule_api::fuzzing::manifest),
     ("h2_frames", vestibule_h2::fuzzing::frames),
     ("hpack", vestibule_h2::fuzzing::hpack),
+    ("h2_connection", vestibule_h2::fuzzing::connection),
 ];
 
 fn fuzz_dir() -> PathBuf {

@@ -188,7 +188,9 @@ impl Connection {
         let amount = amount.min(u32::try_from(open.consumed - open.released).unwrap_or(u32::MAX));
         open.released += u64::from(amount);
         open.unreleased = open.unreleased.saturating_add(amount);
-        let owed = if open.recv_open && open.unreleased >= threshold {
+        // Never an increment of 0 (a PROTOCOL_ERROR, RFC 9113 §6.9): with a
+        // window of 0 or 1 the threshold is 0.
+        let owed = if open.recv_open && open.unreleased > 0 && open.unreleased >= threshold {
             let owed = std::mem::take(&mut open.unreleased);
             let _ = open.recv_window.grow(i64::from(owed));
             Some(owed)
@@ -203,7 +205,7 @@ impl Connection {
 
     pub(super) fn release_connection(&mut self, amount: u32) {
         self.unreleased = self.unreleased.saturating_add(amount);
-        if self.unreleased >= self.config.initial_connection_window / 2 {
+        if self.unreleased > 0 && self.unreleased >= self.config.initial_connection_window / 2 {
             let owed = std::mem::take(&mut self.unreleased);
             let _ = self.recv_window.grow(i64::from(owed));
             frame::write_window_update(&mut self.out, 0, owed);
