@@ -67,6 +67,9 @@ impl Pending {
             self.sink = Some(Arc::clone(sink));
         }
         if self.lines == 0 {
+            if self.text.capacity() == 0 {
+                self.text = sink.spare.pop().unwrap_or_default();
+            }
             self.text.reserve(BATCH_SIZE + LINE_ROOM);
             // Counted as holding lines before it does: `flush` waits on it.
             sink.pending.fetch_add(1, Ordering::AcqRel);
