@@ -78,7 +78,7 @@ impl Connection {
                 return Err(self.fail(ErrorCode::PROTOCOL_ERROR, "a header block interrupted"));
             }
         }
-        self.count_empty(head, &parsed)?;
+        self.count_empty(&parsed)?;
         match parsed {
             Frame::Data {
                 stream,
@@ -143,7 +143,7 @@ impl Connection {
     }
 
     /// CVE-2019-9518: frames that carry nothing and end nothing, in a row.
-    fn count_empty(&mut self, head: &Head, frame: &Frame<'_>) -> Result {
+    fn count_empty(&mut self, frame: &Frame<'_>) -> Result {
         let empty = match frame {
             Frame::Data {
                 data, end_stream, ..
@@ -156,7 +156,6 @@ impl Connection {
             } => block.is_empty() && !end_headers,
             _ => return Ok(()),
         };
-        let _ = head;
         if !empty {
             self.floods.empty_in_a_row = 0;
             return Ok(());

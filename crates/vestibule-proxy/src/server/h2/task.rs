@@ -155,7 +155,7 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
                 // Most bodies are one frame, there already: sent from here,
                 // and kept only if they must wait.
                 Started::Body(mut sending) => {
-                    let Poll::Ready(result) = respond(&mut sending, cx, stream, slot, env) else {
+                    let Poll::Ready(result) = pump(&mut sending, cx, stream, slot, env) else {
                         env.sendings[slot] = Some(sending);
                         return Poll::Pending;
                     };
@@ -169,7 +169,7 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
         let sendings = std::mem::take(&mut env.sendings);
         let polled = match sendings[slot].as_mut() {
             None => Poll::Ready(None),
-            Some(sending) => respond(sending, cx, stream, slot, env).map(Some),
+            Some(sending) => pump(sending, cx, stream, slot, env).map(Some),
         };
         env.sendings = sendings;
         match polled {
@@ -182,20 +182,6 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
             }
         }
     }
-}
-
-/// Sends the body, unless the client reset the stream.
-fn respond(
-    sending: &mut Sending,
-    cx: &mut Context<'_>,
-    stream: u32,
-    slot: usize,
-    env: &mut Env<'_>,
-) -> Poll<Result<(), End>> {
-    if env.woken.is_reset(slot) {
-        return Poll::Ready(Err(End::ClientGone));
-    }
-    pump(sending, cx, stream, slot, env)
 }
 
 /// The request's account, once its response is over.
@@ -285,10 +271,10 @@ fn may_carry_length(status: http::StatusCode) -> bool {
         && status != http::StatusCode::NOT_MODIFIED
 }
 
-/// Sends the body: what the windows held back first, then frame after
-/// frame from the upstream, until it ends, the windows close (an
-/// `Event::Capacity` wakes the slot), or the output is full (its drain
-/// does).
+/// Sends the body, unless the client reset the stream: what the windows
+/// held back first, then frame after frame from the upstream, until it
+/// ends, the windows close (an `Event::Capacity` wakes the slot), or the
+/// output is full (its drain does).
 fn pump(
     sending: &mut Sending,
     cx: &mut Context<'_>,
@@ -296,6 +282,18 @@ fn pump(
     slot: usize,
     env: &mut Env<'_>,
 ) -> Poll<Result<(), End>> {
+    if env.woken.is_reset(slot) {
+        return Poll::Ready(Err(End::ClientGone));
+    }
+    // The stream's last frame, empty.
+    let end_stream = |codec: &mut Connection| {
+        Poll::Ready(
+            codec
+                .send_data(stream, &[], true)
+                .map(drop)
+                .map_err(|_| End::ClientGone),
+        )
+    };
     loop {
         if !sending.pending.is_empty() {
             let taken = env
@@ -319,12 +317,7 @@ fn pump(
             Poll::Ready(frame) => frame,
         };
         match frame {
-            None => {
-                return match env.codec.send_data(stream, &[], true) {
-                    Ok(_) => Poll::Ready(Ok(())),
-                    Err(_) => Poll::Ready(Err(End::ClientGone)),
-                };
-            }
+            None => return end_stream(env.codec),
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(data) => {
                     sending.ended.sent += data.len() as u64;
@@ -334,11 +327,7 @@ fn pump(
                     }
                     sending.pending = data;
                     if sending.pending.is_empty() {
-                        // The last frame, empty: it ends the stream.
-                        return match env.codec.send_data(stream, &[], true) {
-                            Ok(_) => Poll::Ready(Ok(())),
-                            Err(_) => Poll::Ready(Err(End::ClientGone)),
-                        };
+                        return end_stream(env.codec);
                     }
                 }
                 Err(frame) => {
