@@ -271,26 +271,17 @@ fn merge_slashes(path: &mut String) {
 /// now lets `@` through: a host that routing and a backend could each read
 /// differently has no business at the edge.
 pub fn normalize_host(authority: &str) -> Option<Cow<'_, str>> {
-    // One pass over the bytes (this runs on every request): whether each
-    // may be in an authority, the colons, and whether any is upper case.
-    let bytes = authority.as_bytes();
-    let (mut valid, mut last_colon, mut colons, mut upper) = (true, 0, 0, false);
-    for (index, &byte) in bytes.iter().enumerate() {
-        match byte {
-            // Most hosts are these alone: no table lookup.
-            b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' => {}
-            b':' => (last_colon, colons) = (index, colons + 1),
-            b'A'..=b'Z' => upper = true,
-            _ => valid &= AUTHORITY_BYTES[usize::from(byte)],
-        }
-    }
-    if !valid {
+    // One pass over the bytes (this runs on every request), a table lookup
+    // and an OR per byte: whether any may not be in an authority, whether
+    // any is a colon or a bracket, whether any is upper case.
+    let seen = authority
+        .bytes()
+        .fold(0, |seen, byte| seen | AUTHORITY_CLASS[usize::from(byte)]);
+    if seen & REFUSED != 0 {
         return None;
     }
-    let host = if authority.starts_with('[') {
+    let host = if seen & PORT_OR_LITERAL != 0 {
         strip_port(authority)
-    } else if colons == 1 && bytes[last_colon + 1..].iter().all(u8::is_ascii_digit) {
-        &authority[..last_colon]
     } else {
         authority
     };
@@ -299,13 +290,13 @@ pub fn normalize_host(authority: &str) -> Option<Cow<'_, str>> {
     // unless what is left is no host name at all (`a:8.`: a colon that is
     // no port's): taking it would make a port of `:8` the next time.
     let name = host.trim_end_matches('.');
-    let host = if !name.contains(':') || host.starts_with('[') {
+    let host = if seen & PORT_OR_LITERAL == 0 || !name.contains(':') || host.starts_with('[') {
         name
     } else {
         host
     };
     Some(
-        if upper && host.bytes().any(|byte| byte.is_ascii_uppercase()) {
+        if seen & UPPER != 0 && host.bytes().any(|byte| byte.is_ascii_uppercase()) {
             Cow::Owned(host.to_ascii_lowercase())
         } else {
             Cow::Borrowed(host)
@@ -313,14 +304,26 @@ pub fn normalize_host(authority: &str) -> Option<Cow<'_, str>> {
     )
 }
 
-/// The bytes an authority may hold: RFC 3986 `unreserved`, `sub-delims`,
-/// `%` of an escape, `:` of a port or an IPv6 literal, and its brackets.
-static AUTHORITY_BYTES: [bool; 256] = {
-    let mut table = [false; 256];
+/// [`AUTHORITY_CLASS`]: a byte no authority may hold.
+const REFUSED: u8 = 1;
+/// [`AUTHORITY_CLASS`]: `:` or `[`, a port or an IP literal to look at.
+const PORT_OR_LITERAL: u8 = 2;
+/// [`AUTHORITY_CLASS`]: an upper-case letter.
+const UPPER: u8 = 4;
+
+/// What each byte is in an authority. It may hold RFC 3986 `unreserved`,
+/// `sub-delims`, `%` of an escape, `:` of a port or an IPv6 literal, and
+/// its brackets; anything else is [`REFUSED`].
+static AUTHORITY_CLASS: [u8; 256] = {
+    let mut table = [REFUSED; 256];
     let mut byte = 0;
     while byte < 256 {
         let b = byte as u8;
-        table[byte] = b.is_ascii_alphanumeric()
+        if b.is_ascii_uppercase() {
+            table[byte] = UPPER;
+        } else if matches!(b, b':' | b'[') {
+            table[byte] = PORT_OR_LITERAL;
+        } else if b.is_ascii_alphanumeric()
             || matches!(
                 b,
                 b'-' | b'.'
@@ -337,11 +340,12 @@ static AUTHORITY_BYTES: [bool; 256] = {
                     | b','
                     | b';'
                     | b'='
-                    | b':'
-                    | b'['
                     | b']'
                     | b'%'
-            );
+            )
+        {
+            table[byte] = 0;
+        }
         byte += 1;
     }
     table

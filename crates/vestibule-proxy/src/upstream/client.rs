@@ -80,7 +80,7 @@ impl UpstreamConn {
     /// that will sit idle holds none).
     pub(crate) fn release_buffers(&mut self) {
         if self.buf.is_empty() {
-            self.buf = BytesMut::new();
+            super::spare::give(std::mem::take(&mut self.buf), READ_CHUNK / 4);
         }
         self.out = Vec::new();
     }
@@ -331,6 +331,11 @@ async fn read_head(conn: &mut UpstreamConn, raw: bool) -> Result<ParsedHead, Hea
         }
         if conn.buf.len() >= MAX_HEAD_BYTES {
             return Err(HeadError::Invalid("response head too large"));
+        }
+        if conn.buf.capacity() == 0 {
+            if let Some(spare) = super::spare::take() {
+                conn.buf = spare;
+            }
         }
         if conn.buf.capacity() - conn.buf.len() < READ_CHUNK / 4 {
             conn.buf.reserve(READ_CHUNK);

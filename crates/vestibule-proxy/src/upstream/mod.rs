@@ -12,6 +12,7 @@ mod h1_body;
 pub(crate) mod hash;
 pub(crate) mod outlier;
 pub(crate) mod pool;
+mod spare;
 mod stream;
 pub(crate) mod tls;
 

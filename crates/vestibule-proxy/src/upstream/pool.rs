@@ -524,6 +524,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_buffer_given_up_waits_for_the_workers_next_read() {
+        while crate::upstream::spare::take().is_some() {}
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let pool = Pool::default();
+        let mut accepted = Vec::new();
+        for _ in 0..IDLE_WITH_BUFFERS + 2 {
+            let (mut conn, _) = connection_to(&listener).await;
+            accepted.push(listener.accept().await.unwrap());
+            conn.give_buffers();
+            pool.put_back(conn, None);
+        }
+        // The two that sank below the top gave theirs up to the worker.
+        let spare = std::iter::from_fn(crate::upstream::spare::take).count();
+        assert_eq!(spare, 2);
+    }
+
+    #[tokio::test]
     async fn a_connection_the_upstream_closed_is_skipped() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pool = Pool::default();
