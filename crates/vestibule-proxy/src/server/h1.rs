@@ -57,7 +57,7 @@ pub(crate) fn serve<S: Stream>(
             // header timeout of the accept (a connection that sends nothing is
             // not held for the idle timeout). Later ones start when bytes
             // arrive, the idle timeout bounding the wait.
-            if nodelay != Nodelay::FirstRequest && !wait_for_request(&stream, &signal).await {
+            if nodelay != Nodelay::FirstRequest && !wait_for_request(&mut stream, &signal).await {
                 return;
             }
             nodelay = match nodelay {
@@ -124,7 +124,7 @@ enum Nodelay {
 /// the listener drains (false).
 /// (A function returning a block, so that the references are held once.)
 fn wait_for_request<'a>(
-    stream: &'a impl Stream,
+    stream: &'a mut impl Stream,
     signal: &'a ListenerSignal,
 ) -> impl Future<Output = bool> + 'a {
     let idle_since = signal.now();
@@ -469,6 +469,8 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
+        // The type plain HTTP connections are served on.
+        let stream = crate::conn::accept::Accepted::Registered(stream);
         let conn = crate::request::ConnInfo {
             port: 80,
             tls: false,
