@@ -445,13 +445,18 @@ async fn accept_loop(
     tokio::pin!(cancelled);
     let mut last_peer = LastPeer::default();
     loop {
+        // Accepting first: the stop token and the ticks are polled only when
+        // no connection is waiting (each poll of the token takes its lock,
+        // once per accepted connection otherwise). A burst ends in a wait
+        // within Tokio's budget of 128 operations, so neither is starved.
         let accepted = tokio::select! {
+            biased;
             accepted = listener.accept() => accepted,
+            () = &mut cancelled => break,
             _ = ticks.tick() => {
                 signal.tick();
                 continue;
             }
-            () = &mut cancelled => break,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,
