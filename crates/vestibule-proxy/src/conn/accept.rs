@@ -167,18 +167,27 @@ impl AsyncRead for Accepted {
     }
 }
 
+/// The most an unregistered socket reads at once: a request head's read
+/// (`server::h1` reads heads 4 KiB at a time).
+const SCRATCH_LEN: usize = 8192;
+
 thread_local! {
     /// What an unregistered socket is read into, then copied from: safe
     /// code cannot read into the caller's uninitialized buffer, and zeroing
     /// it first cost more than the copy (4 KiB for a head of a few hundred
     /// bytes).
-    static SCRATCH: RefCell<[u8; 4096]> = const { RefCell::new([0; 4096]) };
+    static SCRATCH: RefCell<[u8; SCRATCH_LEN]> = const { RefCell::new([0; SCRATCH_LEN]) };
 }
 
+/// Reads through [`SCRATCH`]; a larger read (a body or an HTTP/2
+/// connection, which stream) would block instead: the socket is registered
+/// then, and read straight into the caller's buffer.
 fn read_unregistered(socket: &mut std::net::TcpStream, buf: &mut ReadBuf<'_>) -> io::Result<()> {
+    if buf.remaining() > SCRATCH_LEN {
+        return Err(io::ErrorKind::WouldBlock.into());
+    }
     SCRATCH.with_borrow_mut(|scratch| {
-        let len = buf.remaining().min(scratch.len());
-        let read = socket.read(&mut scratch[..len])?;
+        let read = socket.read(&mut scratch[..buf.remaining()])?;
         buf.put_slice(&scratch[..read]);
         Ok(())
     })
@@ -288,6 +297,18 @@ mod tests {
         assert_eq!(&buf[..read], b"late");
         assert!(matches!(conn, Accepted::Registered(_)), "{conn:?}");
         drop(write_later.await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn a_read_larger_than_a_head_registers_and_reads_straight() {
+        let (acceptor, address) = acceptor();
+        let mut client = tokio::net::TcpStream::connect(address).await.unwrap();
+        let (mut conn, _) = acceptor.accept().await.unwrap();
+        client.write_all(b"body").await.unwrap();
+        let mut buf = vec![0; super::SCRATCH_LEN + 1];
+        let read = conn.read(&mut buf).await.unwrap();
+        assert_eq!(&buf[..read], b"body");
+        assert!(matches!(conn, Accepted::Registered(_)), "{conn:?}");
     }
 
     #[tokio::test]
