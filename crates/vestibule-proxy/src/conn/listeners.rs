@@ -11,12 +11,13 @@ use std::time::Duration;
 
 use http::HeaderValue;
 use serde::Serialize;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::runtime::Handle;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use vestibule_ir::ListenerProtocol;
 
+use super::accept::{Accepted, Acceptor};
 use super::workers::Workers;
 use super::{serve, ListenerSignal, IDLE_TICKS};
 use crate::request::{ConnAddresses, ConnInfo, Peer};
@@ -270,7 +271,7 @@ impl Drop for OpenConnection {
 /// (looked up in the current snapshot, so a port whose kind changes needs
 /// no rebinding).
 fn dispatch(
-    stream: TcpStream,
+    stream: Accepted,
     port: u16,
     peer: SocketAddr,
     peer_ip: HeaderValue,
@@ -313,15 +314,29 @@ fn dispatch(
                 open,
             ));
         }
-        ListenerProtocol::Https => {
-            tokio::spawn(serve::https(stream, conn(), shared, signal, open));
+        ListenerProtocol::Https => spawn_registered(stream, |stream| {
+            serve::https(stream, conn(), shared, signal, open)
+        }),
+        ListenerProtocol::Tls => spawn_registered(stream, |stream| {
+            serve::tls(stream, conn(), shared, signal, open)
+        }),
+        ListenerProtocol::Tcp => spawn_registered(stream, |stream| {
+            serve::tcp(stream, port, shared, signal, open)
+        }),
+    }
+}
+
+/// Spawns `serve` on the connection registered with the reactor now: TLS
+/// and TCP proxying wait on the socket from the start.
+fn spawn_registered<F>(stream: Accepted, serve: impl FnOnce(TcpStream) -> F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    match stream.registered() {
+        Ok(stream) => {
+            tokio::spawn(serve(stream));
         }
-        ListenerProtocol::Tls => {
-            tokio::spawn(serve::tls(stream, conn(), shared, signal, open));
-        }
-        ListenerProtocol::Tcp => {
-            tokio::spawn(serve::tcp(stream, port, shared, signal, open));
-        }
+        Err(error) => tracing::debug!(%error, "accepted connection not registered; closed"),
     }
 }
 
@@ -350,7 +365,7 @@ fn bind(shared: &Arc<Shared>, port: u16, workers: &[Handle]) -> Result<Running, 
         // when it is converted: the worker's, which polls it.
         let listener = {
             let _entered = runtime.enter();
-            TcpListener::from_std(socket).map_err(|error| error.to_string())?
+            Acceptor::new(socket).map_err(|error| error.to_string())?
         };
         tasks.push(runtime.spawn(accept_loop(
             listener,
@@ -409,7 +424,7 @@ impl LastPeer {
 }
 
 async fn accept_loop(
-    listener: TcpListener,
+    listener: Acceptor,
     port: u16,
     shared: Arc<Shared>,
     stop: CancellationToken,
@@ -430,13 +445,18 @@ async fn accept_loop(
     tokio::pin!(cancelled);
     let mut last_peer = LastPeer::default();
     loop {
+        // Accepting first: the stop token and the ticks are polled only when
+        // no connection is waiting (each poll of the token takes its lock,
+        // once per accepted connection otherwise). A burst ends in a wait
+        // within Tokio's budget of 128 operations, so neither is starved.
         let accepted = tokio::select! {
+            biased;
             accepted = listener.accept() => accepted,
+            () = &mut cancelled => break,
             _ = ticks.tick() => {
                 signal.tick();
                 continue;
             }
-            () = &mut cancelled => break,
         };
         let (stream, peer) = match accepted {
             Ok(accepted) => accepted,

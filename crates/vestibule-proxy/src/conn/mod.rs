@@ -2,6 +2,7 @@
 //! limits and drain signals, and the stream types the HTTP servers and the
 //! TCP proxy run on.
 
+pub(crate) mod accept;
 mod listeners;
 mod prefixed;
 mod serve;

@@ -18,8 +18,9 @@ use super::Prefixed;
 pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
     /// Ready when a read would not wait: bytes on the socket, or (TLS)
     /// plaintext already decrypted and not yet read. Keeps no waiter of its
-    /// own (an idle connection waits on this).
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
+    /// own (an idle connection waits on this). Mutable: a socket accepted
+    /// unregistered registers here.
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>>;
 
     /// Turns Nagle's algorithm off on the socket.
     fn nodelay(&self);
@@ -29,7 +30,7 @@ pub(crate) trait Stream: AsyncRead + AsyncWrite + Unpin + Send + 'static {
 }
 
 impl Stream for TcpStream {
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         TcpStream::poll_read_ready(self, cx)
     }
 
@@ -99,7 +100,7 @@ impl<S: Socket> TlsConnection<S> {
 }
 
 impl<S: Socket> Stream for TlsConnection<S> {
-    fn poll_read_ready(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+    fn poll_read_ready(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         let (socket, session) = self.stream.get_ref();
         // rustls wants no more TLS bytes only while it holds plaintext (or
         // the peer said close_notify): either way a read returns at once.

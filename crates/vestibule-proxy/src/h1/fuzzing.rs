@@ -56,7 +56,7 @@ fn outcome(buf: &mut BytesMut) -> (&'static str, String, Vec<u8>) {
         Parsed::Partial => ("partial", String::new()),
         Parsed::Handoff => ("handoff", String::new()),
         Parsed::Reject(error) => return ("reject", error.to_string(), Vec::new()),
-        Parsed::Request(request) => {
+        Parsed::Request { request, .. } => {
             assert!(request.headers().len() <= LIMITS.count);
             ("request", format!("{request:?}"))
         }

@@ -6,7 +6,7 @@ use http::header;
 use http::{Method, Request, Uri, Version};
 
 use super::head::{self, name_is, MAX_HEADERS, MAX_REQUEST_HEADER_SLOTS};
-use crate::request::headers::connection_lists;
+use crate::request::headers::lists_token;
 use crate::{HeadLimits, ProxyError};
 
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
@@ -22,7 +22,12 @@ pub(crate) enum Parsed {
     /// More bytes are needed.
     Partial,
     /// A bodiless request, served here; its head was split off the buffer.
-    Request(Request<()>),
+    /// `keep_alive`: the client wants the connection kept open after it
+    /// (read from the head as it is screened: no lookup in the map).
+    Request {
+        request: Request<()>,
+        keep_alive: bool,
+    },
     /// A request this server leaves to hyper (a body, `Expect`, `Upgrade`,
     /// `CONNECT`), or the HTTP/2 preface: nothing was consumed.
     Handoff,
@@ -47,10 +52,10 @@ pub(crate) fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
     let (parsed, length) = parse_frozen(&bytes, limits);
     match (&parsed, length) {
         // Pipelined bytes of the next request (rare): copied out.
-        (Parsed::Request(_), Some(length)) if length < bytes.len() => {
+        (Parsed::Request { .. }, Some(length)) if length < bytes.len() => {
             *buf = BytesMut::from(&bytes[length..]);
         }
-        (Parsed::Request(_) | Parsed::Reject(_), _) => *buf = BytesMut::new(),
+        (Parsed::Request { .. } | Parsed::Reject(_), _) => *buf = BytesMut::new(),
         // Nothing consumed: the buffer goes back as it was.
         _ => head::unsplit(buf, bytes),
     }
@@ -92,13 +97,23 @@ fn parse_with<const SLOTS: usize>(bytes: &Bytes, limits: HeadLimits) -> (Parsed,
         Err(error) => (Parsed::Reject(error), None),
         Ok(Body::Handoff) => (Parsed::Handoff, None),
         Ok(Body::None(connection)) => match build(&head, bytes) {
-            Some(mut request) if connection => {
-                match crate::request::screen::apply_nominations(request.headers_mut()) {
-                    Ok(()) => (Parsed::Request(request), Some(length)),
-                    Err(error) => (Parsed::Reject(error), None),
+            Some(mut request) => {
+                if connection.present {
+                    if let Err(error) =
+                        crate::request::screen::apply_nominations(request.headers_mut())
+                    {
+                        return (Parsed::Reject(error), None);
+                    }
                 }
+                let keep_alive = connection.keeps_alive(request.version());
+                (
+                    Parsed::Request {
+                        request,
+                        keep_alive,
+                    },
+                    Some(length),
+                )
             }
-            Some(request) => (Parsed::Request(request), Some(length)),
             None => (Parsed::Reject(MALFORMED), None),
         },
     }
@@ -122,9 +137,8 @@ fn starts_like(buf: &[u8], prefix: &[u8]) -> bool {
 
 /// Who reads what follows a head.
 enum Body {
-    /// Nothing follows: served here; `true` if it has a `Connection`
-    /// header (whose nominations are applied here too).
-    None(bool),
+    /// Nothing follows: served here.
+    None(Connection),
     /// A body, `Expect`, `Upgrade` or `CONNECT`: hyper's.
     Handoff,
 }
@@ -140,7 +154,7 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
     let mut chunked_alone = true;
     let mut length: Option<&[u8]> = None;
     let mut handoff = head.method == Some("CONNECT");
-    let mut connection = false;
+    let mut connection = Connection::default();
     for h in head.headers.iter() {
         let name = h.name.as_bytes();
         // Lengths first: most names are ruled out by one compare.
@@ -157,7 +171,7 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
                 Some(_) => {}
             },
             6 if name_is(name, b"expect") => handoff = true,
-            10 if name_is(name, b"connection") => connection = true,
+            10 if name_is(name, b"connection") => connection.observe(h.value),
             7 if name_is(name, b"upgrade") => handoff = true,
             _ => {}
         }
@@ -188,6 +202,30 @@ fn screen(head: &httparse::Request<'_, '_>) -> Result<Body, ProxyError> {
     })
 }
 
+/// What a head's `Connection` headers say.
+#[derive(Clone, Copy, Default)]
+struct Connection {
+    /// There is one (its nominations are applied here too).
+    present: bool,
+    close: bool,
+    keep_alive: bool,
+}
+
+impl Connection {
+    fn observe(&mut self, value: &[u8]) {
+        self.present = true;
+        self.close |= lists_token(value, b"close");
+        self.keep_alive |= lists_token(value, b"keep-alive");
+    }
+
+    /// Whether the client wants the connection kept open after this
+    /// exchange: HTTP/1.1 unless it says `close`, HTTP/1.0 only if it says
+    /// `keep-alive`.
+    fn keeps_alive(self, version: Version) -> bool {
+        !self.close && (version != Version::HTTP_10 || self.keep_alive)
+    }
+}
+
 fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>> {
     let method = Method::from_bytes(head.method?.as_bytes()).ok()?;
     let version = match head.version? {
@@ -207,15 +245,6 @@ fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>>
     Some(request)
 }
 
-/// Whether the client wants the connection kept open after this exchange.
-pub(crate) fn keep_alive<B>(request: &Request<B>) -> bool {
-    let headers = request.headers();
-    if connection_lists(headers, "close") {
-        return false;
-    }
-    request.version() != Version::HTTP_10 || connection_lists(headers, "keep-alive")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,7 +257,7 @@ mod tests {
     fn a_bodiless_request_is_served_here() {
         let mut buf =
             BytesMut::from("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\n\r\nGET /next");
-        let Parsed::Request(request) = parse(&mut buf, HeadLimits::default()) else {
+        let Parsed::Request { request, .. } = parse(&mut buf, HeadLimits::default()) else {
             panic!("not parsed")
         };
         assert_eq!(request.uri().path_and_query().unwrap().as_str(), "/a?b=1");
@@ -251,7 +280,7 @@ mod tests {
         assert!(matches!(parse_str("PRI * HTTP/2"), Parsed::Partial));
         assert!(matches!(
             parse_str("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"),
-            Parsed::Request(_)
+            Parsed::Request { .. }
         ));
     }
 
@@ -288,7 +317,7 @@ mod tests {
             Parsed::Reject(ProxyError::BadRequest("invalid connection header"))
         ));
         let removed = "GET / HTTP/1.1\r\nHost: x\r\nConnection: x-a\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
-        let Parsed::Request(request) = parse_str(removed) else {
+        let Parsed::Request { request, .. } = parse_str(removed) else {
             panic!("refused")
         };
         assert!(!request.headers().contains_key("x-a"));
@@ -309,12 +338,12 @@ mod tests {
             text + "\r\n"
         };
         let parse_with = |text: String| parse(&mut BytesMut::from(text.as_str()), limits);
-        assert!(matches!(parse_with(head(3, 0)), Parsed::Request(_)));
+        assert!(matches!(parse_with(head(3, 0)), Parsed::Request { .. }));
         assert!(matches!(
             parse_with(head(4, 0)),
             Parsed::Reject(ProxyError::HeadersTooLarge)
         ));
-        assert!(matches!(parse_with(head(1, 900)), Parsed::Request(_)));
+        assert!(matches!(parse_with(head(1, 900)), Parsed::Request { .. }));
         assert!(matches!(
             parse_with(head(1, 1100)),
             Parsed::Reject(ProxyError::UriTooLong)
@@ -393,17 +422,22 @@ mod tests {
 
     #[test]
     fn keep_alive_follows_version_and_connection() {
-        let request = |version, connection: Option<&str>| {
-            let mut builder = Request::builder().version(version);
-            if let Some(value) = connection {
-                builder = builder.header("connection", value);
+        let keeps_alive = |version: &str, connection: &[&str]| {
+            let mut text = format!("GET / HTTP/{version}\r\nHost: x\r\n");
+            for value in connection {
+                text.push_str(&format!("Connection: {value}\r\n"));
             }
-            builder.body(()).unwrap()
+            let Parsed::Request { keep_alive, .. } = parse_str(&(text + "\r\n")) else {
+                panic!("not parsed")
+            };
+            keep_alive
         };
-        assert!(keep_alive(&request(Version::HTTP_11, None)));
-        assert!(!keep_alive(&request(Version::HTTP_11, Some("Close"))));
-        assert!(!keep_alive(&request(Version::HTTP_10, None)));
-        assert!(keep_alive(&request(Version::HTTP_10, Some("keep-alive"))));
-        assert!(!keep_alive(&request(Version::HTTP_11, Some("foo, close"))));
+        assert!(keeps_alive("1.1", &[]));
+        assert!(!keeps_alive("1.1", &["Close"]));
+        assert!(!keeps_alive("1.0", &[]));
+        assert!(keeps_alive("1.0", &["keep-alive"]));
+        assert!(!keeps_alive("1.1", &["x-a, close"]));
+        assert!(!keeps_alive("1.1", &["x-a", "close"]));
+        assert!(!keeps_alive("1.0", &["keep-alive", "close"]));
     }
 }

@@ -57,7 +57,7 @@ pub(crate) fn serve<S: Stream>(
             // header timeout of the accept (a connection that sends nothing is
             // not held for the idle timeout). Later ones start when bytes
             // arrive, the idle timeout bounding the wait.
-            if nodelay != Nodelay::FirstRequest && !wait_for_request(&stream, &signal).await {
+            if nodelay != Nodelay::FirstRequest && !wait_for_request(&mut stream, &signal).await {
                 return;
             }
             nodelay = match nodelay {
@@ -124,7 +124,7 @@ enum Nodelay {
 /// the listener drains (false).
 /// (A function returning a block, so that the references are held once.)
 fn wait_for_request<'a>(
-    stream: &'a impl Stream,
+    stream: &'a mut impl Stream,
     signal: &'a ListenerSignal,
 ) -> impl Future<Output = bool> + 'a {
     let idle_since = signal.now();
@@ -172,8 +172,11 @@ async fn exchange<S: Stream>(
         config.header_read_timeout,
         first,
     );
-    let request = match head.await {
-        Head::Request(request) => request,
+    let (request, keep_alive) = match head.await {
+        Head::Request {
+            request,
+            keep_alive,
+        } => (request, keep_alive),
         Head::Handoff => return Next::Handoff,
         Head::Closed => return Next::Close,
         Head::Reject(error) => {
@@ -194,7 +197,7 @@ async fn exchange<S: Stream>(
     let exchange = Exchange {
         head_request: request.method() == Method::HEAD,
         http11: request.version() == Version::HTTP_11,
-        keep_alive: parse::keep_alive(&request) && !signal.draining(),
+        keep_alive: keep_alive && !signal.draining(),
     };
     let tls = stream.session().map(Arc::as_ref);
     let mut context = Context::new(conn.port);
@@ -215,8 +218,14 @@ async fn exchange<S: Stream>(
     }
 }
 
+// As `Parsed`: returned once per request and consumed at once.
+#[allow(clippy::large_enum_variant)]
 enum Head {
-    Request(Request<()>),
+    /// `keep_alive`: as the head asks ([`Parsed::Request`]).
+    Request {
+        request: Request<()>,
+        keep_alive: bool,
+    },
     Handoff,
     Reject(ProxyError),
     Closed,
@@ -289,7 +298,13 @@ async fn read_and_parse<S: Stream>(
 fn parse_buffered(buf: &mut BytesMut, limits: HeadLimits) -> Option<Head> {
     match parse::parse(buf, limits) {
         Parsed::Partial => None,
-        Parsed::Request(request) => Some(Head::Request(request)),
+        Parsed::Request {
+            request,
+            keep_alive,
+        } => Some(Head::Request {
+            request,
+            keep_alive,
+        }),
         Parsed::Handoff => Some(Head::Handoff),
         Parsed::Reject(error) => Some(Head::Reject(error)),
     }
@@ -469,6 +484,8 @@ mod tests {
         let stream = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
+        // The type plain HTTP connections are served on.
+        let stream = crate::conn::accept::Accepted::Registered(stream);
         let conn = crate::request::ConnInfo {
             port: 80,
             tls: false,
