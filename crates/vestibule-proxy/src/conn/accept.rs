@@ -25,8 +25,10 @@ use super::tls::Session;
 pub(crate) struct Acceptor {
     /// The listening socket, held as a Tokio stream: the one safe handle
     /// on the reactor's readiness for a socket (`TcpListener` has only
-    /// `accept`, which registers what it accepts). Nothing but its
-    /// readiness and `accept` is used.
+    /// `accept`, which registers what it accepts; `AsyncFd`'s safe
+    /// constructors are deprecated as unsound since Tokio 1.54, and their
+    /// replacement is `unsafe`). Nothing but its readiness and `accept` is
+    /// used.
     listening: TcpStream,
 }
 
