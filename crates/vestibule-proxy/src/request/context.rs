@@ -31,10 +31,8 @@ pub(crate) struct Matched {
 
 /// The request as the access log prints it, taken when the request
 /// arrived (the upstream call consumes the request). Its text is copied
-/// into a buffer of its own, inline up to a few hundred bytes: holding the
-/// request's own buffers instead would have the log's thread free them,
-/// and memory freed on another thread than its allocator's is slow to
-/// come back.
+/// into a buffer of its own ([`Text`], inline up to a few hundred bytes),
+/// so that the request's buffers go with it.
 pub(crate) struct RequestLine {
     pub started: SystemTime,
     pub version: Version,
@@ -96,30 +94,37 @@ impl RequestLine {
         }
     }
 
+    #[inline]
     fn field(&self, span: Option<Span>) -> Option<&[u8]> {
         span.map(|span| self.text.get(span))
     }
 
+    #[inline]
     pub(crate) fn method(&self) -> &[u8] {
         self.text.get(self.method)
     }
 
+    #[inline]
     pub(crate) fn path(&self) -> &[u8] {
         self.text.get(self.path)
     }
 
+    #[inline]
     pub(crate) fn authority(&self) -> Option<&[u8]> {
         self.field(self.authority)
     }
 
+    #[inline]
     pub(crate) fn user_agent(&self) -> Option<&[u8]> {
         self.field(self.user_agent)
     }
 
+    #[inline]
     pub(crate) fn forwarded_for(&self) -> Option<&[u8]> {
         self.field(self.forwarded_for)
     }
 
+    #[inline]
     pub(crate) fn request_id(&self) -> Option<&[u8]> {
         self.field(self.request_id)
     }
@@ -196,6 +201,7 @@ impl Text {
         }
     }
 
+    #[inline]
     fn push(&mut self, bytes: &[u8]) -> Span {
         let start = self.bytes().len();
         if self.spilled.is_empty() {
@@ -211,6 +217,7 @@ impl Text {
         Span::of(start, self.spilled.len())
     }
 
+    #[inline]
     fn bytes(&self) -> &[u8] {
         if self.spilled.is_empty() {
             &self.inline[..self.len]
@@ -219,6 +226,7 @@ impl Text {
         }
     }
 
+    #[inline]
     fn get(&self, span: Span) -> &[u8] {
         &self.bytes()[span.start as usize..span.end as usize]
     }
