@@ -9,8 +9,7 @@
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
-use http::{HeaderMap, HeaderName, HeaderValue, Request, Version};
-use smallvec::SmallVec;
+use http::{HeaderMap, HeaderName, Request, Version};
 
 use super::headers::{X_FORWARDED_FOR, X_REQUEST_ID};
 use crate::error::ProxyError;
@@ -32,14 +31,12 @@ pub(crate) struct Matched {
 
 /// The request as the access log prints it, taken when the request
 /// arrived (the upstream call consumes the request). Its text is copied
-/// into a buffer of its own, inline up to a few hundred bytes: holding the
-/// request's own buffers instead would have the log's thread free them,
-/// and memory freed on another thread than its allocator's is slow to
-/// come back.
+/// into a buffer of its own ([`Text`], inline up to a few hundred bytes),
+/// so that the request's buffers go with it.
 pub(crate) struct RequestLine {
     pub started: SystemTime,
     pub version: Version,
-    text: SmallVec<[u8; 256]>,
+    text: Text,
     method: Span,
     /// As the client sent it (Envoy logs the original path of a rewritten
     /// request).
@@ -62,20 +59,28 @@ struct Span {
 impl RequestLine {
     pub(crate) fn of<B>(request: &Request<B>) -> RequestLine {
         let headers = request.headers();
-        let mut text = SmallVec::new();
-        let method = push(&mut text, request.method().as_str().as_bytes());
+        let mut text = Text::new();
+        let method = text.push(request.method().as_str().as_bytes());
         let target = request.uri().path_and_query().map_or("/", |pq| pq.as_str());
-        let path = push(&mut text, target.as_bytes());
+        let path = text.push(target.as_bytes());
+        let [host, user_agent, forwarded_for, request_id] = find(
+            headers,
+            [
+                &http::header::HOST,
+                &http::header::USER_AGENT,
+                &X_FORWARDED_FOR,
+                &X_REQUEST_ID,
+            ],
+        );
         let authority = match request.uri().authority() {
             Some(authority) => Some(authority.as_str().as_bytes()),
-            None => headers.get(http::header::HOST).map(HeaderValue::as_bytes),
-        }
-        .map(|authority| push(&mut text, authority));
-        // Names made once: a name given as text is parsed at each lookup.
-        let mut header = |name: &HeaderName| Some(push(&mut text, headers.get(name)?.as_bytes()));
-        let user_agent = header(&http::header::USER_AGENT);
-        let forwarded_for = header(&X_FORWARDED_FOR);
-        let request_id = header(&X_REQUEST_ID);
+            None => host,
+        };
+        let mut field = |value: Option<&[u8]>| Some(text.push(value?));
+        let authority = field(authority);
+        let user_agent = field(user_agent);
+        let forwarded_for = field(forwarded_for);
+        let request_id = field(request_id);
         RequestLine {
             started: SystemTime::now(),
             version: request.version(),
@@ -89,30 +94,37 @@ impl RequestLine {
         }
     }
 
+    #[inline]
     fn field(&self, span: Option<Span>) -> Option<&[u8]> {
-        span.map(|span| &self.text[span.start as usize..span.end as usize])
+        span.map(|span| self.text.get(span))
     }
 
+    #[inline]
     pub(crate) fn method(&self) -> &[u8] {
-        &self.text[self.method.start as usize..self.method.end as usize]
+        self.text.get(self.method)
     }
 
+    #[inline]
     pub(crate) fn path(&self) -> &[u8] {
-        &self.text[self.path.start as usize..self.path.end as usize]
+        self.text.get(self.path)
     }
 
+    #[inline]
     pub(crate) fn authority(&self) -> Option<&[u8]> {
         self.field(self.authority)
     }
 
+    #[inline]
     pub(crate) fn user_agent(&self) -> Option<&[u8]> {
         self.field(self.user_agent)
     }
 
+    #[inline]
     pub(crate) fn forwarded_for(&self) -> Option<&[u8]> {
         self.field(self.forwarded_for)
     }
 
+    #[inline]
     pub(crate) fn request_id(&self) -> Option<&[u8]> {
         self.field(self.request_id)
     }
@@ -127,23 +139,106 @@ impl RequestLine {
         }
     }
 
-    /// Takes the headers that the gateway set before sending upstream.
+    /// Takes the headers that the gateway set before sending upstream,
+    /// as the map holds them once edited.
     pub(crate) fn sent(&mut self, headers: &HeaderMap) {
-        if let Some(forwarded) = headers.get(&X_FORWARDED_FOR) {
-            self.forwarded_for = Some(push(&mut self.text, forwarded.as_bytes()));
+        let [forwarded_for, request_id] = find(headers, [&X_FORWARDED_FOR, &X_REQUEST_ID]);
+        if let Some(forwarded) = forwarded_for {
+            self.forwarded(forwarded);
         }
-        if let Some(id) = headers.get(&X_REQUEST_ID) {
-            self.request_id = Some(push(&mut self.text, id.as_bytes()));
+        if let Some(id) = request_id {
+            self.identified(id);
         }
+    }
+
+    /// The `x-forwarded-for` sent upstream.
+    pub(crate) fn forwarded(&mut self, value: &[u8]) {
+        self.forwarded_for = Some(self.text.push(value));
+    }
+
+    /// The `x-request-id` sent upstream.
+    pub(crate) fn identified(&mut self, value: &[u8]) {
+        self.request_id = Some(self.text.push(value));
     }
 }
 
-fn push(text: &mut SmallVec<[u8; 256]>, bytes: &[u8]) -> Span {
-    let start = text.len() as u32;
-    text.extend_from_slice(bytes);
-    Span {
-        start,
-        end: text.len() as u32,
+/// Each name's first value, as `HeaderMap::get` finds it, in one pass
+/// over the map: a lookup hashes the name, and a few cost more than a pass
+/// over a request's headers.
+fn find<'a, const N: usize>(
+    headers: &'a HeaderMap,
+    names: [&HeaderName; N],
+) -> [Option<&'a [u8]>; N] {
+    let mut found = [None; N];
+    for (name, value) in headers {
+        if let Some(index) = names.iter().position(|wanted| *wanted == name) {
+            found[index].get_or_insert(value.as_bytes());
+        }
+    }
+    found
+}
+
+/// A line's text: inline up to [`INLINE`] bytes (a request's fields are
+/// rarely more than a hundred), all of it on the heap past that. A push is
+/// one bounds check and one copy (a `SmallVec`'s took twice the
+/// instructions).
+struct Text {
+    /// How much of `inline` holds text (while `spilled` is empty).
+    len: usize,
+    inline: [u8; INLINE],
+    /// Every byte once the text outgrew `inline`.
+    spilled: Vec<u8>,
+}
+
+const INLINE: usize = 256;
+
+impl Text {
+    fn new() -> Text {
+        Text {
+            len: 0,
+            inline: [0; INLINE],
+            spilled: Vec::new(),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, bytes: &[u8]) -> Span {
+        let start = self.bytes().len();
+        if self.spilled.is_empty() {
+            if let Some(room) = self.inline.get_mut(start..start + bytes.len()) {
+                room.copy_from_slice(bytes);
+                self.len = start + bytes.len();
+                return Span::of(start, self.len);
+            }
+            self.spilled = Vec::with_capacity(2 * (start + bytes.len()));
+            self.spilled.extend_from_slice(&self.inline[..start]);
+        }
+        self.spilled.extend_from_slice(bytes);
+        Span::of(start, self.spilled.len())
+    }
+
+    #[inline]
+    fn bytes(&self) -> &[u8] {
+        if self.spilled.is_empty() {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+
+    #[inline]
+    fn get(&self, span: Span) -> &[u8] {
+        &self.bytes()[span.start as usize..span.end as usize]
+    }
+}
+
+impl Span {
+    fn of(start: usize, end: usize) -> Span {
+        // A request's head is far below 4 GiB.
+        Span {
+            start: start as u32,
+            end: end as u32,
+        }
     }
 }
 

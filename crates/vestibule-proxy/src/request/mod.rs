@@ -395,11 +395,18 @@ async fn forward(
         && runtime.response_headers().is_empty()
         && target.response_headers().is_empty();
     let headers = request.headers_mut();
-    headers::prepare_request(headers, &conn.peer.ip, conn.scheme());
-    runtime.request_headers().apply(headers);
-    target.request_headers().apply(headers);
-    if let Some(line) = &mut context.line {
-        line.sent(headers);
+    let edits = [runtime.request_headers(), target.request_headers()];
+    let edited = edits.iter().any(|edits| !edits.is_empty());
+    // Without edits, the log's line takes what the preparation sets.
+    let line = context.line.as_mut().filter(|_| !edited);
+    headers::prepare_request(headers, &conn.peer.ip, conn.scheme(), line);
+    if edited {
+        for edits in edits {
+            edits.apply(headers);
+        }
+        if let Some(line) = &mut context.line {
+            line.sent(headers);
+        }
     }
     if let Some(upgrade) = &upgrade {
         upgrade.prepare_request(request);

@@ -19,6 +19,7 @@ use crate::h1::head::{self, HeadFacts, MAX_HEADERS, MAX_HEAD_BYTES};
 use crate::h1::write::{flush, write_body, WriteError};
 use crate::h1::RawHead;
 use crate::idle::{is_stream_idle, Watch, Watched};
+use crate::telemetry::access_log::Address;
 use crate::upstream::clusters::EndpointState;
 use crate::upstream::stream::UpstreamStream;
 
@@ -55,8 +56,9 @@ pub(crate) struct UpstreamConn {
     /// Its place under the cluster's connection limit, if it has one.
     pub(crate) slot: Option<super::circuit::ConnectionSlot>,
     /// Its local address, once asked for (the access log's
-    /// `%UPSTREAM_LOCAL_ADDRESS%`): one system call per connection.
-    local: Option<std::net::SocketAddr>,
+    /// `%UPSTREAM_LOCAL_ADDRESS%`): one system call and one formatting per
+    /// connection.
+    local: Option<Address>,
 }
 
 impl UpstreamConn {
@@ -109,9 +111,9 @@ impl UpstreamConn {
     }
 
     /// The connection's local address (asked of the socket once).
-    pub(crate) fn local_address(&mut self) -> Option<std::net::SocketAddr> {
+    pub(crate) fn local_address(&mut self) -> Option<Address> {
         if self.local.is_none() {
-            self.local = self.stream.socket().local_addr().ok();
+            self.local = self.stream.local_address();
         }
         self.local
     }

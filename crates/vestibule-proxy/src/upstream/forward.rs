@@ -154,7 +154,7 @@ pub(crate) struct Attempts {
     pub hash: Option<u64>,
     /// The local address of the last attempt's connection (kept with the
     /// endpoint).
-    pub upstream_local: Option<std::net::SocketAddr>,
+    pub upstream_local: Option<crate::telemetry::access_log::Address>,
     /// Whether the last attempt got a connection: only then does a timeout
     /// count against its endpoint (not while it waited for a connection).
     pub connected: bool,

@@ -23,6 +23,7 @@ use hyper_util::rt::{TokioExecutor, TokioIo};
 use thread_local::ThreadLocal;
 use tokio::net::TcpStream;
 
+use crate::telemetry::access_log::Address;
 use crate::upstream::circuit::{Circuit, ConnectionSlot, Overflow};
 use crate::upstream::client::UpstreamConn;
 use crate::upstream::dns::DnsCache;
@@ -66,7 +67,7 @@ struct SharedH2 {
     sender: http2::SendRequest<RequestBody>,
     streams: AtomicU32,
     opened: Instant,
-    local: Option<std::net::SocketAddr>,
+    local: Option<Address>,
 }
 
 /// How a cluster's connections live (Istio `connectionPool`), shared by
@@ -114,10 +115,7 @@ pub(crate) enum Connection {
     /// of the call, and a box moves as one pointer.
     Http1(Box<UpstreamConn>),
     /// With the connection's local address.
-    Http2(
-        http2::SendRequest<RequestBody>,
-        Option<std::net::SocketAddr>,
-    ),
+    Http2(http2::SendRequest<RequestBody>, Option<Address>),
 }
 
 /// Why no connection could be had.
@@ -259,7 +257,7 @@ impl Pool {
         // (as Envoy's pool keeps), replacing one that carried its share.
         let slot = self.replacement_slot(target.policy);
         let stream = connect_stream(target, connect_timeout).await?;
-        let local = stream.socket().local_addr().ok();
+        let local = stream.local_address();
         let (sender, connection) = http2::Builder::new(TokioExecutor::new())
             .handshake::<_, RequestBody>(TokioIo::new(stream))
             .await?;

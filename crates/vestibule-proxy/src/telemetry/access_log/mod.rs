@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crossbeam_queue::ArrayQueue;
 use tokio::sync::Notify;
 
-pub(crate) use format::{Ends, Record};
+pub(crate) use format::{Address, Ends, Record};
 
 /// How long a line may wait in its worker's buffer.
 pub(crate) const FLUSH_INTERVAL: Duration = Duration::from_millis(100);
