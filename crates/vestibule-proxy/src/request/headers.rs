@@ -308,6 +308,31 @@ mod tests {
         headers
     }
 
+    /// The access log's line takes the x-forwarded-for and x-request-id
+    /// the request goes upstream with, as the map holds them.
+    #[test]
+    fn the_logged_line_takes_the_headers_as_sent() {
+        let peer = HeaderValue::from_static("10.0.0.1");
+        for (pairs, generated) in [
+            (
+                &[("x-forwarded-for", "1.2.3.4"), ("x-request-id", "abc")][..],
+                false,
+            ),
+            (&[][..], true),
+            (&[("x-forwarded-for", "")][..], true),
+        ] {
+            let mut headers = map(pairs);
+            let mut request = http::Request::new(());
+            *request.headers_mut() = headers.clone();
+            let mut line = RequestLine::of(&request);
+            prepare_request(&mut headers, &peer, "http", Some(&mut line));
+            let sent = |name: &str| headers.get(name).map(HeaderValue::as_bytes);
+            assert_eq!(line.forwarded_for(), sent("x-forwarded-for"), "{pairs:?}");
+            assert_eq!(line.request_id(), sent("x-request-id"), "{pairs:?}");
+            assert_eq!(line.request_id().unwrap() != b"abc", generated);
+        }
+    }
+
     #[test]
     fn requests_get_the_edge_headers() {
         let peer = HeaderValue::from_static("10.0.0.1");
