@@ -196,10 +196,19 @@ async fn gateway_errors_are_grpc_statuses_as_envoy_sends_them() {
 #[tokio::test]
 async fn the_clients_grpc_timeout_bounds_the_upstream_call() {
     let (_config, _gateway, _server, address) = setup().await;
-    // The real client with a 0.5 s deadline sees DEADLINE_EXCEEDED then.
+    // The real client with a 0.5 s deadline: the call ends at it. The
+    // client's own timer and the gateway's (from the `grpc-timeout` the
+    // client sent: what was left of the 0.5 s) run out together; the client
+    // reads DEADLINE_EXCEEDED when its timer is first (usually), the
+    // gateway's UNAVAILABLE when the gateway's answer is (on a loaded
+    // machine, where the client's timer fires late): Envoy's race too.
     let started = Instant::now();
     let slow = call(address, "Slow", "x", "0.5").await;
-    assert!(slow.starts_with("code=DEADLINE_EXCEEDED "), "{slow}");
+    assert!(
+        slow.starts_with("code=DEADLINE_EXCEEDED ")
+            || slow.starts_with("code=UNAVAILABLE details=upstream request timeout "),
+        "{slow}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     // A client that sends `grpc-timeout: 300m` and waits, to a backend
     // that ignores deadlines: the gateway gives up upstream at 300 ms

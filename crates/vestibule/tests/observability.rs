@@ -341,7 +341,19 @@ async fn istio_metrics_count_requests_by_destination_and_outcome() {
     }
     assert_eq!(request(setup.address, "/nowhere", &[]).await, "404");
     assert_eq!(request(setup.address, "/empty", &[]).await, "503");
-    let (_, metrics) = setup.gateway.admin_get("/metrics").await;
+    // The last request counted, in the counter and the histograms.
+    let metrics = setup
+        .gateway
+        .metrics_when(|metrics| {
+            ["istio_requests_total{", "istio_response_bytes_count{"]
+                .iter()
+                .all(|series| {
+                    metrics.lines().any(|line| {
+                        line.starts_with(series) && line.contains("response_code=\"503\"")
+                    })
+                })
+        })
+        .await;
     let series = |name: &str, needles: &[&str]| -> Vec<String> {
         metrics
             .lines()
@@ -472,7 +484,24 @@ async fn istio_metrics_parse_with_prometheus_parsers() {
     for _ in 0..3 {
         assert_eq!(request(setup.address, "/app", &[]).await, "200");
     }
-    let (_, text) = setup.gateway.admin_get("/metrics").await;
+    // Every series below counts the three (the parsers then read them).
+    let counted = |metrics: &str| {
+        let series = [
+            "istio_requests_total{",
+            "istio_request_duration_milliseconds_count{",
+            "istio_request_bytes_count{",
+            "istio_response_bytes_count{",
+        ];
+        series.iter().all(|series| {
+            metrics.lines().any(|line| {
+                line.starts_with(series)
+                    && line.contains("reporter=\"source\"")
+                    && line.contains("response_code=\"200\"")
+                    && line.ends_with(" 3")
+            })
+        })
+    };
+    let text = setup.gateway.metrics_when(counted).await;
     let url = format!("http://{}/metrics", setup.gateway.admin);
     let open = curl(&[
         "-H",

@@ -304,6 +304,20 @@ impl Gateway {
         (status, String::from_utf8_lossy(&body).into_owned())
     }
 
+    /// `/metrics` once `counted` holds for it (a request is counted just
+    /// after its response is written, so a scrape that follows the
+    /// response at once may come first), or after 5 s as it then reads.
+    pub async fn metrics_when(&self, counted: impl Fn(&str) -> bool) -> String {
+        for _ in 0..250 {
+            let (_, metrics) = self.admin_get("/metrics").await;
+            if counted(&metrics) {
+                return metrics;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.admin_get("/metrics").await.1
+    }
+
     /// Waits until `/ready` answers 200.
     pub async fn wait_ready(&self) {
         for _ in 0..400 {
