@@ -205,24 +205,31 @@ async fn an_unknown_sni_gets_no_handshake() {
         .await;
     assert!(!handshake_done(&out), "{out}");
     assert!(out.contains("no peer certificate available"), "{out}");
-    let (_, metrics) = setup.gateway.admin_get("/metrics").await;
-    assert!(
-        metrics.contains("vestibule_downstream_tls_handshake_failures_total 1"),
-        "{metrics}"
-    );
+    // Counted as the gateway's task ends the connection, which may be just
+    // after the client has gone.
+    let failed = "vestibule_downstream_tls_handshake_failures_total 1";
+    let metrics = setup
+        .gateway
+        .metrics_when(|metrics| metrics.contains(failed))
+        .await;
+    assert!(metrics.contains(failed), "{metrics}");
     let known = setup
         .s_client(&["-servername", "httpbin.example.com"])
         .await;
     assert!(handshake_done(&known), "{known}");
     // The HTTPS listener's own figures, by Envoy's names: one completed,
     // one failed.
-    let (_, metrics) = setup.gateway.admin_get("/metrics").await;
     let port = setup.gateway.listener(443).await.port();
-    for name in [
+    let samples = [
         "envoy_listener_ssl_handshake_total",
         "envoy_listener_ssl_connection_error_total",
-    ] {
-        let sample = format!("{name}{{listener_address=\"127.0.0.1_{port}\"}} 1");
+    ]
+    .map(|name| format!("{name}{{listener_address=\"127.0.0.1_{port}\"}} 1"));
+    let metrics = setup
+        .gateway
+        .metrics_when(|metrics| samples.iter().all(|sample| metrics.contains(sample)))
+        .await;
+    for sample in samples {
         assert!(metrics.contains(&sample), "{sample} missing:\n{metrics}");
     }
 }
