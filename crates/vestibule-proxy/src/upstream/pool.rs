@@ -503,17 +503,24 @@ mod tests {
         assert!(pool.take_idle(None).is_none());
     }
 
-    #[tokio::test]
-    async fn only_the_top_of_the_idle_stack_keeps_buffers() {
+    /// A pool given, one by one, two more idle connections holding buffers
+    /// than its top keeps buffers for (and the upstream's ends of them).
+    async fn two_past_the_buffered_top() -> (Pool, Vec<(TcpStream, std::net::SocketAddr)>) {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let pool = Pool::default();
-        let mut accepted = Vec::new();
+        let mut peers = Vec::new();
         for _ in 0..IDLE_WITH_BUFFERS + 2 {
             let (mut conn, _) = connection_to(&listener).await;
-            accepted.push(listener.accept().await.unwrap());
+            peers.push(listener.accept().await.unwrap());
             conn.give_buffers();
             pool.put_back(conn, None);
         }
+        (pool, peers)
+    }
+
+    #[tokio::test]
+    async fn only_the_top_of_the_idle_stack_keeps_buffers() {
+        let (pool, _peers) = two_past_the_buffered_top().await;
         let held: Vec<bool> = std::iter::from_fn(|| pool.take_idle(None))
             .map(|conn| conn.holds_buffers())
             .collect();
@@ -524,15 +531,7 @@ mod tests {
     #[tokio::test]
     async fn a_buffer_given_up_waits_for_the_workers_next_read() {
         while crate::upstream::spare::take().is_some() {}
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let pool = Pool::default();
-        let mut accepted = Vec::new();
-        for _ in 0..IDLE_WITH_BUFFERS + 2 {
-            let (mut conn, _) = connection_to(&listener).await;
-            accepted.push(listener.accept().await.unwrap());
-            conn.give_buffers();
-            pool.put_back(conn, None);
-        }
+        let (_pool, _peers) = two_past_the_buffered_top().await;
         // The two that sank below the top gave theirs up to the worker.
         let spare = std::iter::from_fn(crate::upstream::spare::take).count();
         assert_eq!(spare, 2);
