@@ -7,6 +7,7 @@ mod listeners;
 mod prefixed;
 mod serve;
 mod signal;
+mod sockopt;
 mod stream;
 pub(crate) mod tcp;
 pub(crate) mod tls;
