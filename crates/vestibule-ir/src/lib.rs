@@ -103,6 +103,15 @@ pub enum ListenerProtocol {
     Tcp,
 }
 
+impl ListenerProtocol {
+    /// Whether a client sends the first bytes (an HTTP request, a TLS
+    /// ClientHello), so its connection can wait for them before it is
+    /// accepted. Opaque TCP may carry a protocol whose server speaks first.
+    pub fn client_speaks_first(self) -> bool {
+        !matches!(self, ListenerProtocol::Tcp)
+    }
+}
+
 /// A set of host names and the ordered routes that serve them.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct VirtualHost {

@@ -8,7 +8,7 @@ mod route;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use vestibule_ir::{BackendKey, Listener, Route, RouteTable};
+use vestibule_ir::{BackendKey, Listener, ListenerProtocol, Route, RouteTable};
 use vestibule_route::HostIndex;
 
 use crate::conn::tcp::StreamRouteRuntime;
@@ -176,9 +176,13 @@ impl Snapshot {
         }
     }
 
-    /// The configured listener ports.
-    pub fn ports(&self) -> Vec<u16> {
-        let mut ports: Vec<u16> = self.listeners.iter().map(|(port, _)| *port).collect();
+    /// The configured listener ports and what each speaks.
+    pub fn ports(&self) -> Vec<(u16, ListenerProtocol)> {
+        let mut ports: Vec<(u16, ListenerProtocol)> = self
+            .listeners
+            .iter()
+            .map(|(port, listener)| (*port, listener.listener().protocol))
+            .collect();
         ports.sort_unstable();
         ports
     }

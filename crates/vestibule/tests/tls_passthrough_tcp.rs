@@ -360,3 +360,85 @@ spec:
         .ok();
     assert!(answer.ends_with("hello from nginx"), "{answer:?}");
 }
+
+/// A backend that speaks first, as SMTP and MySQL servers do.
+async fn greeter() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let _ = stream.write_all(b"220 greeter ready\r\n").await;
+                let mut rest = Vec::new();
+                let _ = stream.read_to_end(&mut rest).await;
+            });
+        }
+    });
+    address
+}
+
+/// The TCP routes of `TCP_SHIFT`, all to `backend`, on a server of
+/// `protocol`.
+fn greeter_config(config: &ConfigDir, backend: SocketAddr, protocol: &str) {
+    for name in ["tcp-echo-v1", "tcp-echo-v2"] {
+        config.write(
+            &format!("{name}.yaml"),
+            &service(name, "default", 9000, &[backend]),
+        );
+    }
+    config.write(
+        "gateway.yaml",
+        &TCP_SHIFT
+            .replace("protocol: TCP", &format!("protocol: {protocol}"))
+            .replace("WEIGHT_ONE", "100")
+            .replace("WEIGHT_TWO", "0"),
+    );
+}
+
+/// Connects and, sending nothing, reads the backend's greeting: well
+/// inside the second a deferred accept would hold the connection.
+async fn assert_greeted_at_once(address: SocketAddr) {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    let mut greeting = [0; 19];
+    tokio::time::timeout(Duration::from_millis(500), stream.read_exact(&mut greeting))
+        .await
+        .expect("the greeting came at once")
+        .unwrap();
+    assert_eq!(&greeting, b"220 greeter ready\r\n");
+}
+
+/// A TCP listener hands a connection over as soon as it is made: the
+/// protocol behind it may have the server speak first, so the gateway
+/// connects upstream before the client has sent anything. (HTTP and TLS
+/// listeners wait for the client's first bytes: `TCP_DEFER_ACCEPT`.)
+#[tokio::test]
+async fn a_server_that_speaks_first_greets_a_silent_client_at_once() {
+    let config = ConfigDir::new();
+    greeter_config(&config, greeter().await, "TCP");
+    let gateway = Gateway::start(config.path(), &[31400], &[]).await;
+    assert_greeted_at_once(gateway.listener(31400).await).await;
+}
+
+/// A port that changes from HTTP (accepting deferred) to TCP stops
+/// deferring on the reload, without being bound again.
+#[tokio::test]
+async fn a_port_turned_from_http_to_tcp_stops_waiting_for_the_client() {
+    let config = ConfigDir::new();
+    let backend = greeter().await;
+    greeter_config(&config, backend, "HTTP");
+    let gateway = Gateway::start(config.path(), &[31400], &[]).await;
+    let address = gateway.listener(31400).await;
+    let mut held = TcpStream::connect(address).await.unwrap();
+    let mut byte = [0; 1];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), held.read(&mut byte))
+            .await
+            .is_err(),
+        "an HTTP listener answered a client that sent nothing"
+    );
+    let generation = gateway.generation().await;
+    greeter_config(&config, backend, "TCP");
+    gateway.wait_generation(generation + 1).await;
+    assert_eq!(gateway.listener(31400).await, address, "bound again");
+    assert_greeted_at_once(address).await;
+}

@@ -41,6 +41,12 @@ impl Acceptor {
         })
     }
 
+    /// Hands over connections only once they have sent bytes, or at once
+    /// (`sockopt` says why).
+    pub(crate) fn defer(&self, deferred: bool) -> io::Result<()> {
+        super::sockopt::set_defer_accept(&self.listening, deferred)
+    }
+
     /// The next connection, non-blocking and not registered.
     pub(crate) async fn accept(&self) -> io::Result<(Accepted, SocketAddr)> {
         std::future::poll_fn(|cx| self.poll_accept(cx)).await

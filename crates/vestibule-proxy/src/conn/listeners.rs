@@ -60,6 +60,12 @@ pub struct WorkerConnections {
 
 struct Running {
     address: SocketAddr,
+    /// Whether its sockets defer accepting (`Acceptor::defer`): the port's
+    /// protocol has the client speak first.
+    deferred: bool,
+    /// Its sockets, one per accept loop, for `deferred` to follow a change
+    /// of the port's protocol.
+    acceptors: Vec<Arc<Acceptor>>,
     stop: CancellationToken,
     /// One accept loop per worker (one on the caller's runtime without).
     tasks: Vec<JoinHandle<()>>,
@@ -90,12 +96,12 @@ impl Listeners {
         }
     }
 
-    pub(crate) fn reconcile(&self, shared: &Arc<Shared>, wanted: &[u16]) {
+    pub(crate) fn reconcile(&self, shared: &Arc<Shared>, wanted: &[(u16, ListenerProtocol)]) {
         let mut running = self.running.lock().expect("listeners poisoned");
         let mut failed = self.failed.lock().expect("listeners poisoned");
         let removed: Vec<u16> = running
             .keys()
-            .filter(|port| !wanted.contains(port))
+            .filter(|port| !wanted.iter().any(|(wanted, _)| wanted == *port))
             .copied()
             .collect();
         for port in removed {
@@ -108,13 +114,15 @@ impl Listeners {
                     .extend(listener.tasks);
             }
         }
-        failed.retain(|port, _| wanted.contains(port));
-        for &port in wanted {
-            if running.contains_key(&port) {
+        failed.retain(|port, _| wanted.iter().any(|(wanted, _)| wanted == port));
+        for &(port, protocol) in wanted {
+            let deferred = protocol.client_speaks_first();
+            if let Some(listener) = running.get_mut(&port) {
+                listener.follow(deferred);
                 continue;
             }
             let workers = self.workers.as_ref().map_or(&[][..], Workers::handles);
-            match bind(shared, port, workers) {
+            match bind(shared, port, deferred, workers) {
                 Ok(listener) => {
                     tracing::info!(port, address = %listener.address, "listener bound");
                     failed.remove(&port);
@@ -340,9 +348,32 @@ where
     }
 }
 
+impl Running {
+    /// Defers accepting as `deferred` says, when the port's protocol changed
+    /// which side speaks first. A socket that cannot keeps what it had: its
+    /// connections are served either way, only later or sooner.
+    fn follow(&mut self, deferred: bool) {
+        if self.deferred == deferred {
+            return;
+        }
+        for acceptor in &self.acceptors {
+            if let Err(error) = acceptor.defer(deferred) {
+                tracing::warn!(address = %self.address, %error, "cannot change deferred accepting");
+            }
+        }
+        self.deferred = deferred;
+    }
+}
+
 /// Binds `port`: one socket and accept loop per worker, or one on the
-/// caller's runtime when there are no workers.
-fn bind(shared: &Arc<Shared>, port: u16, workers: &[Handle]) -> Result<Running, String> {
+/// caller's runtime when there are no workers. `deferred`: connections are
+/// accepted once they have sent bytes.
+fn bind(
+    shared: &Arc<Shared>,
+    port: u16,
+    deferred: bool,
+    workers: &[Handle],
+) -> Result<Running, String> {
     let local_port = shared.config.port_map.get(&port).copied().unwrap_or(port);
     let wanted = SocketAddr::new(shared.config.bind_address, local_port);
     let shared_port = workers.len() > 1;
@@ -359,14 +390,19 @@ fn bind(shared: &Arc<Shared>, port: u16, workers: &[Handle]) -> Result<Running, 
     let loops: Vec<Arc<ListenerSignal>> = sockets.iter().map(|_| ListenerSignal::new()).collect();
     let signals: Signals = loops.iter().map(Arc::downgrade).collect();
     let mut tasks = Vec::with_capacity(sockets.len());
+    let mut acceptors = Vec::with_capacity(sockets.len());
     for (index, (socket, signal)) in sockets.into_iter().zip(loops).enumerate() {
         let runtime = workers.get(index).cloned().unwrap_or_else(Handle::current);
         // A socket is registered with the reactor of the runtime current
         // when it is converted: the worker's, which polls it.
         let listener = {
             let _entered = runtime.enter();
-            Acceptor::new(socket).map_err(|error| error.to_string())?
+            Arc::new(Acceptor::new(socket).map_err(|error| error.to_string())?)
         };
+        listener
+            .defer(deferred)
+            .map_err(|error| format!("defer accepting on {address}: {error}"))?;
+        acceptors.push(Arc::clone(&listener));
         tasks.push(runtime.spawn(accept_loop(
             listener,
             port,
@@ -378,6 +414,8 @@ fn bind(shared: &Arc<Shared>, port: u16, workers: &[Handle]) -> Result<Running, 
     }
     Ok(Running {
         address,
+        deferred,
+        acceptors,
         stop,
         tasks,
         signals,
@@ -424,7 +462,7 @@ impl LastPeer {
 }
 
 async fn accept_loop(
-    listener: Acceptor,
+    listener: Arc<Acceptor>,
     port: u16,
     shared: Arc<Shared>,
     stop: CancellationToken,
