@@ -18,6 +18,7 @@ use std::os::fd::AsFd;
 /// nothing before handing it over anyway: one SYN-ACK retransmission
 /// (Linux rounds the time up to whole retransmissions). Such a connection
 /// then meets the gateway's own header timeout.
+#[cfg(target_os = "linux")]
 const HOLD_SECONDS: libc::c_int = 1;
 
 /// Turns deferred accepting on or off for the listening `socket`.
