@@ -93,6 +93,12 @@ async fn connections_past_the_listener_limit_are_refused() {
         support::any_path_gateway(backend, &["--max-connections-per-listener", "1"]).await;
     let _first = served_connection(address).await;
     let mut second = TcpStream::connect(address).await.unwrap();
+    // A request sent, as a client does: the listener defers accepting
+    // until the first bytes, and a silent connection would be refused only
+    // after that hold (about a second).
+    let _ = second
+        .write_all(format!("GET /status/200 HTTP/1.1\r\nHost: {HOST}\r\n\r\n").as_bytes())
+        .await;
     assert!(closed_at_once(&mut second).await);
     assert_eq!(
         metric(&gateway, "vestibule_downstream_connections_refused_total").await,
