@@ -5,34 +5,41 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
 }
 
+# Writes "$1/nginx.conf": one worker in the foreground, no access log, its
+# temporary files under "$1/tmp", keep-alive without bounds, and the
+# http-block lines $2 (bench/run's peers are configured the same way).
+write_nginx_conf() {
+  mkdir -p "$1/tmp"
+  cat >"$1/nginx.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $1/nginx.pid;
+error_log $1/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $1/tmp;
+    proxy_temp_path $1/tmp;
+    fastcgi_temp_path $1/tmp;
+    uwsgi_temp_path $1/tmp;
+    scgi_temp_path $1/tmp;
+    keepalive_requests 1000000000;
+    keepalive_timeout 600s;
+    tcp_nodelay on;
+$2
+}
+EOF
+}
+
 # Starts an nginx upstream (`return 200 "ok\n"`, as bench/run's) under
 # "$dir"; sets $upstream to its port and adds its pid to pids.
 start_upstream() {
   upstream=$(free_port)
-  mkdir -p "$dir/nginx/tmp"
-  cat >"$dir/nginx/nginx.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $dir/nginx/nginx.pid;
-error_log $dir/nginx/error.log warn;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    client_body_temp_path $dir/nginx/tmp;
-    proxy_temp_path $dir/nginx/tmp;
-    fastcgi_temp_path $dir/nginx/tmp;
-    uwsgi_temp_path $dir/nginx/tmp;
-    scgi_temp_path $dir/nginx/tmp;
-    keepalive_requests 1000000000;
-    keepalive_timeout 600s;
-    tcp_nodelay on;
-    server {
+  write_nginx_conf "$dir/nginx" "    server {
         listen 127.0.0.1:$upstream;
         add_header x-bench-mark upstream always;
-        location / { return 200 "ok\n"; }
-    }
-}
-EOF
+        location / { return 200 \"ok\\n\"; }
+    }"
   nginx -c "$dir/nginx/nginx.conf" &
   pids+=($!)
 }
