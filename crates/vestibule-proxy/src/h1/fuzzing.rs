@@ -51,12 +51,13 @@ pub fn request_head(data: &[u8]) {
 /// The outcome's kind, the request as text, and what is left in `buf` for
 /// the next request (nothing is, after a refusal: the connection closes).
 fn outcome(buf: &mut BytesMut) -> (&'static str, String, Vec<u8>) {
-    let parsed = parse::parse(buf, LIMITS);
+    let mut request = http::Request::new(());
+    let parsed = parse::parse(buf, LIMITS, &mut request);
     let (kind, text) = match parsed {
         Parsed::Partial => ("partial", String::new()),
         Parsed::Handoff => ("handoff", String::new()),
         Parsed::Reject(error) => return ("reject", error.to_string(), Vec::new()),
-        Parsed::Request { request, .. } => {
+        Parsed::Request { .. } => {
             assert!(request.headers().len() <= LIMITS.count);
             ("request", format!("{request:?}"))
         }

@@ -15,19 +15,17 @@ pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 /// What a head that cannot be parsed is answered with.
 const MALFORMED: ProxyError = ProxyError::BadRequest("malformed request");
 
-// Returned once per request and consumed at once: boxing the request would
-// cost an allocation for nothing.
-#[allow(clippy::large_enum_variant)]
+/// What a parse found. The request itself is written into the caller's
+/// slot rather than returned: a request is about 200 bytes, and each layer
+/// it was returned through copied it.
 pub(crate) enum Parsed {
     /// More bytes are needed.
     Partial,
-    /// A bodiless request, served here; its head was split off the buffer.
-    /// `keep_alive`: the client wants the connection kept open after it
-    /// (read from the head as it is screened: no lookup in the map).
-    Request {
-        request: Request<()>,
-        keep_alive: bool,
-    },
+    /// A bodiless request, served here, now in the slot; its head was split
+    /// off the buffer. `keep_alive`: the client wants the connection kept
+    /// open after it (read from the head as it is screened: no lookup in
+    /// the map).
+    Request { keep_alive: bool },
     /// A request this server leaves to hyper (a body, `Expect`, `Upgrade`,
     /// `CONNECT`), or the HTTP/2 preface: nothing was consumed.
     Handoff,
@@ -35,7 +33,10 @@ pub(crate) enum Parsed {
     Reject(ProxyError),
 }
 
-pub(crate) fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
+/// Parses the head at the start of `buf`; a request served here is written
+/// into `slot` (its method, target, version and headers; the body and
+/// extensions are left as they are).
+pub(crate) fn parse<B>(buf: &mut BytesMut, limits: HeadLimits, slot: &mut Request<B>) -> Parsed {
     if starts_like(buf, H2_PREFACE) {
         return if buf.len() >= H2_PREFACE.len() {
             Parsed::Handoff
@@ -49,7 +50,7 @@ pub(crate) fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
     // connection's, whose room is kept for the next response): a client
     // connection waits idle between requests, and then holds no buffer.
     let bytes = std::mem::take(buf).freeze();
-    let (parsed, length) = parse_frozen(&bytes, limits);
+    let (parsed, length) = parse_frozen(&bytes, limits, slot);
     match (&parsed, length) {
         // Pipelined bytes of the next request (rare): copied out.
         (Parsed::Request { .. }, Some(length)) if length < bytes.len() => {
@@ -62,17 +63,25 @@ pub(crate) fn parse(buf: &mut BytesMut, limits: HeadLimits) -> Parsed {
     parsed
 }
 
-fn parse_frozen(bytes: &Bytes, limits: HeadLimits) -> (Parsed, Option<usize>) {
+fn parse_frozen<B>(
+    bytes: &Bytes,
+    limits: HeadLimits,
+    slot: &mut Request<B>,
+) -> (Parsed, Option<usize>) {
     // The parser's slots are on the stack: the usual count keeps them as
     // small as they always were.
     if limits.count <= MAX_HEADERS {
-        parse_with::<MAX_HEADERS>(bytes, limits)
+        parse_with::<MAX_HEADERS, B>(bytes, limits, slot)
     } else {
-        parse_with::<MAX_REQUEST_HEADER_SLOTS>(bytes, limits)
+        parse_with::<MAX_REQUEST_HEADER_SLOTS, B>(bytes, limits, slot)
     }
 }
 
-fn parse_with<const SLOTS: usize>(bytes: &Bytes, limits: HeadLimits) -> (Parsed, Option<usize>) {
+fn parse_with<const SLOTS: usize, B>(
+    bytes: &Bytes,
+    limits: HeadLimits,
+    slot: &mut Request<B>,
+) -> (Parsed, Option<usize>) {
     let mut slots = [const { std::mem::MaybeUninit::uninit() }; SLOTS];
     let slots = &mut slots[..limits.count.min(SLOTS)];
     let mut head = httparse::Request::new(&mut []);
@@ -96,26 +105,18 @@ fn parse_with<const SLOTS: usize>(bytes: &Bytes, limits: HeadLimits) -> (Parsed,
     match screen(&head) {
         Err(error) => (Parsed::Reject(error), None),
         Ok(Body::Handoff) => (Parsed::Handoff, None),
-        Ok(Body::None(connection)) => match build(&head, bytes) {
-            Some(mut request) => {
-                if connection.present {
-                    if let Err(error) =
-                        crate::request::screen::apply_nominations(request.headers_mut())
-                    {
-                        return (Parsed::Reject(error), None);
-                    }
-                }
-                let keep_alive = connection.keeps_alive(request.version());
-                (
-                    Parsed::Request {
-                        request,
-                        keep_alive,
-                    },
-                    Some(length),
-                )
+        Ok(Body::None(connection)) => {
+            if build(&head, bytes, slot).is_none() {
+                return (Parsed::Reject(MALFORMED), None);
             }
-            None => (Parsed::Reject(MALFORMED), None),
-        },
+            if connection.present {
+                if let Err(error) = crate::request::screen::apply_nominations(slot.headers_mut()) {
+                    return (Parsed::Reject(error), None);
+                }
+            }
+            let keep_alive = connection.keeps_alive(slot.version());
+            (Parsed::Request { keep_alive }, Some(length))
+        }
     }
 }
 
@@ -226,7 +227,8 @@ impl Connection {
     }
 }
 
-fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>> {
+/// Writes the head into `slot`, field by field (no request is moved).
+fn build<B>(head: &httparse::Request<'_, '_>, bytes: &Bytes, slot: &mut Request<B>) -> Option<()> {
     let method = Method::from_bytes(head.method?.as_bytes()).ok()?;
     let version = match head.version? {
         1 => Version::HTTP_11,
@@ -237,12 +239,11 @@ fn build(head: &httparse::Request<'_, '_>, bytes: &Bytes) -> Option<Request<()>>
     if version == Version::HTTP_11 && headers.get_all(header::HOST).iter().count() > 1 {
         return None;
     }
-    let mut request = Request::new(());
-    *request.method_mut() = method;
-    *request.uri_mut() = uri;
-    *request.version_mut() = version;
-    *request.headers_mut() = headers;
-    Some(request)
+    *slot.method_mut() = method;
+    *slot.uri_mut() = uri;
+    *slot.version_mut() = version;
+    *slot.headers_mut() = headers;
+    Some(())
 }
 
 #[cfg(test)]
@@ -250,14 +251,22 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Parsed {
-        parse(&mut BytesMut::from(text), HeadLimits::default())
+        parse_request(text).0
+    }
+
+    /// The parse, and the slot it wrote into.
+    fn parse_request(text: &str) -> (Parsed, Request<()>) {
+        let mut slot = Request::new(());
+        let parsed = parse(&mut BytesMut::from(text), HeadLimits::default(), &mut slot);
+        (parsed, slot)
     }
 
     #[test]
     fn a_bodiless_request_is_served_here() {
         let mut buf =
             BytesMut::from("GET /a?b=1 HTTP/1.1\r\nHost: x\r\nX-A: 1\r\nX-A: 2\r\n\r\nGET /next");
-        let Parsed::Request { request, .. } = parse(&mut buf, HeadLimits::default()) else {
+        let mut request = Request::new(());
+        let Parsed::Request { .. } = parse(&mut buf, HeadLimits::default(), &mut request) else {
             panic!("not parsed")
         };
         assert_eq!(request.uri().path_and_query().unwrap().as_str(), "/a?b=1");
@@ -317,7 +326,7 @@ mod tests {
             Parsed::Reject(ProxyError::BadRequest("invalid connection header"))
         ));
         let removed = "GET / HTTP/1.1\r\nHost: x\r\nConnection: x-a\r\nX-A: 1\r\nX-B: 2\r\n\r\n";
-        let Parsed::Request { request, .. } = parse_str(removed) else {
+        let (Parsed::Request { .. }, request) = parse_request(removed) else {
             panic!("refused")
         };
         assert!(!request.headers().contains_key("x-a"));
@@ -337,7 +346,13 @@ mod tests {
             }
             text + "\r\n"
         };
-        let parse_with = |text: String| parse(&mut BytesMut::from(text.as_str()), limits);
+        let parse_with = |text: String| {
+            parse(
+                &mut BytesMut::from(text.as_str()),
+                limits,
+                &mut Request::new(()),
+            )
+        };
         assert!(matches!(parse_with(head(3, 0)), Parsed::Request { .. }));
         assert!(matches!(
             parse_with(head(4, 0)),

@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::future::Future;
-use std::pin::Pin;
+use std::pin::{pin, Pin};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -165,18 +165,19 @@ async fn exchange<S: Stream>(
     first: bool,
 ) -> Next {
     let config = &shared.config;
+    // The request is parsed into this slot and read in place from there on
+    // (an empty request allocates nothing).
+    let mut request = Request::new(RequestBody::Empty);
     let head = read_head(
         stream,
         buf,
+        &mut request,
         config.head_limits,
         config.header_read_timeout,
         first,
     );
-    let (request, keep_alive) = match head.await {
-        Head::Request {
-            request,
-            keep_alive,
-        } => (request, keep_alive),
+    let keep_alive = match head.await {
+        Head::Request { keep_alive } => keep_alive,
         Head::Handoff => return Next::Handoff,
         Head::Closed => return Next::Close,
         Head::Reject(error) => {
@@ -189,7 +190,8 @@ async fn exchange<S: Stream>(
                 keep_alive: false,
             };
             let status = response.status();
-            let written = write_response(stream, response, &refusal).await;
+            let written = pin!(write_response(stream, response, &refusal));
+            let written = written.await;
             finish(shared, conn, context, written.ended(status));
             return Next::Close;
         }
@@ -202,14 +204,18 @@ async fn exchange<S: Stream>(
     let tls = stream.session().map(Arc::as_ref);
     let mut context = Context::new(conn.port);
     context.raw_response = true;
-    let request = request.map(|()| RequestBody::Empty);
-    let response = handle(shared, conn, tls, request, &mut context).await;
+    let mut response = Response::new(ResponseBody::empty());
+    handle(shared, conn, tls, &mut request, &mut context, &mut response).await;
+    drop(request);
     let exchange = Exchange {
         keep_alive: exchange.keep_alive && !closes_connection(&response),
         ..exchange
     };
     let status = response.status();
-    let written = write_response(stream, response, &exchange).await;
+    // Pinned where it is: awaited by value, the write's future (with the
+    // response in it) was copied into the await's slot on every request.
+    let written = pin!(write_response(stream, response, &exchange));
+    let written = written.await;
     finish(shared, conn, context, written.ended(status));
     if written.reusable && !signal.draining() {
         Next::Request
@@ -218,12 +224,10 @@ async fn exchange<S: Stream>(
     }
 }
 
-// As `Parsed`: returned once per request and consumed at once.
-#[allow(clippy::large_enum_variant)]
+/// What reading a head came to; a request is in the exchange's slot.
 enum Head {
     /// `keep_alive`: as the head asks ([`Parsed::Request`]).
     Request {
-        request: Request<()>,
         keep_alive: bool,
     },
     Handoff,
@@ -233,10 +237,11 @@ enum Head {
 
 /// Reads until `buf` holds a whole head, within `limit`: of the accept for
 /// a connection's `first` head (its exchange starts at once), else of the
-/// head's first byte.
+/// head's first byte. A request is parsed into `slot`.
 async fn read_head<S: Stream>(
     stream: &mut S,
     buf: &mut BytesMut,
+    slot: &mut Request<RequestBody>,
     limits: HeadLimits,
     limit: Duration,
     first: bool,
@@ -246,7 +251,7 @@ async fn read_head<S: Stream>(
     // brings. Either way the timer is made only if that read does not
     // bring a whole head.
     let accepted = first.then(Instant::now);
-    let read = read_and_parse(stream, buf, limits);
+    let read = read_and_parse(stream, buf, slot, limits);
     let head = if first {
         read.now_or_never()
     } else {
@@ -260,7 +265,7 @@ async fn read_head<S: Stream>(
     loop {
         tokio::select! {
             biased;
-            head = read_and_parse(stream, buf, limits) => if let Some(head) = head { return head },
+            head = read_and_parse(stream, buf, slot, limits) => if let Some(head) = head { return head },
             // Nothing came: close. Part of a head: Envoy's 408.
             () = timer.as_mut() => return if buf.is_empty() {
                 Head::Closed
@@ -276,10 +281,11 @@ async fn read_head<S: Stream>(
 async fn read_and_parse<S: Stream>(
     stream: &mut S,
     buf: &mut BytesMut,
+    slot: &mut Request<RequestBody>,
     limits: HeadLimits,
 ) -> Option<Head> {
     if !buf.is_empty() {
-        if let Some(head) = parse_buffered(buf, limits) {
+        if let Some(head) = parse_buffered(buf, slot, limits) {
             return Some(head);
         }
     }
@@ -292,19 +298,17 @@ async fn read_and_parse<S: Stream>(
         Ok(0) | Err(_) => return Some(Head::Closed),
         Ok(_) => {}
     }
-    parse_buffered(buf, limits)
+    parse_buffered(buf, slot, limits)
 }
 
-fn parse_buffered(buf: &mut BytesMut, limits: HeadLimits) -> Option<Head> {
-    match parse::parse(buf, limits) {
+fn parse_buffered(
+    buf: &mut BytesMut,
+    slot: &mut Request<RequestBody>,
+    limits: HeadLimits,
+) -> Option<Head> {
+    match parse::parse(buf, limits, slot) {
         Parsed::Partial => None,
-        Parsed::Request {
-            request,
-            keep_alive,
-        } => Some(Head::Request {
-            request,
-            keep_alive,
-        }),
+        Parsed::Request { keep_alive } => Some(Head::Request { keep_alive }),
         Parsed::Handoff => Some(Head::Handoff),
         Parsed::Reject(error) => Some(Head::Reject(error)),
     }
@@ -418,10 +422,19 @@ async fn handoff<S: Stream>(
             }
             Box::pin(async move {
                 let head_request = request.method() == Method::HEAD;
-                let request = request.map(|body| RequestBody::Incoming(IdleBody::new(body)));
+                let mut request = request.map(|body| RequestBody::Incoming(IdleBody::new(body)));
                 let mut context = Context::new(conn.port);
-                let response =
-                    handle(&shared, &conn, session.as_deref(), request, &mut context).await;
+                let mut response = Response::new(ResponseBody::empty());
+                let tls = session.as_deref();
+                handle(
+                    &shared,
+                    &conn,
+                    tls,
+                    &mut request,
+                    &mut context,
+                    &mut response,
+                )
+                .await;
                 let mut response = Accounted::wrap(response, context, shared, conn, head_request);
                 if closes_connection(&response) {
                     // hyper closes the connection after a response that says so.

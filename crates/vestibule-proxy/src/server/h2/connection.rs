@@ -9,14 +9,14 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use bytes::BytesMut;
-use http::{Method, Request};
+use http::{Method, Request, Response};
 use rustc_hash::FxHashMap;
 use vestibule_h2::{Config, Connection, ErrorCode, Event};
 
 use super::recv_body::{H2RequestBody, Piece};
 use super::streams::{Streams, Woken, CAPACITY};
 use super::task::{Env, Exchanged, Sending, StreamTask, HIGH_WATER};
-use crate::body::RequestBody;
+use crate::body::{RequestBody, ResponseBody};
 use crate::conn::tls::Session;
 use crate::conn::{ListenerSignal, Prefixed, Stream, DRAIN, IDLE_TICKS};
 use crate::idle::IdleBody;
@@ -341,7 +341,7 @@ fn wake_all(woken: &Woken, mut slots: u128) {
 /// One stream's exchange: route and answer the request. A client's reset
 /// (its slot's reset bit) abandons it, upstream call included.
 async fn exchange(
-    request: Request<RequestBody>,
+    mut request: Request<RequestBody>,
     shared: &Shared,
     conn: &ConnInfo,
     tls: Option<&Session>,
@@ -352,8 +352,16 @@ async fn exchange(
     // The response's head may stay as the upstream sent it: it is encoded
     // from the upstream's bytes, without a map.
     context.raw_response = true;
-    let response = {
-        let handled = pin!(handle(shared, conn, tls, request, &mut context));
+    let mut response = Response::new(ResponseBody::empty());
+    let answered = {
+        let handled = pin!(handle(
+            shared,
+            conn,
+            tls,
+            &mut request,
+            &mut context,
+            &mut response
+        ));
         let reset = poll_fn(|_| {
             // The slot is woken when its reset bit is set.
             if woken.is_reset(slot) {
@@ -364,9 +372,9 @@ async fn exchange(
         });
         tokio::select! {
             biased;
-            response = handled => Some(response),
-            () = reset => None,
+            () = handled => true,
+            () = reset => false,
         }
     };
-    (response, context)
+    (answered.then_some(response), context)
 }
