@@ -206,6 +206,9 @@ async fn exchange<S: Stream>(
     context.raw_response = true;
     let mut response = Response::new(ResponseBody::empty());
     handle(shared, conn, tls, &mut request, &mut context, &mut response).await;
+    // Its header values are slices of the read buffer: dropped before the
+    // write, the buffer can go back to the allocator now, as it did when
+    // `handle` consumed the request.
     drop(request);
     let exchange = Exchange {
         keep_alive: exchange.keep_alive && !closes_connection(&response),
