@@ -363,6 +363,8 @@ async fn perform(
                 None => {
                     let forwarded = forward(routed, target, decision, request, context, response);
                     match forwarded.await {
+                        // The upstream's response is in the slot already:
+                        // nothing to assign.
                         Ok(()) => return,
                         Err(error) => reply(shared, context, error),
                     }
