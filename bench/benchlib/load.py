@@ -7,6 +7,7 @@ import json
 import re
 import socket
 import time
+from pathlib import Path
 
 from . import procs
 from .proxies import HOST, MARK_HEADER, MARK_VALUE, SMALL_PATH, BIG_PATH, BIG_SIZE
@@ -141,6 +142,8 @@ def check_routing(proxy, upstream, full: bool) -> list[str]:
 # ---------------------------------------------------------------- wrk
 
 
+_PERCENTILES = Path(__file__).with_name("percentiles.lua")
+
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3}
 
 
@@ -154,7 +157,7 @@ def _ms(text: str) -> float:
 def wrk(port: int, path: str, connections: int, seconds: float, extra_headers=(), timeout_s: float = 5,
         host: str = HOST) -> dict:
     argv = ["wrk", "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--latency",
-            f"--timeout={timeout_s:g}s", "-H", f"Host: {host}"]
+            f"--timeout={timeout_s:g}s", "-s", str(_PERCENTILES), "-H", f"Host: {host}"]
     for header in extra_headers:
         argv += ["-H", header]
     argv.append(f"http://127.0.0.1:{port}{path}")
@@ -167,10 +170,14 @@ def wrk(port: int, path: str, connections: int, seconds: float, extra_headers=()
         raise BenchError(f"cannot read wrk output:\n{text}")
     result = {"requests": int(match.group(1)), "duration_ms": _ms(match.group(2)), "raw": text}
     result["rps"] = result["requests"] / (result["duration_ms"] / 1e3)
-    for pct in ("50", "99"):
-        found = re.search(rf"^\s*{pct}%\s+(\S+)", text, re.M)
-        if found:
-            result[f"p{pct}_ms"] = _ms(found.group(1))
+    # The script's lines, in microseconds: p50_ms, p90_ms, p99_ms, p999_ms,
+    # p9999_ms, and the mean, standard deviation and maximum.
+    for pct, micros in re.findall(r"^percentile ([\d.]+) (\d+)$", text, re.M):
+        result[f"p{pct.replace('.', '')}_ms"] = int(micros) / 1e3
+    summary = re.search(r"^latency mean (\d+) stdev (\d+) max (\d+)$", text, re.M)
+    if summary:
+        for key, micros in zip(("mean_ms", "stdev_ms", "max_ms"), summary.groups()):
+            result[key] = int(micros) / 1e3
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
     result["non_2xx"] = int(bad.group(1)) if bad else 0
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)

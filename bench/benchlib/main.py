@@ -598,12 +598,15 @@ class Runner:
                 # Tail latency swings from round to round more than CPU
                 # does: every round's p99 is kept beside the median round's.
                 p99_rounds = [r["p99_ms"] for r in rs if r.get("p99_ms") is not None]
+                tails = [{k: r[k] for k in TAIL_KEYS if k in r} for r in rs]
                 rs.sort(key=lambda r: r[key])
                 chosen = rs[len(rs) // 2]
                 chosen["all"] = [r[key] for r in rs]
                 chosen["rounds"] = rounds
                 if p99_rounds:
                     chosen["p99_rounds"] = p99_rounds
+                if any(tails):
+                    chosen["tail_rounds"] = tails
                 results[pname][name] = chosen
                 if pname == "vestibule" and paired:
                     chosen["paired"] = paired
@@ -837,6 +840,17 @@ def fmt_bytes(value):
     return f"{value:,.0f} B"
 
 
+# The latency distribution wrk's script reports, kept for every round.
+TAIL_KEYS = ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "mean_ms", "stdev_ms", "max_ms")
+
+
+def tail_medians(result: dict | None, keys) -> list | None:
+    """Each of `keys`' median over the rounds' latency distributions."""
+    rounds = (result or {}).get("tail_rounds") or []
+    values = [[t[k] for t in rounds if k in t] for k in keys]
+    return [statistics.median(v) for v in values] if all(values) else None
+
+
 def median_p99(result: dict | None) -> float | None:
     """The median of the rounds' p99 latencies (the median CPU round's p99
     when the rounds' were not kept). One round's tail moves by half its
@@ -885,6 +899,9 @@ ROWS = [
      lambda r: median_p99(r.get("keepalive")), lambda v: fmt(v, 2)),
     ("a) p99 latency at saturation (ms): each round's", "info",
      lambda r: r.get("keepalive", {}).get("p99_rounds"),
+     lambda v: "—" if not v else " / ".join(fmt(x, 2) for x in v)),
+    ("a) latency p50 / p90 / p99.9 / max (ms), medians of the rounds", "info",
+     lambda r: tail_medians(r.get("keepalive"), ("p50_ms", "p90_ms", "p999_ms", "max_ms")),
      lambda v: "—" if not v else " / ".join(fmt(x, 2) for x in v)),
     ("b) h2c, 16 conns × 8 streams: req/s", "gain",
      lambda r: r.get("h2c", {}).get("rps"), fmt),
