@@ -192,7 +192,7 @@ async fn exchange<S: Stream>(
             let status = response.status();
             let written = pin!(write_response(stream, response, &refusal));
             let written = written.await;
-            finish(shared, conn, context, written.ended(status));
+            finish(shared, conn, &mut context, written.ended(status));
             return Next::Close;
         }
     };
@@ -219,7 +219,7 @@ async fn exchange<S: Stream>(
     // response in it) was copied into the await's slot on every request.
     let written = pin!(write_response(stream, response, &exchange));
     let written = written.await;
-    finish(shared, conn, context, written.ended(status));
+    finish(shared, conn, &mut context, written.ended(status));
     if written.reusable && !signal.draining() {
         Next::Request
     } else {

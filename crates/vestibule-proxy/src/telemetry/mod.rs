@@ -107,8 +107,9 @@ pub(crate) struct Ended {
 }
 
 /// Records a finished request: its route's counter, its destination's
-/// series, and its access log line.
-pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, ended: Ended) {
+/// series, and its access log line. The context is borrowed: it is 592
+/// bytes, copied on every request when it was moved in.
+pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, context: &mut Context, ended: Ended) {
     let duration = context.started.elapsed();
     match ended.end {
         End::Complete => {}
@@ -140,13 +141,13 @@ pub(crate) fn finish(shared: &Shared, conn: &ConnInfo, mut context: Context, end
         },
     );
     if let (Some(span), Some(tracing)) = (&context.trace, &shared.telemetry.tracing) {
-        tracing.end(span, || span_record(span, &context, status, ended.sent));
+        tracing.end(span, || span_record(span, context, status, ended.sent));
     }
     // The request's line was taken when it arrived, if the log was on then.
     if context.line.is_some() {
         if let Some(log) = shared.telemetry.access_log() {
             log.write(&access_log::Record {
-                context: &context,
+                context,
                 addresses: conn.peer.addresses.as_deref(),
                 status,
                 sent: ended.sent,
@@ -197,7 +198,7 @@ impl TunnelAccount {
         received.carried(from_client);
         self.context.received = Some(received);
         self.ended.sent += to_client;
-        finish(&self.shared, &self.conn, self.context, self.ended);
+        finish(&self.shared, &self.conn, &mut self.context, self.ended);
     }
 }
 
@@ -293,7 +294,7 @@ impl Body for Accounted {
 
 impl Drop for Accounted {
     fn drop(&mut self) {
-        let Some(context) = self.context.take() else {
+        let Some(mut context) = self.context.take() else {
             return;
         };
         if let Some(tunnel) = self.tunnel.take() {
@@ -310,6 +311,6 @@ impl Drop for Accounted {
             }
             return;
         }
-        finish(&self.shared, &self.conn, context, self.ended);
+        finish(&self.shared, &self.conn, &mut context, self.ended);
     }
 }

@@ -130,7 +130,7 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
             }
         }
         if let Some(exchange) = this.exchange.as_mut().as_pin_mut() {
-            let Poll::Ready((response, context)) = exchange.poll(cx) else {
+            let Poll::Ready((response, mut context)) = exchange.poll(cx) else {
                 return Poll::Pending;
             };
             // Dropped at once: its upstream connection goes back to the
@@ -144,12 +144,12 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
                     sent: 0,
                     end: End::ClientGone,
                 };
-                finish(env.shared, env.conn, context, ended);
+                finish(env.shared, env.conn, &mut context, ended);
                 return Poll::Ready(());
             };
             match start(env.codec, stream, response, *this.head_request, context) {
-                Started::Finished(context, ended) => {
-                    finish(env.shared, env.conn, context, ended);
+                Started::Finished(mut context, ended) => {
+                    finish(env.shared, env.conn, &mut context, ended);
                     return Poll::Ready(());
                 }
                 // Most bodies are one frame, there already: sent from here,
@@ -187,12 +187,14 @@ impl<F: Future<Output = Exchanged>> StreamTask<F> {
 /// The request's account, once its response is over.
 fn end(sending: Sending, result: Result<(), End>, env: &Env<'_>) {
     let Sending {
-        context, mut ended, ..
+        mut context,
+        mut ended,
+        ..
     } = sending;
     if let Err(end) = result {
         ended.end = end;
     }
-    finish(env.shared, env.conn, context, ended);
+    finish(env.shared, env.conn, &mut context, ended);
 }
 
 enum Started {
