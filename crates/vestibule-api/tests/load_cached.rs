@@ -1,7 +1,8 @@
 //! A load through the parse cache equals a load from scratch: after every
 //! edit of a sequence (a changed document, one added, one removed, a
-//! duplicate, a List, an error, documents moved by a line), the inputs,
-//! errors, warnings and files are the same both ways.
+//! duplicate, a List, an error, documents moved by a line, a document
+//! written twice in one file), the inputs, errors, warnings and files are
+//! the same both ways.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -133,6 +134,29 @@ fn every_edit_loads_the_same_through_the_cache() {
             Box::new(|d| fs::remove_file(d.join("c.yaml")).unwrap()),
         ),
         ("the error fixed", Box::new(|d| write(d, "d.yaml", LIST))),
+        (
+            "a document written twice in one file",
+            Box::new(|d| {
+                let twice = virtual_service("twice", "twice.example", "/");
+                write(d, "e.yaml", &format!("{twice}---\n{twice}"));
+            }),
+        ),
+        (
+            "its second copy changed",
+            Box::new(|d| {
+                let first = virtual_service("twice", "twice.example", "/");
+                let second = virtual_service("twice", "twice.example", "/second");
+                write(d, "e.yaml", &format!("{first}---\n{second}"));
+            }),
+        ),
+        (
+            "its first copy changed back and the second too",
+            Box::new(|d| {
+                let first = virtual_service("twice", "twice.example", "/second");
+                let second = virtual_service("twice", "twice.example", "/");
+                write(d, "e.yaml", &format!("{first}---\n{second}"));
+            }),
+        ),
     ];
     let mut cache = ParseCache::default();
     for (step, edit) in steps {

@@ -112,8 +112,7 @@ pub fn load_paths_cached(
     cache: &mut ParseCache,
     keep: Keep,
 ) -> Loaded {
-    let mut old = std::mem::take(cache);
-    cache.start();
+    let mut old = cache.start();
     let loaded = files::load_paths(paths, max_file_bytes, &mut |file, text, into| {
         let text = text.strip_prefix('\u{feff}').unwrap_or(text);
         let docs = documents(file, text);
