@@ -1,5 +1,6 @@
-//! Documents read by an earlier load, kept by their text and place: a reload
-//! parses only the documents that changed and replays the others.
+//! Documents read by an earlier load, found again by their file and a hash
+//! of their text: a reload parses only the documents that changed and
+//! replays the others.
 //!
 //! A document is kept when it held one object that loaded without errors.
 //! Its entry is what loading it did to a [`Loaded`]: the warnings it raised,
