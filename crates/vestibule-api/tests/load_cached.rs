@@ -150,7 +150,7 @@ fn every_edit_loads_the_same_through_the_cache() {
             }),
         ),
         (
-            "its first copy changed back and the second too",
+            "the two copies swapped",
             Box::new(|d| {
                 let first = virtual_service("twice", "twice.example", "/second");
                 let second = virtual_service("twice", "twice.example", "/");
