@@ -353,6 +353,22 @@ def loadavg() -> str:
 # ---------------------------------------------------------------- one proxy
 
 
+def side_runner(prefix: str) -> Runner:
+    """A Runner for a script beside bench/run that measures as scenario a
+    does: the proxy alone on the first CPU; the load, an nginx upstream
+    (started here) and this process on the second; a fresh work folder."""
+    procs.install_cleanup()
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("needs two CPUs: the proxy on one, the load and the upstream on the other")
+    proxy_cpu, load_cpu = cpus[0], cpus[1]
+    procs.pin_self(load_cpu)
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
+    upstream = proxies.NginxUpstream(workdir, load_cpu)
+    upstream.start()
+    return Runner(None, workdir, upstream, proxy_cpu, load_cpu, None)
+
+
 class Runner:
     def __init__(self, args, workdir: Path, upstream, proxy_cpu, load_cpu, oha_bin):
         self.args = args

@@ -63,20 +63,27 @@ fn few(documents: usize) -> usize {
 }
 
 impl Default for ParseCache {
+    /// Empty, with a seed drawn at random.
     fn default() -> ParseCache {
+        let seed = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        ParseCache::seeded(seed)
+    }
+}
+
+impl ParseCache {
+    /// Empty and not complete: nothing loaded into it yet.
+    fn seeded(seed: u64) -> ParseCache {
         ParseCache {
             files: HashMap::default(),
-            seed: std::collections::hash_map::RandomState::new()
-                .build_hasher()
-                .finish(),
+            seed,
             reused: 0,
             parsed: 0,
             complete: false,
         }
     }
-}
 
-impl ParseCache {
     /// Documents kept.
     pub fn len(&self) -> usize {
         self.files
@@ -103,17 +110,11 @@ impl ParseCache {
     /// Ready to be filled by a load: what it held, taken out for the load
     /// to reuse. The seed stays, for the next load to find these hashes.
     pub(crate) fn start(&mut self) -> ParseCache {
-        let seed = self.seed;
-        std::mem::replace(
-            self,
-            ParseCache {
-                files: HashMap::default(),
-                seed,
-                reused: 0,
-                parsed: 0,
-                complete: true,
-            },
-        )
+        let next = ParseCache {
+            complete: true,
+            ..ParseCache::seeded(self.seed)
+        };
+        std::mem::replace(self, next)
     }
 
     /// Whether the last load kept every document it could: false before
